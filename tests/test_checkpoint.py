@@ -1,0 +1,254 @@
+"""Checkpoints: exact round trips, a plain .npz on disk, atomic writes, refusing corrupt files."""
+
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_lstm import checkpoint, optim
+
+
+def same(a, b, where="<root>"):
+    """Assert a and b are equal with the same types, key types, dtypes and shapes, recursively."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, dict):
+        assert [(type(k), k) for k in a] == [(type(k), k) for k in b], f"{where}: keys differ"
+        for k in a:
+            same(a[k], b[k], f"{where}/{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{where}/{i}")
+    elif isinstance(a, (np.ndarray, np.generic)):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"{where}: {a.dtype}{a.shape} != {b.dtype}{b.shape}"
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), where
+    elif isinstance(a, float) and math.isnan(a):
+        assert math.isnan(b), where
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def nested():
+    rng = np.random.default_rng(0)
+    return {
+        "model": {
+            "lstm.weight_ih_l0": rng.standard_normal((8, 3)).astype(np.float32),
+            "lstm.bias_ih_l0": rng.standard_normal(8),
+            "embedding.weight": rng.standard_normal((5, 2), dtype=np.float32),
+            "counts": np.arange(6, dtype=np.int64).reshape(2, 3),
+        },
+        "optimizer": {
+            "state": {0: {"step": 3, "exp_avg": np.ones((8, 3), np.float32)}, 1: {"step": 3}},
+            "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "params": [0, 1]}],
+        },
+        "meta": {
+            "name": "char-lm ✓", "epoch": 7, "loss": 1.2345678901234567, "best": True, "note": None,
+            "history": [2.5, 2.0, 1.75], "ints": [1, 2, 3], "empty": [], "nothing": {},
+            "nan": float("nan"), "inf": -math.inf, "big": 2 ** 70,
+        },
+        "odd": {
+            1: "int key", "1": "str key", "a/b": np.zeros(2), "a": {"b": np.ones(2)},
+            "__manifest__": np.arange(3), "": np.float64(2.5), "scalar32": np.float32(0.25),
+            "zero_d": np.array(3, dtype=np.uint8), "empty": np.zeros((0, 4), np.float16),
+            "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)), "big_endian": np.arange(3, dtype=">f8"),
+            "text": np.array(["hell", "ello"]), "mask": np.array([True, False]), "c": np.array([1 + 2j]),
+        },
+    }
+
+
+def test_round_trip_is_exact(tmp_path):
+    x = nested()
+    checkpoint.save(x, tmp_path / "run.ckpt")
+    same(checkpoint.load(tmp_path / "run.ckpt"), x)
+    assert sorted(os.listdir(tmp_path)) == ["run.ckpt"]  # path used as given, no temp files left
+
+
+@pytest.mark.parametrize("obj", [np.arange(4.0), [1, (2.0, "x")], 3, None, {}])
+def test_round_trip_of_other_roots(tmp_path, obj):
+    checkpoint.save(obj, str(tmp_path / "c.npz"))
+    same(checkpoint.load(str(tmp_path / "c.npz")), obj)
+
+
+def test_file_is_a_plain_npz(tmp_path):
+    x = nested()
+    path = tmp_path / "m.npz"
+    checkpoint.save(x, path)
+    with np.load(path, allow_pickle=False) as z:
+        files = set(z.files)
+        assert "__manifest__" in files and "model/lstm.weight_ih_l0" in files
+        np.testing.assert_array_equal(z["model/lstm.weight_ih_l0"], x["model"]["lstm.weight_ih_l0"])
+        assert z["model/lstm.weight_ih_l0"].dtype == np.float32
+        assert z["__manifest__"].shape == () and z["__manifest__"].dtype.kind == "U"
+
+
+def test_tensor_like_values_are_stored_as_arrays(tmp_path):
+    class P:
+        def __init__(self, data):
+            self.data = data
+
+    checkpoint.save({"w": P(np.ones(2, np.float32))}, tmp_path / "t")
+    same(checkpoint.load(tmp_path / "t"), {"w": np.ones(2, np.float32)})
+
+
+def test_optimizer_state_dict_survives_a_checkpoint(tmp_path):
+    class P:
+        def __init__(self, data, grad):
+            self.data, self.grad = data, grad
+
+    params = [P(np.zeros(3), np.ones(3)), P(np.zeros((2, 2), np.float32), np.ones((2, 2), np.float32))]
+    opt = optim.Adam(params, lr=0.01)
+    opt.step()
+    checkpoint.save({"optimizer": opt.state_dict()}, tmp_path / "o")
+    loaded = checkpoint.load(tmp_path / "o")["optimizer"]
+    same(loaded, opt.state_dict())
+    clone = [P(p.data.copy(), p.grad.copy()) for p in params]
+    opt2 = optim.Adam(clone)
+    opt2.load_state_dict(loaded)
+    opt.step()
+    opt2.step()
+    for a, b in zip(params, clone):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("obj,msg", [
+    ({"a": np.array([{}], dtype=object)}, "checkpoint.save: array at a has dtype object"),
+    ({"a": {1.5: 0}}, "checkpoint.save: key 1.5 at a is a float; keys must be str or int"),
+    ({"a": [1, {2, 3}]}, "checkpoint.save: value at a/1 has unsupported type set"),
+])
+def test_unsupported_values_are_refused_before_writing(tmp_path, obj, msg):
+    with pytest.raises(TypeError) as e:
+        checkpoint.save(obj, tmp_path / "x")
+    assert str(e.value).startswith(msg)
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------- atomicity
+
+def test_failure_mid_write_leaves_previous_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.ckpt"
+    checkpoint.save({"w": np.arange(3.0), "epoch": 1}, path)
+    before = path.read_bytes()
+    write_array, calls = np.lib.format.write_array, []
+
+    def write_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the manifest and one array are out; the second array fails
+            raise RuntimeError("disk on fire")
+        return write_array(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_then_fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        checkpoint.save({"w": np.arange(5.0), "v": np.ones(4), "epoch": 2}, path)
+    monkeypatch.undo()
+    assert len(calls) == 3
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.ckpt"]
+    same(checkpoint.load(path), {"w": np.arange(3.0), "epoch": 1})
+
+
+def test_failed_replace_leaves_previous_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
+    def fail(src, dst):
+        raise OSError("replace failed")
+
+    path = tmp_path / "model.ckpt"
+    checkpoint.save({"w": np.arange(3.0)}, path)
+    before = path.read_bytes()
+    monkeypatch.setattr(checkpoint.os, "replace", fail)
+    with pytest.raises(OSError, match="replace failed"):
+        checkpoint.save({"w": np.arange(9.0)}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.ckpt"]
+
+
+def test_failure_in_fsync_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "model.ckpt"
+    checkpoint.save({"w": np.arange(3.0)}, path)
+    before = path.read_bytes()
+
+    def fail(fd):
+        raise OSError("fsync failed")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fail)
+    with pytest.raises(OSError, match="fsync failed"):
+        checkpoint.save({"w": np.arange(9.0)}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.ckpt"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_overwrite_keeps_the_file_mode(tmp_path):
+    path = tmp_path / "m"
+    checkpoint.save({}, path)
+    os.chmod(path, 0o640)
+    checkpoint.save({"a": 1}, path)
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+# ---------------------------------------------------------------- corrupt and foreign files
+
+@pytest.mark.parametrize("keep", [0, 10, 100, 0.5, -1, -30])
+def test_truncated_file_is_refused_naming_the_path(tmp_path, keep):
+    path = tmp_path / "t.ckpt"
+    checkpoint.save(nested(), path)
+    data = path.read_bytes()
+    n = int(len(data) * keep) if isinstance(keep, float) else keep % len(data)
+    path.write_bytes(data[:n])
+    with pytest.raises(ValueError) as e:
+        checkpoint.load(path)
+    assert str(path) in str(e.value) and "is not a valid checkpoint" in str(e.value)
+
+
+def test_flipped_byte_in_array_data_is_refused(tmp_path):
+    path = tmp_path / "f.ckpt"
+    checkpoint.save({"w": np.zeros(1000)}, path)
+    data = bytearray(path.read_bytes())
+    i = data.index(b"\x00" * 800) + 400  # inside the array's bytes
+    data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="f.ckpt.*is not a valid checkpoint"):
+        checkpoint.load(path)
+
+
+def test_foreign_files_are_refused(tmp_path):
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, w=np.ones(2))
+    with pytest.raises(ValueError, match=r"plain.npz.*no '__manifest__' entry; not a tinygrad_lstm checkpoint"):
+        checkpoint.load(plain)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match=r"notes.txt.*BadZipFile"):
+        checkpoint.load(text)
+    with pytest.raises(FileNotFoundError):
+        checkpoint.load(tmp_path / "missing.ckpt")
+
+
+# ---------------------------------------------------------------- torch interchange
+
+def test_torch_round_trip(tmp_path):
+    torch = pytest.importorskip("torch")
+    lin = torch.nn.Linear(3, 2)
+    sd = checkpoint.from_torch_state_dict(lin.state_dict())
+    assert set(sd) == {"weight", "bias"} and sd["weight"].dtype == np.float32 and sd["weight"].shape == (2, 3)
+    np.testing.assert_array_equal(sd["weight"], lin.weight.detach().numpy())
+    with torch.no_grad():
+        lin.weight.zero_()  # copies: the numpy side does not see it
+    assert np.any(sd["weight"] != 0)
+    checkpoint.save({"model": sd}, tmp_path / "l")
+    back = checkpoint.to_torch_state_dict(checkpoint.load(tmp_path / "l")["model"])
+    assert all(isinstance(v, torch.Tensor) for v in back.values())
+    lin.load_state_dict(back)
+    np.testing.assert_array_equal(lin.weight.detach().numpy(), sd["weight"])
+    be = checkpoint.to_torch_state_dict({"x": np.arange(3, dtype=">f8"), "meta": 1})
+    assert be["meta"] == 1 and be["x"].dtype == torch.float64 and be["x"].tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(TypeError, match="from_torch_state_dict: 'w' has dtype torch.bfloat16"):
+        checkpoint.from_torch_state_dict({"w": torch.zeros(2, dtype=torch.bfloat16)})
+
+
+def test_path_objects_and_strings_are_equivalent(tmp_path):
+    checkpoint.save({"a": 1}, str(tmp_path / "s"))
+    checkpoint.save({"a": 1}, Path(tmp_path / "p"))
+    assert (tmp_path / "s").read_bytes() == (tmp_path / "p").read_bytes()

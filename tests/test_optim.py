@@ -1,0 +1,345 @@
+"""Optimizers and gradient clipping: against torch.optim (when installed) and by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tinygrad_lstm import optim
+
+
+class P:
+    """A stand-in parameter: .data (updated in place) and .grad."""
+
+    def __init__(self, data, grad=None):
+        self.data = np.asarray(data)
+        self.grad = None if grad is None else np.asarray(grad)
+
+
+CASES = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.8, nesterov=True, weight_decay=0.1)),
+    ("Adam", dict()),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+    ("Adam", dict(lr=0.1, betas=(0.0, 0.5))),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6)),
+    ("RMSprop", dict()),
+    ("RMSprop", dict(centered=True)),
+    ("RMSprop", dict(momentum=0.9)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.5, centered=True)),
+]
+SHAPES = [(3, 4), (4,), (2, 1, 3)]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for n, kw in CASES]
+
+
+def make_problem(steps, dtype=np.float64, seed=0):
+    """Initial values and per-step grads for SHAPES; grad None for param 1 at step 2."""
+    rng = np.random.default_rng(seed)
+    inits = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[None if (t, k) == (2, 1) else rng.standard_normal(s).astype(dtype) for k, s in enumerate(SHAPES)]
+             for t in range(steps)]
+    return inits, grads
+
+
+def run(opt, params, grads):
+    for gs in grads:
+        for p, g in zip(params, gs):
+            p.grad = None if g is None else g.copy()
+        opt.step()
+
+
+# ---------------------------------------------------------------- against torch.optim
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_matches_torch_for_5_steps(name, kw):
+    torch = pytest.importorskip("torch")
+    inits, grads = make_problem(5)
+    ours = [P(a.copy()) for a in inits]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in inits]
+    opt, topt = getattr(optim, name)(ours, **kw), getattr(torch.optim, name)(theirs, **kw)
+    for t, gs in enumerate(grads):
+        for p, tp, g in zip(ours, theirs, gs):
+            p.grad = None if g is None else g.copy()
+            tp.grad = None if g is None else torch.tensor(g)
+        opt.step()
+        topt.step()
+        for k, (p, tp) in enumerate(zip(ours, theirs)):
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-12,
+                                       err_msg=f"{name} {kw} step {t} param {k}")
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    _, grads = make_problem(1, seed=1)
+    ours = [P(np.zeros(s), g) for s, g in zip(SHAPES, grads[0])]
+    theirs = [torch.zeros(s, dtype=torch.float64, requires_grad=True) for s in SHAPES]
+    for tp, g in zip(theirs, grads[0]):
+        tp.grad = torch.tensor(g)
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)
+    ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert isinstance(total, float)
+    assert total == pytest.approx(float(ttotal), rel=1e-12)
+    for p, tp in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- first steps by hand
+
+def one_step(cls, data, grad, **kw):
+    p = P(np.array(data, dtype=np.float64), np.array(grad, dtype=np.float64))
+    cls([p], **kw).step()
+    return p.data
+
+
+def test_sgd_first_step_by_hand():
+    np.testing.assert_allclose(one_step(optim.SGD, [1.0, -2.0], [0.5, 1.0], lr=0.1), [0.95, -2.1])
+    # momentum: the buffer starts as the gradient itself
+    np.testing.assert_allclose(one_step(optim.SGD, [1.0], [0.5], lr=0.1, momentum=0.9), [0.95])
+    # nesterov: g + momentum * b = 0.5 + 0.9 * 0.5
+    np.testing.assert_allclose(one_step(optim.SGD, [1.0], [0.5], lr=0.1, momentum=0.9, nesterov=True),
+                               [1.0 - 0.1 * 0.95])
+    # weight decay: g = 0.5 + 0.1 * 1.0
+    np.testing.assert_allclose(one_step(optim.SGD, [1.0], [0.5], lr=0.1, weight_decay=0.1), [0.94])
+
+
+def test_adam_first_step_by_hand():
+    # m = 0.1 g, v = 0.001 g^2; bias-corrected: p -= lr * g / (|g| + eps)
+    g = np.array([0.5, -2.0])
+    got = one_step(optim.Adam, [1.0, 1.0], g, lr=0.1)
+    np.testing.assert_allclose(got, 1.0 - 0.1 * g / (np.abs(g) + 1e-8), rtol=1e-14)
+
+
+def test_adagrad_first_step_by_hand():
+    # s = init + g^2; p -= lr * g / (sqrt(s) + eps)
+    got = one_step(optim.Adagrad, [1.0], [0.5], lr=0.1, initial_accumulator_value=0.75)
+    np.testing.assert_allclose(got, [1.0 - 0.1 * 0.5 / (1.0 + 1e-10)], rtol=1e-14)
+
+
+def test_rmsprop_first_step_by_hand():
+    # a = (1 - alpha) g^2; p -= lr * g / (sqrt(a) + eps)
+    got = one_step(optim.RMSprop, [1.0], [0.5], lr=0.1, alpha=0.75)
+    np.testing.assert_allclose(got, [1.0 - 0.1 * 0.5 / (0.5 * 0.5 + 1e-8)], rtol=1e-14)
+    # centered: ga = (1 - alpha) g; d = sqrt(a - ga^2) + eps
+    got = one_step(optim.RMSprop, [1.0], [0.5], lr=0.1, alpha=0.75, centered=True)
+    d = math.sqrt(0.25 * 0.25 - 0.125 ** 2) + 1e-8
+    np.testing.assert_allclose(got, [1.0 - 0.1 * 0.5 / d], rtol=1e-14)
+
+
+# ---------------------------------------------------------------- dtype, in place, state_dict
+
+@pytest.mark.parametrize("grad_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_float32_kept_and_updated_in_place(name, kw, grad_dtype):
+    inits, grads = make_problem(3, dtype=np.float32)
+    params = [P(a) for a in inits]
+    arrays = [p.data for p in params]
+    opt = getattr(optim, name)(params, **kw)
+    run(opt, params, [[None if g is None else g.astype(grad_dtype) for g in gs] for gs in grads])
+    for p, a, a0 in zip(params, arrays, make_problem(3, dtype=np.float32)[0]):
+        assert p.data is a and p.data.dtype == np.float32
+        assert not np.array_equal(p.data, a0)
+    for st in opt.state.values():
+        for v in st.values():
+            assert isinstance(v, int) or v.dtype == np.float32
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_state_dict_round_trip_continues_identically(name, kw):
+    inits, grads = make_problem(5)
+    a = [P(x.copy()) for x in inits]
+    opt_a = getattr(optim, name)(a, **kw)
+    run(opt_a, a, grads[:3])
+    sd = opt_a.state_dict()
+    b = [P(p.data.copy()) for p in a]
+    opt_b = getattr(optim, name)(b, lr=0.5) if name == "SGD" else getattr(optim, name)(b)
+    opt_b.load_state_dict(sd)
+    run(opt_a, a, grads[3:])
+    run(opt_b, b, grads[3:])
+    for pa, pb in zip(a, b):
+        np.testing.assert_array_equal(pa.data, pb.data)
+    assert opt_b.lr == opt_a.lr
+
+
+def test_state_dict_layout_and_copies():
+    p = P(np.ones(3), np.ones(3))
+    opt = optim.Adam([p], lr=0.01)
+    opt.step()
+    sd = opt.state_dict()
+    assert sd["param_groups"] == [{"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
+                                   "params": [0]}]
+    assert set(sd["state"]) == {0} and sd["state"][0]["step"] == 1
+    sd["state"][0]["exp_avg"][...] = 123.0
+    assert not np.any(opt.state[0]["exp_avg"] == 123.0)
+
+
+def test_lr_is_settable_and_used():
+    p = P(np.zeros(2), np.ones(2))
+    opt = optim.SGD([p], lr=0.1)
+    opt.lr = 0.5
+    opt.step()
+    np.testing.assert_allclose(p.data, [-0.5, -0.5])
+    assert opt.state_dict()["param_groups"][0]["lr"] == 0.5
+    with pytest.raises(ValueError, match=r"^SGD: lr must be positive, got 0$"):
+        opt.lr = 0
+    assert opt.lr == 0.5
+
+
+def test_params_any_iterable_deduped_zero_grad_and_skip_none():
+    a, b = P(np.ones(2), np.ones(2)), P(np.ones(2))
+    opt = optim.SGD((p for p in [a, b, a]), lr=1.0)
+    assert opt.params == [a, b]
+    opt.step()  # a shared param is updated once; grad None is skipped
+    np.testing.assert_array_equal(a.data, [0.0, 0.0])
+    np.testing.assert_array_equal(b.data, [1.0, 1.0])
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+def test_tensor_params_if_available():
+    try:
+        from tinygrad_lstm.tensor import Tensor
+        t = Tensor(np.ones(3), requires_grad=True)
+    except Exception:  # tensor.py is optional here
+        pytest.skip("tinygrad_lstm.tensor.Tensor not usable")
+    t.grad = np.full(3, 2.0)
+    optim.SGD([t], lr=0.25).step()
+    np.testing.assert_allclose(t.data, 0.5)
+
+
+# ---------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("make,msg", [
+    (lambda ps: optim.SGD(ps, lr=-0.1), "SGD: lr must be positive, got -0.1"),
+    (lambda ps: optim.SGD(ps, lr=0.1, momentum=-0.5), "SGD: momentum must be non-negative, got -0.5"),
+    (lambda ps: optim.SGD(ps, lr=0.1, weight_decay=-1), "SGD: weight_decay must be non-negative, got -1"),
+    (lambda ps: optim.SGD(ps, lr=0.1, nesterov=True),
+     "SGD: nesterov requires momentum > 0 and dampening = 0, got momentum=0.0, dampening=0.0"),
+    (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+     "SGD: nesterov requires momentum > 0 and dampening = 0, got momentum=0.9, dampening=0.1"),
+    (lambda ps: optim.Adam(ps, lr=0), "Adam: lr must be positive, got 0"),
+    (lambda ps: optim.Adam(ps, lr=float("nan")), "Adam: lr must be positive, got nan"),
+    (lambda ps: optim.Adam(ps, betas=(1.0, 0.999)), "Adam: betas[0] must be in [0, 1), got 1.0"),
+    (lambda ps: optim.Adam(ps, betas=(0.9, -0.1)), "Adam: betas[1] must be in [0, 1), got -0.1"),
+    (lambda ps: optim.Adam(ps, betas=(0.9,)), "Adam: betas must be a pair (beta1, beta2), got (0.9,)"),
+    (lambda ps: optim.Adam(ps, eps=-1e-8), "Adam: eps must be non-negative, got -1e-08"),
+    (lambda ps: optim.Adagrad(ps, lr_decay=-1), "Adagrad: lr_decay must be non-negative, got -1"),
+    (lambda ps: optim.Adagrad(ps, initial_accumulator_value=-0.1),
+     "Adagrad: initial_accumulator_value must be non-negative, got -0.1"),
+    (lambda ps: optim.RMSprop(ps, alpha=-0.9), "RMSprop: alpha must be non-negative, got -0.9"),
+    (lambda ps: optim.RMSprop(ps, momentum=-1), "RMSprop: momentum must be non-negative, got -1"),
+    (lambda ps: optim.SGD([], lr=0.1), "SGD: params is an empty list"),
+    (lambda ps: optim.Adam(iter([])), "Adam: params is an empty list"),
+    (lambda ps: optim.SGD([P(np.arange(3))], lr=0.1),
+     "SGD: params[0] has dtype int64, expected a floating-point dtype"),
+    (lambda ps: optim.clip_grad_norm_(ps, -1.0), "clip_grad_norm_: max_norm must be non-negative, got -1.0"),
+    (lambda ps: optim.clip_grad_norm_(ps, 1.0, 0), "clip_grad_norm_: norm_type must be positive (or inf), got 0.0"),
+    (lambda ps: optim.clip_grad_value_(ps, -1), "clip_grad_value_: clip_value must be non-negative, got -1"),
+])
+def test_bad_arguments_raise_value_error(make, msg):
+    with pytest.raises(ValueError) as e:
+        make([P(np.zeros(2), np.ones(2))])
+    assert str(e.value) == msg
+
+
+def test_bad_param_types_raise_type_error():
+    with pytest.raises(TypeError, match=r"SGD: params must be an iterable of parameters, got a single P"):
+        optim.SGD(P(np.zeros(2)), lr=0.1)
+    with pytest.raises(TypeError, match=r"SGD: params\[1\] \(list\) has no np.ndarray .data"):
+        optim.SGD([P(np.zeros(2)), [1.0]], lr=0.1)
+
+
+def test_step_refuses_grad_shape_mismatch_before_updating_anything():
+    a, b = P(np.zeros(2), np.ones(2)), P(np.zeros(3), np.ones(2))
+    opt = optim.SGD([a, b], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"^SGD.step: params\[1\] has grad shape \(2,\) but data shape \(3,\)$"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, [0.0, 0.0])
+    assert opt.state == {}
+
+
+def stepped_adam():
+    params = [P(np.zeros((2, 3)), np.ones((2, 3))), P(np.zeros(4), np.ones(4))]
+    opt = optim.Adam(params, lr=0.01)
+    opt.step()
+    return opt
+
+
+def test_load_state_dict_refuses_mismatched_shape_and_changes_nothing():
+    opt, sd = stepped_adam(), stepped_adam().state_dict()
+    sd["state"][1]["exp_avg_sq"] = np.zeros(5)
+    sd["param_groups"][0]["lr"] = 0.5
+    before = opt.state_dict()
+    with pytest.raises(ValueError) as e:
+        opt.load_state_dict(sd)
+    assert str(e.value) == ("Adam.load_state_dict: state[1]['exp_avg_sq'] has shape (5,), "
+                            "but params[1] has shape (4,)")
+    assert opt.lr == 0.01
+    after = opt.state_dict()
+    for i in before["state"]:
+        for k, v in before["state"][i].items():
+            np.testing.assert_array_equal(after["state"][i][k], v)
+
+
+@pytest.mark.parametrize("edit,msg", [
+    (lambda sd: sd["param_groups"][0].update(params=[0]), "state_dict has 1 params, optimizer has 2"),
+    (lambda sd: sd["param_groups"][0].pop("eps"), "param group keys ['betas', 'lr', 'weight_decay'] differ"),
+    (lambda sd: sd["param_groups"][0].update(lr=-1.0), "Adam: lr must be positive, got -1.0"),
+    (lambda sd: sd["param_groups"].append({}), "expected a list of 1 param group"),
+    (lambda sd: sd["state"].update({7: {}}), "state index 7 is not among the group's params [0, 1]"),
+    (lambda sd: sd["state"][0].update(momentum_buffer=np.zeros((2, 3))), "state[0] has keys"),
+    (lambda sd: sd["state"][0].update(step=-2), "state[0]['step'] must be a non-negative integer, got -2"),
+    (lambda sd: sd.pop("state"), "expected a dict with keys 'param_groups' and 'state', got ['param_groups']"),
+])
+def test_load_state_dict_errors(edit, msg):
+    opt, sd = stepped_adam(), stepped_adam().state_dict()
+    edit(sd)
+    with pytest.raises(ValueError) as e:
+        opt.load_state_dict(sd)
+    assert msg in str(e.value)
+    assert opt.lr == 0.01 and opt.state[0]["step"] == 1
+
+
+# ---------------------------------------------------------------- clipping by hand
+
+def test_clip_grad_norm_by_hand():
+    a, b, c = P(np.zeros(2), [3.0, 0.0]), P(np.zeros(1), [4.0]), P(np.zeros(1))
+    total = optim.clip_grad_norm_([a, b, c], 1.0)
+    assert total == 5.0
+    np.testing.assert_allclose(a.grad, [3.0 / (5.0 + 1e-6), 0.0])
+    np.testing.assert_allclose(b.grad, [4.0 / (5.0 + 1e-6)])
+    assert c.grad is None
+    assert optim.clip_grad_norm_([a, b], 10.0) == pytest.approx(1.0)  # under max_norm: unchanged
+    np.testing.assert_allclose(b.grad, [4.0 / (5.0 + 1e-6)])
+    assert optim.clip_grad_norm_([c], 1.0) == 0.0
+
+
+def test_clip_grad_norm_inf_float32_and_single_param():
+    p = P(np.zeros(3, np.float32), np.array([1.0, -6.0, 2.0], np.float32))
+    g = p.grad
+    assert optim.clip_grad_norm_(p, 3.0, norm_type="inf") == 6.0
+    assert p.grad is g and g.dtype == np.float32
+    np.testing.assert_allclose(g, np.array([1.0, -6.0, 2.0]) * 3.0 / (6.0 + 1e-6), rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
+def test_clip_grad_norm_non_finite_total_is_returned():
+    p, q = P(np.zeros(2), [np.inf, 1.0]), P(np.zeros(1), [2.0])
+    assert optim.clip_grad_norm_([p, q], 1.0) == math.inf
+    assert q.grad[0] == 0.0 and np.isnan(p.grad[0])  # coef 0, as in torch
+    r = P(np.zeros(2), [np.nan, 1.0])
+    assert math.isnan(optim.clip_grad_norm_([r], 1.0))
+    assert r.grad[1] == 1.0  # a nan coefficient is not < 1: grads left as they are
+
+
+def test_clip_grad_value():
+    p, q = P(np.zeros(3), [-2.0, 0.5, 3.0]), P(np.zeros(1))
+    g = p.grad
+    optim.clip_grad_value_([p, q], 1.0)
+    assert p.grad is g
+    np.testing.assert_array_equal(g, [-1.0, 0.5, 1.0])
+    assert q.grad is None

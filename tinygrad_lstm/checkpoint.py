@@ -1,0 +1,237 @@
+"""Atomic, pickle-free checkpoints of nested dicts (state_dicts, metadata) in one .npz file.
+
+Each array is one member of the .npz, named by its key path joined with "/"; the member
+``__manifest__`` is a 0-d unicode array holding JSON that records the structure (dicts, lists,
+tuples, str/int key types, scalar metadata), so ``load(save(x)) == x`` with dtypes kept.
+The path is used exactly as given (no ".npz" is appended). Torch helpers import torch lazily.
+"""
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["save", "load", "to_torch_state_dict", "from_torch_state_dict"]
+
+FORMAT, VERSION = "tinygrad_lstm.checkpoint", 1
+MANIFEST = "__manifest__"  # reserved member name; array members never take it
+SEP = "/"  # joins key paths into member names; the manifest, not the name, carries the structure
+
+
+class _Corrupt(Exception):
+    """A reason why a file is not a readable checkpoint (turned into ValueError by load)."""
+
+
+def _encode(obj, where, arrays):
+    """The manifest node for obj; arrays met on the way are added to arrays {member name: array}."""
+    at = where or "<root>"
+    if isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            if isinstance(k, np.integer):
+                k = int(k)
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError(f"checkpoint.save: key {k!r} at {at} is a {type(k).__name__}; "
+                                "keys must be str or int")
+            child = _encode(v, f"{where}{SEP}{k}" if where else str(k), arrays)
+            items.append(["s" if isinstance(k, str) else "i", k, child])
+        return {"t": "dict", "items": items}
+    if isinstance(obj, (list, tuple)):
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        return {"t": kind, "items": [_encode(v, f"{where}{SEP}{i}", arrays) for i, v in enumerate(obj)]}
+    scalar = isinstance(obj, np.generic)
+    if not isinstance(obj, np.ndarray) and not scalar and isinstance(getattr(obj, "data", None), np.ndarray):
+        obj = obj.data  # a Tensor/Parameter: its array is stored (and loads back as an np.ndarray)
+    if isinstance(obj, np.ndarray) or scalar:
+        arr = np.asarray(obj)
+        if arr.dtype.hasobject:
+            raise TypeError(f"checkpoint.save: array at {at} has dtype object, "
+                            "which cannot be saved without pickle")
+        name, n = where or "_", 0
+        while name in arrays or name == MANIFEST:  # e.g. keys 1 and "1" in one dict
+            name, n = f"{where or '_'}~{n}", n + 1
+        arrays[name] = arr
+        return {"t": "array", "name": name, "scalar": scalar}
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return {"t": "v", "v": obj}
+    if isinstance(obj, float):
+        return {"t": "v", "v": obj} if math.isfinite(obj) else {"t": "float", "v": repr(obj)}
+    raise TypeError(f"checkpoint.save: value at {at} has unsupported type {type(obj).__name__} "
+                    f"(use dicts, lists, tuples, np.ndarray, str, int, float, bool, None)")
+
+
+def _file_mode(path):
+    """Permissions for the new file: the existing checkpoint's, else 0o666 minus the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        pass
+    umask = 0o022
+    try:  # read the umask without os.umask(), which would change it process-wide
+        with open("/proc/self/status") as f:
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    return 0o666 & ~umask
+
+
+def _fsync_dir(directory):
+    """fsync a directory so a rename inside it survives a crash (skipped where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(obj, path):
+    """Write obj (nested dicts/lists/tuples of arrays and str/int/float/bool/None) to path atomically.
+
+    The file is written to a temporary file in the same directory, fsynced, then renamed over
+    path with os.replace; on any error the temporary file is removed and an existing file at
+    path is left untouched. path (str or os.PathLike) is used as given: nothing is appended.
+    Dict keys must be str or int. Nothing is pickled.
+    """
+    path = os.fspath(path)
+    arrays = {}
+    root = _encode(obj, "", arrays)
+    manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = _file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, arr in [(MANIFEST, np.array(manifest))] + list(arrays.items()):
+                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, arr, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def _member(zf, name):
+    """Read member name (without .npy) as an array, refusing pickles and trailing bytes."""
+    try:
+        fp = zf.open(name + ".npy")
+    except KeyError:
+        raise _Corrupt(f"array {name!r} listed in the manifest is missing") from None
+    with fp:
+        arr = np.lib.format.read_array(fp, allow_pickle=False)
+        if fp.read(1):  # reading to the end also makes zipfile check the CRC
+            raise _Corrupt(f"array {name!r} has trailing bytes")
+    return arr
+
+
+def _decode(node, where, zf):
+    """Rebuild the value described by a manifest node, reading its arrays from zf."""
+    t = node["t"]
+    if t == "dict":
+        out = {}
+        for kind, k, child in node["items"]:
+            if (kind, type(k)) not in (("s", str), ("i", int)):
+                raise _Corrupt(f"bad key {k!r} of kind {kind!r} at {where or '<root>'}")
+            out[k] = _decode(child, f"{where}{SEP}{k}" if where else str(k), zf)
+        return out
+    if t in ("list", "tuple"):
+        items = [_decode(c, f"{where}{SEP}{i}", zf) for i, c in enumerate(node["items"])]
+        return items if t == "list" else tuple(items)
+    if t == "array":
+        arr = _member(zf, node["name"])
+        return arr[()] if node["scalar"] else arr
+    if t == "v" and (node["v"] is None or isinstance(node["v"], (bool, int, float, str))):
+        return node["v"]
+    if t == "float" and node["v"] in ("nan", "inf", "-inf"):
+        return float(node["v"])
+    raise _Corrupt(f"bad manifest node {str(node)[:80]} at {where or '<root>'}")
+
+
+def load(path):
+    """Read a checkpoint written by save(); returns the saved structure exactly.
+
+    Raises ValueError naming the path and the reason if the file is truncated, corrupt or
+    not a tinygrad_lstm checkpoint (a missing file raises FileNotFoundError as usual).
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        try:
+            with zipfile.ZipFile(f) as zf:
+                if MANIFEST + ".npy" not in zf.namelist():
+                    raise _Corrupt(f"no {MANIFEST!r} entry; not a tinygrad_lstm checkpoint")
+                text = _member(zf, MANIFEST)
+                if text.shape != () or text.dtype.kind != "U":
+                    raise _Corrupt(f"{MANIFEST!r} is not a 0-d unicode array")
+                manifest = json.loads(str(text))
+                if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                    raise _Corrupt("manifest is not a tinygrad_lstm checkpoint manifest")
+                if manifest.get("version") != VERSION:
+                    raise _Corrupt(f"format version {manifest.get('version')!r}, expected {VERSION}")
+                return _decode(manifest["root"], "", zf)
+        except Exception as e:
+            reason = str(e) if isinstance(e, _Corrupt) else f"{type(e).__name__}: {e}"
+            raise ValueError(f"checkpoint.load: {path!r} is not a valid checkpoint: {reason}") from e
+
+
+def _map(obj, fn, leaf, where=""):
+    """Apply fn to every value for which leaf(value) holds, recursing into dicts, lists and tuples."""
+    if isinstance(obj, dict):
+        return {k: _map(v, fn, leaf, f"{where}{SEP}{k}" if where else str(k)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map(v, fn, leaf, f"{where}{SEP}{i}") for i, v in enumerate(obj))
+    return fn(obj, where or "<root>") if leaf(obj) else obj
+
+
+def to_torch_state_dict(state_dict):
+    """{name: np.ndarray} (nested dicts allowed) -> the same with torch tensors (copies).
+
+    Objects with an np.ndarray ``.data`` (Tensors, Parameters) are converted too; other values
+    are passed through. Needs PyTorch, imported only here.
+    """
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError("to_torch_state_dict: PyTorch is not installed (pip install torch)") from e
+
+    def convert(a, where):
+        a = a if isinstance(a, np.ndarray) else a.data
+        try:
+            return torch.from_numpy(np.array(a, dtype=a.dtype.newbyteorder("="), copy=True))
+        except TypeError as e:
+            raise TypeError(f"to_torch_state_dict: {where!r} has dtype {a.dtype}, "
+                            "which torch cannot hold") from e
+
+    return _map(state_dict, convert,
+                lambda v: isinstance(v, np.ndarray) or isinstance(getattr(v, "data", None), np.ndarray))
+
+
+def from_torch_state_dict(sd):
+    """{name: torch.Tensor} (nested dicts/lists allowed) -> the same with np.ndarray copies.
+
+    Each tensor becomes ``t.detach().cpu().numpy().copy()``, so later changes to the tensor
+    do not show through; other values are passed through. Does not import torch.
+    """
+    def convert(t, where):
+        try:
+            return t.detach().cpu().numpy().copy()
+        except TypeError as e:  # e.g. bfloat16, which numpy has no dtype for
+            raise TypeError(f"from_torch_state_dict: {where!r} has dtype {t.dtype}, "
+                            "which numpy cannot hold; convert it first (e.g. .float())") from e
+
+    return _map(sd, convert, lambda v: hasattr(v, "detach") and hasattr(v, "numpy"))

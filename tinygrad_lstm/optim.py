@@ -1,0 +1,327 @@
+"""Optimizers (SGD, Adam, Adagrad, RMSprop) and gradient clipping with torch.optim's update rules.
+
+A parameter is any object with ``.data`` (a float np.ndarray, updated in place, dtype kept)
+and ``.grad`` (an np.ndarray, or None to skip the parameter). Only numpy is needed.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "clip_grad_norm_", "clip_grad_value_"]
+
+
+def _need(op, name, value, ok, what):
+    """Raise ValueError("op: name must be what, got value") unless ok."""
+    if not ok:
+        raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+
+
+def _collect(params, op):
+    """The parameters as a list, each once (by identity), each with float np.ndarray .data."""
+    if isinstance(getattr(params, "data", None), np.ndarray):
+        raise TypeError(f"{op}: params must be an iterable of parameters, got a single "
+                        f"{type(params).__name__}; wrap it in a list")
+    out, seen = [], set()
+    for i, p in enumerate(params):
+        if id(p) in seen:
+            continue
+        data = getattr(p, "data", None)
+        if not isinstance(data, np.ndarray):
+            raise TypeError(f"{op}: params[{i}] ({type(p).__name__}) has no np.ndarray .data")
+        if data.dtype.kind != "f":
+            raise ValueError(f"{op}: params[{i}] has dtype {data.dtype}, expected a floating-point dtype")
+        seen.add(id(p))
+        out.append(p)
+    if not out:
+        raise ValueError(f"{op}: params is an empty list")
+    return out
+
+
+def _buf(st, key, data):
+    """The state array st[key], created as zeros shaped and typed like data on first use."""
+    if key not in st:
+        st[key] = np.zeros_like(data)
+    return st[key]
+
+
+def _state_value(op, key, name, v, j, data):
+    """A validated copy of a loaded state entry: an int step, or an array shaped and typed like data."""
+    a = np.asarray(v)
+    if name == "step":
+        _need(op, f"state[{key!r}]['step']", v, a.shape == () and 0 <= a < 2**62 and a == int(a),
+              "a non-negative integer")
+        return int(a)
+    if a.shape != data.shape:
+        raise ValueError(f"{op}: state[{key!r}][{name!r}] has shape {a.shape}, "
+                         f"but params[{j}] has shape {data.shape}")
+    return np.array(a, dtype=data.dtype)
+
+
+class Optimizer:
+    """Base class: the parameter list, per-parameter state and the hyperparameters.
+
+    Subclasses list their hyperparameters in ``_hyper`` (signature order), the state entries a
+    step may create in ``_state_keys``, and implement ``_update(data, grad, state)`` (grad
+    already includes weight decay). ``lr`` may be reassigned between steps (for schedules).
+    """
+
+    _hyper = ()
+    _state_keys = ()
+
+    def __init__(self, params, **hyper):
+        self.params = _collect(params, type(self).__name__)
+        self._check(hyper)
+        for k, v in hyper.items():
+            setattr(self, k, v)
+        self.state = {}  # {index into self.params: {name: np.ndarray or number}}
+
+    @property
+    def lr(self):
+        """The learning rate; assigning validates it (must be positive)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        _need(type(self).__name__, "lr", value, value > 0, "positive")
+        self._lr = value
+
+    def _check(self, h):
+        """Validate a dict of hyperparameters, raising ValueError naming the bad one."""
+        op = type(self).__name__
+        _need(op, "lr", h["lr"], h["lr"] > 0, "positive")
+        for name in ("momentum", "weight_decay", "eps", "lr_decay", "initial_accumulator_value", "alpha"):
+            if name in h:
+                _need(op, name, h[name], h[name] >= 0, "non-negative")
+        if "betas" in h:
+            _need(op, "betas", h["betas"], len(h["betas"]) == 2, "a pair (beta1, beta2)")
+            for k, b in enumerate(h["betas"]):
+                _need(op, f"betas[{k}]", b, 0 <= b < 1, "in [0, 1)")
+        if h.get("nesterov") and (h["momentum"] <= 0 or h["dampening"] != 0):
+            raise ValueError(f"{op}: nesterov requires momentum > 0 and dampening = 0, "
+                             f"got momentum={h['momentum']!r}, dampening={h['dampening']!r}")
+
+    def zero_grad(self):
+        """Set every parameter's .grad to None (torch's set_to_none=True)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        """Update, in place, every parameter whose .grad is not None."""
+        todo = []
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = np.asarray(p.grad)
+            if g.shape != p.data.shape:
+                raise ValueError(f"{type(self).__name__}.step: params[{i}] has grad shape {g.shape} "
+                                 f"but data shape {p.data.shape}")
+            todo.append((i, p.data, g))
+        for i, data, g in todo:
+            if self.weight_decay:  # L2 penalty added to the gradient (never written back to .grad)
+                g = g + self.weight_decay * data
+            self._update(data, g, self.state.setdefault(i, {}))
+
+    def state_dict(self):
+        """{"state": {index: {name: array copy or int}}, "param_groups": [{hyper..., "params": [indices]}]}."""
+        state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.state[i].items()}
+                 for i in sorted(self.state) if self.state[i]}
+        group = {k: getattr(self, k) for k in self._hyper}
+        group["params"] = list(range(len(self.params)))
+        return {"state": state, "param_groups": [group]}
+
+    def load_state_dict(self, sd):
+        """Load a state_dict() result; everything is validated before anything changes."""
+        op = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(sd, dict) or set(sd) != {"state", "param_groups"}:
+            got = sorted(map(str, sd)) if isinstance(sd, dict) else type(sd).__name__
+            raise ValueError(f"{op}: expected a dict with keys 'param_groups' and 'state', got {got}")
+        groups = sd["param_groups"]
+        if not isinstance(groups, (list, tuple)) or len(groups) != 1:
+            raise ValueError(f"{op}: expected a list of 1 param group, got {groups!r}")
+        group = dict(groups[0])
+        ids = list(group.pop("params", []))
+        if len(ids) != len(self.params):
+            raise ValueError(f"{op}: state_dict has {len(ids)} params, optimizer has {len(self.params)}")
+        if set(group) != set(self._hyper):
+            raise ValueError(f"{op}: param group keys {sorted(group)} differ from {type(self).__name__}'s "
+                             f"{sorted(self._hyper)}")
+        hyper = {k: group[k] for k in self._hyper}
+        if "betas" in hyper:
+            hyper["betas"] = tuple(hyper["betas"])
+        self._check(hyper)
+        pos = {s: j for j, s in enumerate(ids)}
+        new_state = {}
+        for key, st in dict(sd["state"]).items():
+            if key not in pos:
+                raise ValueError(f"{op}: state index {key!r} is not among the group's params {ids}")
+            if not isinstance(st, dict) or not set(st) <= set(self._state_keys):
+                got = sorted(st) if isinstance(st, dict) else type(st).__name__
+                raise ValueError(f"{op}: state[{key!r}] has keys {got}, expected some of {list(self._state_keys)}")
+            new_state[pos[key]] = {k: _state_value(op, key, k, v, pos[key], self.params[pos[key]].data)
+                                   for k, v in st.items() if v is not None}  # torch: momentum_buffer=None
+        for k, v in hyper.items():
+            setattr(self, k, v)
+        self.state = new_state
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum (torch.optim.SGD).
+
+    ``g = grad + weight_decay * p``; with momentum, ``b = g`` on the first step, then
+    ``b = momentum * b + (1 - dampening) * g``, and ``g = g + momentum * b`` (nesterov) or
+    ``g = b``; finally ``p -= lr * g``. nesterov needs momentum > 0 and dampening = 0.
+    """
+
+    _hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+    _state_keys = ("momentum_buffer",)
+
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
+                         weight_decay=weight_decay, nesterov=nesterov)
+
+    def _update(self, data, g, st):
+        if self.momentum:
+            if "momentum_buffer" not in st:
+                b = st["momentum_buffer"] = np.array(g, dtype=data.dtype)
+            else:
+                b = st["momentum_buffer"]
+                b *= self.momentum
+                b += (1 - self.dampening) * g
+            g = g + self.momentum * b if self.nesterov else b
+        data -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (torch.optim.Adam, L2 weight decay added to the gradient, no amsgrad).
+
+    ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g^2``;
+    ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    """
+
+    _hyper = ("lr", "betas", "eps", "weight_decay")
+    _state_keys = ("step", "exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+
+    def _update(self, data, g, st):
+        b1, b2 = self.betas
+        t = st["step"] = st.get("step", 0) + 1
+        m, v = _buf(st, "exp_avg", data), _buf(st, "exp_avg_sq", data)
+        m += (1 - b1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
+        v *= b2
+        v += (1 - b2) * g * g
+        denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps
+        data -= (self.lr / (1 - b1 ** t)) * m / denom
+
+
+class Adagrad(Optimizer):
+    """Adagrad (torch.optim.Adagrad).
+
+    ``s += g^2`` (s starts at initial_accumulator_value);
+    ``p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(s) + eps)``.
+    """
+
+    _hyper = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    _state_keys = ("step", "sum")
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
+        super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+
+    def _update(self, data, g, st):
+        t = st["step"] = st.get("step", 0) + 1
+        if "sum" not in st:
+            st["sum"] = np.full_like(data, self.initial_accumulator_value)
+        s = st["sum"]
+        s += g * g
+        data -= (self.lr / (1 + (t - 1) * self.lr_decay)) * g / (np.sqrt(s) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (torch.optim.RMSprop).
+
+    ``a = alpha a + (1 - alpha) g^2``; centered: ``ga = alpha ga + (1 - alpha) g`` and
+    ``d = sqrt(a - ga^2) + eps``, else ``d = sqrt(a) + eps``; with momentum
+    ``b = momentum b + g / d`` and ``p -= lr b``, else ``p -= lr g / d``.
+    """
+
+    _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    _state_keys = ("step", "square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, centered=centered)
+
+    def _update(self, data, g, st):
+        st["step"] = st.get("step", 0) + 1
+        a = _buf(st, "square_avg", data)
+        a *= self.alpha
+        a += (1 - self.alpha) * g * g
+        if self.centered:
+            ga = _buf(st, "grad_avg", data)
+            ga += (1 - self.alpha) * (g - ga)  # torch: grad_avg.lerp_(grad, 1 - alpha)
+            d = np.sqrt(a - ga * ga) + self.eps
+        else:
+            d = np.sqrt(a) + self.eps
+        if self.momentum > 0:
+            b = _buf(st, "momentum_buffer", data)
+            b *= self.momentum
+            b += g / d
+            data -= self.lr * b
+        else:
+            data -= self.lr * g / d
+
+
+def _grads(params, op):
+    """The non-None .grad arrays of params (one parameter or an iterable), each parameter once."""
+    if hasattr(params, "grad"):
+        params = [params]
+    out, seen = [], set()
+    for i, p in enumerate(params):
+        if id(p) in seen or p.grad is None:
+            continue
+        if not isinstance(p.grad, np.ndarray):
+            raise TypeError(f"{op}: params[{i}].grad is a {type(p.grad).__name__}, expected np.ndarray")
+        seen.add(id(p))
+        out.append(p.grad)
+    return out
+
+
+def _pnorm(x, p):
+    """(sum |x|^p)^(1/p) in float64."""
+    return float(np.sum(np.abs(np.asarray(x, dtype=np.float64)) ** p) ** (1.0 / p))
+
+
+def clip_grad_norm_(params, max_norm, norm_type=2.0):
+    """Scale all grads in place so their joint norm is at most max_norm; return the norm before.
+
+    The total is the norm_type-norm of the per-parameter norms (``inf``: the largest |g|).
+    Grads are multiplied by ``max_norm / (total + 1e-6)`` only when that is < 1, as in torch.
+    A non-finite total is returned as is (an inf total zeroes finite grads, like torch).
+    Parameters with grad None are skipped; 0.0 is returned when none have a grad.
+    """
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    _need("clip_grad_norm_", "max_norm", max_norm, max_norm >= 0, "non-negative")
+    _need("clip_grad_norm_", "norm_type", norm_type, norm_type > 0, "positive (or inf)")
+    grads = _grads(params, "clip_grad_norm_")
+    if not grads:
+        return 0.0
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+    else:
+        total = _pnorm([_pnorm(g, norm_type) for g in grads], norm_type)
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g *= coef
+    return total
+
+
+def clip_grad_value_(params, clip_value):
+    """Clamp every grad in place to [-clip_value, clip_value]; grad None is skipped."""
+    c = float(clip_value)
+    _need("clip_grad_value_", "clip_value", clip_value, c >= 0, "non-negative")
+    for g in _grads(params, "clip_grad_value_"):
+        np.clip(g, -c, c, out=g)
