@@ -1,0 +1,362 @@
+"""The backward walk: accumulation, freeing, errors, the observer hook, names, no recursion
+and no reference cycles."""
+
+import gc
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_lstm import GradcheckError, OpError, Tensor, gradcheck, no_grad, scope, toposort
+
+
+def test_gradients_accumulate_karpathy():
+    a = Tensor([-2.0], requires_grad=True)
+    b = a + a
+    c = b + b
+    c.backward()
+    assert a.grad.tolist() == [4.0]
+
+
+def test_leaf_grads_accumulate_across_backward_calls():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    (a * 3).sum().backward()
+    (a * 3).sum().backward()
+    assert a.grad.tolist() == [6.0, 6.0]
+
+
+def test_leaf_grads_are_not_shared_arrays():
+    # add hands one array to both parents; in-place clipping of one must not touch the other
+    a, b = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    (a + b).backward()
+    a.grad *= 10
+    assert b.grad.tolist() == [1.0]
+
+
+def test_intermediates_keep_grad_only_when_asked():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    h = (a * 2).retain_grad()
+    m = a * 3
+    (h * m).sum().backward()
+    assert h.grad.tolist() == [3.0, 6.0] and m.grad is None
+
+
+def test_toposort_is_iterative_and_orders_consumers_first():
+    x = Tensor(np.ones(2), requires_grad=True)
+    y = x
+    for _ in range(20000):
+        y = y * 1.0
+    order = toposort(y)
+    assert order[0] is y and order[-1] is x and len(order) == 20001
+
+
+def test_tanh_rnn_of_10000_steps_has_no_recursion_error():
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((8, 8)) * 0.1, requires_grad=True)
+    xs = Tensor(rng.standard_normal((10000, 1, 8)))
+    h = Tensor(np.zeros((1, 8)))
+    for t in range(10000):
+        h = (xs[t] + h @ W).tanh()
+    h.sum().backward()
+    assert W.grad.shape == (8, 8) and np.all(np.isfinite(W.grad))
+
+
+def test_chain_of_100000_ops_has_no_recursion_error():
+    a = Tensor([1.0], requires_grad=True, dtype=np.float64)
+    y = a
+    for _ in range(100000):
+        y = y + 1.0
+    y.backward()
+    assert a.grad.tolist() == [1.0]
+
+
+def test_graph_memory_is_released_without_the_garbage_collector():
+    # sys.getallocatedblocks counts live Python allocations: cheap, unlike tracemalloc
+    def build(n):
+        a = Tensor(np.ones(64), requires_grad=True)
+        y = a
+        for _ in range(n):
+            y = y * 1.0
+        y.sum().backward()
+        return y
+
+    build(1000)
+    gc.collect()
+    gc.disable()
+    try:
+        before = sys.getallocatedblocks()
+        y = build(200000)
+        during = sys.getallocatedblocks()
+        del y
+        after = sys.getallocatedblocks()
+    finally:
+        gc.enable()
+    assert during - before > 1_000_000  # the graph was really built (7 blocks per op) ...
+    # ... and reference counting alone gave it back: what stays is CPython's free lists
+    # (~2,000 spare tuples, a constant), not the 1.4 million blocks of the graph
+    assert after - before < 3_000
+
+
+def test_backward_frees_saved_arrays_and_a_second_backward_says_so():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (a.tanh() * a).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="already freed.*retain_graph=True"):
+        loss.backward()
+    assert a.grad is not None
+
+
+def test_retain_graph_allows_a_second_backward():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (a.tanh() * a).sum()
+    loss.backward(retain_graph=True)
+    first = a.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(a.grad, 2 * first)
+
+
+def test_freed_graph_error_comes_before_any_grad_changes():
+    a = Tensor([1.0], requires_grad=True)
+    b = Tensor([2.0], requires_grad=True)
+    shared = a * 2
+    shared.sum().backward()
+    a.grad = None
+    with pytest.raises(RuntimeError, match="freed"):
+        (shared * b).sum().backward()
+    assert a.grad is None and b.grad is None
+
+
+def test_non_scalar_backward_needs_a_gradient():
+    a = Tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"shape \(3, 4\).*explicit gradient"):
+        (a * 2).backward()
+
+
+def test_wrong_shape_gradient_is_refused():
+    a = Tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"gradient has shape \(4,\), expected .*\(3, 4\)"):
+        (a * 2).backward(np.ones(4))
+
+
+def test_explicit_gradient():
+    a = Tensor(np.ones((2, 2)), requires_grad=True)
+    (a * 3).backward(np.full((2, 2), 2.0))
+    assert a.grad.tolist() == [[6.0, 6.0], [6.0, 6.0]]
+
+
+def test_backward_without_graph_is_refused():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).backward()
+
+
+def test_on_step_sees_every_node_and_changes_nothing():
+    def run(on_step):
+        rng = np.random.default_rng(1)
+        x = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+        w = Tensor(rng.standard_normal((3, 8)), requires_grad=True)
+        i, f, g, o = (x @ w).chunk(4, axis=1)
+        c = (f.sigmoid() * 0.5 + i.sigmoid() * g.tanh()).named("c")
+        h = (o.sigmoid() * c.tanh()).named("h")
+        h.sum().backward(on_step=on_step)
+        return x.grad, w.grad, h
+
+    seen = []
+    gx, gw, h = run(lambda node, g, pgs: seen.append((node, g, pgs)))
+    gx0, gw0, _ = run(None)
+    assert np.array_equal(gx, gx0) and np.array_equal(gw, gw0)
+    assert [n.name for n, _, _ in seen[:2]] == [None, "h"]  # sum, then h
+    nodes = [n for n, _, _ in seen]
+    assert len(nodes) == len(set(map(id, nodes)))
+    for node, g, pgs in seen:
+        assert g.shape == node.shape
+        assert len(pgs) == len(node.parents)
+        for p, pg in zip(node.parents, pgs):
+            assert pg is None or pg.shape == p.shape
+    # the matmul hands x the product g @ wᵀ, visible to the observer
+    mm = next((n, g, pgs) for n, g, pgs in seen if n.op == "matmul")
+    np.testing.assert_allclose(mm[2][0], mm[1] @ mm[0].parents[1].data.T)
+
+
+def test_names_and_scopes():
+    a = Tensor([1.0], requires_grad=True)
+    with scope(layer=0):
+        with scope(t=2):
+            c = (a * 2).named("c")
+        d = a + 1
+    e = a * 3
+    assert c.name == "c" and c.scope == {"layer": 0, "t": 2} and c.label == "c[layer=0,t=2]"
+    assert d.scope == {"layer": 0} and e.scope is None and d.label is None
+    assert c.op == "mul" and c.parents[0] is a and a.is_leaf
+
+
+def test_scope_restored_after_error():
+    with pytest.raises(KeyError):
+        with scope(t=1):
+            raise KeyError
+    assert (Tensor([1.0], requires_grad=True) * 2).scope is None
+
+
+def test_no_grad_records_nothing_and_is_restored_after_error():
+    a = Tensor([1.0], requires_grad=True)
+    with no_grad():
+        b = a * 2
+    assert not b.requires_grad and b.is_leaf
+    with pytest.raises(ZeroDivisionError):
+        with no_grad():
+            1 / 0
+    assert (a * 2).requires_grad
+
+
+def test_no_grad_as_decorator():
+    @no_grad()
+    def f(x):
+        return x * 2
+    assert not f(Tensor([1.0], requires_grad=True)).requires_grad
+
+
+def test_detach_cuts_the_graph_and_shares_data():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    h = a * 2
+    d = h.detach()
+    assert not d.requires_grad and d.is_leaf and d.data is h.data
+    (d * a).sum().backward()
+    assert a.grad.tolist() == [2.0, 4.0]
+
+
+def test_requires_grad_propagates():
+    a, b = Tensor([1.0], requires_grad=True), Tensor([2.0])
+    assert (a * b).requires_grad and not (b * b).requires_grad
+    (a * b).backward()
+    assert b.grad is None
+
+
+# --- Tensor construction -----------------------------------------------------------------
+
+
+def test_construction_dtypes():
+    assert Tensor([1, 2]).dtype == np.float32
+    assert Tensor([1.5, 2]).dtype == np.float32
+    assert Tensor(3).dtype == np.float32
+    assert Tensor(np.arange(3)).dtype == np.float32
+    assert Tensor(np.ones(2, np.float64)).dtype == np.float64
+    assert Tensor(np.ones(2, np.float32)).dtype == np.float32
+    assert Tensor([1, 2], dtype=np.float64).dtype == np.float64
+    src = np.ones(2)
+    t = Tensor(src)
+    src[0] = 5
+    assert t.data[0] == 1.0  # copied
+
+
+@pytest.mark.parametrize("data,match", [
+    (np.array([1 + 2j]), "complex"),
+    (np.array(["a"]), "<U1 data is not supported"),
+    (np.array([object()]), "object data is not supported"),
+    ([[1, 2], [3]], "ragged"),
+    (np.ones(2, np.float16), "float16"),
+])
+def test_construction_refuses_bad_data(data, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        Tensor(data)
+
+
+def test_construction_refuses_int_dtype():
+    with pytest.raises(TypeError, match="dtype int64 is not supported"):
+        Tensor([1], dtype=np.int64)
+
+
+def test_properties_and_repr():
+    t = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6 and t.T.shape == (3, 2)
+    assert t.numpy() is t.data and Tensor([[4.0]]).item() == 4.0
+    assert "requires_grad=True" in repr(t) and "float64" in repr(t)
+    assert "op=mul" in repr((t * 2).named("c")) and "name='c'" in repr((t * 2).named("c"))
+    with pytest.raises(ValueError, match=r"item: tensor of shape \(2, 3\) has 6 elements"):
+        t.item()
+
+
+def test_seeded_constructors():
+    r1 = Tensor.randn(3, 4, rng=np.random.default_rng(5))
+    r2 = Tensor.randn((3, 4), rng=np.random.default_rng(5))
+    assert np.array_equal(r1.data, r2.data) and r1.dtype == np.float32
+    u = Tensor.uniform(100, low=-0.1, high=0.1, rng=np.random.default_rng(0), dtype=np.float64)
+    assert u.dtype == np.float64 and np.all(np.abs(u.data) <= 0.1)
+    assert Tensor.zeros(2, 3).data.sum() == 0 and Tensor.ones(2).data.tolist() == [1.0, 1.0]
+    from tinygrad_lstm import manual_seed
+    manual_seed(3)
+    a = Tensor.randn(4)
+    manual_seed(3)
+    assert np.array_equal(a.data, Tensor.randn(4).data)
+
+
+# --- every op's error names the op and the shapes --------------------------------------------
+
+
+def t(*shape, dtype=np.float32):
+    return Tensor(np.ones(shape, dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: t(32, 100) @ t(128, 512), r"matmul: \(32, 100\) @ \(128, 512\): inner dimensions differ"),
+    (lambda: t(2, 3, 4) @ t(2, 4, 5), r"matmul: \(2, 3, 4\) @ \(2, 4, 5\): supported are"),
+    (lambda: t(4) @ t(4, 2), r"matmul: \(4,\) @ \(4, 2\)"),
+    (lambda: t(3) + t(4), r"add: \(3,\) and \(4,\)"),
+    (lambda: t(3, 2) - t(4), r"sub: \(3, 2\) and \(4,\)"),
+    (lambda: t(3) * t(2, 4), r"mul: \(3,\) and \(2, 4\)"),
+    (lambda: t(3) / t(5), r"div: \(3,\) and \(5,\)"),
+    (lambda: t(3) * t(3, dtype=np.float64), r"mul: dtypes differ \(float32, float64\)"),
+    (lambda: t(3) + np.ones(3), r"add: dtypes differ \(float32, float64\)"),
+    (lambda: t(3) ** t(3), "pow: the exponent must be a scalar"),
+    (lambda: t(2, 3).sum(axis=2), "sum: axis 2 is out of range for a 2-D tensor"),
+    (lambda: t(2, 3).mean(axis=-3), "mean: axis -3 is out of range"),
+    (lambda: t(2, 3).max(axis=5), "max: axis 5 is out of range"),
+    (lambda: t(0).max(), "max: .*empty"),
+    (lambda: t(2, 3).reshape(4, 2), r"reshape: \(2, 3\): cannot reshape"),
+    (lambda: t(2, 3).transpose(0, 0), r"transpose: \(2, 3\): axes \(0, 0\) are not a permutation"),
+    (lambda: t(2, 3)[5], r"getitem: \(2, 3\): index 5 is out of bounds"),
+    (lambda: t(2, 3)[Tensor([0])], "getitem: indexing with a Tensor"),
+    (lambda: Tensor.cat([t(2, 3), t(2, 4)]), r"cat: \(2, 3\) and \(2, 4\)"),
+    (lambda: Tensor.cat([]), "cat: needs at least one"),
+    (lambda: Tensor.stack([t(2, 3), t(3, 2)]), r"stack: \(2, 3\) and \(3, 2\)"),
+    (lambda: t(2, 8).chunk(0, axis=1), "chunk: the number of chunks must be a positive int"),
+    (lambda: t(2, 8).chunk(2, axis=3), r"chunk: axis 3 is out of range for shape \(2, 8\)"),
+    (lambda: t(6).split([2, 2]), r"split: sizes \[2, 2\] do not add up to 6"),
+    (lambda: t(6).split(0), "split: split_size must be positive"),
+])
+def test_errors_name_the_op_and_shapes(make, match):
+    with pytest.raises(OpError, match=match):
+        make()
+
+
+# --- gradcheck itself ------------------------------------------------------------------------
+
+
+def test_gradcheck_passes_and_restores_grads():
+    x = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    x.grad = np.array([7.0, 7.0])
+    assert gradcheck(lambda x: (x * x).tanh(), [x])
+    assert x.grad.tolist() == [7.0, 7.0]
+
+
+def test_gradcheck_reports_a_wrong_gradient():
+    from tinygrad_lstm.tensor import Function
+
+    class BadSquare(Function):
+        op = "badsquare"
+
+        def forward(self, x):
+            self.saved = x
+            return x * x
+
+        def backward(self, g):
+            return (g * 3 * self.saved,)  # wrong: should be 2x
+
+    x = Tensor(np.array([[0.5, 1.0], [2.0, -1.0]]), requires_grad=True)
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"input 1 of shape \(2,\): gradient mismatch at "
+                                             r"element \(\d,\): analytic .* vs numerical"):
+        gradcheck(lambda x, w: x * BadSquare.apply(w), [x, w])
+
+
+def test_gradcheck_refuses_float32():
+    with pytest.raises(ValueError, match=r"input 0 of shape \(2,\) is float32.*float64"):
+        gradcheck(lambda x: x * 2, [Tensor([1.0, 2.0], requires_grad=True)])

@@ -1,0 +1,86 @@
+"""Composed ops (no backward code of their own): values, gradients and errors."""
+
+import numpy as np
+import pytest
+
+import tinygrad_lstm.functional as F
+from tinygrad_lstm import OpError, Tensor, gradcheck
+
+RNG = np.random.default_rng(0)
+
+
+def t64(*shape, scale=1.0):
+    return Tensor(RNG.standard_normal(shape) * scale, requires_grad=True)
+
+
+def test_softmax_and_log_softmax_values_and_gradients():
+    x = t64(3, 5)
+    e = np.exp(x.data - x.data.max(-1, keepdims=True))
+    np.testing.assert_allclose(F.softmax(x).data, e / e.sum(-1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(F.log_softmax(x).data, np.log(e / e.sum(-1, keepdims=True)),
+                               rtol=1e-12)
+    assert gradcheck(F.softmax, [x]) and gradcheck(F.log_softmax, [x])
+
+
+def test_log_softmax_is_stable_for_huge_logits():
+    x = Tensor(np.array([[1e4, 0.0, -1e4]]), requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y = F.log_softmax(x)
+        y.sum().backward()
+    assert y.data[0, 0] == 0.0 and np.isfinite(x.grad).all()
+
+
+def test_cross_entropy_value_gradient_and_torch():
+    logits = t64(6, 4)
+    targets = np.array([0, 3, 3, 1, 2, 0])
+    loss = F.cross_entropy(logits, targets)
+    logp = logits.data - np.log(np.exp(logits.data).sum(-1, keepdims=True))
+    assert loss.item() == pytest.approx(-logp[np.arange(6), targets].mean(), rel=1e-12)
+    assert gradcheck(lambda z: F.cross_entropy(z, targets), [logits])
+    torch = pytest.importorskip("torch")
+    tl = torch.tensor(logits.data, requires_grad=True)
+    tloss = torch.nn.functional.cross_entropy(tl, torch.tensor(targets))
+    tloss.backward()
+    logits.grad = None
+    F.cross_entropy(logits, targets).backward()
+    assert loss.item() == pytest.approx(tloss.item(), rel=1e-12)
+    np.testing.assert_allclose(logits.grad, tl.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_cross_entropy_flattens_leading_axes():
+    logits = t64(3, 2, 5)
+    targets = RNG.integers(0, 5, (3, 2))
+    flat = F.cross_entropy(Tensor(logits.data.reshape(6, 5)), targets.reshape(6))
+    assert F.cross_entropy(logits, targets).item() == pytest.approx(flat.item(), rel=1e-12)
+    assert gradcheck(lambda z: F.cross_entropy(z, targets), [logits])
+
+
+@pytest.mark.parametrize("targets,match", [
+    (np.array([0, 4]), "cross_entropy: target 4 is out of range for 4 classes"),
+    (np.array([-1, 0]), "cross_entropy: target -1 is out of range"),
+    (np.array([0.0, 1.0]), "cross_entropy: targets must be integers, got float64"),
+    (np.array([0, 1, 2]), r"cross_entropy: logits \(2, 4\) and targets \(3,\)"),
+])
+def test_cross_entropy_errors(targets, match):
+    with pytest.raises(OpError, match=match):
+        F.cross_entropy(Tensor(np.zeros((2, 4))), targets)
+
+
+def test_mse_loss():
+    pred, target = t64(4, 3), RNG.standard_normal((4, 3))
+    assert F.mse_loss(pred, target).item() == pytest.approx(((pred.data - target) ** 2).mean())
+    assert gradcheck(lambda p: F.mse_loss(p, target), [pred])
+    with pytest.raises(OpError, match=r"mse_loss: pred \(4, 3\) and target \(3,\)"):
+        F.mse_loss(pred, np.zeros(3))
+
+
+def test_dropout_scales_kept_units_and_is_identity_in_eval():
+    x = Tensor(np.ones((1000,)), requires_grad=True)
+    y = F.dropout(x, 0.25, rng=np.random.default_rng(0))
+    kept = y.data != 0
+    assert 0.7 < kept.mean() < 0.8 and np.allclose(y.data[kept], 1 / 0.75)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, y.data)
+    assert F.dropout(x, 0.5, training=False) is x
+    with pytest.raises(OpError, match=r"dropout: p must be in \[0, 1\), got 1.0"):
+        F.dropout(x, 1.0)

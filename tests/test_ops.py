@@ -1,0 +1,152 @@
+"""Every differentiable op against float64 central differences, one line per op (tinygrad's
+helper_test_op), plus numpy forward values and, when installed, torch's gradients."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_lstm import Tensor, gradcheck
+
+RNG = np.random.default_rng(0)
+
+
+def check_op(shapes, fn, np_fn=None, torch_fn=None, positive=False, low=-2.0, high=2.0):
+    """Run fn on random float64 inputs of `shapes`: forward equals np_fn, gradients equal
+    finite differences and (when torch is installed and torch_fn given) torch's."""
+    arrays = [RNG.uniform(low, high, s) for s in shapes]
+    if positive:
+        arrays = [np.abs(a) + 0.5 for a in arrays]
+    xs = [Tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*xs)
+    if np_fn is not None:
+        np.testing.assert_allclose(out.data, np_fn(*arrays), rtol=1e-12, atol=1e-12)
+    assert out.dtype == np.float64
+    assert gradcheck(fn, xs)
+    if torch_fn is not None:
+        torch = pytest.importorskip("torch")
+        ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+        tout = torch_fn(*ts)
+        direction = RNG.standard_normal(out.shape)
+        (tout * torch.tensor(direction)).sum().backward()
+        for x in xs:
+            x.grad = None
+        out = fn(*xs)
+        out.backward(direction)
+        np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for x, t in zip(xs, ts):
+            np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# binary ops, same shapes and broadcasting: (3,1)*(1,4), (5,)+(2,5), scalars on both sides
+BROADCASTS = [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((5,), (2, 5)), ((2, 5), (5,)),
+              ((2, 1, 3), (4, 1)), ((), (2, 3))]
+
+
+@pytest.mark.parametrize("sa,sb", BROADCASTS)
+def test_add(sa, sb): check_op([sa, sb], lambda a, b: a + b, np.add, lambda a, b: a + b)
+@pytest.mark.parametrize("sa,sb", BROADCASTS)
+def test_sub(sa, sb): check_op([sa, sb], lambda a, b: a - b, np.subtract, lambda a, b: a - b)
+@pytest.mark.parametrize("sa,sb", BROADCASTS)
+def test_mul(sa, sb): check_op([sa, sb], lambda a, b: a * b, np.multiply, lambda a, b: a * b)
+@pytest.mark.parametrize("sa,sb", BROADCASTS)
+def test_div(sa, sb): check_op([sa, sb], lambda a, b: a / b, np.divide, lambda a, b: a / b, positive=True)
+
+
+def test_scalar_on_either_side():
+    check_op([(3, 2)], lambda a: 2.0 + a, lambda a: 2.0 + a)
+    check_op([(3, 2)], lambda a: a + 2, lambda a: a + 2)
+    check_op([(3, 2)], lambda a: 1.5 - a, lambda a: 1.5 - a)
+    check_op([(3, 2)], lambda a: a - 1.5, lambda a: a - 1.5)
+    check_op([(3, 2)], lambda a: 3 * a, lambda a: 3 * a)
+    check_op([(3, 2)], lambda a: a * 3, lambda a: a * 3)
+    check_op([(3, 2)], lambda a: 1.0 / a, lambda a: 1.0 / a, positive=True)
+    check_op([(3, 2)], lambda a: a / 4, lambda a: a / 4)
+
+
+def test_numpy_array_on_either_side():
+    c = RNG.standard_normal((3, 2))
+    check_op([(3, 2)], lambda a: c * a, lambda a: c * a)
+    check_op([(3, 2)], lambda a: a - c, lambda a: a - c)
+
+
+def test_neg(): check_op([(3, 4)], lambda a: -a, np.negative, lambda a: -a)
+def test_pow(): check_op([(3, 4)], lambda a: a ** 3, lambda a: a ** 3, lambda a: a ** 3)
+def test_pow_fractional(): check_op([(3, 4)], lambda a: a ** 0.5, np.sqrt, lambda a: a ** 0.5, positive=True)
+def test_exp(): check_op([(3, 4)], lambda a: a.exp(), np.exp, lambda a: a.exp())
+def test_log(): check_op([(3, 4)], lambda a: a.log(), np.log, lambda a: a.log(), positive=True)
+def test_sigmoid(): check_op([(3, 4)], lambda a: a.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), lambda a: a.sigmoid(), low=-6, high=6)
+def test_tanh(): check_op([(3, 4)], lambda a: a.tanh(), np.tanh, lambda a: a.tanh())
+def test_relu(): check_op([(3, 4)], lambda a: a.relu(), lambda a: np.maximum(a, 0), lambda a: a.relu())
+def test_matmul_2d(): check_op([(3, 4), (4, 5)], lambda a, b: a @ b, np.matmul, lambda a, b: a @ b)
+def test_matmul_nd(): check_op([(2, 3, 4), (4, 5)], lambda a, b: a @ b, np.matmul, lambda a, b: a @ b)
+def test_matmul_shared_weight(): check_op([(3, 4), (4, 4)], lambda a, w: (a @ w).tanh() @ w, lambda a, w: np.tanh(a @ w) @ w)
+def test_sum_all(): check_op([(3, 4)], lambda a: a.sum(), np.sum, lambda a: a.sum())
+def test_sum_axis(): check_op([(3, 4, 2)], lambda a: a.sum(axis=1), lambda a: a.sum(axis=1), lambda a: a.sum(dim=1))
+def test_sum_keepdims(): check_op([(3, 4, 2)], lambda a: a.sum(axis=(0, 2), keepdims=True), lambda a: a.sum(axis=(0, 2), keepdims=True))
+def test_mean_all(): check_op([(3, 4)], lambda a: a.mean(), np.mean, lambda a: a.mean())
+def test_mean_axis(): check_op([(3, 4)], lambda a: a.mean(axis=-1, keepdims=True), lambda a: a.mean(axis=-1, keepdims=True), lambda a: a.mean(dim=-1, keepdim=True))
+def test_max_all(): check_op([(3, 4)], lambda a: a.max(), np.max, lambda a: a.max())
+def test_max_axis(): check_op([(3, 4)], lambda a: a.max(axis=1), lambda a: a.max(axis=1), lambda a: a.max(dim=1).values)
+def test_max_keepdims(): check_op([(3, 4)], lambda a: a.max(axis=0, keepdims=True), lambda a: a.max(axis=0, keepdims=True))
+def test_reshape(): check_op([(3, 4)], lambda a: a.reshape(2, 6) * a.reshape(2, 6), lambda a: a.reshape(2, 6) ** 2)
+def test_transpose(): check_op([(3, 4)], lambda a: a.T, lambda a: a.T, lambda a: a.T)
+def test_transpose_axes(): check_op([(2, 3, 4)], lambda a: a.transpose(2, 0, 1), lambda a: a.transpose(2, 0, 1), lambda a: a.permute(2, 0, 1))
+def test_getitem_int(): check_op([(3, 4)], lambda a: a[1], lambda a: a[1], lambda a: a[1])
+def test_getitem_slice(): check_op([(5, 4)], lambda a: a[1:4, ::2], lambda a: a[1:4, ::2], lambda a: a[1:4, ::2])
+def test_getitem_repeated_indices(): check_op([(5, 3)], lambda a: a[np.array([0, 2, 2, 0, 0])], lambda a: a[[0, 2, 2, 0, 0]], lambda a: a[[0, 2, 2, 0, 0]])
+def test_getitem_gather(): check_op([(4, 3)], lambda a: a[np.arange(4), np.array([2, 0, 2, 1])], lambda a: a[np.arange(4), [2, 0, 2, 1]])
+def test_cat(): check_op([(2, 3), (4, 3)], lambda a, b: Tensor.cat([a, b], axis=0), lambda a, b: np.concatenate([a, b]), lambda a, b: __import__("torch").cat([a, b]))
+def test_cat_axis1(): check_op([(2, 3), (2, 1)], lambda a, b: Tensor.cat([a, b, a], axis=1), lambda a, b: np.concatenate([a, b, a], 1))
+def test_stack(): check_op([(2, 3), (2, 3)], lambda a, b: Tensor.stack([a, b], axis=1), lambda a, b: np.stack([a, b], 1), lambda a, b: __import__("torch").stack([a, b], 1))
+def test_chunk(): check_op([(2, 8)], lambda a: Tensor.stack([c * (k + 1) for k, c in enumerate(a.chunk(4, axis=1))]), lambda a: np.stack([c * (k + 1) for k, c in enumerate(np.split(a, 4, 1))]))
+def test_chunk_uneven(): check_op([(7, 2)], lambda a: a.chunk(3)[2] * 2, lambda a: a[6:] * 2, lambda a: a.chunk(3)[2] * 2)
+def test_split_sizes(): check_op([(6, 2)], lambda a: a.split([1, 5])[1].exp(), lambda a: np.exp(a[1:]), lambda a: a.split([1, 5])[1].exp())
+def test_split_int(): check_op([(5, 2)], lambda a: a.split(2)[2] * 3, lambda a: a[4:] * 3, lambda a: a.split(2)[2] * 3)
+def test_chunk_pieces_partly_used(): check_op([(2, 8)], lambda a: a.chunk(4, axis=1)[1].tanh(), lambda a: np.tanh(a[:, 2:4]))
+
+
+def test_max_ties_share_the_gradient():
+    a = Tensor(np.array([[1.0, 3.0, 3.0]]), requires_grad=True)
+    a.max().backward()
+    np.testing.assert_array_equal(a.grad, [[0.0, 0.5, 0.5]])
+
+
+def test_sigmoid_tanh_stable_at_extremes():
+    for dtype in (np.float32, np.float64):
+        x = Tensor(np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype), requires_grad=True)
+        with np.errstate(over="raise", divide="raise", invalid="raise"):  # underflow to 0 is fine
+            s, t = x.sigmoid(), x.tanh()
+            (s + t).sum().backward()
+        assert s.data.tolist() == pytest.approx([0.0, 1.9287e-22, 0.5, 1.0, 1.0], rel=1e-3)
+        assert t.data.tolist() == [-1.0, -1.0, 0.0, 1.0, 1.0]
+        assert np.all(np.isfinite(x.grad)) and s.dtype == dtype
+
+
+def test_float32_stays_float32():
+    a = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    w = Tensor(np.ones((3, 4), np.float32), requires_grad=True)
+    out = ((a @ w).sigmoid() * 2 + 1.5 - a.sum() / 3) ** 2
+    out = out.mean()
+    assert out.dtype == np.float32
+    out.backward()
+    assert a.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+@settings(max_examples=25, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+       st.sampled_from(["add", "sub", "mul", "div"]))
+def test_broadcasting_hypothesis(shapes, op):
+    fn = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+          "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[op]
+    check_op(list(shapes.input_shapes), fn, positive=(op == "div"))
+
+
+@settings(max_examples=15, deadline=None)
+@given(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), st.data())
+def test_reductions_hypothesis(shape, data):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    keep = data.draw(st.booleans())
+    check_op([shape], lambda a: a.sum(axis=axis, keepdims=keep), lambda a: a.sum(axis=axis, keepdims=keep))
+    check_op([shape], lambda a: a.mean(axis=axis, keepdims=keep), lambda a: a.mean(axis=axis, keepdims=keep))

@@ -1,0 +1,16 @@
+"""tinygrad_lstm: recurrent networks written as their forward equations, on a tiny autograd.
+
+    from tinygrad_lstm import Tensor, no_grad, gradcheck, nn, optim
+    import tinygrad_lstm.functional as F
+"""
+
+from . import functional
+from .autograd import toposort
+from .gradcheck import GradcheckError, gradcheck
+from . import optim
+from .tensor import Function, OpError, Tensor, manual_seed, no_grad, scope
+
+__version__ = "0.1.0"
+
+__all__ = ["Tensor", "Function", "OpError", "no_grad", "scope", "manual_seed", "toposort",
+           "gradcheck", "GradcheckError", "functional", "optim"]

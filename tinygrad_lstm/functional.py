@@ -1,0 +1,71 @@
+"""Composed ops: built from the primitives in tensor.py, so they need no backward code."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import OpError, default_rng
+
+
+def softmax(x, axis=-1):
+    """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x)"""
+    z = x - x.max(axis=axis, keepdims=True)
+    e = z.exp()
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    """log_softmax(x) = z − log Σ exp(z), with z = x − max x so exp never overflows."""
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - z.exp().sum(axis=axis, keepdims=True).log()
+
+
+def cross_entropy(logits, targets):
+    """Mean negative log-likelihood of integer class `targets` under softmax(`logits`).
+
+    Inputs:
+        logits: (N, C), or (..., C) which is flattened to (N, C).
+        targets: integer array (N,) or (...,) with values in [0, C).
+
+    Returns:
+        A scalar Tensor: −(1/N) Σₙ log_softmax(logits)[n, targetₙ].
+    """
+    targets = np.asarray(getattr(targets, "data", targets))
+    if targets.dtype.kind not in "iu":
+        raise OpError(f"cross_entropy: targets must be integers, got {targets.dtype}")
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
+        raise OpError(f"cross_entropy: logits {logits.shape} and targets {targets.shape}: "
+                      "expected targets of shape logits.shape[:-1]")
+    num_classes = logits.shape[-1]
+    if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
+        bad = targets[(targets < 0) | (targets >= num_classes)][0]
+        raise OpError(f"cross_entropy: target {int(bad)} is out of range for {num_classes} "
+                      "classes")
+    if logits.ndim != 2:
+        logits = logits.reshape(-1, num_classes)
+        targets = targets.reshape(-1)
+    logp = log_softmax(logits, axis=-1)
+    return -logp[np.arange(len(targets)), targets].mean()
+
+
+def mse_loss(pred, target):
+    """Mean squared error: (1/N) Σ (pred − target)²."""
+    target_shape = getattr(target, "shape", np.shape(target))
+    if tuple(pred.shape) != tuple(target_shape):
+        raise OpError(f"mse_loss: pred {pred.shape} and target {tuple(target_shape)}: "
+                      "shapes differ (no broadcasting in a loss)")
+    diff = pred - target
+    return (diff * diff).mean()
+
+
+def dropout(x, p, training=True, rng=None):
+    """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout,
+    as torch). The identity when not training or p = 0."""
+    if not 0.0 <= p < 1.0:
+        raise OpError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    rng = default_rng() if rng is None else rng
+    keep = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
+    return x * keep
+

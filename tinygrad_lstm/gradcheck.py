@@ -1,0 +1,87 @@
+"""Finite-difference gradient checking in float64, for tests and for users' own ops."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor, no_grad
+
+
+class GradcheckError(AssertionError):
+    """The analytic gradient disagrees with central finite differences."""
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Compare the gradients backward() gives with central finite differences.
+
+    A non-scalar output y is reduced to L = Σ y · R with a fixed random R, so every output
+    element takes part (a random-direction check of the vector-Jacobian product).
+
+    Args:
+        fn: called as fn(*inputs); returns a Tensor.
+        inputs: float64 Tensors; those with requires_grad=True are checked.
+        eps: the finite-difference step. Defaults to 1e-6.
+        atol, rtol: an element passes when |analytic − numerical| ≤ atol + rtol·|numerical|.
+            Default to 1e-5 and 1e-3.
+        seed: seed of the random direction R. Defaults to 0.
+
+    Returns:
+        True. Raises GradcheckError naming the input index, its shape, the worst element and
+        both values otherwise; ValueError for inputs that cannot be checked (e.g. float32).
+    """
+    inputs = list(inputs)
+    for k, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise ValueError(f"gradcheck: input {k} is a {type(x).__name__}, expected a Tensor")
+        if x.dtype != np.float64:
+            raise ValueError(f"gradcheck: input {k} of shape {x.shape} is {x.dtype}; finite "
+                             "differences need float64 (Tensor(data, dtype=np.float64))")
+    checked = [k for k, x in enumerate(inputs) if x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, nothing to check")
+
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise ValueError(f"gradcheck: fn returned a {type(out).__name__}, expected a Tensor")
+    direction = np.random.default_rng(seed).standard_normal(out.shape)
+
+    def loss_value():
+        with no_grad():
+            return float(np.sum(fn(*inputs).data * direction))
+
+    saved_grads = [x.grad for x in inputs]
+    try:
+        for x in inputs:
+            x.grad = None
+        if not out.requires_grad:
+            raise ValueError("gradcheck: fn's output does not depend on any input that "
+                             "requires grad")
+        out.backward(direction.astype(out.dtype))
+        analytic = [inputs[k].grad if inputs[k].grad is not None else np.zeros(inputs[k].shape)
+                    for k in checked]
+    finally:
+        for x, g in zip(inputs, saved_grads):
+            x.grad = g
+
+    for k, ana in zip(checked, analytic):
+        x = inputs[k].data
+        num = np.empty_like(x)
+        for i in np.ndindex(x.shape):
+            orig = x[i]
+            try:
+                x[i] = orig + eps
+                plus = loss_value()
+                x[i] = orig - eps
+                minus = loss_value()
+            finally:
+                x[i] = orig
+            num[i] = (plus - minus) / (2 * eps)
+        excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
+        if x.size and (not np.all(np.isfinite(ana)) or excess.max() > 0):
+            bad = np.where(np.isfinite(ana), excess, np.inf)
+            worst = np.unravel_index(np.argmax(bad), x.shape)
+            raise GradcheckError(
+                f"gradcheck: input {k} of shape {x.shape}: gradient mismatch at element "
+                f"{tuple(int(j) for j in worst)}: analytic {ana[worst]:.8g} vs numerical "
+                f"{num[worst]:.8g} (atol={atol}, rtol={rtol})")
+    return True

@@ -1,0 +1,820 @@
+"""Tensor, the Function base class and the primitives, each forward next to its backward.
+
+A primitive is a `Function` subclass with `forward(*arrays)` and `backward(g)`; `backward`
+returns one gradient per parent (None where the parent needs none). Adding an op means one
+subclass here and one method on `Tensor`. Everything else (softmax, losses, cells) is composed
+from these in other modules and has no backward code.
+
+The record a forward pass leaves is minimal and acyclic: an output Tensor points to its
+Function (`_ctx`), the Function to its parent Tensors (a tuple) and the arrays it saved.
+Nothing points back to an output, so a dropped graph is freed by reference counting alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from . import autograd
+
+# The only module state: the no_grad flag, the current naming scope and the default RNG.
+_grad_enabled = True
+_scope = None
+_rng = np.random.default_rng()
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class OpError(ValueError):
+    """Bad input to an op; the message already names the op and the shapes."""
+
+
+def _shapes(arrays):
+    return " and ".join(str(tuple(a.shape)) for a in arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# Function: one recorded node of the graph
+
+
+class Function:
+    """One application of a primitive: its parents, what forward saved for backward, and which
+    parents need a gradient. `op` names it in errors, the renderer and the stepper; `symbol` is
+    what the pictures draw."""
+
+    __slots__ = ("parents", "saved", "needs")
+    op = "?"
+    symbol = "?"
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, g):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *parents, **kwargs):
+        if len(parents) > 1:
+            dtype = parents[0].data.dtype
+            for p in parents:
+                if p.data.dtype != dtype:
+                    raise OpError(f"{cls.op}: dtypes differ ({_dtypes(parents)}); "
+                                  "no silent upcasting: create the tensors with one dtype")
+        ctx = object.__new__(cls)
+        ctx.parents = parents
+        ctx.saved = None
+        try:
+            out = ctx.forward(*[p.data for p in parents], **kwargs)
+        except OpError:
+            raise
+        except (ValueError, IndexError, TypeError) as e:
+            raise OpError(f"{cls.op}: {_shapes([p.data for p in parents])}: {e}") from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)  # numpy turns 0-d results into scalars
+        t = Tensor.__new__(Tensor)
+        t.data = out
+        t.grad = None
+        t.name = None
+        t._retain = False
+        if _grad_enabled and any(p.requires_grad for p in parents):
+            ctx.needs = tuple(p.requires_grad for p in parents)
+            t.requires_grad = True
+            t._ctx = ctx
+            t.scope = _scope
+        else:
+            t.requires_grad = False
+            t._ctx = None
+            t.scope = None
+        return t
+
+
+def _dtypes(parents):
+    return ", ".join(str(p.data.dtype) for p in parents)
+
+
+def _unbroadcast(g, shape):
+    """Sum a broadcast gradient back to `shape`: over the leading axes broadcasting added and
+    over the axes where the input had size 1."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary elementwise ops (numpy broadcasting; gradients summed back to each input's shape)
+
+
+class Add(Function):
+    __slots__ = ()
+    op, symbol = "add", "+"
+
+    def forward(self, a, b):
+        self.saved = (a.shape, b.shape)
+        return a + b
+
+    def backward(self, g):  # dy/da = 1, dy/db = 1
+        sa, sb = self.saved
+        return (_unbroadcast(g, sa) if self.needs[0] else None,
+                _unbroadcast(g, sb) if self.needs[1] else None)
+
+
+class Sub(Function):
+    __slots__ = ()
+    op, symbol = "sub", "−"
+
+    def forward(self, a, b):
+        self.saved = (a.shape, b.shape)
+        return a - b
+
+    def backward(self, g):  # dy/da = 1, dy/db = -1
+        sa, sb = self.saved
+        return (_unbroadcast(g, sa) if self.needs[0] else None,
+                _unbroadcast(-g, sb) if self.needs[1] else None)
+
+
+class Mul(Function):
+    __slots__ = ()
+    op, symbol = "mul", "×"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, g):  # dy/da = b, dy/db = a
+        a, b = self.saved
+        return (_unbroadcast(g * b, a.shape) if self.needs[0] else None,
+                _unbroadcast(g * a, b.shape) if self.needs[1] else None)
+
+
+class Div(Function):
+    __slots__ = ()
+    op, symbol = "div", "÷"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a / b
+
+    def backward(self, g):  # dy/da = 1/b, dy/db = -a/b²
+        a, b = self.saved
+        return (_unbroadcast(g / b, a.shape) if self.needs[0] else None,
+                _unbroadcast(-g * a / (b * b), b.shape) if self.needs[1] else None)
+
+
+class MatMul(Function):
+    """(..., n, k) @ (k, m): the right operand is a 2-D weight, the left may carry batch axes."""
+
+    __slots__ = ()
+    op, symbol = "matmul", "@"
+
+    def forward(self, a, b):
+        if a.ndim < 2 or b.ndim != 2:
+            raise OpError(f"matmul: {a.shape} @ {b.shape}: supported are 2-D @ 2-D and N-D @ 2-D")
+        if a.shape[-1] != b.shape[0]:
+            raise OpError(f"matmul: {a.shape} @ {b.shape}: inner dimensions differ")
+        self.saved = (a, b)
+        return a @ b
+
+    def backward(self, g):  # dy/da = g bᵀ, dy/db = aᵀ g (summed over batch axes)
+        a, b = self.saved
+        ga = g @ b.T if self.needs[0] else None
+        gb = None
+        if self.needs[1]:
+            # Kept lazy: the weight's gradient from every timestep becomes one matmul (autograd).
+            gb = autograd.OuterSum(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]))
+        return ga, gb
+
+
+# ---------------------------------------------------------------------------------------------
+# Unary elementwise ops
+
+
+class Neg(Function):
+    __slots__ = ()
+    op, symbol = "neg", "−"
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):  # dy/dx = -1
+        return (-g,)
+
+
+class Pow(Function):
+    __slots__ = ()
+    op, symbol = "pow", "^"
+
+    def forward(self, x, p):
+        self.saved = (x, p)
+        return x ** p
+
+    def backward(self, g):  # dy/dx = p x^(p-1)
+        x, p = self.saved
+        return (g * (p * x ** (p - 1)),)
+
+
+class Exp(Function):
+    __slots__ = ()
+    op, symbol = "exp", "exp"
+
+    def forward(self, x):
+        y = np.exp(x)
+        self.saved = y
+        return y
+
+    def backward(self, g):  # dy/dx = y
+        return (g * self.saved,)
+
+
+class Log(Function):
+    __slots__ = ()
+    op, symbol = "log", "log"
+
+    def forward(self, x):
+        self.saved = x
+        return np.log(x)
+
+    def backward(self, g):  # dy/dx = 1/x
+        return (g / self.saved,)
+
+
+class Sigmoid(Function):
+    __slots__ = ()
+    op, symbol = "sigmoid", "σ"
+
+    def forward(self, x):
+        # exp(-|x|) never overflows: σ(x) = 1/(1+z) for x ≥ 0 and z/(1+z) for x < 0.
+        z = np.exp(-np.abs(x))
+        y = 1.0 / (1.0 + z)
+        np.multiply(y, z, out=y, where=x < 0)
+        self.saved = y
+        return y
+
+    def backward(self, g):  # dy/dx = y (1 - y), at most 1/4
+        y = self.saved
+        return (g * y * (1.0 - y),)
+
+
+class Tanh(Function):
+    __slots__ = ()
+    op, symbol = "tanh", "tanh"
+
+    def forward(self, x):
+        y = np.tanh(x)
+        self.saved = y
+        return y
+
+    def backward(self, g):  # dy/dx = 1 - y², at most 1
+        y = self.saved
+        return (g * (1.0 - y * y),)
+
+
+class Relu(Function):
+    __slots__ = ()
+    op, symbol = "relu", "relu"
+
+    def forward(self, x):
+        self.saved = x > 0
+        return x * self.saved
+
+    def backward(self, g):  # dy/dx = 1 where x > 0, else 0
+        return (g * self.saved,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+
+
+def _norm_axis(op, axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise OpError(f"{op}: axis {a} is out of range for a {ndim}-D tensor")
+    return tuple(sorted(a % ndim for a in axes))
+
+
+class Sum(Function):
+    __slots__ = ()
+    op, symbol = "sum", "Σ"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _norm_axis("sum", axis, x.ndim)
+        self.saved = (x.shape, axes, keepdims)
+        return np.sum(x, axis=axes, keepdims=keepdims)
+
+    def backward(self, g):  # dy/dx = 1 for every summed element
+        shape, axes, keepdims = self.saved
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        return (np.broadcast_to(g, shape),)
+
+
+class Mean(Function):
+    __slots__ = ()
+    op, symbol = "mean", "mean"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _norm_axis("mean", axis, x.ndim)
+        self.saved = (x.shape, axes, keepdims)
+        return np.mean(x, axis=axes, keepdims=keepdims)
+
+    def backward(self, g):  # dy/dx = 1/n for each of the n averaged elements
+        shape, axes, keepdims = self.saved
+        n = 1
+        for a in axes:
+            n *= shape[a]
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        return (np.broadcast_to(g / g.dtype.type(n), shape),)
+
+
+class Max(Function):
+    __slots__ = ()
+    op, symbol = "max", "max"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _norm_axis("max", axis, x.ndim)
+        if x.size == 0:
+            raise OpError(f"max: {x.shape}: cannot take the max of an empty tensor")
+        y = np.max(x, axis=axes, keepdims=True)
+        self.saved = (x, y, axes, keepdims)
+        return y if keepdims else np.squeeze(y, axis=axes)
+
+    def backward(self, g):  # dy/dx = 1 at the maximum (shared equally among ties), else 0
+        x, y, axes, keepdims = self.saved
+        mask = (x == y).astype(x.dtype)
+        mask /= mask.sum(axis=axes, keepdims=True)
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        return (g * mask,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Movement ops: their backward puts the gradient back where the values came from
+
+
+class Reshape(Function):
+    __slots__ = ()
+    op, symbol = "reshape", "reshape"
+
+    def forward(self, x, shape):
+        self.saved = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):  # dy/dx = 1, laid back out in x's shape
+        return (g.reshape(self.saved),)
+
+
+class Transpose(Function):
+    __slots__ = ()
+    op, symbol = "transpose", "ᵀ"
+
+    def forward(self, x, axes=None):
+        if axes is not None and sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+            raise OpError(f"transpose: {x.shape}: axes {tuple(axes)} are not a permutation "
+                          f"of {x.ndim} axes")
+        self.saved = axes
+        return np.transpose(x, axes)
+
+    def backward(self, g):  # the inverse permutation
+        axes = self.saved
+        return (np.transpose(g, None if axes is None else np.argsort(axes)),)
+
+
+def _is_basic(index):
+    """True for indices numpy answers with a view (ints, slices, None, Ellipsis)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items)
+
+
+class GetItem(Function):
+    """x[index] for ints, slices and integer (or boolean) arrays; repeated indices accumulate."""
+
+    __slots__ = ()
+    op, symbol = "getitem", "[ ]"
+
+    def forward(self, x, index):
+        self.saved = (x.shape, index, _is_basic(index))
+        return x[index]
+
+    def backward(self, g):  # dy/dx = 1 at the picked positions, scattered back (lazily)
+        shape, index, basic = self.saved
+        return (autograd.Scatter(shape, g.dtype, index, g, basic),)
+
+
+class Chunk(GetItem):
+    """One piece of `x.chunk(n)` / `x.split(size)`: a slice along one axis."""
+
+    __slots__ = ()
+    op, symbol = "chunk", "chunk"
+
+
+class Cat(Function):
+    __slots__ = ()
+    op, symbol = "cat", "cat"
+
+    def forward(self, *xs, axis=0):
+        self.saved = (axis, [x.shape[axis] for x in xs])
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g):  # each input gets its own slice of the gradient
+        axis, sizes = self.saved
+        bounds = np.cumsum(sizes)[:-1]
+        return tuple(np.split(g, bounds, axis=axis))
+
+
+class Stack(Function):
+    __slots__ = ()
+    op, symbol = "stack", "stack"
+
+    def forward(self, *xs, axis=0):
+        self.saved = axis
+        return np.stack(xs, axis=axis)
+
+    def backward(self, g):  # each input gets its own index along the new axis
+        axis = self.saved
+        return tuple(np.moveaxis(g, axis, 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensor
+
+
+def _as_array(data, dtype, who="Tensor"):
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in _FLOATS:
+            raise TypeError(f"{who}: dtype {dtype} is not supported; use float32 or float64")
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:  # numpy 2 refuses ragged nesting
+            raise ValueError(f"{who}: ragged nested data (rows of different lengths): {e}") from None
+        if arr.dtype.kind == "f" and dtype is None:
+            arr = arr.astype(np.float32)  # Python floats are float32 unless asked otherwise
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{who}: complex data ({arr.dtype}) is not supported: "
+                        "gradients here are real")
+    if kind in "OUSV":
+        raise TypeError(f"{who}: {arr.dtype} data is not supported; "
+                        "pass numbers (a list or a numeric numpy array)")
+    if kind == "f" and dtype is None and arr.dtype not in _FLOATS:
+        raise TypeError(f"{who}: {arr.dtype} data is not supported; use float32 or float64")
+    if dtype is None:
+        dtype = arr.dtype if kind == "f" else np.dtype(np.float32)
+    return np.array(arr, dtype=dtype, copy=True)
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Args:
+        data: a number, a (nested) list, or a numpy array. Lists and integers become float32;
+            float numpy arrays keep their dtype (float32 or float64). The data is copied.
+        requires_grad: record operations on this tensor so `backward()` can reach it.
+            Defaults to False.
+        dtype: float32 or float64. Defaults to the rule above.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "_retain")
+    # numpy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__)
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self.name = None
+        self.scope = None
+        self._retain = False
+
+    # --- constructors --------------------------------------------------------------------
+    @staticmethod
+    def _shape(shape):
+        return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else tuple(shape)
+
+    @classmethod
+    def zeros(cls, *shape, dtype=np.float32, requires_grad=False):
+        return cls(np.zeros(cls._shape(shape), dtype), requires_grad)
+
+    @classmethod
+    def ones(cls, *shape, dtype=np.float32, requires_grad=False):
+        return cls(np.ones(cls._shape(shape), dtype), requires_grad)
+
+    @classmethod
+    def randn(cls, *shape, dtype=np.float32, requires_grad=False, rng=None):
+        """Standard normal entries from `rng` (a np.random.Generator; defaults to the one
+        `manual_seed` sets)."""
+        rng = _rng if rng is None else rng
+        return cls(rng.standard_normal(cls._shape(shape)).astype(dtype), requires_grad)
+
+    @classmethod
+    def uniform(cls, *shape, low=-1.0, high=1.0, dtype=np.float32, requires_grad=False,
+                rng=None):
+        """Entries drawn from U(low, high) with `rng` (defaults to the `manual_seed` one)."""
+        rng = _rng if rng is None else rng
+        return cls(rng.uniform(low, high, cls._shape(shape)).astype(dtype), requires_grad)
+
+    # --- properties ----------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def op(self):
+        """The name of the op that made this tensor ("add", "tanh", ...), or None for a leaf."""
+        return None if self._ctx is None else self._ctx.op
+
+    @property
+    def parents(self):
+        """The tensors this one was computed from, in argument order (empty for a leaf)."""
+        return () if self._ctx is None else self._ctx.parents
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, "
+                             "item() needs exactly one")
+        return self.data.item()
+
+    def numpy(self):
+        """The data as a numpy array (shared, not copied, as torch's `.numpy()`)."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __repr__(self):
+        body = np.array2string(self.data, precision=4, threshold=20, edgeitems=2,
+                               separator=", ", prefix="Tensor(")
+        extra = [f"dtype={self.dtype}"]
+        if self._ctx is not None:
+            extra.append(f"op={self._ctx.op}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.name is not None:
+            extra.append(f"name={self.name!r}")
+        return f"Tensor({body}, {', '.join(extra)})"
+
+    # --- naming --------------------------------------------------------------------------
+    def named(self, name):
+        """Label this tensor (e.g. "c", "h", "f") for the renderer and the stepper; returns
+        self, so a cell writes `c = (f * c_prev + i * g).named("c")`."""
+        self.name = name
+        return self
+
+    @property
+    def label(self):
+        """Name plus scope, e.g. "c[t=2]" or "h[l=1,t=0]"; None for an unnamed tensor."""
+        if self.name is None:
+            return None
+        if not self.scope:
+            return self.name
+        return f"{self.name}[{','.join(f'{k}={v}' for k, v in self.scope.items())}]"
+
+    # --- autograd ------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False, on_step=None):
+        """Backpropagate from this tensor: every leaf that requires grad gets `.grad`
+        accumulated. See `tinygrad_lstm.autograd.backward`."""
+        autograd.backward(self, grad, retain_graph=retain_graph, on_step=on_step)
+
+    def retain_grad(self):
+        """Keep `.grad` on this intermediate tensor after backward (leaves always keep it)."""
+        self._retain = True
+        return self
+
+    def detach(self):
+        """The same data (shared) cut off from the graph: truncated BPTT between chunks."""
+        t = Tensor.__new__(Tensor)
+        t.data, t.grad, t.requires_grad, t._ctx = self.data, None, False, None
+        t.name, t.scope, t._retain = self.name, None, False
+        return t
+
+    # --- operators -----------------------------------------------------------------------
+    def _lift(self, other, op):
+        """Wrap a number or array operand as a constant of this tensor's dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != self.dtype:
+            raise OpError(f"{op}: dtypes differ ({self.dtype}, {other.dtype}); "
+                          "no silent upcasting: create the operands with one dtype")
+        t = Tensor.__new__(Tensor)
+        t.data = np.asarray(other, dtype=self.dtype)
+        t.grad, t.requires_grad, t._ctx, t.name, t.scope, t._retain = (
+            None, False, None, None, None, False)
+        return t
+
+    def __add__(self, other):
+        return Add.apply(self, self._lift(other, "add"))
+
+    def __radd__(self, other):
+        return Add.apply(self._lift(other, "add"), self)
+
+    def __sub__(self, other):
+        return Sub.apply(self, self._lift(other, "sub"))
+
+    def __rsub__(self, other):
+        return Sub.apply(self._lift(other, "sub"), self)
+
+    def __mul__(self, other):
+        return Mul.apply(self, self._lift(other, "mul"))
+
+    def __rmul__(self, other):
+        return Mul.apply(self._lift(other, "mul"), self)
+
+    def __truediv__(self, other):
+        return Div.apply(self, self._lift(other, "div"))
+
+    def __rtruediv__(self, other):
+        return Div.apply(self._lift(other, "div"), self)
+
+    def __matmul__(self, other):
+        return MatMul.apply(self, self._lift(other, "matmul"))
+
+    def __rmatmul__(self, other):
+        return MatMul.apply(self._lift(other, "matmul"), self)
+
+    def __neg__(self):
+        return Neg.apply(self)
+
+    def __pow__(self, p):
+        if isinstance(p, Tensor) or np.ndim(p) != 0:
+            raise OpError("pow: the exponent must be a scalar number")
+        return Pow.apply(self, p=self.dtype.type(p))
+
+    def sigmoid(self):
+        return Sigmoid.apply(self)
+
+    def tanh(self):
+        return Tanh.apply(self)
+
+    def relu(self):
+        return Relu.apply(self)
+
+    def exp(self):
+        return Exp.apply(self)
+
+    def log(self):
+        return Log.apply(self)
+
+    def sum(self, axis=None, keepdims=False):
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        shape = self._shape(shape)
+        return Reshape.apply(self, shape=shape)
+
+    def transpose(self, *axes):
+        axes = self._shape(axes) if axes else None
+        return Transpose.apply(self, axes=axes)
+
+    @property
+    def T(self):
+        return Transpose.apply(self, axes=None)
+
+    def __getitem__(self, index):
+        items = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(i, Tensor) for i in items):
+            raise OpError("getitem: indexing with a Tensor is not supported; "
+                          "index with ints, slices or a numpy integer array")
+        return GetItem.apply(self, index=index)
+
+    def chunk(self, n, axis=0):
+        """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),
+        as torch.chunk. Each piece is its own node, so an LSTM's four gates stay visible."""
+        size = self.shape[axis] if -self.ndim <= axis < self.ndim else None
+        if size is None:
+            raise OpError(f"chunk: axis {axis} is out of range for shape {self.shape}")
+        if not isinstance(n, (int, np.integer)) or n <= 0:
+            raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
+        return self._pieces(-(-size // n), axis, "chunk")
+
+    def split(self, split_size, axis=0):
+        """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
+        (a list that must add up to the axis length), as torch.split."""
+        size = self.shape[axis] if -self.ndim <= axis < self.ndim else None
+        if size is None:
+            raise OpError(f"split: axis {axis} is out of range for shape {self.shape}")
+        if isinstance(split_size, (int, np.integer)):
+            if split_size <= 0:
+                raise OpError(f"split: split_size must be positive, got {split_size}")
+            return self._pieces(int(split_size), axis, "split")
+        sizes = list(split_size)
+        if sum(sizes) != size or any(s < 0 for s in sizes):
+            raise OpError(f"split: sizes {sizes} do not add up to {size}, "
+                          f"the length of axis {axis} of {self.shape}")
+        return self._pieces(sizes, axis, "split")
+
+    def _pieces(self, sizes, axis, op):
+        total = self.shape[axis]
+        if isinstance(sizes, int):
+            sizes = [min(sizes, total - s) for s in range(0, total, sizes)] or [0]
+        lead = (slice(None),) * (axis % self.ndim)
+        out, start = [], 0
+        for s in sizes:
+            out.append(Chunk.apply(self, index=lead + (slice(start, start + s),)))
+            start += s
+        return out
+
+    @staticmethod
+    def cat(tensors, axis=0):
+        """Concatenate along an existing axis, as np.concatenate / torch.cat."""
+        tensors = list(tensors)
+        if not tensors:
+            raise OpError("cat: needs at least one tensor")
+        return Cat.apply(*tensors, axis=axis)
+
+    @staticmethod
+    def stack(tensors, axis=0):
+        """Stack along a new axis, as np.stack / torch.stack."""
+        tensors = list(tensors)
+        if not tensors:
+            raise OpError("stack: needs at least one tensor")
+        return Stack.apply(*tensors, axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# Module state: no_grad, scope, seeding
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Record no graph inside this block (also usable as a decorator)."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def scope(**labels):
+    """Tag every tensor computed inside with these labels, e.g. `with scope(layer=0, t=3):`.
+
+    Nested scopes merge (the inner value wins). The renderer groups nodes by scope and the
+    stepper shows it; it costs one reference per node.
+    """
+    global _scope
+    previous = _scope
+    _scope = {**(previous or {}), **labels}
+    try:
+        yield
+    finally:
+        _scope = previous
+
+
+def manual_seed(seed):
+    """Seed the default generator used by Tensor.randn/uniform and the layers' init."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    return _rng
+
+
+def default_rng():
+    return _rng
