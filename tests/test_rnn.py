@@ -1,0 +1,324 @@
+"""Recurrent cells and layers: PyTorch golden fixtures, a live torch comparison, gradchecks of
+every cell (variants included), and the layer features (states, TBPTT, forget bias, errors)."""
+
+import numpy as np
+import pytest
+from golden.load import list_cases, load_case
+
+from tinygrad_lstm import Tensor, gradcheck, nn
+
+MODULES = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU,
+           "RNNCell": nn.RNNCell, "LSTMCell": nn.LSTMCell, "GRUCell": nn.GRUCell}
+
+
+def build(config):
+    kind = config["module"]
+    kw = {"dtype": np.float64}
+    if "nonlinearity" in config:
+        kw["nonlinearity"] = config["nonlinearity"]
+    if kind.endswith("Cell"):
+        return MODULES[kind](config["input_size"], config["hidden_size"], **kw)
+    return MODULES[kind](config["input_size"], config["hidden_size"], config["num_layers"],
+                         batch_first=config["batch_first"], bidirectional=config["bidirectional"],
+                         **kw)
+
+
+def run_case(case):
+    """Our module loaded with the fixture's weights, run and backpropagated the same way."""
+    cfg = case["config"]
+    model = build(cfg)
+    model.load_state_dict(case["params"])
+    inp = {k: Tensor(v, requires_grad=True) for k, v in case["inputs"].items()}
+    R = {k: Tensor(v) for k, v in case["R"].items()}
+    if cfg["module"].endswith("Cell"):
+        state = (inp["h"], inp["c"]) if "c" in inp else inp["h"]
+        res = model(inp["x"], state)
+        outs = {"h": res[0], "c": res[1]} if "c" in inp else {"h": res}
+        loss = sum(((outs[k] * R[k]).sum() for k in R), Tensor(0.0, dtype=np.float64))
+    else:
+        hx = None
+        if "h0" in inp:
+            hx = (inp["h0"], inp["c0"]) if "c0" in inp else inp["h0"]
+        out, final = model(inp["x"], hx)
+        outs = {"out": out}
+        if isinstance(final, tuple):
+            outs["h_n"], outs["c_n"] = final
+        else:
+            outs["h_n"] = final
+        loss = (out * R["out"]).sum() + (outs["h_n"] * R["h"]).sum()
+        if "c_n" in outs:
+            loss = loss + (outs["c_n"] * R["c"]).sum()
+    loss.backward()
+    return model, inp, outs, loss
+
+
+@pytest.mark.parametrize("name", list_cases())
+def test_matches_pytorch_golden_fixture(name):
+    case = load_case(name)
+    model, inp, outs, loss = run_case(case)
+    assert loss.item() == pytest.approx(case["loss"], rel=1e-12)
+    for k, v in case["outputs"].items():
+        np.testing.assert_allclose(outs[k].data, v, rtol=1e-10, atol=1e-12, err_msg=k)
+    params = dict(model.named_parameters())
+    assert sorted(params) == sorted(case["grads"]["params"])
+    for k, g in case["grads"]["params"].items():
+        np.testing.assert_allclose(params[k].grad, g, rtol=1e-10, atol=1e-12, err_msg=k)
+    for k, g in case["grads"]["inputs"].items():
+        np.testing.assert_allclose(inp[k].grad, g, rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("kind,kw", [
+    ("LSTM", dict(num_layers=2)), ("GRU", dict(num_layers=2, bidirectional=True)),
+    ("RNN", dict(nonlinearity="relu")), ("LSTM", dict(batch_first=True, bias=False)),
+])
+def test_live_against_torch_with_our_weights(kind, kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    ours = MODULES[kind](4, 6, dtype=np.float64, rng=rng, **kw)
+    theirs = getattr(torch.nn, kind)(4, 6, dtype=torch.float64, **kw)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x = rng.standard_normal((5, 3, 4))
+    out, _ = ours(Tensor(x, requires_grad=True))
+    tx = torch.tensor(x, requires_grad=True)
+    tout, _ = theirs(tx)
+    R = rng.standard_normal(out.shape)
+    (out * R).sum().backward()
+    (tout * torch.tensor(R)).sum().backward()
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, getattr(theirs, name).grad.numpy(), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)
+
+
+def test_state_dict_moves_from_torch_unchanged():
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True)
+    ours = nn.LSTM(3, 5, num_layers=2, bidirectional=True)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[k], v.numpy())
+
+
+CELLS = [
+    (nn.RNNCell, {}), (nn.RNNCell, {"nonlinearity": "relu"}), (nn.LSTMCell, {}),
+    (nn.LSTMCell, {"forget_bias": 1.0}), (nn.GRUCell, {}), (nn.GRUCell, {"reset_after": False}),
+    (nn.LSTM1997Cell, {}), (nn.CoupledLSTMCell, {}), (nn.PeepholeLSTMCell, {}),
+    (nn.LSTMCell, {"bias": False}), (nn.GRUCell, {"bias": False, "reset_after": False}),
+]
+
+
+@pytest.mark.parametrize("cell_cls,kw", CELLS)
+def test_cell_gradients_by_finite_differences(cell_cls, kw):
+    rng = np.random.default_rng(3)
+    cell = cell_cls(3, 4, dtype=np.float64, rng=rng, **kw)
+    x = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    state = [Tensor(rng.standard_normal((2, 4)), requires_grad=True) for _ in cell.state_names]
+    params = cell.parameters()
+
+    def f(x, *args):
+        st = args[:len(state)]
+        out = cell(x, st[0] if len(st) == 1 else tuple(st))
+        return out if isinstance(out, Tensor) else Tensor.stack(list(out))
+
+    assert gradcheck(f, [x, *state, *params])
+
+
+@pytest.mark.parametrize("cell_cls,kw", CELLS[2:])
+def test_layer_with_any_cell_gradients(cell_cls, kw):
+    rng = np.random.default_rng(4)
+    layer = (nn.GRU if cell_cls is nn.GRUCell else nn.LSTM)(
+        3, 4, num_layers=2, cell=cell_cls, dtype=np.float64, rng=rng, **kw)
+    x = Tensor(rng.standard_normal((3, 2, 3)), requires_grad=True)
+    assert gradcheck(lambda x, *ps: layer(x)[0], [x, *layer.parameters()])
+
+
+def np_sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def test_variant_equations_in_numpy():
+    """The variants' numbers equal their equations written out in numpy."""
+    rng = np.random.default_rng(5)
+    x, h, c = rng.standard_normal((2, 3)), rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+
+    def pre(cell):
+        return (x @ cell.weight_ih.data.T + cell.bias_ih.data + h @ cell.weight_hh.data.T
+                + cell.bias_hh.data)
+
+    cell = nn.LSTM1997Cell(3, 4, dtype=np.float64, rng=rng)
+    a_i, a_g, a_o = np.split(pre(cell), 3, axis=1)
+    c1 = c + np_sigmoid(a_i) * 2 * np.tanh(a_g / 2)
+    h1 = np_sigmoid(a_o) * 2 * np.tanh(c1 / 2)
+    hh, cc = cell(Tensor(x), (Tensor(h), Tensor(c)))
+    np.testing.assert_allclose(cc.data, c1, rtol=1e-12)
+    np.testing.assert_allclose(hh.data, h1, rtol=1e-12)
+
+    cell = nn.CoupledLSTMCell(3, 4, dtype=np.float64, rng=rng)
+    a_f, a_g, a_o = np.split(pre(cell), 3, axis=1)
+    f = np_sigmoid(a_f)
+    c1 = f * c + (1 - f) * np.tanh(a_g)
+    hh, cc = cell(Tensor(x), (Tensor(h), Tensor(c)))
+    np.testing.assert_allclose(cc.data, c1, rtol=1e-12)
+    np.testing.assert_allclose(hh.data, np_sigmoid(a_o) * np.tanh(c1), rtol=1e-12)
+
+    cell = nn.PeepholeLSTMCell(3, 4, dtype=np.float64, rng=rng)
+    a_i, a_f, a_g, a_o = np.split(pre(cell), 4, axis=1)
+    i = np_sigmoid(a_i + cell.weight_ci.data * c)
+    f = np_sigmoid(a_f + cell.weight_cf.data * c)
+    c1 = f * c + i * np.tanh(a_g)
+    o = np_sigmoid(a_o + cell.weight_co.data * c1)
+    hh, cc = cell(Tensor(x), (Tensor(h), Tensor(c)))
+    np.testing.assert_allclose(cc.data, c1, rtol=1e-12)
+    np.testing.assert_allclose(hh.data, o * np.tanh(c1), rtol=1e-12)
+
+    cell = nn.GRUCell(3, 4, dtype=np.float64, rng=rng, reset_after=False)
+    W_ir, W_iz, W_in = np.split(cell.weight_ih.data, 3)
+    W_hr, W_hz, W_hn = np.split(cell.weight_hh.data, 3)
+    b_ir, b_iz, b_in = np.split(cell.bias_ih.data, 3)
+    b_hr, b_hz, b_hn = np.split(cell.bias_hh.data, 3)
+    r = np_sigmoid(x @ W_ir.T + b_ir + h @ W_hr.T + b_hr)
+    z = np_sigmoid(x @ W_iz.T + b_iz + h @ W_hz.T + b_hz)
+    n = np.tanh(x @ W_in.T + b_in + (r * h) @ W_hn.T + b_hn)
+    np.testing.assert_allclose(cell(Tensor(x), Tensor(h)).data, (1 - z) * n + z * h, rtol=1e-12)
+
+
+def test_forget_bias_shifts_only_the_f_block():
+    a = nn.LSTMCell(3, 4, rng=np.random.default_rng(0))
+    b = nn.LSTMCell(3, 4, rng=np.random.default_rng(0), forget_bias=2.0)
+    diff = b.bias_ih.data - a.bias_ih.data
+    np.testing.assert_allclose(diff, np.r_[np.zeros(4), np.full(4, 2.0), np.zeros(8)], atol=1e-6)
+    assert nn.LSTM(3, 4, forget_bias=3.0).bias_ih_l0.data[4:8].min() > 2.0
+    with pytest.raises(ValueError, match="LSTM1997Cell: forget_bias=1.0 but the cell has no forget gate"):
+        nn.LSTM1997Cell(3, 4, forget_bias=1.0)
+
+
+def test_states_give_every_timestep_and_gate():
+    lstm = nn.LSTM(3, 4, num_layers=2, dtype=np.float64, rng=np.random.default_rng(1))
+    x = Tensor(np.random.default_rng(2).standard_normal((6, 2, 3)))
+    out, (h, c), states = lstm(x, return_states=True)
+    assert states.names == ("i", "f", "g", "o", "c", "h")
+    assert states.numpy("f", layer=1).shape == (6, 2, 4)
+    np.testing.assert_array_equal(states.numpy("h", layer=1), out.data)
+    np.testing.assert_array_equal(states.get("c", layer=0)[-1].data, c.data[0])
+    hs = states.get("h", layer=0)
+    assert [t.scope for t in hs[:2]] == [{"layer": 0, "t": 1}, {"layer": 0, "t": 2}]
+    assert states.initial[0][1].label == "c[layer=0,t=0]"
+    with pytest.raises(KeyError, match="no 'r'"):
+        states.get("r")
+
+
+def test_truncated_bptt_carries_detached_state():
+    lstm = nn.LSTM(3, 4, dtype=np.float64, rng=np.random.default_rng(1))
+    x = np.random.default_rng(2).standard_normal((8, 2, 3))
+    full, _ = lstm(Tensor(x))
+    out1, (h, c) = lstm(Tensor(x[:4]))
+    out2, _ = lstm(Tensor(x[4:]), (h.detach(), c.detach()))
+    np.testing.assert_allclose(np.concatenate([out1.data, out2.data]), full.data, rtol=1e-12)
+    out2.sum().backward()
+    g_trunc = lstm.weight_hh_l0.grad.copy()
+    lstm.zero_grad()
+    full[4:].sum().backward()
+    assert not np.allclose(g_trunc, lstm.weight_hh_l0.grad)  # the cut really cut
+
+
+def test_dropout_only_between_layers():
+    lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.5, rng=np.random.default_rng(0))
+    x = Tensor(np.ones((3, 2, 3), np.float32))
+    ops = set()
+    _, _, states = lstm(x, return_states=True)
+    lstm.eval()
+    a, _ = lstm(x)
+    b, _ = lstm(x)
+    np.testing.assert_array_equal(a.data, b.data)
+    lstm.train()
+    c, _ = lstm(x)
+    d, _ = lstm(x)
+    assert not np.array_equal(c.data, d.data)
+    # one layer: nothing to drop between, so training mode is deterministic
+    one = nn.LSTM(3, 4, dropout=0.5, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(one(x)[0].data, one(x)[0].data)
+    del ops, states
+
+
+def test_weight_tying_counts_the_parameter_once():
+    class TiedLM(nn.Module):
+        def __init__(self):
+            self.emb = nn.Embedding(10, 6)
+            self.lstm = nn.LSTM(6, 6)
+            self.head = nn.Linear(6, 10)
+            self.head.weight = self.emb.weight
+
+    m = TiedLM()
+    names = [n for n, _ in m.named_parameters()]
+    assert "head.weight" not in names and "emb.weight" in names
+    assert len(m.parameters()) == 1 + 4 + 1
+    assert "head.weight" in m.state_dict()  # as torch: every name in the state dict
+    ids = np.array([[1, 2], [3, 1]])
+    out, _ = m.lstm(m.emb(ids))
+    m.head(out).sum().backward()
+    assert m.emb.weight.grad.shape == (10, 6)
+
+
+def test_embedding_repeated_indices_accumulate():
+    emb = nn.Embedding(5, 3, dtype=np.float64)
+    emb(np.array([1, 1, 4, 1])).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[:, 0], [0, 3, 0, 0, 1])
+    with pytest.raises(ValueError, match="Embedding: id 5 is out of range for num_embeddings=5"):
+        emb(np.array([5]))
+
+
+def test_linear_matches_its_equation_and_gradchecks():
+    lin = nn.Linear(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
+    x = Tensor(np.random.default_rng(1).standard_normal((4, 3)), requires_grad=True)
+    np.testing.assert_allclose(lin(x).data, x.data @ lin.weight.data.T + lin.bias.data)
+    assert gradcheck(lambda x, w, b: lin(x), [x, lin.weight, lin.bias])
+    assert np.abs(lin.weight.data).max() <= 1 / np.sqrt(3)
+
+
+def test_load_state_dict_errors_name_the_key_and_shapes():
+    lstm = nn.LSTM(3, 4)
+    sd = lstm.state_dict()
+    before = lstm.weight_ih_l0.data.copy()
+    bad = dict(sd, weight_hh_l0=np.zeros((16, 5)))
+    bad["weight_ih_l0"] = np.ones((16, 3))
+    with pytest.raises(ValueError, match=r"'weight_hh_l0' has shape \(16, 5\) in the state dict, expected \(16, 4\)"):
+        lstm.load_state_dict(bad)
+    np.testing.assert_array_equal(lstm.weight_ih_l0.data, before)  # nothing written
+    missing = {k: v for k, v in sd.items() if k != "bias_hh_l0"}
+    with pytest.raises(KeyError, match=r"missing keys \['bias_hh_l0'\]"):
+        lstm.load_state_dict(missing)
+    with pytest.raises(KeyError, match=r"unexpected keys \['extra'\]"):
+        lstm.load_state_dict(dict(sd, extra=np.zeros(1)))
+    assert lstm.load_state_dict(missing, strict=False) == (["bias_hh_l0"], [])
+
+
+def test_layer_input_errors():
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=r"LSTM: x \(5, 2, 7\) has 7 features, expected input_size=3"):
+        lstm(Tensor(np.zeros((5, 2, 7), np.float32)))
+    with pytest.raises(ValueError, match=r"LSTM: x has shape \(5, 3\), expected \(T, B, input_size\)"):
+        lstm(Tensor(np.zeros((5, 3), np.float32)))
+    with pytest.raises(ValueError, match=r"LSTM: h0 has shape \(1, 2, 4\), expected .* = \(2, 2, 4\)"):
+        lstm(Tensor(np.zeros((5, 2, 3), np.float32)),
+             (Tensor(np.zeros((1, 2, 4), np.float32)), Tensor(np.zeros((2, 2, 4), np.float32))))
+    with pytest.raises(ValueError, match="LSTM: x is float64 but the parameters are float32"):
+        lstm(Tensor(np.zeros((5, 2, 3))))
+    with pytest.raises(ValueError, match="RNNCell: nonlinearity must be 'tanh' or 'relu'"):
+        nn.RNNCell(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="GRU: hidden_size must be a positive int, got 0"):
+        nn.GRU(3, 0)
+    with pytest.raises(ValueError, match=r"LSTMCell: c has shape \(3, 4\), expected \(2, 4\)"):
+        nn.LSTMCell(3, 4)(Tensor(np.zeros((2, 3), np.float32)),
+                          (Tensor(np.zeros((2, 4), np.float32)), Tensor(np.zeros((3, 4), np.float32))))
+
+
+def test_module_repr_train_eval_zero_grad():
+    lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.1)
+    assert repr(lstm).startswith("LSTM(3, 4, num_layers=2, dropout=0.1")
+    lstm.eval()
+    assert not lstm.training and not lstm.drop.training
+    lstm(Tensor(np.ones((2, 1, 3), np.float32)))[0].sum().backward()
+    assert lstm.weight_ih_l0.grad is not None
+    lstm.zero_grad()
+    assert all(p.grad is None for p in lstm.parameters())

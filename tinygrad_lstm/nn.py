@@ -1,0 +1,238 @@
+"""Parameter, Module and the plain layers (Linear, Embedding, Dropout).
+
+The recurrent cells and layers live in rnn.py and are re-exported here, so `nn.LSTM` works as
+in torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from . import functional as F
+from .tensor import Tensor, default_rng
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module owns and an optimizer updates (requires_grad by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, dtype=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self):
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+def uniform_(shape, bound, rng, dtype):
+    """U(−bound, bound) entries as a Parameter (PyTorch's default init for Linear and RNNs)."""
+    return Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+
+
+class Module:
+    """Base class: Parameters and sub-Modules assigned as attributes are found by
+    `named_parameters()` and `state_dict()`, in assignment order."""
+
+    training = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError
+
+    # --- traversal -----------------------------------------------------------------------
+    def named_children(self):
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def modules(self):
+        yield self
+        for _, child in self.named_children():
+            yield from child.modules()
+
+    def _named_tensors(self, prefix=""):
+        """Every (name, Parameter) pair, duplicates included (a tied weight under both names)."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+            elif isinstance(value, Module):
+                yield from value._named_tensors(prefix + name + ".")
+
+    def named_parameters(self):
+        """(name, Parameter) pairs, each Parameter once even when shared (weight tying)."""
+        seen = set()
+        for name, p in self._named_tensors():
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self):
+        return sum(p.size for p in self.parameters())
+
+    # --- state ---------------------------------------------------------------------------
+    def state_dict(self):
+        """name -> copy of the array, for every Parameter (a tied one under each name, as torch)."""
+        return OrderedDict((name, p.data.copy()) for name, p in self._named_tensors())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into the Parameters (in place, keeping their dtype).
+
+        Everything is checked before anything is written: with `strict`, a missing or
+        unexpected key is an error; a shape mismatch always is. Accepts torch tensors too.
+        Returns (missing, unexpected) key lists.
+        """
+        own = OrderedDict(self._named_tensors())
+        cls = type(self).__name__
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise KeyError(f"{cls}.load_state_dict: {'; '.join(parts)}")
+        arrays = {}
+        for k, p in own.items():
+            if k not in state_dict:
+                continue
+            value = state_dict[k]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            value = np.asarray(getattr(value, "data", value))
+            if value.shape != p.shape:
+                raise ValueError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} in the "
+                                 f"state dict, expected {p.shape}")
+            arrays[k] = value
+        for k, value in arrays.items():
+            np.copyto(own[k].data, value, casting="unsafe")
+        return missing, unexpected
+
+    # --- modes ---------------------------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    # --- repr ----------------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        children = [f"  ({name}): " + repr(m).replace("\n", "\n  ")
+                    for name, m in self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
+
+
+def _check_size(cls, **sizes):
+    for name, v in sizes.items():
+        if not isinstance(v, (int, np.integer)) or v <= 0:
+            raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
+
+
+class Linear(Module):
+    """y = x Wᵀ + b
+
+    Args:
+        in_features, out_features: sizes of each input and output sample.
+        bias: learn an additive bias. Defaults to True.
+        dtype: float32 or float64. Defaults to float32.
+        rng: np.random.Generator for the init. Defaults to the one `manual_seed` sets.
+
+    Shapes: x (*, in_features) -> y (*, out_features). W (out_features, in_features) and b
+    (out_features,) start as U(−1/√in_features, 1/√in_features), as torch.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
+        _check_size("Linear", in_features=in_features, out_features=out_features)
+        rng = default_rng() if rng is None else rng
+        self.in_features, self.out_features = in_features, out_features
+        k = 1.0 / math.sqrt(in_features)
+        self.weight = uniform_((out_features, in_features), k, rng, dtype)
+        self.bias = uniform_((out_features,), k, rng, dtype) if bias else None
+
+    def forward(self, x):
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear: x {x.shape} has {x.shape[-1]} features, "
+                             f"expected in_features={self.in_features}")
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Embedding(Module):
+    """y = W[ids]: row lookup; the gradient of a row used several times accumulates.
+
+    Args:
+        num_embeddings, embedding_dim: table size.
+        dtype, rng: as Linear. W starts as N(0, 1), as torch.
+
+    Shapes: ids (*) integers in [0, num_embeddings) -> y (*, embedding_dim).
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, dtype=np.float32, rng=None):
+        _check_size("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        rng = default_rng() if rng is None else rng
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+
+    def forward(self, ids):
+        ids = np.asarray(getattr(ids, "data", ids))
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"Embedding: ids must be integers, got {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+            bad = ids[(ids < 0) | (ids >= self.num_embeddings)][0]
+            raise ValueError(f"Embedding: id {int(bad)} is out of range for "
+                             f"num_embeddings={self.num_embeddings}")
+        return self.weight[ids]
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class Dropout(Module):
+    """Zero each element with probability p in training, scaling the rest by 1/(1−p).
+
+    Args:
+        p: drop probability in [0, 1). Defaults to 0.5.
+        rng: np.random.Generator for the masks. Defaults to the one `manual_seed` sets.
+    """
+
+    def __init__(self, p=0.5, rng=None):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p, self.rng = p, rng
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, self.rng)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+# The recurrent cells and layers are nn members too; rnn.py needs Module first, hence down here.
+from .rnn import (GRU, LSTM, RNN, CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell,  # noqa: E402
+                  PeepholeLSTMCell, RNNCell, States)
+
+__all__ = ["Parameter", "Module", "Linear", "Embedding", "Dropout", "RNNCell", "LSTMCell",
+           "GRUCell", "LSTM1997Cell", "CoupledLSTMCell", "PeepholeLSTMCell", "RNN", "LSTM", "GRU",
+           "States"]
