@@ -7,10 +7,10 @@
 from . import functional
 from .autograd import toposort
 from .gradcheck import GradcheckError, gradcheck
-from . import nn, optim
+from . import checkpoint, nn, optim
 from .tensor import Function, OpError, Tensor, manual_seed, no_grad, scope
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Function", "OpError", "no_grad", "scope", "manual_seed", "toposort",
-           "gradcheck", "GradcheckError", "functional", "nn", "optim"]
+           "gradcheck", "GradcheckError", "functional", "nn", "optim", "checkpoint"]

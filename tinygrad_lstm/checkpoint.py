@@ -14,7 +14,8 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["save", "load", "to_torch_state_dict", "from_torch_state_dict"]
+__all__ = ["save", "load", "save_model", "load_model", "to_torch_state_dict",
+           "from_torch_state_dict"]
 
 FORMAT, VERSION = "tinygrad_lstm.checkpoint", 1
 MANIFEST = "__manifest__"  # reserved member name; array members never take it
@@ -235,3 +236,37 @@ def from_torch_state_dict(sd):
                             "which numpy cannot hold; convert it first (e.g. .float())") from e
 
     return _map(sd, convert, lambda v: hasattr(v, "detach") and hasattr(v, "numpy"))
+
+
+def save_model(path, model, optimizer=None, **meta):
+    """Save `model.state_dict()` (and the optimizer's state and any metadata such as the step)
+    atomically to path: {"model": ..., "optimizer": ..., "meta": {...}}."""
+    obj = {"model": dict(model.state_dict()), "meta": meta}
+    if optimizer is not None:
+        obj["optimizer"] = optimizer.state_dict()
+    save(obj, path)
+
+
+def load_model(path, model, optimizer=None, strict=True):
+    """Load a `save_model` checkpoint into model (and optimizer); returns its metadata.
+
+    All or nothing: a corrupt file, a missing or unexpected key or a shape that does not match
+    raises ValueError naming the file and the key, and leaves model and optimizer as they were.
+    """
+    path = os.fspath(path)
+    ckpt = load(path)
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise ValueError(f"load_model: {path!r} holds no 'model' entry (was it written by "
+                         "save_model?)")
+    if optimizer is not None and "optimizer" not in ckpt:
+        raise ValueError(f"load_model: {path!r} holds no 'optimizer' entry")
+    before = model.state_dict()
+    try:
+        model.load_state_dict(ckpt["model"], strict=strict)
+        if optimizer is not None:
+            optimizer.load_state_dict(ckpt["optimizer"])
+    except (KeyError, ValueError, TypeError) as e:
+        model.load_state_dict(before)
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        raise ValueError(f"load_model: {path!r} does not fit: {msg}") from None
+    return ckpt.get("meta", {})

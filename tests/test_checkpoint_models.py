@@ -1,0 +1,82 @@
+"""Models and optimizers through checkpoints: all-or-nothing loading, errors naming the file and
+the key, and the round trip to and from torch.nn in both directions."""
+
+import numpy as np
+import pytest
+
+from tinygrad_lstm import Tensor, checkpoint, nn, optim
+
+
+def trained_lstm(seed=0, hidden=5):
+    lstm = nn.LSTM(3, hidden, num_layers=2, rng=np.random.default_rng(seed))
+    opt = optim.Adam(lstm.parameters(), lr=0.01)
+    out, _ = lstm(Tensor(np.ones((4, 2, 3), np.float32)))
+    out.sum().backward()
+    opt.step()
+    return lstm, opt
+
+
+def test_model_and_optimizer_round_trip(tmp_path):
+    lstm, opt = trained_lstm()
+    path = tmp_path / "ckpt.npz"
+    checkpoint.save_model(path, lstm, opt, step=7, note="hi")
+    fresh, fresh_opt = trained_lstm(seed=1)
+    meta = checkpoint.load_model(path, fresh, fresh_opt)
+    assert meta == {"step": 7, "note": "hi"}
+    for k, v in lstm.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[k], v)
+    sd, fsd = opt.state_dict(), fresh_opt.state_dict()
+    for i, st in sd["state"].items():
+        for name, value in st.items():
+            np.testing.assert_array_equal(fsd["state"][i][name], value)
+
+
+def test_mismatched_checkpoint_is_refused_and_changes_nothing(tmp_path):
+    small, _ = trained_lstm(hidden=5)
+    path = tmp_path / "small.npz"
+    checkpoint.save_model(path, small)
+    big, _ = trained_lstm(hidden=6)
+    before = big.state_dict()
+    with pytest.raises(ValueError, match=r"small.npz' does not fit: LSTM.load_state_dict: "
+                                         r"'weight_ih_l0' has shape \(20, 3\) .* expected \(24, 3\)"):
+        checkpoint.load_model(path, big)
+    for k, v in before.items():
+        np.testing.assert_array_equal(big.state_dict()[k], v)
+
+
+def test_optimizer_mismatch_restores_the_model(tmp_path):
+    lstm, opt = trained_lstm()
+    path = tmp_path / "c.npz"
+    checkpoint.save_model(path, lstm, opt)
+    other, _ = trained_lstm(seed=3)
+    before = other.state_dict()
+    sgd = optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="c.npz' does not fit"):
+        checkpoint.load_model(path, other, sgd)
+    for k, v in before.items():
+        np.testing.assert_array_equal(other.state_dict()[k], v)
+
+
+def test_truncated_checkpoint_is_refused_naming_the_file(tmp_path):
+    lstm, _ = trained_lstm()
+    path = tmp_path / "broken.npz"
+    checkpoint.save_model(path, lstm)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="broken.npz"):
+        checkpoint.load_model(path, lstm)
+
+
+def test_to_torch_and_back():
+    torch = pytest.importorskip("torch")
+    ours, _ = trained_lstm()
+    theirs = torch.nn.LSTM(3, 5, num_layers=2)
+    # ours -> torch: torch.from_numpy of each entry
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 2, 3)).astype(np.float32)
+    np.testing.assert_allclose(theirs(torch.from_numpy(x))[0].detach().numpy(),
+                               ours(Tensor(x))[0].data, rtol=1e-5, atol=1e-6)
+    # torch -> ours
+    theirs2 = torch.nn.LSTM(3, 5, num_layers=2)
+    ours.load_state_dict(checkpoint.from_torch_state_dict(theirs2.state_dict()))
+    np.testing.assert_allclose(theirs2(torch.from_numpy(x))[0].detach().numpy(),
+                               ours(Tensor(x))[0].data, rtol=1e-5, atol=1e-6)
