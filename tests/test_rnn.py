@@ -322,3 +322,33 @@ def test_module_repr_train_eval_zero_grad():
     assert lstm.weight_ih_l0.grad is not None
     lstm.zero_grad()
     assert all(p.grad is None for p in lstm.parameters())
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_bidirectional_two_layer_with_initial_state_gradients(kind):
+    rng = np.random.default_rng(8)
+    layer = MODULES[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, rng=rng)
+    x = Tensor(rng.standard_normal((3, 2, 3)), requires_grad=True)
+    states = [Tensor(rng.standard_normal((4, 2, 4)), requires_grad=True)
+              for _ in layer.state_names]
+
+    def f(x, *args):
+        st = args[:len(states)]
+        out, final = layer(x, st[0] if len(st) == 1 else tuple(st))
+        return out
+
+    assert gradcheck(f, [x, *states, *layer.parameters()])
+
+
+def test_two_gru_forms_differ_for_the_same_weights():
+    torch_form = nn.GRUCell(3, 4, dtype=np.float64, rng=np.random.default_rng(0))
+    cho_form = nn.GRUCell(3, 4, dtype=np.float64, rng=np.random.default_rng(0), reset_after=False)
+    x = Tensor(np.random.default_rng(1).standard_normal((2, 3)))
+    h = Tensor(np.random.default_rng(2).standard_normal((2, 4)))
+    assert np.abs(torch_form(x, h).data - cho_form(x, h).data).max() > 1e-3
+
+
+def test_batch_mismatch_between_x_and_h0():
+    gru = nn.GRU(3, 4)
+    with pytest.raises(ValueError, match=r"GRU: h0 has shape \(1, 5, 4\), expected .* = \(1, 2, 4\)"):
+        gru(Tensor(np.zeros((6, 2, 3), np.float32)), Tensor(np.zeros((1, 5, 4), np.float32)))
