@@ -1,0 +1,287 @@
+"""The backprop stepper: its screens show the engine's own numbers, stepping never changes a
+gradient, the plain-text mode prints one block per node, and a real terminal session works."""
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from tinygrad_lstm import Tensor, manual_seed, nn
+from tinygrad_lstm.viz import stepper
+from tinygrad_lstm.viz.stepper import fmt, make_step_panel, make_timestep_panel, navigate, record
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_lstm(T=3, layer=nn.LSTM, **kw):
+    """nn.LSTM(2, 3) on T steps, batch 1; the same weights and input on every call."""
+    rng = manual_seed(0)
+    model = layer(2, 3, rng=rng, **kw)
+    x = Tensor(np.random.default_rng(1).standard_normal((T, 1, 2)).astype(np.float32))
+    out, _, states = model(x, return_states=True)
+    for name in ("h", "c"):
+        if name in states.names:
+            for t in states.get(name):
+                t.retain_grad()
+    return (out * out).mean(), model, states
+
+
+def capture(renderable, width=100):
+    con = Console(file=io.StringIO(), width=width, color_system=None)
+    con.print(renderable)
+    return con.file.getvalue()
+
+
+def find(walk, pred):
+    return next(s for s in walk.steps if pred(s.node))
+
+
+def line_of(text, start):
+    return next(ln for ln in text.splitlines() if ln.strip("│ ").startswith(start))
+
+
+# --- the stepper only reads --------------------------------------------------------------------
+
+def test_grads_bit_identical_to_plain_backward():
+    loss, model, _ = tiny_lstm()
+    loss.backward()
+    plain = {k: p.grad.copy() for k, p in model.named_parameters()}
+    loss2, model2, _ = tiny_lstm()
+    con = Console(file=io.StringIO(), width=100, color_system=None)
+    steps = stepper.step(loss2, console=con, no_pause=True, params=model2)
+    for k, p in model2.named_parameters():
+        assert p.grad.dtype == plain[k].dtype and p.grad.tobytes() == plain[k].tobytes(), k
+    assert [s.index for s in steps] == list(range(len(steps)))
+
+
+def test_navigating_back_and_forth_changes_nothing():
+    loss, model, _ = tiny_lstm()
+    walk = record(loss, model)
+    before = [(s.grad.tobytes(), [None if g is None else g.tobytes() for g in s.parent_grads])
+              for s in walk.steps]
+    k = 0
+    for cmd in ["n", "n", "b", "t 2", "p", "p", "c", "b", "g 5", "t 1"]:
+        k, _ = navigate(walk, k, cmd)
+        capture(make_step_panel(walk, k))
+    after = [(s.grad.tobytes(), [None if g is None else g.tobytes() for g in s.parent_grads])
+             for s in walk.steps]
+    assert before == after
+
+
+# --- the numbers on screen are the engine's ------------------------------------------------------
+
+def test_tanh_screen_shows_the_engines_numbers():
+    loss, model, _ = tiny_lstm()
+    walk = record(loss, model)
+    s = find(walk, lambda n: n.op == "tanh" and n.name == "g" and n.scope["t"] == 2)
+    text = capture(make_step_panel(walk, s.index))
+    y = s.node.data
+    assert "tanh: ∂L/∂x = ∂L/∂y · (1 − y²)" in text
+    assert f"here mean {fmt(np.mean(1.0 - y * y))}" in line_of(text, "rule")
+    assert f"‖·‖ {fmt(np.linalg.norm(s.grad))}" in line_of(text, "in ")
+    assert "∂L/∂g[t=2]" in line_of(text, "in ")
+    out = line_of(text, "out →")
+    assert f"‖·‖ {fmt(np.linalg.norm(s.parent_grads[0]))}" in out
+    assert f"[{fmt(s.parent_grads[0].ravel()[0])} " in out
+    # and the engine's parent gradient really is ∂L/∂y · (1 − y²)
+    assert np.array_equal(s.parent_grads[0], s.grad * (1.0 - y * y))
+
+
+def test_sigmoid_screen_shows_the_bounded_factor():
+    loss, model, _ = tiny_lstm()
+    walk = record(loss, model)
+    s = find(walk, lambda n: n.name == "f" and n.scope["t"] == 3)
+    text = capture(make_step_panel(walk, s.index))
+    m = np.mean(s.node.data * (1.0 - s.node.data))
+    assert m <= 0.25
+    assert f"σ(1 − σ) ≤ 0.25, here mean {fmt(m)}" in line_of(text, "rule")
+    assert "op sigmoid (σ)" in text and "layer 0 · t 3" in text
+
+
+def test_cell_path_add_and_mul_screens():
+    loss, model, states = tiny_lstm()
+    walk = record(loss, model)
+    c2 = states.get("c")[1]
+    add = walk.steps[walk.index[id(c2)]]
+    text = capture(make_step_panel(walk, add.index))
+    assert "c[t=2] = f[t=2] × c[t=1] + i[t=2] × g[t=2]" in text
+    assert "+ hands ∂L/∂y to each input unchanged" in text
+    outs = [ln for ln in text.splitlines() if "→" in ln]
+    assert "f[t=2] × c[t=1]" in outs[0] and "unchanged" in outs[0] and "━ cell path" in outs[0]
+    assert "i[t=2] × g[t=2]" in outs[1] and "cell path" not in outs[1]
+    assert all(f"‖·‖ {fmt(np.linalg.norm(add.grad))}" in ln for ln in outs)
+    # the × on the path: c[t=1] receives ∂L/∂y scaled by f[t=2]
+    mul = walk.steps[walk.index[id(c2.parents[0])]]
+    text = capture(make_step_panel(walk, mul.index))
+    f2 = states.get("f")[1]
+    to_c = next(ln for ln in text.splitlines() if "→  c[t=1]" in ln)
+    assert f"· f[t=2], mean {fmt(np.mean(f2.data))}" in to_c and "━ cell path" in to_c
+    assert f"‖·‖ {fmt(np.linalg.norm(mul.grad * f2.data))}" in to_c
+    assert "inputs: f[t=2], c[t=1] (cell path)" in text
+    assert "consumers: c[t=2] (cell path)" in text
+
+
+def test_matmul_screen_names_the_matrix_and_the_norm_ratio():
+    loss, model, states = tiny_lstm()
+    walk = record(loss, model)
+    s = find(walk, lambda n: n.op == "matmul" and n.parents[0].name == "h"
+             and n.parents[0].scope["t"] == 1)
+    text = capture(make_step_panel(walk, s.index))
+    assert "@: ∂L/∂A = ∂L/∂y @ Bᵀ" in text
+    to_h = next(ln for ln in text.splitlines() if "→  h[t=1]" in ln)
+    ratio = np.linalg.norm(s.parent_grads[0]) / np.linalg.norm(s.grad)
+    assert "@ weight_hh_l0 (12, 3)" in to_h
+    text = capture(make_step_panel(walk, s.index), width=160)
+    assert f"‖B‖ {fmt(np.linalg.norm(model.weight_hh_l0.data))}, out/in {fmt(ratio)}" in text
+
+
+def test_leaves_are_named_by_params_and_show_their_grad():
+    loss, model, _ = tiny_lstm()
+    walk = record(loss, model)
+    s = find(walk, lambda n: n is model.weight_hh_l0)
+    text = capture(make_step_panel(walk, s.index))
+    assert "leaf: ∂L/∂x accumulates into .grad" in text
+    assert f"‖·‖ {fmt(np.linalg.norm(model.weight_hh_l0.grad))}" in line_of(text, "in ")
+    assert "consumers: weight_hh_l0ᵀ" in text
+
+
+# --- the per-timestep panel --------------------------------------------------------------------
+
+def test_timestep_panel_fills_as_the_walk_reaches_each_state():
+    loss, model, states = tiny_lstm()
+    walk = record(loss, model)
+    h3 = walk.index[id(states.get("h")[2])]
+    text = capture(make_timestep_panel(walk, h3))
+    rows = {ln.split()[0]: ln for ln in text.splitlines()[1:]}
+    assert rows["3"].count("not yet") == 1 and "← here" in rows["3"]  # h reached, c not yet
+    assert rows["2"].count("not yet") == 2 and rows["1"].count("not yet") == 2
+    text = capture(make_timestep_panel(walk, len(walk) - 1))
+    assert "not yet" not in text
+    rows = {ln.split()[0]: ln for ln in text.splitlines()[1:]}
+    for t in (1, 2, 3):  # the norms of ∂L/∂h_t, ∂L/∂c_t that a plain backward retains
+        h, c = states.get("h")[t - 1], states.get("c")[t - 1]
+        assert f"{np.linalg.norm(h.grad):.2e}" in rows[str(t)]
+        assert f"{np.linalg.norm(c.grad):.2e}" in rows[str(t)]
+
+
+def test_timestep_panel_windows_long_sequences():
+    loss, model, _ = tiny_lstm(T=20)
+    walk = record(loss, model)
+    text = capture(make_timestep_panel(walk, len(walk) - 1, max_rows=5))
+    assert "later timesteps" in text and len(text.splitlines()) <= 8
+
+
+def test_rnn_has_no_cell_column_and_layers_are_labelled():
+    loss, model, _ = tiny_lstm(layer=nn.RNN, num_layers=2)
+    walk = record(loss, model)
+    assert not walk.path
+    text = capture(make_step_panel(walk, 5))
+    assert "‖∂L/∂h_t‖" in text and "‖∂L/∂c_t‖" not in text
+    assert "h[l=1,t=3]" in capture(make_step_panel(walk, 3)) and "· layer 1" in text
+
+
+# --- the cell-state path -----------------------------------------------------------------------
+
+def test_cell_path_marks_c_and_the_forget_product_only():
+    loss, model, states = tiny_lstm()
+    walk = record(loss, model)
+    on = {s.node.label or walk.expr(s.node) for s in walk.steps if walk.on_path(s.node)}
+    assert on == {"c[layer=0,t=1]", "c[layer=0,t=2]", "c[layer=0,t=3]",
+                  "f[t=1] × c[t=0]", "f[t=2] × c[t=1]", "f[t=3] × c[t=2]"}
+
+
+# --- plain-text mode and the loop --------------------------------------------------------------
+
+def test_non_tty_prints_one_block_per_node():
+    loss, model, _ = tiny_lstm()
+    n = []
+    loss.backward(retain_graph=True, on_step=lambda *a: n.append(1))
+    loss2, model2, _ = tiny_lstm()
+    con = Console(file=io.StringIO(), width=100, color_system=None)
+    steps = stepper.step(loss2, console=con, interactive=False, title="tiny")
+    out = con.file.getvalue()
+    N = len(n)
+    assert len(steps) == N
+    assert re.findall(r"backprop · tiny · node (\d+) of (\d+)", out) == \
+        [(str(k), str(N)) for k in range(1, N + 1)]
+
+
+def test_interactive_loop_reads_lines(monkeypatch):
+    loss, model, _ = tiny_lstm()
+    keys = iter(["n", "b", "t 2", "p", "x", "c", "q"])
+    monkeypatch.setattr("builtins.input", lambda *a: next(keys))
+    con = Console(file=io.StringIO(), width=100, color_system=None)
+    stepper.step(loss, console=con, interactive=True, params=model)
+    shown = re.findall(r"node (\d+) of 60", con.file.getvalue())
+    assert shown == ["1", "2", "1", "20", "24", "24", "60"]
+    assert "unknown command 'x'" in con.file.getvalue()
+
+
+def test_navigate_commands():
+    loss, model, states = tiny_lstm()
+    walk = record(loss, model)
+    last = len(walk) - 1
+    assert navigate(walk, 0, "") == (1, None) and navigate(walk, 0, "n") == (1, None)
+    assert navigate(walk, last, "n") == (None, None) and navigate(walk, 3, "q") == (None, None)
+    assert navigate(walk, 0, "b")[0] == 0 and navigate(walk, 0, "c") == (last, None)
+    k, _ = navigate(walk, 0, "t 2")
+    assert walk.steps[k].node is states.get("h")[1]  # the walk reaches h[t=2] first
+    k, _ = navigate(walk, k, "p")
+    assert walk.on_path(walk.steps[k].node)
+    assert navigate(walk, 0, "t 9")[1] == "no node at timestep 9"
+    assert navigate(walk, 0, "g 7") == (6, None)
+
+
+def test_auto_mode_plays_to_the_end():
+    loss, model, _ = tiny_lstm()
+    con = Console(file=io.StringIO(), width=100, color_system=None)
+    steps = stepper.step(loss, console=con, interactive=True, auto=0)
+    assert len(steps) == 60 and model.weight_hh_l0.grad is not None
+
+
+# --- a real pseudo-terminal ----------------------------------------------------------------------
+
+def _session(argv):
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, argv, cwd=str(ROOT), encoding="utf-8",
+                          dimensions=(45, 110), timeout=30)
+    try:
+        child.expect(r"node 1 of (\d+)")
+        N = child.match.group(1)
+        for cmd, want in [("n", r"node 2 of"), ("b", r"node 1 of"), ("t 2", r"node \d+ of"),
+                          ("c", rf"node {N} of {N}")]:
+            child.expect("› ")
+            child.sendline(cmd)
+            child.expect(want)
+            if cmd == "t 2":
+                child.expect("← here")  # the timestep panel marks where we are
+        child.expect("› ")
+        child.sendline("q")
+        child.expect("stepped through the backward pass")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+
+
+def test_pty_session_on_a_tiny_lstm():
+    _session(["tests/step_target.py"])
+
+
+def test_pty_session_on_the_hello_demo():
+    demo = ROOT / "demos" / "hello.py"
+    if not demo.exists() or "--step" not in demo.read_text():
+        pytest.skip("demos/hello.py --step not there yet")
+    _session([str(demo), "--step", "--steps", "2"])
+
+
+def test_no_pause_cli_exits_zero():
+    r = subprocess.run([sys.executable, "tests/step_target.py", "--no-pause"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("╭─ backprop") == 60
