@@ -1,7 +1,7 @@
 """The backprop stepper: one terminal screen per node of the real backward walk.
 
     from tinygrad_lstm.viz.stepper import step
-    steps = step(loss)          # runs loss.backward() once, then lets you walk through it
+    steps = step(loss, params=model)   # runs loss.backward() once, then walks you through it
 
 `step` runs the engine's own `backward(on_step=...)` once and records, for every node in walk
 order, the gradient that reached it and the ones it handed its parents. The screens only read
@@ -26,8 +26,9 @@ from rich.text import Text
 
 CONTROLS = "⏎/n next · b back · t N timestep · p next on cell path · c to end · q quit"
 BAR = 16        # characters of the longest bar in the timestep panel
-DECADES = 12    # the log scale of the bars spans at most this many powers of ten
+DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
+PATH = "━ cell path"
 
 
 def fmt(x):
@@ -42,8 +43,7 @@ def norm(a):
 def preview(a, n=4):
     """The first n values of an array, e.g. `[0.031 -0.118 0.007 0.2 …]`."""
     flat = np.asarray(a).reshape(-1)
-    body = " ".join(fmt(v) for v in flat[:n])
-    return f"[{body}{' …' if flat.size > n else ''}]"
+    return f"[{' '.join(fmt(v) for v in flat[:n])}{' …' if flat.size > n else ''}]"
 
 
 @dataclass
@@ -58,14 +58,31 @@ class Step:
     saved: object  # what the op saved for its backward (the walk frees the op's own copy)
 
 
+def record(loss, params=None):
+    """Run `loss.backward()` once, recording every step of the walk; returns a `Walk`.
+    Afterwards `.grad` is exactly what a plain `loss.backward()` leaves (the observer only
+    reads). `params` (a Module, a {name: tensor} dict or pairs) names the leaves."""
+    steps = []
+
+    def on_step(node, grad, parent_grads):
+        ctx = node._ctx
+        steps.append(Step(len(steps), node, grad, parent_grads, ctx and ctx.saved))
+
+    loss.backward(on_step=on_step)
+    return Walk(steps, params)
+
+
 class Walk:
-    """A recorded backward walk plus what the screens need: consumers of each node, the
-    cell-state path, and ‖∂L/∂h_t‖, ‖∂L/∂c_t‖ in the order the walk reached them."""
+    """A recorded walk plus what the screens need: each node's consumers, the cell-state
+    path, and ‖∂L/∂h_t‖, ‖∂L/∂c_t‖ per (layer, direction) in the order the walk reached them."""
 
     def __init__(self, steps, params=None):
         self.steps = steps
         self.index = {id(s.node): s.index for s in steps}
-        self.names = _param_names(params)
+        if hasattr(params, "named_parameters"):
+            params = params.named_parameters()
+        self.names = {id(p): k for k, p in (params.items() if isinstance(params, dict)
+                                             else params or ())}
         self.children = {}
         for s in steps:
             for p in s.node.parents:
@@ -75,9 +92,8 @@ class Walk:
         for s in steps:
             sc = s.node.scope or {}
             if s.node.name in ("h", "c") and "t" in sc:
-                key = (sc.get("layer"), sc.get("direction"))
-                self.states.setdefault(key, []).append((s.index, s.node.name, sc["t"],
-                                                        norm(s.grad)))
+                self.states.setdefault((sc.get("layer"), sc.get("direction")), []).append(
+                    (s.index, s.node.name, sc["t"], norm(s.grad)))
         self.multi = len(self.states) > 1
 
     def __len__(self):
@@ -86,22 +102,16 @@ class Walk:
     def on_path(self, t):
         return id(t) in self.path
 
-    # --- names ---------------------------------------------------------------------------
     def label(self, t):
-        """`c[t=2]` (with `l=1` and `rev` when several layers or directions are recorded),
-        a parameter's name, or None for an unnamed tensor."""
+        """`c[t=2]` (with `l=1`, `rev` when several layers or directions are recorded), a
+        parameter's name, or None for an unnamed tensor."""
         if id(t) in self.names:
             return self.names[id(t)]
         if t.name is None:
             return None
         sc = t.scope or {}
-        bits = []
-        if self.multi and "layer" in sc:
-            bits.append(f"l={sc['layer']}")
-        if sc.get("direction"):
-            bits.append("rev")
-        if "t" in sc:
-            bits.append(f"t={sc['t']}")
+        bits = ([f"l={sc['layer']}"] if self.multi and "layer" in sc else []) + \
+            (["rev"] if sc.get("direction") else []) + ([f"t={sc['t']}"] if "t" in sc else [])
         return f"{t.name}[{','.join(bits)}]" if bits else t.name
 
     def expr(self, t, depth=2, named=True, outer=0):
@@ -112,63 +122,46 @@ class Walk:
         if lab is not None and (named or t.is_leaf):
             return lab
         if t.is_leaf:
-            return f"leaf {tuple(t.shape)}" if t.requires_grad else f"const {tuple(t.shape)}"
+            return f"{'leaf' if t.requires_grad else 'const'} {tuple(t.shape)}"
         op, sym, ps = t.op, type(t._ctx).symbol, t.parents
         if op == "transpose" and self.label(ps[0]) is not None:
             return self.label(ps[0]) + "ᵀ"
         if depth <= 0:
             return "…"
         if op in _PREC:
-            a, b = (self.expr(p, depth - 1, outer=_PREC[op] + (j == 1)) for j, p in enumerate(ps))
-            body = f"{a} {sym} {b}"
-            return f"({body})" if _PREC[op] < outer else body
+            a, b = (self.expr(p, depth - 1, outer=_PREC[op] + j) for j, p in enumerate(ps))
+            return f"({a} {sym} {b})" if _PREC[op] < outer else f"{a} {sym} {b}"
         if op in ("stack", "cat"):
             inner = [self.expr(p, depth - 1) for p in (ps if len(ps) <= 2 else (ps[0], ps[-1]))]
             return f"{op}({', '.join(inner) if len(ps) <= 2 else ' … '.join(inner)})"
         if op in ("getitem", "chunk", "transpose", "neg"):
             # a gate's chunk costs no depth: `σ((…[2] + h[t=2] @ W_hhᵀ)[:,3:6])`
             base = self.expr(ps[0], depth - (op != "chunk"), outer=9)
-            if op == "neg":
-                return f"−{base}"
-            if op == "transpose":
-                return f"{base}ᵀ"
-            k = self.index.get(id(t))
-            return f"{base}[{_index_str(None if k is None else self.steps[k].saved)}]"
+            if op in ("neg", "transpose"):
+                return f"−{base}" if op == "neg" else f"{base}ᵀ"
+            return f"{base}[{_index(self.steps[self.index[id(t)]].saved)}]" \
+                if id(t) in self.index else f"{base}[…]"
         return f"{sym}({self.expr(ps[0], depth - 1)})"
 
 
 _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2}
 
 
-def _param_names(params):
-    """{id(tensor): name} from a dict, a Module or (name, tensor) pairs; {} for None."""
-    if params is None:
-        return {}
-    if hasattr(params, "named_parameters"):
-        params = params.named_parameters()
-    elif isinstance(params, dict):
-        params = params.items()
-    return {id(p): name for name, p in params}
-
-
 def _cell_path(steps):
     """ids of the tensors on the cell-state path: every named `c`, and the unnamed nodes that
     lie between a `c` and an earlier `c` without passing another named tensor (LSTM:
     c[t] = add → mul(f, c[t−1]) → c[t−1])."""
-    down = {}  # unnamed node -> reaches a named c through unnamed nodes
+    down = {}  # unnamed node -> reaches a named c through unnamed nodes only
     for s in reversed(steps):  # parents before consumers
         n = s.node
-        if not n.is_leaf and n.name is None:
-            down[id(n)] = any(p.name == "c" or (p.name is None and down.get(id(p), False))
+        if n.name is None and not n.is_leaf:
+            down[id(n)] = any(p.name == "c" or (p.name is None and down.get(id(p)))
                               for p in n.parents)
-    up = set()  # unnamed nodes reached from a named c through unnamed nodes
-    path = set()
+    up, path = set(), set()  # up: unnamed nodes reached from a named c through unnamed ones
     for s in steps:  # consumers before parents
         n = s.node
         if n.name == "c" or id(n) in up:
-            if n.name == "c":
-                path.add(id(n))
-            elif down.get(id(n)):
+            if n.name == "c" or down.get(id(n)):
                 path.add(id(n))
             for p in n.parents:
                 if p.name is None:
@@ -178,125 +171,84 @@ def _cell_path(steps):
     return path
 
 
-def _index_str(saved):
-    index = saved[1] if isinstance(saved, tuple) and len(saved) == 3 else None
-    if index is None:
-        return "…"
-    items = index if isinstance(index, tuple) else (index,)
+def _index(saved):
+    """A getitem's index as short text: `:,3:6`, `2`, `·` for an array index."""
+    index = saved[1] if isinstance(saved, tuple) and len(saved) == 3 else ...
     out = []
-    for i in items:
+    for i in index if isinstance(index, tuple) else (index,):
         if isinstance(i, slice):
             out.append(f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}")
-        elif i is Ellipsis:
-            out.append("…")
-        elif isinstance(i, (int, np.integer)):
-            out.append(str(int(i)))
         else:
-            out.append("·")
+            out.append("…" if i is Ellipsis else str(int(i))
+                       if isinstance(i, (int, np.integer)) else "·")
     return ",".join(out)
-
-
-def record(loss, params=None):
-    """Run `loss.backward()` once, recording every step of the walk; returns a `Walk`.
-    Afterwards `.grad` is exactly what a plain `loss.backward()` leaves (the observer only
-    reads). `params` (a Module, a dict or (name, tensor) pairs) names the leaves."""
-    steps = []
-
-    def on_step(node, grad, parent_grads):
-        ctx = node._ctx
-        steps.append(Step(len(steps), node, grad, parent_grads,
-                          None if ctx is None else ctx.saved))
-
-    loss.backward(on_step=on_step)
-    return Walk(steps, params)
 
 
 # ---------------------------------------------------------------------------------------------
 # The local rule of each op, with this node's numbers
 
+_FIXED = {  # op -> (rule, what each parent gets)
+    "neg": ("−: hands −∂L/∂y to its input", "negated"),
+    "max": ("max: routes ∂L/∂y to the maximum (shared among ties); the rest get 0", "to max"),
+    "transpose": ("ᵀ: transposes ∂L/∂y back", "transposed"),
+    "reshape": ("reshape: lays ∂L/∂y back out in the input's shape", "reshaped"),
+    "cat": ("cat: hands each input its own slice of ∂L/∂y", "its slice"),
+    "stack": ("stack: hands each input its own slice of ∂L/∂y", "its slice"),
+}
+
 
 def rule(walk, s):
     """(the rule line, one short "how" per parent) for step `s`."""
-    n, op = s.node, s.node.op
-    ps = n.parents
-    how = [""] * len(ps)
+    n, op, ps, y = s.node, s.node.op, s.node.parents, s.node.data
     if op is None:
-        return "leaf: ∂L/∂x accumulates into .grad", how
-    y = n.data
-    if op == "add":
+        return "leaf: ∂L/∂x accumulates into .grad", []
+    if op in _FIXED:
+        return _FIXED[op][0], [_FIXED[op][1]] * len(ps)
+    if op in ("add", "sub"):
         how = ["unchanged" if p.shape == n.shape else f"summed to {tuple(p.shape)}" for p in ps]
-        extra = "" if all(h == "unchanged" for h in how) else \
-            " (summed over the axes an input was broadcast along)"
-        return "+ hands ∂L/∂y to each input unchanged" + extra, how
-    if op == "sub":
-        how = ["unchanged", "negated"]
-        return "− hands ∂L/∂y to the left input and −∂L/∂y to the right", how
+        if op == "sub":
+            how[1] = "negated" if ps[1].shape == n.shape else f"negated, {how[1]}"
+        text = "+ hands ∂L/∂y to each input unchanged" if op == "add" else \
+            "− hands ∂L/∂y to the left input and −∂L/∂y to the right"
+        broadcast = any(p.shape != n.shape for p in ps)
+        return text + (" (summed over the axes it was broadcast along)" if broadcast else ""), how
     if op == "mul":
-        for j, p in enumerate(ps):
-            other = ps[1 - j]
-            how[j] = f"· {walk.expr(other)}, mean {fmt(np.mean(other.data))}"
-        return "× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a", how
+        return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
+                [f"· {walk.expr(o)}, mean {fmt(np.mean(o.data))}" for o in ps[::-1]])
     if op == "div":
-        a, b = ps
-        how = [f"/ {walk.expr(b)}, mean {fmt(np.mean(b.data))}", "· (−a / b²)"]
-        return "÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²", how
+        return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²",
+                [f"/ {walk.expr(ps[1])}, mean {fmt(np.mean(ps[1].data))}", "· (−a / b²)"])
     if op == "matmul":
-        a, b = ps
-        for j, pg in enumerate(s.parent_grads):
-            if pg is not None:
-                ratio = fmt(norm(pg) / norm(s.grad)) if norm(s.grad) else "—"
-                how[j] = (f"@ {_transposed(walk.expr(b, 0))} {tuple(b.shape[::-1])}, "
-                          f"‖B‖ {fmt(norm(b.data))}, "
-                          f"out/in {ratio}" if j == 0 else
-                          f"{walk.expr(a, 0)}ᵀ @ ∂L/∂y, out/in {ratio}")
-        return "@: ∂L/∂A = ∂L/∂y @ Bᵀ, ∂L/∂B = Aᵀ @ ∂L/∂y", how
-    if op == "tanh":
-        m = fmt(np.mean(1.0 - y * y))
-        return f"tanh: ∂L/∂x = ∂L/∂y · (1 − y²)   1 − y² ≤ 1, here mean {m}", \
-            [f"· (1 − y²), mean {m}"]
-    if op == "sigmoid":
-        m = fmt(np.mean(y * (1.0 - y)))
-        return f"σ: ∂L/∂x = ∂L/∂y · σ(1 − σ)   σ(1 − σ) ≤ 0.25, here mean {m}", \
-            [f"· σ(1 − σ), mean {m}"]
-    if op == "relu":
-        on = int(np.count_nonzero(ps[0].data > 0))
-        return f"relu: ∂L/∂x = ∂L/∂y · [x > 0]   {on} of {ps[0].data.size} pass", \
-            [f"{on} of {ps[0].data.size} pass"]
-    if op == "exp":
-        m = fmt(np.mean(y))
-        return f"exp: ∂L/∂x = ∂L/∂y · eˣ   here mean eˣ {m}", [f"· eˣ, mean {m}"]
-    if op == "log":
-        m = fmt(np.mean(1.0 / ps[0].data))
-        return f"log: ∂L/∂x = ∂L/∂y / x   here mean 1/x {m}", [f"· 1/x, mean {m}"]
+        (a, b), g = ps, norm(s.grad)
+        ratio = [fmt(norm(pg) / g) if pg is not None and g else "—" for pg in s.parent_grads]
+        return "@: ∂L/∂A = ∂L/∂y @ Bᵀ, ∂L/∂B = Aᵀ @ ∂L/∂y", [
+            f"@ {_transposed(walk.expr(b, 0))} {tuple(b.shape[::-1])}, ‖B‖ {fmt(norm(b.data))}, "
+            f"out/in {ratio[0]}", f"{_transposed(walk.expr(a, 0))} @ ∂L/∂y, out/in {ratio[1]}"]
+    if op in ("tanh", "sigmoid", "exp", "log", "relu"):
+        x = ps[0].data
+        factor, m, bound = {
+            "tanh": ("(1 − y²)", np.mean(1.0 - y * y), "1 − y² ≤ 1"),
+            "sigmoid": ("σ(1 − σ)", np.mean(y * (1.0 - y)), "σ(1 − σ) ≤ 0.25"),
+            "exp": ("eˣ", np.mean(y), "eˣ = y"),
+            "log": ("1/x", np.mean(1.0 / x), "1/x"),
+            "relu": ("[x > 0]", np.mean(x > 0), "share passing"),
+        }[op]
+        sym = type(n._ctx).symbol
+        return f"{sym}: ∂L/∂x = ∂L/∂y · {factor}   {bound}, here mean {fmt(m)}", \
+            [f"· {factor}, mean {fmt(m)}"]
     if op == "pow":
         p = s.saved[1] if isinstance(s.saved, tuple) else "p"
-        return f"pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = {p}", [f"· {p}·x^{p}−1"]
-    if op == "neg":
-        return "−: hands −∂L/∂y to its input", ["negated"]
+        return f"pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = {p}", [f"· {p}·x^({p}−1)"]
     if op in ("sum", "mean"):
         k = ps[0].data.size // max(y.size, 1)
         if op == "sum":
             return f"Σ copies ∂L/∂y to each of the {k} summed elements", ["copied"]
         return f"mean: hands ∂L/∂y / {k} to each of the {k} averaged elements", [f"/ {k}"]
-    if op == "max":
-        return "max: routes ∂L/∂y to the maximum (shared among ties); the rest get 0", \
-            ["to the max"]
-    if op == "reshape":
-        return f"reshape: lays ∂L/∂y back out in the input's shape {tuple(ps[0].shape)}", \
-            ["reshaped"]
-    if op == "transpose":
-        return "ᵀ: transposes ∂L/∂y back", ["transposed"]
     if op in ("getitem", "chunk"):
-        where = _index_str(s.saved)
-        return (f"{op}: ∂L/∂y goes into slice [{where}] of zeros shaped "
-                f"{tuple(ps[0].shape)}; the rest get 0 from here"), [f"into [{where}]"]
-    if op in ("cat", "stack"):
-        return f"{op}: hands each input its own slice of ∂L/∂y", ["its slice"] * len(ps)
-    return f"{op}: the op's own backward", how
-
-
-# ---------------------------------------------------------------------------------------------
-# Builders: each returns a rich renderable for step k of a walk
+        where = _index(s.saved)
+        return (f"{op}: ∂L/∂y goes into slice [{where}] of zeros shaped {tuple(ps[0].shape)}; "
+                "the rest get 0 from here"), [f"into [{where}]"]
+    return f"{op}: the op's own backward", [""] * len(ps)
 
 
 def _transposed(e):
@@ -304,155 +256,133 @@ def _transposed(e):
     return e[:-1] if e.endswith("ᵀ") else (f"({e})ᵀ" if " " in e else e + "ᵀ")
 
 
-def _scope_str(t):
-    sc = t.scope or {}
-    bits = [f"{k} {v}" for k, v in sc.items()]
-    return " · ".join(bits)
+# ---------------------------------------------------------------------------------------------
+# Builders: each returns a rich renderable for step k (0-based) of a walk
 
 
-def make_node_table(walk, k):
+def make_node_table(walk, k, max_out=MAX_OUT):
     """node / rule / in / out rows: what this node is, its local rule with this node's
     numbers, ∂L/∂y and what it hands each parent (shape, norm, first values, how)."""
     s = walk.steps[k]
-    n = s.node
+    n, lab = s.node, walk.label(s.node)
     text, how = rule(walk, s)
-    lab = walk.label(n)
-    head = Text(walk.expr(n, 3, named=False) if lab is None or n.is_leaf
-                else f"{lab} = {walk.expr(n, 3, named=False)}", style="bold")
-    facts = [f"op {n.op} ({type(n._ctx).symbol})" if n._ctx else "leaf", _scope_str(n)]
+    formula = walk.expr(n, 3, named=False)
+    head = Text(formula if lab is None or n.is_leaf else f"{lab} = {formula}", style="bold")
+    facts = [f"op {n.op} ({type(n._ctx).symbol})" if n._ctx else "leaf"]
+    facts += [" · ".join(f"{key} {v}" for key, v in (n.scope or {}).items())]
     info = Text("   ".join(f for f in facts if f), style="dim")
     if walk.on_path(n):
-        info.append("   ━ cell path", style="bold red")
+        info.append(f"   {PATH}", style="bold red")
     top = Table.grid(padding=(0, 1))
     top.add_column(width=6)
     top.add_column(ratio=1)
-    top.add_row("node", head)
-    top.add_row("", info)
-    top.add_row("rule", Text(text, style="cyan"))
+    for row in (("node", head), ("", info), ("rule", Text(text, style="cyan"))):
+        top.add_row(*row)
     io = Table.grid(padding=(0, 1))
     io.add_column(width=6)
-    io.add_column(max_width=30, overflow="fold")                # tensor
-    io.add_column(no_wrap=True)                                 # shape
-    io.add_column(no_wrap=True)                                 # norm
-    io.add_column(ratio=1)                                      # values and how
+    io.add_column(max_width=30, overflow="fold")    # tensor
+    io.add_column(no_wrap=True)                     # shape
+    io.add_column(no_wrap=True)                     # norm
+    io.add_column(ratio=1)                          # first values and how
     io.add_row("in", Text(f"∂L/∂{lab or 'y'}"), str(tuple(s.grad.shape)),
                f"‖·‖ {fmt(norm(s.grad))}", Text(preview(s.grad)))
-    parents = n.parents
-    for j, p in enumerate(parents[:MAX_OUT]):
-        pg = s.parent_grads[j] if j < len(s.parent_grads) else None
-        arrow = "out →" if j == 0 else "    →"
+    for j, p in enumerate(n.parents[:max_out]):
+        pg, arrow = s.parent_grads[j], "out →" if j == 0 else "    →"
         if pg is None:
             io.add_row(arrow, Text(walk.expr(p)), str(tuple(p.shape)), "—",
                        Text("needs no gradient", style="dim"))
             continue
         values = Text(preview(pg))
-        if how[j]:
-            values.append(f"  {how[j]}", style="cyan")
+        values.append(f"  {how[j]}" if how[j] else "", style="cyan")
         if walk.on_path(n) and walk.on_path(p):
-            values.append("  ━ cell path", style="bold red")
+            values.append(f"  {PATH}", style="bold red")
         io.add_row(arrow, Text(walk.expr(p)), str(tuple(pg.shape)), f"‖·‖ {fmt(norm(pg))}",
                    values)
-    if len(parents) > MAX_OUT:
-        io.add_row("", f"… and {len(parents) - MAX_OUT} more inputs", "", "", "")
+    if len(n.parents) > max_out:
+        io.add_row("", f"… and {len(n.parents) - max_out} more inputs", "", "", "")
     return Group(top, io)
 
 
 def _focus(walk, k):
-    """The (layer, direction) group the timestep panel shows at step k."""
+    """The (layer, direction) whose timesteps the panel shows at step k."""
     sc = walk.steps[k].node.scope or {}
     key = (sc.get("layer"), sc.get("direction"))
-    if key in walk.states:
-        return key
-    return next(iter(walk.states), None)
-
-
-def _bar(x, lo, hi):
-    if x == 0:
-        return "", "0"
-    if hi <= lo:
-        w = BAR
-    else:
-        w = 1 + round((np.log10(x) - lo) / (hi - lo) * (BAR - 1))
-    return "█" * max(1, min(BAR, w)), f"{x:.2e}"
+    return key if key in walk.states else next(iter(walk.states), None)
 
 
 def make_timestep_panel(walk, k, max_rows=None):
     """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ for every timestep of the current layer, as far as the walk has
-    reached them by step k (bars on one log scale fixed for the whole walk); None when the
-    graph has no named h or c."""
+    reached them by step k, as bars on one log scale fixed for the whole walk; a window of
+    `max_rows` timesteps around the current one. None when no h or c is named."""
     key = _focus(walk, k)
     if key is None:
         return None
     entries = walk.states[key]
     names = [nm for nm in ("h", "c") if any(e[1] == nm for e in entries)]
-    nonzero = [e[3] for e in entries if e[3] > 0]
-    hi = np.log10(max(nonzero)) if nonzero else 0.0
-    lo = min(max(np.log10(min(nonzero)), hi - DECADES), hi - 3) if nonzero else 0.0
+    logs = [np.log10(e[3]) for e in entries if e[3] > 0] or [0.0]
+    hi = max(logs)
+    lo = min(max(min(logs), hi - DECADES), hi - 3)
     reached = {(e[1], e[2]): e[3] for e in entries if e[0] <= k}
     ts = sorted({e[2] for e in entries}, reverse=True)
     here = (walk.steps[k].node.scope or {}).get("t")
+    start, stop = 0, len(ts)
+    if max_rows is not None and len(ts) > max_rows:
+        centre = ts.index(here) if here in ts else max(
+            (ts.index(t) for _, t in reached), default=0)
+        start = min(max(0, centre - max_rows // 2), len(ts) - max_rows)
+        stop = start + max_rows
     tab = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
     tab.add_column("t", justify="right")
     for nm in names:
         tab.add_column(f"‖∂L/∂{nm}_t‖", min_width=BAR, no_wrap=True)
         tab.add_column("", justify="right", min_width=8, no_wrap=True)
     tab.add_column("")
-    if max_rows is not None and len(ts) > max_rows:
-        centre = ts.index(here) if here in ts else max(
-            (ts.index(t) for (_, t) in reached), default=0)
-        start = min(max(0, centre - max_rows // 2), len(ts) - max_rows)
-        above, shown, below = start, ts[start:start + max_rows], len(ts) - start - max_rows
-    else:
-        above, shown, below = 0, ts, 0
-    if above:
-        tab.add_row("⋮", f"{above} later timesteps", *[""] * (2 * len(names) - 1), "")
-    for t in shown:
+    blank = [""] * (2 * len(names))
+    if start:
+        tab.add_row("⋮", f"{start} later timesteps", *blank)
+    for t in ts[start:stop]:
         cells = []
         for nm in names:
-            if (nm, t) in reached:
-                bar, val = _bar(reached[(nm, t)], lo, hi)
-                cells += [Text(bar, style="green"), val]
-            else:
+            x = reached.get((nm, t))
+            if x is None:
                 cells += [Text("·", style="dim"), Text("not yet", style="dim")]
+            else:
+                w = 0 if x == 0 else 1 + round((np.log10(x) - lo) / (hi - lo) * (BAR - 1))
+                cells += [Text("█" * min(BAR, max(w, x > 0)), style="green"), f"{x:.2e}"]
         tab.add_row(str(t), *cells, "← here" if t == here else "")
-    if below:
-        tab.add_row("⋮", f"{below} earlier timesteps", *[""] * (2 * len(names) - 1), "")
+    if stop < len(ts):
+        tab.add_row("⋮", f"{len(ts) - stop} earlier timesteps", *blank)
     return tab
 
 
 def make_where(walk, k, limit=4):
-    """Where the node sits: its inputs (parents) and consumers, cell-state path marked."""
-    s = walk.steps[k]
-    n = s.node
-
-    def items(tensors, edge):
-        out = []
-        for t in tensors[:limit]:
-            e = walk.expr(t)
-            out.append(f"{e} (cell path)" if edge(t) else e)
-        if len(tensors) > limit:
-            out.append(f"… {len(tensors) - limit} more")
-        return ", ".join(out) or "none"
-
+    """Where the node sits: its inputs (parents) and consumers, the cell-state path marked."""
+    n = walk.steps[k].node
     on = walk.on_path(n)
+
+    def items(tensors):
+        out = [walk.expr(t) + (" (cell path)" if on and walk.on_path(t) else "")
+               for t in tensors[:limit]]
+        return ", ".join(out + ([f"… {len(tensors) - limit} more"] if len(tensors) > limit
+                                else []))
+
     consumers = [walk.steps[i].node for i in walk.children.get(id(n), [])]
     text = Text()
     text.append("inputs: ", style="bold")
-    text.append(items(list(n.parents), lambda p: on and walk.on_path(p)) if n.parents
-                else "none (a leaf: its gradient goes to .grad)")
+    text.append(items(n.parents) if n.parents else "none (a leaf: its gradient goes to .grad)")
     text.append("\nconsumers: ", style="bold")
-    text.append(items(consumers, lambda c: on and walk.on_path(c))
-                if consumers else "none (the loss)" if k == 0 else "none")
+    text.append(items(consumers) if consumers else "none (the loss)" if k == 0 else "none")
     return text
 
 
-def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None):
+def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None,
+                    max_out=MAX_OUT):
     """The whole screen for step k (0-based) of a walk, as one Panel."""
-    parts = [make_node_table(walk, k)]
+    parts = [make_node_table(walk, k, max_out)]
     timesteps = make_timestep_panel(walk, k, max_rows)
     if timesteps is not None:
         key = _focus(walk, k)
-        which = "" if not walk.multi else f" · layer {key[0]}" + (" reverse" if key[1] else "")
+        which = f" · layer {key[0]}" + (" reverse" if key[1] else "") if walk.multi else ""
         parts += [Rule(Text(f"gradient that has reached each timestep{which} (log scale)"),
                        style="dim"), timesteps]
     parts += [Rule("where", style="dim"), make_where(walk, k)]
@@ -463,6 +393,21 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
                  subtitle=Text(CONTROLS) if controls else None, subtitle_align="left")
 
 
+def fit_step_panel(console, walk, k, **kw):
+    """make_step_panel with as many timestep rows as leave the screen (and a prompt line)
+    inside the console's height."""
+    room = console.size.height - 1
+    for max_out in (MAX_OUT, 2):
+        rows = room
+        for _ in range(2):
+            panel = make_step_panel(walk, k, max_rows=rows, max_out=max_out, **kw)
+            over = len(console.render_lines(panel, pad=False)) - room
+            if over <= 0:
+                return panel
+            rows = max(2, rows - over - 2)
+    return panel  # the smallest we can make it; the terminal scrolls
+
+
 # ---------------------------------------------------------------------------------------------
 # Navigation and the thin loops
 
@@ -471,57 +416,45 @@ def navigate(walk, k, command):
     """(new k, message) for a command typed at step k; new k is None to quit.
     ⏎ or n next (quits after the last), b back, t N first node of timestep N, p next node on
     the cell-state path, c the last node, g N node N, q quit."""
-    cmd = command.strip().lower()
-    last = len(walk) - 1
+    cmd, last = command.strip().lower(), len(walk) - 1
     if cmd in ("", "n"):
-        return (k + 1, None) if k < last else (None, None)
-    if cmd == "b":
-        return max(k - 1, 0), None if k else "already at the first node"
-    if cmd == "c":
-        return last, None
-    if cmd == "q":
-        return None, None
+        return (k + 1 if k < last else None), None
+    if cmd in ("b", "c", "q"):
+        return {"b": max(k - 1, 0), "c": last, "q": None}[cmd], \
+            "already at the first node" if cmd == "b" and k == 0 else None
     if cmd == "p":
         nxt = next((s.index for s in walk.steps[k + 1:] if walk.on_path(s.node)), None)
-        return (nxt, None) if nxt is not None else (k, "no further node on the cell path")
+        return (k, "no further node on the cell path") if nxt is None else (nxt, None)
     word, _, arg = cmd.partition(" ")
-    if word in ("t", "g") and arg.strip().lstrip("-").isdigit():
+    if word in ("t", "g") and arg.strip().isdigit():
         v = int(arg)
         if word == "g":
             return (v - 1, None) if 1 <= v <= len(walk) else (k, f"no node {v}")
-        key = _focus(walk, k)
         hits = [s.index for s in walk.steps if (s.node.scope or {}).get("t") == v]
-        same = [i for i in hits if _focus(walk, i) == key]
-        if hits:
-            return (same or hits)[0], None
-        return k, f"no node at timestep {v}"
+        same = [i for i in hits if _focus(walk, i) == _focus(walk, k)]
+        return ((same or hits)[0], None) if hits else (k, f"no node at timestep {v}")
     return k, f"unknown command {command.strip()!r} ({CONTROLS})"
-
-
-def _budget(console, walk, k):
-    """Timestep rows that fit the terminal around the rest of the screen."""
-    outs = min(len(walk.steps[k].node.parents), MAX_OUT + 1)
-    return max(3, console.size.height - 15 - outs)
 
 
 def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, title=None,
          params=None):
     """Step through `loss`'s backward pass, one screen per node.
 
-    Runs `loss.backward()` itself (once) and records the walk; the screens only read that
-    record, so `.grad` ends up exactly as a plain `loss.backward()` leaves it, whatever you
-    step through.
+    Runs `loss.backward()` itself, once, and records the walk; the screens only read that
+    record, so afterwards every `.grad` is exactly what a plain `loss.backward()` leaves,
+    however you stepped. Keys (each followed by ⏎): ⏎ or n next, b back, t N first node of
+    timestep N, p next node on the cell-state path, c last node, g N node N, q quit.
 
     Args:
         loss: the scalar Tensor to differentiate.
         console: a rich Console. Defaults to one on stdout.
         interactive: wait for keys. Defaults to True when stdin and the console are terminals.
-        auto: play the walk as an animation, this many seconds per node.
-        no_pause: print every step as text and return (as without a terminal).
+        auto: play the walk as an animation, this many seconds per node. Defaults to None.
+        no_pause: print every step as a text block and return (as without a terminal).
         title: shown in each screen's title, e.g. "hello · LSTM".
         params: names for the leaves: a Module, a {name: tensor} dict or (name, tensor) pairs.
     Returns:
-        the list of `Step`s, in walk order.
+        the list of `Step`s (node, grad, parent_grads), in walk order.
     """
     console = console or Console()
     walk = record(loss, params)
@@ -535,8 +468,7 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         try:
             with Live(console=console, auto_refresh=False, vertical_overflow="crop") as live:
                 for k in range(len(walk)):
-                    live.update(make_step_panel(walk, k, title, controls=False,
-                                                max_rows=_budget(console, walk, k)),
+                    live.update(fit_step_panel(console, walk, k, title=title, controls=False),
                                 refresh=True)
                     time.sleep(auto)
         except KeyboardInterrupt:
@@ -545,8 +477,7 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     k, message = 0, None
     while k is not None:
         console.clear()
-        console.print(make_step_panel(walk, k, title, max_rows=_budget(console, walk, k),
-                                      message=message))
+        console.print(fit_step_panel(console, walk, k, title=title, message=message))
         try:
             command = console.input("› ")
         except (EOFError, KeyboardInterrupt):
