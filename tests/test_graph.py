@@ -1,0 +1,294 @@
+"""The Graphviz renderer, tested as DOT text (no `dot` program needed, except for the one test
+that renders an SVG): clusters per step, the highlighted cell-state chain, the folded and elided
+views, gradient annotations against a plain backward, determinism, and a missing `dot`."""
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import graphviz
+import numpy as np
+import pytest
+
+from tinygrad_lstm import Tensor, manual_seed, nn, scope
+from tinygrad_lstm.viz import graph
+from tinygrad_lstm.viz.graph import PATH_COLOR, collect_grad_norms, draw, render
+
+# --- a small reader for the DOT text graphviz writes ------------------------------------------
+
+NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
+EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$")
+ATTR = re.compile(r'(\w+)=(<.*?>(?= \w+=|$)|"(?:[^"\\]|\\.)*"|\S+)')
+
+
+def attrs(text):
+    return {k: v[1:-1] if v[0] in '"<' else v for k, v in ATTR.findall(text or "")}
+
+
+def parse(source):
+    """nodes {id: attrs (with "cluster")}, edges [(src, dst, attrs)], clusters {name: [ids]}."""
+    nodes, edges, clusters, stack = {}, [], {}, []
+    for line in source.splitlines():
+        if line.strip().startswith("subgraph"):
+            stack.append(line.split()[1])
+            clusters[stack[-1]] = []
+        elif line.strip() == "}" and stack:
+            stack.pop()
+        elif EDGE.match(line):
+            src, dst, a = EDGE.match(line).groups()
+            edges.append((src, dst, attrs(a)))
+        elif NODE.match(line):
+            node_id, a = NODE.match(line).groups()
+            if node_id in ("graph", "node", "edge"):
+                continue
+            nodes[node_id] = {**attrs(a), "cluster": stack[-1] if stack else None}
+            if stack:
+                clusters[stack[-1]].append(node_id)
+    return nodes, edges, clusters
+
+
+def title(node):
+    """The bold first line of a tensor box, or an op circle's symbol."""
+    m = re.search(r"<b>(.*?)</b>", node.get("label", ""))
+    return m.group(1) if m else node.get("label")
+
+
+def grad_note(node):
+    m = re.search(r"‖∂L‖ ([0-9.e+-]+)", node.get("label", ""))
+    return float(m.group(1)) if m else None
+
+
+def highlighted_chain(source):
+    """The highlighted edges as one chain of node titles; fails unless they form exactly one
+    simple path."""
+    nodes, edges, _ = parse(source)
+    lit = [(s, d) for s, d, a in edges if a.get("color", "").startswith(PATH_COLOR)]
+    succ, pred = dict(lit), {d: s for s, d in lit}
+    assert len(succ) == len(lit) and len(pred) == len(lit), "the highlighted edges branch"
+    starts = [s for s in succ if s not in pred]
+    assert len(starts) == 1, f"expected one chain, found {len(starts)} starts"
+    chain = [starts[0]]
+    while chain[-1] in succ:
+        chain.append(succ[chain[-1]])
+    assert len(chain) == len(lit) + 1, "the highlighted edges are not connected"
+    return [title(nodes[n]) for n in chain]
+
+
+def clusters_by_step(source):
+    nodes, _, clusters = parse(source)
+    return {name: Counter(nodes[n].get("label") for n in ids) for name, ids in clusters.items()
+            if re.search(r"_t[1-9]\d*$", name)}
+
+
+# --- models ----------------------------------------------------------------------------------
+
+def run(kind="LSTM", T=3, seed=0, loss_on="last", **kw):
+    """A small layer on a fixed input; returns (loss, model)."""
+    rng = manual_seed(seed)
+    model = getattr(nn, kind)(3, 4, rng=rng, **kw)
+    x = Tensor(np.random.default_rng(seed).standard_normal((T, 2, 3)).astype(np.float32))
+    out, _ = model(x)
+    y = out[-1] if loss_on == "last" else out
+    return (y * y).mean(), model
+
+
+# --- the unrolled picture --------------------------------------------------------------------
+
+def test_lstm_has_one_cluster_per_step_with_three_sigmoids_and_two_tanhs():
+    loss, model = run("LSTM")
+    source = draw(loss, params=model).source
+    steps = clusters_by_step(source)
+    assert sorted(steps) == ["cluster_l0_t1", "cluster_l0_t2", "cluster_l0_t3"]
+    for name, labels in steps.items():
+        assert labels["σ"] == 3 and labels["tanh"] == 2, (name, labels)
+    assert "cluster_l0_t0" in source  # the initial state
+    assert "weight_hh_l0" in source and "bias_ih_l0" in source  # parameters named once
+    assert source.count("<b>weight_hh_l0</b>") == 1
+
+
+def test_lstm_cell_state_path_is_one_chain_through_times_and_plus_only():
+    loss, model = run("LSTM", forget_bias=1.0)
+    chain = highlighted_chain(draw(loss, params=model).source)
+    assert chain == ["c[t=0]", "×", "+", "c[t=1]", "×", "+", "c[t=2]", "×", "+", "c[t=3]"]
+
+
+def test_rnn_has_no_highlighted_path_and_says_why():
+    loss, model = run("RNN")
+    source = draw(loss, params=model).source
+    _, edges, _ = parse(source)
+    assert not [e for e in edges if e[2].get("color", "").startswith(PATH_COLOR)]
+    assert "no c[t−1] → c[t] path" in source and "no additive path" in source
+    assert len(clusters_by_step(source)) == 3
+
+
+def test_gru_z_times_h_path_is_highlighted_with_highlight_h():
+    loss, model = run("GRU")
+    chain = highlighted_chain(draw(loss, highlight="h", params=model).source)
+    assert chain[0] == "h[t=0]" and chain[-1] == "h[t=3]"
+    assert [s for s in chain if "[" not in s] == ["×", "+"] * 3
+    # with the default highlight the GRU picture points at its additive h path instead
+    assert "try highlight='h'" in draw(loss, params=model).source
+
+
+def test_lstm_cell_loop_with_user_scopes_is_found_by_names():
+    """The README's hand-written loop: scope(t=...) and .named("c") are all the renderer needs."""
+    rng = manual_seed(1)
+    cell = nn.LSTMCell(3, 4, rng=rng)
+    h, c = Tensor(np.zeros((2, 4), np.float32)), Tensor(np.zeros((2, 4), np.float32))
+    for t in range(4):
+        with scope(t=t):
+            h, c = cell(Tensor(rng.standard_normal((2, 3)).astype(np.float32)), (h, c))
+    source = draw((h * h).sum(), params=cell).source
+    chain = highlighted_chain(source)
+    assert chain[0] == "c[t=0]" and chain[-1] == "c[t=3]" and len(chain) == 10
+    assert "cluster_t3" in source
+
+
+def test_stacked_bidirectional_lstm_has_a_chain_per_layer_and_direction():
+    loss, model = run("LSTM", num_layers=2, bidirectional=True, loss_on="all")
+    nodes, edges, clusters = parse(draw(loss, params=model).source)
+    assert {"cluster_l0_t1", "cluster_l1_t3", "cluster_l0_reverse_t1", "cluster_l1_reverse_t3"} \
+        <= set(clusters)
+    lit = [(s, d) for s, d, a in edges if a.get("color", "").startswith(PATH_COLOR)]
+    ends = {title(nodes[d]) for _, d in lit if title(nodes[d]).startswith("c[")}
+    assert ends == {"c[t=1]", "c[t=2]", "c[t=3]", "c[l=1,t=1]", "c[l=1,t=2]", "c[l=1,t=3]",
+                    "c[t=1,rev]", "c[t=2,rev]", "c[t=3,rev]",
+                    "c[l=1,t=1,rev]", "c[l=1,t=2,rev]", "c[l=1,t=3,rev]"}
+    assert len(lit) == 4 * 3 * 3  # (c → ×, × → +, + → c) per step, layer and direction
+
+
+# --- folded and elided views ----------------------------------------------------------------
+
+def test_folded_view_draws_one_cell_with_recurrent_edges_labelled_times_t():
+    loss, model = run("LSTM", T=5)
+    source = draw(loss, params=model, folded=True).source
+    nodes, edges, clusters = parse(source)
+    labels = Counter(n.get("label") for n in nodes.values())
+    assert labels["σ"] == 3 and labels["tanh"] == 2
+    assert [c for c in clusters if "_t" in c] == ["cluster_l0_t5"]
+    loops = [(s, d) for s, d, a in edges if a.get("label") == "× T"]
+    assert {title(nodes[s]) for s, _ in loops} >= {"c[t=5]", "h[t=5]"}
+    assert "repeated × T (T = 5)" in source
+
+
+def test_max_steps_draws_first_and_last_steps_with_an_ellipsis_between():
+    loss, model = run("LSTM", T=10)
+    source = draw(loss, params=model, max_steps=2).source
+    nodes, _, clusters = parse(source)
+    steps = sorted(c for c in clusters if re.search(r"_t\d+$", c))
+    assert steps == ["cluster_l0_t0", "cluster_l0_t1", "cluster_l0_t10", "cluster_l0_t2",
+                     "cluster_l0_t9"]
+    assert any(n.get("label") == "…" for n in nodes.values())
+    assert "c[t=5]" not in source
+    chain = highlighted_chain(source)  # still one chain, through the "…"
+    assert chain[:7] == ["c[t=0]", "×", "+", "c[t=1]", "×", "+", "c[t=2]"]
+    assert chain[7] == "…" and chain[-1] == "c[t=10]"
+
+
+def test_long_sequences_use_stubs_instead_of_edges_across_the_row():
+    """Edges from the shared input projection to every step would cross the whole row (and make
+    dot take minutes at T=100): in a long graph each step gets a small stub instead."""
+    loss, model = run("LSTM", T=20)
+    nodes, edges, _ = parse(draw(loss, params=model).source)
+    step = lambda n: re.search(r"_t(\d+)$", nodes[n]["cluster"] or "")
+    for s, d, _ in edges:
+        if "group" in nodes[s] or "group" in nodes[d]:
+            continue  # the straight rows of c and h
+        a, b = step(s), step(d)
+        if (a is None) != (b is None):  # between a step and the outside: only near the ends
+            t = int((a or b).group(1))
+            assert t in (0, 1, 20), (nodes[s], nodes[d])
+
+
+# --- gradients -------------------------------------------------------------------------------
+
+def test_grad_notes_equal_the_norms_of_a_plain_backward():
+    loss, model = run("LSTM", forget_bias=1.0)
+    source = draw(loss, params=model, grads=True, edge_grads=True).source
+    notes = {title(n): grad_note(n) for n in parse(source)[0].values() if grad_note(n) is not None}
+
+    # the same model and input, a plain backward, with retain_grad on the states
+    rng = manual_seed(0)
+    model2 = nn.LSTM(3, 4, rng=rng, forget_bias=1.0)
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 2, 3)).astype(np.float32))
+    out, _, states = model2(x, return_states=True)
+    named = {f"{k}[t={t + 1}]": s for k in "ifgoch" for t, s in enumerate(states.get(k))}
+    for s in named.values():
+        s.retain_grad()
+    (out[-1] * out[-1]).mean().backward()
+    for label, s in named.items():
+        assert notes[label] == pytest.approx(np.linalg.norm(s.grad), rel=5e-3), label
+    for name, p in model2.named_parameters():
+        assert notes[name] == pytest.approx(np.linalg.norm(p.grad), rel=5e-3), name
+        assert np.array_equal(p.grad, dict(model.named_parameters())[name].grad)  # as backward
+    assert notes["loss"] == 1.0
+
+
+def test_collect_grad_norms_matches_retain_grad_exactly_and_accepts_tensor_keys():
+    rng = manual_seed(3)
+    model = nn.GRU(3, 4, rng=rng)
+    out, _, states = model(Tensor(rng.standard_normal((4, 2, 3)).astype(np.float32)),
+                           return_states=True)
+    hs = states.get("h")
+    for h in hs:
+        h.retain_grad()
+    loss = (out * out).sum()
+    norms = collect_grad_norms(loss)
+    for h in hs:
+        assert norms[id(h)] == pytest.approx(float(np.linalg.norm(h.grad)), rel=1e-6)
+    by_tensor = {h: 123.0 for h in hs}
+    assert "‖∂L‖ 1.23e+02" in draw(loss, grads=by_tensor).source
+
+
+def test_edge_grads_fade_towards_the_start_in_an_rnn():
+    loss, model = run("RNN", T=6)
+    nodes, edges, _ = parse(draw(loss, params=model, grads=True, edge_grads=True).source)
+    width = {title(nodes[s]): float(a["penwidth"]) for s, d, a in edges
+             if title(nodes[s]).startswith("h[")}
+    assert width["h[t=1]"] < width["h[t=3]"] < width["h[t=5]"]
+
+
+# --- determinism and rendering ---------------------------------------------------------------
+
+def test_same_model_and_seed_give_identical_dot_source():
+    a = draw(run("LSTM", seed=7)[0], grads=True, edge_grads=True).source
+    b = draw(run("LSTM", seed=7)[0], grads=True, edge_grads=True).source
+    assert a == b
+    assert "n0 " in a and "0x" not in a  # ids by walk order, never id()
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_render_writes_dot_and_an_svg_that_parses_as_xml(tmp_path):
+    loss, model = run("LSTM")
+    paths, message = render(loss, tmp_path / "sub" / "g.svg", params=model, grads=True)
+    assert message == ""
+    assert [p.name for p in paths] == ["g.dot", "g.svg"]
+    root = ET.parse(paths[1]).getroot()
+    assert root.tag.endswith("svg")
+    assert "c[t=3]" in paths[1].read_text()
+
+
+def test_render_without_dot_writes_the_dot_file_and_says_how_to_install(tmp_path, monkeypatch):
+    loss, model = run("RNN")
+    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+    paths, message = render(loss, tmp_path / "out" / "g.svg", params=model, grads=True)
+    assert [p.name for p in paths] == ["g.dot"] and paths[0].exists()
+    assert not (tmp_path / "out" / "g.svg").exists()
+    assert "apt-get install graphviz" in message and "brew install graphviz" in message
+
+
+def test_render_survives_executable_not_found_from_graphviz(tmp_path, monkeypatch):
+    def missing(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(graph.shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(graphviz.Digraph, "pipe", missing)
+    paths, message = render(run("LSTM")[0], tmp_path / "g.png")
+    assert [p.name for p in paths] == ["g.dot"] and "graphviz.org/download" in message
+
+
+def test_render_refuses_an_unknown_extension_before_writing(tmp_path):
+    with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf or \.dot"):
+        render(run("LSTM")[0], tmp_path / "g.jpeg")
+    assert not list(tmp_path.iterdir())
