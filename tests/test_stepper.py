@@ -48,10 +48,10 @@ def line_of(text, start):
 # --- the stepper only reads --------------------------------------------------------------------
 
 def test_grads_bit_identical_to_plain_backward():
-    loss, model, _ = tiny_lstm()
+    loss, model, _ = tiny_lstm(T=2)
     loss.backward()
     plain = {k: p.grad.copy() for k, p in model.named_parameters()}
-    loss2, model2, _ = tiny_lstm()
+    loss2, model2, _ = tiny_lstm(T=2)
     con = Console(file=io.StringIO(), width=100, color_system=None)
     steps = stepper.step(loss2, console=con, no_pause=True, params=model2)
     for k, p in model2.named_parameters():
@@ -198,10 +198,10 @@ def test_cell_path_marks_c_and_the_forget_product_only():
 # --- plain-text mode and the loop --------------------------------------------------------------
 
 def test_non_tty_prints_one_block_per_node():
-    loss, model, _ = tiny_lstm()
+    loss, model, _ = tiny_lstm(T=2)
     n = []
     loss.backward(retain_graph=True, on_step=lambda *a: n.append(1))
-    loss2, model2, _ = tiny_lstm()
+    loss2, model2, _ = tiny_lstm(T=2)
     con = Console(file=io.StringIO(), width=100, color_system=None)
     steps = stepper.step(loss2, console=con, interactive=False, title="tiny")
     out = con.file.getvalue()
@@ -238,10 +238,10 @@ def test_navigate_commands():
 
 
 def test_auto_mode_plays_to_the_end():
-    loss, model, _ = tiny_lstm()
+    loss, model, _ = tiny_lstm(T=2)
     con = Console(file=io.StringIO(), width=100, color_system=None)
     steps = stepper.step(loss, console=con, interactive=True, auto=0)
-    assert len(steps) == 60 and model.weight_hh_l0.grad is not None
+    assert len(steps) == 44 and model.weight_hh_l0.grad is not None
 
 
 # --- a real pseudo-terminal ----------------------------------------------------------------------
@@ -281,7 +281,53 @@ def test_pty_session_on_the_hello_demo():
 
 
 def test_no_pause_cli_exits_zero():
-    r = subprocess.run([sys.executable, "tests/step_target.py", "--no-pause"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "tests/step_target.py", "--no-pause", "--T", "2"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("╭─ backprop") == 60
+    N = int(re.search(r"node 1 of (\d+)", r.stdout).group(1))
+    assert r.stdout.count("╭─ backprop") == N == 44
+
+
+# --- every op and cell variant renders -----------------------------------------------------------
+
+def test_every_op_has_a_rule_with_its_numbers():
+    import tinygrad_lstm.functional as F
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    W = Tensor(np.random.default_rng(1).standard_normal((3, 5)).astype(np.float32),
+               requires_grad=True)
+    z = (x @ W).relu() - 0.5
+    loss = (F.cross_entropy(z, np.arange(4)) + (z ** 2).mean() / 3.0 + z.max()
+            + (z.exp() + 1.0).log().sum() + Tensor.cat([z, -z], 0).reshape(-1).T.sum())
+    walk = record(loss, {"W": W})
+    seen = {}
+    for s in walk.steps:
+        seen.setdefault(s.node.op, capture(make_step_panel(walk, s.index), width=200))
+    assert {"matmul", "relu", "sub", "pow", "div", "max", "exp", "log", "sum", "mean", "cat",
+            "neg", "reshape", "transpose", "getitem", None} <= set(seen)
+    assert "the op's own backward" not in "".join(seen.values())
+    relu = find(walk, lambda n: n.op == "relu")
+    share = np.mean(relu.node.parents[0].data > 0)
+    assert f"[x > 0]   the share that passes, here mean {fmt(share)}" in seen["relu"]
+    assert "pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = 2" in seen["pow"]
+    assert "− hands ∂L/∂y to the left input and −∂L/∂y to the right" in seen["sub"]
+    assert "(summed over the axes it was broadcast along)" in seen["sub"]
+
+
+@pytest.mark.parametrize("kind", ["gru", "bidirectional", "lstm1997", "coupled", "peephole"])
+def test_cell_variants_render_and_mark_their_paths(kind):
+    from tinygrad_lstm.rnn import CoupledLSTMCell, LSTM1997Cell, PeepholeLSTMCell
+    layer, kw = {"gru": (nn.GRU, {}), "bidirectional": (nn.LSTM, {"bidirectional": True}),
+                 "lstm1997": (nn.LSTM, {"cell": LSTM1997Cell}),
+                 "coupled": (nn.LSTM, {"cell": CoupledLSTMCell}),
+                 "peephole": (nn.LSTM, {"cell": PeepholeLSTMCell})}[kind]
+    loss, model, _ = tiny_lstm(layer=layer, **kw)
+    walk = record(loss, model)
+    on = [s for s in walk.steps if walk.on_path(s.node)]
+    if kind == "gru":
+        assert not on
+    else:  # every c, and between two c's only unnamed nodes
+        names = {s.node.name for s in on}
+        assert "c" in names and names <= {"c", None}
+        assert all(s.node.op in ("add", "mul") for s in on)
+    for s in walk.steps[:4] + on[:4] + walk.steps[-2:]:
+        assert f"node {s.index + 1} of {len(walk)}" in capture(make_step_panel(walk, s.index))

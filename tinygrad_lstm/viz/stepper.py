@@ -197,6 +197,15 @@ _FIXED = {  # op -> (rule, what each parent gets)
 }
 
 
+_LOCAL = {  # op -> (the local derivative, computed from y and x, what bounds it)
+    "tanh": ("(1 − y²)", lambda y, x: 1.0 - y * y, "1 − y² ≤ 1"),
+    "sigmoid": ("σ(1 − σ)", lambda y, x: y * (1.0 - y), "σ(1 − σ) ≤ 0.25"),
+    "exp": ("eˣ", lambda y, x: y, "eˣ = y"),
+    "log": ("1/x", lambda y, x: 1.0 / x, "large near 0"),
+    "relu": ("[x > 0]", lambda y, x: x > 0, "the share that passes"),
+}
+
+
 def rule(walk, s):
     """(the rule line, one short "how" per parent) for step `s`."""
     n, op, ps, y = s.node, s.node.op, s.node.parents, s.node.data
@@ -210,7 +219,7 @@ def rule(walk, s):
             how[1] = "negated" if ps[1].shape == n.shape else f"negated, {how[1]}"
         text = "+ hands ∂L/∂y to each input unchanged" if op == "add" else \
             "− hands ∂L/∂y to the left input and −∂L/∂y to the right"
-        broadcast = any(p.shape != n.shape for p in ps)
+        broadcast = any(pg is not None and pg.shape != n.shape for pg in s.parent_grads)
         return text + (" (summed over the axes it was broadcast along)" if broadcast else ""), how
     if op == "mul":
         return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
@@ -224,18 +233,11 @@ def rule(walk, s):
         return "@: ∂L/∂A = ∂L/∂y @ Bᵀ, ∂L/∂B = Aᵀ @ ∂L/∂y", [
             f"@ {_transposed(walk.expr(b, 0))} {tuple(b.shape[::-1])}, ‖B‖ {fmt(norm(b.data))}, "
             f"out/in {ratio[0]}", f"{_transposed(walk.expr(a, 0))} @ ∂L/∂y, out/in {ratio[1]}"]
-    if op in ("tanh", "sigmoid", "exp", "log", "relu"):
-        x = ps[0].data
-        factor, m, bound = {
-            "tanh": ("(1 − y²)", np.mean(1.0 - y * y), "1 − y² ≤ 1"),
-            "sigmoid": ("σ(1 − σ)", np.mean(y * (1.0 - y)), "σ(1 − σ) ≤ 0.25"),
-            "exp": ("eˣ", np.mean(y), "eˣ = y"),
-            "log": ("1/x", np.mean(1.0 / x), "1/x"),
-            "relu": ("[x > 0]", np.mean(x > 0), "share passing"),
-        }[op]
-        sym = type(n._ctx).symbol
-        return f"{sym}: ∂L/∂x = ∂L/∂y · {factor}   {bound}, here mean {fmt(m)}", \
-            [f"· {factor}, mean {fmt(m)}"]
+    if op in _LOCAL:
+        factor, local, bound = _LOCAL[op]
+        m = fmt(np.mean(local(y, ps[0].data)))
+        return f"{type(n._ctx).symbol}: ∂L/∂x = ∂L/∂y · {factor}   {bound}, here mean {m}", \
+            [f"· {factor}, mean {m}"]
     if op == "pow":
         p = s.saved[1] if isinstance(s.saved, tuple) else "p"
         return f"pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = {p}", [f"· {p}·x^({p}−1)"]
