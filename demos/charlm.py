@@ -1,0 +1,420 @@
+"""Demonstrates a character-level language model trained for real on Shakespeare (or your text).
+
+Karpathy's char-rnn, written with this package: characters in (one-hot or an embedding), an
+LSTM, GRU or tanh RNN (stacked, with dropout on the non-recurrent connections, Zaremba 2014),
+a linear head over the vocabulary (optionally tied to the embedding), cross-entropy on the next
+character. Trained with truncated BPTT: the text is cut into B parallel streams read in chunks of
+T characters; the hidden state is carried from one chunk to the next but detached, so the
+gradient flows back at most T steps. Adam, gradient-norm clipping, a cosine learning-rate decay,
+validation loss (nats/char) on the last 10% of the text, checkpoints, and samples.
+
+    python demos/charlm.py                                  # LSTM on tinyshakespeare
+    python demos/charlm.py --cell gru --time-budget 20      # stop after 20 s of training
+    python demos/charlm.py --save out/charlm.npz --every 200
+    python demos/charlm.py --resume out/charlm.npz --steps 4000 --prime "ROMEO:"
+    python demos/charlm.py --data my.txt --hidden 128 --embedding 0   # one-hot input
+    python demos/charlm.py --graph out/charlm.svg           # one training step's graph (T=4, B=1)
+"""
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
+from tinygrad_lstm import functional as F
+from tinygrad_lstm.cli import demo_parser, positive, progress, show_graph, show_steps
+from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+# ------------------------------------------------------------------------------------- config
+@dataclass
+class Config:
+    # model (a checkpoint must match these to be resumed)
+    cell: str = "lstm"          # recurrent layer: lstm, gru or rnn (tanh)
+    layers: int = 1             # stacked recurrent layers
+    hidden: int = 256           # hidden units per layer
+    embedding: int = 64         # embedding size; 0 feeds one-hot vectors instead
+    tie: bool = False           # head shares the embedding matrix (needs hidden == embedding)
+    # training
+    dropout: float = 0.0        # on non-recurrent connections: between layers and before the head
+    forget_bias: float = 1.0    # added to the LSTM forget gate's bias at init (remember by default)
+    batch_size: int = 64        # B parallel streams through the text
+    seq_len: int = 64           # T: truncated-BPTT chunk length
+    lr: float = 3e-3            # Adam learning rate at the start
+    lr_final: float = 0.1       # final learning rate as a fraction of lr (cosine decay)
+    clip: float = 5.0           # max global gradient norm
+    reset: float = 0.05         # chance per chunk that a stream restarts from a zero state, so the
+                                # model also learns to start from scratch (as sampling does)
+    time_budget: float = 0.0    # stop after this many seconds of training in all (0: no limit)
+    eval_every: int = 500       # validation loss every N steps during training (0: only at the end)
+    eval_batch: int = 32        # streams for validation (fewer = fewer cold starts)
+    eval_chars: int = 0         # evaluate on at most this many characters (0: all of them)
+
+
+MODEL_KEYS = ("cell", "layers", "hidden", "embedding", "tie")
+FLAG_HELP = {
+    "cell": "recurrent layer", "layers": "stacked recurrent layers",
+    "hidden": "hidden units per layer", "embedding": "embedding size (0: one-hot input)",
+    "tie": "tie the head to the embedding (needs --hidden == --embedding)",
+    "dropout": "dropout between layers and before the head",
+    "forget_bias": "LSTM forget-gate bias at init", "batch_size": "parallel streams B",
+    "seq_len": "truncated-BPTT chunk length T", "lr": "Adam learning rate",
+    "lr_final": "final lr as a fraction of --lr (cosine decay over --steps or --time-budget)",
+    "clip": "max gradient norm",
+    "reset": "chance per chunk that a stream's carried state is zeroed",
+    "time_budget": "stop after SECONDS of training, a resumed checkpoint's included (0: no limit)",
+    "eval_every": "validation every N steps (0: only at the end)",
+    "eval_batch": "validation streams",
+    "eval_chars": "evaluate on at most N characters (0: the whole validation text)",
+}
+
+
+def build_parser():
+    p = demo_parser(__doc__, graph_default="out/charlm.svg", steps_default=1000)
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="UTF-8 text to train on (default: the shipped tinyshakespeare)")
+    for f in fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        # SUPPRESS: a flag not given is absent from the namespace, so --resume can tell
+        # "asked for" from "default" and take the checkpoint's value
+        kw = dict(default=argparse.SUPPRESS, help=f"{FLAG_HELP[f.name]} (default {f.default})")
+        if f.type is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif f.name == "cell":
+            p.add_argument(flag, choices=sorted(CELLS), **kw)
+        else:
+            p.add_argument(flag, type=f.type, metavar=f.name.upper(), **kw)
+    p.add_argument("--save", metavar="PATH", help="write a checkpoint here (atomically)")
+    p.add_argument("--every", type=int, default=0, metavar="N",
+                   help="checkpoint every N steps as well as at the end (needs --save)")
+    p.add_argument("--resume", metavar="PATH", help="continue training from a checkpoint; "
+                   "--steps is the total to reach")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
+    p.add_argument("--prime", default="", help="text to start the sample with "
+                   "(default: the first character of the data)")
+    p.add_argument("--sample-chars", type=int, default=400, help="length of the sample")
+    return p
+
+
+def check_config(cfg):
+    for name in ("layers", "hidden", "batch_size", "seq_len", "eval_batch"):
+        positive("--" + name.replace("_", "-"), getattr(cfg, name))
+    if cfg.eval_chars < 0 or cfg.eval_chars == 1:
+        raise SystemExit(f"error: --eval-chars must be 0 (all) or >= 2, got {cfg.eval_chars}")
+    for name in ("lr", "clip"):
+        positive("--" + name, getattr(cfg, name))
+    if cfg.embedding < 0:
+        raise SystemExit(f"error: --embedding must be >= 0, got {cfg.embedding}")
+    if not 0.0 <= cfg.reset < 1.0:
+        raise SystemExit(f"error: --reset must be in [0, 1), got {cfg.reset}")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise SystemExit(f"error: --dropout must be in [0, 1), got {cfg.dropout}")
+    if not 0.0 < cfg.lr_final <= 1.0:
+        raise SystemExit(f"error: --lr-final must be in (0, 1], got {cfg.lr_final}")
+    if cfg.tie and cfg.hidden != cfg.embedding:
+        raise SystemExit(f"error: --tie shares one matrix between the embedding and the head, so "
+                         f"--hidden ({cfg.hidden}) must equal --embedding ({cfg.embedding})")
+    if cfg.forget_bias and cfg.cell != "lstm":
+        cfg.forget_bias = 0.0  # only the LSTM has a forget gate
+    return cfg
+
+
+# ------------------------------------------------------------------------------------- model
+class CharLM(nn.Module):
+    """logits(t) = head(dropout(rnn(embed(x_≤t))))  -- next-character scores at every t.
+
+    Inputs: x int (T, B) character ids; hx the carried state (or None for zeros).
+    Outputs: logits (T, B, V) and the final state.
+    """
+
+    def __init__(self, vocab_size, cfg, rng):
+        self.vocab_size = V = vocab_size
+        E, H = cfg.embedding, cfg.hidden
+        self.embed = nn.Embedding(V, E, rng=rng) if E else None
+        extra = {"forget_bias": cfg.forget_bias} if cfg.cell == "lstm" else {}
+        self.rnn = CELLS[cfg.cell](E or V, H, num_layers=cfg.layers, dropout=cfg.dropout,
+                                   rng=rng, **extra)
+        self.drop = nn.Dropout(cfg.dropout, rng=rng) if cfg.dropout else None
+        self.head = nn.Linear(H, V, rng=rng)
+        if cfg.tie:
+            self.head.weight = self.embed.weight  # one (V, H) Parameter under both names
+
+    def forward(self, x, hx=None, return_states=False):
+        inp = self.embed(x) if self.embed else Tensor(one_hot(x, self.vocab_size))  # (T, B, E|V)
+        out, hx, *states = self.rnn(inp, hx, return_states=return_states)       # (T, B, H)
+        if self.drop is not None:
+            out = self.drop(out)
+        logits = self.head(out)                                                  # (T, B, V)
+        return (logits, hx, *states)
+
+
+def detach(hx):
+    """Keep the carried state's values, cut its graph: truncated BPTT."""
+    return tuple(s.detach() for s in hx) if isinstance(hx, tuple) else hx.detach()
+
+
+def state_arrays(hx):
+    return [] if hx is None else [s.data for s in (hx if isinstance(hx, tuple) else (hx,))]
+
+
+def restart_some(hx, rng, p):
+    """Zero the carried state of each stream with probability p (state arrays are (L, B, H))."""
+    arrays = state_arrays(hx)
+    if not arrays or p == 0:
+        return hx
+    keep = (rng.random(arrays[0].shape[1]) >= p).astype(arrays[0].dtype)  # (B,)
+    return state_tensors([a * keep[None, :, None] for a in arrays])
+
+
+def state_tensors(arrays):
+    if not arrays:
+        return None
+    ts = tuple(Tensor(a) for a in arrays)
+    return ts if len(ts) > 1 else ts[0]
+
+
+# ------------------------------------------------------------------------------------- loss
+def evaluate(model, ids, batch_size=32, seq_len=256):
+    """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1], read as batch_size
+    contiguous streams with the state carried across chunks; no graph is recorded."""
+    B = max(1, min(batch_size, (len(ids) - 1) // 2))
+    stream = CharStream(ids, B, seq_len)
+    total, count, hx = 0.0, 0, None
+    model.eval()
+    try:
+        with no_grad():
+            for x, y in stream:
+                logits, hx = model(x, hx)
+                total += F.cross_entropy(logits, y).item() * y.size
+                count += y.size
+    finally:
+        model.train()
+    return total / count
+
+
+def sample(model, vocab, prime, n, temperature=0.8, rng=None):
+    """prime followed by n characters drawn one at a time from softmax(logits / temperature)
+    (temperature 0: always the most likely character)."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    out = list(prime)
+    model.eval()
+    try:
+        with no_grad():
+            logits, hx = model(vocab.encode(prime)[:, None])       # (T, 1, V)
+            for _ in range(n):
+                z = logits.data[-1, 0].astype(np.float64)
+                if temperature > 0:
+                    p = np.exp((z - z.max()) / temperature)
+                    i = int(rng.choice(len(p), p=p / p.sum()))
+                else:
+                    i = int(z.argmax())
+                out.append(vocab.itos[i])
+                logits, hx = model(np.array([[i]]), hx)
+    finally:
+        model.train()
+    return "".join(out)
+
+
+def lr_at(cfg, fraction):
+    """Cosine decay from lr to lr * lr_final as training goes from 0 to 1 of its length."""
+    f = min(max(fraction, 0.0), 1.0)
+    return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * f)))
+
+
+# ------------------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path, model, opt, cfg, vocab, run):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.save({"model": dict(model.state_dict()), "optimizer": opt.state_dict(),
+                     "step": run["step"], "seconds": run["seconds"], "vocab": "".join(vocab.itos),
+                     "config": asdict(cfg), "stream": {"position": run["stream"].position,
+                                                       "epoch": run["stream"].epoch},
+                     "hx": state_arrays(run["hx"]), "rng": run["rng"].bit_generator.state},
+                    path)
+
+
+def read_checkpoint(path, given):
+    """The checkpoint at `path`, refused (SystemExit naming the file and the key) when it is
+    corrupt or when a model flag given on the command line differs from what it was saved with."""
+    try:
+        ck = checkpoint.load(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: cannot resume from {path}: {e}") from None
+    need = ("model", "optimizer", "step", "vocab", "config")
+    missing = [k for k in need if not isinstance(ck, dict) or k not in ck]
+    if missing:
+        raise SystemExit(f"error: {path} is not a charlm checkpoint: no {missing[0]!r} entry")
+    saved = ck["config"]
+    for key in MODEL_KEYS:
+        if key not in saved:
+            raise SystemExit(f"error: {path}: config has no {key!r}; not a charlm checkpoint")
+        if key in given and given[key] != saved[key]:
+            flag = "--" + key.replace("_", "-")
+            raise SystemExit(f"error: {path} was saved with {key}={saved[key]!r} but this run "
+                             f"asks for {flag} {given[key]!r}; drop {flag} to resume it")
+    return ck
+
+
+def restore(path, ck, model, opt):
+    """Load weights and optimizer state; errors name the file and the key."""
+    try:
+        model.load_state_dict(ck["model"])
+    except (KeyError, ValueError) as e:
+        raise SystemExit(f"error: cannot resume from {path}: model: {e}") from None
+    try:
+        opt.load_state_dict(ck["optimizer"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise SystemExit(f"error: cannot resume from {path}: optimizer: {e}") from None
+
+
+# ------------------------------------------------------------------------------------- main
+@dataclass
+class Result:
+    step: int             # steps trained in total (including a resumed checkpoint's)
+    train_loss: float     # nats/char on a training slice as long as the validation text
+    val_loss: float       # nats/char on the last 10% of the text
+    chars_per_s: float    # training throughput of this run
+    seconds: float        # training wall time of this run (including periodic evaluations)
+    sample: str
+    model: CharLM
+    vocab: CharVocab
+    config: Config
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    given = {f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)}
+    if args.every and not args.save:
+        raise SystemExit("error: --every needs --save PATH")
+    if args.steps < 0 or args.every < 0 or args.sample_chars < 0 or args.temperature < 0:
+        raise SystemExit("error: --steps, --every, --sample-chars and --temperature must be >= 0")
+
+    # data: ids of the whole text, the last 10% held out for validation
+    try:
+        text = load_text(args.data)
+        vocab = CharVocab(text)
+        train_ids, val_ids = split_train_val(vocab.encode(text))
+        prime = args.prime or text[0]
+        vocab.encode(prime)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: {'--prime' if 'encode' in str(e) else '--data'}: {e}") from None
+    print(f"data: {args.data or 'tinyshakespeare'}  {len(text):,} chars, vocabulary {len(vocab)}, "
+          f"train {len(train_ids):,} / val {len(val_ids):,}; uniform guessing scores "
+          f"ln({len(vocab)}) = {math.log(len(vocab)):.3f} nats/char")
+
+    # config: defaults < the checkpoint's (when resuming) < flags given now
+    ck = read_checkpoint(args.resume, given) if args.resume else None
+    if ck is not None and ck["vocab"] != "".join(vocab.itos):
+        raise SystemExit(f"error: {args.resume} key 'vocab': saved with a vocabulary of "
+                         f"{len(ck['vocab'])} characters {ck['vocab'][:40]!r}, but this text's is "
+                         f"{len(vocab)} {''.join(vocab.itos)[:40]!r} (same --data?)")
+    base = {k: v for k, v in ck["config"].items() if k in Config.__dataclass_fields__} if ck else {}
+    cfg = check_config(Config(**{**base, **given}))
+
+    eval_ids = val_ids[:cfg.eval_chars or None]
+    train_eval_ids = train_ids[:len(eval_ids)]  # a training slice as long, for comparison
+
+    # model, optimizer
+    rng = manual_seed(args.seed)
+    model = CharLM(len(vocab), cfg, rng)
+    params = model.parameters()
+    opt = optim.Adam(params, lr=cfg.lr)
+    stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
+    step, seconds_before, hx = 0, 0.0, None
+    if ck is not None:
+        restore(args.resume, ck, model, opt)
+        step, seconds_before = int(ck["step"]), float(ck.get("seconds", 0.0))
+        same_stream = (base.get("batch_size"), base.get("seq_len")) == (cfg.batch_size, cfg.seq_len)
+        if same_stream and "stream" in ck:  # continue mid-epoch with the carried state
+            stream.position, stream.epoch = int(ck["stream"]["position"]), int(ck["stream"]["epoch"])
+            hx = state_tensors(ck.get("hx", []))
+        if "rng" in ck:
+            rng.bit_generator.state = ck["rng"]  # dropout masks continue as they would have
+        print(f"resumed {args.resume} at step {step}")
+    print(f"model: {cfg.layers} x {cfg.cell.upper()}({cfg.hidden}), "
+          f"{'embedding ' + str(cfg.embedding) if cfg.embedding else 'one-hot input'}"
+          f"{', tied head' if cfg.tie else ''}; {model.num_parameters():,} parameters; "
+          f"B={cfg.batch_size} T={cfg.seq_len} lr={cfg.lr:g}")
+
+    def loss_on(x, y, hx):
+        logits, hx = model(x, hx)                        # (T, B, V)
+        return F.cross_entropy(logits, y), hx            # mean nats/char over T*B
+
+    # loop: truncated BPTT over the streams, the state carried across chunks
+    run = {"step": step, "seconds": seconds_before, "stream": stream, "hx": hx, "rng": rng}
+    todo = max(args.steps - step, 0)
+    val_loss, smooth, chars = None, None, 0
+    start = time.perf_counter()
+    with progress(todo, f"charlm ({cfg.cell})") as update:
+        for _ in range(todo):
+            trained = seconds_before + time.perf_counter() - start  # a resumed run's included
+            if cfg.time_budget and trained >= cfg.time_budget:
+                print(f"time budget of {cfg.time_budget:g} s reached at step {step}", flush=True)
+                break
+            frac = step / args.steps                     # how far along the run is
+            if cfg.time_budget:
+                frac = max(frac, trained / cfg.time_budget)
+            opt.lr = lr_at(cfg, frac)
+            if stream.at_epoch_start:
+                hx = None                                # a new pass over the text: fresh state
+            x, y = stream.next_batch()
+            loss, hx = loss_on(x, y, hx)
+            hx = restart_some(detach(hx), rng, cfg.reset)
+            opt.zero_grad()
+            loss.backward()
+            optim.clip_grad_norm_(params, cfg.clip)
+            opt.step()
+            step, chars = step + 1, chars + y.size
+            smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
+            fields_ = {"loss": smooth}
+            if cfg.eval_every and step % cfg.eval_every == 0:
+                val_loss = evaluate(model, eval_ids, cfg.eval_batch)
+                print(f"step {step}: train {smooth:.4f}  val {val_loss:.4f} nats/char  "
+                      f"({time.perf_counter() - start:.0f} s)", flush=True)
+            if val_loss is not None:
+                fields_["val"] = val_loss
+            fields_["chars/s"] = int(chars / max(time.perf_counter() - start, 1e-9))
+            update(**fields_)
+            if args.save and args.every and step % args.every == 0:
+                run.update(step=step, hx=hx, seconds=seconds_before + time.perf_counter() - start)
+                save_checkpoint(args.save, model, opt, cfg, vocab, run)
+    seconds = time.perf_counter() - start
+    run.update(step=step, hx=hx, seconds=seconds_before + seconds)
+    if args.save:
+        save_checkpoint(args.save, model, opt, cfg, vocab, run)
+        print(f"saved {args.save} (step {step})")
+
+    # results
+    t0 = time.perf_counter()
+    val_loss = evaluate(model, eval_ids, cfg.eval_batch)
+    train_loss = evaluate(model, train_eval_ids, cfg.eval_batch)
+    eval_s = time.perf_counter() - t0
+    speed = chars / seconds if chars else 0.0
+    text_out = sample(model, vocab, prime, args.sample_chars, args.temperature,
+                      np.random.default_rng(args.seed))
+    this_run = (f"{seconds:.1f} s of training this run, {speed:,.0f} chars/s" if chars
+                else "no training this run")
+    print(f"after {step} steps ({this_run}): train {train_loss:.4f}  val {val_loss:.4f} nats/char  "
+          f"(uniform {math.log(len(vocab)):.3f}; evaluated on {len(eval_ids):,} characters "
+          f"in {eval_s:.1f} s)")
+    if args.sample_chars:
+        print(f"--- sample (temperature {args.temperature:g}) ---\n{text_out}\n---")
+
+    # one more training step on a tiny slice (T=4, B=1), to draw or to step through
+    if args.graph or args.step:
+        x, y = train_ids[:4, None], train_ids[1:5, None]
+        if args.graph:
+            show_graph(loss_on(x, y, None)[0], args.graph, model=dict(model.named_parameters()))
+        if args.step:
+            show_steps(loss_on(x, y, None)[0], args, title=f"charlm · {cfg.cell.upper()}")
+    return Result(step, train_loss, val_loss, speed, seconds, text_out, model, vocab, cfg)
+
+
+if __name__ == "__main__":
+    main()

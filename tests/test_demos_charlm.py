@@ -1,0 +1,178 @@
+"""The character-level LM demo (demos/charlm.py) and the activations demo (demos/activations.py):
+short runs on a 30,000-character slice of the corpus that must move the right way."""
+
+import math
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_lstm import checkpoint
+from tinygrad_lstm.data import load_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--hidden", "32", "--embedding", "16", "--batch-size", "8", "--seq-len", "16",
+         "--sample-chars", "0", "--eval-every", "0"]
+
+
+def load_demo(name):
+    return runpy.run_path(str(ROOT / "demos" / f"{name}.py"), run_name=name)
+
+
+@pytest.fixture(scope="module")
+def charlm():
+    return load_demo("charlm")
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("charlm") / "small.txt"
+    path.write_text(load_text()[:30000], encoding="utf-8")
+    return str(path)
+
+
+def test_charlm_learns_well_below_uniform(charlm, text_file):
+    r = charlm["main"](["--data", text_file, "--hidden", "48", "--batch-size", "16",
+                        "--seq-len", "32", "--lr", "0.01", "--steps", "60", "--sample-chars", "0"])
+    uniform = math.log(len(r.vocab))                  # ln(58) = 4.06 for this slice
+    assert r.step == 60 and r.chars_per_s > 0
+    assert r.val_loss < uniform - 1.0, (r.val_loss, uniform)   # at least 1 nat/char learned
+    assert r.train_loss < uniform - 1.0
+
+
+def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, capsys):
+    # two layers with dropout: the carried state, the stream position, Adam's moments and the
+    # dropout generator must all come back for the resumed run to equal the uninterrupted one
+    flags = SMALL + ["--data", text_file, "--layers", "2", "--dropout", "0.2", "--lr-final", "1"]
+    a, b, c = (str(tmp_path / n) for n in ("a.npz", "b.npz", "c.npz"))
+    charlm["main"](flags + ["--steps", "3", "--save", a])
+    assert checkpoint.load(a)["step"] == 3
+    shutil_copy(a, b)
+    r = charlm["main"](["--data", text_file, "--resume", b, "--steps", "6", "--save", b,
+                        "--sample-chars", "0"])
+    assert "resumed" in capsys.readouterr().out and r.step == 6
+    charlm["main"](flags + ["--steps", "6", "--save", c])
+    resumed, straight = checkpoint.load(b), checkpoint.load(c)
+    assert resumed["step"] == straight["step"] == 6
+    assert resumed["stream"] == straight["stream"]
+    assert_same(resumed["optimizer"], straight["optimizer"])
+    assert_same(resumed["model"], straight["model"])
+    assert r.config.layers == 2 and r.config.dropout == 0.2   # taken from the checkpoint
+
+
+def test_resume_refuses_corrupt_and_mismatched_checkpoints(charlm, text_file, tmp_path):
+    good = tmp_path / "good.npz"
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(good)])
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(good.read_bytes()[:-200])          # truncated
+    with pytest.raises(SystemExit, match=r"bad\.npz"):
+        charlm["main"](["--data", text_file, "--resume", str(bad), "--steps", "2"])
+    with pytest.raises(SystemExit, match=r"good\.npz was saved with hidden=32 .* --hidden 64"):
+        charlm["main"](["--data", text_file, "--resume", str(good), "--hidden", "64"])
+    other = tmp_path / "other.txt"
+    other.write_text("abc abc abc\n" * 100, encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"good\.npz key 'vocab'"):
+        charlm["main"](["--data", str(other), "--resume", str(good), "--steps", "2"])
+    ck = checkpoint.load(good)
+    ck["model"]["rnn.weight_hh_l0"] = np.zeros((3, 3), np.float32)
+    checkpoint.save(ck, tmp_path / "shapes.npz")
+    with pytest.raises(SystemExit, match=r"shapes\.npz.*weight_hh_l0"):
+        charlm["main"](["--data", text_file, "--resume", str(tmp_path / "shapes.npz")])
+
+
+def test_sampling_starts_with_the_prime(charlm, text_file):
+    r = charlm["main"](SMALL[:-4] + ["--data", text_file, "--steps", "5", "--prime", "ROMEO:",
+                                     "--sample-chars", "30"])
+    assert r.sample.startswith("ROMEO:") and len(r.sample) == 36
+    greedy = [charlm["sample"](r.model, r.vocab, "MENENIUS", 10, temperature=0) for _ in range(2)]
+    assert greedy[0] == greedy[1] and greedy[0].startswith("MENENIUS")
+    with pytest.raises(SystemExit, match="--prime.*'~'"):
+        charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--prime", "~"])
+
+
+@pytest.mark.parametrize("flags", [["--cell", "gru"], ["--cell", "rnn", "--embedding", "0"],
+                                   ["--tie", "--embedding", "32", "--layers", "2"]])
+def test_cells_one_hot_and_tying_run(charlm, text_file, flags):
+    r = charlm["main"](SMALL + ["--data", text_file, "--steps", "3"] + flags)
+    assert np.isfinite(r.val_loss) and r.step == 3
+    if "--tie" in flags:
+        assert r.model.head.weight is r.model.embed.weight
+    if "--embedding" in flags and "0" in flags:
+        assert r.model.embed is None
+
+
+def test_bad_flags_are_refused(charlm, text_file):
+    with pytest.raises(SystemExit, match="--hidden .* must equal --embedding"):
+        charlm["main"](SMALL + ["--data", text_file, "--tie"])
+    with pytest.raises(SystemExit, match="--every needs --save"):
+        charlm["main"](SMALL + ["--data", text_file, "--every", "5"])
+
+
+def test_time_budget_stops_training(charlm, text_file, capsys):
+    r = charlm["main"](SMALL + ["--data", text_file, "--steps", "100000", "--time-budget", "0.5"])
+    assert 0 < r.step < 100000 and "time budget of 0.5 s reached" in capsys.readouterr().out
+
+
+def test_graph_and_step_flags_are_wired(charlm, text_file, monkeypatch):
+    seen = []
+    monkeypatch.setitem(charlm["main"].__globals__, "show_graph",
+                        lambda loss, out, model=None: seen.append(("graph", out, loss.shape)))
+    monkeypatch.setitem(charlm["main"].__globals__, "show_steps",
+                        lambda loss, args, title=None: seen.append(("step", title, loss.shape)))
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--graph", "--step"])
+    assert seen == [("graph", "out/charlm.svg", ()), ("step", "charlm · LSTM", ())]
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def test_features_and_correlations():
+    act = load_demo("activations")
+    f = act["features"]('say "hi" (a (b) c)\nAB:\nx')
+    assert f["inside quotes"].tolist()[:9] == [0, 0, 0, 0, 1, 1, 1, 1, 0]
+    assert f["inside parentheses"].nonzero()[0].tolist() == list(range(9, 18))
+    assert f["position in line"][:3].tolist() == [0, 1, 2] and f["position in line"][-1] == 0
+    assert f["start of line"].nonzero()[0].tolist() == [0, 19, 23]
+    assert f["speaker's name"].nonzero()[0].tolist() == [19, 20, 21]
+    x = np.linspace(0, 1, 50)
+    r = act["correlations"](np.stack([x, -2 * x, np.ones(50)], axis=1), x)
+    assert np.allclose(r, [1, -1, 0])
+
+
+def test_activations_picks_units_with_correlations(text_file, tmp_path):
+    act = load_demo("activations")
+    svg = tmp_path / "act.svg"
+    report = act["main"](["--data", text_file, "--hidden", "32", "--steps", "30",
+                          "--chars", "1500", "--svg", str(svg)])
+    assert report.findings and report.picked
+    for fd in report.findings:
+        assert -1.0 <= fd.r <= 1.0 and -1.0 <= fd.untrained_r <= 1.0
+        assert fd.kind in ("c", "tanh(c)", "h") and 0 <= fd.unit < 32
+    assert {"inside quotes", "inside parentheses"} <= set(report.absent)  # none in Shakespeare
+    assert "position in line" in {fd.feature for fd in report.findings}
+    assert svg.exists() and "<svg" in svg.read_text(encoding="utf-8")[:500]
+
+
+def shutil_copy(src, dst):
+    Path(dst).write_bytes(Path(src).read_bytes())
+
+
+def assert_same(x, y, where="<root>"):
+    """Exact equality of two nested checkpoint structures."""
+    assert type(x) is type(y) or (np.isscalar(x) and np.isscalar(y)), where
+    if isinstance(x, dict):
+        assert x.keys() == y.keys(), where
+        for k in x:
+            assert_same(x[k], y[k], f"{where}/{k}")
+    elif isinstance(x, (list, tuple)):
+        assert len(x) == len(y), where
+        for i, (a, b) in enumerate(zip(x, y)):
+            assert_same(a, b, f"{where}/{i}")
+    else:
+        assert np.array_equal(x, y), where
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
