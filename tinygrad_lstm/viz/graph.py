@@ -139,13 +139,13 @@ def _box(title, t, norm):
 
 
 def _cluster(key, T=None):
-    """(name, label) of a cluster: ("params",), ("lane", lane), ("step", lane, t),
+    """(name, label) of a cluster: ("params", lane), ("lane", lane), ("step", lane, t),
     ("elided", lane, t)."""
-    if key[0] == "params":
-        return "cluster_params", "parameters (each drawn once)"
     name = "cluster" + "".join(f"_l{v}" if k == "layer" else f"_{v}" if k == "direction"
                                else f"_{k}{v}" for k, v in key[1])
     where = "".join(("layer " if k == "layer" else "") + f"{v} · " for k, v in key[1])
+    if key[0] == "params":  # beside what uses them: a layer's, the head's
+        return name.replace("cluster", "cluster_params"), where + "parameters (each drawn once)"
     if key[0] != "step":
         what = "once per sequence" if key[0] == "lane" else "elided"
         return f"{name}_{'shared' if key[0] == 'lane' else what}", where + what
@@ -198,7 +198,7 @@ class _Scene:
                     max_steps < step <= self.last[lane] - max_steps:
                 stand_in[id(t)] = f"e{self.lanes.index(lane)}"
             elif self.is_param(t):
-                where[id(t)] = ("params",)
+                where[id(t)] = ("params", (home.get(id(t)) or ("", ()))[1])
             elif step is not None:
                 where[id(t)] = ("step", lane, step)
             elif t.scope:
@@ -328,7 +328,7 @@ def _edge_attrs(e, scale):
     if e["free"]:
         attrs["constraint"] = "false"
     if e.get("loop"):
-        attrs.update(label="× T", fontsize="10", fontcolor=base)
+        attrs.update(label="× T", fontsize="10", fontcolor=base, tailport="n", headport="n")
     return attrs
 
 
@@ -394,7 +394,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                           f"\t{{rank=same; {node_id}; {beside}}}\n"]
     for (src, dst), e in edges.items():
         g.edge(src, dst, **_edge_attrs(e, scale))
-    order = lambda k: (0,) if k[0] == "params" else (1, repr(k[1]), -1 if len(k) < 3 else k[2])
+    order = lambda k: (k[0] != "params", repr(k[1]), -1 if len(k) < 3 else k[2])
     for key in sorted(clusters, key=order):
         name, label = _cluster(key, s.last[key[1]] if folded and key[0] == "step" else None)
         with g.subgraph(name=name) as c:
