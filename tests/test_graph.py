@@ -158,6 +158,21 @@ def test_stacked_bidirectional_lstm_has_a_chain_per_layer_and_direction():
     assert len(lit) == 4 * 3 * 3  # (c → ×, × → +, + → c) per step, layer and direction
 
 
+def test_parameters_are_named_from_a_dict_and_boxed_beside_what_uses_them():
+    """As the CLI calls it: a {name: Parameter} dict over a recurrent layer and a linear head."""
+    rng = manual_seed(2)
+    rnn, head = nn.LSTM(3, 4, rng=rng), nn.Linear(4, 5, rng=rng)
+    out, _ = rnn(Tensor(rng.standard_normal((3, 2, 3)).astype(np.float32)))
+    loss = (head(out) ** 2).mean()
+    params = {**{f"rnn.{k}": p for k, p in rnn.named_parameters()},
+              **{f"head.{k}": p for k, p in head.named_parameters()}}
+    nodes, _, clusters = parse(draw(loss, params=params).source)
+    names = lambda c: sorted(title(nodes[n]) for n in clusters[c])
+    assert names("cluster_params_l0") == ["rnn.bias_hh_l0", "rnn.bias_ih_l0",
+                                          "rnn.weight_hh_l0", "rnn.weight_ih_l0"]
+    assert names("cluster_params") == ["head.bias", "head.weight"]
+
+
 # --- folded and elided views ----------------------------------------------------------------
 
 def test_folded_view_draws_one_cell_with_recurrent_edges_labelled_times_t():
