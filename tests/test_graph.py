@@ -199,6 +199,8 @@ def test_max_steps_draws_first_and_last_steps_with_an_ellipsis_between():
     chain = highlighted_chain(source)  # still one chain, through the "…"
     assert chain[:7] == ["c[t=0]", "×", "+", "c[t=1]", "×", "+", "c[t=2]"]
     assert chain[7] == "…" and chain[-1] == "c[t=10]"
+    with pytest.raises(ValueError, match="max_steps must be at least 1"):
+        draw(loss, max_steps=0)
 
 
 def test_long_sequences_use_stubs_instead_of_edges_across_the_row():

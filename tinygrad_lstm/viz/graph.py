@@ -10,8 +10,6 @@ and the highlighted path. Ops are small circles with their symbol (+, ×, σ, ta
 tensors, parameters and inputs are boxes; one box per timestep and layer, time left to right.
 """
 
-from __future__ import annotations
-
 import html
 import math
 import shutil
@@ -177,8 +175,9 @@ class _Scene:
             if _step(t) is not None:
                 self.last[_lane(t)] = max(self.last.get(_lane(t), 0), _step(t))
         self.lanes = sorted(self.last, key=repr)
-        self.twins = {(t.name, _lane(t)): t for t in self.nodes
-                      if t.name is not None and _step(t) == self.last.get(_lane(t))}
+        self.twins = {(t.name, _lane(t)): t for t in self.nodes  # the folded view's states
+                      if t.name is not None and _step(t) is not None
+                      and _step(t) == self.last[_lane(t)]}
         self.where, self.stand_in = self._place(max_steps)
         self.long = len({k for k in self.where.values() if k and k[0] == "step"}) > LONG
         self.stubs, self.referenced = [], set()
@@ -359,6 +358,8 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             (needs grads), so vanishing gradients fade out.
         title: the heading. Defaults to what is highlighted (or why nothing is).
     """
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"draw: max_steps must be at least 1, got {max_steps}")
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
     s = _Scene(root, highlight, norms, params, folded, max_steps)
