@@ -246,23 +246,19 @@ def test_auto_mode_plays_to_the_end():
 
 # --- a real pseudo-terminal ----------------------------------------------------------------------
 
-def _session(argv):
+def _session(argv, script):
+    """Run argv in a pseudo-terminal, send each command and expect each pattern after it."""
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, argv, cwd=str(ROOT), encoding="utf-8",
                           dimensions=(45, 110), timeout=30)
     try:
         child.expect(r"node 1 of (\d+)")
         N = child.match.group(1)
-        for cmd, want in [("n", r"node 2 of"), ("b", r"node 1 of"), ("t 2", r"node \d+ of"),
-                          ("c", rf"node {N} of {N}")]:
+        for cmd, wants in script:
             child.expect("› ")
             child.sendline(cmd)
-            child.expect(want)
-            if cmd == "t 2":
-                child.expect("← here")  # the timestep panel marks where we are
-        child.expect("› ")
-        child.sendline("q")
-        child.expect("stepped through the backward pass")
+            for want in wants:
+                child.expect(want.replace("N", N))
         child.expect(pexpect.EOF)
     finally:
         child.close()
@@ -270,14 +266,24 @@ def _session(argv):
 
 
 def test_pty_session_on_a_tiny_lstm():
-    _session(["tests/step_target.py"])
+    _session(["tests/step_target.py"], [
+        ("n", [r"node 2 of 60", r"stack\(h\[t=1\] … h\[t=3\]\) ×"]),
+        ("b", [r"node 1 of 60", r"mean\("]),
+        ("t 2", [r"node 20 of 60", r"h\[t=2\] = o\[t=2\] × tanh\(c\[t=2\]\)", "← here"]),
+        ("p", [r"node 24 of 60", r"c\[t=2\] = f\[t=2\] × c\[t=1\] \+ i\[t=2\] × g\[t=2\]"]),
+        ("t", []), ("1", [r"node 36 of 60", r"h\[t=1\] ="]),
+        ("c", [r"node 60 of 60", "weight_hh_l0"]),
+        ("q", ["stepped through the backward pass"])])
 
 
 def test_pty_session_on_the_hello_demo():
     demo = ROOT / "demos" / "hello.py"
     if not demo.exists() or "--step" not in demo.read_text():
         pytest.skip("demos/hello.py --step not there yet")
-    _session([str(demo), "--step", "--steps", "2"])
+    _session([str(demo), "--step", "--steps", "2"], [
+        ("n", [r"node 2 of N"]), ("b", [r"node 1 of N"]),
+        ("t 2", [r"node \d+ of N", r"h\[t=2\]", "← here"]),
+        ("c", [r"node N of N"]), ("q", ["stepped through the backward pass"])])
 
 
 def test_no_pause_cli_exits_zero():

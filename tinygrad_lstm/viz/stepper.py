@@ -248,8 +248,8 @@ def rule(walk, s):
         return f"mean: hands ∂L/∂y / {k} to each of the {k} averaged elements", [f"/ {k}"]
     if op in ("getitem", "chunk"):
         where = _index(s.saved)
-        return (f"{op}: ∂L/∂y goes into slice [{where}] of zeros shaped {tuple(ps[0].shape)}; "
-                "the rest get 0 from here"), [f"into [{where}]"]
+        return (f"{op}: ∂L/∂y goes back to the entries [{where}] of zeros shaped "
+                f"{tuple(ps[0].shape)}; the rest get 0 from here"), [f"into [{where}]"]
     return f"{op}: the op's own backward", [""] * len(ps)
 
 
@@ -482,6 +482,9 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         console.print(fit_step_panel(console, walk, k, title=title, message=message))
         try:
             command = console.input("› ")
+            if command.strip().lower() in ("t", "g"):  # `t`, ⏎, then the number
+                which = "timestep" if command.strip().lower() == "t" else "node"
+                command += " " + console.input(f"{which} › ")
         except (EOFError, KeyboardInterrupt):
             break
         k, message = navigate(walk, k, command)
