@@ -61,12 +61,12 @@ def main(argv=None):
           f"'{vocab.decode(ids_x[:, 0])}' -> '{guess}' (target '{vocab.decode(ids_y[:, 0])}')")
 
     # one more training step's graph, to draw or to step through (each runs its backward)
+    model = {**{f"rnn.{k}": p for k, p in rnn.named_parameters()},
+             **{f"head.{k}": p for k, p in head.named_parameters()}}
     if args.graph:
-        model = {**{f"rnn.{k}": p for k, p in rnn.named_parameters()},
-                 **{f"head.{k}": p for k, p in head.named_parameters()}}
         show_graph(forward()[0], args.graph, model=model)
     if args.step:
-        show_steps(forward()[0], args, title=f"hello · {args.cell.upper()}")
+        show_steps(forward()[0], args, title=f"hello · {args.cell.upper()}", model=model)
     return loss.item(), guess
 
 

@@ -82,11 +82,12 @@ def show_graph(loss, out, model=None, **draw_kwargs):
     return paths
 
 
-def show_steps(loss, args, title=None):
-    """Step through `loss`'s backward in the terminal (this runs the backward)."""
+def show_steps(loss, args, title=None, model=None):
+    """Step through `loss`'s backward in the terminal (this runs the backward). `model` (a
+    Module or a {name: Parameter} dict) names the parameters on screen."""
     from .viz.stepper import step
 
-    return step(loss, no_pause=args.no_pause, auto=args.auto, title=title)
+    return step(loss, no_pause=args.no_pause, auto=args.auto, title=title, params=model)
 
 
 def list_demos():
