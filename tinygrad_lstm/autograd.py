@@ -1,11 +1,12 @@
 """The backward walk: one iterative topological sort, shared by backward, the renderer and
 the stepper, and the loop that pushes gradients through it.
 
-Gradients travel in a dict keyed by tensor identity and are summed in one place
+Gradients travel in a dict keyed by tensor (identity) and are summed in one place
 (`_accumulate`). Two kinds are kept lazy until the tensor that receives them is reached:
-the slices an LSTM's `chunk` hands back (written into one zeroed buffer instead of four
-zero-padded arrays) and a weight's per-timestep `aᵀ g` products (concatenated into a single
-matmul, as a hand-written BPTT does after its time loop).
+the slices `x[index]` hands back (the four chunks of an LSTM's gate block become one
+concatenate; the `xs[t]` of every timestep are written into one buffer as they arrive) and a
+weight's per-timestep `aᵀ g` products (stacked into a few big matmuls, as a hand-written BPTT
+does after its time loop).
 """
 
 from __future__ import annotations
@@ -14,55 +15,140 @@ import numpy as np
 
 _FREED = object()  # what a Function's `saved` becomes once backward has passed it
 
+# OuterSum multiplies its pending pieces once they hold this many bytes of gradient: big
+# enough for BLAS to run at full speed, small enough that they need not all be kept.
+OUTER_CHUNK_BYTES = 4 << 20
+
 
 class Scatter:
     """Gradient of `x[index]`: pieces to be added into zeros of x's shape."""
 
-    __slots__ = ("shape", "dtype", "parts")
+    __slots__ = ("shape", "dtype", "parts", "buf")
 
     def __init__(self, shape, dtype, index, value, basic):
         self.shape, self.dtype = shape, dtype
         self.parts = [(index, value, basic)]
+        self.buf = None  # the dense result, once pieces are written as they arrive
 
     def merge(self, other):
-        if other.shape != self.shape:
+        if type(other) is not Scatter or other.shape != self.shape:
             return False
-        self.parts.extend(other.parts)
+        if self.buf is None and type(self.parts[0][0]) is int:
+            # x[t], one timestep at a time: write into one buffer now, keep no pieces
+            self.buf = np.zeros(self.shape, self.dtype)
+            self._write(self.parts)
+            self.parts = None
+        if self.buf is None:
+            self.parts += other.parts if other.buf is None else [(..., other.buf, True)]
+        elif other.buf is None:
+            self._write(other.parts)
+        else:
+            self.buf += other.buf
         return True
 
-    def dense(self):
-        out = np.zeros(self.shape, self.dtype)
-        for index, value, basic in self.parts:
+    def _write(self, parts):
+        out = self.buf
+        for index, value, basic in parts:
             if basic:
                 out[index] += value
             else:
                 np.add.at(out, index, value)  # repeated indices accumulate
+
+    def dense(self):
+        if self.buf is None:
+            self.buf = np.zeros(self.shape, self.dtype)
+            self._write(self.parts)
+        return self.buf
+
+    def value(self):
+        """The dense value for an observer: a copy (later pieces go into self's buffer)."""
+        return self.dense().copy()
+
+
+class Pieces:
+    """Gradient of the pieces of one `chunk`/`split` (slices start:stop along one axis): when
+    they tile the axis, as an LSTM's four gates do, one concatenate, no zero-filling."""
+
+    __slots__ = ("shape", "dtype", "axis", "pieces")
+
+    def __init__(self, shape, dtype, axis, start, stop, value):
+        self.shape, self.dtype, self.axis = shape, dtype, axis
+        self.pieces = {start: (stop, value)}
+
+    def merge(self, other):
+        if (type(other) is not Pieces or other.shape != self.shape or other.axis != self.axis
+                or not self.pieces.keys().isdisjoint(other.pieces)):
+            return False
+        self.pieces.update(other.pieces)
+        return True
+
+    def dense(self):
+        pieces, values, pos = self.pieces, [], 0
+        while pos in pieces:
+            pos, value = pieces[pos]
+            values.append(value)
+        if pos == self.shape[self.axis] and len(values) == len(pieces):
+            return np.concatenate(values, axis=self.axis)  # a new array, even for one piece
+        out = np.zeros(self.shape, self.dtype)
+        lead = (slice(None),) * self.axis
+        for start, (stop, value) in pieces.items():
+            out[lead + (slice(start, stop),)] += value
         return out
+
+    value = dense  # always a new array
 
 
 class OuterSum:
-    """Gradient of the weight in `a @ W`: Σ aₖᵀ gₖ over every use, done as one matmul."""
+    """Gradient of the weight in `a @ W`: Σ aₖᵀ gₖ over every use, done as few big matmuls
+    (one per OUTER_CHUNK_BYTES of pending gradient)."""
 
-    __slots__ = ("shape", "a", "g")
+    __slots__ = ("shape", "a", "g", "nbytes", "acc")
 
     def __init__(self, a, g):
         self.shape = (a.shape[1], g.shape[1])
         self.a, self.g = [a], [g]
+        self.nbytes = g.nbytes
+        self.acc = None
 
     def merge(self, other):
-        if other.shape != self.shape:
+        if type(other) is not OuterSum or other.shape != self.shape:
             return False
         self.a.extend(other.a)
         self.g.extend(other.g)
+        self.nbytes += other.nbytes
+        if other.acc is not None:  # already multiplied (an observer asked for its value)
+            self.acc = other.acc if self.acc is None else self.acc + other.acc
+        if self.nbytes >= OUTER_CHUNK_BYTES:
+            self._flush()
         return True
 
+    def _product(self):
+        a, g = self.a, self.g
+        return a[0].T @ g[0] if len(a) == 1 else np.concatenate(a).T @ np.concatenate(g)
+
+    def _flush(self):
+        part = self._product()
+        if self.acc is None:
+            self.acc = part
+        else:
+            self.acc += part
+        self.a, self.g, self.nbytes = [], [], 0
+
     def dense(self):
-        if len(self.a) == 1:
-            return self.a[0].T @ self.g[0]
-        return np.concatenate(self.a).T @ np.concatenate(self.g)
+        if self.a:
+            self._flush()
+        return self.acc
+
+    def value(self):
+        """The dense value for an observer: a new array, and self left as it was (so the
+        gradients come out bit for bit as without the observer)."""
+        if not self.a:
+            return self.acc.copy()
+        part = self._product()
+        return part if self.acc is None else self.acc + part
 
 
-_LAZY = (Scatter, OuterSum)
+_LAZY = (Scatter, Pieces, OuterSum)
 
 
 def dense(g):
@@ -73,10 +159,8 @@ def dense(g):
 def _accumulate(prev, new):
     """prev + new for any mix of arrays and lazy gradients; never writes into an array that
     may be shared (an `add` hands the same array to both parents)."""
-    if prev is None:
-        return new
     tp, tn = type(prev), type(new)
-    if tp is tn and tp in _LAZY and prev.merge(new):
+    if tp in _LAZY and prev.merge(new):
         return prev
     if tp in _LAZY:
         out = prev.dense()  # freshly allocated, ours to write into
@@ -92,22 +176,24 @@ def _accumulate(prev, new):
 def toposort(root):
     """Every tensor that `root` depends on through tensors requiring grad, root first, each
     after all of its consumers. Iterative (no recursion limit); leaves are included."""
-    order, visited = [], set()
-    stack = [(root, False)]
+    order, visited = [], set()  # tensors hash by identity
+    stack = [root]
+    pop, push, mark, emit = stack.pop, stack.append, visited.add, order.append
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+        node = pop()
+        if node is None:  # the marker pushed above a node: all its inputs are done
+            emit(pop())
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
-        stack.append((node, True))
+        mark(node)
+        push(node)
+        push(None)
         ctx = node._ctx
         if ctx is not None:
             for p in ctx.parents:
-                if p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
+                if p.requires_grad and p not in visited:
+                    push(p)
     order.reverse()
     return order
 
@@ -149,14 +235,15 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                                f"{where}; pass retain_graph=True to the first backward() to walk "
                                "it again")
 
-    grads = {id(root): grad}
+    grads = {root: grad}  # tensor -> gradient so far (tensors hash by identity)
+    pop, get = grads.pop, grads.get
     for node in order:
-        g = grads.pop(id(node), None)
+        g = pop(node, None)
         if g is None:
             continue
         owned = type(g) in _LAZY
         if owned:
-            g = g.dense()
+            g = g.dense()  # a new array, ours
         ctx = node._ctx
         if ctx is None:
             if node.grad is None:
@@ -170,15 +257,16 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             node.grad = g.copy() if node.grad is None else node.grad + g
         parent_grads = ctx.backward(g)
         if on_step is not None:
-            on_step(node, g, tuple(None if pg is None else dense(pg) for pg in parent_grads))
+            on_step(node, g, tuple(pg.value() if type(pg) in _LAZY else pg
+                                   for pg in parent_grads))
         for p, pg in zip(ctx.parents, parent_grads):
             if pg is None or not p.requires_grad:
                 continue
             if type(pg) is not np.ndarray and type(pg) not in _LAZY:
                 pg = np.asarray(pg)  # numpy turns 0-d results into scalars
-            assert pg.shape == p.shape, \
+            assert pg.shape == (p.data.shape if p._released is None else p._released[0]), \
                 f"{ctx.op}: gradient shape {pg.shape} must match its input's shape {p.shape}"
-            key = id(p)
-            grads[key] = _accumulate(grads.get(key), pg)
+            prev = get(p)
+            grads[p] = pg if prev is None else _accumulate(prev, pg)
         if not retain_graph:
             ctx.saved = _FREED

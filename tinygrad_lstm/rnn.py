@@ -325,6 +325,31 @@ class States:
         return np.stack([t.data for t in self.get(name, layer, direction)])
 
 
+# A layer releases a step's intermediate values (see below) when one step's gate block is at
+# least this big: there they dominate memory, while below it the bookkeeping would cost more
+# time than the memory is worth.
+RELEASE_BYTES = 32 << 10
+
+
+def _release_intermediates(outputs):
+    """Release the values of the unnamed tensors computed on the way to `outputs` in the
+    same scope (one step: the gate pre-activations, the chunks, the products; nothing a
+    backward needs, since each op saves what its own backward uses). The nodes stay in the
+    graph, and reading one's `.data` recomputes it; this keeps a layer's memory near that of
+    a hand-written BPTT, which stores only the gates and the states."""
+    outputs = list(outputs)
+    sc = outputs[0].scope
+    seen = {id(t) for t in outputs}
+    stack = [t for t in outputs if t._ctx is not None]
+    while stack:
+        for p in stack.pop()._ctx.parents:
+            if p.scope is sc and p._ctx is not None and id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+                if p.name is None:
+                    p.release()
+
+
 class _RecurrentLayer(Module):
     cell_class = None
 
@@ -393,12 +418,19 @@ class _RecurrentLayer(Module):
         with scope(**labels):
             w_hh = cell.weight_hh.T        # once per sequence: one matmul for its gradient
             xw = cell.input_projection(xs)  # (T, B, G*H): the input side of every step at once
+            lean = xw.data[0].nbytes >= RELEASE_BYTES
+            if lean:
+                _release_intermediates([xw])
             steps = [None] * T
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
                 with scope(t=t + 1):
                     out = cell.step(xw[t], state, w_hh)
+                if lean:
+                    _release_intermediates(out.values())
                 state = tuple(out[n] for n in cell.state_names)
                 steps[t] = out
+            if lean:
+                xw.release()
         return steps, state
 
     def forward(self, x, hx=None, return_states=False):

@@ -13,6 +13,7 @@ Nothing points back to an output, so a dropped graph is freed by reference count
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Function:
     parents need a gradient. `op` names it in errors, the renderer and the stepper; `symbol` is
     what the pictures draw."""
 
-    __slots__ = ("parents", "saved", "needs")
+    __slots__ = ("parents", "saved", "needs", "args")
     op = "?"
     symbol = "?"
 
@@ -55,17 +56,32 @@ class Function:
 
     @classmethod
     def apply(cls, *parents, **kwargs):
-        if len(parents) > 1:
-            dtype = parents[0].data.dtype
-            for p in parents:
-                if p.data.dtype != dtype:
-                    raise OpError(f"{cls.op}: dtypes differ ({_dtypes(parents)}); "
-                                  "no silent upcasting: create the tensors with one dtype")
+        # The hot path of every op, so one- and two-input ops get straight-line code.
         ctx = object.__new__(cls)
         ctx.parents = parents
         ctx.saved = None
+        ctx.args = kwargs or None  # kept so a released value can be recomputed (Tensor.data)
+        n = len(parents)
         try:
-            out = ctx.forward(*[p.data for p in parents], **kwargs)
+            if n == 2:
+                a, b = parents
+                x, y = a.data, b.data
+                if x.dtype != y.dtype:
+                    raise OpError(f"{cls.op}: dtypes differ ({x.dtype}, {y.dtype}); "
+                                  "no silent upcasting: create the tensors with one dtype")
+                out = ctx.forward(x, y, **kwargs) if kwargs else ctx.forward(x, y)
+                needs = (a.requires_grad, b.requires_grad)
+            elif n == 1:
+                x = parents[0].data
+                out = ctx.forward(x, **kwargs) if kwargs else ctx.forward(x)
+                needs = (parents[0].requires_grad,)
+            else:
+                arrays = [p.data for p in parents]
+                if len({a.dtype for a in arrays}) > 1:
+                    raise OpError(f"{cls.op}: dtypes differ ({_dtypes(parents)}); "
+                                  "no silent upcasting: create the tensors with one dtype")
+                out = ctx.forward(*arrays, **kwargs)
+                needs = tuple([p.requires_grad for p in parents])
         except OpError:
             raise
         except (ValueError, IndexError, TypeError) as e:
@@ -77,8 +93,9 @@ class Function:
         t.grad = None
         t.name = None
         t._retain = False
-        if _grad_enabled and any(p.requires_grad for p in parents):
-            ctx.needs = tuple(p.requires_grad for p in parents)
+        t._released = None
+        if _grad_enabled and True in needs:
+            ctx.needs = needs
             t.requires_grad = True
             t._ctx = ctx
             t.scope = _scope
@@ -87,6 +104,13 @@ class Function:
             t._ctx = None
             t.scope = None
         return t
+
+    def recompute(self):
+        """This op's output, computed again from its parents' current values."""
+        fresh = object.__new__(type(self))  # forward's `saved` goes to a throwaway
+        fresh.saved = None
+        out = fresh.forward(*[p.data for p in self.parents], **(self.args or {}))
+        return out if type(out) is np.ndarray else np.asarray(out)
 
 
 def _dtypes(parents):
@@ -179,16 +203,25 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[0]:
             raise OpError(f"matmul: {a.shape} @ {b.shape}: inner dimensions differ")
         self.saved = (a, b)
-        return a @ b
+        return _matmul(a, b)
 
     def backward(self, g):  # dy/da = g bᵀ, dy/db = aᵀ g (summed over batch axes)
         a, b = self.saved
-        ga = g @ b.T if self.needs[0] else None
+        ga = _matmul(g, b.T) if self.needs[0] else None
         gb = None
         if self.needs[1]:
             # Kept lazy: the weight's gradient from every timestep becomes one matmul (autograd).
-            gb = autograd.OuterSum(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]))
+            if a.ndim > 2:
+                a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+            gb = autograd.OuterSum(a, g)
         return ga, gb
+
+
+def _matmul(a, b):
+    """a @ b, with the batch axes of a folded into one GEMM (numpy would loop over them)."""
+    if a.ndim == 2:
+        return a @ b
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[1],))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,21 +277,34 @@ class Log(Function):
         return (g / self.saved,)
 
 
+_SIGMOID_LOW = {"f": -88.0, "d": -708.0, "e": -11355.0, "g": -11355.0}
+
+
 class Sigmoid(Function):
     __slots__ = ()
     op, symbol = "sigmoid", "σ"
 
     def forward(self, x):
-        # exp(-|x|) never overflows: σ(x) = 1/(1+z) for x ≥ 0 and z/(1+z) for x < 0.
-        z = np.exp(-np.abs(x))
-        y = 1.0 / (1.0 + z)
-        np.multiply(y, z, out=y, where=x < 0)
+        # σ(x) = 1 / (1 + exp(−x)), computed in place in one fresh array. x is first clipped
+        # from below where exp(−x) would overflow (−88 float32, −708 float64): there σ(x) is
+        # below 1e-38 (1e-307) and stays so, with no warning and no NaN; elsewhere the value
+        # is exactly the plain formula's.
+        y = np.maximum(x, _SIGMOID_LOW[x.dtype.char])
+        if type(y) is not np.ndarray:
+            y = np.array(y)  # 0-d input: numpy returned a scalar
+        np.negative(y, out=y)
+        np.exp(y, out=y)
+        y += 1.0
+        np.divide(1.0, y, out=y)
         self.saved = y
         return y
 
     def backward(self, g):  # dy/dx = y (1 - y), at most 1/4
         y = self.saved
-        return (g * y * (1.0 - y),)
+        d = 1.0 - y
+        d *= y
+        d *= g
+        return (d,)
 
 
 class Tanh(Function):
@@ -272,7 +318,9 @@ class Tanh(Function):
 
     def backward(self, g):  # dy/dx = 1 - y², at most 1
         y = self.saved
-        return (g * (1.0 - y * y),)
+        d = 1.0 - y * y
+        d *= g
+        return (d,)
 
 
 class Relu(Function):
@@ -391,6 +439,8 @@ class Transpose(Function):
 
 def _is_basic(index):
     """True for indices numpy answers with a view (ints, slices, None, Ellipsis)."""
+    if type(index) is int:
+        return True
     items = index if isinstance(index, tuple) else (index,)
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
                for i in items)
@@ -412,10 +462,20 @@ class GetItem(Function):
 
 
 class Chunk(GetItem):
-    """One piece of `x.chunk(n)` / `x.split(size)`: a slice along one axis."""
+    """One piece of `x.chunk(n)` / `x.split(size)`: a slice along one axis, whose index is
+    `(:, ..., :, start:stop)`."""
 
     __slots__ = ()
     op, symbol = "chunk", "chunk"
+
+    def forward(self, x, index):
+        self.saved = (x.shape, index, True)
+        return x[index]
+
+    def backward(self, g):  # the pieces of one chunk() become one concatenate (autograd)
+        shape, index, _ = self.saved
+        last = index[-1]
+        return (autograd.Pieces(shape, g.dtype, len(index) - 1, last.start, last.stop, g),)
 
 
 class Cat(Function):
@@ -490,9 +550,11 @@ class Tensor:
         dtype: float32 or float64. Defaults to the rule above.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "_retain")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "_retain", "_released")
     # numpy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__)
     __array_ufunc__ = None
+    # identity hash, kept even if comparison operators are added: the walk keys dicts by tensor
+    __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
@@ -502,6 +564,7 @@ class Tensor:
         self.name = None
         self.scope = None
         self._retain = False
+        self._released = None
 
     # --- constructors --------------------------------------------------------------------
     @staticmethod
@@ -534,19 +597,42 @@ class Tensor:
     # --- properties ----------------------------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        r = self._released
+        return self.data.shape if r is None else r[0]
 
     @property
     def dtype(self):
-        return self.data.dtype
+        r = self._released
+        return self.data.dtype if r is None else r[1]
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return len(self.shape)
 
     @property
     def size(self):
-        return self.data.size
+        return math.prod(self.shape)
+
+    # --- released values -----------------------------------------------------------------
+    def release(self):
+        """Drop the value of this intermediate result to save memory (a recurrent layer does
+        this for the pre-activations and products inside each step, which no backward needs).
+
+        The node stays in the graph; reading `.data` later recomputes the value from the
+        parents' current values (the same numbers, unless a parent was changed in place since,
+        e.g. by an optimizer step). Leaves cannot be released."""
+        if self._ctx is not None and self._released is None:
+            self._released = (self.data.shape, self.data.dtype)
+            del self.data
+        return self
+
+    def __getattr__(self, name):
+        # Only reached for an unset slot: `data` of a released tensor is recomputed (and kept).
+        if name == "data" and self._released is not None:
+            self.data = self._ctx.recompute()
+            self._released = None
+            return self.data
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     @property
     def op(self):
@@ -621,7 +707,7 @@ class Tensor:
         """The same data (shared) cut off from the graph: truncated BPTT between chunks."""
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t._ctx = self.data, None, False, None
-        t.name, t.scope, t._retain = self.name, None, False
+        t.name, t.scope, t._retain, t._released = self.name, None, False, None
         return t
 
     # --- operators -----------------------------------------------------------------------
@@ -634,8 +720,8 @@ class Tensor:
                           "no silent upcasting: create the operands with one dtype")
         t = Tensor.__new__(Tensor)
         t.data = np.asarray(other, dtype=self.dtype)
-        t.grad, t.requires_grad, t._ctx, t.name, t.scope, t._retain = (
-            None, False, None, None, None, False)
+        t.grad, t.requires_grad, t._ctx, t.name, t.scope, t._retain, t._released = (
+            None, False, None, None, None, False, None)
         return t
 
     def __add__(self, other):
@@ -714,7 +800,7 @@ class Tensor:
 
     def __getitem__(self, index):
         items = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(i, Tensor) for i in items):
+        if type(index) is not int and any(isinstance(i, Tensor) for i in items):
             raise OpError("getitem: indexing with a Tensor is not supported; "
                           "index with ints, slices or a numpy integer array")
         return GetItem.apply(self, index=index)
@@ -793,20 +879,29 @@ def is_grad_enabled():
     return _grad_enabled
 
 
-@contextlib.contextmanager
-def scope(**labels):
+class scope(contextlib.ContextDecorator):
     """Tag every tensor computed inside with these labels, e.g. `with scope(layer=0, t=3):`.
 
     Nested scopes merge (the inner value wins). The renderer groups nodes by scope and the
-    stepper shows it; it costs one reference per node.
+    stepper shows it; it costs one reference per node. (A class, not a generator: a layer
+    enters one per timestep.)
     """
-    global _scope
-    previous = _scope
-    _scope = {**(previous or {}), **labels}
-    try:
-        yield
-    finally:
-        _scope = previous
+
+    __slots__ = ("labels", "previous")
+
+    def __init__(self, **labels):
+        self.labels = labels
+
+    def __enter__(self):
+        global _scope
+        self.previous = _scope
+        _scope = {**self.previous, **self.labels} if self.previous else self.labels
+        return self
+
+    def __exit__(self, *exc):
+        global _scope
+        _scope = self.previous
+        return False
 
 
 def manual_seed(seed):
