@@ -43,7 +43,7 @@ def load_charlm():
     return module
 
 
-# ------------------------------------------------------------------------------------- data: features
+# ---------------------------------------------------------------------------- data: features
 def features(text):
     """Visible properties of the text, one value per character (after reading that character):
 
@@ -78,7 +78,7 @@ def features(text):
             "start of line": start, "speaker's name": speaker}
 
 
-# ------------------------------------------------------------------------------------- model: activations
+# ---------------------------------------------------------------------------- model: activations
 def unit_activations(model, ids):
     """{(layer, kind): (N, H) array} for kind c, tanh(c) (LSTM) and h, after each character."""
     model.eval()
@@ -116,7 +116,7 @@ def best_unit(acts, feature):
     return best
 
 
-# ------------------------------------------------------------------------------------- results: colour
+# ---------------------------------------------------------------------------- results: colour
 def colour(v):
     """v in [-1, 1] -> background: white at 0, red towards +1, blue towards -1."""
     v = float(np.clip(v, -1.0, 1.0))
@@ -173,7 +173,7 @@ def verdict(r, control, threshold):
     if abs(r) < threshold:
         return "no unit tracks it well"
     if abs(r) - abs(control) < 0.1:
-        return "tracks it, but so does an untrained unit: the input showing through"
+        return "an untrained unit does too: the input showing"
     return "tracks it"
 
 
@@ -200,15 +200,14 @@ def main(argv=None):
 
     # model: train a small LSTM char-LM with charlm's loop, or load one
     cl_argv = ["--steps", str(args.steps), "--seed", str(args.seed), "--sample-chars", "0",
-               "--eval-chars", "20000",
-               "--eval-every", "0"]
+               "--eval-every", "0", "--eval-chars", "20000"]
     if args.data:
         cl_argv += ["--data", args.data]
     if args.resume:
         cl_argv += ["--resume", args.resume, "--steps", "0"]
     else:
         cl_argv += ["--cell", "lstm", "--hidden", str(args.hidden), "--batch-size", "32",
-                    "--seq-len", "64", "--lr", "0.01"]
+                    "--seq-len", "64", "--lr", "0.01", "--dropout", "0"]
     if args.graph:
         cl_argv += ["--graph", args.graph]
     if args.step:
@@ -246,8 +245,9 @@ def main(argv=None):
         findings.append(Finding(name, layer, kind, unit, r, control_r,
                                 verdict(r, control_r, args.threshold)))
 
+    model_name = f"{cfg.layers} x {cfg.cell.upper()}({cfg.hidden})"
     table = Table(title=f"best unit per feature over {len(sample):,} validation characters "
-                        f"({cfg.layers} x LSTM({cfg.hidden}), val ≈ {run.val_loss:.3f} nats/char)")
+                        f"({model_name}, val ≈ {run.val_loss:.3f} nats/char)")
     for col in ("feature", "unit", "r", "untrained best r", "verdict"):
         table.add_column(col, justify="right" if col in ("r", "untrained best r") else "left")
     for fd in findings:
@@ -272,8 +272,9 @@ def main(argv=None):
         values = acts[(fd.layer, fd.kind)][:, fd.unit]
         if fd.kind == "c":
             values = values / max(np.abs(values).max(), 1e-9)   # c is unbounded: scale to [-1, 1]
-        sign = "" if fd.r > 0 else " (negatively: blue where the feature is on)"
-        console.print(f"\n[bold]layer {fd.layer} {fd.kind}[{fd.unit}][/bold] tracks "
+        sign = "" if fd.r > 0 else " (negatively: blue where the feature is on or high)"
+        how = "tracks" if fd.verdict == "tracks it" else "follows, weakly,"
+        console.print(f"\n[bold]layer {fd.layer} {fd.kind}[{fd.unit}][/bold] {how} "
                       f"[bold]{fd.feature}[/bold]{sign}: r = {fd.r:+.3f}, untrained best "
                       f"{fd.untrained_r:+.3f}  (red +, blue -)")
         console.print(coloured_lines(sample, values, window(sample, feats[fd.feature],

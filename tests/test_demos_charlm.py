@@ -155,6 +155,16 @@ def test_activations_picks_units_with_correlations(text_file, tmp_path):
     assert svg.exists() and "<svg" in svg.read_text(encoding="utf-8")[:500]
 
 
+def test_activations_says_so_when_no_unit_tracks_anything(text_file, capsys):
+    report = load_demo("activations")["main"](["--data", text_file, "--hidden", "16",
+                                               "--steps", "2", "--chars", "800",
+                                               "--threshold", "1.0"])
+    assert all(fd.verdict == "no unit tracks it well" for fd in report.findings)
+    assert len(report.picked) == 1                     # the closest, shown with its numbers
+    out = capsys.readouterr().out
+    assert "No unit tracks any of these features well" in out and "Showing the closest" in out
+
+
 def shutil_copy(src, dst):
     Path(dst).write_bytes(Path(src).read_bytes())
 
