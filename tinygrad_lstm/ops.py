@@ -1,0 +1,410 @@
+"""The primitives: each a `Function` subclass with `forward(*arrays)` and, right below it,
+`backward(g)`, which returns one gradient per parent (None where the parent needs none) and
+carries its local derivative as a comment. Adding an op means one subclass here and one
+method on `Tensor` (tensor.py). Everything else (softmax, losses, cells) is composed from
+these in other modules and has no backward code.
+
+`sigmoid` and `tanh` are primitives, so each gate is one node in the graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import autograd
+from .tensor import Function, OpError
+
+
+def _unbroadcast(g, shape):
+    """Sum a broadcast gradient back to `shape`: over the leading axes broadcasting added and
+    over the axes where the input had size 1."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary elementwise ops (numpy broadcasting; gradients summed back to each input's shape)
+
+
+class Add(Function):
+    __slots__ = ()
+    op, symbol = "add", "+"
+
+    def forward(self, a, b):
+        self.saved = (a.shape, b.shape)
+        return a + b
+
+    def backward(self, g):  # dy/da = 1, dy/db = 1
+        sa, sb = self.saved
+        na, nb = self.needs
+        return (None if not na else g if sa == g.shape else _unbroadcast(g, sa),
+                None if not nb else g if sb == g.shape else _unbroadcast(g, sb))
+
+
+class Sub(Function):
+    __slots__ = ()
+    op, symbol = "sub", "−"
+
+    def forward(self, a, b):
+        self.saved = (a.shape, b.shape)
+        return a - b
+
+    def backward(self, g):  # dy/da = 1, dy/db = -1
+        sa, sb = self.saved
+        return (_unbroadcast(g, sa) if self.needs[0] else None,
+                _unbroadcast(-g, sb) if self.needs[1] else None)
+
+
+class Mul(Function):
+    __slots__ = ()
+    op, symbol = "mul", "×"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, g):  # dy/da = b, dy/db = a
+        a, b = self.saved
+        na, nb = self.needs
+        ga = g * b if na else None
+        gb = g * a if nb else None
+        if na and ga.shape != a.shape:
+            ga = _unbroadcast(ga, a.shape)
+        if nb and gb.shape != b.shape:
+            gb = _unbroadcast(gb, b.shape)
+        return ga, gb
+
+
+class Div(Function):
+    __slots__ = ()
+    op, symbol = "div", "÷"
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return a / b
+
+    def backward(self, g):  # dy/da = 1/b, dy/db = -a/b²
+        a, b = self.saved
+        return (_unbroadcast(g / b, a.shape) if self.needs[0] else None,
+                _unbroadcast(-g * a / (b * b), b.shape) if self.needs[1] else None)
+
+
+class MatMul(Function):
+    """(..., n, k) @ (k, m): the right operand is a 2-D weight, the left may carry batch axes."""
+
+    __slots__ = ()
+    op, symbol = "matmul", "@"
+
+    def forward(self, a, b):
+        if a.ndim < 2 or b.ndim != 2:
+            raise OpError(f"matmul: {a.shape} @ {b.shape}: supported are 2-D @ 2-D and N-D @ 2-D")
+        if a.shape[-1] != b.shape[0]:
+            raise OpError(f"matmul: {a.shape} @ {b.shape}: inner dimensions differ")
+        self.saved = (a, b)
+        return _matmul(a, b)
+
+    def backward(self, g):  # dy/da = g bᵀ, dy/db = aᵀ g (summed over batch axes)
+        a, b = self.saved
+        ga = _matmul(g, b.T) if self.needs[0] else None
+        gb = None
+        if self.needs[1]:
+            # Kept lazy: the weight's gradient from every timestep becomes one matmul (autograd).
+            if a.ndim > 2:
+                a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+            gb = autograd.OuterSum(a, g)
+        return ga, gb
+
+
+def _matmul(a, b):
+    """a @ b, with the batch axes of a folded into one GEMM (numpy would loop over them)."""
+    if a.ndim == 2:
+        return a @ b
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[1],))
+
+
+# ---------------------------------------------------------------------------------------------
+# Unary elementwise ops
+
+
+class Neg(Function):
+    __slots__ = ()
+    op, symbol = "neg", "−"
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):  # dy/dx = -1
+        return (-g,)
+
+
+class Pow(Function):
+    __slots__ = ()
+    op, symbol = "pow", "^"
+
+    def forward(self, x, p):
+        self.saved = (x, p)
+        return x ** p
+
+    def backward(self, g):  # dy/dx = p x^(p-1)
+        x, p = self.saved
+        return (g * (p * x ** (p - 1)),)
+
+
+class Exp(Function):
+    __slots__ = ()
+    op, symbol = "exp", "exp"
+
+    def forward(self, x):
+        y = np.exp(x)
+        self.saved = y
+        return y
+
+    def backward(self, g):  # dy/dx = y
+        return (g * self.saved,)
+
+
+class Log(Function):
+    __slots__ = ()
+    op, symbol = "log", "log"
+
+    def forward(self, x):
+        self.saved = x
+        return np.log(x)
+
+    def backward(self, g):  # dy/dx = 1/x
+        return (g / self.saved,)
+
+
+_SIGMOID_LOW = {"f": -88.0, "d": -708.0, "e": -11355.0, "g": -11355.0}
+
+
+class Sigmoid(Function):
+    __slots__ = ()
+    op, symbol = "sigmoid", "σ"
+
+    def forward(self, x):
+        # σ(x) = 1 / (1 + exp(−x)), computed in place in one fresh array. x is first clipped
+        # from below where exp(−x) would overflow (−88 float32, −708 float64): there σ(x) is
+        # below 1e-38 (1e-307) and stays so, with no warning and no NaN; elsewhere the value
+        # is exactly the plain formula's.
+        y = np.maximum(x, _SIGMOID_LOW[x.dtype.char])
+        if type(y) is not np.ndarray:
+            y = np.array(y)  # 0-d input: numpy returned a scalar
+        np.negative(y, out=y)
+        np.exp(y, out=y)
+        y += 1.0
+        np.divide(1.0, y, out=y)
+        self.saved = y
+        return y
+
+    def backward(self, g):  # dy/dx = y (1 - y), at most 1/4
+        y = self.saved
+        d = 1.0 - y
+        d *= y
+        d *= g
+        return (d,)
+
+
+class Tanh(Function):
+    __slots__ = ()
+    op, symbol = "tanh", "tanh"
+
+    def forward(self, x):
+        y = np.tanh(x)
+        self.saved = y
+        return y
+
+    def backward(self, g):  # dy/dx = 1 - y², at most 1
+        y = self.saved
+        d = 1.0 - y * y
+        d *= g
+        return (d,)
+
+
+class Relu(Function):
+    __slots__ = ()
+    op, symbol = "relu", "relu"
+
+    def forward(self, x):
+        self.saved = x > 0
+        return x * self.saved
+
+    def backward(self, g):  # dy/dx = 1 where x > 0, else 0
+        return (g * self.saved,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+
+
+def _norm_axis(op, axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise OpError(f"{op}: axis {a} is out of range for a {ndim}-D tensor")
+    return tuple(sorted(a % ndim for a in axes))
+
+
+class Sum(Function):
+    __slots__ = ()
+    op, symbol = "sum", "Σ"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _norm_axis("sum", axis, x.ndim)
+        self.saved = (x.shape, axes, keepdims)
+        return np.sum(x, axis=axes, keepdims=keepdims)
+
+    def backward(self, g):  # dy/dx = 1 for every summed element
+        shape, axes, keepdims = self.saved
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        return (np.broadcast_to(g, shape),)
+
+
+class Mean(Function):
+    __slots__ = ()
+    op, symbol = "mean", "mean"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _norm_axis("mean", axis, x.ndim)
+        self.saved = (x.shape, axes, keepdims)
+        return np.mean(x, axis=axes, keepdims=keepdims)
+
+    def backward(self, g):  # dy/dx = 1/n for each of the n averaged elements
+        shape, axes, keepdims = self.saved
+        n = 1
+        for a in axes:
+            n *= shape[a]
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        return (np.broadcast_to(g / g.dtype.type(n), shape),)
+
+
+class Max(Function):
+    __slots__ = ()
+    op, symbol = "max", "max"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _norm_axis("max", axis, x.ndim)
+        if x.size == 0:
+            raise OpError(f"max: {x.shape}: cannot take the max of an empty tensor")
+        y = np.max(x, axis=axes, keepdims=True)
+        self.saved = (x, y, axes, keepdims)
+        return y if keepdims else np.squeeze(y, axis=axes)
+
+    def backward(self, g):  # dy/dx = 1 at the maximum (shared equally among ties), else 0
+        x, y, axes, keepdims = self.saved
+        mask = (x == y).astype(x.dtype)
+        mask /= mask.sum(axis=axes, keepdims=True)
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        return (g * mask,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Movement ops: their backward puts the gradient back where the values came from
+
+
+class Reshape(Function):
+    __slots__ = ()
+    op, symbol = "reshape", "reshape"
+
+    def forward(self, x, shape):
+        self.saved = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):  # dy/dx = 1, laid back out in x's shape
+        return (g.reshape(self.saved),)
+
+
+class Transpose(Function):
+    __slots__ = ()
+    op, symbol = "transpose", "ᵀ"
+
+    def forward(self, x, axes=None):
+        if axes is not None and sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
+            raise OpError(f"transpose: {x.shape}: axes {tuple(axes)} are not a permutation "
+                          f"of {x.ndim} axes")
+        self.saved = axes
+        return np.transpose(x, axes)
+
+    def backward(self, g):  # the inverse permutation
+        axes = self.saved
+        return (np.transpose(g, None if axes is None else np.argsort(axes)),)
+
+
+def _is_basic(index):
+    """True for indices numpy answers with a view (ints, slices, None, Ellipsis)."""
+    if type(index) is int:
+        return True
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items)
+
+
+class GetItem(Function):
+    """x[index] for ints, slices and integer (or boolean) arrays; repeated indices accumulate."""
+
+    __slots__ = ()
+    op, symbol = "getitem", "[ ]"
+
+    def forward(self, x, index):
+        self.saved = (x.shape, index, _is_basic(index))
+        return x[index]
+
+    def backward(self, g):  # dy/dx = 1 at the picked positions, scattered back (lazily)
+        shape, index, basic = self.saved
+        return (autograd.Scatter(shape, g.dtype, index, g, basic),)
+
+
+class Chunk(GetItem):
+    """One piece of `x.chunk(n)` / `x.split(size)`: a slice along one axis, whose index is
+    `(:, ..., :, start:stop)`."""
+
+    __slots__ = ()
+    op, symbol = "chunk", "chunk"
+
+    def forward(self, x, index):
+        self.saved = (x.shape, index, True)
+        return x[index]
+
+    def backward(self, g):  # the pieces of one chunk() become one concatenate (autograd)
+        shape, index, _ = self.saved
+        last = index[-1]
+        return (autograd.Pieces(shape, g.dtype, len(index) - 1, last.start, last.stop, g),)
+
+
+class Cat(Function):
+    __slots__ = ()
+    op, symbol = "cat", "cat"
+
+    def forward(self, *xs, axis=0):
+        self.saved = (axis, [x.shape[axis] for x in xs])
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g):  # each input gets its own slice of the gradient
+        axis, sizes = self.saved
+        bounds = np.cumsum(sizes)[:-1]
+        return tuple(np.split(g, bounds, axis=axis))
+
+
+class Stack(Function):
+    __slots__ = ()
+    op, symbol = "stack", "stack"
+
+    def forward(self, *xs, axis=0):
+        self.saved = axis
+        return np.stack(xs, axis=axis)
+
+    def backward(self, g):  # each input gets its own index along the new axis
+        axis = self.saved
+        return tuple(np.moveaxis(g, axis, 0))
