@@ -20,49 +20,85 @@ _FREED = object()  # what a Function's `saved` becomes once backward has passed 
 OUTER_CHUNK_BYTES = 4 << 20
 
 
-class Scatter:
-    """Gradient of `x[index]`: pieces to be added into zeros of x's shape."""
+def _add_into(out, index, value, basic):
+    if basic:
+        out[index] += value
+    else:
+        np.add.at(out, index, value)  # repeated indices accumulate
 
-    __slots__ = ("shape", "dtype", "parts", "buf")
+
+class Scatter:
+    """Gradient of `x[index]`: pieces to be added into zeros of x's shape.
+
+    The pieces of `xs[t]`, one per timestep, are written into one buffer as they arrive (the
+    first piece for a row is copied in, so the buffer needs no zero-filling; rows no piece
+    reached are zeroed at the end)."""
+
+    __slots__ = ("shape", "dtype", "parts", "buf", "rows")
 
     def __init__(self, shape, dtype, index, value, basic):
         self.shape, self.dtype = shape, dtype
         self.parts = [(index, value, basic)]
-        self.buf = None  # the dense result, once pieces are written as they arrive
+        self.buf = None   # the dense result, once pieces are written as they arrive
+        self.rows = None  # while set: the rows of buf written so far (the rest is garbage)
 
     def merge(self, other):
         if type(other) is not Scatter or other.shape != self.shape:
             return False
         if self.buf is None and type(self.parts[0][0]) is int:
             # x[t], one timestep at a time: write into one buffer now, keep no pieces
-            self.buf = np.zeros(self.shape, self.dtype)
+            self.buf, self.rows = np.empty(self.shape, self.dtype), set()
             self._write(self.parts)
             self.parts = None
         if self.buf is None:
-            self.parts += other.parts if other.buf is None else [(..., other.buf, True)]
+            self.parts += other.parts if other.buf is None else [(..., other.dense(), True)]
         elif other.buf is None:
             self._write(other.parts)
         else:
-            self.buf += other.buf
+            self._zero_rest()
+            self.buf += other.dense()
         return True
 
     def _write(self, parts):
-        out = self.buf
+        out, rows = self.buf, self.rows
         for index, value, basic in parts:
-            if basic:
-                out[index] += value
+            if rows is not None and type(index) is int:
+                row = index % self.shape[0]
+                if row not in rows:
+                    out[row] = value
+                    rows.add(row)
+                    continue
             else:
-                np.add.at(out, index, value)  # repeated indices accumulate
+                self._zero_rest()
+                rows = None
+            _add_into(out, index, value, basic)
+
+    def _zero_rest(self):
+        if self.rows is not None:
+            missing = [r for r in range(self.shape[0]) if r not in self.rows]
+            if missing:
+                self.buf[missing] = 0
+            self.rows = None
 
     def dense(self):
         if self.buf is None:
             self.buf = np.zeros(self.shape, self.dtype)
             self._write(self.parts)
+        self._zero_rest()
         return self.buf
 
     def value(self):
-        """The dense value for an observer: a copy (later pieces go into self's buffer)."""
-        return self.dense().copy()
+        """The dense value for an observer: a new array, and self left as it was (so the
+        gradients come out bit for bit as without the observer)."""
+        if self.buf is None:
+            out = np.zeros(self.shape, self.dtype)
+            for part in self.parts:
+                _add_into(out, *part)
+            return out
+        out = self.buf.copy()
+        if self.rows is not None:
+            out[[r for r in range(self.shape[0]) if r not in self.rows]] = 0
+        return out
 
 
 class Pieces:
@@ -236,14 +272,14 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                                "it again")
 
     grads = {root: grad}  # tensor -> gradient so far (tensors hash by identity)
-    pop, get = grads.pop, grads.get
+    pop, get, ndarray = grads.pop, grads.get, np.ndarray
     for node in order:
         g = pop(node, None)
         if g is None:
             continue
-        owned = type(g) in _LAZY
+        owned = type(g) is not ndarray
         if owned:
-            g = g.dense()  # a new array, ours
+            g = g.dense()  # a lazy gradient: a new array, ours
         ctx = node._ctx
         if ctx is None:
             if node.grad is None:
@@ -259,13 +295,16 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if on_step is not None:
             on_step(node, g, tuple(pg.value() if type(pg) in _LAZY else pg
                                    for pg in parent_grads))
+        check = not ctx.trusted
         for p, pg in zip(ctx.parents, parent_grads):
             if pg is None or not p.requires_grad:
                 continue
-            if type(pg) is not np.ndarray and type(pg) not in _LAZY:
+            tp = type(pg)
+            if tp is not ndarray and tp not in _LAZY:
                 pg = np.asarray(pg)  # numpy turns 0-d results into scalars
-            assert pg.shape == (p.data.shape if p._released is None else p._released[0]), \
-                f"{ctx.op}: gradient shape {pg.shape} must match its input's shape {p.shape}"
+            if check and pg.shape != p.shape:
+                raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match its "
+                                     f"input's shape {p.shape}")
             prev = get(p)
             grads[p] = pg if prev is None else _accumulate(prev, pg)
         if not retain_graph:

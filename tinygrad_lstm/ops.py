@@ -125,8 +125,8 @@ class MatMul(Function):
 def _matmul(a, b):
     """a @ b, with the batch axes of a folded into one GEMM (numpy would loop over them)."""
     if a.ndim == 2:
-        return a @ b
-    return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[1],))
+        return np.dot(a, b)  # the same product as a @ b for 2-D, with less call overhead
+    return np.dot(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,3 +408,11 @@ class Stack(Function):
     def backward(self, g):  # each input gets its own index along the new axis
         axis = self.saved
         return tuple(np.moveaxis(g, axis, 0))
+
+
+# The walk takes the gradient shapes of these built-in primitives as right (the test suite
+# checks every one); those of user-defined Functions it checks against their inputs' shapes.
+for _cls in (Add, Sub, Mul, Div, MatMul, Neg, Pow, Exp, Log, Sigmoid, Tanh, Relu, Sum, Mean,
+             Max, Reshape, Transpose, GetItem, Chunk, Cat, Stack):
+    _cls.trusted = True
+del _cls

@@ -15,6 +15,7 @@ initial state. The renderer and the stepper find the cell-state path through tho
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 
 import numpy as np
 
@@ -422,12 +423,14 @@ class _RecurrentLayer(Module):
             if lean:
                 _release_intermediates([xw])
             steps = [None] * T
+            names = cell.state_names
+            pick = itemgetter(*names) if len(names) > 1 else (lambda out: (out[names[0]],))
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
                 with scope(t=t + 1):
                     out = cell.step(xw[t], state, w_hh)
                 if lean:
                     _release_intermediates(out.values())
-                state = tuple(out[n] for n in cell.state_names)
+                state = pick(out)
                 steps[t] = out
             if lean:
                 xw.release()

@@ -48,6 +48,7 @@ class Function:
     __slots__ = ("parents", "saved", "needs", "args")
     op = "?"
     symbol = "?"
+    trusted = False  # True for the built-in primitives: the walk skips their shape check
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -412,6 +413,10 @@ class Tensor:
         return Transpose.apply(self, axes=None)
 
     def __getitem__(self, index):
+        if type(index) is int and _grad_enabled and self.requires_grad:
+            x = self.data
+            if x.ndim and -x.shape[0] <= index < x.shape[0]:
+                return _index_node(GetItem, self, index, True)  # xs[t], every timestep
         items = index if isinstance(index, tuple) else (index,)
         if type(index) is not int and any(isinstance(i, Tensor) for i in items):
             raise OpError("getitem: indexing with a Tensor is not supported; "
@@ -445,13 +450,17 @@ class Tensor:
         return self._pieces(sizes, axis, "split")
 
     def _pieces(self, sizes, axis, op):
-        total = self.shape[axis]
+        shape = self.shape
+        total = shape[axis]
         if isinstance(sizes, int):
             sizes = [min(sizes, total - s) for s in range(0, total, sizes)] or [0]
-        lead = (slice(None),) * (axis % self.ndim)
+        lead = (slice(None),) * (axis % len(shape))
+        direct = _grad_enabled and self.requires_grad
         out, start = [], 0
         for s in sizes:
-            out.append(Chunk.apply(self, index=lead + (slice(start, start + s),)))
+            index = lead + (slice(start, start + s),)
+            out.append(_index_node(Chunk, self, index, True) if direct
+                       else Chunk.apply(self, index=index))
             start += s
         return out
 
@@ -470,6 +479,19 @@ class Tensor:
         if not tensors:
             raise OpError("stack: needs at least one tensor")
         return Stack.apply(*tensors, axis=axis)
+
+
+def _index_node(cls, x, index, basic):
+    """The node `cls.apply(x, index=index)` records (GetItem or Chunk), built directly: the
+    layers take `xs[t]` and the gate chunks every timestep. For an x that requires grad."""
+    ctx = object.__new__(cls)
+    ctx.parents, ctx.args, ctx.needs = (x,), {"index": index}, (True,)
+    data = x.data
+    ctx.saved = (data.shape, index, basic)
+    t = Tensor.__new__(Tensor)
+    t.data, t.grad, t.name, t._retain, t._released = data[index], None, None, False, None
+    t.requires_grad, t._ctx, t.scope = True, ctx, _scope
+    return t
 
 
 # ---------------------------------------------------------------------------------------------
