@@ -10,24 +10,28 @@ through all T, plain SGD (p -= lr·dp). Implementations, all started from the sa
     torch eager  PyTorch running the same cell equations op by op in a Python loop
     torch fused  torch.nn.LSTM / GRU / RNN (one C++ kernel per layer)
 
-Before timing: the engine's (and torch's) gradients must equal the reference's in float64 on
-a small case, and every first-step float32 loss must agree at the benchmark size.
+Before timing: every implementation's gradients must equal the reference's in float64 on a
+small case, and every first-step float32 loss must agree with the reference's at the
+benchmark size.
 
 Timing: threads pinned (OMP/OPENBLAS/MKL_NUM_THREADS set before numpy is imported, and
 torch.set_num_threads); warm-up rounds, then rounds in which each implementation's step is
-timed alone, interleaved (ABCABC...) so drift hits all of them alike. Reported: median, min,
-max (ms) and the ratio of medians to the reference.
+timed alone (gc.collect() before it), interleaved (ABCABC...) so that drift hits all of them
+alike. Reported: median, min, max (ms) and the ratio of medians to the reference. The clock
+is the process's CPU time with one thread (descheduled time does not count, so a busy
+machine disturbs the ratios less) and the wall clock otherwise (--clock).
 
-Memory: peak above the baseline, measured per implementation in a fresh subprocess (so one
-implementation's freed-but-cached memory cannot hide another's): imports, weights and one
-warm-up step, then the baseline, then one step. Two measures:
-    rss     the kernel's peak resident set (VmHWM, reset via /proc/self/clear_refs) minus the
-            resident set at the baseline; counts everything, torch included.
-    traced  tracemalloc's peak: numpy reports every array buffer to tracemalloc, so this is
-            the exact peak of live Python objects + numpy arrays (allocator slack and BLAS's
-            preallocated scratch excluded); numpy implementations only.
+Memory: the peak above the baseline, per implementation in a fresh subprocess: imports and a
+warm-up step on a tiny case (lazy imports, BLAS buffers), then the weights and data; that is
+the baseline; then one full-size step. Two measures:
+    rss     the kernel's peak resident set during that step (VmHWM, reset through
+            /proc/self/clear_refs) minus the resident set at the baseline: everything the
+            process touched, torch included, allocator slack included.
+    traced  tracemalloc's peak over a second step: numpy reports every array buffer to
+            tracemalloc, so this is the exact peak of live Python objects and numpy arrays
+            (BLAS's preallocated scratch excluded); numpy implementations only.
 
-    python benchmarks/bench.py                      # the full grid, 1 thread
+    python benchmarks/bench.py                      # the full grid, 1 thread (about 15 min)
     python benchmarks/bench.py --only lstm --grid 32,64,256 --threads 2
     python benchmarks/bench.py --quick              # tiny grid, 2 rounds (the smoke test)
 """

@@ -182,7 +182,8 @@ class Log(Function):
         return (g / self.saved,)
 
 
-_SIGMOID_LOW = {"f": -88.0, "d": -708.0, "e": -11355.0, "g": -11355.0}
+# Below these, exp(−x) would overflow (float32, float64); σ there is < 1e-38 (1e-307).
+_SIGMOID_LOW = {np.dtype(np.float32): -88.0, np.dtype(np.float64): -708.0}
 
 
 class Sigmoid(Function):
@@ -194,7 +195,7 @@ class Sigmoid(Function):
         # from below where exp(−x) would overflow (−88 float32, −708 float64): there σ(x) is
         # below 1e-38 (1e-307) and stays so, with no warning and no NaN; elsewhere the value
         # is exactly the plain formula's.
-        y = np.maximum(x, _SIGMOID_LOW[x.dtype.char])
+        y = np.maximum(x, _SIGMOID_LOW[x.dtype])
         if type(y) is not np.ndarray:
             y = np.array(y)  # 0-d input: numpy returned a scalar
         np.negative(y, out=y)
