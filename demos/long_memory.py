@@ -15,7 +15,7 @@ at the loss. The gradient then reaches back only k steps. Two cases:
   * the plain task with k = T/5: the second number often falls inside the window, so the LSTM
     learns "on a marker, write the value into the cell and hold it" there; the same weights
     then carry the first number too (they are shared over time), and it learns anyway;
-  * the answer asked D = k steps after the sequence ends (`+D quiet steps`, input 0): now no
+  * the answer asked D = k steps after the sequence ends (`LSTM +D quiet`, input 0): now no
     marked number is ever within k steps of the loss. Full BPTT learns it; truncated BPTT gets
     no gradient from any marked input and stays at the baseline. That is the warning: a
     relation farther apart than the truncation is not learned, unless shorter instances of
