@@ -251,7 +251,8 @@ def small_losses(T, seed):
 
 
 def main(argv=None):
-    parser = demo_parser(__doc__, graph_default="out/vanishing.svg", steps_default=5)
+    parser = demo_parser(__doc__, graph_default="out/vanishing.svg", steps_default=5,
+                         steps_help="random draws averaged (geometric mean)")
     parser.add_argument("--T", type=int, default=100, help="sequence length of part 2")
     parser.add_argument("--hidden", type=int, default=32, help="hidden units H")
     parser.add_argument("--batch", type=int, default=8, help="batch size B")

@@ -16,7 +16,7 @@ from pathlib import Path
 DEMOS_DIR = Path(__file__).resolve().parent.parent / "demos"
 
 
-def demo_parser(doc, graph_default="out/graph.svg", steps_default=200):
+def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_help="training steps"):
     """An ArgumentParser with the flags every demo takes: --graph [OUT], --step, --steps N,
     --seed, plus --no-pause and --auto for the stepper. `doc` is the demo's docstring."""
     first = (doc or "").strip().splitlines()[0] if doc else None
@@ -31,7 +31,7 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200):
                    help="with --step: print every step as text without waiting for keys")
     p.add_argument("--auto", type=float, default=None, metavar="SECONDS",
                    help="with --step: play the walk as an animation, SECONDS per node")
-    p.add_argument("--steps", type=int, default=steps_default, help="training steps")
+    p.add_argument("--steps", type=int, default=steps_default, help=steps_help)
     p.add_argument("--seed", type=int, default=0, help="random seed")
     return p
 
