@@ -295,16 +295,19 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if on_step is not None:
             on_step(node, g, tuple(pg.value() if type(pg) in _LAZY else pg
                                    for pg in parent_grads))
-        check = not ctx.trusted
+        trusted = ctx.trusted  # a built-in primitive: None where a parent needs no gradient
         for p, pg in zip(ctx.parents, parent_grads):
-            if pg is None or not p.requires_grad:
+            if pg is None:
                 continue
             tp = type(pg)
             if tp is not ndarray and tp not in _LAZY:
                 pg = np.asarray(pg)  # numpy turns 0-d results into scalars
-            if check and pg.shape != p.shape:
-                raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match its "
-                                     f"input's shape {p.shape}")
+            if not trusted:
+                if not p.requires_grad:
+                    continue
+                if pg.shape != p.shape:
+                    raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match "
+                                         f"its input's shape {p.shape}")
             prev = get(p)
             grads[p] = pg if prev is None else _accumulate(prev, pg)
         if not retain_graph:

@@ -395,7 +395,8 @@ class Cat(Function):
     def backward(self, g):  # each input gets its own slice of the gradient
         axis, sizes = self.saved
         bounds = np.cumsum(sizes)[:-1]
-        return tuple(np.split(g, bounds, axis=axis))
+        return tuple(gi if n else None for gi, n in zip(np.split(g, bounds, axis=axis),
+                                                        self.needs))
 
 
 class Stack(Function):
@@ -408,11 +409,12 @@ class Stack(Function):
 
     def backward(self, g):  # each input gets its own index along the new axis
         axis = self.saved
-        return tuple(np.moveaxis(g, axis, 0))
+        return tuple(gi if n else None for gi, n in zip(np.moveaxis(g, axis, 0), self.needs))
 
 
-# The walk takes the gradient shapes of these built-in primitives as right (the test suite
-# checks every one); those of user-defined Functions it checks against their inputs' shapes.
+# The walk takes these built-in primitives' gradients as right: the shapes (the test suite
+# checks every op) and None wherever `needs` says a parent needs none; it checks both for
+# user-defined Functions.
 for _cls in (Add, Sub, Mul, Div, MatMul, Neg, Pow, Exp, Log, Sigmoid, Tanh, Relu, Sum, Mean,
              Max, Reshape, Transpose, GetItem, Chunk, Cat, Stack):
     _cls.trusted = True

@@ -48,7 +48,7 @@ class Function:
     __slots__ = ("parents", "saved", "needs", "args")
     op = "?"
     symbol = "?"
-    trusted = False  # True for the built-in primitives: the walk skips their shape check
+    trusted = False  # True for the built-in primitives: the walk skips its checks (ops.py)
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -72,11 +72,11 @@ class Function:
                     raise OpError(f"{cls.op}: dtypes differ ({x.dtype}, {y.dtype}); "
                                   "no silent upcasting: create the tensors with one dtype")
                 out = ctx.forward(x, y, **kwargs) if kwargs else ctx.forward(x, y)
-                needs = (a.requires_grad, b.requires_grad)
+                needs = _NEEDS[a.requires_grad][b.requires_grad]
             elif n == 1:
                 x = parents[0].data
                 out = ctx.forward(x, **kwargs) if kwargs else ctx.forward(x)
-                needs = (parents[0].requires_grad,)
+                needs = _NEEDS[parents[0].requires_grad][2]
             else:
                 arrays = [p.data for p in parents]
                 if len({a.dtype for a in arrays}) > 1:
@@ -113,6 +113,10 @@ class Function:
         fresh.saved = None
         out = fresh.forward(*[p.data for p in self.parents], **(self.args or {}))
         return out if type(out) is np.ndarray else np.asarray(out)
+
+
+# `needs` tuples, shared: _NEEDS[a][b] for two parents, _NEEDS[a][2] for one (no allocation)
+_NEEDS = (((False, False), (False, True), (False,)), ((True, False), (True, True), (True,)))
 
 
 def _dtypes(parents):
