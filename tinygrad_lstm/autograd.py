@@ -309,6 +309,11 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                     raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match "
                                          f"its input's shape {p.shape}")
             prev = get(p)
-            grads[p] = pg if prev is None else _accumulate(prev, pg)
+            if prev is None:
+                grads[p] = pg
+            elif type(prev) is ndarray and type(pg) is ndarray:
+                grads[p] = prev + pg  # never in place: either may be shared (an add's g)
+            else:
+                grads[p] = _accumulate(prev, pg)
         if not retain_graph:
             ctx.saved = _FREED

@@ -430,12 +430,12 @@ class Tensor:
     def chunk(self, n, axis=0):
         """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),
         as torch.chunk. Each piece is its own node, so an LSTM's four gates stay visible."""
-        size = self.shape[axis] if -self.ndim <= axis < self.ndim else None
-        if size is None:
-            raise OpError(f"chunk: axis {axis} is out of range for shape {self.shape}")
+        shape = self.shape
+        if not -len(shape) <= axis < len(shape):
+            raise OpError(f"chunk: axis {axis} is out of range for shape {shape}")
         if not isinstance(n, (int, np.integer)) or n <= 0:
             raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
-        return self._pieces(-(-size // n), axis, "chunk")
+        return self._pieces(-(-shape[axis] // n), axis, "chunk")
 
     def split(self, split_size, axis=0):
         """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
