@@ -4,6 +4,7 @@
     import tinygrad_lstm.functional as F
 """
 
+from . import _malloc  # noqa: F401  (first: keeps freed arrays for the next step)
 from . import functional
 from .autograd import toposort
 from .gradcheck import GradcheckError, gradcheck

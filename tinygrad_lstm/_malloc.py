@@ -1,0 +1,48 @@
+"""Keep freed array memory in the process between training steps (glibc only).
+
+Every op returns a fresh numpy array, so one training step allocates the whole graph's values
+(tens of MB for a mid-sized LSTM) and frees them when the walk is done. glibc's malloc then
+hands the freed top of its heap back to the kernel (it trims above M_TRIM_THRESHOLD, which it
+keeps near 2x its mmap threshold, a few MB), and the next step takes it back one page fault at
+a time, each page zero-filled by the kernel. Measured on the benchmark's LSTM B=32 T=64 H=256
+step: about 4,400 minor faults and 12 ms of an 84 ms step; the hand-written numpy reference,
+which allocates a few big arrays, saw none.
+
+`keep_freed_memory()` sets the two thresholds once, at import: arrays below 32 MB come from the
+heap (glibc's own dynamic threshold climbs to 32 MB as a program frees big arrays; this fixes
+it there) and up to 256 MB of freed heap stays with the process, to be reused by the next
+step. Peak memory is unchanged; what changes is that the process's resident size after a step
+stays near its peak, as with PyTorch's caching allocators (its CPU tuning guide recommends
+jemalloc or tcmalloc for the same reason). Set TINYGRAD_LSTM_KEEP_MEMORY=0 before the import
+to leave malloc as it is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 256 << 20
+
+
+def keep_freed_memory():
+    """Raise glibc's trim and mmap thresholds (see the module docstring). Returns True when
+    they were set; False off glibc or when TINYGRAD_LSTM_KEEP_MEMORY=0."""
+    if os.environ.get("TINYGRAD_LSTM_KEEP_MEMORY", "1") == "0":
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # glibc, not musl or another C library  # noqa: B018
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    # M_TRIM_THRESHOLD alone would switch off glibc's dynamic mmap threshold and leave it at
+    # 128 KB, so that every gate-sized array would be a fresh mmap: set both.
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+KEPT = keep_freed_memory()
