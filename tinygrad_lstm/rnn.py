@@ -6,8 +6,8 @@ state_dict moves between the two unchanged.
 
 Every cell has `step(xw, state, w_hh) -> dict` of its named tensors, where
 `xw = input_projection(x)` (x W_ihᵀ + biases, computed for all timesteps at once by a layer)
-and `w_hh = W_hhᵀ` (one transpose per sequence, so the weight's gradient from every timestep
-becomes one matmul). Tensors are named after their symbols (i, f, g, o, c, h; r, z, n) and the
+and `w_hh = recurrent()`, by default W_hhᵀ (one transpose per sequence, so the weight's
+gradient from every timestep becomes one matmul). Tensors are named after their symbols (i, f, g, o, c, h; r, z, n) and the
 layers record the scope (layer, t) they were made in: t = 1..T for the steps, t = 0 for the
 initial state. The renderer and the stepper find the cell-state path through those names.
 """
@@ -52,6 +52,10 @@ class _Cell(Module):
             self.bias_ih.data[b:b + H] += forget_bias
         self.forget_bias = forget_bias
 
+    def recurrent(self):
+        """What `step` gets as `w_hh`, made once per sequence: W_hhᵀ."""
+        return self.weight_hh.T
+
     def input_projection(self, x):
         """x W_ihᵀ + b_ih + b_hh, for one step (B, I) or all at once (T, B, I)."""
         y = x @ self.weight_ih.T
@@ -86,7 +90,7 @@ class _Cell(Module):
                 if tuple(s.shape) != (B, H):
                     raise ValueError(f"{cls}: {name} has shape {tuple(s.shape)}, "
                                      f"expected {(B, H)}")
-        out = self.step(self.input_projection(x), state, self.weight_hh.T)
+        out = self.step(self.input_projection(x), state, self.recurrent())
         return out["h"] if len(self.state_names) == 1 else tuple(out[n] for n in self.state_names)
 
     def extra_repr(self):
@@ -269,31 +273,39 @@ class GRUCell(_Cell):
         self.reset_after = reset_after
 
     def input_projection(self, x):
-        """x W_ihᵀ + b_ih (b_hn sits inside r * (·), so b_hh cannot be folded in here)."""
+        """x W_ihᵀ + b_ih, plus b_hr and b_hz, which add to r's and z's pre-activations just
+        as b_ir and b_iz do (b_hn sits inside n's equation, so it stays in the step)."""
         y = x @ self.weight_ih.T
-        return y if self.bias_ih is None else y + self.bias_ih
+        if self.bias_ih is None:
+            return y
+        H = self.hidden_size
+        b_hrz = self.bias_hh[:2 * H]
+        zeros = Tensor(np.zeros(H, self.bias_hh.dtype))
+        return y + (self.bias_ih + Tensor.cat([b_hrz, zeros]))
+
+    def recurrent(self):
+        """(W_hhᵀ, b_hn), made once per sequence."""
+        b_hn = None if self.bias_hh is None else self.bias_hh[2 * self.hidden_size:]
+        return self.weight_hh.T, b_hn
 
     def step(self, xw, state, w_hh):
         (h_prev,) = state
+        w_hh, b_hn = w_hh
         H = self.hidden_size
-        x_r, x_z, x_n = xw.chunk(3, axis=-1)
+        x_rz, x_n = xw.split([2 * H, H], axis=-1)
         if self.reset_after:
-            hw = h_prev @ w_hh
-            h_r, h_z, h_n = (hw if self.bias_hh is None else hw + self.bias_hh).chunk(3, axis=-1)
-            r = (x_r + h_r).sigmoid().named("r")
-            z = (x_z + h_z).sigmoid().named("z")
-            n = (x_n + r * h_n).tanh().named("n")
+            h_rz, h_n = (h_prev @ w_hh).split([2 * H, H], axis=-1)
+            r, z = (x_rz + h_rz).chunk(2, axis=-1)
+            r = r.sigmoid().named("r")
+            z = z.sigmoid().named("z")
+            n = (x_n + r * (h_n if b_hn is None else h_n + b_hn)).tanh().named("n")
         else:
             w_hrz, w_hn = w_hh.split([2 * H, H], axis=-1)
-            hw = h_prev @ w_hrz
-            if self.bias_hh is not None:
-                b_hrz, b_hn = self.bias_hh.split([2 * H, H])
-                hw = hw + b_hrz
-            h_r, h_z = hw.chunk(2, axis=-1)
-            r = (x_r + h_r).sigmoid().named("r")
-            z = (x_z + h_z).sigmoid().named("z")
+            r, z = (x_rz + h_prev @ w_hrz).chunk(2, axis=-1)
+            r = r.sigmoid().named("r")
+            z = z.sigmoid().named("z")
             a_n = x_n + (r * h_prev) @ w_hn
-            n = (a_n if self.bias_hh is None else a_n + b_hn).tanh().named("n")
+            n = (a_n if b_hn is None else a_n + b_hn).tanh().named("n")
         h = ((1.0 - z) * n + z * h_prev).named("h")
         return {"r": r, "z": z, "n": n, "h": h}
 
@@ -417,7 +429,7 @@ class _RecurrentLayer(Module):
     def _unroll(self, cell, xs, state, labels, reverse):
         T = xs.shape[0]
         with scope(**labels):
-            w_hh = cell.weight_hh.T        # once per sequence: one matmul for its gradient
+            w_hh = cell.recurrent()        # once per sequence: one matmul for its gradient
             xw = cell.input_projection(xs)  # (T, B, G*H): the input side of every step at once
             lean = xw.data[0].nbytes >= RELEASE_BYTES
             if lean:
