@@ -7,9 +7,10 @@ state_dict moves between the two unchanged.
 Every cell has `step(xw, state, w_hh) -> dict` of its named tensors, where
 `xw = input_projection(x)` (x W_ihᵀ + biases, computed for all timesteps at once by a layer)
 and `w_hh = recurrent()`, by default W_hhᵀ (one transpose per sequence, so the weight's
-gradient from every timestep becomes one matmul). Tensors are named after their symbols (i, f, g, o, c, h; r, z, n) and the
-layers record the scope (layer, t) they were made in: t = 1..T for the steps, t = 0 for the
-initial state. The renderer and the stepper find the cell-state path through those names.
+gradient from every timestep becomes one matmul). Tensors are named after their symbols (i, f,
+g, o, c, h; r, z, n) and the layers record the scope (layer, t) they were made in: t = 1..T
+for the steps, t = 0 for the initial state. The renderer and the stepper find the cell-state
+path through those names.
 """
 
 from __future__ import annotations
@@ -290,7 +291,7 @@ class GRUCell(_Cell):
 
     def step(self, xw, state, w_hh):
         (h_prev,) = state
-        w_hh, b_hn = w_hh
+        w_hh, b_hn = w_hh  # what recurrent() made: (W_hhᵀ, b_hn)
         H = self.hidden_size
         x_rz, x_n = xw.split([2 * H, H], axis=-1)
         if self.reset_after:
