@@ -6,7 +6,9 @@ Gradients travel in a dict keyed by tensor (identity) and are summed in one plac
 the slices `x[index]` hands back (the four chunks of an LSTM's gate block become one
 concatenate; the `xs[t]` of every timestep are written into one buffer as they arrive) and a
 weight's per-timestep `aᵀ g` products (stacked into a few big matmuls, as a hand-written BPTT
-does after its time loop).
+does after its time loop). The two meet as a hand-written BPTT's dA array does: a step's gate
+chunks are joined straight into its row of the `xs` buffer, and W_hh's products read those
+rows where they lie (`_assemble`).
 """
 
 from __future__ import annotations
@@ -32,32 +34,72 @@ class Scatter:
 
     The pieces of `xs[t]`, one per timestep, are written into one buffer as they arrive (the
     first piece for a row is copied in, so the buffer needs no zero-filling; rows no piece
-    reached are zeroed at the end)."""
+    reached are zeroed at the end). A row can also be filled ahead of its piece (`reserve`):
+    the gradient of `xs[t]` is then assembled in place and the piece, when it arrives, is
+    that row itself. Such rows are lent out (the same gradient flows on to other consumers,
+    and a weight's OuterSum keeps them), so the buffer is copied before any in-place write
+    into a row that is already written (`_own`): never, in the recurrent layers."""
 
-    __slots__ = ("shape", "dtype", "parts", "buf", "rows")
+    __slots__ = ("shape", "dtype", "parts", "buf", "rows", "preset", "lent")
 
     def __init__(self, shape, dtype, index, value, basic):
         self.shape, self.dtype = shape, dtype
         self.parts = [(index, value, basic)]
         self.buf = None   # the dense result, once pieces are written as they arrive
         self.rows = None  # while set: the rows of buf written so far (the rest is garbage)
+        self.preset = None  # row -> the array reserved there, until that row's piece arrives
+        self.lent = False   # rows of buf are in use elsewhere: copy buf before writing into it
+
+    @classmethod
+    def rows_of(cls, shape, dtype):
+        """An empty gradient of x, ready to take rows x[t] as they come."""
+        self = cls.__new__(cls)
+        self.shape, self.dtype, self.parts = shape, dtype, None
+        self.buf, self.rows, self.preset, self.lent = np.empty(shape, dtype), set(), {}, False
+        return self
+
+    def _to_rows(self):
+        self.buf, self.rows, self.preset = np.empty(self.shape, self.dtype), set(), {}
+        self._write(self.parts)
+        self.parts = None
+
+    def reserve(self, index):
+        """The row that x[index] (an int) will get as its gradient, to be filled by the caller
+        before the piece arrives; None when this gradient cannot take it."""
+        if self.buf is None:
+            if type(self.parts[0][0]) is not int:
+                return None
+            self._to_rows()
+        rows = self.rows
+        if rows is None:
+            return None
+        row = index % self.shape[0]
+        if row in rows:
+            return None
+        out = self.buf[row]
+        rows.add(row)
+        self.preset[row] = out
+        self.lent = True
+        return out
 
     def merge(self, other):
         if type(other) is not Scatter or other.shape != self.shape:
             return False
         if self.buf is None and type(self.parts[0][0]) is int:
-            # x[t], one timestep at a time: write into one buffer now, keep no pieces
-            self.buf, self.rows = np.empty(self.shape, self.dtype), set()
-            self._write(self.parts)
-            self.parts = None
+            self._to_rows()  # x[t], one timestep at a time: one buffer now, no pieces kept
         if self.buf is None:
             self.parts += other.parts if other.buf is None else [(..., other.dense(), True)]
         elif other.buf is None:
             self._write(other.parts)
         else:
-            self._zero_rest()
+            self._leave_rows()
             self.buf += other.dense()
         return True
+
+    def _own(self):
+        if self.lent:
+            self.buf = self.buf.copy()
+            self.lent = False
 
     def _write(self, parts):
         out, rows = self.buf, self.rows
@@ -68,23 +110,51 @@ class Scatter:
                     out[row] = value
                     rows.add(row)
                     continue
+                if self.preset:
+                    mine = self.preset.pop(row, None)
+                    if mine is value:
+                        continue  # assembled in place already
+                    if mine is not None:  # the reserved row's gradient changed on its way
+                        self._own()
+                        out = self.buf
+                        out[row] = value
+                        continue
+                self._own()
+                out = self.buf
             else:
-                self._zero_rest()
-                rows = None
+                self._leave_rows()
+                out, rows = self.buf, None
             _add_into(out, index, value, basic)
 
-    def _zero_rest(self):
+    def _leave_rows(self):
+        """From here on, pieces are added into buf: the rows not written are zeroed, and so
+        are reserved rows whose piece is still to come (it will be added)."""
+        self._own()
         if self.rows is not None:
             missing = [r for r in range(self.shape[0]) if r not in self.rows]
+            missing += list(self.preset)
             if missing:
                 self.buf[missing] = 0
-            self.rows = None
+            self.rows = self.preset = None
 
     def dense(self):
+        """The gradient as one array: buf itself, read-only while rows are lent out."""
         if self.buf is None:
             self.buf = np.zeros(self.shape, self.dtype)
             self._write(self.parts)
-        self._zero_rest()
+        elif self.rows is not None:
+            missing = [r for r in range(self.shape[0]) if r not in self.rows]
+            missing += list(self.preset)  # reserved, but their piece never came
+            if missing:
+                self._own()
+                self.buf[missing] = 0
+            self.rows = self.preset = None
+        return self.buf
+
+    def writable(self):
+        """The gradient as one array that the caller may write into."""
+        self.dense()
+        self._own()
         return self.buf
 
     def value(self):
@@ -97,7 +167,7 @@ class Scatter:
             return out
         out = self.buf.copy()
         if self.rows is not None:
-            out[[r for r in range(self.shape[0]) if r not in self.rows]] = 0
+            out[[r for r in range(self.shape[0]) if r not in self.rows] + list(self.preset)] = 0
         return out
 
 
@@ -118,20 +188,37 @@ class Pieces:
         self.pieces.update(other.pieces)
         return True
 
-    def dense(self):
+    def _tiling(self):
+        """The pieces in order when they tile the axis, else None."""
         pieces, values, pos = self.pieces, [], 0
         while pos in pieces:
             pos, value = pieces[pos]
             values.append(value)
         if pos == self.shape[self.axis] and len(values) == len(pieces):
+            return values
+        return None
+
+    def dense_into(self, out):
+        """Write the gradient into `out` (an array of self's shape); False, and out left as
+        it was, when the pieces do not tile the axis."""
+        values = self._tiling()
+        if values is None:
+            return False
+        np.concatenate(values, axis=self.axis, out=out)
+        return True
+
+    def dense(self):
+        values = self._tiling()
+        if values is not None:
             return np.concatenate(values, axis=self.axis)  # a new array, even for one piece
+        pieces = self.pieces
         out = np.zeros(self.shape, self.dtype)
         lead = (slice(None),) * self.axis
         for start, (stop, value) in pieces.items():
             out[lead + (slice(start, stop),)] += value
         return out
 
-    value = dense  # always a new array
+    value = writable = dense  # always a new array
 
 
 class OuterSum:
@@ -166,7 +253,10 @@ class OuterSum:
         a, g = self.a, self.g
         if len(a) == 1:
             return (g[0].T @ a[0]).T
-        return (np.concatenate(g).T @ np.concatenate(a)).T
+        G, reverse = _consecutive(g)
+        if G is None:
+            G = np.concatenate(g)
+        return (G.T @ np.concatenate(a[::-1] if reverse else a)).T
 
     def _flush(self):
         part = self._product()
@@ -181,6 +271,8 @@ class OuterSum:
             self._flush()
         return self.acc
 
+    writable = dense  # acc is ours: a product, or the sum of products
+
     def value(self):
         """The dense value for an observer: a new array, and self left as it was (so the
         gradients come out bit for bit as without the observer)."""
@@ -188,6 +280,31 @@ class OuterSum:
             return self.acc.copy()
         part = self._product()
         return part if self.acc is None else self.acc + part
+
+
+def _consecutive(arrays):
+    """(view, reversed): the 2-D arrays as one (Σ rows, cols) view when they lie back to back
+    in one buffer, in order or in reverse order (the rows of a timestep buffer, which the
+    backward walk reaches last step first); (None, False) otherwise."""
+    first = arrays[0]
+    base = first.base
+    if base is None or not base.flags.c_contiguous or not first.flags.c_contiguous:
+        return None, False
+    size = first.nbytes
+    start = first.__array_interface__["data"][0]
+    second = arrays[1].__array_interface__["data"][0]
+    step = second - start
+    if step not in (size, -size):
+        return None, False
+    for k, x in enumerate(arrays):
+        if (x.base is not base or x.shape != first.shape or not x.flags.c_contiguous
+                or x.__array_interface__["data"][0] != start + k * step):
+            return None, False
+    lo = start if step > 0 else start + (len(arrays) - 1) * step
+    offset = (lo - base.__array_interface__["data"][0]) // first.itemsize
+    flat = base.reshape(-1)
+    view = flat[offset:offset + first.size * len(arrays)].reshape(-1, first.shape[1])
+    return view, step < 0
 
 
 _LAZY = (Scatter, Pieces, OuterSum)
@@ -205,14 +322,57 @@ def _accumulate(prev, new):
     if tp in _LAZY and prev.merge(new):
         return prev
     if tp in _LAZY:
-        out = prev.dense()  # freshly allocated, ours to write into
+        out = prev.writable()  # ours to write into
         out += dense(new)
         return out
     if tn in _LAZY:
-        out = new.dense()
+        out = new.writable()
         out += prev
         return out
     return prev + new
+
+
+def _row_target(node, grads, dtype):
+    """The buffer row that `node`'s gradient will end up in, reserved for it, when node is
+    `x[t]` (an int index) or an add of `x[t]` and a tensor of the same shape (an LSTM's gate
+    pre-activation `xw[t] + h_prev @ W_hhᵀ`); else None."""
+    ctx = node._ctx
+    if ctx is None:
+        return None
+    op = ctx.op
+    if op == "add":
+        if ctx.saved[0] != ctx.saved[1]:
+            return None  # broadcast: the parents' gradients are not the node's
+        for p in ctx.parents:
+            pc = p._ctx
+            if pc is not None and pc.op == "getitem" and type(pc.saved[1]) is int:
+                node, ctx = p, pc
+                break
+        else:
+            return None
+    elif op != "getitem" or type(ctx.saved[1]) is not int:
+        return None
+    x = ctx.parents[0]
+    target = grads.get(x)
+    if target is None:
+        target = grads[x] = Scatter.rows_of(ctx.saved[0], dtype)
+    elif type(target) is not Scatter or target.shape != ctx.saved[0]:
+        return None
+    return target.reserve(ctx.saved[1])
+
+
+def _assemble(node, g, grads):
+    """A lazy gradient made dense. The chunk pieces of a timestep's gate block are joined
+    straight into the row of the timestep buffer they are bound for (no copy on arrival, and
+    the weight's OuterSum multiplies those rows where they lie)."""
+    if type(g) is Pieces:
+        out = _row_target(node, grads, g.dtype)
+        if out is not None:
+            if g.dense_into(out):
+                return out
+            out[...] = g.dense()
+            return out
+    return g.dense()
 
 
 def toposort(root):
@@ -285,7 +445,8 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             continue
         owned = type(g) is not ndarray
         if owned:
-            g = g.dense()  # a lazy gradient: a new array, ours
+            # a lazy gradient: a new array, or a row of a timestep buffer (_assemble)
+            g = _assemble(node, g, grads) if type(g) is Pieces else g.dense()
         ctx = node._ctx
         if ctx is None:
             if node.grad is None:
