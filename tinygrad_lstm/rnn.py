@@ -353,15 +353,20 @@ def _release_intermediates(outputs):
     a hand-written BPTT, which stores only the gates and the states."""
     outputs = list(outputs)
     sc = outputs[0].scope
-    seen = {id(t) for t in outputs}
-    stack = [t for t in outputs if t._ctx is not None]
-    while stack:
-        for p in stack.pop()._ctx.parents:
-            if p.scope is sc and p._ctx is not None and id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-                if p.name is None:
-                    p.release()
+    seen = set(outputs)  # tensors hash by identity
+    stack = [t._ctx for t in outputs if t._ctx is not None]
+    pop, push, mark = stack.pop, stack.append, seen.add
+    while stack:  # runs every timestep: Tensor.release() inlined
+        for p in pop().parents:
+            if p.scope is sc and p not in seen:
+                mark(p)
+                ctx = p._ctx
+                if ctx is not None:
+                    push(ctx)
+                    if p.name is None and p._released is None:
+                        data = p.data
+                        p._released = (data.shape, data.dtype)
+                        del p.data
 
 
 class _RecurrentLayer(Module):
