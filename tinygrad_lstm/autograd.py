@@ -288,7 +288,8 @@ def _consecutive(arrays):
     backward walk reaches last step first); (None, False) otherwise."""
     first = arrays[0]
     base = first.base
-    if base is None or not base.flags.c_contiguous or not first.flags.c_contiguous:
+    if (base is None or base.dtype != first.dtype or not base.flags.c_contiguous
+            or not first.flags.c_contiguous):
         return None, False
     size = first.nbytes
     start = first.__array_interface__["data"][0]
