@@ -13,6 +13,8 @@ rows where they lie (`_assemble`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _FREED = object()  # what a Function's `saved` becomes once backward has passed it
@@ -20,6 +22,10 @@ _FREED = object()  # what a Function's `saved` becomes once backward has passed 
 # OuterSum multiplies its pending pieces once they hold this many bytes of gradient: big
 # enough for BLAS to run at full speed, small enough that they need not all be kept.
 OUTER_CHUNK_BYTES = 4 << 20
+
+# A chunked gradient this big or bigger is joined in place, in its timestep buffer's row
+# (`_assemble`); below it, finding the row costs more than the copies it saves (B=1 steps).
+ASSEMBLE_BYTES = 16 << 10
 
 
 def _add_into(out, index, value, basic):
@@ -365,8 +371,9 @@ def _row_target(node, grads, dtype):
 def _assemble(node, g, grads):
     """A lazy gradient made dense. The chunk pieces of a timestep's gate block are joined
     straight into the row of the timestep buffer they are bound for (no copy on arrival, and
-    the weight's OuterSum multiplies those rows where they lie)."""
-    if type(g) is Pieces:
+    the weight's OuterSum multiplies those rows where they lie), when the block is big enough
+    for the copies saved to outweigh finding the row."""
+    if type(g) is Pieces and math.prod(g.shape) * g.dtype.itemsize >= ASSEMBLE_BYTES:
         out = _row_target(node, grads, g.dtype)
         if out is not None:
             if g.dense_into(out):
