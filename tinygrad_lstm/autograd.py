@@ -344,7 +344,7 @@ def _row_target(node, grads, dtype):
     `x[t]` (an int index) or an add of `x[t]` and a tensor of the same shape (an LSTM's gate
     pre-activation `xw[t] + h_prev @ W_hhᵀ`); else None."""
     ctx = node._ctx
-    if ctx is None:
+    if ctx is None or not ctx.trusted:  # built-in primitives only: their `saved` is known
         return None
     op = ctx.op
     if op == "add":
@@ -352,7 +352,8 @@ def _row_target(node, grads, dtype):
             return None  # broadcast: the parents' gradients are not the node's
         for p in ctx.parents:
             pc = p._ctx
-            if pc is not None and pc.op == "getitem" and type(pc.saved[1]) is int:
+            if (pc is not None and pc.trusted and pc.op == "getitem"
+                    and type(pc.saved[1]) is int):
                 node, ctx = p, pc
                 break
         else:
