@@ -137,11 +137,15 @@ class Scatter:
         are reserved rows whose piece is still to come (it will be added)."""
         self._own()
         if self.rows is not None:
-            missing = [r for r in range(self.shape[0]) if r not in self.rows]
-            missing += list(self.preset)
+            missing = self._unwritten()
             if missing:
                 self.buf[missing] = 0
             self.rows = self.preset = None
+
+    def _unwritten(self):
+        """The rows of buf that hold no gradient yet: never written, or reserved with their
+        piece still to come."""
+        return [r for r in range(self.shape[0]) if r not in self.rows] + list(self.preset)
 
     def dense(self):
         """The gradient as one array: buf itself, read-only while rows are lent out."""
@@ -149,10 +153,9 @@ class Scatter:
             self.buf = np.zeros(self.shape, self.dtype)
             self._write(self.parts)
         elif self.rows is not None:
-            missing = [r for r in range(self.shape[0]) if r not in self.rows]
-            missing += list(self.preset)  # reserved, but their piece never came
+            missing = self._unwritten()
             if missing:
-                self._own()
+                self._own()  # only here: buf stays lent to its readers otherwise
                 self.buf[missing] = 0
             self.rows = self.preset = None
         return self.buf
@@ -173,7 +176,7 @@ class Scatter:
             return out
         out = self.buf.copy()
         if self.rows is not None:
-            out[[r for r in range(self.shape[0]) if r not in self.rows] + list(self.preset)] = 0
+            out[self._unwritten()] = 0
         return out
 
 
