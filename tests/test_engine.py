@@ -126,6 +126,66 @@ def test_freed_graph_error_comes_before_any_grad_changes():
     assert a.grad is None and b.grad is None
 
 
+def test_a_failed_walk_leaves_every_grad_as_it_was():
+    # c is made after the freed part, so the walk (latest-made first) reaches it first
+    a = Tensor([1.0], requires_grad=True)
+    shared = a * 2
+    shared.sum().backward()
+    c = Tensor([3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="freed"):
+        (shared * c).sum().backward()
+    assert c.grad is None and a.grad.tolist() == [2.0]
+
+    from tinygrad_lstm.tensor import Function
+
+    class Broken(Function):
+        op = "broken"
+
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, g):
+            raise ValueError("broken: no backward")
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 3.0).retain_grad()
+    z = Broken.apply(h)
+    y = Tensor([5.0, 6.0], requires_grad=True)  # made after z: reached before z fails
+    loss = (z + y * y).sum()
+    with pytest.raises(ValueError, match="broken"):
+        loss.backward()
+    assert x.grad is None and y.grad is None and h.grad is None
+
+
+def test_walk_takes_the_latest_made_tensor_first_and_each_after_its_consumers():
+    x = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    w = Tensor(np.array([1.5, 0.5]), requires_grad=True)
+    a = x * w
+    b = a.tanh() + a              # a has two consumers
+    c = (b * x).sigmoid() + w     # x and w are used again, late
+    loss, seen = c.sum(), []
+    everything = toposort(loss)
+    loss.backward(on_step=lambda node, g, pg: seen.append(node))
+    stamps = [t._seq for t in seen]
+    assert stamps == sorted(stamps, reverse=True) and len(set(map(id, seen))) == len(seen)
+    position = {id(t): k for k, t in enumerate(seen)}
+    for t in seen:
+        for p in t.parents:
+            if p.requires_grad:
+                assert position[id(p)] > position[id(t)]  # every consumer before its input
+    assert set(map(id, seen)) == set(map(id, everything))  # the tensors the sort finds
+
+
+def test_copies_of_one_leaf_share_a_stamp_and_the_walk_keeps_them_apart():
+    import copy
+
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = copy.copy(a)  # same stamp, another tensor
+    assert b is not a and b._seq == a._seq
+    (a * 2.0 + b * 3.0).sum().backward()
+    assert a.grad.tolist() == [2.0, 2.0] and b.grad.tolist() == [3.0, 3.0]
+
+
 def test_non_scalar_backward_needs_a_gradient():
     a = Tensor(np.ones((3, 4)), requires_grad=True)
     with pytest.raises(ValueError, match=r"shape \(3, 4\).*explicit gradient"):

@@ -218,7 +218,7 @@ def test_interactive_loop_reads_lines(monkeypatch):
     con = Console(file=io.StringIO(), width=100, color_system=None)
     stepper.step(loss, console=con, interactive=True, params=model)
     shown = re.findall(r"node (\d+) of 60", con.file.getvalue())
-    assert shown == ["1", "2", "1", "20", "24", "24", "60"]
+    assert shown == ["1", "2", "1", "20", "22", "22", "60"]
     assert "unknown command 'x'" in con.file.getvalue()
 
 
@@ -270,9 +270,9 @@ def test_pty_session_on_a_tiny_lstm():
         ("n", [r"node 2 of 60", r"stack\(h\[t=1\] … h\[t=3\]\) ×"]),
         ("b", [r"node 1 of 60", r"mean\("]),
         ("t 2", [r"node 20 of 60", r"h\[t=2\] = o\[t=2\] × tanh\(c\[t=2\]\)", "← here"]),
-        ("p", [r"node 24 of 60", r"c\[t=2\] = f\[t=2\] × c\[t=1\] \+ i\[t=2\] × g\[t=2\]"]),
+        ("p", [r"node 22 of 60", r"c\[t=2\] = f\[t=2\] × c\[t=1\] \+ i\[t=2\] × g\[t=2\]"]),
         ("t", []), ("1", [r"node 36 of 60", r"h\[t=1\] ="]),
-        ("c", [r"node 60 of 60", "weight_hh_l0"]),
+        ("c", [r"node 60 of 60", "weight_ih_l0"]),
         ("q", ["stepped through the backward pass"])])
 
 

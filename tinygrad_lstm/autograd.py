@@ -1,5 +1,5 @@
-"""The backward walk: one iterative topological sort, shared by backward, the renderer and
-the stepper, and the loop that pushes gradients through it.
+"""The backward walk: the loop that pushes gradients through the recorded graph, latest-made
+tensor first, and the iterative topological sort the renderer draws from.
 
 Gradients travel in a dict keyed by tensor (identity) and are summed in one place
 (`_accumulate`). Two kinds are kept lazy until the tensor that receives them is reached:
@@ -14,6 +14,7 @@ rows where they lie (`_assemble`).
 from __future__ import annotations
 
 import math
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -342,7 +343,7 @@ def _accumulate(prev, new):
     return prev + new
 
 
-def _row_target(node, grads, dtype):
+def _row_target(node, grads, dtype, queue):
     """The buffer row that `node`'s gradient will end up in, reserved for it, when node is
     `x[t]` (an int index) or an add of `x[t]` and a tensor of the same shape (an LSTM's gate
     pre-activation `xw[t] + h_prev @ W_hhᵀ`); else None."""
@@ -367,18 +368,19 @@ def _row_target(node, grads, dtype):
     target = grads.get(x)
     if target is None:
         target = grads[x] = Scatter.rows_of(ctx.saved[0], dtype)
+        heappush(queue, (-x._seq, id(x), x))
     elif type(target) is not Scatter or target.shape != ctx.saved[0]:
         return None
     return target.reserve(ctx.saved[1])
 
 
-def _assemble(node, g, grads):
+def _assemble(node, g, grads, queue):
     """A lazy gradient made dense. The chunk pieces of a timestep's gate block are joined
     straight into the row of the timestep buffer they are bound for (no copy on arrival, and
     the weight's OuterSum multiplies those rows where they lie), when the block is big enough
     for the copies saved to outweigh finding the row."""
     if type(g) is Pieces and math.prod(g.shape) * g.dtype.itemsize >= ASSEMBLE_BYTES:
-        out = _row_target(node, grads, g.dtype)
+        out = _row_target(node, grads, g.dtype, queue)
         if out is not None:
             if g.dense_into(out):
                 return out
@@ -420,9 +422,12 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         grad: ∂L/∂root. Defaults to 1 for a one-element root; required otherwise.
         retain_graph: keep the saved arrays so backward can run through the graph again.
             Defaults to False (they are freed as the walk passes them).
-        on_step: called as `on_step(node, grad, parent_grads)` for every tensor in walk order:
-            the gradient that reached it and the ones it hands each parent (None where a parent
-            needs none; an empty tuple at a leaf). It must only read them.
+        on_step: called as `on_step(node, grad, parent_grads)` for every tensor in walk order
+            (latest-made first): the gradient that reached it and the ones it hands each parent
+            (None where a parent needs none; an empty tuple at a leaf). It must only read them.
+
+    `.grad` is written once the walk is through, so a walk that fails (a graph freed by an
+    earlier backward, an error in a user Function) leaves every `.grad` as it was.
     """
     if not root.requires_grad:
         raise RuntimeError(f"backward: the tensor of shape {root.shape} does not require grad "
@@ -440,36 +445,33 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                              f"expected the output's shape {root.shape}")
         grad = grad.astype(root.dtype, copy=True)
 
-    order = toposort(root)
-    for node in order:  # refuse before touching any .grad
+    # No topological sort: the walk takes the latest-made tensor first (a heap on the creation
+    # stamp). Every consumer of a tensor was made after it, so when a tensor is taken, every
+    # gradient bound for it has arrived. A tensor joins the heap with its first gradient.
+    grads = {root: grad}  # tensor -> gradient so far (tensors hash by identity)
+    queue = [(-root._seq, id(root), root)]  # id(): never compare two tensors of equal stamp
+    reached = []  # (tensor, gradient) for .grad, set at the end: an error leaves .grad alone
+    pop, get, ndarray = grads.pop, grads.get, np.ndarray
+    while queue:
+        node = heappop(queue)[2]
+        g = pop(node)
+        owned = type(g) is not ndarray
+        if owned:
+            # a lazy gradient: a new array, or a row of a timestep buffer (_assemble)
+            g = _assemble(node, g, grads, queue) if type(g) is Pieces else g.dense()
         ctx = node._ctx
-        if ctx is not None and ctx.saved is _FREED:
+        if ctx is None:
+            reached.append((node, g if owned else g.copy()))
+            if on_step is not None:
+                on_step(node, g, ())
+            continue
+        if ctx.saved is _FREED:
             where = f" (at {node.label or ctx.op})"
             raise RuntimeError(f"backward: the graph was already freed by a previous backward()"
                                f"{where}; pass retain_graph=True to the first backward() to walk "
                                "it again")
-
-    grads = {root: grad}  # tensor -> gradient so far (tensors hash by identity)
-    pop, get, ndarray = grads.pop, grads.get, np.ndarray
-    for node in order:
-        g = pop(node, None)
-        if g is None:
-            continue
-        owned = type(g) is not ndarray
-        if owned:
-            # a lazy gradient: a new array, or a row of a timestep buffer (_assemble)
-            g = _assemble(node, g, grads) if type(g) is Pieces else g.dense()
-        ctx = node._ctx
-        if ctx is None:
-            if node.grad is None:
-                node.grad = g if owned else g.copy()
-            else:
-                node.grad = node.grad + g
-            if on_step is not None:
-                on_step(node, g, ())
-            continue
         if node._retain:
-            node.grad = g.copy() if node.grad is None else node.grad + g
+            reached.append((node, g.copy()))
         parent_grads = ctx.backward(g)
         if on_step is not None:
             on_step(node, g, tuple(pg.value() if type(pg) in _LAZY else pg
@@ -490,9 +492,12 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             prev = get(p)
             if prev is None:
                 grads[p] = pg
+                heappush(queue, (-p._seq, id(p), p))
             elif type(prev) is ndarray and type(pg) is ndarray:
                 grads[p] = prev + pg  # never in place: either may be shared (an add's g)
             else:
                 grads[p] = _accumulate(prev, pg)
         if not retain_graph:
             ctx.saved = _FREED
+    for node, g in reached:
+        node.grad = g if node.grad is None else node.grad + g

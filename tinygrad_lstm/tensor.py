@@ -14,16 +14,20 @@ Nothing points back to an output, so a dropped graph is freed by reference count
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 
 import numpy as np
 
 from . import autograd
 
-# The only module state: the no_grad flag, the current naming scope and the default RNG.
+# The only module state: the no_grad flag, the current naming scope, the default RNG and the
+# creation stamp every Tensor gets (a tensor is made after its inputs, so the walk can take
+# the latest-made first; see autograd.backward).
 _grad_enabled = True
 _scope = None
 _rng = np.random.default_rng()
+_stamp = itertools.count().__next__
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -91,6 +95,7 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # numpy turns 0-d results into scalars
         t = Tensor.__new__(Tensor)
+        t._seq = _stamp()
         t.data = out
         t.grad = None
         t.name = None
@@ -168,7 +173,8 @@ class Tensor:
         dtype: float32 or float64. Defaults to the rule above.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "_retain", "_released")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "_retain", "_released",
+                 "_seq")
     # numpy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__)
     __array_ufunc__ = None
     # identity hash, kept even if comparison operators are added: the walk keys dicts by tensor
@@ -176,6 +182,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
+        self._seq = _stamp()
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
@@ -324,7 +331,7 @@ class Tensor:
     def detach(self):
         """The same data (shared) cut off from the graph: truncated BPTT between chunks."""
         t = Tensor.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t._ctx = self.data, None, False, None
+        t.data, t.grad, t.requires_grad, t._ctx, t._seq = self.data, None, False, None, _stamp()
         t.name, t.scope, t._retain, t._released = self.name, None, False, None
         return t
 
@@ -338,6 +345,7 @@ class Tensor:
                           "no silent upcasting: create the operands with one dtype")
         t = Tensor.__new__(Tensor)
         t.data = np.asarray(other, dtype=self.dtype)
+        t._seq = _stamp()
         t.grad, t.requires_grad, t._ctx, t.name, t.scope, t._retain, t._released = (
             None, False, None, None, None, False, None)
         return t
@@ -494,7 +502,7 @@ def _index_node(cls, x, index, basic):
     ctx.saved = (data.shape, index, basic)
     t = Tensor.__new__(Tensor)
     t.data, t.grad, t.name, t._retain, t._released = data[index], None, None, False, None
-    t.requires_grad, t._ctx, t.scope = True, ctx, _scope
+    t.requires_grad, t._ctx, t.scope, t._seq = True, ctx, _scope, _stamp()
     return t
 
 

@@ -4,7 +4,8 @@
     paths, message = render(loss, "out/graph.svg", params=model, grads=True)
 
 The picture is read from the very records `backward()` walks: `autograd.toposort(root)` gives
-the tensors (and their order, which numbers the nodes n0, n1, ...), `.parents` the edges, and
+the tensors (and an order, each consumer before its inputs, which numbers the nodes n0, n1,
+...), `.parents` the edges, and
 the names and scopes the cells record (`c`, `h`, ... inside `scope(layer=l, t=t)`) the clusters
 and the highlighted path. Ops are small circles with their symbol (+, ×, σ, tanh, @); named
 tensors, parameters and inputs are boxes; one box per timestep and layer, time left to right.
@@ -55,8 +56,9 @@ def collect_grad_norms(root, retain_graph=False):
 # --- reading the records ---------------------------------------------------------------------
 
 def _nodes(root):
-    """Every tensor to draw, in walk order: backward's toposort (root first), then the parents
-    it skips because they need no gradient (inputs, constants, an all-zero initial state)."""
+    """Every tensor to draw, consumers first: the toposort of what backward reaches (root
+    first), then the parents it skips because they need no gradient (inputs, constants, an
+    all-zero initial state)."""
     nodes = toposort(root)
     seen = {id(t) for t in nodes}
     for t in list(nodes):
@@ -189,7 +191,7 @@ class _Scene:
         """where[id] = the cluster key of a drawn tensor (None: top level); stand_in[id] = the
         "…" node of an elided step. In neither, the tensor is not drawn (folded view)."""
         where, stand_in, home = {}, {}, {}
-        for t in self.nodes:  # walk order: every consumer comes before its parents
+        for t in self.nodes:  # every consumer comes before its parents
             step, lane = _step(t), _lane(t)
             if step is not None and self.folded and step != self.last[lane]:
                 continue
