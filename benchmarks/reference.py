@@ -23,7 +23,9 @@ The step, for ``kind`` in {"lstm", "gru", "rnn"} (PyTorch's equations)::
 What makes it fast (and what an engine is measured against):
   * the input projection is hoisted out of the time loop: one (T*B, V) @ (V, G*H)
     matmul, done on the real one-hot array (no row-gather shortcut);
-  * one fused (B, H) @ (H, G*H) gate matmul per step, forward and backward;
+  * one fused (B, H) @ (H, G*H) gate matmul per step, forward and backward (for
+    8 to 32 rows and a big W_hh, forward as (W_hh @ h^T)^T: OpenBLAS runs that
+    layout faster, see ``recurrent`` below);
   * dW_hh and dW_ih are each ONE matmul after the loop, over the stacked
     gate gradients of all T steps (BPTT's sum over t done by BLAS);
   * every array is allocated once per call, none inside the time loops: they
@@ -49,6 +51,10 @@ import numpy as np
 __all__ = ["GATES", "init_params", "one_hot", "forward_backward", "sgd_step", "train_step"]
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # G: gate blocks stacked in weight_ih_l0 / weight_hh_l0
+# For this many rows of h and a W_hh this big, the step's h @ W_hh^T is run as (W_hh @ h^T)^T
+# (see `recurrent` in forward_backward).
+TRANSPOSED_ROWS = (8, 32)
+TRANSPOSED_SIZE = 1 << 15
 PARAM_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "head.weight", "head.bias")
 
 
@@ -152,7 +158,21 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
     # Input projection for all T steps at once: one (T*B, V) @ (V, G*H) matmul.
     A = np.matmul(X, W_x.T).reshape(T, B, GH)              # (T, B, G*H) pre-activations
     A += b
-    hh = np.empty((B, GH), dtype)                          # h_prev @ W_hh^T, one fused matmul a step
+    # h_prev @ W_hh^T, one fused matmul a step, into hh (B, G*H). For 8 to 32 rows and a W_hh
+    # of 2^15 elements or more OpenBLAS runs it in 0.45-0.9 of the time as (W_hh @ h_prev^T)^T,
+    # the big operand C-ordered and first (tinygrad_lstm.ops._matmul takes the same path, by
+    # the same measurement: benchmarks/README.md); hh is then the transpose of a C array.
+    if TRANSPOSED_ROWS[0] <= B <= TRANSPOSED_ROWS[1] and W_h.size >= TRANSPOSED_SIZE:
+        hh_t = np.empty((GH, B), dtype)
+        hh = hh_t.T
+
+        def recurrent(h):
+            np.dot(W_h, h.T, out=hh_t)
+    else:
+        hh = np.empty((B, GH), dtype)
+
+        def recurrent(h):
+            np.dot(h, W_h.T, out=hh)
     s, s2 = np.empty((B, H), dtype), np.empty((B, H), dtype)  # scratch
     extras = {}
 
@@ -164,7 +184,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
             tcs = np.empty((T, B, H), dtype)               # tanh(c_t)
             for t in range(T):
                 a = A[t]
-                np.dot(hs[t], W_h.T, out=hh)
+                recurrent(hs[t])
                 a += hh                                    # x W_ih^T + h_prev W_hh^T + b_ih + b_hh (g doubled)
                 _sigmoid_(a)                               # i, f, o; and σ(2 g_pre) in the g block
                 i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
@@ -184,7 +204,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
             b_hn = b_hh[2 * H:]
             for t in range(T):
                 a, r, z, n, h = A[t], rs[t], zs[t], ns[t], hs[t + 1]
-                np.dot(hs[t], W_h.T, out=hh)
+                recurrent(hs[t])
                 np.add(a[:, :H], hh[:, :H], out=r)
                 _sigmoid_(r)                               # r = σ(x W_ir^T + b_ir + h_prev W_hr^T + b_hr)
                 np.add(a[:, H:2 * H], hh[:, H:2 * H], out=z)
@@ -198,7 +218,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
                 h += n                                     # h = n + z * (h_prev - n) = (1 - z) * n + z * h_prev
         else:
             for t in range(T):
-                np.dot(hs[t], W_h.T, out=hh)
+                recurrent(hs[t])
                 A[t] += hh
                 np.tanh(A[t], out=hs[t + 1])               # h = tanh(x W_ih^T + b_ih + h_prev W_hh^T + b_hh)
 

@@ -82,6 +82,22 @@ def test_relu(): check_op([(3, 4)], lambda a: a.relu(), lambda a: np.maximum(a, 
 def test_matmul_2d(): check_op([(3, 4), (4, 5)], lambda a, b: a @ b, np.matmul, lambda a, b: a @ b)
 def test_matmul_nd(): check_op([(2, 3, 4), (4, 5)], lambda a, b: a @ b, np.matmul, lambda a, b: a @ b)
 def test_matmul_shared_weight(): check_op([(3, 4), (4, 4)], lambda a, w: (a @ w).tanh() @ w, lambda a, w: np.tanh(a @ w) @ w)
+
+
+@pytest.mark.parametrize("rows", [7, 8, 32, 33])
+def test_matmul_by_a_transposed_weight_in_either_gemm_layout(rows, monkeypatch):
+    # a @ W.T is computed as (W @ aᵀ)ᵀ for 8..32 rows of a and a big enough W (ops._matmul):
+    # both layouts, against numpy, finite differences and torch; the threshold is lowered so
+    # that the small shapes here take that path too
+    from tinygrad_lstm import ops
+    monkeypatch.setattr(ops, "TRANSPOSED_SIZE", 1)
+    fn = lambda a, w: (a @ w.T).tanh() @ w  # noqa: E731  (w.T: a transposed view)
+    check_op([(rows, 4), (5, 4)], fn, lambda a, w: np.tanh(a @ w.T) @ w, fn)
+    a, w = RNG.standard_normal((rows, 4)), RNG.standard_normal((5, 4))
+    out = (Tensor(a) @ Tensor(w).T).data
+    assert out.flags.f_contiguous == (8 <= rows <= 32)  # the path taken
+    monkeypatch.setattr(ops, "TRANSPOSED_SIZE", 1 << 15)
+    assert (Tensor(a) @ Tensor(w).T).data.flags.c_contiguous  # a small W: the plain call
 def test_sum_all(): check_op([(3, 4)], lambda a: a.sum(), np.sum, lambda a: a.sum())
 def test_sum_axis(): check_op([(3, 4, 2)], lambda a: a.sum(axis=1), lambda a: a.sum(axis=1), lambda a: a.sum(dim=1))
 def test_sum_keepdims(): check_op([(3, 4, 2)], lambda a: a.sum(axis=(0, 2), keepdims=True), lambda a: a.sum(axis=(0, 2), keepdims=True))

@@ -115,6 +115,22 @@ def test_matches_torch(kind, states):
         np.testing.assert_allclose(extras[key], t[key], rtol=0, atol=1e-10, err_msg=f"{kind} {key}")
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_both_gemm_layouts_of_the_recurrent_product_agree(kind, monkeypatch):
+    # (W_hh @ h^T)^T for 8..32 rows of a big W_hh: lowered threshold, so a small case takes it;
+    # the plain layout is the one checked against finite differences and torch above
+    params, _, x, targets, h0, c0 = make_case(kind, V=7, H=5, T=4, B=8, seed=3)
+    monkeypatch.setattr(ref, "TRANSPOSED_SIZE", 1)
+    loss, grads, extras = ref.forward_backward(kind, params, x, targets, h0, c0)
+    monkeypatch.setattr(ref, "TRANSPOSED_ROWS", (0, 0))
+    loss0, grads0, extras0 = ref.forward_backward(kind, params, x, targets, h0, c0)
+    assert abs(loss - loss0) < 1e-12
+    for name in grads:
+        np.testing.assert_allclose(grads[name], grads0[name], rtol=1e-12, atol=1e-13, err_msg=name)
+    for key in extras:
+        np.testing.assert_allclose(extras[key], extras0[key], rtol=1e-12, atol=1e-13, err_msg=key)
+
+
 # ---------------------------------------------------------------- float32 stays float32
 
 @pytest.mark.parametrize("kind", KINDS)

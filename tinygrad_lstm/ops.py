@@ -122,9 +122,23 @@ class MatMul(Function):
         return ga, gb
 
 
+# OpenBLAS, numpy's BLAS, is slow at a @ b when b is a big transposed matrix (a `W.T` view: a
+# recurrent layer's h @ W_hhᵀ, a Linear on a batch) and a has few rows. Computed as (bᵀ @ aᵀ)ᵀ,
+# the big operand C-ordered and first, the product took 0.45 to 0.9 of the time for 8 to 32
+# rows and b of 2^15 elements or more, and more than the plain call outside that range
+# (measured on the project's machine; table in benchmarks/README.md). The result is then an
+# F-ordered array, which the next elementwise op reads at full speed.
+TRANSPOSED_ROWS = (8, 32)
+TRANSPOSED_SIZE = 1 << 15
+
+
 def _matmul(a, b):
     """a @ b, with the batch axes of a folded into one GEMM (numpy would loop over them)."""
     if a.ndim == 2:
+        lo, hi = TRANSPOSED_ROWS
+        if (lo <= a.shape[0] <= hi and b.size >= TRANSPOSED_SIZE and b.flags.f_contiguous
+                and not b.flags.c_contiguous):
+            return np.dot(b.T, a.T).T
         return np.dot(a, b)  # the same product as a @ b for 2-D, with less call overhead
     return np.dot(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
 
