@@ -28,3 +28,13 @@ def test_quick_rnn_goal_rows_without_memory():
     out = run_bench("--only", "rnn", "--impl", "engine", "--no-memory")
     assert "| RNN B=2 T=60 H=8 | engine |" in out
     assert "per-timestep" not in out  # the goal rows name only the real grid's cases
+
+
+def test_gemm_layout_table_runs():
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gemm_layout.py"), "--quick",
+                        "--repeats", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "| G, H \\ rows | 8 | 32 |" and lines[1] == "|---|--:|--:|"
+    cells = lines[2].strip("|").split("|")
+    assert cells[0].strip() == "4, 64" and all(float(c) > 0 for c in cells[1:])

@@ -125,9 +125,10 @@ class MatMul(Function):
 # OpenBLAS, numpy's BLAS, is slow at a @ b when b is a big transposed matrix (a `W.T` view: a
 # recurrent layer's h @ W_hhᵀ, a Linear on a batch) and a has few rows. Computed as (bᵀ @ aᵀ)ᵀ,
 # the big operand C-ordered and first, the product took 0.45 to 0.9 of the time for 8 to 32
-# rows and b of 2^15 elements or more, and more than the plain call outside that range
-# (measured on the project's machine; table in benchmarks/README.md). The result is then an
-# F-ordered array, which the next elementwise op reads at full speed.
+# rows and b of 2^15 elements or more; with fewer rows, more rows or a small b it can take up
+# to 3x (measured on the project's machine: benchmarks/gemm_layout.py, the table in
+# benchmarks/README.md). The result is then an F-ordered array, which the next elementwise
+# op reads at full speed.
 TRANSPOSED_ROWS = (8, 32)
 TRANSPOSED_SIZE = 1 << 15
 
