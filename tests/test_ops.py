@@ -98,6 +98,8 @@ def test_matmul_by_a_transposed_weight_in_either_gemm_layout(rows, monkeypatch):
     assert out.flags.f_contiguous == (8 <= rows <= 32)  # the path taken
     monkeypatch.setattr(ops, "TRANSPOSED_SIZE", 1 << 15)
     assert (Tensor(a) @ Tensor(w).T).data.flags.c_contiguous  # a small W: the plain call
+
+
 def test_sum_all(): check_op([(3, 4)], lambda a: a.sum(), np.sum, lambda a: a.sum())
 def test_sum_axis(): check_op([(3, 4, 2)], lambda a: a.sum(axis=1), lambda a: a.sum(axis=1), lambda a: a.sum(dim=1))
 def test_sum_keepdims(): check_op([(3, 4, 2)], lambda a: a.sum(axis=(0, 2), keepdims=True), lambda a: a.sum(axis=(0, 2), keepdims=True))
