@@ -17,8 +17,8 @@ benchmark size.
 Timing: threads pinned (OMP/OPENBLAS/MKL_NUM_THREADS set before numpy is imported, and
 torch.set_num_threads); warm-up rounds, then rounds in which each implementation's step is
 timed alone (gc.collect() before it), interleaved (ABCABC...) so that drift hits all of them
-alike; the imports' objects are gc.freeze()-d first (see main). Reported: median, min, max (ms) and the ratio of medians to the reference. The clock
-is the process's CPU time with one thread (descheduled time does not count, so a busy
+alike; the imports' objects are gc.freeze()-d first (see main). Reported: median, min, max
+(ms) and the ratio of medians to the reference. The clock is the process's CPU time with one thread (descheduled time does not count, so a busy
 machine disturbs the ratios less) and the wall clock otherwise (--clock).
 
 Memory: the peak above the baseline, per implementation in a fresh subprocess: imports and a

@@ -62,6 +62,7 @@ class ReluLSTMCell(nn.LSTMCell):
         return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
 
 
+SERIES = ("sine", "walk")  # each seeded by its place here, whichever --series runs
 MODELS = {  # name -> (layer class, extra kwargs)
     "lstm": (nn.LSTM, {}),
     "lstm-relu": (nn.LSTM, {"cell": ReluLSTMCell}),
@@ -160,7 +161,7 @@ def results_table(series_name, rows):
 
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/timeseries.svg", steps_default=300)
-    parser.add_argument("--series", choices=["sine", "walk", "both"], default="both")
+    parser.add_argument("--series", choices=[*SERIES, "both"], default="both")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--model", choices=sorted(MODELS), default="lstm",
@@ -179,14 +180,14 @@ def main(argv=None):
         raise SystemExit(f"error: --models: unknown {unknown or models}; choose from "
                          f"{', '.join(MODELS)}")
     console = Console()
-    names = ["sine", "walk"] if args.series == "both" else [args.series]
+    names = list(SERIES) if args.series == "both" else [args.series]
     labels = {"sine": "noisy sine (period 50, noise 0.1)",
               "walk": "trending random walk (drift 0.05, N(0, 1) steps)"}
 
     # data, config, model, loss, loop, results: once per series
     results = {}
     for name in names:
-        rng = np.random.default_rng(args.seed + ["sine", "walk"].index(name))
+        rng = np.random.default_rng(args.seed + SERIES.index(name))
         series = make_series(name, args.n, rng)
         data = prepare(series, args.window, 0.2)
         y, prev = data["y_test"], data["prev_test"]

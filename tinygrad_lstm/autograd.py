@@ -375,11 +375,11 @@ def _row_target(node, grads, dtype, queue):
 
 
 def _assemble(node, g, grads, queue):
-    """A lazy gradient made dense. The chunk pieces of a timestep's gate block are joined
+    """A Pieces gradient made dense. The chunk pieces of a timestep's gate block are joined
     straight into the row of the timestep buffer they are bound for (no copy on arrival, and
     the weight's OuterSum multiplies those rows where they lie), when the block is big enough
     for the copies saved to outweigh finding the row."""
-    if type(g) is Pieces and math.prod(g.shape) * g.dtype.itemsize >= ASSEMBLE_BYTES:
+    if math.prod(g.shape) * g.dtype.itemsize >= ASSEMBLE_BYTES:
         out = _row_target(node, grads, g.dtype, queue)
         if out is not None:
             if g.dense_into(out):

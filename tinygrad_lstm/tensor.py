@@ -330,10 +330,7 @@ class Tensor:
 
     def detach(self):
         """The same data (shared) cut off from the graph: truncated BPTT between chunks."""
-        t = Tensor.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t._ctx, t._seq = self.data, None, False, None, _stamp()
-        t.name, t.scope, t._retain, t._released = self.name, None, False, None
-        return t
+        return _constant(self.data, self.name)
 
     # --- operators -----------------------------------------------------------------------
     def _lift(self, other, op):
@@ -343,12 +340,7 @@ class Tensor:
         if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != self.dtype:
             raise OpError(f"{op}: dtypes differ ({self.dtype}, {other.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
-        t = Tensor.__new__(Tensor)
-        t.data = np.asarray(other, dtype=self.dtype)
-        t._seq = _stamp()
-        t.grad, t.requires_grad, t._ctx, t.name, t.scope, t._retain, t._released = (
-            None, False, None, None, None, False, None)
-        return t
+        return _constant(np.asarray(other, dtype=self.dtype))
 
     def __add__(self, other):
         return Add.apply(self, self._lift(other, "add"))
@@ -493,11 +485,20 @@ class Tensor:
         return Stack.apply(*tensors, axis=axis)
 
 
+def _constant(data, name=None):
+    """A tensor of `data` as it is (no copy, no checks) outside any graph: an operand lifted
+    from a number or array, or a detached value."""
+    t = Tensor.__new__(Tensor)
+    t.data, t._seq, t.grad, t.requires_grad, t._ctx = data, _stamp(), None, False, None
+    t.name, t.scope, t._retain, t._released = name, None, False, None
+    return t
+
+
 def _index_node(cls, x, index, basic):
     """The node `cls.apply(x, index=index)` records (GetItem or Chunk), built directly: the
     layers take `xs[t]` and the gate chunks every timestep. For an x that requires grad."""
     ctx = object.__new__(cls)
-    ctx.parents, ctx.args, ctx.needs = (x,), {"index": index}, (True,)
+    ctx.parents, ctx.args, ctx.needs = (x,), {"index": index}, _NEEDS[True][2]
     data = x.data
     ctx.saved = (data.shape, index, basic)
     t = Tensor.__new__(Tensor)
