@@ -2,6 +2,8 @@
 one buffer, chunk pieces joined by one concatenate, weight gradients multiplied in chunks,
 and a layer's released intermediates (recomputed when read)."""
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -121,6 +123,50 @@ def test_released_intermediates_same_gradients_and_recomputed_values(layer, monk
         assert t.shape == kept[k].shape and t.dtype == np.float64
         np.testing.assert_array_equal(t.data, kept[k].data)
         assert t._released is None
+
+
+def test_steps_share_their_index_records_and_release_tuples(monkeypatch):
+    # The per-step bookkeeping that is the same at every t is made once: xs[t]'s and the
+    # gate chunks' saved index and recompute args, a released value's (shape, dtype), and
+    # nothing at all for an add without broadcasting.
+    monkeypatch.setattr(rnn, "RELEASE_BYTES", 0)
+    model = nn.LSTM(5, 6, dtype=np.float64, rng=np.random.default_rng(1))
+    x = Tensor(RNG.standard_normal((3, 2, 5)))
+
+    def nodes():
+        gates = [i.parents[0] for i in model(x, return_states=True)[2].get("i")]  # chunk i
+        adds = [chunk.parents[0] for chunk in gates]           # xw[t] + h_prev @ W_hhᵀ
+        takes = [add.parents[0] for add in adds]               # xw[t]
+        return gates, adds, takes
+
+    gates, adds, takes = nodes()
+    assert [t.op for t in gates + adds + takes] == ["chunk"] * 3 + ["add"] * 3 + ["getitem"] * 3
+    for a, b in [(gates[0], gates[1]), (takes[1], nodes()[2][1])]:  # xs[t]: one record per t
+        assert a._ctx.saved is b._ctx.saved and a._ctx.args is b._ctx.args
+    assert takes[0]._ctx.saved == ((3, 2, 24), 0, True) != takes[1]._ctx.saved
+    assert all(add._ctx.saved is None for add in adds)
+    assert adds[0]._released is adds[2]._released == ((2, 24), np.float64)
+    broadcast = Tensor(np.ones((2, 3))) + Tensor(np.ones(3), requires_grad=True)
+    assert broadcast._ctx.saved == ((2, 3), (3,))
+
+
+def test_a_layer_step_keeps_few_objects_for_the_collector(monkeypatch):
+    # CPython's collector runs once every 700 new container objects; every one a step keeps
+    # until backward makes it run sooner. An LSTM step is 16 nodes: a Tensor, a Function and
+    # a parents tuple each (48), the saved tuples of its 5 products and the step's dicts.
+    monkeypatch.setattr(rnn, "RELEASE_BYTES", 0)
+    model = nn.LSTM(5, 6, rng=np.random.default_rng(1))
+    x = Tensor(RNG.standard_normal((20, 2, 5)).astype(np.float32))
+    model(x)  # warm the shared records
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        out, _ = model(x)
+        per_step = (len(gc.get_objects()) - before) / 20
+    finally:
+        gc.enable()
+    assert 48 <= per_step <= 62, per_step
 
 
 # A chunked gradient bound for x[t] is joined straight into x's timestep buffer, and a

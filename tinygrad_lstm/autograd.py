@@ -343,6 +343,12 @@ def _accumulate(prev, new):
     return prev + new
 
 
+def _int_index(ctx):
+    """True when ctx records `x[t]` with an int t (and the graph is not freed)."""
+    return (ctx is not None and ctx.trusted and ctx.op == "getitem"
+            and type(ctx.saved) is tuple and type(ctx.saved[1]) is int)
+
+
 def _row_target(node, grads, dtype, queue):
     """The buffer row that `node`'s gradient will end up in, reserved for it, when node is
     `x[t]` (an int index) or an add of `x[t]` and a tensor of the same shape (an LSTM's gate
@@ -350,19 +356,16 @@ def _row_target(node, grads, dtype, queue):
     ctx = node._ctx
     if ctx is None or not ctx.trusted:  # built-in primitives only: their `saved` is known
         return None
-    op = ctx.op
-    if op == "add":
-        if ctx.saved[0] != ctx.saved[1]:
-            return None  # broadcast: the parents' gradients are not the node's
+    if ctx.op == "add":
+        if ctx.saved is not None:
+            return None  # a broadcast (Add saves the shapes), or a freed graph
         for p in ctx.parents:
-            pc = p._ctx
-            if (pc is not None and pc.trusted and pc.op == "getitem"
-                    and type(pc.saved[1]) is int):
-                node, ctx = p, pc
+            if _int_index(p._ctx):
+                node, ctx = p, p._ctx
                 break
         else:
             return None
-    elif op != "getitem" or type(ctx.saved[1]) is not int:
+    elif not _int_index(ctx):
         return None
     x = ctx.parents[0]
     target = grads.get(x)

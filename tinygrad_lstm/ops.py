@@ -38,14 +38,16 @@ class Add(Function):
     op, symbol = "add", "+"
 
     def forward(self, a, b):
-        self.saved = (a.shape, b.shape)
+        if a.shape != b.shape:
+            self.saved = (a.shape, b.shape)  # a broadcast; else saved stays None
         return a + b
 
     def backward(self, g):  # dy/da = 1, dy/db = 1
-        sa, sb = self.saved
         na, nb = self.needs
-        return (None if not na else g if sa == g.shape else _unbroadcast(g, sa),
-                None if not nb else g if sb == g.shape else _unbroadcast(g, sb))
+        if self.saved is None:
+            return (g if na else None, g if nb else None)
+        sa, sb = self.saved
+        return (_unbroadcast(g, sa) if na else None, _unbroadcast(g, sb) if nb else None)
 
 
 class Sub(Function):

@@ -345,6 +345,9 @@ class States:
 RELEASE_BYTES = 32 << 10
 
 
+_RELEASED = {}
+
+
 def _release_intermediates(outputs):
     """Release the values of the unnamed tensors computed on the way to `outputs` in the
     same scope (one step: the gate pre-activations, the chunks, the products; nothing a
@@ -353,6 +356,9 @@ def _release_intermediates(outputs):
     a hand-written BPTT, which stores only the gates and the states."""
     outputs = list(outputs)
     sc = outputs[0].scope
+    # One (shape, dtype) tuple per kind of value, shared by every timestep: no new objects
+    # for the collector to count (it runs every 700). The shapes are a step's few.
+    released = _RELEASED if len(_RELEASED) < 256 else {}
     seen = set(outputs)  # tensors hash by identity
     stack = [t._ctx for t in outputs if t._ctx is not None]
     pop, push, mark = stack.pop, stack.append, seen.add
@@ -365,7 +371,8 @@ def _release_intermediates(outputs):
                     push(ctx)
                     if p.name is None and p._released is None:
                         data = p.data
-                        p._released = (data.shape, data.dtype)
+                        key = (data.shape, data.dtype)
+                        p._released = released.setdefault(key, key)
                         del p.data
 
 

@@ -14,6 +14,7 @@ Nothing points back to an output, so a dropped graph is freed by reference count
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import math
 
@@ -418,9 +419,9 @@ class Tensor:
 
     def __getitem__(self, index):
         if type(index) is int and _grad_enabled and self.requires_grad:
-            x = self.data
-            if x.ndim and -x.shape[0] <= index < x.shape[0]:
-                return _index_node(GetItem, self, index, True)  # xs[t], every timestep
+            shape = self.data.shape
+            if shape and -shape[0] <= index < shape[0]:  # xs[t], every timestep
+                return _index_node(GetItem, self, index, *_int_record(shape, index))
         items = index if isinstance(index, tuple) else (index,)
         if type(index) is not int and any(isinstance(i, Tensor) for i in items):
             raise OpError("getitem: indexing with a Tensor is not supported; "
@@ -435,7 +436,7 @@ class Tensor:
             raise OpError(f"chunk: axis {axis} is out of range for shape {shape}")
         if not isinstance(n, (int, np.integer)) or n <= 0:
             raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
-        return self._pieces(-(-shape[axis] // n), axis, "chunk")
+        return self._pieces(int(-(-shape[axis] // n)), axis, "chunk")
 
     def split(self, split_size, axis=0):
         """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
@@ -451,22 +452,14 @@ class Tensor:
         if sum(sizes) != size or any(s < 0 for s in sizes):
             raise OpError(f"split: sizes {sizes} do not add up to {size}, "
                           f"the length of axis {axis} of {self.shape}")
-        return self._pieces(sizes, axis, "split")
+        return self._pieces(tuple(sizes), axis, "split")
 
     def _pieces(self, sizes, axis, op):
         shape = self.shape
-        total = shape[axis]
-        if isinstance(sizes, int):
-            sizes = [min(sizes, total - s) for s in range(0, total, sizes)] or [0]
-        lead = (slice(None),) * (axis % len(shape))
-        direct = _grad_enabled and self.requires_grad
-        out, start = [], 0
-        for s in sizes:
-            index = lead + (slice(start, start + s),)
-            out.append(_index_node(Chunk, self, index, True) if direct
-                       else Chunk.apply(self, index=index))
-            start += s
-        return out
+        pieces = _piece_records(shape, axis % len(shape), sizes)
+        if _grad_enabled and self.requires_grad:
+            return [_index_node(Chunk, self, *piece) for piece in pieces]
+        return [Chunk.apply(self, index=index) for index, _, _ in pieces]
 
     @staticmethod
     def cat(tensors, axis=0):
@@ -494,17 +487,41 @@ def _constant(data, name=None):
     return t
 
 
-def _index_node(cls, x, index, basic):
-    """The node `cls.apply(x, index=index)` records (GetItem or Chunk), built directly: the
-    layers take `xs[t]` and the gate chunks every timestep. For an x that requires grad."""
+def _index_node(cls, x, index, saved, args):
+    """The node `cls.apply(x, index=index)` records (GetItem or Chunk) for a basic index,
+    built directly: the layers take `xs[t]` and the gate chunks every timestep. For an x that
+    requires grad; `saved` and `args` come shared from the caches below."""
     ctx = object.__new__(cls)
-    ctx.parents, ctx.args, ctx.needs = (x,), {"index": index}, _NEEDS[True][2]
-    data = x.data
-    ctx.saved = (data.shape, index, basic)
+    ctx.parents, ctx.args, ctx.needs, ctx.saved = (x,), args, _NEEDS[True][2], saved
     t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.name, t._retain, t._released = data[index], None, None, False, None
+    t.data, t.grad, t.name, t._retain, t._released = x.data[index], None, None, False, None
     t.requires_grad, t._ctx, t.scope, t._seq = True, ctx, _scope, _stamp()
     return t
+
+
+# What an index node records besides its parent: `saved` (x's shape, the index, True for a
+# basic index) and `args` (the index, to recompute a released value). Both are read-only, so
+# one pair serves every timestep: a layer's xs[t] and gate chunks then allocate only their
+# nodes, which keeps the collector's passes (every 700 new container objects) fewer.
+@functools.lru_cache(maxsize=4096)
+def _int_record(shape, index):
+    return (shape, index, True), {"index": index}
+
+
+@functools.lru_cache(maxsize=256)
+def _piece_records(shape, axis, sizes):
+    """(index, saved, args) of each piece of splitting `shape` along `axis` (already
+    non-negative) into pieces of `sizes`: an int (the last piece may be shorter) or a tuple."""
+    total = shape[axis]
+    if isinstance(sizes, int):
+        sizes = [min(sizes, total - s) for s in range(0, total, sizes)] or [0]
+    lead = (slice(None),) * axis
+    out, start = [], 0
+    for s in sizes:
+        index = lead + (slice(start, start + s),)
+        out.append((index, (shape, index, True), {"index": index}))
+        start += s
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------
