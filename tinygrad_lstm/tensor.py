@@ -344,31 +344,31 @@ class Tensor:
         return _constant(np.asarray(other, dtype=self.dtype))
 
     def __add__(self, other):
-        return Add.apply(self, self._lift(other, "add"))
+        return Add.apply(self, other if type(other) is Tensor else self._lift(other, "add"))
 
     def __radd__(self, other):
         return Add.apply(self._lift(other, "add"), self)
 
     def __sub__(self, other):
-        return Sub.apply(self, self._lift(other, "sub"))
+        return Sub.apply(self, other if type(other) is Tensor else self._lift(other, "sub"))
 
     def __rsub__(self, other):
         return Sub.apply(self._lift(other, "sub"), self)
 
     def __mul__(self, other):
-        return Mul.apply(self, self._lift(other, "mul"))
+        return Mul.apply(self, other if type(other) is Tensor else self._lift(other, "mul"))
 
     def __rmul__(self, other):
         return Mul.apply(self._lift(other, "mul"), self)
 
     def __truediv__(self, other):
-        return Div.apply(self, self._lift(other, "div"))
+        return Div.apply(self, other if type(other) is Tensor else self._lift(other, "div"))
 
     def __rtruediv__(self, other):
         return Div.apply(self._lift(other, "div"), self)
 
     def __matmul__(self, other):
-        return MatMul.apply(self, self._lift(other, "matmul"))
+        return MatMul.apply(self, other if type(other) is Tensor else self._lift(other, "matmul"))
 
     def __rmatmul__(self, other):
         return MatMul.apply(self._lift(other, "matmul"), self)
