@@ -184,6 +184,19 @@ def test_copies_of_one_leaf_share_a_stamp_and_the_walk_keeps_them_apart():
     assert b is not a and b._seq == a._seq
     (a * 2.0 + b * 3.0).sum().backward()
     assert a.grad.tolist() == [2.0, 2.0] and b.grad.tolist() == [3.0, 3.0]
+    # three copies of a node in the middle of a graph, each used twice: each is walked once,
+    # after all its consumers, and passes its gradient on to the one x (they share one
+    # record, so the walk must keep it: retain_graph)
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    y = x.tanh()
+    copies = [y, copy.copy(y), copy.copy(y)]
+    seen = []
+    sum(((k + 1.0) * c + c * c) for k, c in enumerate(copies)).sum().backward(
+        retain_graph=True, on_step=lambda node, g, pg: seen.append(node))
+    assert sorted(map(id, seen)) == sorted(set(map(id, seen)))  # each tensor once
+    assert [sum(t is c for t in seen) for c in copies] == [1, 1, 1]
+    dy = sum(k + 1.0 + 2 * y.data for k in range(3))
+    np.testing.assert_allclose(x.grad, dy * (1 - y.data ** 2))
 
 
 def test_non_scalar_backward_needs_a_gradient():

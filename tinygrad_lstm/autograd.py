@@ -349,7 +349,7 @@ def _int_index(ctx):
             and type(ctx.saved) is tuple and type(ctx.saved[1]) is int)
 
 
-def _row_target(node, grads, dtype, queue):
+def _row_target(node, grads, dtype, walk):
     """The buffer row that `node`'s gradient will end up in, reserved for it, when node is
     `x[t]` (an int index) or an add of `x[t]` and a tensor of the same shape (an LSTM's gate
     pre-activation `xw[t] + h_prev @ W_hhᵀ`); else None."""
@@ -371,25 +371,44 @@ def _row_target(node, grads, dtype, queue):
     target = grads.get(x)
     if target is None:
         target = grads[x] = Scatter.rows_of(ctx.saved[0], dtype)
-        heappush(queue, (-x._seq, id(x), x))
+        _enqueue(*walk, x)
     elif type(target) is not Scatter or target.shape != ctx.saved[0]:
         return None
     return target.reserve(ctx.saved[1])
 
 
-def _assemble(node, g, grads, queue):
+def _assemble(node, g, grads, walk):
     """A Pieces gradient made dense. The chunk pieces of a timestep's gate block are joined
     straight into the row of the timestep buffer they are bound for (no copy on arrival, and
     the weight's OuterSum multiplies those rows where they lie), when the block is big enough
     for the copies saved to outweigh finding the row."""
     if math.prod(g.shape) * g.dtype.itemsize >= ASSEMBLE_BYTES:
-        out = _row_target(node, grads, g.dtype, queue)
+        out = _row_target(node, grads, g.dtype, walk)
         if out is not None:
             if g.dense_into(out):
                 return out
             out[...] = g.dense()
             return out
     return g.dense()
+
+
+def _enqueue(queue, waiting, twins, t):
+    """Queue t for the walk under its stamp, negated (heapq pops the smallest): a heap of
+    plain ints, with the tensors in `waiting`. Copies of a tensor (copy.copy) share its
+    stamp; the later ones wait in `twins` and take the stamp's place in turn."""
+    k = -t._seq
+    if k in waiting:
+        twins.setdefault(k, []).append(t)
+    else:
+        waiting[k] = t
+    heappush(queue, k)
+
+
+def _next_twin(waiting, twins, k):
+    more = twins[k]
+    waiting[k] = more.pop()
+    if not more:
+        del twins[k]
 
 
 def toposort(root):
@@ -452,16 +471,21 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
     # stamp). Every consumer of a tensor was made after it, so when a tensor is taken, every
     # gradient bound for it has arrived. A tensor joins the heap with its first gradient.
     grads = {root: grad}  # tensor -> gradient so far (tensors hash by identity)
-    queue = [(-root._seq, id(root), root)]  # id(): never compare two tensors of equal stamp
+    queue, waiting, twins = [], {}, {}  # the walk's state (see _enqueue)
+    walk = (queue, waiting, twins)
+    _enqueue(queue, waiting, twins, root)
     reached = []  # (tensor, gradient) for .grad, set at the end: an error leaves .grad alone
     pop, get, ndarray = grads.pop, grads.get, np.ndarray
     while queue:
-        node = heappop(queue)[2]
+        k = heappop(queue)
+        node = waiting.pop(k)
+        if twins and k in twins:
+            _next_twin(waiting, twins, k)
         g = pop(node)
         owned = type(g) is not ndarray
         if owned:
             # a lazy gradient: a new array, or a row of a timestep buffer (_assemble)
-            g = _assemble(node, g, grads, queue) if type(g) is Pieces else g.dense()
+            g = _assemble(node, g, grads, walk) if type(g) is Pieces else g.dense()
         ctx = node._ctx
         if ctx is None:
             reached.append((node, g if owned else g.copy()))
@@ -495,7 +519,12 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             prev = get(p)
             if prev is None:
                 grads[p] = pg
-                heappush(queue, (-p._seq, id(p), p))
+                k = -p._seq  # _enqueue, inlined: once per tensor of the graph
+                if k in waiting:
+                    twins.setdefault(k, []).append(p)
+                else:
+                    waiting[k] = p
+                heappush(queue, k)
             elif type(prev) is ndarray and type(pg) is ndarray:
                 grads[p] = prev + pg  # never in place: either may be shared (an add's g)
             else:
