@@ -199,6 +199,17 @@ def test_copies_of_one_leaf_share_a_stamp_and_the_walk_keeps_them_apart():
     np.testing.assert_allclose(x.grad, dy * (1 - y.data ** 2))
 
 
+def test_zero_d_intermediates_whose_gradients_numpy_makes_scalars():
+    # ops on 0-d arrays give numpy scalars; the walk turns them back into arrays on arrival
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    s = x.sum().retain_grad()
+    (s * s + s.tanh() * s).backward()
+    assert type(s.grad) is np.ndarray and s.grad.shape == ()
+    want = 2 * 6.0 + np.tanh(6.0) + 6.0 * (1 - np.tanh(6.0) ** 2)
+    np.testing.assert_allclose(s.grad, want)
+    np.testing.assert_allclose(x.grad, [want] * 3)
+
+
 def test_non_scalar_backward_needs_a_gradient():
     a = Tensor(np.ones((3, 4)), requires_grad=True)
     with pytest.raises(ValueError, match=r"shape \(3, 4\).*explicit gradient"):

@@ -484,8 +484,11 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         g = pop(node)
         owned = type(g) is not ndarray
         if owned:
-            # a lazy gradient: a new array, or a row of a timestep buffer (_assemble)
-            g = _assemble(node, g, grads, walk) if type(g) is Pieces else g.dense()
+            # a lazy gradient: a new array, or a row of a timestep buffer (_assemble); or a
+            # numpy scalar, which is what numpy makes of 0-d results
+            tg = type(g)
+            g = (_assemble(node, g, grads, walk) if tg is Pieces else g.dense() if tg in _LAZY
+                 else np.asarray(g))
         ctx = node._ctx
         if ctx is None:
             reached.append((node, g if owned else g.copy()))
@@ -507,12 +510,11 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         for p, pg in zip(ctx.parents, parent_grads):
             if pg is None:
                 continue
-            tp = type(pg)
-            if tp is not ndarray and tp not in _LAZY:
-                pg = np.asarray(pg)  # numpy turns 0-d results into scalars
             if not trusted:
                 if not p.requires_grad:
                     continue
+                if type(pg) not in _LAZY:
+                    pg = np.asarray(pg)  # a user's Function may return lists or numbers
                 if pg.shape != p.shape:
                     raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match "
                                          f"its input's shape {p.shape}")
