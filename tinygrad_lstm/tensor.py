@@ -31,6 +31,7 @@ _rng = np.random.default_rng()
 _stamp = itertools.count().__next__
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_new = object.__new__  # a node's Function and Tensor, made without __init__ (hot path)
 
 
 class OpError(ValueError):
@@ -64,7 +65,7 @@ class Function:
     @classmethod
     def apply(cls, *parents, **kwargs):
         # The hot path of every op, so one- and two-input ops get straight-line code.
-        ctx = object.__new__(cls)
+        ctx = _new(cls)
         ctx.parents = parents
         ctx.saved = None
         ctx.args = kwargs or None  # kept so a released value can be recomputed (Tensor.data)
@@ -95,7 +96,7 @@ class Function:
             raise OpError(f"{cls.op}: {_shapes([p.data for p in parents])}: {e}") from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # numpy turns 0-d results into scalars
-        t = Tensor.__new__(Tensor)
+        t = _new(Tensor)
         t._seq = _stamp()
         t.data = out
         t.grad = None
@@ -481,7 +482,7 @@ class Tensor:
 def _constant(data, name=None):
     """A tensor of `data` as it is (no copy, no checks) outside any graph: an operand lifted
     from a number or array, or a detached value."""
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data, t._seq, t.grad, t.requires_grad, t._ctx = data, _stamp(), None, False, None
     t.name, t.scope, t._retain, t._released = name, None, False, None
     return t
@@ -491,9 +492,9 @@ def _index_node(cls, x, index, saved, args):
     """The node `cls.apply(x, index=index)` records (GetItem or Chunk) for a basic index,
     built directly: the layers take `xs[t]` and the gate chunks every timestep. For an x that
     requires grad; `saved` and `args` come shared from the caches below."""
-    ctx = object.__new__(cls)
+    ctx = _new(cls)
     ctx.parents, ctx.args, ctx.needs, ctx.saved = (x,), args, _NEEDS[True][2], saved
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data, t.grad, t.name, t._retain, t._released = x.data[index], None, None, False, None
     t.requires_grad, t._ctx, t.scope, t._seq = True, ctx, _scope, _stamp()
     return t
