@@ -77,9 +77,10 @@ class Mul(Function):
         na, nb = self.needs
         ga = g * b if na else None
         gb = g * a if nb else None
-        if na and ga.shape != a.shape:
+        # a broadcast made g bigger, or gave it more axes (cheaper to ask than the shapes)
+        if na and (ga.size != a.size or ga.ndim != a.ndim):
             ga = _unbroadcast(ga, a.shape)
-        if nb and gb.shape != b.shape:
+        if nb and (gb.size != b.size or gb.ndim != b.ndim):
             gb = _unbroadcast(gb, b.shape)
         return ga, gb
 
@@ -139,9 +140,10 @@ def _matmul(a, b):
     """a @ b, with the batch axes of a folded into one GEMM (numpy would loop over them)."""
     if a.ndim == 2:
         lo, hi = TRANSPOSED_ROWS
-        if (lo <= a.shape[0] <= hi and b.size >= TRANSPOSED_SIZE and b.flags.f_contiguous
-                and not b.flags.c_contiguous):
-            return np.dot(b.T, a.T).T
+        if lo <= a.shape[0] <= hi and b.size >= TRANSPOSED_SIZE:
+            flags = b.flags
+            if flags.f_contiguous and not flags.c_contiguous:
+                return np.dot(b.T, a.T).T
         return np.dot(a, b)  # the same product as a @ b for 2-D, with less call overhead
     return np.dot(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
 
