@@ -437,7 +437,7 @@ class Tensor:
             raise OpError(f"chunk: axis {axis} is out of range for shape {shape}")
         if not isinstance(n, (int, np.integer)) or n <= 0:
             raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
-        return self._pieces(int(-(-shape[axis] // n)), axis, "chunk")
+        return self._pieces(int(-(-shape[axis] // n)), axis)
 
     def split(self, split_size, axis=0):
         """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
@@ -448,14 +448,14 @@ class Tensor:
         if isinstance(split_size, (int, np.integer)):
             if split_size <= 0:
                 raise OpError(f"split: split_size must be positive, got {split_size}")
-            return self._pieces(int(split_size), axis, "split")
+            return self._pieces(int(split_size), axis)
         sizes = list(split_size)
         if sum(sizes) != size or any(s < 0 for s in sizes):
             raise OpError(f"split: sizes {sizes} do not add up to {size}, "
                           f"the length of axis {axis} of {self.shape}")
-        return self._pieces(tuple(sizes), axis, "split")
+        return self._pieces(tuple(sizes), axis)
 
-    def _pieces(self, sizes, axis, op):
+    def _pieces(self, sizes, axis):
         shape = self.shape
         pieces = _piece_records(shape, axis % len(shape), sizes)
         if _grad_enabled and self.requires_grad:
