@@ -151,9 +151,10 @@ def test_steps_share_their_index_records_and_release_tuples(monkeypatch):
 
 
 def test_a_layer_step_keeps_few_objects_for_the_collector(monkeypatch):
-    # CPython's collector runs once every 700 new container objects; every one a step keeps
-    # until backward makes it run sooner. An LSTM step is 16 nodes: a Tensor, a Function and
-    # a parents tuple each (48), the saved tuples of its 5 products and the step's dicts.
+    # Every object a node keeps costs time to make and to free, and the collector counts and
+    # scans it. An LSTM step is 16 nodes: a Tensor, a Function and a parents tuple each (48),
+    # plus the saved tuples of its four products and the step's dicts (106 before the
+    # per-timestep records were shared).
     monkeypatch.setattr(rnn, "RELEASE_BYTES", 0)
     model = nn.LSTM(5, 6, rng=np.random.default_rng(1))
     x = Tensor(RNG.standard_normal((20, 2, 5)).astype(np.float32))
