@@ -24,7 +24,8 @@ from . import autograd
 
 # The only module state: the no_grad flag, the current naming scope, the default RNG and the
 # creation stamp every Tensor gets (a tensor is made after its inputs, so the walk can take
-# the latest-made first; see autograd.backward).
+# the latest-made first; see autograd.backward). Besides these, only caches of read-only
+# records (_int_record, _piece_records) that change no result.
 _grad_enabled = True
 _scope = None
 _rng = np.random.default_rng()
