@@ -473,7 +473,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
     grads = {root: grad}  # tensor -> gradient so far (tensors hash by identity)
     queue, waiting, twins = [], {}, {}  # the walk's state (see _enqueue)
     walk = (queue, waiting, twins)
-    _enqueue(queue, waiting, twins, root)
+    _enqueue(*walk, root)
     reached = []  # (tensor, gradient) for .grad, set at the end: an error leaves .grad alone
     pop, get, ndarray = grads.pop, grads.get, np.ndarray
     while queue:

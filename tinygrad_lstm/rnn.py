@@ -356,8 +356,8 @@ def _release_intermediates(outputs):
     a hand-written BPTT, which stores only the gates and the states."""
     outputs = list(outputs)
     sc = outputs[0].scope
-    # One (shape, dtype) tuple per kind of value, shared by every timestep: no new objects
-    # for the collector to count (it runs every 700). The shapes are a step's few.
+    # One (shape, dtype) tuple per kind of value, shared by every timestep: no new objects to
+    # make and free at each release. The shapes are a step's few.
     released = _RELEASED if len(_RELEASED) < 256 else {}
     seen = set(outputs)  # tensors hash by identity
     stack = [t._ctx for t in outputs if t._ctx is not None]

@@ -6,8 +6,9 @@
 The picture is read from the very records `backward()` walks: `autograd.toposort(root)` gives
 the tensors (and an order, each consumer before its inputs, which numbers the nodes n0, n1,
 ...), `.parents` the edges, and the names and scopes the cells record (`c`, `h`, ... inside
-`scope(layer=l, t=t)`) the clusters and the highlighted path. Ops are small circles with their symbol (+, ×, σ, tanh, @); named
-tensors, parameters and inputs are boxes; one box per timestep and layer, time left to right.
+`scope(layer=l, t=t)`) the clusters and the highlighted path. Ops are small circles with
+their symbol (+, ×, σ, tanh, @); named tensors, parameters and inputs are boxes; one box per
+timestep and layer, time left to right.
 """
 
 import html
