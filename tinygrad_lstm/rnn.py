@@ -21,7 +21,7 @@ from operator import itemgetter
 import numpy as np
 
 from .nn import Dropout, Module, Parameter, _check_size, uniform_
-from .tensor import Tensor, default_rng, scope
+from .tensor import Tensor, _Released, default_rng, scope
 
 
 def squash(z):
@@ -374,6 +374,7 @@ def _release_intermediates(outputs):
                         key = (data.shape, data.dtype)
                         p._released = released.setdefault(key, key)
                         del p.data
+                        p.__class__ = _Released
 
 
 class _RecurrentLayer(Module):
