@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm.functional as F
-from tinygrad_lstm import OpError, Tensor, gradcheck
+from tinygrad_lstm import OpError, Tensor, autograd, gradcheck
 
 RNG = np.random.default_rng(0)
 
@@ -84,3 +84,11 @@ def test_dropout_scales_kept_units_and_is_identity_in_eval():
     assert F.dropout(x, 0.5, training=False) is x
     with pytest.raises(OpError, match=r"dropout: p must be in \[0, 1\), got 1.0"):
         F.dropout(x, 1.0)
+
+
+def test_the_softmax_shift_is_off_the_graph():
+    # max x only keeps exp from overflowing: softmax(x − c) = softmax(x) for any c, so its
+    # gradient through max is zero and the loss's backward skips it
+    x = Tensor(np.random.default_rng(3).standard_normal((5, 4)), requires_grad=True)
+    for loss in (F.cross_entropy(x, np.arange(5) % 4), F.softmax(x).sum()):
+        assert "max" not in {t.op for t in autograd.toposort(loss)}

@@ -7,16 +7,22 @@ import numpy as np
 from .tensor import OpError, default_rng
 
 
+def _shifted(x, axis):
+    # Shifting by a constant changes neither softmax nor log_softmax, so the gradient through
+    # max x is exactly zero: max is taken off the graph (as jax.nn.log_softmax does), which
+    # spares the backward a pass through max and its broadcast (0.3 ms of the char-LM step).
+    return x - x.max(axis=axis, keepdims=True).detach()
+
+
 def softmax(x, axis=-1):
     """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x)"""
-    z = x - x.max(axis=axis, keepdims=True)
-    e = z.exp()
+    e = _shifted(x, axis).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
     """log_softmax(x) = z − log Σ exp(z), with z = x − max x so exp never overflows."""
-    z = x - x.max(axis=axis, keepdims=True)
+    z = _shifted(x, axis)
     return z - z.exp().sum(axis=axis, keepdims=True).log()
 
 
