@@ -417,7 +417,7 @@ class Tensor:
         if type(index) is int and _grad_enabled and self.requires_grad:
             shape = self.data.shape
             if shape and -shape[0] <= index < shape[0]:  # xs[t], every timestep
-                return _index_node(GetItem, self, index, *_int_record(shape, index))
+                return _index_node(GetItem, self, index, *_int_record(shape, index), (self,))
         items = index if isinstance(index, tuple) else (index,)
         if type(index) is not int and any(isinstance(i, Tensor) for i in items):
             raise OpError("getitem: indexing with a Tensor is not supported; "
@@ -454,7 +454,8 @@ class Tensor:
         shape = self.shape
         pieces = _piece_records(shape, axis % len(shape), sizes)
         if _grad_enabled and self.requires_grad:
-            return [_index_node(Chunk, self, *piece) for piece in pieces]
+            parents = (self,)  # one tuple for all the pieces: read-only, like their records
+            return [_index_node(Chunk, self, *piece, parents) for piece in pieces]
         return [Chunk.apply(self, index=index) for index, _, _ in pieces]
 
     @staticmethod
@@ -504,12 +505,13 @@ def _constant(data, name=None):
     return t
 
 
-def _index_node(cls, x, index, saved, args):
+def _index_node(cls, x, index, saved, args, parents):
     """The node `cls.apply(x, index=index)` records (GetItem or Chunk) for a basic index,
     built directly: the layers take `xs[t]` and the gate chunks every timestep. For an x that
-    requires grad; `saved` and `args` come shared from the caches below."""
+    requires grad; `saved` and `args` come shared from the caches below, and `parents` is
+    `(x,)`, shared by the pieces of one chunk."""
     ctx = _new(cls)
-    ctx.parents, ctx.args, ctx.needs, ctx.saved = (x,), args, _NEEDS[True][2], saved
+    ctx.parents, ctx.args, ctx.needs, ctx.saved = parents, args, _NEEDS[True][2], saved
     t = _new(Tensor)
     t.data, t.grad, t.name, t._retain, t._released = x.data[index], None, None, False, None
     t.requires_grad, t._ctx, t.scope, t._seq = True, ctx, _scope, _stamp()
