@@ -253,3 +253,25 @@ def test_consecutive_rows_are_one_view_in_either_order():
     np.testing.assert_array_equal(view, buf[0:2].reshape(-1, 3))
     assert autograd._consecutive([buf[0], buf[2]])[0] is None       # a gap
     assert autograd._consecutive([buf[0], buf[0].copy()])[0] is None  # another buffer
+
+
+def test_a_step_collects_its_nodes_and_leaves_no_hook_behind(monkeypatch):
+    # The layer learns which nodes a step made from the ops themselves (tensor._made); the
+    # hook is gone after the layer, also when a step fails.
+    from tinygrad_lstm import tensor as tensor_module
+    monkeypatch.setattr(rnn, "RELEASE_BYTES", 0)
+    model = nn.LSTM(3, 4, rng=np.random.default_rng(0))
+    x = Tensor(RNG.standard_normal((2, 1, 3)).astype(np.float32))
+    out, _ = model(x)
+    assert tensor_module._made is None
+    step = [t for t in autograd.toposort(out.sum()) if t.scope and t.scope.get("t") == 2]
+    released = {t.op for t in step if type(t) is not Tensor}
+    assert released == {"getitem", "matmul", "add", "chunk", "mul", "tanh"}
+    assert all(t.name is None for t in step if type(t) is not Tensor)
+
+    def broken(self, xw, state, w_hh):
+        raise RuntimeError("cell failed")
+    monkeypatch.setattr(rnn.LSTMCell, "step", broken)
+    with pytest.raises(RuntimeError, match="cell failed"):
+        model(x)
+    assert tensor_module._made is None

@@ -20,6 +20,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from . import tensor as _tensor
 from .nn import Dropout, Module, Parameter, _check_size, uniform_
 from .tensor import Tensor, _Released, default_rng, scope
 
@@ -348,33 +349,35 @@ RELEASE_BYTES = 32 << 10
 _RELEASED = {}
 
 
-def _release_intermediates(outputs):
-    """Release the values of the unnamed tensors computed on the way to `outputs` in the
-    same scope (one step: the gate pre-activations, the chunks, the products; nothing a
+def _collected(fn, *args):
+    """`fn(*args)`, and a list of the graph nodes its ops made (in the order made)."""
+    made = []
+    previous, _tensor._made = _tensor._made, made.append
+    try:
+        return fn(*args), made
+    finally:
+        _tensor._made = previous
+
+
+def _release_intermediates(made, keep):
+    """Release the values of the unnamed tensors in `made`, except those in `keep`: the nodes
+    one step's ops made (the gate pre-activations, the chunks, the products; nothing a
     backward needs, since each op saves what its own backward uses). The nodes stay in the
     graph, and reading one's `.data` recomputes it; this keeps a layer's memory near that of
-    a hand-written BPTT, which stores only the gates and the states."""
-    outputs = list(outputs)
-    sc = outputs[0].scope
+    a hand-written BPTT, which stores only the gates and the states. The list comes from the
+    ops themselves (`_collected`): walking back from a step's outputs to find the same nodes
+    took 11 µs a step at LSTM B=32, 1.5% of the training step."""
+    keep = set(keep)  # tensors hash by identity
     # One (shape, dtype) tuple per kind of value, shared by every timestep: no new objects to
     # make and free at each release. The shapes are a step's few.
     released = _RELEASED if len(_RELEASED) < 256 else {}
-    seen = set(outputs)  # tensors hash by identity
-    stack = [t._ctx for t in outputs if t._ctx is not None]
-    pop, push, mark = stack.pop, stack.append, seen.add
-    while stack:  # runs every timestep: Tensor.release() inlined
-        for p in pop().parents:
-            if p.scope is sc and p not in seen:
-                mark(p)
-                ctx = p._ctx
-                if ctx is not None:
-                    push(ctx)
-                    if p.name is None and p._released is None:
-                        data = p.data
-                        key = (data.shape, data.dtype)
-                        p._released = released.setdefault(key, key)
-                        del p.data
-                        p.__class__ = _Released
+    for p in made:  # runs every timestep: Tensor.release() inlined
+        if p.name is None and type(p) is Tensor and p not in keep:
+            data = p.data
+            key = (data.shape, data.dtype)
+            p._released = released.setdefault(key, key)
+            del p.data
+            p.__class__ = _Released
 
 
 class _RecurrentLayer(Module):
@@ -444,18 +447,23 @@ class _RecurrentLayer(Module):
         T = xs.shape[0]
         with scope(**labels):
             w_hh = cell.recurrent()        # once per sequence: one matmul for its gradient
-            xw = cell.input_projection(xs)  # (T, B, G*H): the input side of every step at once
+            # (T, B, G*H): the input side of every step at once
+            xw, made = _collected(cell.input_projection, xs)
             lean = xw.data[0].nbytes >= RELEASE_BYTES
             if lean:
-                _release_intermediates([xw])
+                _release_intermediates(made, (xw,))
             steps = [None] * T
             names = cell.state_names
             pick = itemgetter(*names) if len(names) > 1 else (lambda out: (out[names[0]],))
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
                 with scope(t=t + 1):
-                    out = cell.step(xw[t], state, w_hh)
-                if lean:
-                    _release_intermediates(out.values())
+                    x_t = xw[t]
+                    if lean:
+                        out, made = _collected(cell.step, x_t, state, w_hh)
+                        made.append(x_t)
+                        _release_intermediates(made, out.values())
+                    else:
+                        out = cell.step(x_t, state, w_hh)
                 state = pick(out)
                 steps[t] = out
             if lean:

@@ -30,6 +30,9 @@ _grad_enabled = True
 _scope = None
 _rng = np.random.default_rng()
 _stamp = itertools.count().__next__
+# While a recurrent layer runs one step that releases its intermediates: the `append` of a
+# list that collects every graph node the step's ops make (rnn._RecurrentLayer._unroll).
+_made = None
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _new = object.__new__  # a node's Function and Tensor, made without __init__ (hot path)
@@ -109,6 +112,8 @@ class Function:
             t.requires_grad = True
             t._ctx = ctx
             t.scope = _scope
+            if _made is not None:
+                _made(t)
         else:
             t.requires_grad = False
             t._ctx = None
@@ -515,6 +520,8 @@ def _index_node(cls, x, index, saved, args, parents):
     t = _new(Tensor)
     t.data, t.grad, t.name, t._retain, t._released = x.data[index], None, None, False, None
     t.requires_grad, t._ctx, t.scope, t._seq = True, ctx, _scope, _stamp()
+    if _made is not None:
+        _made(t)
     return t
 
 
