@@ -275,3 +275,34 @@ def test_a_step_collects_its_nodes_and_leaves_no_hook_behind(monkeypatch):
     with pytest.raises(RuntimeError, match="cell failed"):
         model(x)
     assert tensor_module._made is None
+
+
+@pytest.mark.parametrize("make", [lambda: nn.LSTM(3, 4, rng=np.random.default_rng(0)),
+                                  lambda: nn.GRU(3, 4, rng=np.random.default_rng(0)),
+                                  lambda: nn.GRU(3, 4, reset_after=False,
+                                                 rng=np.random.default_rng(0))])
+def test_the_walk_passes_through_chunks_unless_watched(make):
+    # Without an observer a chunk's piece goes straight on to its block (autograd.THROUGH);
+    # with one, every chunk node takes its turn. The gradients agree bit for bit.
+    x = RNG.standard_normal((3, 2, 3)).astype(np.float32)
+
+    def run(on_step=None):
+        model = make()
+        out, _ = model(Tensor(x))
+        (out * out).sum().backward(on_step=on_step)
+        return [p.grad for p in model.parameters()]
+
+    visited = []
+    watched = run(lambda node, g, pgs: visited.append(node.op))
+    plain = run()
+    assert visited.count("chunk") >= 3 * 4  # every gate chunk of every step
+    for p, q in zip(plain, watched):
+        assert p.tobytes() == q.tobytes()
+
+    a = Tensor(RNG.standard_normal((2, 8)), requires_grad=True)
+    i, f = a.chunk(2, axis=1)
+    i.retain_grad()
+    ((i * i).sum() + (i * f).sum()).backward()  # i used twice, and retained
+    np.testing.assert_allclose(i.grad, 2 * i.data + f.data, rtol=1e-12)
+    np.testing.assert_allclose(a.grad, np.concatenate([2 * i.data + f.data, i.data], 1),
+                               rtol=1e-12)
