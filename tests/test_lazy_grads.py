@@ -282,8 +282,9 @@ def test_a_step_collects_its_nodes_and_leaves_no_hook_behind(monkeypatch):
                                   lambda: nn.GRU(3, 4, reset_after=False,
                                                  rng=np.random.default_rng(0))])
 def test_the_walk_passes_through_chunks_unless_watched(make):
-    # Without an observer a chunk's piece goes straight on to its block (autograd.THROUGH);
-    # with one, every chunk node takes its turn. The gradients agree bit for bit.
+    # Without an observer the piece of an index or chunk node goes straight on to the tensor
+    # it was cut from (autograd.THROUGH); with one, every such node takes its turn. The
+    # gradients agree bit for bit.
     x = RNG.standard_normal((3, 2, 3)).astype(np.float32)
 
     def run(on_step=None):
@@ -296,6 +297,7 @@ def test_the_walk_passes_through_chunks_unless_watched(make):
     watched = run(lambda node, g, pgs: visited.append(node.op))
     plain = run()
     assert visited.count("chunk") >= 3 * 4  # every gate chunk of every step
+    assert visited.count("getitem") >= 3  # xs[t]
     for p, q in zip(plain, watched):
         assert p.tobytes() == q.tobytes()
 

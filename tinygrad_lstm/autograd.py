@@ -20,11 +20,11 @@ import numpy as np
 
 _FREED = object()  # what a Function's `saved` becomes once backward has passed it
 
-# The op whose nodes the walk passes straight through when no observer watches (ops.py sets
-# it to Chunk): a chunk's backward only says where its gradient lies in the block it was cut
-# from, so the piece goes on to the block at once, without its own turn in the walk (an
-# LSTM step has four chunks, a GRU step six).
-THROUGH = None
+# The ops whose nodes the walk passes straight through when no observer watches (ops.py sets
+# them: GetItem and Chunk): their backward only says where the gradient lies in the tensor
+# they were cut from, so the piece goes on to that tensor at once, without a turn of its
+# own in the walk (an LSTM step has five such nodes, xs[t] and four chunks; a GRU step seven).
+THROUGH = ()
 
 # OuterSum multiplies its pending pieces once they hold this many bytes of gradient: big
 # enough for BLAS to run at full speed, small enough that they need not all be kept.
@@ -482,7 +482,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
     _enqueue(*walk, root)
     reached = []  # (tensor, gradient) for .grad, set at the end: an error leaves .grad alone
     pop, get, ndarray = grads.pop, grads.get, np.ndarray
-    through = THROUGH if on_step is None else None  # the stepper shows every node
+    through = THROUGH if on_step is None else ()  # the stepper shows every node
     while queue:
         k = heappop(queue)
         node = waiting.pop(k)
@@ -528,7 +528,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             prev = get(p)
             if prev is None:
                 pctx = p._ctx
-                if type(pctx) is through and type(pg) is ndarray and not p._retain:
+                if type(pctx) in through and type(pg) is ndarray and not p._retain:
                     (pg,) = pctx.backward(pg)  # its record stays: it may get another piece
                     p = pctx.parents[0]
                     prev = get(p)
