@@ -17,7 +17,8 @@ benchmark size.
 Timing: threads pinned (OMP/OPENBLAS/MKL_NUM_THREADS set before numpy is imported, and
 torch.set_num_threads); warm-up rounds, then rounds in which each implementation's step is
 timed alone (gc.collect() before it), interleaved (ABCABC...) so that drift hits all of them
-alike; the imports' objects are gc.freeze()-d first (see main). Reported: median, min, max
+alike: at least 15, and for short steps as many as fit in 20 s a case, up to 61 (--rounds N
+for exactly N); the imports' objects are gc.freeze()-d first (see main). Reported: median, min, max
 (ms) and the ratio of medians to the reference. The clock is the process's CPU time with one thread (descheduled time does not count, so a busy
 machine disturbs the ratios less) and the wall clock otherwise (--clock).
 
@@ -103,6 +104,9 @@ QUICK = [(4, 6, 16), (1, 5, 8)]
 QUICK_RNN = [(2, 20, 8), (2, 60, 8)]
 
 IMPLS = ("reference", "engine", "torch eager", "torch fused")
+# By default a case gets at least 15 timed rounds, and more (up to MAX_ROUNDS) while they fit
+# in ROUND_BUDGET seconds: a short step's median then rests on more samples at little cost.
+ROUNDS, ROUND_BUDGET, MAX_ROUNDS = 15, 20.0, 61
 
 
 @dataclass
@@ -286,8 +290,10 @@ def check_gradients(kind, impls):
 # Timing
 
 
-def time_case(case, impls, rounds, warmup, clock, progress=None, task=None):
-    """{impl: [seconds per step]}, the steps interleaved; also checks the first losses agree."""
+def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budget=None):
+    """{impl: [seconds per step]}, the steps interleaved; also checks the first losses agree.
+    With a `budget` (seconds), more than `rounds` rounds run when they fit in it, as measured
+    on the last warm-up round (at most MAX_ROUNDS)."""
     params, x, targets = make_data(case)
     steps = {impl: MAKERS[impl](case.kind, params, x, targets)[0] for impl in impls}
     first = {impl: step() for impl, step in steps.items()}   # also the first warm-up round
@@ -296,16 +302,31 @@ def time_case(case, impls, rounds, warmup, clock, progress=None, task=None):
             raise AssertionError(f"{case.label}: {impl}'s float32 loss {loss:.6f} differs from "
                                  f"the reference's {first['reference']:.6f}")
     times = {impl: [] for impl in impls}
-    for r in range(warmup - 1 + rounds):
+
+    def one_round(keep):
+        start = time.perf_counter()
         for impl, step in steps.items():
             gc.collect()
             t0 = clock()
             step()
             dt = clock() - t0
-            if r >= warmup - 1:
+            if keep:
                 times[impl].append(dt)
         if progress is not None:
             progress.advance(task)
+        return time.perf_counter() - start
+
+    last = None
+    for _ in range(warmup - 1):
+        last = one_round(False)
+    if budget and last:
+        more = min(MAX_ROUNDS, int(budget / last)) - rounds
+        if more > 0:
+            rounds += more
+            if progress is not None:
+                progress.update(task, total=progress.tasks[0].total + more)
+    for _ in range(rounds):
+        one_round(True)
     return times
 
 
@@ -476,7 +497,9 @@ def parse_args(argv):
                    help="only this (B, T, H) (repeatable); default: the full grid")
     p.add_argument("--impl", action="append", choices=IMPLS,
                    help="only these implementations (the reference always runs)")
-    p.add_argument("--rounds", type=int, default=None, help="timed rounds (default 15; quick 2)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help=f"timed rounds, exactly (default: at least {ROUNDS}, and as many as fit "
+                        f"in {ROUND_BUDGET:g} s a case, up to {MAX_ROUNDS}; quick 2)")
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
     p.add_argument("--threads", default="1", help="BLAS/torch threads (default 1)")
     p.add_argument("--clock", choices=["cpu", "wall"], default=None,
@@ -508,7 +531,8 @@ def main(argv=None):
         kind, B, T, H, impl = json.loads(args._memory)
         print(json.dumps(measure_memory_here(Case(kind, B, T, H), impl)))
         return 0
-    rounds = args.rounds or (2 if args.quick else 15)
+    rounds = args.rounds or (2 if args.quick else ROUNDS)
+    budget = None if args.rounds or args.quick else ROUND_BUDGET
     clock_name = args.clock or ("cpu" if THREADS == "1" else "wall")
     clock = time.process_time if clock_name == "cpu" else time.perf_counter
     impls = available(["reference"] + [i for i in (args.impl or IMPLS) if i != "reference"])
@@ -538,7 +562,7 @@ def main(argv=None):
         for case in cases:
             if progress is not None:
                 progress.update(task, description=case.label)
-            times = time_case(case, impls, rounds, args.warmup, clock, progress, task)
+            times = time_case(case, impls, rounds, args.warmup, clock, progress, task, budget)
             rows = {impl: {"times": times[impl]} for impl in impls}
             if not args.no_memory:
                 for impl in impls:
@@ -548,11 +572,16 @@ def main(argv=None):
         if progress is not None:
             progress.stop()
 
+    how_many = (f"{rounds} to {MAX_ROUNDS} (as many as fit in {ROUND_BUDGET:g} s a case)"
+                if budget else str(rounds))
     print(f"One char-LM training step (V={V}, one layer, Linear head, mean cross-entropy, "
-          f"BPTT over all T, SGD), float32.\n{machine()}; {rounds} interleaved rounds after "
+          f"BPTT over all T, SGD), float32.\n{machine()}; {how_many} interleaved rounds after "
           f"{args.warmup} warm-up; ms per step ({clock_name} clock); × ref = ratio of medians; "
           "peak memory above the baseline (see the docstring).\n")
     print(table(results))
+    if budget:
+        print("\nRounds: " + ", ".join(f"{case.label} {len(rows['reference']['times'])}"
+                                       for case, rows in results))
     g = goals(results)
     if g and THREADS == "1":
         print("\n" + goals_table(g))

@@ -38,3 +38,15 @@ def test_gemm_layout_table_runs():
     assert lines[0] == "| G, H \\ rows | 8 | 32 |" and lines[1] == "|---|--:|--:|"
     cells = lines[2].strip("|").split("|")
     assert cells[0].strip() == "4, 64" and all(float(c) > 0 for c in cells[1:])
+
+
+def test_short_steps_get_more_rounds_within_the_budget():
+    import time
+
+    from benchmarks import bench
+    case, impls = bench.Case("rnn", 2, 5, 8), ["reference", "engine"]
+    fixed = bench.time_case(case, impls, 3, 2, time.perf_counter)
+    assert [len(v) for v in fixed.values()] == [3, 3]
+    more = bench.time_case(case, impls, 3, 2, time.perf_counter, budget=0.5)
+    n = len(more["engine"])
+    assert 3 < n <= bench.MAX_ROUNDS and len(more["reference"]) == n
