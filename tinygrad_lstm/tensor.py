@@ -22,16 +22,16 @@ import numpy as np
 
 from . import autograd
 
-# The only module state: the no_grad flag, the current naming scope, the default RNG and the
+# The only module state: the no_grad flag, the current naming scope, the default RNG, the
 # creation stamp every Tensor gets (a tensor is made after its inputs, so the walk can take
-# the latest-made first; see autograd.backward). Besides these, only caches of read-only
-# records (_int_record, _piece_records) that change no result.
+# the latest-made first; see autograd.backward) and, while a recurrent layer runs a step
+# whose intermediates it will release, the `append` of the list that collects the graph
+# nodes the step's ops make (rnn._collected). Besides these, only caches of read-only records
+# (_int_record, _piece_records) that change no result.
 _grad_enabled = True
 _scope = None
 _rng = np.random.default_rng()
 _stamp = itertools.count().__next__
-# While a recurrent layer runs one step that releases its intermediates: the `append` of a
-# list that collects every graph node the step's ops make (rnn._RecurrentLayer._unroll).
 _made = None
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
