@@ -68,57 +68,26 @@ class Function:
 
     @classmethod
     def apply(cls, *parents, **kwargs):
-        # The hot path of every op, so one- and two-input ops get straight-line code.
+        """Record one application of this op to `parents` (Tensors) and return its output."""
+        if not kwargs:  # the hot path of every op: one- and two-input ops run straight-line
+            n = len(parents)
+            if n == 2:
+                return _binary(cls, *parents)
+            if n == 1:
+                return _unary(cls, parents[0])
         ctx = _new(cls)
         ctx.parents = parents
         ctx.saved = None
         ctx.args = kwargs or None  # kept so a released value can be recomputed (Tensor.data)
-        n = len(parents)
+        arrays = [p.data for p in parents]
+        if len({a.dtype for a in arrays}) > 1:
+            raise OpError(f"{cls.op}: dtypes differ ({_dtypes(parents)}); "
+                          "no silent upcasting: create the tensors with one dtype")
         try:
-            if n == 2:
-                a, b = parents
-                x, y = a.data, b.data
-                if x.dtype != y.dtype:
-                    raise OpError(f"{cls.op}: dtypes differ ({x.dtype}, {y.dtype}); "
-                                  "no silent upcasting: create the tensors with one dtype")
-                out = ctx.forward(x, y, **kwargs) if kwargs else ctx.forward(x, y)
-                needs = _NEEDS[a.requires_grad][b.requires_grad]
-            elif n == 1:
-                x = parents[0].data
-                out = ctx.forward(x, **kwargs) if kwargs else ctx.forward(x)
-                needs = _NEEDS[parents[0].requires_grad][2]
-            else:
-                arrays = [p.data for p in parents]
-                if len({a.dtype for a in arrays}) > 1:
-                    raise OpError(f"{cls.op}: dtypes differ ({_dtypes(parents)}); "
-                                  "no silent upcasting: create the tensors with one dtype")
-                out = ctx.forward(*arrays, **kwargs)
-                needs = tuple([p.requires_grad for p in parents])
-        except OpError:
-            raise
+            out = ctx.forward(*arrays, **kwargs)
         except (ValueError, IndexError, TypeError) as e:
-            raise OpError(f"{cls.op}: {_shapes([p.data for p in parents])}: {e}") from None
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)  # numpy turns 0-d results into scalars
-        t = _new(Tensor)
-        t._seq = _stamp()
-        t.data = out
-        t.grad = None
-        t.name = None
-        t._retain = False
-        t._released = None
-        if _grad_enabled and True in needs:
-            ctx.needs = needs
-            t.requires_grad = True
-            t._ctx = ctx
-            t.scope = _scope
-            if _made is not None:
-                _made(t)
-        else:
-            t.requires_grad = False
-            t._ctx = None
-            t.scope = None
-        return t
+            raise _op_error(cls, arrays, e) from None
+        return _node(ctx, out, tuple([p.requires_grad for p in parents]))
 
     def recompute(self):
         """This op's output, computed again from its parents' current values."""
@@ -130,6 +99,71 @@ class Function:
 
 # `needs` tuples, shared: _NEEDS[a][b] for two parents, _NEEDS[a][2] for one (no allocation)
 _NEEDS = (((False, False), (False, True), (False,)), ((True, False), (True, True), (True,)))
+
+
+# The operators call these two directly: a call with exact positional arguments is one that
+# CPython 3.11 runs inline, where `apply`'s *parents and **kwargs are not.
+def _binary(cls, a, b):
+    """`cls.apply(a, b)` for a two-input op without keyword arguments."""
+    ctx = _new(cls)
+    ctx.parents = (a, b)
+    ctx.saved = None
+    ctx.args = None
+    x, y = a.data, b.data
+    if x.dtype != y.dtype:
+        raise OpError(f"{cls.op}: dtypes differ ({x.dtype}, {y.dtype}); "
+                      "no silent upcasting: create the tensors with one dtype")
+    try:
+        out = ctx.forward(x, y)
+    except (ValueError, IndexError, TypeError) as e:
+        raise _op_error(cls, (x, y), e) from None
+    return _node(ctx, out, _NEEDS[a.requires_grad][b.requires_grad])
+
+
+def _unary(cls, p):
+    """`cls.apply(p)` for a one-input op without keyword arguments."""
+    ctx = _new(cls)
+    ctx.parents = (p,)
+    ctx.saved = None
+    ctx.args = None
+    x = p.data
+    try:
+        out = ctx.forward(x)
+    except (ValueError, IndexError, TypeError) as e:
+        raise _op_error(cls, (x,), e) from None
+    return _node(ctx, out, _NEEDS[p.requires_grad][2])
+
+
+def _op_error(cls, arrays, e):
+    """The error to raise for `e` from an op's forward: OpErrors as they are (they name the op
+    and shapes already), numpy's errors with the op and the input shapes put in front."""
+    return e if isinstance(e, OpError) else OpError(f"{cls.op}: {_shapes(arrays)}: {e}")
+
+
+def _node(ctx, out, needs):
+    """The output Tensor of `ctx`'s forward: a node of the graph when grad mode is on and an
+    input requires grad, else a plain constant."""
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)  # numpy turns 0-d results into scalars
+    t = _new(Tensor)
+    t._seq = _stamp()
+    t.data = out
+    t.grad = None
+    t.name = None
+    t._retain = False
+    t._released = None
+    if _grad_enabled and True in needs:
+        ctx.needs = needs
+        t.requires_grad = True
+        t._ctx = ctx
+        t.scope = _scope
+        if _made is not None:
+            _made(t)
+    else:
+        t.requires_grad = False
+        t._ctx = None
+        t.scope = None
+    return t
 
 
 def _dtypes(parents):
@@ -345,37 +379,37 @@ class Tensor:
         return _constant(np.asarray(other, dtype=self.dtype))
 
     def __add__(self, other):
-        return Add.apply(self, other if type(other) is Tensor else self._lift(other, "add"))
+        return _binary(Add, self, other if type(other) is Tensor else self._lift(other, "add"))
 
     def __radd__(self, other):
-        return Add.apply(self._lift(other, "add"), self)
+        return _binary(Add, self._lift(other, "add"), self)
 
     def __sub__(self, other):
-        return Sub.apply(self, other if type(other) is Tensor else self._lift(other, "sub"))
+        return _binary(Sub, self, other if type(other) is Tensor else self._lift(other, "sub"))
 
     def __rsub__(self, other):
-        return Sub.apply(self._lift(other, "sub"), self)
+        return _binary(Sub, self._lift(other, "sub"), self)
 
     def __mul__(self, other):
-        return Mul.apply(self, other if type(other) is Tensor else self._lift(other, "mul"))
+        return _binary(Mul, self, other if type(other) is Tensor else self._lift(other, "mul"))
 
     def __rmul__(self, other):
-        return Mul.apply(self._lift(other, "mul"), self)
+        return _binary(Mul, self._lift(other, "mul"), self)
 
     def __truediv__(self, other):
-        return Div.apply(self, other if type(other) is Tensor else self._lift(other, "div"))
+        return _binary(Div, self, other if type(other) is Tensor else self._lift(other, "div"))
 
     def __rtruediv__(self, other):
-        return Div.apply(self._lift(other, "div"), self)
+        return _binary(Div, self._lift(other, "div"), self)
 
     def __matmul__(self, other):
-        return MatMul.apply(self, other if type(other) is Tensor else self._lift(other, "matmul"))
+        return _binary(MatMul, self, other if type(other) is Tensor else self._lift(other, "matmul"))
 
     def __rmatmul__(self, other):
-        return MatMul.apply(self._lift(other, "matmul"), self)
+        return _binary(MatMul, self._lift(other, "matmul"), self)
 
     def __neg__(self):
-        return Neg.apply(self)
+        return _unary(Neg, self)
 
     def __pow__(self, p):
         if isinstance(p, Tensor) or np.ndim(p) != 0:
@@ -383,19 +417,19 @@ class Tensor:
         return Pow.apply(self, p=self.dtype.type(p))
 
     def sigmoid(self):
-        return Sigmoid.apply(self)
+        return _unary(Sigmoid, self)
 
     def tanh(self):
-        return Tanh.apply(self)
+        return _unary(Tanh, self)
 
     def relu(self):
-        return Relu.apply(self)
+        return _unary(Relu, self)
 
     def exp(self):
-        return Exp.apply(self)
+        return _unary(Exp, self)
 
     def log(self):
-        return Log.apply(self)
+        return _unary(Log, self)
 
     def sum(self, axis=None, keepdims=False):
         return Sum.apply(self, axis=axis, keepdims=keepdims)
