@@ -456,7 +456,8 @@ class Tensor:
         if type(index) is int and _grad_enabled and self.requires_grad:
             shape = self.data.shape
             if shape and -shape[0] <= index < shape[0]:  # xs[t], every timestep
-                return _index_node(GetItem, self, index, *_int_record(shape, index), (self,))
+                saved, args = _int_record(shape, index)
+                return _index_node(GetItem, self, index, saved, args, (self,))
         items = index if isinstance(index, tuple) else (index,)
         if type(index) is not int and any(isinstance(i, Tensor) for i in items):
             raise OpError("getitem: indexing with a Tensor is not supported; "
@@ -494,7 +495,8 @@ class Tensor:
         pieces = _piece_records(shape, axis % len(shape), sizes)
         if _grad_enabled and self.requires_grad:
             parents = (self,)  # one tuple for all the pieces: read-only, like their records
-            return [_index_node(Chunk, self, *piece, parents) for piece in pieces]
+            return [_index_node(Chunk, self, index, saved, args, parents)
+                    for index, saved, args in pieces]
         return [Chunk.apply(self, index=index) for index, _, _ in pieces]
 
     @staticmethod
