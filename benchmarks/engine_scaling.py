@@ -67,7 +67,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     args = parser.parse_args()
-    print("| graph | N | nodes walked | µs per node, gc on | vs smallest N | µs per node, "
+    print("| graph | N | graph nodes | µs per node, gc on | vs smallest N | µs per node, "
           "gc paused | vs smallest N |")
     print("|---|---|---|---|---|---|---|")
     for name, build in (("op chain", chain), ("tanh RNN", tanh_rnn)):
