@@ -467,37 +467,38 @@ class Tensor:
     def chunk(self, n, axis=0):
         """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),
         as torch.chunk. Each piece is its own node, so an LSTM's four gates stay visible."""
-        shape = self.shape
+        shape = self.data.shape  # the pieces are views of the data (recomputed if released)
         if not -len(shape) <= axis < len(shape):
             raise OpError(f"chunk: axis {axis} is out of range for shape {shape}")
         if not isinstance(n, (int, np.integer)) or n <= 0:
             raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
-        return self._pieces(int(-(-shape[axis] // n)), axis)
+        return self._pieces(int(-(-shape[axis] // n)), axis, shape)
 
     def split(self, split_size, axis=0):
         """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
         (a list that must add up to the axis length), as torch.split."""
-        size = self.shape[axis] if -self.ndim <= axis < self.ndim else None
-        if size is None:
-            raise OpError(f"split: axis {axis} is out of range for shape {self.shape}")
+        shape = self.data.shape  # the pieces are views of the data (recomputed if released)
+        if not -len(shape) <= axis < len(shape):
+            raise OpError(f"split: axis {axis} is out of range for shape {shape}")
         if isinstance(split_size, (int, np.integer)):
             if split_size <= 0:
                 raise OpError(f"split: split_size must be positive, got {split_size}")
-            return self._pieces(int(split_size), axis)
-        sizes = list(split_size)
-        if sum(sizes) != size or any(s < 0 for s in sizes):
-            raise OpError(f"split: sizes {sizes} do not add up to {size}, "
-                          f"the length of axis {axis} of {self.shape}")
-        return self._pieces(tuple(sizes), axis)
+            return self._pieces(int(split_size), axis, shape)
+        sizes = tuple(split_size)
+        if sum(sizes) != shape[axis] or any(s < 0 for s in sizes):
+            raise OpError(f"split: sizes {list(sizes)} do not add up to {shape[axis]}, "
+                          f"the length of axis {axis} of {shape}")
+        return self._pieces(sizes, axis, shape)
 
-    def _pieces(self, sizes, axis):
-        shape = self.shape
+    def _pieces(self, sizes, axis, shape):
         pieces = _piece_records(shape, axis % len(shape), sizes)
-        if _grad_enabled and self.requires_grad:
-            parents = (self,)  # one tuple for all the pieces: read-only, like their records
-            return [_index_node(Chunk, self, index, saved, args, parents)
-                    for index, saved, args in pieces]
-        return [Chunk.apply(self, index=index) for index, _, _ in pieces]
+        if not (_grad_enabled and self.requires_grad):
+            return [Chunk.apply(self, index=index) for index, _, _ in pieces]
+        parents = (self,)  # one tuple for all the pieces: read-only, like their records
+        out = []
+        for index, saved, args in pieces:
+            out.append(_index_node(Chunk, self, index, saved, args, parents))
+        return out
 
     @staticmethod
     def cat(tensors, axis=0):
