@@ -373,10 +373,11 @@ class Tensor:
         """Wrap a number or array operand as a constant of this tensor's dtype."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != self.dtype:
-            raise OpError(f"{op}: dtypes differ ({self.dtype}, {other.dtype}); "
+        dtype = self.data.dtype  # the op reads the data next anyway
+        if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != dtype:
+            raise OpError(f"{op}: dtypes differ ({dtype}, {other.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
-        return _constant(np.asarray(other, dtype=self.dtype))
+        return _constant(np.asarray(other, dtype=dtype))
 
     def __add__(self, other):
         return _binary(Add, self, other if type(other) is Tensor else self._lift(other, "add"))
