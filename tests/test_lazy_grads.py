@@ -257,7 +257,7 @@ def test_consecutive_rows_are_one_view_in_either_order():
 
 def test_a_step_collects_its_nodes_and_leaves_no_hook_behind(monkeypatch):
     # The layer learns which nodes a step made from the ops themselves (tensor._made); the
-    # hook is gone after the layer, also when a step fails.
+    # hook and the step's scope are gone after the layer, also when a step fails.
     from tinygrad_lstm import tensor as tensor_module
     monkeypatch.setattr(rnn, "RELEASE_BYTES", 0)
     model = nn.LSTM(3, 4, rng=np.random.default_rng(0))
@@ -274,7 +274,7 @@ def test_a_step_collects_its_nodes_and_leaves_no_hook_behind(monkeypatch):
     monkeypatch.setattr(rnn.LSTMCell, "step", broken)
     with pytest.raises(RuntimeError, match="cell failed"):
         model(x)
-    assert tensor_module._made is None
+    assert tensor_module._made is None and tensor_module._scope is None
 
 
 @pytest.mark.parametrize("make", [lambda: nn.LSTM(3, 4, rng=np.random.default_rng(0)),
