@@ -208,6 +208,9 @@ def test_zero_d_intermediates_whose_gradients_numpy_makes_scalars():
     want = 2 * 6.0 + np.tanh(6.0) + 6.0 * (1 - np.tanh(6.0) ** 2)
     np.testing.assert_allclose(s.grad, want)
     np.testing.assert_allclose(x.grad, [want] * 3)
+    # an element taken by int index is a 0-d array too, on the graph and off it
+    for t in (x[1], Tensor(np.array([1.0, 2.0]))[1]):
+        assert type(t.data) is np.ndarray and t.shape == ()
 
 
 def test_non_scalar_backward_needs_a_gradient():

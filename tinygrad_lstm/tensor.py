@@ -554,13 +554,8 @@ def _index_node(cls, x, index, saved, args, parents):
     requires grad; `saved` and `args` come shared from the caches below, and `parents` is
     `(x,)`, shared by the pieces of one chunk."""
     ctx = _new(cls)
-    ctx.parents, ctx.args, ctx.needs, ctx.saved = parents, args, _NEEDS[True][2], saved
-    t = _new(Tensor)
-    t.data, t.grad, t.name, t._retain, t._released = x.data[index], None, None, False, None
-    t.requires_grad, t._ctx, t.scope, t._seq = True, ctx, _scope, _stamp()
-    if _made is not None:
-        _made(t)
-    return t
+    ctx.parents, ctx.args, ctx.saved = parents, args, saved
+    return _node(ctx, x.data[index], _NEEDS[True][2])
 
 
 # What an index node records besides its parent: `saved` (x's shape, the index, True for a
