@@ -349,24 +349,14 @@ RELEASE_BYTES = 32 << 10
 _RELEASED = {}
 
 
-def _collected(fn, *args):
-    """`fn(*args)`, and a list of the graph nodes its ops made (in the order made)."""
-    made = []
-    previous, _tensor._made = _tensor._made, made.append
-    try:
-        return fn(*args), made
-    finally:
-        _tensor._made = previous
-
-
 def _release_intermediates(made, keep):
     """Release the values of the unnamed tensors in `made`, except those in `keep`: the nodes
     one step's ops made (the gate pre-activations, the chunks, the products; nothing a
     backward needs, since each op saves what its own backward uses). The nodes stay in the
     graph, and reading one's `.data` recomputes it; this keeps a layer's memory near that of
     a hand-written BPTT, which stores only the gates and the states. The list comes from the
-    ops themselves (`_collected`): walking back from a step's outputs to find the same nodes
-    took 11 µs a step at LSTM B=32 (the list: 0.993× the training step, paired)."""
+    ops themselves (`tensor._made`, set by `_unroll`): walking back from a step's outputs to
+    find the same nodes took 11 µs a step at LSTM B=32 (the list: 0.993× the step, paired)."""
     keep = set(keep)  # tensors hash by identity
     # One (shape, dtype) tuple per kind of value, shared by every timestep: no new objects to
     # make and free at each release. The shapes are a step's few.
@@ -447,19 +437,22 @@ class _RecurrentLayer(Module):
         T = xs.shape[0]
         with scope(**labels):
             w_hh = cell.recurrent()        # once per sequence: one matmul for its gradient
-            # (T, B, G*H): the input side of every step at once
-            xw, made = _collected(cell.input_projection, xs)
-            lean = xw.data[0].nbytes >= RELEASE_BYTES
-            if lean:
-                _release_intermediates(made, (xw,))
             steps = [None] * T
             names = cell.state_names
             pick = itemgetter(*names) if len(names) > 1 else (lambda out: (out[names[0]],))
-            # Each step runs in scope(t=t + 1), and with `lean` its ops' nodes are collected
-            # (see _collected). Both are set here directly, once a step: the context managers
-            # cost ~1.5% of an LSTM B=1 step.
+            # The nodes the input projection and (when `lean`) each step make are collected
+            # through tensor._made, for _release_intermediates, and each step runs in the
+            # scope t = t + 1. Both are set here directly: per step, scope() and a helper
+            # call cost ~1.5% of an LSTM B=1 step.
             outer_scope, outer_made = _tensor._scope, _tensor._made
             try:
+                made = []
+                _tensor._made = made.append
+                xw = cell.input_projection(xs)  # (T, B, G*H): every step's input side at once
+                _tensor._made = outer_made
+                lean = xw.data[0].nbytes >= RELEASE_BYTES
+                if lean:
+                    _release_intermediates(made, (xw,))
                 for t in (range(T - 1, -1, -1) if reverse else range(T)):
                     _tensor._scope = {**outer_scope, "t": t + 1}
                     x_t = xw[t]

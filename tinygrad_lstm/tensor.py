@@ -26,7 +26,7 @@ from . import autograd
 # creation stamp every Tensor gets (a tensor is made after its inputs, so the walk can take
 # the latest-made first; see autograd.backward) and, while a recurrent layer runs a step
 # whose intermediates it will release, the `append` of the list that collects the graph
-# nodes the step's ops make (rnn._collected). Besides these, only caches of read-only records
+# nodes the step's ops make (rnn._RecurrentLayer._unroll). Besides these, only caches of read-only records
 # (_int_record, _piece_records) that change no result.
 _grad_enabled = True
 _scope = None
