@@ -22,7 +22,7 @@ import numpy as np
 
 from . import tensor as _tensor
 from .nn import Dropout, Module, Parameter, _check_size, uniform_
-from .tensor import Tensor, _Released, default_rng, scope
+from .tensor import Tensor, _release, default_rng, scope
 
 
 def squash(z):
@@ -346,9 +346,6 @@ class States:
 RELEASE_BYTES = 32 << 10
 
 
-_RELEASED = {}
-
-
 def _release_intermediates(made, keep):
     """Release the values of the unnamed tensors in `made`, except those in `keep`: the nodes
     one step's ops made (the gate pre-activations, the chunks, the products; nothing a
@@ -358,16 +355,9 @@ def _release_intermediates(made, keep):
     ops themselves (`tensor._made`, set by `_unroll`): walking back from a step's outputs to
     find the same nodes took 11 µs a step at LSTM B=32 (the list: 0.993× the step, paired)."""
     keep = set(keep)  # tensors hash by identity
-    # One (shape, dtype) tuple per kind of value, shared by every timestep: no new objects to
-    # make and free at each release. The shapes are a step's few.
-    released = _RELEASED if len(_RELEASED) < 256 else {}
-    for p in made:  # runs every timestep: Tensor.release() inlined
+    for p in made:  # runs every timestep
         if p.name is None and type(p) is Tensor and p not in keep:
-            data = p.data
-            key = (data.shape, data.dtype)
-            p._released = released.setdefault(key, key)
-            del p.data
-            p.__class__ = _Released
+            _release(p)
 
 
 class _RecurrentLayer(Module):

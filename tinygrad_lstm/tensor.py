@@ -26,8 +26,8 @@ from . import autograd
 # creation stamp every Tensor gets (a tensor is made after its inputs, so the walk can take
 # the latest-made first; see autograd.backward) and, while a recurrent layer runs a step
 # whose intermediates it will release, the `append` of the list that collects the graph
-# nodes the step's ops make (rnn._RecurrentLayer._unroll). Besides these, only caches of read-only records
-# (_int_record, _piece_records) that change no result.
+# nodes the step's ops make (rnn._RecurrentLayer._unroll). Besides these, only caches of
+# read-only records (_int_record, _piece_records, _RELEASED) that change no result.
 _grad_enabled = True
 _scope = None
 _rng = np.random.default_rng()
@@ -290,9 +290,7 @@ class Tensor:
         e.g. by an optimizer step). Leaves cannot be released, nor instances of subclasses
         (they keep their value)."""
         if type(self) is Tensor and self._ctx is not None:
-            self._released = (self.data.shape, self.data.dtype)
-            del self.data
-            self.__class__ = _Released
+            _release(self)
         return self
 
     @property
@@ -537,6 +535,21 @@ class _Released(Tensor):
             self.__class__ = Tensor
             return data
         raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+
+
+# One (shape, dtype) tuple per kind of released value, shared: a layer releases values of
+# the same few shapes at every timestep, and need not make and free a tuple for each.
+_RELEASED = {}
+
+
+def _release(t):
+    """Tensor.release's work, for a plain Tensor that is a graph node: drop the value, keep
+    its shape and dtype, and make t a _Released (whose first `.data` read recomputes it)."""
+    data = t.data
+    key = (data.shape, data.dtype)
+    t._released = _RELEASED.setdefault(key, key) if len(_RELEASED) < 256 else key
+    del t.data
+    t.__class__ = _Released
 
 
 def _constant(data, name=None):
