@@ -536,12 +536,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                         grads[p] = _accumulate(prev, pg)
                         continue
                 grads[p] = pg
-                k = -p._seq  # _enqueue, inlined: once per tensor of the graph
-                if k in waiting:
-                    twins.setdefault(k, []).append(p)
-                else:
-                    waiting[k] = p
-                heappush(queue, k)
+                _enqueue(queue, waiting, twins, p)
             elif type(prev) is ndarray and type(pg) is ndarray:
                 grads[p] = prev + pg  # never in place: either may be shared (an add's g)
             else:
