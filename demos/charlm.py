@@ -28,7 +28,7 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, positive, progress, show_graph, show_steps
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
 from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -411,10 +411,8 @@ def main(argv=None):
     # one more training step on a tiny slice (T=4, B=1), to draw or to step through
     if args.graph or args.step:
         x, y = train_ids[:4, None], train_ids[1:5, None]
-        if args.graph:
-            show_graph(loss_on(x, y, None)[0], args.graph, model=dict(model.named_parameters()))
-        if args.step:
-            show_steps(loss_on(x, y, None)[0], args, title=f"charlm · {cfg.cell.upper()}")
+        graph_and_steps(args, lambda: loss_on(x, y, None)[0], model,
+                        title=f"charlm · {cfg.cell.upper()}")
     return Result(step, train_loss, val_loss, speed, seconds, text_out, model, vocab, cfg)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, manual_seed, nn, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, positive, progress, show_graph, show_steps
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
 from tinygrad_lstm.data import hello_example, one_hot
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -63,10 +63,7 @@ def main(argv=None):
     # one more training step's graph, to draw or to step through (each runs its backward)
     model = {**{f"rnn.{k}": p for k, p in rnn.named_parameters()},
              **{f"head.{k}": p for k, p in head.named_parameters()}}
-    if args.graph:
-        show_graph(forward()[0], args.graph, model=model)
-    if args.step:
-        show_steps(forward()[0], args, title=f"hello · {args.cell.upper()}", model=model)
+    graph_and_steps(args, lambda: forward()[0], model, title=f"hello · {args.cell.upper()}")
     return loss.item(), guess
 
 

@@ -36,7 +36,7 @@ from rich.table import Table
 
 from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, positive, progress, show_graph, show_steps
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
 from tinygrad_lstm.data import adding_problem
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -247,10 +247,7 @@ def main(argv=None):
 
         def one_loss():
             return F.mse_loss(model(Tensor(x)), Tensor(y))
-        if args.graph:
-            show_graph(one_loss(), args.graph, model=dict(model.named_parameters()))
-        if args.step:
-            show_steps(one_loss(), args, title=f"adding problem · {NAMES[kind]}, T=6")
+        graph_and_steps(args, one_loss, model, title=f"adding problem · {NAMES[kind]}, T=6")
     return {"baseline": baseline, "rows": rows}
 
 

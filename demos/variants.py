@@ -30,7 +30,7 @@ from rich.table import Table
 
 from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, positive, progress, show_graph, show_steps
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
 from tinygrad_lstm.data import CharVocab, char_batches, load_text, split_train_val
 
 VARIANTS = {  # name -> (layer class, kwargs)
@@ -160,10 +160,7 @@ def main(argv=None):
 
         def one_loss():
             return F.cross_entropy(model(x), y)
-        if args.graph:
-            show_graph(one_loss(), args.graph, model=dict(model.named_parameters()))
-        if args.step:
-            show_steps(one_loss(), args, title=f"variants · {args.variant}")
+        graph_and_steps(args, one_loss, model, title=f"variants · {args.variant}")
     return results
 
 

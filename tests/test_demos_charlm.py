@@ -116,13 +116,22 @@ def test_time_budget_stops_training(charlm, text_file, capsys):
 
 
 def test_graph_and_step_flags_are_wired(charlm, text_file, monkeypatch):
+    import tinygrad_lstm.cli as cli
+
     seen = []
-    monkeypatch.setitem(charlm["main"].__globals__, "show_graph",
-                        lambda loss, out, model=None: seen.append(("graph", out, loss.shape)))
-    monkeypatch.setitem(charlm["main"].__globals__, "show_steps",
-                        lambda loss, args, title=None: seen.append(("step", title, loss.shape)))
-    charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--graph", "--step"])
-    assert seen == [("graph", "out/charlm.svg", ()), ("step", "charlm · LSTM", ())]
+
+    def names(model):
+        return sorted(dict(model.named_parameters()))
+
+    monkeypatch.setattr(cli, "show_graph", lambda loss, out, model=None:
+                        seen.append(("graph", out, loss.shape, names(model))))
+    monkeypatch.setattr(cli, "show_steps", lambda loss, args, title=None, model=None:
+                        seen.append(("step", title, loss.shape, names(model))))
+    r = charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--graph", "--step"])
+    params = names(r.model)
+    assert "rnn.weight_hh_l0" in params
+    # both views name the parameters (the stepper did not, before graph_and_steps)
+    assert seen == [("graph", "out/charlm.svg", (), params), ("step", "charlm · LSTM", (), params)]
 
 
 # --------------------------------------------------------------------------- activations

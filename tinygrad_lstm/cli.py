@@ -90,6 +90,16 @@ def show_steps(loss, args, title=None, model=None):
     return step(loss, no_pause=args.no_pause, auto=args.auto, title=title, params=model)
 
 
+def graph_and_steps(args, make_loss, model=None, title=None):
+    """What `--graph` and `--step` ask for, on one more training step: `make_loss()` builds
+    its loss afresh for each, since drawing runs the backward and so does stepping. `model`
+    (a Module or a {name: Parameter} dict) names the parameters in both."""
+    if args.graph:
+        show_graph(make_loss(), args.graph, model=model)
+    if args.step:
+        show_steps(make_loss(), args, title=title, model=model)
+
+
 def list_demos():
     return sorted(p.stem for p in DEMOS_DIR.glob("*.py") if not p.stem.startswith("_"))
 
