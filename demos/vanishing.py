@@ -311,8 +311,9 @@ def main(argv=None):
                        model=params)
         small = small_losses(args.graph_T, args.seed)   # drawing ran their backward
     if args.step:
-        for name, (loss, _, kind) in small.items():
-            show_steps(loss, args, title=f"vanishing · {kind}, T={args.graph_T}, L = Σ h_T")
+        for name, (loss, params, kind) in small.items():
+            show_steps(loss, args, title=f"vanishing · {kind}, T={args.graph_T}, L = Σ h_T",
+                       model=params)
     return {"toy": rows, "toy_explode": explode, "toy_max_rel_diff": agree,
             "norms": norms, "ratios": ratios}
 
