@@ -7,7 +7,7 @@ import gc
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor, autograd, nn
+from tinygrad_lstm import Tensor, autograd, lazy, nn
 from tinygrad_lstm.gradcheck import gradcheck
 import tinygrad_lstm.rnn as rnn
 
@@ -72,13 +72,13 @@ def test_weight_gradient_in_chunks_equals_one_matmul(monkeypatch):
         return sum(((Tensor(xs[t]) @ w).tanh() * float(t)).sum() for t in range(30))
 
     (whole,) = grads_of(fn, w)
-    monkeypatch.setattr(autograd, "OUTER_CHUNK_BYTES", 500)  # a flush every few steps
+    monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 500)  # a flush every few steps
     (chunked,) = grads_of(fn, w)
     np.testing.assert_allclose(chunked, whole, rtol=1e-12)
 
 
 def test_observer_sees_the_same_gradients_bit_for_bit(monkeypatch):
-    monkeypatch.setattr(autograd, "OUTER_CHUNK_BYTES", 500)
+    monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 500)
     a = RNG.standard_normal((6, 2, 4))
     w = RNG.standard_normal((4, 4))
 
@@ -202,7 +202,7 @@ def _gate_step(xt, h, w, both=True):
                                   "slice_after", "same_row_twice", "row_itself_chunked",
                                   "one_gate_unused"])
 def test_rows_assembled_in_place_match_finite_differences(case, monkeypatch):
-    monkeypatch.setattr(autograd, "OUTER_CHUNK_BYTES", 200)  # flushes part-way through
+    monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 200)  # flushes part-way through
     monkeypatch.setattr(autograd, "ASSEMBLE_BYTES", 0)  # these blocks are tiny
     x0 = RNG.standard_normal((5, 2, 6))
     w0 = RNG.standard_normal((3, 6)) * 0.5
@@ -245,14 +245,14 @@ def test_rows_assembled_in_place_match_finite_differences(case, monkeypatch):
 
 def test_consecutive_rows_are_one_view_in_either_order():
     buf = np.arange(5 * 2 * 3, dtype=np.float64).reshape(5, 2, 3)
-    view, rev = autograd._consecutive([buf[3], buf[2], buf[1]])
+    view, rev = lazy._consecutive([buf[3], buf[2], buf[1]])
     assert rev and np.shares_memory(view, buf)
     np.testing.assert_array_equal(view, buf[1:4].reshape(-1, 3))
-    view, rev = autograd._consecutive([buf[0], buf[1]])
+    view, rev = lazy._consecutive([buf[0], buf[1]])
     assert not rev and np.shares_memory(view, buf)
     np.testing.assert_array_equal(view, buf[0:2].reshape(-1, 3))
-    assert autograd._consecutive([buf[0], buf[2]])[0] is None       # a gap
-    assert autograd._consecutive([buf[0], buf[0].copy()])[0] is None  # another buffer
+    assert lazy._consecutive([buf[0], buf[2]])[0] is None       # a gap
+    assert lazy._consecutive([buf[0], buf[0].copy()])[0] is None  # another buffer
 
 
 def test_a_step_collects_its_nodes_and_leaves_no_hook_behind(monkeypatch):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import autograd
+from . import autograd, lazy
 from .tensor import Function, OpError
 
 
@@ -118,10 +118,10 @@ class MatMul(Function):
         ga = _matmul(g, b.T) if self.needs[0] else None
         gb = None
         if self.needs[1]:
-            # Kept lazy: the weight's gradient from every timestep becomes one matmul (autograd).
+            # Kept lazy: the weight's gradient from every timestep becomes one matmul (lazy.py).
             if a.ndim > 2:
                 a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
-            gb = autograd.OuterSum(a, g)
+            gb = lazy.OuterSum(a, g)
         return ga, gb
 
 
@@ -395,7 +395,7 @@ class GetItem(Function):
 
     def backward(self, g):  # dy/dx = 1 at the picked positions, scattered back (lazily)
         shape, index, basic = self.saved
-        return (autograd.Scatter(shape, g.dtype, index, g, basic),)
+        return (lazy.Scatter(shape, g.dtype, index, g, basic),)
 
 
 class Chunk(GetItem):
@@ -409,10 +409,10 @@ class Chunk(GetItem):
         self.saved = (x.shape, index, True)
         return x[index]
 
-    def backward(self, g):  # the pieces of one chunk() become one concatenate (autograd)
+    def backward(self, g):  # the pieces of one chunk() become one concatenate (lazy.py)
         shape, index, _ = self.saved
         last = index[-1]
-        return (autograd.Pieces(shape, g.dtype, len(index) - 1, last.start, last.stop, g),)
+        return (lazy.Pieces(shape, g.dtype, len(index) - 1, last.start, last.stop, g),)
 
 
 class Cat(Function):
