@@ -1,7 +1,7 @@
 """Parameter, Module and the plain layers (Linear, Embedding, Dropout).
 
-The recurrent cells and layers live in rnn.py and are re-exported here, so `nn.LSTM` works as
-in torch.
+The recurrent cells (cells.py) and layers (rnn.py) are re-exported here, so `nn.LSTM` works
+as in torch.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-# The recurrent cells and layers are nn members too; rnn.py needs Module first, hence down here.
+# The recurrent cells and layers are nn members too; they need Module first, hence down here.
 from .rnn import (GRU, LSTM, RNN, CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell,  # noqa: E402
                   PeepholeLSTMCell, RNNCell, States)
 

@@ -1,0 +1,317 @@
+"""Recurrent cells whose bodies are their equations; the layers that unroll them over time
+are in rnn.py.
+
+No backward code here: backpropagation through time is the engine walking the graph these
+forward passes record. Parameter names, shapes, gate order and init follow torch.nn, so a
+state_dict moves between the two unchanged.
+
+Every cell has `step(xw, state, w_hh) -> dict` of its named tensors, where
+`xw = input_projection(x)` (x W_ihᵀ + biases, computed for all timesteps at once by a layer)
+and `w_hh = recurrent()`, by default W_hhᵀ (one transpose per sequence, so the weight's
+gradient from every timestep becomes one matmul). Tensors are named after their symbols (i, f,
+g, o, c, h; r, z, n); the renderer and the stepper find the cell-state path through those
+names.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .nn import Module, _check_size, uniform_
+from .tensor import Tensor, default_rng
+
+
+def squash(z):
+    """squash(z) = 2·tanh(z/2), the [−2, 2] squashing function of the 1997 LSTM."""
+    return (z * 0.5).tanh() * 2.0
+
+
+class _Cell(Module):
+    gates = 1  # blocks of H rows in weight_ih / weight_hh
+    state_names = ("h",)
+    forget_block = None  # index of the forget gate's block, where the cell has one
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, dtype=np.float32,
+                 rng=None):
+        cls = type(self).__name__
+        _check_size(cls, input_size=input_size, hidden_size=hidden_size)
+        rng = default_rng() if rng is None else rng
+        self.input_size, self.hidden_size = input_size, hidden_size
+        G, H, k = self.gates, hidden_size, 1.0 / math.sqrt(hidden_size)
+        self.weight_ih = uniform_((G * H, input_size), k, rng, dtype)
+        self.weight_hh = uniform_((G * H, H), k, rng, dtype)
+        self.bias_ih = uniform_((G * H,), k, rng, dtype) if bias else None
+        self.bias_hh = uniform_((G * H,), k, rng, dtype) if bias else None
+        if forget_bias:
+            if self.forget_block is None or not bias:
+                why = "has no forget gate" if bias else "has no bias (bias=False)"
+                raise ValueError(f"{cls}: forget_bias={forget_bias} but the cell {why}")
+            b = self.forget_block * H
+            self.bias_ih.data[b:b + H] += forget_bias
+        self.forget_bias = forget_bias
+
+    def recurrent(self):
+        """What `step` gets as `w_hh`, made once per sequence: W_hhᵀ."""
+        return self.weight_hh.T
+
+    def input_projection(self, x):
+        """x W_ihᵀ + b_ih + b_hh, for one step (B, I) or all at once (T, B, I)."""
+        y = x @ self.weight_ih.T
+        return y if self.bias_ih is None else y + (self.bias_ih + self.bias_hh)
+
+    def check_input(self, x, who=None):
+        who = who or type(self).__name__
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{who}: x {x.shape} has {x.shape[-1]} features, "
+                             f"expected input_size={self.input_size}")
+        if x.dtype != self.weight_ih.dtype:
+            raise ValueError(f"{who}: x is {x.dtype} but the parameters are "
+                             f"{self.weight_ih.dtype}")
+
+    def forward(self, x, hx=None):
+        """One step: `h = cell(x, h)`, or `h, c = cell(x, (h, c))` for the LSTM kinds.
+
+        x: (B, input_size); each state (B, hidden_size), zeros when hx is None."""
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        cls = type(self).__name__
+        if x.ndim != 2:
+            raise ValueError(f"{cls}: x has shape {x.shape}, expected (batch, input_size)")
+        self.check_input(x)
+        B, H = x.shape[0], self.hidden_size
+        if hx is None:
+            state = tuple(Tensor(np.zeros((B, H), x.dtype)) for _ in self.state_names)
+        else:
+            state = (hx,) if len(self.state_names) == 1 else tuple(hx)
+            if len(state) != len(self.state_names):
+                raise ValueError(f"{cls}: hx must be {' and '.join(self.state_names)}")
+            for name, s in zip(self.state_names, state):
+                if tuple(s.shape) != (B, H):
+                    raise ValueError(f"{cls}: {name} has shape {tuple(s.shape)}, "
+                                     f"expected {(B, H)}")
+        out = self.step(self.input_projection(x), state, self.recurrent())
+        return out["h"] if len(self.state_names) == 1 else tuple(out[n] for n in self.state_names)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias_ih is None:
+            s += ", bias=False"
+        return s + (f", forget_bias={self.forget_bias}" if self.forget_bias else "")
+
+
+class RNNCell(_Cell):
+    r"""Elman RNN cell.
+
+        h = tanh(x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh)        (or relu)
+
+    Args:
+        input_size, hidden_size: features of x and of h.
+        bias: learn b_ih and b_hh. Defaults to True.
+        nonlinearity: "tanh" or "relu". Defaults to "tanh".
+        dtype: float32 or float64. Defaults to float32.
+        rng: np.random.Generator for the init U(−1/√H, 1/√H). Defaults to the global one.
+
+    Inputs: x (B, input_size), h_prev (B, hidden_size) or None for zeros.
+    Outputs: h (B, hidden_size).
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kw):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', "
+                             f"got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, **kw)
+        self.nonlinearity = nonlinearity
+
+    def step(self, xw, state, w_hh):
+        (h_prev,) = state
+        a = xw + h_prev @ w_hh                                  # (B, H)
+        h = (a.tanh() if self.nonlinearity == "tanh" else a.relu()).named("h")
+        return {"h": h}
+
+
+class LSTMCell(_Cell):
+    r"""Long short-term memory cell (with forget gate, as torch.nn.LSTMCell).
+
+        i, f, g, o = σ(·), σ(·), tanh(·), σ(·)   of   x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh
+        c = f * c_prev + i * g                    (the additive cell-state path)
+        h = o * tanh(c)
+
+    Args:
+        input_size, hidden_size, bias, dtype, rng: as RNNCell.
+        forget_bias: added to the f block of b_ih at init; 1 to 3 keeps the cell path open
+            at the start of training. Defaults to 0.0 (as torch).
+
+    Inputs: x (B, input_size), (h_prev, c_prev) each (B, hidden_size), or None for zeros.
+    Outputs: (h, c), each (B, hidden_size). Weights are packed in gate order i, f, g, o:
+    weight_ih (4H, input_size), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,).
+    """
+
+    gates, state_names, forget_block = 4, ("h", "c"), 1
+
+    def step(self, xw, state, w_hh):
+        h_prev, c_prev = state
+        i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)    # each (B, H)
+        i = i.sigmoid().named("i")
+        f = f.sigmoid().named("f")
+        g = g.tanh().named("g")
+        o = o.sigmoid().named("o")
+        c = (f * c_prev + i * g).named("c")
+        h = (o * c.tanh()).named("h")
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+
+
+class LSTM1997Cell(_Cell):
+    r"""The original LSTM (Hochreiter & Schmidhuber 1997): no forget gate, so the cell state
+    is a pure accumulator, the Constant Error Carousel.
+
+        i, g, o = σ(·), squash(·), σ(·)   of   x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh
+        c = c_prev + i * g
+        h = o * squash(c)                 with squash(z) = 2·tanh(z/2)
+
+    Args: as LSTMCell without forget_bias. Gate order i, g, o (weights (3H, ·)).
+    Inputs/Outputs: as LSTMCell.
+    """
+
+    gates, state_names = 3, ("h", "c")
+
+    def step(self, xw, state, w_hh):
+        h_prev, c_prev = state
+        i, g, o = (xw + h_prev @ w_hh).chunk(3, axis=-1)
+        i = i.sigmoid().named("i")
+        g = squash(g).named("g")
+        o = o.sigmoid().named("o")
+        c = (c_prev + i * g).named("c")
+        h = (o * squash(c)).named("h")
+        return {"i": i, "g": g, "o": o, "c": c, "h": h}
+
+
+class CoupledLSTMCell(_Cell):
+    r"""LSTM with coupled input and forget gates: what is forgotten is replaced.
+
+        f, g, o = σ(·), tanh(·), σ(·)   of   x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh
+        c = f * c_prev + (1 − f) * g
+        h = o * tanh(c)
+
+    Args: as LSTMCell (forget_bias applies to f). Gate order f, g, o (weights (3H, ·)).
+    Inputs/Outputs: as LSTMCell.
+    """
+
+    gates, state_names, forget_block = 3, ("h", "c"), 0
+
+    def step(self, xw, state, w_hh):
+        h_prev, c_prev = state
+        f, g, o = (xw + h_prev @ w_hh).chunk(3, axis=-1)
+        f = f.sigmoid().named("f")
+        g = g.tanh().named("g")
+        o = o.sigmoid().named("o")
+        c = (f * c_prev + (1.0 - f) * g).named("c")
+        h = (o * c.tanh()).named("h")
+        return {"f": f, "g": g, "o": o, "c": c, "h": h}
+
+
+class PeepholeLSTMCell(_Cell):
+    r"""LSTM with peephole connections (Gers & Schmidhuber 2000): the gates see the cell.
+
+        i = σ(a_i + w_ci * c_prev)      a_i, a_f, a_g, a_o = x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh
+        f = σ(a_f + w_cf * c_prev)
+        g = tanh(a_g)
+        c = f * c_prev + i * g
+        o = σ(a_o + w_co * c)           (the output gate peeks at the new cell state)
+        h = o * tanh(c)
+
+    Args: as LSTMCell. The diagonal peephole weights weight_ci, weight_cf, weight_co (H,)
+    start as U(−1/√H, 1/√H). Inputs/Outputs: as LSTMCell.
+    """
+
+    gates, state_names, forget_block = 4, ("h", "c"), 1
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, rng=None, **kw):
+        super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng, **kw)
+        rng = default_rng() if rng is None else rng
+        k = 1.0 / math.sqrt(hidden_size)
+        self.weight_ci = uniform_((hidden_size,), k, rng, dtype)
+        self.weight_cf = uniform_((hidden_size,), k, rng, dtype)
+        self.weight_co = uniform_((hidden_size,), k, rng, dtype)
+
+    def step(self, xw, state, w_hh):
+        h_prev, c_prev = state
+        a_i, a_f, a_g, a_o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
+        i = (a_i + c_prev * self.weight_ci).sigmoid().named("i")
+        f = (a_f + c_prev * self.weight_cf).sigmoid().named("f")
+        g = a_g.tanh().named("g")
+        c = (f * c_prev + i * g).named("c")
+        o = (a_o + c * self.weight_co).sigmoid().named("o")
+        h = (o * c.tanh()).named("h")
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+
+
+class GRUCell(_Cell):
+    r"""Gated recurrent unit (Cho et al. 2014), in torch's form by default.
+
+        r = σ(x W_irᵀ + b_ir + h_prev W_hrᵀ + b_hr)
+        z = σ(x W_izᵀ + b_iz + h_prev W_hzᵀ + b_hz)
+        n = tanh(x W_inᵀ + b_in + r * (h_prev W_hnᵀ + b_hn))      reset_after=True (torch)
+        n = tanh(x W_inᵀ + b_in + (r * h_prev) W_hnᵀ + b_hn)      reset_after=False (Cho 2014)
+        h = (1 − z) * n + z * h_prev
+
+    z here is torch's: the share of h_prev that is kept. The seed notes (and Cho 2014) write
+    h = (1 − z) * h_prev + z * h~, i.e. their z is our 1 − z.
+
+    Args:
+        input_size, hidden_size, bias, dtype, rng: as RNNCell.
+        reset_after: where the reset gate acts (see above). Defaults to True.
+
+    Inputs: x (B, input_size), h_prev (B, hidden_size) or None. Outputs: h (B, hidden_size).
+    Weights packed in gate order r, z, n: weight_ih (3H, input_size), weight_hh (3H, H).
+    """
+
+    gates = 3
+
+    def __init__(self, input_size, hidden_size, bias=True, reset_after=True, **kw):
+        super().__init__(input_size, hidden_size, bias, **kw)
+        self.reset_after = reset_after
+
+    def input_projection(self, x):
+        """x W_ihᵀ + b_ih, plus b_hr and b_hz, which add to r's and z's pre-activations just
+        as b_ir and b_iz do (b_hn sits inside n's equation, so it stays in the step)."""
+        y = x @ self.weight_ih.T
+        if self.bias_ih is None:
+            return y
+        H = self.hidden_size
+        b_hrz = self.bias_hh[:2 * H]
+        zeros = Tensor(np.zeros(H, self.bias_hh.dtype))
+        return y + (self.bias_ih + Tensor.cat([b_hrz, zeros]))
+
+    def recurrent(self):
+        """(W_hhᵀ, b_hn), made once per sequence."""
+        b_hn = None if self.bias_hh is None else self.bias_hh[2 * self.hidden_size:]
+        return self.weight_hh.T, b_hn
+
+    def step(self, xw, state, w_hh):
+        (h_prev,) = state
+        w_hh, b_hn = w_hh  # what recurrent() made: (W_hhᵀ, b_hn)
+        H = self.hidden_size
+        x_rz, x_n = xw.split([2 * H, H], axis=-1)
+        if self.reset_after:
+            h_rz, h_n = (h_prev @ w_hh).split([2 * H, H], axis=-1)
+            r, z = (x_rz + h_rz).chunk(2, axis=-1)
+            r = r.sigmoid().named("r")
+            z = z.sigmoid().named("z")
+            n = (x_n + r * (h_n if b_hn is None else h_n + b_hn)).tanh().named("n")
+        else:
+            w_hrz, w_hn = w_hh.split([2 * H, H], axis=-1)
+            r, z = (x_rz + h_prev @ w_hrz).chunk(2, axis=-1)
+            r = r.sigmoid().named("r")
+            z = z.sigmoid().named("z")
+            a_n = x_n + (r * h_prev) @ w_hn
+            n = (a_n if b_hn is None else a_n + b_hn).tanh().named("n")
+        h = ((1.0 - z) * n + z * h_prev).named("h")
+        return {"r": r, "z": z, "n": n, "h": h}
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
+
+
+__all__ = ["squash", "RNNCell", "LSTMCell", "LSTM1997Cell", "CoupledLSTMCell",
+           "PeepholeLSTMCell", "GRUCell"]
