@@ -337,3 +337,19 @@ def test_cell_variants_render_and_mark_their_paths(kind):
         assert all(s.node.op in ("add", "mul") for s in on)
     for s in walk.steps[:4] + on[:4] + walk.steps[-2:]:
         assert f"node {s.index + 1} of {len(walk)}" in capture(make_step_panel(walk, s.index))
+
+
+def test_the_walk_record_needs_no_rich():
+    # walk.py is what the stepper reads; it must work where rich is not installed
+    code = ("import sys; sys.modules['rich'] = None\n"
+            "from tinygrad_lstm import nn, Tensor\n"
+            "from tinygrad_lstm.viz.walk import record\n"
+            "lstm = nn.LSTM(2, 3)\n"
+            "out, _ = lstm(Tensor([[[1.0, 2.0]], [[0.5, -1.0]]]))\n"
+            "w = record(out.sum(), lstm)\n"
+            "print(len(w), sum(w.on_path(s.node) for s in w.steps), w.label(lstm.weight_hh_l0))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    nodes, on_path, label = run.stdout.split()
+    assert int(nodes) > 20 and int(on_path) >= 2 and label == "weight_hh_l0"

@@ -6,7 +6,8 @@
 `step` runs the engine's own `backward(on_step=...)` once and records, for every node in walk
 order, the gradient that reached it and the ones it handed its parents. The screens only read
 that record, so going back and forth can never change a number, and afterwards every `.grad`
-is exactly what `loss.backward()` leaves. The UI is pure builders (`make_step_panel`,
+is exactly what `loss.backward()` leaves. The record, and what is read from it (formulas, the
+cell path, each op's rule), is walk.py; here are the rich builders (`make_step_panel`,
 `make_node_table`, `make_timestep_panel`, `make_where`) around a thin loop.
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from rich.console import Console, Group
@@ -24,239 +24,13 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from .walk import Step, Walk, fmt, norm, preview, record, rule  # noqa: F401  (re-exported)
+
 CONTROLS = "⏎/n next · b back · t N timestep · p next on cell path · c to end · q quit"
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
 PATH = "━ cell path"
-
-
-def fmt(x):
-    """How every number on screen is written (3 significant digits)."""
-    return f"{float(x):.3g}"
-
-
-def norm(a):
-    return float(np.linalg.norm(a))
-
-
-def preview(a, n=4):
-    """The first n values of an array, e.g. `[0.031 -0.118 0.007 0.2 …]`."""
-    flat = np.asarray(a).reshape(-1)
-    return f"[{' '.join(fmt(v) for v in flat[:n])}{' …' if flat.size > n else ''}]"
-
-
-@dataclass
-class Step:
-    """One node of the walk: the gradient that reached it (∂L/∂node) and the ones it handed
-    each parent (None where a parent needs none; empty at a leaf)."""
-
-    index: int
-    node: object
-    grad: np.ndarray
-    parent_grads: tuple
-    saved: object  # what the op saved for its backward (the walk frees the op's own copy)
-
-
-def record(loss, params=None):
-    """Run `loss.backward()` once, recording every step of the walk; returns a `Walk`.
-    Afterwards `.grad` is exactly what a plain `loss.backward()` leaves (the observer only
-    reads). `params` (a Module, a {name: tensor} dict or pairs) names the leaves."""
-    steps = []
-
-    def on_step(node, grad, parent_grads):
-        ctx = node._ctx
-        steps.append(Step(len(steps), node, grad, parent_grads, ctx and ctx.saved))
-
-    loss.backward(on_step=on_step)
-    return Walk(steps, params)
-
-
-class Walk:
-    """A recorded walk plus what the screens need: each node's consumers, the cell-state
-    path, and ‖∂L/∂h_t‖, ‖∂L/∂c_t‖ per (layer, direction) in the order the walk reached them."""
-
-    def __init__(self, steps, params=None):
-        self.steps = steps
-        self.index = {id(s.node): s.index for s in steps}
-        if hasattr(params, "named_parameters"):
-            params = params.named_parameters()
-        self.names = {id(p): k for k, p in (params.items() if isinstance(params, dict)
-                                             else params or ())}
-        self.children = {}
-        for s in steps:
-            for p in s.node.parents:
-                self.children.setdefault(id(p), []).append(s.index)
-        self.path = _cell_path(steps)
-        self.states = {}  # (layer, direction) -> [(index, name, t, norm)]
-        for s in steps:
-            sc = s.node.scope or {}
-            if s.node.name in ("h", "c") and "t" in sc:
-                self.states.setdefault((sc.get("layer"), sc.get("direction")), []).append(
-                    (s.index, s.node.name, sc["t"], norm(s.grad)))
-        self.multi = len(self.states) > 1
-
-    def __len__(self):
-        return len(self.steps)
-
-    def on_path(self, t):
-        return id(t) in self.path
-
-    def label(self, t):
-        """`c[t=2]` (with `l=1`, `rev` when several layers or directions are recorded), a
-        parameter's name, or None for an unnamed tensor."""
-        if id(t) in self.names:
-            return self.names[id(t)]
-        if t.name is None:
-            return None
-        sc = t.scope or {}
-        bits = ([f"l={sc['layer']}"] if self.multi and "layer" in sc else []) + \
-            (["rev"] if sc.get("direction") else []) + ([f"t={sc['t']}"] if "t" in sc else [])
-        return f"{t.name}[{','.join(bits)}]" if bits else t.name
-
-    def expr(self, t, depth=2, named=True, outer=0):
-        """A short formula for a tensor: its label, or its op applied to its parents'
-        formulas `depth` levels down, e.g. `f[t=2] × c[t=1]` (named=False: even if named).
-        `outer` is the precedence of the operator around it (for parentheses)."""
-        lab = self.label(t)
-        if lab is not None and (named or t.is_leaf):
-            return lab
-        if t.is_leaf:
-            return f"{'leaf' if t.requires_grad else 'const'} {tuple(t.shape)}"
-        op, sym, ps = t.op, type(t._ctx).symbol, t.parents
-        if op == "transpose" and self.label(ps[0]) is not None:
-            return self.label(ps[0]) + "ᵀ"
-        if depth <= 0:
-            return "…"
-        if op in _PREC:
-            a, b = (self.expr(p, depth - 1, outer=_PREC[op] + j) for j, p in enumerate(ps))
-            return f"({a} {sym} {b})" if _PREC[op] < outer else f"{a} {sym} {b}"
-        if op in ("stack", "cat"):
-            inner = [self.expr(p, depth - 1) for p in (ps if len(ps) <= 2 else (ps[0], ps[-1]))]
-            return f"{op}({', '.join(inner) if len(ps) <= 2 else ' … '.join(inner)})"
-        if op in ("getitem", "chunk", "transpose", "neg"):
-            # a gate's chunk costs no depth: `σ((…[2] + h[t=2] @ W_hhᵀ)[:,3:6])`
-            base = self.expr(ps[0], depth - (op != "chunk"), outer=9)
-            if op in ("neg", "transpose"):
-                return f"−{base}" if op == "neg" else f"{base}ᵀ"
-            return f"{base}[{_index(self.steps[self.index[id(t)]].saved)}]" \
-                if id(t) in self.index else f"{base}[…]"
-        return f"{sym}({self.expr(ps[0], depth - 1)})"
-
-
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2}
-
-
-def _cell_path(steps):
-    """ids of the tensors on the cell-state path: every named `c`, and the unnamed nodes that
-    lie between a `c` and an earlier `c` without passing another named tensor (LSTM:
-    c[t] = add → mul(f, c[t−1]) → c[t−1])."""
-    down = {}  # unnamed node -> reaches a named c through unnamed nodes only
-    for s in reversed(steps):  # parents before consumers
-        n = s.node
-        if n.name is None and not n.is_leaf:
-            down[id(n)] = any(p.name == "c" or (p.name is None and down.get(id(p)))
-                              for p in n.parents)
-    up, path = set(), set()  # up: unnamed nodes reached from a named c through unnamed ones
-    for s in steps:  # consumers before parents
-        n = s.node
-        if n.name == "c" or id(n) in up:
-            if n.name == "c" or down.get(id(n)):
-                path.add(id(n))
-            for p in n.parents:
-                if p.name is None:
-                    up.add(id(p))
-                elif p.name == "c":
-                    path.add(id(p))
-    return path
-
-
-def _index(saved):
-    """A getitem's index as short text: `:,3:6`, `2`, `·` for an array index."""
-    index = saved[1] if isinstance(saved, tuple) and len(saved) == 3 else ...
-    out = []
-    for i in index if isinstance(index, tuple) else (index,):
-        if isinstance(i, slice):
-            out.append(f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}")
-        else:
-            out.append("…" if i is Ellipsis else str(int(i))
-                       if isinstance(i, (int, np.integer)) else "·")
-    return ",".join(out)
-
-
-# ---------------------------------------------------------------------------------------------
-# The local rule of each op, with this node's numbers
-
-_FIXED = {  # op -> (rule, what each parent gets)
-    "neg": ("−: hands −∂L/∂y to its input", "negated"),
-    "max": ("max: routes ∂L/∂y to the maximum (shared among ties); the rest get 0", "to max"),
-    "transpose": ("ᵀ: transposes ∂L/∂y back", "transposed"),
-    "reshape": ("reshape: lays ∂L/∂y back out in the input's shape", "reshaped"),
-    "cat": ("cat: hands each input its own slice of ∂L/∂y", "its slice"),
-    "stack": ("stack: hands each input its own slice of ∂L/∂y", "its slice"),
-}
-
-
-_LOCAL = {  # op -> (the local derivative, computed from y and x, what bounds it)
-    "tanh": ("(1 − y²)", lambda y, x: 1.0 - y * y, "1 − y² ≤ 1"),
-    "sigmoid": ("σ(1 − σ)", lambda y, x: y * (1.0 - y), "σ(1 − σ) ≤ 0.25"),
-    "exp": ("eˣ", lambda y, x: y, "eˣ = y"),
-    "log": ("1/x", lambda y, x: 1.0 / x, "large near 0"),
-    "relu": ("[x > 0]", lambda y, x: x > 0, "the share that passes"),
-}
-
-
-def rule(walk, s):
-    """(the rule line, one short "how" per parent) for step `s`."""
-    n, op, ps, y = s.node, s.node.op, s.node.parents, s.node.data
-    if op is None:
-        return "leaf: ∂L/∂x accumulates into .grad", []
-    if op in _FIXED:
-        return _FIXED[op][0], [_FIXED[op][1]] * len(ps)
-    if op in ("add", "sub"):
-        how = ["unchanged" if p.shape == n.shape else f"summed to {tuple(p.shape)}" for p in ps]
-        if op == "sub":
-            how[1] = "negated" if ps[1].shape == n.shape else f"negated, {how[1]}"
-        text = "+ hands ∂L/∂y to each input unchanged" if op == "add" else \
-            "− hands ∂L/∂y to the left input and −∂L/∂y to the right"
-        broadcast = any(pg is not None and pg.shape != n.shape for pg in s.parent_grads)
-        return text + (" (summed over the axes it was broadcast along)" if broadcast else ""), how
-    if op == "mul":
-        return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
-                [f"· {walk.expr(o)}, mean {fmt(np.mean(o.data))}" for o in ps[::-1]])
-    if op == "div":
-        return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²",
-                [f"/ {walk.expr(ps[1])}, mean {fmt(np.mean(ps[1].data))}", "· (−a / b²)"])
-    if op == "matmul":
-        (a, b), g = ps, norm(s.grad)
-        ratio = [fmt(norm(pg) / g) if pg is not None and g else "—" for pg in s.parent_grads]
-        return "@: ∂L/∂A = ∂L/∂y @ Bᵀ, ∂L/∂B = Aᵀ @ ∂L/∂y", [
-            f"@ {_transposed(walk.expr(b, 0))} {tuple(b.shape[::-1])}, ‖B‖ {fmt(norm(b.data))}, "
-            f"out/in {ratio[0]}", f"{_transposed(walk.expr(a, 0))} @ ∂L/∂y, out/in {ratio[1]}"]
-    if op in _LOCAL:
-        factor, local, bound = _LOCAL[op]
-        m = fmt(np.mean(local(y, ps[0].data)))
-        return f"{type(n._ctx).symbol}: ∂L/∂x = ∂L/∂y · {factor}   {bound}, here mean {m}", \
-            [f"· {factor}, mean {m}"]
-    if op == "pow":
-        p = s.saved[1] if isinstance(s.saved, tuple) else "p"
-        return f"pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = {p}", [f"· {p}·x^({p}−1)"]
-    if op in ("sum", "mean"):
-        k = ps[0].data.size // max(y.size, 1)
-        if op == "sum":
-            return f"Σ copies ∂L/∂y to each of the {k} summed elements", ["copied"]
-        return f"mean: hands ∂L/∂y / {k} to each of the {k} averaged elements", [f"/ {k}"]
-    if op in ("getitem", "chunk"):
-        where = _index(s.saved)
-        return (f"{op}: ∂L/∂y goes back to the entries [{where}] of zeros shaped "
-                f"{tuple(ps[0].shape)}; the rest get 0 from here"), [f"into [{where}]"]
-    return f"{op}: the op's own backward", [""] * len(ps)
-
-
-def _transposed(e):
-    """The formula of Bᵀ given B's: `W_hhᵀ` -> `W_hh`, `h` -> `hᵀ`."""
-    return e[:-1] if e.endswith("ᵀ") else (f"({e})ᵀ" if " " in e else e + "ᵀ")
-
 
 # ---------------------------------------------------------------------------------------------
 # Builders: each returns a rich renderable for step k (0-based) of a walk
