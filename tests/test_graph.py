@@ -309,3 +309,16 @@ def test_render_refuses_an_unknown_extension_before_writing(tmp_path):
     with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf or \.dot"):
         render(run("LSTM")[0], tmp_path / "g.jpeg")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_cell_loop_without_scopes_is_told_how_to_get_its_path():
+    rng = manual_seed(1)
+    cell = nn.LSTMCell(3, 4, rng=rng)
+    h, c = Tensor(np.zeros((2, 4), np.float32)), Tensor(np.zeros((2, 4), np.float32))
+    for _ in range(3):
+        h, c = cell(Tensor(rng.standard_normal((2, 3)).astype(np.float32)), (h, c))
+    source = draw((h * h).sum(), params=cell).source
+    _, edges, _ = parse(source)
+    assert not [e for e in edges if e[2].get("color", "").startswith(PATH_COLOR)]
+    assert "the 3 tensors named 'c' have no timestep" in source
+    assert "with scope(t=t):" in source

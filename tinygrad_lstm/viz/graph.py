@@ -419,6 +419,10 @@ def _headline(s):
         ops = " and ".join(_symbols(s.path, s.nodes))
         return f"computation graph, {view}\norange: {name}[t−1] → {name}[t], through {ops} only"
     why = f"no {name}[t−1] → {name}[t] path to highlight"
+    unscoped = [t for t in s.nodes if t.name == name and _step(t) is None]
+    if len(unscoped) > 1:  # a loop over a cell without scopes: the states have no t to order
+        return (f"computation graph, {view}\n{why}: the {len(unscoped)} tensors named "
+                f"'{name}' have no timestep; run each step inside `with scope(t=t):`")
     if s.spine:
         ops = _symbols(s.spine, s.nodes)
         if set(ops) <= {"+", "×", "−"}:
