@@ -1,0 +1,274 @@
+"""What one drawing of the graph decides, before any DOT is written: the tensors to draw, read
+from the very records `backward()` walks (`autograd.toposort(root)` gives the tensors and an
+order, each consumer before its inputs, which numbers the nodes n0, n1, ...; `.parents` the
+edges), the highlighted state path found from the names and scopes the cells record, which
+cluster (timestep, lane, parameters) each node goes in, and each node's box or circle.
+graph.py turns a `_Scene` into a graphviz.Digraph.
+"""
+
+import html
+
+from ..autograd import toposort
+
+PATH_COLOR, PATH_FILL = "#e8710a", "#fde3cc"   # the highlighted state path
+EDGE_COLOR, PARAM_COLOR = "#3b4f6b", "#4a78b5"  # other edges (faded by edge_grads), parameters
+STRUCTURAL = {"chunk", "getitem", "transpose", "reshape", "stack", "cat"}  # drawn small, grey
+BOXES = {"lit": (PATH_FILL, PATH_COLOR), "param": ("#dbe8f7", PARAM_COLOR),  # fill, border
+         "input": ("#e5f2e0", "#6a9a5b"), "tensor": ("#f4f4f4", "#999999")}
+LONG = 6  # more steps than this: an edge between a step and the outside ends at a stub
+
+
+# --- reading the records ---------------------------------------------------------------------
+
+def _nodes(root):
+    """Every tensor to draw, consumers first: the toposort of what backward reaches (root
+    first), then the parents it skips because they need no gradient (inputs, constants, an
+    all-zero initial state)."""
+    nodes = toposort(root)
+    seen = {id(t) for t in nodes}
+    for t in list(nodes):
+        for p in t.parents:
+            if id(p) not in seen:
+                seen.add(id(p))
+                nodes.append(p)
+    return nodes
+
+
+def _lane(t):
+    """The scope without the timestep, e.g. (("layer", 0),): which row of steps t is in."""
+    order = {"layer": 0, "direction": 1}
+    return tuple(sorted(((k, v) for k, v in (t.scope or {}).items() if k != "t"),
+                        key=lambda kv: (order.get(kv[0], 2), kv[0])))
+
+
+def _step(t):
+    step = (t.scope or {}).get("t")
+    return step if isinstance(step, int) else None
+
+
+def state_paths(nodes, name, max_len=20):
+    """Edges (id(parent), id(child)) on the shortest paths from each tensor called `name` to
+    the next one of its lane (same scope but t), e.g. c[t−1] → × → + → c[t]. Generic: found by
+    a breadth-first search back from each state, with no knowledge of any cell."""
+    edges = set()
+    for cur in nodes:
+        if cur.name != name or _step(cur) is None:
+            continue
+        dist, levels, found = {id(cur): 0}, [[cur]], []
+        while levels[-1] and len(levels) <= max_len and not found:
+            levels.append([])
+            for v in levels[-2]:
+                for p in v.parents:
+                    if id(p) not in dist:
+                        dist[id(p)] = len(levels) - 1
+                        levels[-1].append(p)
+                        if p.name == name and _step(p) is not None and _lane(p) == _lane(cur):
+                            found.append(p)
+        on = {id(p) for p in found}
+        for d in range(len(levels) - 2, -1, -1):  # from the found state back down to cur
+            for v in levels[d]:
+                for p in v.parents:
+                    if id(p) in on and dist[id(p)] == d + 1:
+                        edges.add((id(p), id(v)))
+                        on.add(id(v))
+    return edges
+
+
+def _symbols(path, nodes):
+    byid = {id(t): t for t in nodes}
+    return sorted({type(byid[c]._ctx).symbol for _, c in path if byid[c]._ctx is not None})
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+def _shape(t):
+    return "(" + ", ".join(map(str, t.shape)) + ("," if t.ndim == 1 else "") + ")"
+
+
+def _state_label(t, folded=False):
+    """c[t=2], c[l=1,t=2], c[t=2,rev] (c[t] when folded): the cluster says the rest."""
+    s = t.scope or {}
+    parts = [f"l={s['layer']}"] if s.get("layer", 0) != 0 else []
+    parts += [f"{k}={v}" for k, v in s.items() if k not in ("layer", "t", "direction")]
+    parts += (["t" if folded else f"t={s['t']}"] if "t" in s else [])
+    parts += ["rev"] if s.get("direction") == "reverse" else []
+    return t.name + (f"[{','.join(parts)}]" if parts else "")
+
+
+def _box(title, t, norm):
+    lines = [f"<b>{html.escape(title)}</b>", f'<font point-size="8" color="#555555">'
+             f"{_shape(t)}</font>"]
+    if norm is not None:
+        lines.append(f'<font point-size="8" color="#8a3b00">‖∂L‖ {norm:.2e}</font>')
+    return "<" + "<br/>".join(lines) + ">"
+
+
+def _cluster(key, T=None):
+    """(name, label) of a cluster: ("params", lane), ("lane", lane), ("step", lane, t),
+    ("elided", lane, t)."""
+    name = "cluster" + "".join(f"_l{v}" if k == "layer" else f"_{v}" if k == "direction"
+                               else f"_{k}{v}" for k, v in key[1])
+    where = "".join(("layer " if k == "layer" else "") + f"{v} · " for k, v in key[1])
+    if key[0] == "params":  # beside what uses them: a layer's, the head's
+        return name.replace("cluster", "cluster_params"), where + "parameters (each drawn once)"
+    if key[0] != "step":
+        what = "once per sequence" if key[0] == "lane" else "elided"
+        return f"{name}_{'shared' if key[0] == 'lane' else what}", where + what
+    if T is not None:
+        return f"{name}_t{key[2]}", f"{where}one step, repeated × T (T = {T})"
+    return f"{name}_t{key[2]}", where + (f"t = {key[2]}" if key[2] else "t = 0 (initial state)")
+
+
+# --- the picture -----------------------------------------------------------------------------
+
+class _Scene:
+    """Everything one drawing decides about the graph: what is drawn where, which edges are on
+    the highlighted path, and the stubs of a long graph."""
+
+    def __init__(self, root, highlight, norms, params, folded, max_steps):
+        self.root, self.highlight, self.norms, self.folded = root, highlight, norms, folded
+        self.nodes = _nodes(root)
+        self.num = {id(t): k for k, t in enumerate(self.nodes)}
+        if hasattr(params, "named_parameters"):
+            params = dict(params.named_parameters())
+        self.pnames = {id(p): name for name, p in (params or {}).items()}
+        self.path = state_paths(self.nodes, highlight)
+        self.spine = self.path if highlight == "h" else state_paths(self.nodes, "h")
+        self.on_path = {i for e in self.path for i in e}
+        self.path_ends = {c for _, c in self.path}
+        self.on_spine = {i for e in self.spine for i in e}
+        self.last = {}
+        for t in self.nodes:
+            if _step(t) is not None:
+                self.last[_lane(t)] = max(self.last.get(_lane(t), 0), _step(t))
+        self.lanes = sorted(self.last, key=repr)
+        self.twins = {(t.name, _lane(t)): t for t in self.nodes  # the folded view's states
+                      if t.name is not None and _step(t) is not None
+                      and _step(t) == self.last[_lane(t)]}
+        self.where, self.stand_in = self._place(max_steps)
+        self.long = len({k for k in self.where.values() if k and k[0] == "step"}) > LONG
+        self.stubs, self.referenced = [], set()
+
+    def is_param(self, t):
+        return id(t) in self.pnames or (t.is_leaf and t.requires_grad)
+
+    def _place(self, max_steps):
+        """where[id] = the cluster key of a drawn tensor (None: top level); stand_in[id] = the
+        "…" node of an elided step. In neither, the tensor is not drawn (folded view)."""
+        where, stand_in, home = {}, {}, {}
+        for t in self.nodes:  # every consumer comes before its parents
+            step, lane = _step(t), _lane(t)
+            if step is not None and self.folded and step != self.last[lane]:
+                continue
+            if step is not None and max_steps is not None and \
+                    max_steps < step <= self.last[lane] - max_steps:
+                stand_in[id(t)] = f"e{self.lanes.index(lane)}"
+            elif self.is_param(t):
+                where[id(t)] = ("params", (home.get(id(t)) or ("", ()))[1])
+            elif step is not None:
+                where[id(t)] = ("step", lane, step)
+            elif t.scope:
+                where[id(t)] = ("lane", lane)
+            elif not (t.is_leaf and t.size == 1):
+                where[id(t)] = None
+            elif id(t) in home:  # a constant such as the 1 of (1 − z): beside its consumer
+                where[id(t)] = home[id(t)]
+            for p in (t.parents if id(t) in where else ()):
+                home.setdefault(id(p), where[id(t)])
+        return where, stand_in
+
+    def has_box(self, t):
+        return t._ctx is not None and (t.name is not None or t is self.root)
+
+    def out_id(self, t):
+        return f"n{self.num[id(t)]}" + ("v" if self.has_box(t) else "")
+
+    def title(self, t):
+        if id(t) in self.pnames or t.name is None and t.is_leaf and t.requires_grad:
+            return self.pnames.get(id(t), "param")
+        if t.name is not None:
+            return _state_label(t, self.folded)
+        return "loss" if t is self.root else "input" if t.data.any() else "zeros"
+
+    def tensor_nodes(self, t):
+        """(node_id, attrs) for t: an op circle, plus a box if t is named or the root; a leaf
+        is one box (a parameter, an input or a state) or a small constant."""
+        k, norm = self.num[id(t)], self.norms.get(id(t))
+        kind = ("lit" if id(t) in self.on_path and t.name == self.highlight else
+                "param" if self.is_param(t) else "input" if t.is_leaf else "tensor")
+        fill, color = BOXES[kind]
+        box = dict(shape="box", style="rounded,filled", fillcolor=fill, color=color,
+                   penwidth="1.5" if kind == "lit" or t is self.root else "1")
+        if (id(t) in self.on_path or id(t) in self.on_spine) and not self.folded:
+            box["group"] = ("path" if id(t) in self.on_path else "spine") + \
+                str(self.lanes.index(_lane(t)))
+        if t.is_leaf and t.size == 1 and t.name is None and not t.requires_grad:
+            return [(f"n{k}", dict(label=f"{t.data.item():g}", shape="plaintext",
+                                   fontsize="8", fontcolor="#777777"))]
+        if t.is_leaf:
+            return [(f"n{k}", dict(box, label=_box(self.title(t), t, norm)))]
+        symbol, small = type(t._ctx).symbol, t.op in STRUCTURAL
+        circle = dict(label=symbol, shape="circle", width="0.3", margin="0.01",
+                      fontsize="8" if small or len(symbol) > 2 else "11",
+                      color="#aaaaaa" if small else "#555555",
+                      fontcolor="#777777" if small else "black",
+                      tooltip=f"{t.op} → {_shape(t)}", **({"group": box["group"]}
+                                                         if "group" in box else {}))
+        if not self.has_box(t):
+            return [(f"n{k}", circle)]
+        return [(f"n{k}", circle), (f"n{k}v", dict(box, label=_box(self.title(t), t, norm)))]
+
+    def ref(self, t):
+        """A short name for a node drawn elsewhere, written on a stub."""
+        if t.is_leaf or t.name is not None:
+            return self.title(t)
+        if len(t.parents) == 1 and (t.parents[0].is_leaf or t.parents[0].name is not None):
+            return f"{t.op}({self.ref(t.parents[0])})"
+        self.referenced.add(id(t))  # that node shows its id, n57, as an outside label
+        return f"{type(t._ctx).symbol} n{self.num[id(t)]}"
+
+    def _stepwise(self, t):
+        key = self.where.get(id(t))
+        return "elided" if id(t) in self.stand_in else key if key and key[0] == "step" else None
+
+    def edges(self):
+        """{(src, dst): facts} for every drawn edge: heavy (on the path), spine (kept
+        straight), norm (of the gradient along it), param, loop (folded), free (enters a step
+        from outside: must not set the ranks). In a long graph an edge between a step and the
+        outside would cross every step between (and cost dot minutes): it ends at a stub."""
+        edges = {}
+        for t in self.nodes:
+            if id(t) in self.where and self.has_box(t):  # op circle -> its box
+                k, on = self.num[id(t)], id(t) in self.path_ends
+                edges[(f"n{k}", f"n{k}v")] = dict(heavy=on, spine=on or id(t) in self.on_spine,
+                                                   norm=self.norms.get(id(t)), param=False,
+                                                   free=False)
+            into = f"n{self.num[id(t)]}" if id(t) in self.where else self.stand_in.get(id(t))
+            for i, p in enumerate(t.parents if into else ()):
+                src = self.out_id(p) if id(p) in self.where else self.stand_in.get(id(p))
+                dst, loop = into, False
+                twin = self.twins.get((p.name, _lane(p))) if self.folded else None
+                if src is None and twin is not None and id(twin) in self.where:
+                    src, loop = self.out_id(twin), True  # this step's state stands for p
+                if src is None or src == dst:
+                    continue
+                sp, st = self._stepwise(p), self._stepwise(t)
+                local = self.where.get(id(p), 0) == self.where.get(id(t))
+                free = st is not None and (loop or sp is None and not local)
+                if self.long and not (loop or local) and (sp is None) != (st is None) and \
+                        "elided" not in (sp, st) and not (sp and sp[2] == self.last[sp[1]]):
+                    if st is not None:  # from the outside into a step
+                        src = f"{dst}i{i}"
+                        self.stubs.append((st, src, self.ref(p), dst))
+                    else:               # out of a step (to the loss, say)
+                        dst = f"{src}o{self.num[id(t)]}"
+                        self.stubs.append((sp, dst, "▸ " + self.ref(t), src))
+                    free = False
+                e = edges.setdefault((src, dst), dict(heavy=False, spine=False, norm=None))
+                e["heavy"] |= (id(p), id(t)) in self.path
+                e["spine"] |= (id(p), id(t)) in self.spine or e["heavy"]
+                e.update(loop=e.get("loop") or loop, param=self.is_param(p), free=free)
+                n = self.norms.get((id(t), i))
+                if n is not None:
+                    e["norm"] = max(n, e["norm"] or 0.0)
+        return edges
