@@ -359,6 +359,10 @@ def test_properties_and_repr():
     assert "op=mul" in repr((t * 2).named("c")) and "name='c'" in repr((t * 2).named("c"))
     with pytest.raises(ValueError, match=r"item: tensor of shape \(2, 3\) has 6 elements"):
         t.item()
+    a, b = t  # rows, as numpy and torch unpack
+    assert a.data.tolist() == [0.0, 1.0, 2.0] and b.parents == (t,)
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(t.sum())
 
 
 def test_seeded_constructors():
@@ -408,6 +412,11 @@ def t(*shape, dtype=np.float32):
     (lambda: t(2, 8).chunk(2, axis=3), r"chunk: axis 3 is out of range for shape \(2, 8\)"),
     (lambda: t(6).split([2, 2]), r"split: sizes \[2, 2\] do not add up to 6"),
     (lambda: t(6).split(0), "split: split_size must be positive"),
+    (lambda: t(2, 3).transpose(0, 2), r"transpose: \(2, 3\): axes \(0, 2\) are not a permutation"),
+    (lambda: Tensor.cat([t(2, 3), t(2, 3)], axis=2), r"cat: axis 2 is out of range for 2-D"),
+    (lambda: Tensor.cat([t(2, 3), np.ones((2, 3), np.float32)]), "cat: element 1 is a ndarray"),
+    (lambda: Tensor.stack([t(2), [1.0, 2.0]]), "stack: element 1 is a list"),
+    (lambda: Tensor.stack(t(2, 3)), "stack: takes a list of tensors, got a single Tensor"),
 ])
 def test_errors_name_the_op_and_shapes(make, match):
     with pytest.raises(OpError, match=match):

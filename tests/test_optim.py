@@ -253,6 +253,22 @@ def test_bad_param_types_raise_type_error():
         optim.SGD([P(np.zeros(2)), [1.0]], lr=0.1)
 
 
+@pytest.mark.parametrize("make,msg", [
+    (lambda ps: optim.SGD(ps, lr="0.1"), "SGD: lr must be a number, got '0.1' (str)"),
+    (lambda ps: optim.Adam(ps, lr=None), "Adam: lr must be a number, got None (NoneType)"),
+    (lambda ps: optim.SGD(ps, lr=0.1, momentum=True), "SGD: momentum must be a number, got True (bool)"),
+    (lambda ps: optim.Adam(ps, betas=(0.9, "x")), "Adam: betas[1] must be a number, got 'x' (str)"),
+])
+def test_hyperparameters_that_are_not_numbers_raise_type_error(make, msg):
+    with pytest.raises(TypeError) as e:
+        make([P(np.zeros(2), np.ones(2))])
+    assert str(e.value) == msg
+    opt = optim.SGD([P(np.zeros(2))], lr=np.float32(0.1))  # numpy scalars are numbers
+    with pytest.raises(TypeError, match="SGD: lr must be a number"):
+        opt.lr = "0.2"
+    assert opt.lr == np.float32(0.1)
+
+
 def test_step_refuses_grad_shape_mismatch_before_updating_anything():
     a, b = P(np.zeros(2), np.ones(2)), P(np.zeros(3), np.ones(2))
     opt = optim.SGD([a, b], lr=0.1, momentum=0.9)

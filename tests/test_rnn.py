@@ -291,6 +291,10 @@ def test_load_state_dict_errors_name_the_key_and_shapes():
     with pytest.raises(KeyError, match=r"unexpected keys \['extra'\]"):
         lstm.load_state_dict(dict(sd, extra=np.zeros(1)))
     assert lstm.load_state_dict(missing, strict=False) == (["bias_hh_l0"], [])
+    words = dict(sd, weight_hh_l0=np.full((16, 4), "a"))  # copying would fail half-way
+    with pytest.raises(TypeError, match=r"'weight_hh_l0' has dtype <U1 in the state dict"):
+        lstm.load_state_dict(dict(words, weight_ih_l0=np.ones((16, 3))))
+    np.testing.assert_array_equal(lstm.weight_ih_l0.data, before)
 
 
 def test_layer_input_errors():
@@ -311,6 +315,24 @@ def test_layer_input_errors():
     with pytest.raises(ValueError, match=r"LSTMCell: c has shape \(3, 4\), expected \(2, 4\)"):
         nn.LSTMCell(3, 4)(Tensor(np.zeros((2, 3), np.float32)),
                           (Tensor(np.zeros((2, 4), np.float32)), Tensor(np.zeros((3, 4), np.float32))))
+
+
+def test_initial_states_of_the_wrong_kind_are_named():
+    x = Tensor(np.zeros((5, 2, 3), np.float32))
+    h0 = np.zeros((1, 2, 4), np.float32)
+    lstm, gru = nn.LSTM(3, 4), nn.GRU(3, 4)
+    with pytest.raises(ValueError, match=r"LSTM: hx must be a tuple \(h0, c0\), got Tensor"):
+        lstm(x, Tensor(h0))
+    with pytest.raises(ValueError, match=r"LSTM: hx must be a tuple \(h0, c0\), got 3 states"):
+        lstm(x, (h0, h0, h0))
+    with pytest.raises(TypeError, match="GRU: h0 is a tuple, expected a Tensor"):
+        gru(x, (Tensor(h0),))
+    with pytest.raises(ValueError, match="LSTM: c0 is float64 but the parameters are float32"):
+        lstm(x, (Tensor(h0), Tensor(h0.astype(np.float64))))
+    with pytest.raises(TypeError, match="RNNCell: h is a list, expected a Tensor"):
+        nn.RNNCell(3, 4)(x[0], [[0.0] * 4] * 2)
+    out, (h, c) = lstm(x, (h0, h0))  # numpy arrays are taken as constant states
+    np.testing.assert_array_equal(out.data, lstm(x, (Tensor(h0), Tensor(h0)))[0].data)
 
 
 def test_module_repr_train_eval_zero_grad():

@@ -23,6 +23,30 @@ from .nn import Module, _check_size, uniform_
 from .tensor import Tensor, default_rng
 
 
+def check_states(who, hx, names, shape, dtype, meaning=""):
+    """`hx` as a tuple of Tensors, one per name in `names` (a bare state where there is one,
+    a tuple or list where there are more), each of `shape` and `dtype`; numpy arrays are
+    taken as constants. Raises naming `who` and the state otherwise."""
+    if len(names) == 1:
+        hx = (hx,)
+    elif not isinstance(hx, (tuple, list)) or len(hx) != len(names):
+        got = type(hx).__name__ if not isinstance(hx, (tuple, list)) else f"{len(hx)} states"
+        raise ValueError(f"{who}: hx must be a tuple ({', '.join(names)}), got {got}")
+    out = []
+    for name, s in zip(names, hx):
+        if isinstance(s, np.ndarray):
+            s = Tensor(s)
+        if not isinstance(s, Tensor):
+            raise TypeError(f"{who}: {name} is a {type(s).__name__}, expected a Tensor")
+        if tuple(s.shape) != shape:
+            raise ValueError(f"{who}: {name} has shape {tuple(s.shape)}, "
+                             f"expected {meaning}{shape}")
+        if s.dtype != dtype:
+            raise ValueError(f"{who}: {name} is {s.dtype} but the parameters are {dtype}")
+        out.append(s)
+    return tuple(out)
+
+
 def squash(z):
     """squash(z) = 2·tanh(z/2), the [−2, 2] squashing function of the 1997 LSTM."""
     return (z * 0.5).tanh() * 2.0
@@ -83,13 +107,7 @@ class _Cell(Module):
         if hx is None:
             state = tuple(Tensor(np.zeros((B, H), x.dtype)) for _ in self.state_names)
         else:
-            state = (hx,) if len(self.state_names) == 1 else tuple(hx)
-            if len(state) != len(self.state_names):
-                raise ValueError(f"{cls}: hx must be {' and '.join(self.state_names)}")
-            for name, s in zip(self.state_names, state):
-                if tuple(s.shape) != (B, H):
-                    raise ValueError(f"{cls}: {name} has shape {tuple(s.shape)}, "
-                                     f"expected {(B, H)}")
+            state = check_states(cls, hx, self.state_names, (B, H), x.dtype)
         out = self.step(self.input_projection(x), state, self.recurrent())
         return out["h"] if len(self.state_names) == 1 else tuple(out[n] for n in self.state_names)
 

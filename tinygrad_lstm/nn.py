@@ -111,6 +111,9 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} in the "
                                  f"state dict, expected {p.shape}")
+            if value.dtype.kind not in "biuf":  # copyto would fail half-way through the copy
+                raise TypeError(f"{cls}.load_state_dict: {k!r} has dtype {value.dtype} in the "
+                                f"state dict, expected numbers ({p.dtype})")
             arrays[k] = value
         for k, value in arrays.items():
             np.copyto(own[k].data, value, casting="unsafe")

@@ -171,9 +171,9 @@ class Pow(Function):
         self.saved = (x, p)
         return x ** p
 
-    def backward(self, g):  # dy/dx = p x^(p-1)
+    def backward(self, g):  # dy/dx = p x^(p-1); x^0 is constant, also at x = 0
         x, p = self.saved
-        return (g * (p * x ** (p - 1)),)
+        return (np.zeros_like(g) if p == 0 else g * (p * x ** (p - 1)),)
 
 
 class Exp(Function):
@@ -363,9 +363,13 @@ class Transpose(Function):
     op, symbol = "transpose", "ᵀ"
 
     def forward(self, x, axes=None):
-        if axes is not None and sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
-            raise OpError(f"transpose: {x.shape}: axes {tuple(axes)} are not a permutation "
-                          f"of {x.ndim} axes")
+        if axes is not None:
+            n = x.ndim
+            if not all(isinstance(a, (int, np.integer)) and -n <= a < n for a in axes) \
+                    or sorted(a % n for a in axes) != list(range(n)):
+                raise OpError(f"transpose: {x.shape}: axes {tuple(axes)} are not a permutation "
+                              f"of {n} axes")
+            axes = tuple(int(a) % n for a in axes)  # backward inverts them: no negatives
         self.saved = axes
         return np.transpose(x, axes)
 
@@ -420,6 +424,10 @@ class Cat(Function):
     op, symbol = "cat", "cat"
 
     def forward(self, *xs, axis=0):
+        n = xs[0].ndim
+        if not -n <= axis < n:
+            raise OpError(f"cat: axis {axis} is out of range for {n}-D tensors "
+                          f"({', '.join(str(x.shape) for x in xs)})")
         self.saved = (axis, [x.shape[axis] for x in xs])
         return np.concatenate(xs, axis=axis)
 

@@ -5,6 +5,7 @@ and ``.grad`` (an np.ndarray, or None to skip the parameter). Only numpy is need
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -15,6 +16,13 @@ def _need(op, name, value, ok, what):
     """Raise ValueError("op: name must be what, got value") unless ok."""
     if not ok:
         raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+
+
+def _real(op, name, value):
+    """Raise TypeError unless value is a real number (not a bool), before any comparison."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r} "
+                        f"({type(value).__name__})")
 
 
 def _collect(params, op):
@@ -83,19 +91,25 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
+        _real(type(self).__name__, "lr", value)
         _need(type(self).__name__, "lr", value, value > 0, "positive")
         self._lr = value
 
     def _check(self, h):
         """Validate a dict of hyperparameters, raising ValueError naming the bad one."""
         op = type(self).__name__
+        _real(op, "lr", h["lr"])
         _need(op, "lr", h["lr"], h["lr"] > 0, "positive")
-        for name in ("momentum", "weight_decay", "eps", "lr_decay", "initial_accumulator_value", "alpha"):
+        for name in ("momentum", "dampening", "weight_decay", "eps", "lr_decay",
+                     "initial_accumulator_value", "alpha"):
             if name in h:
-                _need(op, name, h[name], h[name] >= 0, "non-negative")
+                _real(op, name, h[name])
+                if name != "dampening":
+                    _need(op, name, h[name], h[name] >= 0, "non-negative")
         if "betas" in h:
             _need(op, "betas", h["betas"], len(h["betas"]) == 2, "a pair (beta1, beta2)")
             for k, b in enumerate(h["betas"]):
+                _real(op, f"betas[{k}]", b)
                 _need(op, f"betas[{k}]", b, 0 <= b < 1, "in [0, 1)")
         if h.get("nesterov") and (h["momentum"] <= 0 or h["dampening"] != 0):
             raise ValueError(f"{op}: nesterov requires momentum > 0 and dampening = 0, "

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import tensor as _tensor
 from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLSTMCell,
-                    RNNCell, squash)
+                    RNNCell, check_states, squash)
 from .nn import Dropout, Module, Parameter, _check_size
 from .tensor import Tensor, _release, default_rng, scope
 
@@ -104,13 +104,8 @@ class _RecurrentLayer(Module):
         D, H = 2 if self.bidirectional else 1, self.hidden_size
         expect = (self.num_layers * D, B, H)
         if hx is not None:
-            hx = (hx,) if len(names) == 1 else tuple(hx)
-            if len(hx) != len(names):
-                raise ValueError(f"{cls}: hx must be ({', '.join(n + '0' for n in names)})")
-            for name, s in zip(names, hx):
-                if tuple(s.shape) != expect:
-                    raise ValueError(f"{cls}: {name}0 has shape {tuple(s.shape)}, "
-                                     f"expected (num_layers * num_directions, B, H) = {expect}")
+            hx = check_states(cls, hx, [n + "0" for n in names], expect, dtype,
+                              "(num_layers * num_directions, B, H) = ")
         out = []
         for k in range(self.num_layers * D):
             labels = {"layer": k // D, "t": 0}

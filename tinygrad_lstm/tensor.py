@@ -310,6 +310,13 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __iter__(self):
+        """The rows along axis 0, each `self[i]` (a node, as torch's unbind), so that
+        `for x_t in xs` and `h, c = hx` work."""
+        if not self.data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, "
@@ -502,18 +509,26 @@ class Tensor:
     @staticmethod
     def cat(tensors, axis=0):
         """Concatenate along an existing axis, as np.concatenate / torch.cat."""
-        tensors = list(tensors)
-        if not tensors:
-            raise OpError("cat: needs at least one tensor")
-        return Cat.apply(*tensors, axis=axis)
+        return Cat.apply(*_tensor_list("cat", tensors), axis=axis)
 
     @staticmethod
     def stack(tensors, axis=0):
         """Stack along a new axis, as np.stack / torch.stack."""
-        tensors = list(tensors)
-        if not tensors:
-            raise OpError("stack: needs at least one tensor")
-        return Stack.apply(*tensors, axis=axis)
+        return Stack.apply(*_tensor_list("stack", tensors), axis=axis)
+
+
+def _tensor_list(op, tensors):
+    """`tensors` as a list, each a Tensor (as torch.cat and torch.stack want them)."""
+    if isinstance(tensors, (Tensor, np.ndarray)):
+        raise OpError(f"{op}: takes a list of tensors, got a single {type(tensors).__name__}")
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError(f"{op}: needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise OpError(f"{op}: element {i} is a {type(t).__name__}, not a Tensor; "
+                          "wrap it as Tensor(...)")
+    return tensors
 
 
 class _Released(Tensor):
