@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tinygrad_lstm import no_grad
-from tinygrad_lstm.cli import demo_parser, positive
+from tinygrad_lstm.cli import demo_parser, positive, writable
 from tinygrad_lstm.data import load_text, split_train_val
 
 
@@ -178,7 +178,8 @@ def verdict(r, control, threshold):
 
 
 def main(argv=None):
-    parser = demo_parser(__doc__, graph_default="out/activations_graph.svg", steps_default=300)
+    parser = demo_parser(__doc__, graph_default="out/activations_graph.svg", steps_default=300,
+                         min_steps=0)
     parser.add_argument("--resume", metavar="PATH",
                         help="use a charlm checkpoint (demos/charlm.py --save) instead of training")
     parser.add_argument("--data", default=None, metavar="FILE",
@@ -196,6 +197,8 @@ def main(argv=None):
     positive("--hidden", args.hidden)
     positive("--chars", args.chars)
     positive("--lines", args.lines)
+    if args.svg:
+        writable(args.svg, "--svg")
     charlm = load_charlm()
 
     # model: train a small LSTM char-LM with charlm's loop, or load one

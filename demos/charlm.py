@@ -28,7 +28,7 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, writable
 from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -78,7 +78,7 @@ FLAG_HELP = {
 
 
 def build_parser():
-    p = demo_parser(__doc__, graph_default="out/charlm.svg", steps_default=1000)
+    p = demo_parser(__doc__, graph_default="out/charlm.svg", steps_default=1000, min_steps=0)
     p.add_argument("--data", default=None, metavar="FILE",
                    help="UTF-8 text to train on (default: the shipped tinyshakespeare)")
     for f in fields(Config):
@@ -107,6 +107,10 @@ def build_parser():
 def check_config(cfg):
     for name in ("layers", "hidden", "batch_size", "seq_len", "eval_batch"):
         positive("--" + name.replace("_", "-"), getattr(cfg, name))
+    for name in ("time_budget", "eval_every"):
+        if not getattr(cfg, name) >= 0:
+            raise SystemExit(f"error: --{name.replace('_', '-')} must be 0 (none) or more, "
+                             f"got {getattr(cfg, name)}")
     if cfg.eval_chars < 0 or cfg.eval_chars == 1:
         raise SystemExit(f"error: --eval-chars must be 0 (all) or >= 2, got {cfg.eval_chars}")
     for name in ("lr", "clip"):
@@ -293,8 +297,10 @@ def main(argv=None):
     given = {f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)}
     if args.every and not args.save:
         raise SystemExit("error: --every needs --save PATH")
-    if args.steps < 0 or args.every < 0 or args.sample_chars < 0 or args.temperature < 0:
-        raise SystemExit("error: --steps, --every, --sample-chars and --temperature must be >= 0")
+    if args.every < 0 or args.sample_chars < 0 or args.temperature < 0:
+        raise SystemExit("error: --every, --sample-chars and --temperature must be >= 0")
+    if args.save:
+        writable(args.save, "--save")
 
     # data: ids of the whole text, the last 10% held out for validation
     try:
@@ -326,7 +332,10 @@ def main(argv=None):
     model = CharLM(len(vocab), cfg, rng)
     params = model.parameters()
     opt = optim.Adam(params, lr=cfg.lr)
-    stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
+    try:
+        stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
+    except ValueError as e:
+        raise SystemExit(f"error: --data {args.data}: {e}") from None
     step, seconds_before, hx = 0, 0.0, None
     if ck is not None:
         restore(args.resume, ck, model, opt)

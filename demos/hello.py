@@ -28,6 +28,7 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     args = parser.parse_args(argv)
     positive("--hidden", args.hidden)
+    positive("--lr", args.lr)
 
     # data: x "hell" and y "ello" as ids (T=4, B=1), x one-hot (4, 1, 4)
     ids_x, ids_y, vocab = hello_example()

@@ -173,10 +173,12 @@ def main(argv=None):
     parser.add_argument("--forget-bias", type=float, default=3.0, help="LSTM forget-gate bias")
     parser.add_argument("--test", type=int, default=1000, help="test sequences")
     args = parser.parse_args(argv)
-    args.window = args.window or max(1, args.T // 5)
+    args.window = max(1, args.T // 5) if args.window is None else args.window
     args.delay = args.window if args.delay is None else args.delay
-    for flag in ("steps", "T", "window", "hidden", "batch", "test"):
+    for flag in ("steps", "T", "window", "hidden", "batch", "test", "lr"):
         positive("--" + flag, getattr(args, flag))
+    if args.delay < 0:
+        raise SystemExit(f"error: --delay must be 0 or more, got {args.delay}")
     if args.T < 2:
         raise SystemExit(f"error: --T must be at least 2, got {args.T}")
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -172,8 +172,13 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=32, help="minibatch size")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     args = parser.parse_args(argv)
-    for flag in ("steps", "n", "window", "hidden", "batch"):
+    for flag in ("steps", "n", "window", "hidden", "batch", "lr"):
         positive("--" + flag, getattr(args, flag))
+    least = next(n for n in range(args.window, 10 * args.window + 20)  # 80% train, 20% test
+                 if int(n * 0.8) >= args.window + 2 and n - int(n * 0.8) >= 1)
+    if args.n < least:
+        raise SystemExit(f"error: --n {args.n}: a series this short leaves no training window "
+                         f"of --window {args.window}; use --n {least} or more")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:

@@ -81,7 +81,7 @@ def main(argv=None):
     parser.add_argument("--seq-len", type=int, default=32, help="characters per sequence")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     args = parser.parse_args(argv)
-    for flag in ("steps", "chars", "hidden", "embed", "batch", "seq_len"):
+    for flag in ("steps", "chars", "hidden", "embed", "batch", "seq_len", "lr"):
         positive("--" + flag.replace("_", "-"), getattr(args, flag))
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]

@@ -248,6 +248,13 @@ def test_torch_round_trip(tmp_path):
         checkpoint.from_torch_state_dict({"w": torch.zeros(2, dtype=torch.bfloat16)})
 
 
+def test_save_makes_the_folder_and_refuses_a_folder_as_the_file(tmp_path):
+    checkpoint.save({"a": 1}, tmp_path / "run" / "deeper" / "ck.npz")
+    assert checkpoint.load(tmp_path / "run" / "deeper" / "ck.npz") == {"a": 1}
+    with pytest.raises(IsADirectoryError, match="save: .*run is a folder; give a file name"):
+        checkpoint.save({"a": 2}, tmp_path / "run")
+
+
 def test_path_objects_and_strings_are_equivalent(tmp_path):
     checkpoint.save({"a": 1}, str(tmp_path / "s"))
     checkpoint.save({"a": 1}, Path(tmp_path / "p"))

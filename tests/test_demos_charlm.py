@@ -108,6 +108,14 @@ def test_bad_flags_are_refused(charlm, text_file):
         charlm["main"](SMALL + ["--data", text_file, "--tie"])
     with pytest.raises(SystemExit, match="--every needs --save"):
         charlm["main"](SMALL + ["--data", text_file, "--every", "5"])
+    with pytest.raises(SystemExit, match="--time-budget must be 0 .none. or more, got -5"):
+        charlm["main"](SMALL + ["--data", text_file, "--time-budget", "-5"])
+    with pytest.raises(SystemExit, match=r"--save .*: is a folder; give a file name"):
+        charlm["main"](SMALL + ["--data", text_file, "--save", str(Path(text_file).parent)])
+    with pytest.raises(SystemExit, match=r"--data .*: CharStream: batch_size=4 leaves"):
+        tiny = Path(text_file).with_name("tiny.txt")
+        tiny.write_text("ab")
+        charlm["main"](SMALL + ["--data", str(tiny), "--batch-size", "4"])
 
 
 def test_time_budget_stops_training(charlm, text_file, capsys):

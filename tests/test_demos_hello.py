@@ -25,6 +25,43 @@ def test_hello_refuses_bad_flags():
         load_demo("hello")["main"](["--hidden", "0"])
 
 
+@pytest.mark.parametrize("argv,match", [
+    (["--steps", "-1"], "argument --steps: must be at least 1, got -1"),
+    (["--graph", "out/h.jpg"], "argument --graph: render: cannot write 'h.jpg': the extension"),
+    (["--step", "--auto", "-1"], "argument --auto: must be 0 or more seconds"),
+])
+def test_shared_flags_are_refused_before_training(argv, match, capsys):
+    with pytest.raises(SystemExit) as e:
+        load_demo("hello")["main"](argv)
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and match in err and "after" not in out
+
+
+def test_output_paths_are_checked_before_training(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    main = load_demo("hello")["main"]
+    with pytest.raises(SystemExit, match=r"--graph .*afile/x.svg: cannot write there "
+                                         r"\(.*afile is a file, not a folder\)"):
+        main(["--graph", str(tmp_path / "afile" / "x.svg")])
+    with pytest.raises(SystemExit, match="--lr must be positive, got nan"):
+        main(["--lr", "nan"])
+    assert "after" not in capsys.readouterr().out
+    main(["--steps", "2", "--graph", str(tmp_path)])  # a folder: the picture goes inside
+    assert (tmp_path / "hello.dot").exists()
+
+
+def test_a_gru_graph_highlights_its_additive_h_path(tmp_path):
+    load_demo("hello")["main"](["--steps", "2", "--cell", "gru", "--graph", str(tmp_path / "g.dot")])
+    assert "orange: h[t−1] → h[t], through + and × only" in (tmp_path / "g.dot").read_text()
+
+
+def test_python_dash_m_runs_the_console_script():
+    run = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "hello", "--help"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert run.returncode == 0 and run.stdout.startswith("usage: tinygrad-lstm hello")
+    assert "(default: None)" not in run.stdout and "(default: 200)" in run.stdout
+
+
 def test_console_script_lists_and_runs_demos():
     from tinygrad_lstm.cli import list_demos
     assert "hello" in list_demos()

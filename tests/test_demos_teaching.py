@@ -75,6 +75,20 @@ def test_timeseries_lstm_beats_naive_on_the_sine(demos):
     assert np.isfinite(sine["lstm-relu"]["rmse"])
 
 
+def test_timeseries_says_how_long_a_series_must_be(demos):
+    main = demos("timeseries")["main"]
+    with pytest.raises(SystemExit, match="--n 32: .* no training window of --window 24; "
+                                         "use --n 33 or more"):
+        main(["--n", "32", "--steps", "1"])
+    r = main(["--n", "33", "--steps", "1", "--series", "sine", "--models", "lstm"])
+    assert np.isfinite(r["sine"]["lstm"]["rmse"])
+
+
+def test_long_memory_refuses_a_negative_delay(demos):
+    with pytest.raises(SystemExit, match="--delay must be 0 or more, got -3"):
+        demos("long_memory")["main"](["--steps", "1", "--T", "10", "--delay", "-3"])
+
+
 def test_timeseries_metrics_and_train_only_normalisation(demos):
     mod = demos("timeseries")
     m = mod["metrics"](np.array([1.0, 2.0, 1.0]), np.array([0.5, 0.5, 1.5]),

@@ -305,6 +305,17 @@ def test_render_survives_executable_not_found_from_graphviz(tmp_path, monkeypatc
     assert [p.name for p in paths] == ["g.dot"] and "graphviz.org/download" in message
 
 
+def test_render_survives_a_dot_that_fails(tmp_path, monkeypatch):
+    def failing(*args, **kwargs):
+        raise graphviz.CalledProcessError(1, ["dot"], stderr=b"Error: syntax error in line 1")
+
+    monkeypatch.setattr(graph.shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(graphviz.Digraph, "pipe", failing)
+    paths, message = render(run("LSTM")[0], tmp_path / "g.svg")
+    assert [p.name for p in paths] == ["g.dot"] and paths[0].exists()
+    assert message.startswith("`dot -Tsvg` failed (exit 1: Error: syntax error in line 1)")
+
+
 def test_render_refuses_an_unknown_extension_before_writing(tmp_path):
     with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf or \.dot"):
         render(run("LSTM")[0], tmp_path / "g.jpeg")

@@ -98,14 +98,17 @@ def save(obj, path):
 
     The file is written to a temporary file in the same directory, fsynced, then renamed over
     path with os.replace; on any error the temporary file is removed and an existing file at
-    path is left untouched. path (str or os.PathLike) is used as given: nothing is appended.
-    Dict keys must be str or int. Nothing is pickled.
+    path is left untouched. path (str or os.PathLike) is used as given: nothing is appended;
+    its folder is created if missing. Dict keys must be str or int. Nothing is pickled.
     """
     path = os.fspath(path)
     arrays = {}
     root = _encode(obj, "", arrays)
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"save: {path} is a folder; give a file name")
+    os.makedirs(directory, exist_ok=True)
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:

@@ -8,23 +8,58 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import runpy
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 DEMOS_DIR = Path(__file__).resolve().parent.parent / "demos"
 
 
-def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_help="training steps"):
+class _DemoParser(argparse.ArgumentParser):
+    """Checks the shared flags as it parses, so that a bad --graph path or --steps count is
+    refused before any training, not after it."""
+
+    graph_default, min_steps = "out/graph.svg", 1
+
+    def parse_args(self, args=None, namespace=None):
+        ns = super().parse_args(args, namespace)
+        if ns.steps < self.min_steps:
+            self.error(f"argument --steps: must be at least {self.min_steps}, got {ns.steps}")
+        if ns.auto is not None and not ns.auto >= 0:
+            self.error(f"argument --auto: must be 0 or more seconds, got {ns.auto}")
+        if ns.graph:
+            try:
+                ns.graph = str(graph_path(ns.graph, self.graph_default))
+            except ValueError as e:
+                self.error(f"argument --graph: {e}")
+        return ns
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" after each flag's help, except where the help names its
+    default itself or there is none to name (None, "", a switch's False)."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or "") or action.default in (None, "", False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_help="training steps",
+                min_steps=1):
     """An ArgumentParser with the flags every demo takes: --graph [OUT], --step, --steps N,
-    --seed, plus --no-pause and --auto for the stepper. `doc` is the demo's docstring."""
-    first = (doc or "").strip().splitlines()[0] if doc else None
-    p = argparse.ArgumentParser(description=first,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    --seed, plus --no-pause and --auto for the stepper. `doc` is the demo's docstring; its
+    first paragraph becomes the description. `min_steps`: the least --steps allowed."""
+    first = " ".join(doc.strip().split("\n\n")[0].split()) if doc else None
+    prog = os.environ.get("TINYGRAD_LSTM_PROG")  # set by the console script
+    p = _DemoParser(prog=prog, description=first, formatter_class=_Help)
+    p.graph_default, p.min_steps = graph_default, min_steps
     p.add_argument("--graph", nargs="?", const=graph_default, default=None, metavar="OUT",
                    help="write the DOT and an SVG (or .png/.pdf by extension) of one training "
-                        f"step's graph (default {graph_default})")
+                        f"step's graph (OUT: {graph_default}; a folder: the file goes inside)")
     p.add_argument("--step", action="store_true",
                    help="step through one training step's backward pass in the terminal")
     p.add_argument("--no-pause", action="store_true",
@@ -37,9 +72,44 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_hel
 
 
 def positive(name, value):
-    if value <= 0:
+    if not value > 0:  # NaN too
         raise SystemExit(f"error: {name} must be positive, got {value}")
     return value
+
+
+def writable(path, flag):
+    """`path` as a Path, if a file can be written there (its folder may not exist yet: the
+    nearest one that does must take a new file); else SystemExit naming `flag`. Checked before
+    training, so that a run is not lost to a typo in its output path."""
+    path = Path(path)
+    if path.is_dir():
+        raise SystemExit(f"error: {flag} {path}: is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is a file, not a folder")
+        with tempfile.TemporaryFile(dir=folder):  # the only sure test, on any filesystem
+            pass
+    except OSError as e:
+        raise SystemExit(f"error: {flag} {path}: cannot write there "
+                         f"({e.strerror or e})") from None  # not the probe's own name
+    return path
+
+
+def graph_path(out, default="out/graph.svg"):
+    """Where --graph OUT writes its picture: OUT, or inside OUT when it is a folder (under
+    `default`'s file name). ValueError for an extension `render` cannot write; SystemExit
+    when the place cannot take a file."""
+    from .viz.graph import picture_path
+
+    out = Path(out)
+    if out.is_dir():
+        out = out / Path(default).name
+    _, picture = picture_path(out)
+    writable(picture, "--graph")
+    return picture
 
 
 @contextlib.contextmanager
@@ -71,10 +141,15 @@ def progress(total, description="training"):
 def show_graph(loss, out, model=None, **draw_kwargs):
     """Render `loss`'s graph (with gradient norms: this runs the backward) and say where it
     went. A missing `dot` program is not an error: the DOT source is written and the message
-    says how to install Graphviz."""
+    says how to install Graphviz. The orange path is an LSTM's c, or a GRU's h (`draw`'s
+    highlight="auto"), unless `draw_kwargs` say otherwise."""
     from .viz.graph import render
 
-    paths, message = render(loss, out, params=model, grads=True, **draw_kwargs)
+    draw_kwargs.setdefault("highlight", "auto")
+    try:
+        paths, message = render(loss, out, params=model, grads=True, **draw_kwargs)
+    except (OSError, ValueError) as e:  # the path was checked before training; a disk may fill
+        raise SystemExit(f"error: --graph {out}: {e}") from None
     for p in paths:
         print(f"wrote {p}")
     if message:
@@ -122,7 +197,11 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     sys.argv = [str(DEMOS_DIR / f"{name}.py"), *argv[1:]]
-    runpy.run_path(sys.argv[0], run_name="__main__")
+    os.environ["TINYGRAD_LSTM_PROG"] = f"tinygrad-lstm {name}"  # for the demo's usage line
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    finally:
+        del os.environ["TINYGRAD_LSTM_PROG"]
     return 0
 
 

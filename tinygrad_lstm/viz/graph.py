@@ -86,9 +86,10 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     Args:
         root: the Tensor to draw from, usually the scalar loss.
         highlight: the state whose step-to-step path is drawn heavy and orange, found from the
-            names and scopes the cells record: "c" (an LSTM's cell state; the default) or "h"
-            (a GRU's z * h_prev path). Nothing is highlighted where there is no such state,
-            and the heading says so (and why).
+            names and scopes the cells record: "c" (an LSTM's cell state; the default), "h"
+            (a GRU's z * h_prev path), or "auto": c where there is a c path, else h where
+            h's path is additive. Nothing is highlighted where there is no such state, and the
+            heading says so (and why).
         grads: None, True, or a dict from `collect_grad_norms` (keys may also be tensors).
             True runs the backward itself (`collect_grad_norms`): `.grad` is left as after a
             plain `root.backward()` and the graph is freed, so do not call backward again.
@@ -104,7 +105,9 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         raise ValueError(f"draw: max_steps must be at least 1, got {max_steps}")
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
-    s = _Scene(root, highlight, norms, params, folded, max_steps)
+    s = _Scene(root, "c" if highlight == "auto" else highlight, norms, params, folded, max_steps)
+    if highlight == "auto" and not s.path and s.spine and _additive(s.spine, s.nodes):
+        s = _Scene(root, "h", norms, params, folded, max_steps)  # a GRU's z * h_prev path
     logs = [math.log10(v) for k, v in norms.items() if isinstance(k, tuple) and v > 0]
     scale = (max(min(logs), max(logs) - 6), max(logs)) if edge_grads and logs else None
     edges = s.edges()
@@ -165,12 +168,17 @@ def _headline(s):
                 f"'{name}' have no timestep; run each step inside `with scope(t=t):`")
     if s.spine:
         ops = _symbols(s.spine, s.nodes)
-        if set(ops) <= {"+", "×", "−"}:
+        if _additive(s.spine, s.nodes):
             why += f"; h[t−1] → h[t] is additive ({' and '.join(ops)}): try highlight='h'"
         else:
             why += (f"; h[t−1] → h[t] passes through {', '.join(ops)}: no additive path, "
                     "so the gradient shrinks at every step")
     return f"computation graph, {view}\n{why}"
+
+
+def _additive(path, nodes):
+    """True when the ops along `path` only add, subtract and scale (no squashing)."""
+    return set(_symbols(path, nodes)) <= {"+", "×", "−"}
 
 
 def _legend(s, scale):
@@ -193,19 +201,26 @@ def _legend(s, scale):
             + "".join(row.format(*r) for r in rows) + "</table>>")
 
 
-def render(root, out="graph.svg", **draw_kwargs):
-    """Write `root`'s graph as DOT source (out with the suffix .dot) and render it with `dot`
-    as SVG, PNG or PDF, by out's extension (.dot alone: only the source). Creates out's folder.
-
-    Returns (written_paths, message). A missing `dot` program is not an error: the DOT file is
-    still written and the message says how to install Graphviz. `draw_kwargs` go to `draw`.
-    """
+def picture_path(out):
+    """(format, path) that `render` writes for `out`: the format from the extension (.svg,
+    .png, .pdf or .dot; none: .svg). ValueError for any other extension."""
     out = Path(out)
     fmt = out.suffix.lstrip(".").lower() or "svg"
     if fmt not in ("svg", "png", "pdf", "dot"):
         raise ValueError(f"render: cannot write {out.name!r}: the extension must be .svg, .png, "
                          f".pdf or .dot, got {out.suffix!r}")
-    out = out.with_suffix("." + fmt)
+    return fmt, out.with_suffix("." + fmt)
+
+
+def render(root, out="graph.svg", **draw_kwargs):
+    """Write `root`'s graph as DOT source (out with the suffix .dot) and render it with `dot`
+    as SVG, PNG or PDF, by out's extension (.dot alone: only the source). Creates out's folder.
+
+    Returns (written_paths, message). A missing or failing `dot` program is not an error: the
+    DOT file is still written and the message says how to install Graphviz, or what `dot`
+    said. `draw_kwargs` go to `draw`.
+    """
+    fmt, out = picture_path(out)
     g = draw(root, **draw_kwargs)
     out.parent.mkdir(parents=True, exist_ok=True)
     dot_path = out.with_suffix(".dot")
@@ -219,5 +234,10 @@ def render(root, out="graph.svg", **draw_kwargs):
         data = g.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         return [dot_path], hint
+    except graphviz.CalledProcessError as e:  # a `dot` that runs but fails
+        err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        return [dot_path], (f"`dot -T{fmt}` failed (exit {e.returncode}"
+                            f"{': ' + err[-1] if err else ''}), so only the DOT source was "
+                            f"written ({dot_path})")
     out.write_bytes(data)
     return [dot_path, out], ""
