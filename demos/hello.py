@@ -1,4 +1,4 @@
-"""Demonstrates the seeds' toy character model: given "hell", predict "ello".
+"""Demonstrates the classic toy character model: given "hell", predict "ello".
 
 A four-letter vocabulary (e, h, l, o), one-hot inputs, one small recurrent layer and a linear
 head, trained with Adam until it predicts the next letter at every position. The interesting

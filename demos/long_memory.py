@@ -8,7 +8,7 @@ is their sum. Always answering 1 scores MSE = Var(y) = 2/12 = 1/6 ≈ 0.167, the
 that remembers only the second marked number scores Var(first) = 1/12 ≈ 0.083. Inputs are
 centred (value − ½) and the target predicted as 1 + head(h_T) (LeCun: zero-mean inputs).
 
-Truncated BPTT (seed 000): run the sequence through the layer in windows of k steps, carrying
+Truncated BPTT: run the sequence through the layer in windows of k steps, carrying
 the state forward but detaching it at every window boundary, aligned so the last window ends
 at the loss. The gradient then reaches back only k steps. Two cases:
 
@@ -158,7 +158,8 @@ def verdict(mse, baseline):
 
 
 def main(argv=None):
-    parser = demo_parser(__doc__, graph_default="out/long_memory.svg", steps_default=1000)
+    parser = demo_parser(__doc__, graph_default="out/long_memory.svg", steps_default=1000,
+                         graph_help="a small model's training step (H=4, T=6, untrained: small enough to read)")
     parser.add_argument("--T", type=int, default=50, help="sequence length (50, 100, ...)")
     parser.add_argument("--models", default="lstm,gru,rnn", help="comma-separated: lstm,gru,rnn")
     parser.add_argument("--truncation", choices=["on", "off"], default="on",
@@ -237,7 +238,7 @@ def main(argv=None):
                           f"{ref['mse']:.4f} ({ref['verdict']}) with full BPTT on the same task. "
                           + (f"No marked number is ever within {k} steps of the loss, so no "
                              "gradient connects the answer to them: truncated BPTT cannot learn "
-                             "a relation longer than its window (seed 000)." if as_expected else
+                             "a relation longer than its window." if as_expected else
                              "Expected full BPTT to learn and truncated BPTT not to; this run "
                              "does not show that (more --steps?)."))
 

@@ -1,5 +1,6 @@
-"""Demonstrates next-value time-series prediction with recurrent regressors, scored with the
-seed notes' metrics against the naive last-value forecast, and tanh vs relu as the activation.
+"""Demonstrates next-value time-series prediction with recurrent regressors, scored with RMSE,
+Mean Directional Accuracy and Mean Forecast Error against the naive last-value forecast, and
+tanh vs relu as the activation.
 
 Two series from `tinygrad_lstm.data`: a noisy sine (predictable up to its noise) and a random
 walk with a trend (a martingale plus drift: nothing beats "last value + drift" on average). The
@@ -160,7 +161,8 @@ def results_table(series_name, rows):
 
 
 def main(argv=None):
-    parser = demo_parser(__doc__, graph_default="out/timeseries.svg", steps_default=300)
+    parser = demo_parser(__doc__, graph_default="out/timeseries.svg", steps_default=300,
+                         graph_help="a small model's training step (H=4, a window of up to 6, untrained: small enough to read)")
     parser.add_argument("--series", choices=[*SERIES, "both"], default="both")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {', '.join(MODELS)}")

@@ -1,6 +1,6 @@
 """Demonstrates vanishing (and exploding) gradients, step by step and over 100 timesteps.
 
-Part 1 is the seeds' toy, one scalar unit `h_t = tanh(2 x_t + 3 h_{t-1} + 1)`. Its chain rule
+Part 1 is a classic toy, one scalar unit `h_t = tanh(2 x_t + 3 h_{t-1} + 1)`. Its chain rule
 has one factor per step,
 
     ∂h_t/∂h_{t-1} = w_hh · tanh'(a_t) = 3 · (1 − h_t²),
@@ -33,7 +33,7 @@ from rich.table import Table
 from tinygrad_lstm import Tensor, nn
 from tinygrad_lstm.cli import demo_parser, positive, progress, show_graph, show_steps
 
-W_XH, W_HH, B = 2.0, 3.0, 1.0           # the seeds' toy: h_t = tanh(2 x_t + 3 h_{t-1} + 1)
+W_XH, W_HH, B = 2.0, 3.0, 1.0           # the toy: h_t = tanh(2 x_t + 3 h_{t-1} + 1)
 FORGET_BIASES = (0, 1, 2, 3)
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -252,6 +252,7 @@ def small_losses(T, seed):
 
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/vanishing.svg", steps_default=5,
+                         graph_help="the RNN's and the LSTM's graphs, as OUT_rnn and OUT_lstm",
                          steps_help="random draws averaged (geometric mean)")
     parser.add_argument("--T", type=int, default=100, help="sequence length of part 2")
     parser.add_argument("--hidden", type=int, default=32, help="hidden units H")

@@ -4,7 +4,7 @@ budget, one recurrent cell swapped at a time.
     LSTM          i, f, g, o;  c = f * c_prev + i * g;  h = o * tanh(c)          (torch's)
     LSTM-1997     no forget gate: c = c_prev + i * squash(·), h = o * squash(c),
                   squash(z) = 2 tanh(z/2)                        (Hochreiter & Schmidhuber 1997)
-    coupled       c = f * c_prev + (1 − f) * g: what is forgotten is replaced      (seed 000)
+    coupled       c = f * c_prev + (1 − f) * g: what is forgotten is replaced    (Greff et al. 2017)
     peephole      the gates also see the cell: i, f from c_prev, o from c  (Gers & Schmidhuber)
     GRU           n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h = (1 − z) n + z h_prev (torch)
     GRU-Cho       h~ = tanh(W [r * h_prev, x]): the reset gate before the matmul  (Cho 2014)
@@ -69,7 +69,8 @@ def sparkline(values, width=16):
 
 
 def main(argv=None):
-    parser = demo_parser(__doc__, graph_default="out/variants.svg", steps_default=300)
+    parser = demo_parser(__doc__, graph_default="out/variants.svg", steps_default=300,
+                         graph_help="a small model's training step (H=4, T=4, untrained: small enough to read)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated, from {', '.join(VARIANTS)}")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="lstm",

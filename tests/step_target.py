@@ -40,7 +40,8 @@ if args.svg:
         k, _ = navigate(walk, k, cmd)
     con = Console(record=True, width=100, height=34, file=io.StringIO())
     con.print(fit_step_panel(con, walk, k, title=title))
-    con.save_svg(args.svg, title=f"python demos/hello.py --step   ({title})")
+    con.save_svg(args.svg, title=f"python tests/step_target.py --T {args.T}"
+                                 f"{' --last' if args.last else ''}   ({title}, keys: {args.keys})")
     print(f"wrote {args.svg} (node {k + 1} of {len(walk)}) in {time.perf_counter() - start:.2f}s")
 else:
     step(loss, auto=args.auto, no_pause=args.no_pause, title=title, params=lstm)

@@ -286,6 +286,17 @@ def test_render_writes_dot_and_an_svg_that_parses_as_xml(tmp_path):
     assert "c[t=3]" in paths[1].read_text()
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_render_draws_a_stacked_lstm_that_dots_newrank_layout_cannot(tmp_path):
+    """dot's newrank layout loses the stub edges of a two-layer LSTM at T = 8 ("Error: lost
+    n113i0 n113 edge"); render then lays it out without newrank, and says nothing."""
+    loss, model = run("LSTM", T=8, num_layers=2, loss_on="all")
+    paths, message = render(loss, tmp_path / "g.svg", params=model, grads=True)
+    assert message == "" and [p.name for p in paths] == ["g.dot", "g.svg"]
+    assert "newrank" not in paths[0].read_text()  # the DOT source is the one that rendered
+    assert "c[t=8]" in paths[1].read_text()
+
+
 def test_render_without_dot_writes_the_dot_file_and_says_how_to_install(tmp_path, monkeypatch):
     loss, model = run("RNN")
     monkeypatch.setattr(graph.shutil, "which", lambda name: None)

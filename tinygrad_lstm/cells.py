@@ -273,7 +273,7 @@ class GRUCell(_Cell):
         n = tanh(x W_inᵀ + b_in + (r * h_prev) W_hnᵀ + b_hn)      reset_after=False (Cho 2014)
         h = (1 − z) * n + z * h_prev
 
-    z here is torch's: the share of h_prev that is kept. The seed notes (and Cho 2014) write
+    z here is torch's: the share of h_prev that is kept. Cho 2014 (and many tutorials) write
     h = (1 − z) * h_prev + z * h~, i.e. their z is our 1 − z.
 
     Args:

@@ -49,7 +49,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_help="training steps",
-                min_steps=1):
+                min_steps=1, graph_help="one training step's graph"):
     """An ArgumentParser with the flags every demo takes: --graph [OUT], --step, --steps N,
     --seed, plus --no-pause and --auto for the stepper. `doc` is the demo's docstring; its
     first paragraph becomes the description. `min_steps`: the least --steps allowed."""
@@ -58,8 +58,8 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_hel
     p = _DemoParser(prog=prog, description=first, formatter_class=_Help)
     p.graph_default, p.min_steps = graph_default, min_steps
     p.add_argument("--graph", nargs="?", const=graph_default, default=None, metavar="OUT",
-                   help="write the DOT and an SVG (or .png/.pdf by extension) of one training "
-                        f"step's graph (OUT: {graph_default}; a folder: the file goes inside)")
+                   help=f"write the DOT and an SVG (or .png/.pdf by extension) of {graph_help} "
+                        f"(OUT: {graph_default}; a folder: the file goes inside)")
     p.add_argument("--step", action="store_true",
                    help="step through one training step's backward pass in the terminal")
     p.add_argument("--no-pause", action="store_true",

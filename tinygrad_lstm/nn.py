@@ -46,11 +46,13 @@ class Module:
 
     # --- traversal -----------------------------------------------------------------------
     def named_children(self):
+        """(name, module) for each Module held directly as an attribute, in set order."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
 
     def modules(self):
+        """This module and every module below it, depth first."""
         yield self
         for _, child in self.named_children():
             yield from child.modules()
@@ -121,11 +123,13 @@ class Module:
 
     # --- modes ---------------------------------------------------------------------------
     def train(self, mode=True):
+        """Set training mode (dropout on) in this module and all below; returns self."""
         for m in self.modules():
             m.training = mode
         return self
 
     def eval(self):
+        """Set evaluation mode (dropout off); returns self."""
         return self.train(False)
 
     def zero_grad(self):

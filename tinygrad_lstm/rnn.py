@@ -242,6 +242,10 @@ class LSTM(_RecurrentLayer):
 
     cell_class = LSTMCell
 
+    def __init__(self, input_size, hidden_size, num_layers=1, *args, forget_bias=0.0, **kw):
+        super().__init__(input_size, hidden_size, num_layers, *args, forget_bias=forget_bias,
+                         **kw)
+
 
 class GRU(_RecurrentLayer):
     """Multi-layer GRU over a sequence; each step is GRUCell's equations.

@@ -231,7 +231,15 @@ def render(root, out="graph.svg", **draw_kwargs):
     if shutil.which("dot") is None:
         return [dot_path], hint
     try:
-        data = g.pipe(format=fmt)
+        try:
+            data = g.pipe(format=fmt, quiet=True)
+        except graphviz.CalledProcessError:
+            # dot's newrank layout can lose an edge between clusters ("Error: lost n113i0
+            # n113 edge", seen with stacked LSTMs); without it the steps stay in one row
+            # per layer, only less tightly aligned with the cell-state path.
+            del g.graph_attr["newrank"]
+            data = g.pipe(format=fmt, quiet=True)
+            dot_path.write_text(g.source, encoding="utf-8")  # the source that rendered
     except graphviz.ExecutableNotFound:
         return [dot_path], hint
     except graphviz.CalledProcessError as e:  # a `dot` that runs but fails
