@@ -28,7 +28,8 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, writable
+from tinygrad_lstm.cli import (StopBetweenSteps, demo_parser, graph_and_steps, positive,
+                               progress, writable)
 from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -261,9 +262,16 @@ def read_checkpoint(path, given):
             raise SystemExit(f"error: {path}: config has no {key!r}; not a charlm checkpoint")
         if key in given and given[key] != saved[key]:
             flag = "--" + key.replace("_", "-")
+            asked = (f"--{'' if given[key] else 'no-'}{flag[2:]}" if isinstance(given[key], bool)
+                     else f"{flag} {given[key]!r}")
             raise SystemExit(f"error: {path} was saved with {key}={saved[key]!r} but this run "
-                             f"asks for {flag} {given[key]!r}; drop {flag} to resume it")
+                             f"asks for {asked}; drop {flag} to resume it")
     return ck
+
+
+def _clip(text, n=40):
+    """repr of text, cut to n characters with an ellipsis when longer."""
+    return repr(text) if len(text) <= n else repr(text[:n]) + "…"
 
 
 def restore(path, ck, model, opt):
@@ -319,8 +327,8 @@ def main(argv=None):
     ck = read_checkpoint(args.resume, given) if args.resume else None
     if ck is not None and ck["vocab"] != "".join(vocab.itos):
         raise SystemExit(f"error: {args.resume} key 'vocab': saved with a vocabulary of "
-                         f"{len(ck['vocab'])} characters {ck['vocab'][:40]!r}, but this text's is "
-                         f"{len(vocab)} {''.join(vocab.itos)[:40]!r} (same --data?)")
+                         f"{len(ck['vocab'])} characters {_clip(ck['vocab'])}, but this text's "
+                         f"is {len(vocab)} {_clip(''.join(vocab.itos))} (same --data?)")
     base = {k: v for k, v in ck["config"].items() if k in Config.__dataclass_fields__} if ck else {}
     cfg = check_config(Config(**{**base, **given}))
 
@@ -362,8 +370,11 @@ def main(argv=None):
     todo = max(args.steps - step, 0)
     val_loss, smooth, chars = None, None, 0
     start = time.perf_counter()
-    with progress(todo, f"charlm ({cfg.cell})") as update:
+    with progress(todo, f"charlm ({cfg.cell})") as update, StopBetweenSteps() as stop:
         for _ in range(todo):
+            if stop.asked:
+                print(f"stopped by Ctrl-C at step {step}", flush=True)
+                break
             trained = seconds_before + time.perf_counter() - start  # a resumed run's included
             if cfg.time_budget and trained >= cfg.time_budget:
                 print(f"time budget of {cfg.time_budget:g} s reached at step {step}", flush=True)
@@ -400,6 +411,10 @@ def main(argv=None):
     if args.save:
         save_checkpoint(args.save, model, opt, cfg, vocab, run)
         print(f"saved {args.save} (step {step})")
+        if stop.asked:
+            print(f"to go on: python demos/charlm.py --resume {args.save} --steps {args.steps}")
+    elif stop.asked:
+        print("nothing saved: give --save PATH to keep a run")
 
     # results
     t0 = time.perf_counter()
@@ -426,4 +441,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # a second Ctrl-C
+        raise SystemExit(130) from None

@@ -3,13 +3,14 @@ short runs on a 30,000-character slice of the corpus that must move the right wa
 
 import math
 import runpy
+import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygrad_lstm import checkpoint
+from tinygrad_lstm import checkpoint, optim
 from tinygrad_lstm.data import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,31 @@ def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, 
     assert r.config.layers == 2 and r.config.dropout == 0.2   # taken from the checkpoint
 
 
+def test_ctrl_c_stops_between_steps_and_saves_a_resumable_checkpoint(charlm, text_file, tmp_path,
+                                                                     capsys, monkeypatch):
+    flags = SMALL + ["--data", text_file, "--lr-final", "1"]
+    a, c = str(tmp_path / "a.npz"), str(tmp_path / "c.npz")
+    calls, clip = [], optim.clip_grad_norm_
+
+    def ctrl_c_in_step_3(*args):  # arrives mid-step, before the update: the step completes
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)
+        return clip(*args)
+
+    monkeypatch.setattr(optim, "clip_grad_norm_", ctrl_c_in_step_3)
+    r = charlm["main"](flags + ["--steps", "50", "--save", a])
+    out = capsys.readouterr().out
+    assert r.step == 3 and "stopped by Ctrl-C at step 3" in out
+    assert f"to go on: python demos/charlm.py --resume {a} --steps 50" in out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    monkeypatch.setattr(optim, "clip_grad_norm_", clip)
+    charlm["main"](["--data", text_file, "--resume", a, "--steps", "6", "--save", a,
+                    "--sample-chars", "0"])
+    charlm["main"](flags + ["--steps", "6", "--save", c])
+    assert_same(checkpoint.load(a)["model"], checkpoint.load(c)["model"])
+
+
 def test_resume_refuses_corrupt_and_mismatched_checkpoints(charlm, text_file, tmp_path):
     good = tmp_path / "good.npz"
     charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(good)])
@@ -73,8 +99,11 @@ def test_resume_refuses_corrupt_and_mismatched_checkpoints(charlm, text_file, tm
         charlm["main"](["--data", text_file, "--resume", str(good), "--hidden", "64"])
     other = tmp_path / "other.txt"
     other.write_text("abc abc abc\n" * 100, encoding="utf-8")
-    with pytest.raises(SystemExit, match=r"good\.npz key 'vocab'"):
+    with pytest.raises(SystemExit, match=r"good\.npz key 'vocab'.*…, but this text's is 5 "):
         charlm["main"](["--data", str(other), "--resume", str(good), "--steps", "2"])
+    with pytest.raises(SystemExit, match=r"was saved with tie=False but this run asks for --tie; "
+                                         r"drop --tie to resume it"):
+        charlm["main"](["--data", text_file, "--resume", str(good), "--tie"])
     ck = checkpoint.load(good)
     ck["model"]["rnn.weight_hh_l0"] = np.zeros((3, 3), np.float32)
     checkpoint.save(ck, tmp_path / "shapes.npz")

@@ -10,8 +10,10 @@ import argparse
 import contextlib
 import os
 import runpy
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -136,6 +138,31 @@ def progress(total, description="training"):
             bar.update(task, advance=1, info=f"{info}  {rate:.1f} it/s")
 
         yield update
+
+
+class StopBetweenSteps:
+    """Within `with`, Ctrl-C sets `.asked` instead of raising, so that a training loop can stop
+    between two steps, with every parameter and optimizer state from one and the same step,
+    and save them. A second Ctrl-C raises KeyboardInterrupt at once."""
+
+    def __init__(self):
+        self.asked, self._old = False, None
+
+    def _on_sigint(self, signum, frame):
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+        print("\nCtrl-C: stopping after this step (Ctrl-C again to quit at once)",
+              file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # where signals arrive
+            self._old = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
 
 
 def show_graph(loss, out, model=None, **draw_kwargs):
