@@ -59,7 +59,8 @@ def test_python_dash_m_runs_the_console_script():
     run = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "hello", "--help"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 0 and run.stdout.startswith("usage: tinygrad-lstm hello")
-    assert "(default: None)" not in run.stdout and "(default: 200)" in run.stdout
+    assert "(default: None)" not in run.stdout and "(default: False)" not in run.stdout
+    assert "(default: 200)" in run.stdout and "random seed (default: 0)" in run.stdout
 
 
 def test_console_script_lists_and_runs_demos():

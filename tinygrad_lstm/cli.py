@@ -45,7 +45,8 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
     default itself or there is none to name (None, "", a switch's False)."""
 
     def _get_help_string(self, action):
-        if "default" in (action.help or "") or action.default in (None, "", False):
+        d = action.default
+        if "default" in (action.help or "") or d is None or d is False or d == "":  # 0 shows
             return action.help
         return super()._get_help_string(action)
 
