@@ -194,11 +194,12 @@ def test_max_steps_draws_first_and_last_steps_with_an_ellipsis_between():
     steps = sorted(c for c in clusters if re.search(r"_t\d+$", c))
     assert steps == ["cluster_l0_t0", "cluster_l0_t1", "cluster_l0_t10", "cluster_l0_t2",
                      "cluster_l0_t9"]
-    assert any(n.get("label") == "…" for n in nodes.values())
+    elided = "…\\nt = 3 … 8 not drawn"  # which steps, in the label (a PNG has no tooltips)
+    assert any(n.get("label") == elided for n in nodes.values())
     assert "c[t=5]" not in source
     chain = highlighted_chain(source)  # still one chain, through the "…"
     assert chain[:7] == ["c[t=0]", "×", "+", "c[t=1]", "×", "+", "c[t=2]"]
-    assert chain[7] == "…" and chain[-1] == "c[t=10]"
+    assert chain[7] == elided and chain[-1] == "c[t=10]"
     with pytest.raises(ValueError, match="max_steps must be at least 1"):
         draw(loss, max_steps=0)
 
@@ -331,6 +332,25 @@ def test_render_refuses_an_unknown_extension_before_writing(tmp_path):
     with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf or \.dot"):
         render(run("LSTM")[0], tmp_path / "g.jpeg")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_trainable_initial_state_on_the_highlighted_path_of_a_long_graph():
+    """h[t=0] moves to the highlighted row, leaving the t = 0 box empty: its stub goes along
+    (it used to be a KeyError)."""
+    rng = manual_seed(0)
+    gru = nn.GRU(2, 3, rng=rng)
+    h0 = Tensor(np.zeros((1, 1, 3), np.float32), requires_grad=True)
+    x = Tensor(np.random.default_rng(0).standard_normal((8, 1, 2)).astype(np.float32))
+    source = draw(gru(x, h0)[0].sum(), params=gru, highlight="auto").source
+    assert "orange: h[t−1] → h[t], through + and × only" in source
+    chain = highlighted_chain(source)
+    assert chain[0] == "h[t=0]" and chain[-1] == "h[t=8]"
+
+
+def test_an_rnn_heading_says_the_gradient_is_scaled_at_every_step():
+    source = draw(run("RNN")[0], highlight="auto").source
+    assert "no additive path, so each step back scales the gradient by W_hh" in source
+    assert "shrinks (or grows) geometrically" in source
 
 
 def test_a_cell_loop_without_scopes_is_told_how_to_get_its_path():

@@ -339,6 +339,14 @@ def test_cell_variants_render_and_mark_their_paths(kind):
         assert f"node {s.index + 1} of {len(walk)}" in capture(make_step_panel(walk, s.index))
 
 
+def test_formulas_show_a_scalar_constant_as_its_value():
+    loss, model, _ = tiny_lstm(layer=nn.GRU)
+    walk = record(loss, model)
+    h = find(walk, lambda n: n.name == "h" and n.scope.get("t") == 3)
+    assert walk.expr(h.node, depth=3, named=False) == "(1 − z[t=3]) × n[t=3] + z[t=3] × h[t=2]"
+    assert fmt(-0.0) == "0" and fmt(-1e-5) == "-1e-05"
+
+
 def test_the_walk_record_needs_no_rich():
     # walk.py is what the stepper reads; it must work where rich is not installed
     code = ("import sys; sys.modules['rich'] = None\n"

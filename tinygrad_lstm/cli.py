@@ -170,10 +170,12 @@ def show_graph(loss, out, model=None, **draw_kwargs):
     """Render `loss`'s graph (with gradient norms: this runs the backward) and say where it
     went. A missing `dot` program is not an error: the DOT source is written and the message
     says how to install Graphviz. The orange path is an LSTM's c, or a GRU's h (`draw`'s
-    highlight="auto"), unless `draw_kwargs` say otherwise."""
+    highlight="auto"), and edges fade with log ‖grad‖ (edge_grads), unless `draw_kwargs` say
+    otherwise."""
     from .viz.graph import render
 
     draw_kwargs.setdefault("highlight", "auto")
+    draw_kwargs.setdefault("edge_grads", True)  # edges fade where the gradient vanishes
     try:
         paths, message = render(loss, out, params=model, grads=True, **draw_kwargs)
     except (OSError, ValueError) as e:  # the path was checked before training; a disk may fill

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import OpError, default_rng
+from .tensor import OpError, _constant, default_rng
 
 
 def _shifted(x, axis):
     # Shifting by a constant changes neither softmax nor log_softmax, so the gradient through
     # max x is exactly zero: max is taken off the graph (as jax.nn.log_softmax does), which
     # spares the backward a pass through max and its broadcast (0.3 ms of the char-LM step).
-    return x - x.max(axis=axis, keepdims=True).detach()
+    return x - x.max(axis=axis, keepdims=True).detach().named("max x")
 
 
 def softmax(x, axis=-1):
@@ -73,5 +73,5 @@ def dropout(x, p, training=True, rng=None):
         return x
     rng = default_rng() if rng is None else rng
     keep = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
-    return x * keep
+    return x * _constant(keep, "dropout mask")  # named for the graph and the stepper
 

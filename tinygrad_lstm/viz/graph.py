@@ -132,12 +132,15 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         if max_steps is not None and s.last[lane] > 2 * max_steps:
             hidden = f"t = {max_steps + 1} … {s.last[lane] - max_steps} not drawn"
             clusters[("elided", lane, max_steps + 0.5)] = [_node_line(
-                f"e{s.lanes.index(lane)}", dict(label="…", shape="box", style="dashed,rounded",
-                                                color="#999999", fontsize="16", tooltip=hidden))]
+                f"e{s.lanes.index(lane)}", dict(label=f"…\\n{hidden}", shape="box",
+                                                style="dashed,rounded", color="#999999",
+                                                fontsize="10", tooltip=hidden))]
     for key, node_id, label, beside in s.stubs:  # on the rank of the node it connects to
-        clusters[key] += [_node_line(node_id, dict(label=label, shape="plaintext",
-                                                   fontsize="8", fontcolor="#777777")),
-                          f"\t{{rank=same; {node_id}; {beside}}}\n"]
+        # (with the node on the highlighted path when that left the step's box empty)
+        clusters.get(key, belt).extend([
+            _node_line(node_id, dict(label=label, shape="plaintext", fontsize="8",
+                                     fontcolor="#777777")),
+            f"\t{{rank=same; {node_id}; {beside}}}\n"])
     for (src, dst), e in edges.items():
         g.edge(src, dst, **_edge_attrs(e, scale))
     order = lambda k: (k[0] != "params", repr(k[1]), -1 if len(k) < 3 else k[2])
@@ -172,7 +175,8 @@ def _headline(s):
             why += f"; h[t−1] → h[t] is additive ({' and '.join(ops)}): try highlight='h'"
         else:
             why += (f"; h[t−1] → h[t] passes through {', '.join(ops)}: no additive path, "
-                    "so the gradient shrinks at every step")
+                    "so each step back scales the gradient by W_hh and the activation's slope: "
+                    "it shrinks (or grows) geometrically")
     return f"computation graph, {view}\n{why}"
 
 

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from .walk import Step, Walk, fmt, norm, preview, record, rule  # noqa: F401  (re-exported)
 
-CONTROLS = "⏎/n next · b back · t N timestep · p next on cell path · g N node · c to end · q quit"
+CONTROLS = "⏎/n next · b back · t N step · p cell path · g N node · c end · q quit"
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted

@@ -13,7 +13,7 @@ import numpy as np
 
 def fmt(x):
     """How every number on screen is written (3 significant digits)."""
-    return f"{float(x):.3g}"
+    return f"{float(x) + 0.0:.3g}"  # + 0.0: no "-0"
 
 
 def norm(a):
@@ -102,6 +102,8 @@ class Walk:
         if lab is not None and (named or t.is_leaf):
             return lab
         if t.is_leaf:
+            if not t.requires_grad and t.data.size == 1:
+                return fmt(t.data)  # 1 − z, × 0.5: the number itself
             return f"{'leaf' if t.requires_grad else 'const'} {tuple(t.shape)}"
         op, sym, ps = t.op, type(t._ctx).symbol, t.parents
         if op == "transpose" and self.label(ps[0]) is not None:
