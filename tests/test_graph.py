@@ -347,6 +347,11 @@ def test_a_trainable_initial_state_on_the_highlighted_path_of_a_long_graph():
     assert chain[0] == "h[t=0]" and chain[-1] == "h[t=8]"
 
 
+def test_a_route_through_squashing_ops_is_called_the_shortest_one():
+    source = draw(run("LSTM")[0], highlight="h").source  # h → i, f, g, o → c → h: many routes
+    assert "orange: the shortest route h[t−1] → h[t], through + and @ and × and σ\\l" in source
+
+
 def test_an_rnn_heading_says_the_gradient_is_scaled_at_every_step():
     source = draw(run("RNN")[0], highlight="auto").source
     assert "no additive path, so each step back scales the gradient by W_hh" in source

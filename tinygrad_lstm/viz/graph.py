@@ -163,7 +163,10 @@ def _headline(s):
     name = s.highlight
     if s.path:
         ops = " and ".join(_symbols(s.path, s.nodes))
-        return f"computation graph, {view}\norange: {name}[t−1] → {name}[t], through {ops} only"
+        if _additive(s.path, s.nodes):
+            return f"computation graph, {view}\norange: {name}[t−1] → {name}[t], through {ops} only"
+        return (f"computation graph, {view}\norange: the shortest route "
+                f"{name}[t−1] → {name}[t], through {ops}")
     why = f"no {name}[t−1] → {name}[t] path to highlight"
     unscoped = [t for t in s.nodes if t.name == name and _step(t) is None]
     if len(unscoped) > 1:  # a loop over a cell without scopes: the states have no t to order
