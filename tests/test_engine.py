@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_lstm import GradcheckError, OpError, Tensor, gradcheck, no_grad, scope, toposort
+from tinygrad_lstm.tensor import Function
 
 
 def test_gradients_accumulate_karpathy():
@@ -456,3 +457,81 @@ def test_gradcheck_reports_a_wrong_gradient():
 def test_gradcheck_refuses_float32():
     with pytest.raises(ValueError, match=r"input 0 of shape \(2,\) is float32.*float64"):
         gradcheck(lambda x: x * 2, [Tensor([1.0, 2.0], requires_grad=True)])
+
+
+# --- edge cases a review found (each was a hang, a crash or a wrong gradient) ----------------
+
+def f64(a):
+    return Tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+
+
+def test_empty_pieces_and_axes():
+    x = f64(np.ones((2, 4)))
+    a, b = x.split([0, 4], axis=1)  # an empty piece used to make the walk loop forever
+    (b.sum() + a.sum()).backward()
+    np.testing.assert_array_equal(x.grad, np.ones((2, 4)))
+    z = f64(np.zeros((3, 0)))
+    assert [p.shape for p in z.chunk(2, axis=1)] == [(3, 0), (3, 0)]  # as torch.chunk
+    z.split(2, axis=1)[0].sum().backward()
+    assert z.grad.shape == (3, 0)
+    a, b = f64(np.zeros((1, 0))), f64(np.ones((3, 1)))
+    (a * b).sum().backward()  # a size-0 axis broadcast: the sizes agree, the shapes do not
+    assert a.grad.shape == (1, 0) and b.grad.shape == (3, 1)
+    x, w = f64(np.ones((3, 4))), f64(np.ones((4, 0)))
+    ((x @ w).sum() + (x @ w).sum()).backward()
+    assert w.grad.shape == (4, 0)
+    assert f64(np.zeros((0, 5))).max(axis=1).shape == (0,)
+    with pytest.raises(OpError, match=r"max: \(0, 5\): cannot take the max over an empty axis"):
+        f64(np.zeros((0, 5))).max(axis=0)
+
+
+def test_a_0d_leaf_keeps_an_array_grad_across_backwards():
+    p = Tensor(np.float32(0.5), requires_grad=True)
+    (p * 2.0).backward()
+    (p * 3.0).backward()
+    assert type(p.grad) is np.ndarray and p.grad == 5.0
+
+
+def test_an_index_walked_by_an_observer_can_be_walked_again():
+    x = f64(np.ones((3, 2)))
+    a = x[0]
+    a.sum().backward(on_step=lambda *args: None)
+    (a * 2).sum().backward()  # the index's record is shared and never freed
+    np.testing.assert_array_equal(x.grad, [[3, 3], [0, 0], [0, 0]])
+
+
+def test_div_gradient_stays_finite_in_float32():
+    for v, want in ((1e20, -1e-20), (1e-25, -1e25)):  # b² would under- or overflow
+        a = Tensor(np.float32([v]), requires_grad=True)
+        b = Tensor(np.float32([v]), requires_grad=True)
+        (a / b).sum().backward()
+        np.testing.assert_allclose(b.grad, [want], rtol=1e-6)
+
+
+def test_a_user_function_must_return_one_gradient_per_input_and_gets_its_dtype():
+    class Two(Function):
+        op = "two"
+
+        def forward(self, x, y):
+            return x + y
+
+        def backward(self, g):
+            return (g,)
+
+    class Double(Function):
+        op = "double"
+
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, g):
+            return (np.full(g.shape, 2.0),)  # float64 for a float32 input
+
+    x, y = f64([1.0]), f64([2.0])
+    with pytest.raises(TypeError, match="two: backward must return a tuple with one gradient "
+                                        r"\(or None\) per input, 2 here; got 1"):
+        Two.apply(x, y).sum().backward()
+    assert x.grad is None and y.grad is None
+    xf = Tensor(np.float32([1.0, 2.0]), requires_grad=True)
+    Double.apply(xf).sum().backward()
+    assert xf.grad.dtype == np.float32

@@ -126,6 +126,12 @@ def toposort(root):
     return order
 
 
+def _describe(grads):
+    if type(grads) in (tuple, list):
+        return f"{len(grads)}"
+    return f"a {type(grads).__name__}"
+
+
 def backward(root, grad=None, retain_graph=False, on_step=None):
     """Backpropagate from `root` and accumulate `.grad` on every leaf that requires grad.
 
@@ -194,6 +200,11 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if node._retain:
             reached.append((node, g.copy()))
         parent_grads = ctx.backward(g)
+        if not ctx.trusted and (type(parent_grads) not in (tuple, list)
+                                or len(parent_grads) != len(ctx.parents)):
+            raise TypeError(f"{ctx.op}: backward must return a tuple with one gradient (or "
+                            f"None) per input, {len(ctx.parents)} here; got "
+                            f"{_describe(parent_grads)}")
         if on_step is not None:
             on_step(node, g, tuple(pg.value() if type(pg) in _LAZY else pg
                                    for pg in parent_grads))
@@ -205,7 +216,8 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                 if not p.requires_grad:
                     continue
                 if type(pg) not in _LAZY:
-                    pg = np.asarray(pg)  # a user's Function may return lists or numbers
+                    # a user's Function may return lists, numbers or another float dtype
+                    pg = np.asarray(pg, dtype=p.data.dtype)
                 if pg.shape != p.shape:
                     raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match "
                                          f"its input's shape {p.shape}")
@@ -225,7 +237,10 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                 grads[p] = prev + pg  # never in place: either may be shared (an add's g)
             else:
                 grads[p] = _accumulate(prev, pg)
-        if not retain_graph:
+        if not retain_graph and type(ctx) not in THROUGH:  # an index's record is shared
             ctx.saved = _FREED
     for node, g in reached:
-        node.grad = g if node.grad is None else node.grad + g
+        if node.grad is not None:
+            g = node.grad + g
+            g = g if type(g) is ndarray else np.asarray(g)  # 0-d: numpy gives a scalar
+        node.grad = g

@@ -195,7 +195,10 @@ class Pieces:
         """The pieces in order when they tile the axis, else None."""
         pieces, values, pos = self.pieces, [], 0
         while pos in pieces:
-            pos, value = pieces[pos]
+            stop, value = pieces[pos]
+            if stop == pos:  # an empty piece (split([0, 4])): not a tiling, and no progress
+                return None
+            pos = stop
             values.append(value)
         if pos == self.shape[self.axis] and len(values) == len(pieces):
             return values
@@ -292,7 +295,7 @@ def _consecutive(arrays):
     first = arrays[0]
     base = first.base
     if (base is None or base.dtype != first.dtype or not base.flags.c_contiguous
-            or not first.flags.c_contiguous):
+            or not first.flags.c_contiguous or not first.size):  # size 0: no address to go by
         return None, False
     size = first.nbytes
     start = first.__array_interface__["data"][0]

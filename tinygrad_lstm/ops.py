@@ -77,10 +77,11 @@ class Mul(Function):
         na, nb = self.needs
         ga = g * b if na else None
         gb = g * a if nb else None
-        # a broadcast made g bigger, or gave it more axes (cheaper to ask than the shapes)
-        if na and (ga.size != a.size or ga.ndim != a.ndim):
+        # a broadcast made g bigger, or gave it more axes (cheaper to ask than the shapes;
+        # with a size-0 axis the sizes are equal, so then the shapes are asked)
+        if na and (ga.size != a.size or ga.ndim != a.ndim or not a.size and ga.shape != a.shape):
             ga = _unbroadcast(ga, a.shape)
-        if nb and (gb.size != b.size or gb.ndim != b.ndim):
+        if nb and (gb.size != b.size or gb.ndim != b.ndim or not b.size and gb.shape != b.shape):
             gb = _unbroadcast(gb, b.shape)
         return ga, gb
 
@@ -95,8 +96,9 @@ class Div(Function):
 
     def backward(self, g):  # dy/da = 1/b, dy/db = -a/b²
         a, b = self.saved
+        # -(g·a/b)/b, not -g·a/b²: b² over- or underflows in float32 where the result need not
         return (_unbroadcast(g / b, a.shape) if self.needs[0] else None,
-                _unbroadcast(-g * a / (b * b), b.shape) if self.needs[1] else None)
+                _unbroadcast(-(g * a / b) / b, b.shape) if self.needs[1] else None)
 
 
 class MatMul(Function):
@@ -327,8 +329,8 @@ class Max(Function):
 
     def forward(self, x, axis=None, keepdims=False):
         axes = _norm_axis("max", axis, x.ndim)
-        if x.size == 0:
-            raise OpError(f"max: {x.shape}: cannot take the max of an empty tensor")
+        if any(x.shape[a] == 0 for a in axes):  # (0, 5).max(axis=1) is fine: shape (0,)
+            raise OpError(f"max: {x.shape}: cannot take the max over an empty axis")
         y = np.max(x, axis=axes, keepdims=True)
         self.saved = (x, y, axes, keepdims)
         return y if keepdims else np.squeeze(y, axis=axes)

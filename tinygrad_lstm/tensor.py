@@ -478,6 +478,8 @@ class Tensor:
             raise OpError(f"chunk: axis {axis} is out of range for shape {shape}")
         if not isinstance(n, (int, np.integer)) or n <= 0:
             raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
+        if not shape[axis]:  # n empty pieces, as torch.chunk
+            return self._pieces((0,) * int(n), axis, shape)
         return self._pieces(int(-(-shape[axis] // n)), axis, shape)
 
     def split(self, split_size, axis=0):
