@@ -492,12 +492,16 @@ def test_a_0d_leaf_keeps_an_array_grad_across_backwards():
     assert type(p.grad) is np.ndarray and p.grad == 5.0
 
 
-def test_an_index_walked_by_an_observer_can_be_walked_again():
+def test_an_index_freed_by_a_walk_with_an_observer_says_so():
     x = f64(np.ones((3, 2)))
     a = x[0]
-    a.sum().backward(on_step=lambda *args: None)
-    (a * 2).sum().backward()  # the index's record is shared and never freed
-    np.testing.assert_array_equal(x.grad, [[3, 3], [0, 0], [0, 0]])
+    a.sum().backward(on_step=lambda *args: None)  # the observer sees a's node: it is freed
+    with pytest.raises(RuntimeError, match=r"already freed .*\(at getitem\)"):
+        (a * 2).sum().backward()  # was a TypeError from inside the pass-through
+    b = x[1]
+    b.sum().backward(on_step=lambda *args: None, retain_graph=True)
+    (b * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1, 1], [3, 3], [0, 0]])
 
 
 def test_div_gradient_stays_finite_in_float32():

@@ -200,15 +200,15 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if node._retain:
             reached.append((node, g.copy()))
         parent_grads = ctx.backward(g)
-        if not ctx.trusted and (type(parent_grads) not in (tuple, list)
-                                or len(parent_grads) != len(ctx.parents)):
+        trusted = ctx.trusted  # a built-in primitive: None where a parent needs no gradient
+        if not trusted and (type(parent_grads) not in (tuple, list)
+                            or len(parent_grads) != len(ctx.parents)):
             raise TypeError(f"{ctx.op}: backward must return a tuple with one gradient (or "
                             f"None) per input, {len(ctx.parents)} here; got "
                             f"{_describe(parent_grads)}")
         if on_step is not None:
             on_step(node, g, tuple(pg.value() if type(pg) in _LAZY else pg
                                    for pg in parent_grads))
-        trusted = ctx.trusted  # a built-in primitive: None where a parent needs no gradient
         for p, pg in zip(ctx.parents, parent_grads):
             if pg is None:
                 continue
@@ -224,7 +224,8 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             prev = get(p)
             if prev is None:
                 pctx = p._ctx
-                if type(pctx) in through and type(pg) is ndarray and not p._retain:
+                if type(pctx) in through and type(pg) is ndarray and not p._retain \
+                        and pctx.saved is not _FREED:  # else: its visit says it was freed
                     (pg,) = pctx.backward(pg)  # its record stays: it may get another piece
                     p = pctx.parents[0]
                     prev = get(p)
@@ -237,7 +238,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                 grads[p] = prev + pg  # never in place: either may be shared (an add's g)
             else:
                 grads[p] = _accumulate(prev, pg)
-        if not retain_graph and type(ctx) not in THROUGH:  # an index's record is shared
+        if not retain_graph:
             ctx.saved = _FREED
     for node, g in reached:
         if node.grad is not None:

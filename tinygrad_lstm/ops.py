@@ -329,7 +329,7 @@ class Max(Function):
 
     def forward(self, x, axis=None, keepdims=False):
         axes = _norm_axis("max", axis, x.ndim)
-        if any(x.shape[a] == 0 for a in axes):  # (0, 5).max(axis=1) is fine: shape (0,)
+        if x.size == 0 and any(x.shape[a] == 0 for a in axes):  # (0, 5).max(axis=1): (0,)
             raise OpError(f"max: {x.shape}: cannot take the max over an empty axis")
         y = np.max(x, axis=axes, keepdims=True)
         self.saved = (x, y, axes, keepdims)
