@@ -296,6 +296,9 @@ def test_render_draws_a_stacked_lstm_that_dots_newrank_layout_cannot(tmp_path):
     assert message == "" and [p.name for p in paths] == ["g.dot", "g.svg"]
     assert "newrank" not in paths[0].read_text()  # the DOT source is the one that rendered
     assert "c[t=8]" in paths[1].read_text()
+    loss, model = run("LSTM", T=8, num_layers=2, loss_on="all")
+    shown = draw(loss, params=model)._repr_mimebundle_()  # Jupyter's way: the same retry
+    assert "c[t=8]" in shown["image/svg+xml"]
 
 
 def test_render_without_dot_writes_the_dot_file_and_says_how_to_install(tmp_path, monkeypatch):

@@ -73,6 +73,23 @@ def _edge_attrs(e, scale):
     return attrs
 
 
+class Picture(graphviz.Digraph):
+    """The Digraph `draw` returns. dot's newrank layout (which keeps each step's box in line
+    with the highlighted path) can lose an edge between clusters ("Error: lost n113i0 n113
+    edge", seen with stacked LSTMs): then `pipe`, which Jupyter's display and `render` use,
+    lays the graph out again without newrank, one row of steps per layer, less tightly
+    aligned."""
+
+    def pipe(self, *args, **kwargs):
+        try:
+            return super().pipe(*args, **{**kwargs, "quiet": True})  # its errors are handled
+        except graphviz.CalledProcessError:
+            if self.graph_attr.get("newrank") != "true":
+                raise
+            del self.graph_attr["newrank"]
+            return super().pipe(*args, **kwargs)
+
+
 def _node_line(node_id, attrs):
     g = graphviz.Digraph()
     g.node(node_id, **attrs)
@@ -112,7 +129,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     scale = (max(min(logs), max(logs) - 6), max(logs)) if edge_grads and logs else None
     edges = s.edges()
 
-    g = graphviz.Digraph("graph", graph_attr={
+    g = Picture("graph", graph_attr={
         "rankdir": "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.22",
         "fontname": "Helvetica", "fontsize": "12", "labelloc": "t", "labeljust": "l"},
         node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.04,0.02"},
@@ -238,15 +255,7 @@ def render(root, out="graph.svg", **draw_kwargs):
     if shutil.which("dot") is None:
         return [dot_path], hint
     try:
-        try:
-            data = g.pipe(format=fmt, quiet=True)
-        except graphviz.CalledProcessError:
-            # dot's newrank layout can lose an edge between clusters ("Error: lost n113i0
-            # n113 edge", seen with stacked LSTMs); without it the steps stay in one row
-            # per layer, only less tightly aligned with the cell-state path.
-            del g.graph_attr["newrank"]
-            data = g.pipe(format=fmt, quiet=True)
-            dot_path.write_text(g.source, encoding="utf-8")  # the source that rendered
+        data = g.pipe(format=fmt, quiet=True)
     except graphviz.ExecutableNotFound:
         return [dot_path], hint
     except graphviz.CalledProcessError as e:  # a `dot` that runs but fails
@@ -254,5 +263,7 @@ def render(root, out="graph.svg", **draw_kwargs):
         return [dot_path], (f"`dot -T{fmt}` failed (exit {e.returncode}"
                             f"{': ' + err[-1] if err else ''}), so only the DOT source was "
                             f"written ({dot_path})")
+    if "newrank" not in g.graph_attr:  # dot needed the second layout: keep what rendered
+        dot_path.write_text(g.source, encoding="utf-8")
     out.write_bytes(data)
     return [dot_path, out], ""
