@@ -74,15 +74,12 @@ def state_paths(nodes, name, max_len=20):
     return edges
 
 
-# Ops that only move values about (a gradient passes them unchanged): not worth naming
-PLUMBING = {"[ ]", "chunk", "cat", "stack", "reshape", "ᵀ"}
-
-
 def _symbols(path, nodes):
-    """The symbols of the ops along `path` that compute something, sorted."""
+    """The symbols of the ops along `path` that compute something (not the STRUCTURAL ones,
+    which only move values about), sorted."""
     byid = {id(t): t for t in nodes}
-    return sorted({type(byid[c]._ctx).symbol for _, c in path if byid[c]._ctx is not None}
-                  - PLUMBING)
+    return sorted({type(byid[c]._ctx).symbol for _, c in path
+                   if byid[c]._ctx is not None and byid[c].op not in STRUCTURAL})
 
 
 # --- labels ----------------------------------------------------------------------------------
