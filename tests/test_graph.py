@@ -185,6 +185,8 @@ def test_folded_view_draws_one_cell_with_recurrent_edges_labelled_times_t():
     loops = [(s, d) for s, d, a in edges if a.get("label") == "× T"]
     assert {title(nodes[s]) for s, _ in loops} >= {"c[t]", "h[t]"}
     assert "repeated × T (T = 5)" in source
+    with_grads = draw(loss, params=model, folded=True, grads=True).source
+    assert "‖∂L‖ at t=5 " in with_grads  # the one step drawn is the last: its norm says so
 
 
 def test_max_steps_draws_first_and_last_steps_with_an_ellipsis_between():

@@ -98,11 +98,12 @@ def _state_label(t, folded=False):
     return t.name + (f"[{','.join(parts)}]" if parts else "")
 
 
-def _box(title, t, norm):
+def _box(title, t, norm, folded=False):
     lines = [f"<b>{html.escape(title)}</b>", f'<font point-size="8" color="#555555">'
              f"{_shape(t)}</font>"]
-    if norm is not None:
-        lines.append(f'<font point-size="8" color="#8a3b00">‖∂L‖ {norm:.2e}</font>')
+    if norm is not None:  # folded: the one step drawn stands for all; its norm is the last's
+        at = f" at t={t.scope['t']}" if folded and t.scope and "t" in t.scope else ""
+        lines.append(f'<font point-size="8" color="#8a3b00">‖∂L‖{at} {norm:.2e}</font>')
     return "<" + "<br/>".join(lines) + ">"
 
 
@@ -209,7 +210,7 @@ class _Scene:
             return [(f"n{k}", dict(label=f"{t.data.item():g}", shape="plaintext",
                                    fontsize="8", fontcolor="#777777"))]
         if t.is_leaf:
-            return [(f"n{k}", dict(box, label=_box(self.title(t), t, norm)))]
+            return [(f"n{k}", dict(box, label=_box(self.title(t), t, norm, self.folded)))]
         symbol, small = type(t._ctx).symbol, t.op in STRUCTURAL
         circle = dict(label=symbol, shape="circle", width="0.3", margin="0.01",
                       fontsize="8" if small or len(symbol) > 2 else "11",
@@ -219,7 +220,8 @@ class _Scene:
                                                          if "group" in box else {}))
         if not self.has_box(t):
             return [(f"n{k}", circle)]
-        return [(f"n{k}", circle), (f"n{k}v", dict(box, label=_box(self.title(t), t, norm)))]
+        return [(f"n{k}", circle),
+                (f"n{k}v", dict(box, label=_box(self.title(t), t, norm, self.folded)))]
 
     def ref(self, t):
         """A short name for a node drawn elsewhere, written on a stub."""
