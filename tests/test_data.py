@@ -296,6 +296,10 @@ def test_char_stream_chunks_are_copies():
     x, _ = s.chunk(0)
     x[:] = -1
     assert s.chunk(0)[0].min() >= 0
+    ids = np.arange(10)
+    one = data.CharStream(ids, 1, 3)  # one stream: the reshape alone would be a view of ids
+    ids[:] = 99
+    assert one.chunk(0)[0].ravel().tolist() == [0, 1, 2]
 
 
 def test_char_stream_errors():
@@ -404,12 +408,15 @@ def test_make_windows():
         assert y[i, 0] == series[i + 3]
     x64, _ = data.make_windows(series, 9, dtype=np.float64)
     assert x64.shape == (9, 1, 1) and x64.dtype == np.float64
+    x1, _ = data.make_windows(np.arange(5, dtype=np.float32), 1)  # was a read-only view
+    x1[0, 0, 0] = 7.0
+    assert x1.flags.writeable and not np.shares_memory(x1, series)
 
 
 def test_make_windows_errors():
-    with raises(r"make_windows: series must be a 1-D numeric array, got shape \(2, 5\)"):
+    with raises(r"make_windows: series must be a 1-D real array, got shape \(2, 5\)"):
         data.make_windows(np.zeros((2, 5)), 2)
-    with raises("make_windows: series must be a 1-D numeric array, got shape .* <U1"):
+    with raises("make_windows: series must be a 1-D real array, got shape .* <U1"):
         data.make_windows(list("abcdef"), 2)
     with raises("make_windows: seq_len=5 needs a series of at least 6 values, got 5"):
         data.make_windows(np.arange(5.0), 5)
@@ -431,13 +438,17 @@ def test_normalize_round_trip():
 
 
 def test_normalize_errors():
-    with raises(r"normalize: std must be > 0, got 0.0 \(is the series constant\?\)"):
+    with raises(r"normalize: std must be finite and > 0, got 0.0 \(is the series constant"):
         data.normalize(np.ones(5))
-    with raises(r"normalize: series must be a non-empty numeric array, got shape \(0,\)"):
+    with raises(r"normalize: std must be finite and > 0, got inf .*beyond ±1e154"):
+        data.normalize([1e308, -1e308])  # the spread overflows: denormalize could not invert
+    with raises(r"normalize: series must be a non-empty real array, got shape \(2,\) complex"):
+        data.normalize(np.array([1 + 1j, 2]))
+    with raises(r"normalize: series must be a non-empty real array, got shape \(0,\)"):
         data.normalize([])
     with raises(r"normalize: series has a non-finite value at index \[2\]"):
         data.normalize([1.0, 2.0, np.inf])
-    with raises("normalize: std must be > 0, got -1.0"):
+    with raises("normalize: std must be finite and > 0, got -1.0"):
         data.normalize([1.0, 2.0], 0.0, -1.0)
     with raises("normalize: mean must be a finite real number, got nan"):
         data.normalize([1.0, 2.0], float("nan"), 1.0)

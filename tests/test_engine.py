@@ -454,6 +454,15 @@ def test_gradcheck_reports_a_wrong_gradient():
         gradcheck(lambda x, w: x * BadSquare.apply(w), [x, w])
 
 
+def test_gradcheck_counts_a_nan_as_a_mismatch():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    nan = Tensor(np.array([np.nan, 0.0]))
+    with pytest.raises(GradcheckError, match="gradient mismatch"):  # NaN > tol is False
+        gradcheck(lambda t: t * t.detach() + nan, [x])  # analytic t, true 2t
+    with pytest.raises(ValueError, match="gradcheck: eps must be positive, got 0"):
+        gradcheck(lambda t: t * t, [x], eps=0)
+
+
 def test_gradcheck_refuses_float32():
     with pytest.raises(ValueError, match=r"input 0 of shape \(2,\) is float32.*float64"):
         gradcheck(lambda x: x * 2, [Tensor([1.0, 2.0], requires_grad=True)])

@@ -82,7 +82,7 @@ def test_dropout_scales_kept_units_and_is_identity_in_eval():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, y.data)
     assert F.dropout(x, 0.5, training=False) is x
-    with pytest.raises(OpError, match=r"dropout: p must be in \[0, 1\), got 1.0"):
+    with pytest.raises(OpError, match=r"dropout: p must be a number in \[0, 1\), got 1.0"):
         F.dropout(x, 1.0)
 
 
@@ -92,3 +92,13 @@ def test_the_softmax_shift_is_off_the_graph():
     x = Tensor(np.random.default_rng(3).standard_normal((5, 4)), requires_grad=True)
     for loss in (F.cross_entropy(x, np.arange(5) % 4), F.softmax(x).sum()):
         assert "max" not in {t.op for t in autograd.toposort(loss)}
+
+
+def test_a_numpy_array_where_a_tensor_belongs_is_named():
+    for fn, op in ((lambda: F.cross_entropy(np.zeros((2, 3)), np.array([0, 1])), "cross_entropy"),
+                   (lambda: F.log_softmax(np.zeros((2, 3))), "log_softmax"),
+                   (lambda: F.softmax([1.0, 2.0]), "softmax")):
+        with pytest.raises(OpError, match=f"{op}: expects a Tensor, got a"):
+            fn()
+    with pytest.raises(OpError, match="dropout: p must be a number in"):
+        F.dropout(Tensor(np.ones(3)), "a")

@@ -359,3 +359,21 @@ def test_clip_grad_value():
     assert p.grad is g
     np.testing.assert_array_equal(g, [-1.0, 0.5, 1.0])
     assert q.grad is None
+
+
+def test_clipping_and_loading_refuse_what_is_not_a_number():
+    ps = [P(np.zeros(2), np.ones(2))]
+    with pytest.raises(TypeError, match="clip_grad_value_: clip_value must be a number, got 'a'"):
+        optim.clip_grad_value_(ps, "a")
+    with pytest.raises(TypeError, match="clip_grad_value_: clip_value must be a number, got True"):
+        optim.clip_grad_value_(ps, True)
+    with pytest.raises(TypeError, match="clip_grad_norm_: max_norm must be a number"):
+        optim.clip_grad_norm_(ps, "a")
+    assert optim.clip_grad_norm_(ps, 1.0, "inf") == 1.0  # torch's spelling of the inf-norm
+    opt = optim.Adam(ps)
+    ps[0].grad = np.ones(2)
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0]["step"] = None  # the moments without their count
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: state\[0\]\['step'\] is None"):
+        opt.load_state_dict(sd)

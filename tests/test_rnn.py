@@ -335,6 +335,25 @@ def test_initial_states_of_the_wrong_kind_are_named():
     np.testing.assert_array_equal(out.data, lstm(x, (Tensor(h0), Tensor(h0)))[0].data)
 
 
+def test_dtypes_and_sizes_that_are_not_supported_are_refused():
+    for make, who in ((lambda: nn.Linear(4, 3, dtype=np.int64), "Linear"),
+                      (lambda: nn.Embedding(5, 3, dtype=np.int64), "Embedding"),
+                      (lambda: nn.GRUCell(2, 3, dtype=np.float16), "GRUCell"),
+                      (lambda: nn.LSTM(2, 3, dtype=np.int32), "LSTM")):
+        with pytest.raises(TypeError, match=f"{who}: dtype .* is not supported; use float32"):
+            make()  # an int Linear used to be all zeros, an int Embedding float32
+    with pytest.raises(ValueError, match="Linear: in_features must be a positive int, got True"):
+        nn.Linear(True, 3)
+    with pytest.raises(ValueError, match="Dropout: p must be a number in"):
+        nn.Dropout("a")
+    lin = nn.Linear(4, 3, dtype=np.float64, rng=np.random.default_rng(0))
+    one = lin(Tensor(np.arange(4.0)))  # one sample, as torch takes it
+    assert one.shape == (3,)
+    np.testing.assert_allclose(one.data, lin(Tensor(np.arange(4.0)[None]))[0].data)
+    with pytest.raises(ValueError, match=r"Linear: x \(\) has no features"):
+        lin(Tensor(np.float64(1.0)))
+
+
 def test_module_repr_train_eval_zero_grad():
     lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.1)
     assert repr(lstm).startswith("LSTM(3, 4, num_layers=2, dropout=0.1")

@@ -60,7 +60,7 @@ class _Cell(Module):
     def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, dtype=np.float32,
                  rng=None):
         cls = type(self).__name__
-        _check_size(cls, input_size=input_size, hidden_size=hidden_size)
+        _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size)
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size = input_size, hidden_size
         G, H, k = self.gates, hidden_size, 1.0 / math.sqrt(hidden_size)

@@ -26,9 +26,14 @@ class _Corrupt(Exception):
     """A reason why a file is not a readable checkpoint (turned into ValueError by load)."""
 
 
-def _encode(obj, where, arrays):
-    """The manifest node for obj; arrays met on the way are added to arrays {member name: array}."""
+def _encode(obj, where, arrays, inside=()):
+    """The manifest node for obj; arrays met on the way are added to arrays {member name: array}.
+    `inside`: the ids of the containers obj is in (a container inside itself is refused)."""
     at = where or "<root>"
+    if isinstance(obj, (dict, list, tuple)):
+        if id(obj) in inside:
+            raise ValueError(f"checkpoint.save: the value at {at} contains itself")
+        inside += (id(obj),)
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
@@ -37,12 +42,13 @@ def _encode(obj, where, arrays):
             if isinstance(k, bool) or not isinstance(k, (str, int)):
                 raise TypeError(f"checkpoint.save: key {k!r} at {at} is a {type(k).__name__}; "
                                 "keys must be str or int")
-            child = _encode(v, f"{where}{SEP}{k}" if where else str(k), arrays)
+            child = _encode(v, f"{where}{SEP}{k}" if where else str(k), arrays, inside)
             items.append(["s" if isinstance(k, str) else "i", k, child])
         return {"t": "dict", "items": items}
     if isinstance(obj, (list, tuple)):
         kind = "tuple" if isinstance(obj, tuple) else "list"
-        return {"t": kind, "items": [_encode(v, f"{where}{SEP}{i}", arrays) for i, v in enumerate(obj)]}
+        return {"t": kind, "items": [_encode(v, f"{where}{SEP}{i}", arrays, inside)
+                                     for i, v in enumerate(obj)]}
     scalar = isinstance(obj, np.generic)
     if not isinstance(obj, np.ndarray) and not scalar and isinstance(getattr(obj, "data", None), np.ndarray):
         obj = obj.data  # a Tensor/Parameter: its array is stored (and loads back as an np.ndarray)
@@ -51,9 +57,12 @@ def _encode(obj, where, arrays):
         if arr.dtype.hasobject:
             raise TypeError(f"checkpoint.save: array at {at} has dtype object, "
                             "which cannot be saved without pickle")
-        name, n = where or "_", 0
+        # the member is named after the keys (np.load(path)["model/w"]) where a zip name can
+        # be: printable (no NUL, no lone surrogate) and short; the manifest maps it back
+        base = where if where and len(where) <= 200 and where.isprintable() else "_"
+        name, n = base, 0
         while name in arrays or name == MANIFEST:  # e.g. keys 1 and "1" in one dict
-            name, n = f"{where or '_'}~{n}", n + 1
+            name, n = f"{base}~{n}", n + 1
         arrays[name] = arr
         return {"t": "array", "name": name, "scalar": scalar}
     if obj is None or isinstance(obj, (bool, int, str)):
@@ -101,10 +110,12 @@ def save(obj, path):
     path is left untouched. path (str or os.PathLike) is used as given: nothing is appended;
     its folder is created if missing. Dict keys must be str or int. Nothing is pickled.
     """
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     arrays = {}
     root = _encode(obj, "", arrays)
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
+    if not os.path.basename(path):
+        raise ValueError(f"checkpoint.save: {path!r} names no file")
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"save: {path} is a folder; give a file name")

@@ -175,7 +175,7 @@ class CharStream:
         if L < need:
             raise ValueError(f"CharStream: batch_size={B} leaves {L} characters per stream from "
                              f"{len(ids)}; need at least {need} (seq_len={T}, drop_last={drop_last})")
-        self.streams = np.ascontiguousarray(ids[:L * B].reshape(B, L).T)  # (L, B)
+        self.streams = np.array(ids[:L * B].reshape(B, L).T, order="C")  # (L, B), a copy
         self.num_chunks = (L - 1) // T if drop_last else -(-(L - 1) // T)
         self.position, self.epoch = 0, 0
 
@@ -263,14 +263,15 @@ def make_windows(series, seq_len, dtype=np.float32):
     ``y[i, 0] = series[i+T]``."""
     series = np.asarray(series)
     T = _pos_int("make_windows", "seq_len", seq_len)
-    if series.ndim != 1 or not np.issubdtype(series.dtype, np.number):
-        raise ValueError(f"make_windows: series must be a 1-D numeric array, got shape "
+    if series.ndim != 1 or series.dtype.kind not in "iuf":  # not bool, not complex
+        raise ValueError(f"make_windows: series must be a 1-D real array, got shape "
                          f"{series.shape} {series.dtype}")
     if len(series) < T + 1:
         raise ValueError(f"make_windows: seq_len={T} needs a series of at least {T + 1} values, "
                          f"got {len(series)}")
     x = np.lib.stride_tricks.sliding_window_view(series[:-1], T).T  # (T, N), a strided view
-    return np.ascontiguousarray(x[:, :, None], dtype=dtype), series[T:, None].astype(dtype)
+    # np.array copies: ascontiguousarray would hand back a view of `series` when T or N is 1
+    return np.array(x[:, :, None], dtype=dtype), series[T:, None].astype(dtype)
 
 
 def normalize(series, mean=None, std=None):
@@ -278,17 +279,22 @@ def normalize(series, mean=None, std=None):
     Efficient BackProp). Pass the training set's mean and std to normalise validation data
     the same way; ``denormalize`` inverts it."""
     series = np.asarray(series)
-    if series.size == 0 or not np.issubdtype(series.dtype, np.number):
-        raise ValueError(f"normalize: series must be a non-empty numeric array, got shape "
+    if series.size == 0 or series.dtype.kind not in "iuf":  # not bool, not complex
+        raise ValueError(f"normalize: series must be a non-empty real array, got shape "
                          f"{series.shape} {series.dtype}")
     series = series.astype(np.float64)
     if not np.isfinite(series).all():
         raise ValueError(f"normalize: series has a non-finite value at index "
                          f"{np.argwhere(~np.isfinite(series))[0].tolist()}")
     mean = float(series.mean()) if mean is None else _real("normalize", "mean", mean)
-    std = float(series.std()) if std is None else _real("normalize", "std", std)
-    if not std > 0:
-        raise ValueError(f"normalize: std must be > 0, got {std} (is the series constant?)")
+    if std is None:
+        with np.errstate(over="ignore"):  # an overflowing spread is refused just below
+            std = float(series.std())
+    else:
+        std = _real("normalize", "std", std)
+    if not 0 < std < np.inf:  # inf: values near ±1e308, whose spread overflows
+        raise ValueError(f"normalize: std must be finite and > 0, got {std} (is the series "
+                         "constant, or beyond ±1e154?)")
     return (series - mean) / std, mean, std
 
 

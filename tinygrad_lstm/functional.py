@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import OpError, _constant, default_rng
+from .tensor import OpError, Tensor, _constant, default_rng
+
+
+def _tensor(op, x):
+    if not isinstance(x, Tensor):
+        raise OpError(f"{op}: expects a Tensor, got a {type(x).__name__}; wrap it as Tensor(...)")
+    return x
 
 
 def _shifted(x, axis):
@@ -16,13 +22,13 @@ def _shifted(x, axis):
 
 def softmax(x, axis=-1):
     """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x)"""
-    e = _shifted(x, axis).exp()
+    e = _shifted(_tensor("softmax", x), axis).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
     """log_softmax(x) = z − log Σ exp(z), with z = x − max x so exp never overflows."""
-    z = _shifted(x, axis)
+    z = _shifted(_tensor("log_softmax", x), axis)
     return z - z.exp().sum(axis=axis, keepdims=True).log()
 
 
@@ -36,6 +42,7 @@ def cross_entropy(logits, targets):
     Returns:
         A scalar Tensor: −(1/N) Σₙ log_softmax(logits)[n, targetₙ].
     """
+    _tensor("cross_entropy", logits)
     targets = np.asarray(getattr(targets, "data", targets))
     if targets.dtype.kind not in "iu":
         raise OpError(f"cross_entropy: targets must be integers, got {targets.dtype}")
@@ -67,8 +74,9 @@ def mse_loss(pred, target):
 def dropout(x, p, training=True, rng=None):
     """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout,
     as torch). The identity when not training or p = 0."""
-    if not 0.0 <= p < 1.0:
-        raise OpError(f"dropout: p must be in [0, 1), got {p}")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= p < 1.0:
+        raise OpError(f"dropout: p must be a number in [0, 1), got {p!r}")
     if not training or p == 0.0:
         return x
     rng = default_rng() if rng is None else rng

@@ -29,6 +29,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         True. Raises GradcheckError naming the input index, its shape, the worst element and
         both values otherwise; ValueError for inputs that cannot be checked (e.g. float32).
     """
+    if not eps > 0:
+        raise ValueError(f"gradcheck: eps must be positive, got {eps!r}")
     inputs = list(inputs)
     for k, x in enumerate(inputs):
         if not isinstance(x, Tensor):
@@ -77,8 +79,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                 x[i] = orig
             num[i] = (plus - minus) / (2 * eps)
         excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
-        if x.size and (not np.all(np.isfinite(ana)) or excess.max() > 0):
-            bad = np.where(np.isfinite(ana), excess, np.inf)
+        finite = np.isfinite(ana) & np.isfinite(num)  # a NaN compares as no mismatch: not here
+        if x.size and (not finite.all() or excess.max() > 0):
+            bad = np.where(finite, excess, np.inf)
             worst = np.unravel_index(np.argmax(bad), x.shape)
             raise GradcheckError(
                 f"gradcheck: input {k} of shape {x.shape}: gradient mismatch at element "

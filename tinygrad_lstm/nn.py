@@ -147,10 +147,13 @@ class Module:
         return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
 
 
-def _check_size(cls, **sizes):
+def _check_size(cls, dtype=np.float32, **sizes):
+    """Raise naming `cls` unless every size is a positive int and dtype float32 or float64."""
     for name, v in sizes.items():
-        if not isinstance(v, (int, np.integer)) or v <= 0:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
             raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"{cls}: dtype {np.dtype(dtype)} is not supported; use float32 or float64")
 
 
 class Linear(Module):
@@ -167,7 +170,7 @@ class Linear(Module):
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
-        _check_size("Linear", in_features=in_features, out_features=out_features)
+        _check_size("Linear", dtype, in_features=in_features, out_features=out_features)
         rng = default_rng() if rng is None else rng
         self.in_features, self.out_features = in_features, out_features
         k = 1.0 / math.sqrt(in_features)
@@ -175,9 +178,11 @@ class Linear(Module):
         self.bias = uniform_((out_features,), k, rng, dtype) if bias else None
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear: x {x.shape} has {x.shape[-1]} features, "
-                             f"expected in_features={self.in_features}")
+        if not x.ndim or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
+                             f"features, expected in_features={self.in_features}")
+        if x.ndim == 1:  # one sample, as torch takes it
+            return self.forward(x.reshape(1, -1)).reshape(-1)
         y = x @ self.weight.T
         return y + self.bias if self.bias is not None else y
 
@@ -197,7 +202,8 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings, embedding_dim, dtype=np.float32, rng=None):
-        _check_size("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        _check_size("Embedding", dtype, num_embeddings=num_embeddings,
+                    embedding_dim=embedding_dim)
         rng = default_rng() if rng is None else rng
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
@@ -225,8 +231,9 @@ class Dropout(Module):
     """
 
     def __init__(self, p=0.5, rng=None):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
         self.p, self.rng = p, rng
 
     def forward(self, x):

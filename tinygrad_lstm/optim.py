@@ -172,6 +172,8 @@ class Optimizer:
             if not isinstance(st, dict) or not set(st) <= set(self._state_keys):
                 got = sorted(st) if isinstance(st, dict) else type(st).__name__
                 raise ValueError(f"{op}: state[{key!r}] has keys {got}, expected some of {list(self._state_keys)}")
+            if st.get("step", 0) is None:  # the moments without their count: inconsistent
+                raise ValueError(f"{op}: state[{key!r}]['step'] is None")
             new_state[pos[key]] = {k: _state_value(op, key, k, v, pos[key], self.params[pos[key]].data)
                                    for k, v in st.items() if v is not None}  # torch: momentum_buffer=None
         for k, v in hyper.items():
@@ -316,6 +318,9 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
     A non-finite total is returned as is (an inf total zeroes finite grads, like torch).
     Parameters with grad None are skipped; 0.0 is returned when none have a grad.
     """
+    _real("clip_grad_norm_", "max_norm", max_norm)
+    if norm_type != "inf":  # torch takes the string 'inf' too
+        _real("clip_grad_norm_", "norm_type", norm_type)
     max_norm, norm_type = float(max_norm), float(norm_type)
     _need("clip_grad_norm_", "max_norm", max_norm, max_norm >= 0, "non-negative")
     _need("clip_grad_norm_", "norm_type", norm_type, norm_type > 0, "positive (or inf)")
@@ -335,6 +340,7 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
 
 def clip_grad_value_(params, clip_value):
     """Clamp every grad in place to [-clip_value, clip_value]; grad None is skipped."""
+    _real("clip_grad_value_", "clip_value", clip_value)
     c = float(clip_value)
     _need("clip_grad_value_", "clip_value", clip_value, c >= 0, "non-negative")
     for g in _grads(params, "clip_grad_value_"):

@@ -72,7 +72,8 @@ class _RecurrentLayer(Module):
                  dropout=0.0, bidirectional=False, cell=None, dtype=np.float32, rng=None,
                  **cell_kwargs):
         cls = type(self).__name__
-        _check_size(cls, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size,
+                    num_layers=num_layers)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout}")
         rng = default_rng() if rng is None else rng
