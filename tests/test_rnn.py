@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from golden.load import list_cases, load_case
 
+import tinygrad_lstm.rnn as rnn
 from tinygrad_lstm import Tensor, gradcheck, nn
 
 MODULES = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU,
@@ -189,6 +190,12 @@ def test_forget_bias_shifts_only_the_f_block():
     diff = b.bias_ih.data - a.bias_ih.data
     np.testing.assert_allclose(diff, np.r_[np.zeros(4), np.full(4, 2.0), np.zeros(8)], atol=1e-6)
     assert nn.LSTM(3, 4, forget_bias=3.0).bias_ih_l0.data[4:8].min() > 2.0
+    for cell, f in ((rnn.CoupledLSTMCell, 0), (rnn.PeepholeLSTMCell, 1)):  # f, g, o / i, f, g, o
+        plain = cell(3, 4, rng=np.random.default_rng(0))
+        biased = cell(3, 4, rng=np.random.default_rng(0), forget_bias=2.0)
+        want = np.zeros_like(plain.bias_ih.data)
+        want[4 * f:4 * f + 4] = 2.0
+        np.testing.assert_allclose(biased.bias_ih.data - plain.bias_ih.data, want, atol=1e-6)
     with pytest.raises(ValueError, match="LSTM1997Cell: forget_bias=1.0 but the cell has no forget gate"):
         nn.LSTM1997Cell(3, 4, forget_bias=1.0)
 
