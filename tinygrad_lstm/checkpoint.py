@@ -118,7 +118,7 @@ def save(obj, path):
         raise ValueError(f"checkpoint.save: {path!r} names no file")
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
-        raise IsADirectoryError(f"save: {path} is a folder; give a file name")
+        raise IsADirectoryError(f"checkpoint.save: {path} is a folder; give a file name")
     os.makedirs(directory, exist_ok=True)
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)

@@ -71,12 +71,18 @@ def mse_loss(pred, target):
     return (diff * diff).mean()
 
 
+def check_dropout_p(who, p):
+    """p, if it is a number in [0, 1); else an OpError (a ValueError) naming `who`."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= p < 1.0:
+        raise OpError(f"{who}: p must be a number in [0, 1), got {p!r}")
+    return p
+
+
 def dropout(x, p, training=True, rng=None):
     """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout,
     as torch). The identity when not training or p = 0."""
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= p < 1.0:
-        raise OpError(f"dropout: p must be a number in [0, 1), got {p!r}")
+    check_dropout_p("dropout", p)
     if not training or p == 0.0:
         return x
     rng = default_rng() if rng is None else rng

@@ -231,10 +231,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p=0.5, rng=None):
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
-                or not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
-        self.p, self.rng = p, rng
+        self.p, self.rng = F.check_dropout_p("Dropout", p), rng
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, self.rng)
