@@ -32,8 +32,28 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def cell_step(module, x, state, p, nonlinearity="tanh"):
-    """One step of torch's RNN/LSTM/GRU cell; state is h, or (h, c) for an LSTM."""
+def squash(x):
+    return 2.0 * np.tanh(x / 2.0)
+
+
+def cell_step(module, x, state, p, nonlinearity="tanh", reset_after=True):
+    """One step of a cell (torch's RNN/LSTM/GRU cells, or a variant named by its class);
+    state is h, or (h, c) for the LSTM kinds."""
+    if module in ("LSTM1997Cell", "CoupledLSTMCell", "PeepholeLSTMCell"):
+        h, c = state
+        a = np.split(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"],
+                     make_golden.GATES[module], axis=-1)
+        if module == "LSTM1997Cell":  # i, g, o
+            c = c + sigmoid(a[0]) * squash(a[1])
+            return sigmoid(a[2]) * squash(c), c
+        if module == "CoupledLSTMCell":  # f, g, o
+            f = sigmoid(a[0])
+            c = f * c + (1 - f) * np.tanh(a[1])
+            return sigmoid(a[2]) * np.tanh(c), c
+        i = sigmoid(a[0] + p["weight_ci"] * c)  # peephole: i, f, g, o
+        f = sigmoid(a[1] + p["weight_cf"] * c)
+        c = f * c + i * np.tanh(a[2])
+        return sigmoid(a[3] + p["weight_co"] * c) * np.tanh(c), c
     if module in ("LSTM", "LSTMCell"):
         h, c = state
         i, f, g, o = np.split(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T
@@ -42,9 +62,16 @@ def cell_step(module, x, state, p, nonlinearity="tanh"):
         return sigmoid(o) * np.tanh(c), c
     if module in ("GRU", "GRUCell"):
         gi = np.split(x @ p["weight_ih"].T + p["bias_ih"], 3, axis=-1)
-        gh = np.split(state @ p["weight_hh"].T + p["bias_hh"], 3, axis=-1)
+        if reset_after:
+            gh = np.split(state @ p["weight_hh"].T + p["bias_hh"], 3, axis=-1)
+        else:  # Cho 2014: r scales h_prev before W_hn
+            w_hh, b_hh = np.split(p["weight_hh"], 3), np.split(p["bias_hh"], 3)
+            gh = [state @ w_hh[0].T + b_hh[0], state @ w_hh[1].T + b_hh[1], None]
         r, z = sigmoid(gi[0] + gh[0]), sigmoid(gi[1] + gh[1])
-        n = np.tanh(gi[2] + r * gh[2])
+        if reset_after:
+            n = np.tanh(gi[2] + r * gh[2])
+        else:
+            n = np.tanh(gi[2] + (r * state) @ w_hh[2].T + b_hh[2])
         return (1 - z) * n + z * state
     pre = x @ p["weight_ih"].T + p["bias_ih"] + state @ p["weight_hh"].T + p["bias_hh"]
     return np.tanh(pre) if nonlinearity == "tanh" else np.maximum(pre, 0.0)
@@ -53,10 +80,12 @@ def cell_step(module, x, state, p, nonlinearity="tanh"):
 def forward(config, params, inputs):
     """The outputs torch computes for this config, as {"out", "h_n"[, "c_n"]} or {"h"[, "c"]}."""
     module, act = config["module"], config.get("nonlinearity", "tanh")
-    lstm = module in ("LSTM", "LSTMCell")
+    lstm = make_golden.has_c(module)
+    cell = make_golden.cell_name(config)  # "LSTMCell" for an LSTM layer, ...
+    reset_after = config.get("reset_after", True)
     if make_golden.is_cell(module):
         state = (inputs["h"], inputs["c"]) if lstm else inputs["h"]
-        new = cell_step(module, inputs["x"], state, params, act)
+        new = cell_step(cell, inputs["x"], state, params, act, reset_after)
         return {"h": new[0], "c": new[1]} if lstm else {"h": new}
     x = inputs["x"].swapaxes(0, 1) if config["batch_first"] else inputs["x"]  # (T, B, I)
     T, B, _ = x.shape
@@ -69,12 +98,12 @@ def forward(config, params, inputs):
         outs = []
         for d in range(D):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            p = {k: params[k + sfx] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            p = {k: params[k + sfx] for k in make_golden.param_names(config)}
             k = layer * D + d  # torch's state index: layer-major, then direction
             state = (h0[k], c0[k]) if lstm else h0[k]
             hs = [None] * T
             for t in (reversed(range(T)) if d else range(T)):
-                state = cell_step(module, x[t], state, p, act)
+                state = cell_step(cell, x[t], state, p, act, reset_after)
                 hs[t] = state[0] if lstm else state
             outs.append(np.stack(hs))
             h_n.append(state[0] if lstm else state)
@@ -102,7 +131,20 @@ def test_every_case_is_stored_and_nothing_else():
 
 def test_the_cases_cover_every_module_and_option():
     configs = [golden_load.load_case(name)["config"] for name in CASES]
-    assert {c["module"] for c in configs} == {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+    assert {c["module"] for c in configs} == {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell",
+                                              "GRUCell", *make_golden.VARIANT_CELLS}
+    # Every variant as a cell and as a layer, with a 2-layer and a bidirectional one among
+    # the variant layers; the Cho-form GRU and forget_bias likewise.
+    variants = [c for c in configs if c.get("reference") == "equations"]
+    assert {c["cell"] for c in variants if "cell" in c} == set(make_golden.VARIANT_CELLS)
+    assert {c["module"] for c in variants if c.get("reset_after") is False} == {"GRU", "GRUCell"}
+    assert {c["module"] for c in configs if c.get("forget_bias")} == {"LSTM", "LSTMCell"}
+    for option in ("num_layers", "bidirectional", "has_h0", "batch_first"):
+        assert {c[option] for c in variants if c["module"] in ("LSTM", "GRU")} == \
+            ({1, 2} if option == "num_layers" else {False, True}), option
+    assert all(c.get("reference") == "equations" for c in configs
+               if c["module"] in make_golden.VARIANT_CELLS or "cell" in c
+               or c.get("reset_after") is False)
     assert {c["nonlinearity"] for c in configs if c["module"] == "RNN"} == {"tanh", "relu"}
     assert {c["nonlinearity"] for c in configs if c["module"] == "RNNCell"} == {"tanh", "relu"}
     for module in ("RNN", "LSTM", "GRU"):

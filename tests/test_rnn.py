@@ -1,22 +1,35 @@
-"""Recurrent cells and layers: PyTorch golden fixtures, a live torch comparison, gradchecks of
+"""Recurrent cells and layers: PyTorch golden fixtures (the LSTM variants and the Cho-form GRU
+through torch's autograd of their equations, tests/golden/make_golden.py), a live torch
+comparison (float64 and float32, at the sizes where the engine's fast paths run), gradchecks of
 every cell (variants included), and the layer features (states, TBPTT, forget bias, errors)."""
 
 import numpy as np
 import pytest
 from golden.load import list_cases, load_case
 
+import tinygrad_lstm.ops as ops
 import tinygrad_lstm.rnn as rnn
+from golden import make_golden
 from tinygrad_lstm import Tensor, gradcheck, nn
 
 MODULES = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU,
-           "RNNCell": nn.RNNCell, "LSTMCell": nn.LSTMCell, "GRUCell": nn.GRUCell}
+           "RNNCell": nn.RNNCell, "LSTMCell": nn.LSTMCell, "GRUCell": nn.GRUCell,
+           "LSTM1997Cell": nn.LSTM1997Cell, "CoupledLSTMCell": nn.CoupledLSTMCell,
+           "PeepholeLSTMCell": nn.PeepholeLSTMCell}
 
 
-def build(config):
+def build(config, dtype=np.float64):
+    """Our module for a golden config (weights to be loaded from the fixture)."""
     kind = config["module"]
-    kw = {"dtype": np.float64}
+    kw = {"dtype": dtype}
     if "nonlinearity" in config:
         kw["nonlinearity"] = config["nonlinearity"]
+    if "cell" in config:
+        kw["cell"] = MODULES[config["cell"]]
+    if "reset_after" in config:
+        kw["reset_after"] = config["reset_after"]
+    if "forget_bias" in config:
+        kw["forget_bias"] = config["forget_bias"]
     if kind.endswith("Cell"):
         return MODULES[kind](config["input_size"], config["hidden_size"], **kw)
     return MODULES[kind](config["input_size"], config["hidden_size"], config["num_layers"],
@@ -68,27 +81,199 @@ def test_matches_pytorch_golden_fixture(name):
         np.testing.assert_allclose(inp[k].grad, g, rtol=1e-10, atol=1e-12, err_msg=k)
 
 
-@pytest.mark.parametrize("kind,kw", [
-    ("LSTM", dict(num_layers=2)), ("GRU", dict(num_layers=2, bidirectional=True)),
-    ("RNN", dict(nonlinearity="relu")), ("LSTM", dict(batch_first=True, bias=False)),
-])
-def test_live_against_torch_with_our_weights(kind, kw):
+@pytest.mark.parametrize("name", [n for n in list_cases() if "forget_bias" in
+                                  load_case(n)["config"]])
+def test_forget_bias_init_shifts_the_block_the_fixture_shifts(name):
+    """The fixture's torch init shifted the f block of every bias_ih by forget_bias (torch's
+    gate order i, f, g, o); our init with the same forget_bias shifts the same blocks (the
+    golden comparison above loads the fixture's weights, so it cannot see the init)."""
+    case = load_case(name)
+    cfg = case["config"]
+    H, k = cfg["hidden_size"], cfg["hidden_size"] ** -0.5
+    assert cfg["forget_bias"] - k > k  # a shifted block lies apart from U(-k, k)
+    ours = build(cfg).state_dict()
+    names = [n for n in case["params"] if n.startswith("bias_ih")]
+    assert names and sorted(names) == sorted(n for n in ours if n.startswith("bias_ih"))
+    for n in names:
+        shifted = [b for b in range(4) if case["params"][n][b * H:(b + 1) * H].min() > k]
+        assert shifted == [1], n
+        assert [b for b in range(4) if ours[n][b * H:(b + 1) * H].min() > k] == shifted, n
+
+
+# ---------------------------------------------------------------------------- live, with torch
+def _named_outputs(result, cell):
+    """{"out", "h_n"[, "c_n"]} of a layer's result, {"h"[, "c"]} of a cell's (ours or torch's)."""
+    if cell:
+        return dict(zip(("h", "c"), result if isinstance(result, tuple) else (result,)))
+    out, final = result
+    final = final if isinstance(final, tuple) else (final,)
+    return {"out": out, **dict(zip(("h_n", "c_n"), final))}
+
+
+def torch_reference(torch, ours, kind, kw):
+    """(fn, params): torch computing what our `ours` (built as MODULES[kind](..., **kw))
+    computes, with its weights. torch.nn's own module where torch has one (forget_bias only
+    moves the init, so the weights carry it); the equation functions of make_golden.py for
+    the LSTM variants and the Cho-form GRU. fn(x, hx) returns what torch's module would."""
+    sd = ours.state_dict()
+    cell = kind.endswith("Cell")
+    variant = kind in make_golden.VARIANT_CELLS or "cell" in kw or kw.get("reset_after") is False
+    dtype = {"float32": torch.float32, "float64": torch.float64}[ours.parameters()[0].dtype.name]
+    if not variant:
+        torch_kw = {k: v for k, v in kw.items() if k != "forget_bias"}
+        theirs = getattr(torch.nn, kind)(ours.input_size, ours.hidden_size, dtype=dtype,
+                                         **torch_kw)
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
+        return theirs, dict(theirs.named_parameters())
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in sd.items()}
+    config = {"module": kind, "reset_after": kw.get("reset_after", True)}
+    if "cell" in kw:
+        config["cell"] = kw["cell"].__name__
+    step = make_golden.equation_step(config)
+
+    def as_tuple(hx):
+        return hx if isinstance(hx, tuple) or hx is None else (hx,)
+
+    if cell:
+        def fn(x, hx):
+            new = step(x, as_tuple(hx), params)
+            return new if len(new) > 1 else new[0]
+    else:
+        def fn(x, hx):
+            out, final = make_golden.torch_layer(
+                step, x, params, as_tuple(hx), kw.get("num_layers", 1),
+                kw.get("bidirectional", False), kw.get("batch_first", False))
+            return out, final if len(final) > 1 else final[0]
+    return fn, params
+
+
+def live_compare(kind, kw, *, B, T, I, H, dtype, rtol, atol, with_state=True, seed=7):
+    """Our module (own init) against torch with the same weights: every output (out, h_n,
+    c_n / h, c) and the gradients of a random linear loss of them with respect to every
+    parameter, the input and the initial states. Returns our module.
+
+    In float32, atol is per unit of the array's largest entry (when that is above 1): a
+    weight's gradient sums B·T products, up to ~75 at B=32, and rounding leaves any entry
+    off by ~1e-7..1e-6 of the largest, torch's own float32 as much as ours (both measured
+    against float64), so an entry that cancels to near 0 cannot meet a fixed 1e-5."""
     torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(7)
-    ours = MODULES[kind](4, 6, dtype=np.float64, rng=rng, **kw)
-    theirs = getattr(torch.nn, kind)(4, 6, dtype=torch.float64, **kw)
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    x = rng.standard_normal((5, 3, 4))
-    out, _ = ours(Tensor(x, requires_grad=True))
-    tx = torch.tensor(x, requires_grad=True)
-    tout, _ = theirs(tx)
-    R = rng.standard_normal(out.shape)
-    (out * R).sum().backward()
-    (tout * torch.tensor(R)).sum().backward()
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, getattr(theirs, name).grad.numpy(), rtol=1e-9,
-                                   atol=1e-12, err_msg=name)
+    rng = np.random.default_rng(seed)
+    ours = MODULES[kind](I, H, dtype=dtype, rng=rng, **kw)
+    theirs, tparams = torch_reference(torch, ours, kind, kw)
+    cell = kind.endswith("Cell")
+    if cell:
+        x_shape, state_shape = (B, I), (B, H)
+    else:
+        D = 2 if kw.get("bidirectional") else 1
+        x_shape = (B, T, I) if kw.get("batch_first") else (T, B, I)
+        state_shape = (kw.get("num_layers", 1) * D, B, H)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    states = [rng.standard_normal(state_shape).astype(dtype) for _ in ours.state_names] \
+        if with_state else []
+
+    def run(make, model):
+        xs, sts = make(x), [make(s) for s in states]
+        hx = None if not sts else sts[0] if len(sts) == 1 else tuple(sts)
+        return xs, sts, _named_outputs(model(xs, hx), cell)
+
+    x_o, st_o, outs = run(lambda a: Tensor(a, requires_grad=True), ours)
+    x_t, st_t, touts = run(lambda a: torch.tensor(a, requires_grad=True), theirs)
+    names = ["h", "c"][:len(ours.state_names)]
+    assert set(outs) == set(touts) == set(names if cell else ["out"] + [n + "_n" for n in names])
+    R = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in outs.items()}
+    sum((outs[k] * Tensor(R[k])).sum() for k in R).backward()
+    sum((touts[k] * torch.tensor(R[k])).sum() for k in R).backward()
+
+    def check(a, b, what):
+        assert a is not None and a.dtype == dtype, what
+        b = b.detach().numpy()
+        tol = atol * max(1.0, float(np.abs(b).max())) if dtype == np.float32 else atol
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=tol,
+                                   err_msg=f"{kind} {kw} {np.dtype(dtype).name}: {what}")
+
+    for k in outs:
+        check(outs[k].data, touts[k], k)
+    params = dict(ours.named_parameters())
+    assert sorted(params) == sorted(tparams)
+    for k, p in params.items():
+        check(p.grad, tparams[k].grad, f"grad {k}")
+    check(x_o.grad, x_t.grad, "grad x")
+    for name, a, b in zip(ours.state_names, st_o, st_t):
+        check(a.grad, b.grad, f"grad {name}0")
+    return ours
+
+
+# Every module kind of the golden fixtures, at small sizes: torch.nn's modules where torch has
+# them, the equation functions of make_golden.py for the variants.
+LIVE = [
+    ("LSTM", dict(num_layers=2)), ("GRU", dict(num_layers=2, bidirectional=True)),
+    ("RNN", dict(nonlinearity="relu")), ("RNN", dict(num_layers=2, bidirectional=True,
+                                                     batch_first=True)),
+    ("LSTM", dict(num_layers=2, bidirectional=True, batch_first=True)),
+    ("GRU", dict(batch_first=True)), ("LSTM", dict(bidirectional=True, forget_bias=1.0)),
+    ("RNNCell", {}), ("RNNCell", dict(nonlinearity="relu")), ("LSTMCell", {}),
+    ("LSTMCell", dict(forget_bias=1.0)), ("GRUCell", {}),
+    ("LSTM1997Cell", {}), ("CoupledLSTMCell", {}), ("PeepholeLSTMCell", {}),
+    ("GRUCell", dict(reset_after=False)),
+    ("LSTM", dict(cell=nn.LSTM1997Cell)), ("LSTM", dict(cell=nn.CoupledLSTMCell, num_layers=2)),
+    ("LSTM", dict(cell=nn.PeepholeLSTMCell, num_layers=2, bidirectional=True, batch_first=True)),
+    ("GRU", dict(reset_after=False, num_layers=2, bidirectional=True)),
+]
+LIVE_IDS = [f"{k}-" + "-".join(f"{a}={getattr(v, '__name__', v)}" for a, v in kw.items())
+            for k, kw in LIVE]
+
+
+@pytest.mark.parametrize("kind,kw", LIVE, ids=LIVE_IDS)
+def test_live_against_torch_with_our_weights(kind, kw):
+    live_compare(kind, kw, B=3, T=5, I=4, H=6, dtype=np.float64, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,kw", LIVE, ids=LIVE_IDS)
+def test_live_against_torch_float32(kind, kw):
+    live_compare(kind, kw, B=3, T=5, I=4, H=6, dtype=np.float32, rtol=1e-4, atol=1e-5)
+
+
+def test_live_without_initial_state_and_bias():
+    live_compare("LSTM", dict(batch_first=True, bias=False), B=3, T=5, I=4, H=6,
+                 dtype=np.float64, rtol=1e-9, atol=1e-12, with_state=False)
+    live_compare("GRU", dict(reset_after=False, bias=False), B=3, T=5, I=4, H=6,
+                 dtype=np.float64, rtol=1e-9, atol=1e-12, with_state=False)
+
+
+def _fast_paths_apply(kind, kw, B, H):
+    """The engine's size-dependent paths this size takes (asserted, so that a change of
+    sizes or thresholds cannot quietly leave them untested): the release of a step's
+    intermediates (a gate block of at least RELEASE_BYTES) and the transposed GEMM for
+    h @ W_hhᵀ (8 to 32 rows, W_hh of at least TRANSPOSED_SIZE elements)."""
+    G = make_golden.GATES[kw["cell"].__name__ if "cell" in kw else kind + "Cell"]
+    lo, hi = ops.TRANSPOSED_ROWS
+    assert B * G * H * np.dtype(np.float32).itemsize >= rnn.RELEASE_BYTES
+    assert lo <= B <= hi and G * H * H >= ops.TRANSPOSED_SIZE
+
+
+# B=32, H=128, T=8 in float32: the sizes at which the engine's fast paths run (lazy weight-
+# gradient products, the transposed GEMM, the release of intermediates; benchmarks/README.md
+# "How the engine keeps up"), unpatched, against torch. An RNN's gate block is 16 KB at
+# H=128, under the release threshold, so it runs once more at H=256.
+@pytest.mark.parametrize("kind,kw,H", [
+    ("LSTM", dict(num_layers=2), 128), ("GRU", dict(num_layers=2), 128),
+    ("RNN", dict(num_layers=2), 128), ("RNN", dict(bidirectional=True), 256),
+    ("LSTM", dict(bidirectional=True, batch_first=True, forget_bias=1.0), 128),
+], ids=["LSTM", "GRU", "RNN", "RNN-H256", "LSTM-forget_bias"])
+def test_live_against_torch_float32_at_size(kind, kw, H):
+    if (kind, H) != ("RNN", 128):
+        _fast_paths_apply(kind, kw, 32, H)
+    live_compare(kind, kw, B=32, T=8, I=64, H=H, dtype=np.float32, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,kw", [
+    ("LSTM", dict(cell=nn.LSTM1997Cell)), ("LSTM", dict(cell=nn.CoupledLSTMCell)),
+    ("LSTM", dict(cell=nn.PeepholeLSTMCell, bidirectional=True)),
+    ("GRU", dict(reset_after=False, num_layers=2)),
+], ids=["LSTM1997", "Coupled", "Peephole", "GRU-Cho"])
+def test_variants_live_against_torch_equations_float32_at_size(kind, kw):
+    _fast_paths_apply(kind, kw, 32, 128)
+    live_compare(kind, kw, B=32, T=8, I=64, H=128, dtype=np.float32, rtol=1e-4, atol=1e-5)
 
 
 def test_state_dict_moves_from_torch_unchanged():
