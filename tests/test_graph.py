@@ -131,6 +131,50 @@ def test_gru_z_times_h_path_is_highlighted_with_highlight_h():
     assert "try highlight='h'" in draw(loss, params=model).source
 
 
+def early_edges(source):
+    """Edges into the box of a later step from a node of step s (in s's box, or its state on
+    the highlighted row) that s's own box also uses: (src, dst, attrs), not highlighted."""
+    nodes, edges, _ = parse(source)
+
+    def box(n):
+        m = re.search(r"_t(\d+)$", nodes[n]["cluster"] or "")
+        return int(m.group(1)) if m else None
+
+    def step(n):
+        m = re.search(r"\[t=(\d+)\]$", title(nodes[n]) or "")
+        return box(n) if box(n) is not None else int(m.group(1)) if m else None
+
+    inner = {s for s, d, _ in edges if box(d) is not None and step(s) == box(d)}
+    return [(s, d, a) for s, d, a in edges if s in inner and box(d) is not None
+            and box(d) > step(s) and not a.get("color", "").startswith(PATH_COLOR)]
+
+
+@pytest.mark.parametrize("kind, cell", [("LSTM", "PeepholeLSTMCell"), ("LSTM", None),
+                                        ("GRU", None), ("RNN", None)])
+def test_steps_stay_in_line_when_a_state_feeds_the_next_step_early(kind, cell):
+    """A peephole LSTM's i, f gates read c[t−1] while step t−1 still uses it (tanh(c), o's
+    peephole). Ranked, those edges started step t before step t−1 ended and dot stacked the
+    boxes as a staircase: they must not set the ranks. Only they are freed: every other edge
+    with constraint=false comes from outside the steps (parameters, the input projection)."""
+    loss, model = run(kind, T=4, **({"cell": getattr(nn, cell)} if cell else {}))
+    source = draw(loss, params=model, highlight="auto").source
+    early = early_edges(source)
+    nodes, edges, _ = parse(source)
+    if cell:  # c[t−1] → the i and f peepholes of steps 2, 3, 4 (c[t=0] is no step's own)
+        assert len(early) == 2 * 3
+        assert {title(nodes[s]) for s, _, _ in early} == {"c[t=1]", "c[t=2]", "c[t=3]"}
+        assert all(a.get("constraint") == "false" for _, _, a in early)
+        assert highlighted_chain(source) == ["c[t=0]"] + ["×", "+", "c[t=1]"] + \
+            ["×", "+", "c[t=2]"] + ["×", "+", "c[t=3]"] + ["×", "+", "c[t=4]"]
+    else:  # nothing to free: the picture is as it was
+        assert early == []
+    stepwise = lambda n: re.search(r"_t\d+$", nodes[n]["cluster"] or "") or \
+        re.search(r"\[t=\d+\]$", title(nodes[n]) or "")
+    free = [(s, d) for s, d, a in edges if a.get("constraint") == "false"]
+    assert free and all(not stepwise(s) or (s, d) in {(s, d) for s, d, _ in early}
+                        for s, d in free)
+
+
 def test_lstm_cell_loop_with_user_scopes_is_found_by_names():
     """The README's hand-written loop: scope(t=...) and .named("c") are all the renderer needs."""
     rng = manual_seed(1)

@@ -112,18 +112,18 @@ def test_cell_path_add_and_mul_screens():
     assert "c[t=2] = f[t=2] × c[t=1] + i[t=2] × g[t=2]" in text
     assert "+ hands ∂L/∂y to each input unchanged" in text
     outs = [ln for ln in text.splitlines() if "→" in ln]
-    assert "f[t=2] × c[t=1]" in outs[0] and "unchanged" in outs[0] and "━ cell path" in outs[0]
-    assert "i[t=2] × g[t=2]" in outs[1] and "cell path" not in outs[1]
+    assert "f[t=2] × c[t=1]" in outs[0] and "unchanged" in outs[0] and "━ c path" in outs[0]
+    assert "i[t=2] × g[t=2]" in outs[1] and "c path" not in outs[1]
     assert all(f"‖·‖ {fmt(np.linalg.norm(add.grad))}" in ln for ln in outs)
     # the × on the path: c[t=1] receives ∂L/∂y scaled by f[t=2]
     mul = walk.steps[walk.index[id(c2.parents[0])]]
     text = capture(make_step_panel(walk, mul.index))
     f2 = states.get("f")[1]
     to_c = next(ln for ln in text.splitlines() if "→  c[t=1]" in ln)
-    assert f"· f[t=2], mean {fmt(np.mean(f2.data))}" in to_c and "━ cell path" in to_c
+    assert f"· f[t=2], mean {fmt(np.mean(f2.data))}" in to_c and "━ c path" in to_c
     assert f"‖·‖ {fmt(np.linalg.norm(mul.grad * f2.data))}" in to_c
-    assert "inputs: f[t=2], c[t=1] (cell path)" in text
-    assert "consumers: c[t=2] (cell path)" in text
+    assert "inputs: f[t=2], c[t=1] (c path)" in text
+    assert "consumers: c[t=2] (c path)" in text
 
 
 def test_matmul_screen_names_the_matrix_and_the_norm_ratio():
@@ -193,6 +193,75 @@ def test_cell_path_marks_c_and_the_forget_product_only():
     on = {s.node.label or walk.expr(s.node) for s in walk.steps if walk.on_path(s.node)}
     assert on == {"c[layer=0,t=1]", "c[layer=0,t=2]", "c[layer=0,t=3]",
                   "f[t=1] × c[t=0]", "f[t=2] × c[t=1]", "f[t=3] × c[t=2]"}
+
+
+def p_walk(walk):
+    """The nodes `p` visits from node 1 on, and the message where it stops."""
+    k, seen = 0, []
+    while True:
+        nxt, message = navigate(walk, k, "p")
+        if nxt == k:
+            return seen, message
+        k = nxt
+        seen.append(walk.steps[k].node)
+
+
+@pytest.mark.parametrize("layer, state, gate, j", [(nn.GRU, "h", "z", 1), (nn.LSTM, "c", "f", 0)])
+def test_p_follows_the_state_the_graph_highlights(layer, state, gate, j):
+    """p walks the additive path back in time: a GRU's h[t] → z[t] × h[t−1] → h[t−1] (its
+    conveyor belt, h = (1 − z) × n + z × h_prev), an LSTM's c[t] → f[t] × c[t−1] → c[t−1]."""
+    loss, model, states = tiny_lstm(layer=layer)
+    walk = record(loss, model)
+    seen, message = p_walk(walk)
+    want = []
+    for t in (3, 2, 1):
+        s = states.get(state)[t - 1]
+        mul = s.parents[j]  # (1 − z) × n + z × h_prev, f × c_prev + i × g
+        assert s.op == "add" and mul.op == "mul"
+        assert mul.parents[0] is states.get(gate)[t - 1] and mul.parents[1].name == state
+        want += [s, mul]
+    assert [id(n) for n in seen] == [id(n) for n in want]
+    assert message == f"no further node on the {state} path"
+
+
+def test_p_path_is_the_one_the_graph_draws_with_highlight_auto():
+    from tinygrad_lstm.viz.scene import _Scene
+    for layer, kw in [(nn.GRU, {}), (nn.LSTM, {}), (nn.RNN, {}),
+                      (nn.GRU, {"num_layers": 2, "bidirectional": True})]:
+        loss, model, _ = tiny_lstm(layer=layer, **kw)
+        scene = _Scene(loss, "auto", {}, None, False, None)
+        walk = record(loss, model)
+        assert walk.path_state == (scene.highlight if scene.path else None), layer
+        assert {id(s.node) for s in walk.steps if walk.on_path(s.node)} == \
+            {id(s.node) for s in walk.steps if id(s.node) in scene.on_path}, layer
+
+
+def test_gru_screens_name_the_h_path():
+    loss, model, states = tiny_lstm(layer=nn.GRU)
+    walk = record(loss, model)
+    h2 = states.get("h")[1]
+    text = capture(make_step_panel(walk, walk.index[id(h2)]), width=110)
+    assert "━ h path" in line_of(text, "op add")
+    outs = [ln for ln in text.splitlines() if "→" in ln]
+    assert "z[t=2] × h[t=1]" in outs[1] and "━ h path" in outs[1]
+    assert "(1 − z[t=2]) × n[t=2]" in outs[0] and "path" not in outs[0]
+    assert "inputs: (1 − z[t=2]) × n[t=2], z[t=2] × h[t=1] (h path)" in text
+    assert "p h path" in text and "cell" not in text
+    lstm = record(*tiny_lstm()[:2])
+    assert "p c path" in capture(make_step_panel(lstm, 0), width=110)
+
+
+def test_an_rnn_has_no_path_and_p_says_why():
+    """A plain RNN's h[t−1] → h[t] runs through @ and tanh: the graph highlights nothing, and
+    p stays put and says so rather than calling h a conveyor belt."""
+    loss, model, _ = tiny_lstm(layer=nn.RNN)
+    walk = record(loss, model)
+    assert walk.path_state is None and not walk.path
+    k, message = navigate(walk, 3, "p")
+    assert k == 3
+    assert "h[t−1] → h[t] passes through +, @, tanh: no additive path" in message
+    text = capture(make_step_panel(walk, k, message=message), width=110)
+    assert "p (no path here)" in text and "path)" not in line_of(text, "inputs")
 
 
 # --- plain-text mode and the loop --------------------------------------------------------------
@@ -329,12 +398,11 @@ def test_cell_variants_render_and_mark_their_paths(kind):
     loss, model, _ = tiny_lstm(layer=layer, **kw)
     walk = record(loss, model)
     on = [s for s in walk.steps if walk.on_path(s.node)]
-    if kind == "gru":
-        assert not on
-    else:  # every c, and between two c's only unnamed nodes
-        names = {s.node.name for s in on}
-        assert "c" in names and names <= {"c", None}
-        assert all(s.node.op in ("add", "mul") for s in on)
+    state = "h" if kind == "gru" else "c"  # a GRU's additive path is h's own
+    assert walk.path_state == state
+    names = {s.node.name for s in on}  # every state, and between two only unnamed nodes
+    assert state in names and names <= {state, None}
+    assert all(s.node.op in ("add", "mul") for s in on)
     for s in walk.steps[:4] + on[:4] + walk.steps[-2:]:
         assert f"node {s.index + 1} of {len(walk)}" in capture(make_step_panel(walk, s.index))
 

@@ -9,8 +9,8 @@ Every cell has `step(xw, state, w_hh) -> dict` of its named tensors, where
 `xw = input_projection(x)` (x W_ihᵀ + biases, computed for all timesteps at once by a layer)
 and `w_hh = recurrent()`, by default W_hhᵀ (one transpose per sequence, so the weight's
 gradient from every timestep becomes one matmul). Tensors are named after their symbols (i, f,
-g, o, c, h; r, z, n); the renderer and the stepper find the cell-state path through those
-names.
+g, o, c, h; r, z, n); the renderer and the stepper find the state paths through those names
+(an LSTM's c[t−1] → c[t], a GRU's additive h[t−1] → h[t]).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
-from .scene import EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _cluster, _Scene, _step, _symbols
+from .scene import (EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _additive, _cluster, _Scene, _symbols,
+                    no_path_reason)
 
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source was written "
                 "({dot}). To render pictures install Graphviz: `apt-get install graphviz` on "
@@ -105,8 +106,9 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         highlight: the state whose step-to-step path is drawn heavy and orange, found from the
             names and scopes the cells record: "c" (an LSTM's cell state; the default), "h"
             (a GRU's z * h_prev path), or "auto": c where there is a c path, else h where
-            h's path is additive. Nothing is highlighted where there is no such state, and the
-            heading says so (and why).
+            h's path is additive (scene.pick_state: the path the stepper's `p` follows too).
+            Nothing is highlighted where there is no such state, and the heading says so (and
+            why).
         grads: None, True, or a dict from `collect_grad_norms` (keys may also be tensors).
             True runs the backward itself (`collect_grad_norms`): `.grad` is left as after a
             plain `root.backward()` and the graph is freed, so do not call backward again.
@@ -122,9 +124,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         raise ValueError(f"draw: max_steps must be at least 1, got {max_steps}")
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
-    s = _Scene(root, "c" if highlight == "auto" else highlight, norms, params, folded, max_steps)
-    if highlight == "auto" and not s.path and s.spine and _additive(s.spine, s.nodes):
-        s = _Scene(root, "h", norms, params, folded, max_steps)  # a GRU's z * h_prev path
+    s = _Scene(root, highlight, norms, params, folded, max_steps)
     logs = [math.log10(v) for k, v in norms.items() if isinstance(k, tuple) and v > 0]
     scale = (max(min(logs), max(logs) - 6), max(logs)) if edge_grads and logs else None
     edges = s.edges()
@@ -184,25 +184,7 @@ def _headline(s):
             return f"computation graph, {view}\norange: {name}[t−1] → {name}[t], through {ops} only"
         return (f"computation graph, {view}\norange: the shortest route "
                 f"{name}[t−1] → {name}[t], through {ops}")
-    why = f"no {name}[t−1] → {name}[t] path to highlight"
-    unscoped = [t for t in s.nodes if t.name == name and _step(t) is None]
-    if len(unscoped) > 1:  # a loop over a cell without scopes: the states have no t to order
-        return (f"computation graph, {view}\n{why}: the {len(unscoped)} tensors named "
-                f"'{name}' have no timestep; run each step inside `with scope(t=t):`")
-    if s.spine:
-        ops = _symbols(s.spine, s.nodes)
-        if _additive(s.spine, s.nodes):
-            why += f"; h[t−1] → h[t] is additive ({' and '.join(ops)}): try highlight='h'"
-        else:
-            why += (f"; h[t−1] → h[t] passes through {', '.join(ops)}: no additive path, "
-                    "so each step back scales the gradient by W_hh and the activation's slope: "
-                    "it shrinks (or grows) geometrically")
-    return f"computation graph, {view}\n{why}"
-
-
-def _additive(path, nodes):
-    """True when the ops along `path` only add, subtract and scale (no squashing)."""
-    return set(_symbols(path, nodes)) <= {"+", "×", "−"}
+    return f"computation graph, {view}\n{no_path_reason(s.nodes, name, s.spine)}"
 
 
 def _legend(s, scale):

@@ -1,9 +1,10 @@
 """What one drawing of the graph decides, before any DOT is written: the tensors to draw, read
 from the very records `backward()` walks (`autograd.toposort(root)` gives the tensors and an
 order, each consumer before its inputs, which numbers the nodes n0, n1, ...; `.parents` the
-edges), the highlighted state path found from the names and scopes the cells record, which
-cluster (timestep, lane, parameters) each node goes in, and each node's box or circle.
-graph.py turns a `_Scene` into a graphviz.Digraph.
+edges), the highlighted state path found from the names and scopes the cells record (for
+`highlight="auto"` by `pick_state`, which the stepper's walk.py uses too), which cluster
+(timestep, lane, parameters) each node goes in, and each node's box or circle. graph.py turns
+a `_Scene` into a graphviz.Digraph.
 """
 
 import html
@@ -82,6 +83,43 @@ def _symbols(path, nodes):
                    if byid[c]._ctx is not None and byid[c].op not in STRUCTURAL})
 
 
+def _additive(path, nodes):
+    """True when the ops along `path` only add, subtract and scale (no squashing)."""
+    return set(_symbols(path, nodes)) <= {"+", "×", "−"}
+
+
+def pick_state(nodes):
+    """The state whose path `highlight="auto"` draws and the stepper's `p` follows, found from
+    the names and scopes alone: ("c", its path) where there is a c[t−1] → c[t] path (an LSTM's
+    cell state), else ("h", its path) where h's path is additive (a GRU's z * h_prev, its
+    conveyor belt), else None with h's path (maybe empty): a plain RNN's h[t−1] → h[t] runs
+    through @ and the activation, so nothing is highlighted and `no_path_reason` says why."""
+    c_path = state_paths(nodes, "c")
+    if c_path:
+        return "c", c_path
+    h_path = state_paths(nodes, "h")
+    return ("h" if h_path and _additive(h_path, nodes) else None), h_path
+
+
+def no_path_reason(nodes, name, h_path):
+    """Why `nodes` have no name[t−1] → name[t] path: the states have no timestep, or (from
+    h_path, h's path) h's own path is additive or is not."""
+    why = f"no {name}[t−1] → {name}[t] path to highlight"
+    unscoped = [t for t in nodes if t.name == name and _step(t) is None]
+    if len(unscoped) > 1:  # a loop over a cell without scopes: the states have no t to order
+        return (f"{why}: the {len(unscoped)} tensors named '{name}' have no timestep; run each "
+                "step inside `with scope(t=t):`")
+    if h_path:
+        ops = _symbols(h_path, nodes)
+        if _additive(h_path, nodes):
+            why += f"; h[t−1] → h[t] is additive ({' and '.join(ops)}): try highlight='h'"
+        else:
+            why += (f"; h[t−1] → h[t] passes through {', '.join(ops)}: no additive path, "
+                    "so each step back scales the gradient by W_hh and the activation's slope: "
+                    "it shrinks (or grows) geometrically")
+    return why
+
+
 # --- labels ----------------------------------------------------------------------------------
 
 def _shape(t):
@@ -130,8 +168,10 @@ class _Scene:
     the highlighted path, and the stubs of a long graph."""
 
     def __init__(self, root, highlight, norms, params, folded, max_steps):
-        self.root, self.highlight, self.norms, self.folded = root, highlight, norms, folded
         self.nodes = _nodes(root)
+        if highlight == "auto":  # c, else h where additive; else c (and the heading says why)
+            highlight = pick_state(self.nodes)[0] or "c"
+        self.root, self.highlight, self.norms, self.folded = root, highlight, norms, folded
         self.num = {id(t): k for k, t in enumerate(self.nodes)}
         if hasattr(params, "named_parameters"):
             params = dict(params.named_parameters())
@@ -238,10 +278,15 @@ class _Scene:
 
     def edges(self):
         """{(src, dst): facts} for every drawn edge: heavy (on the path), spine (kept
-        straight), norm (of the gradient along it), param, loop (folded), free (enters a step
-        from outside: must not set the ranks). In a long graph an edge between a step and the
-        outside would cross every step between (and cost dot minutes): it ends at a stub."""
+        straight), norm (of the gradient along it), param, loop (folded), free (must not set
+        the ranks: it enters a step from outside, or it leaves the highlighted row for a later
+        step while its own step still uses the state, as the peephole c[t−1] → i, f gates do;
+        ranked, it would start step t before step t−1 ends and dot would stack the boxes as a
+        staircase). In a long graph an edge between a step and the outside would cross every
+        step between (and cost dot minutes): it ends at a stub."""
         edges = {}
+        inner = {id(p) for t in self.nodes if self._stepwise(t) not in (None, "elided")
+                 for p in t.parents if self.where.get(id(p)) == self.where.get(id(t))}
         for t in self.nodes:
             if id(t) in self.where and self.has_box(t):  # op circle -> its box
                 k, on = self.num[id(t)], id(t) in self.path_ends
@@ -259,7 +304,10 @@ class _Scene:
                     continue
                 sp, st = self._stepwise(p), self._stepwise(t)
                 local = self.where.get(id(p), 0) == self.where.get(id(t))
-                free = st is not None and (loop or sp is None and not local)
+                ahead = id(p) in self.on_path and id(p) in inner and not local and \
+                    "elided" not in (sp, st) and None not in (sp, st) and sp[1] == st[1] and \
+                    (id(p), id(t)) not in self.path and (id(p), id(t)) not in self.spine
+                free = st is not None and (loop or ahead or sp is None and not local)
                 if self.long and not (loop or local) and (sp is None) != (st is None) and \
                         "elided" not in (sp, st) and not (sp and sp[2] == self.last[sp[1]]):
                     if st is not None:  # from the outside into a step

@@ -7,8 +7,9 @@
 order, the gradient that reached it and the ones it handed its parents. The screens only read
 that record, so going back and forth can never change a number, and afterwards every `.grad`
 is exactly what `loss.backward()` leaves. The record, and what is read from it (formulas, the
-cell path, each op's rule), is walk.py; here are the rich builders (`make_step_panel`,
-`make_node_table`, `make_timestep_panel`, `make_where`) around a thin loop.
+state path that `p` follows, the same one the graph's `highlight="auto"` draws, each op's
+rule), is walk.py; here are the rich builders (`make_step_panel`, `make_node_table`,
+`make_timestep_panel`, `make_where`) around a thin loop.
 """
 
 from __future__ import annotations
@@ -26,11 +27,23 @@ from rich.text import Text
 
 from .walk import Step, Walk, fmt, norm, preview, record, rule  # noqa: F401  (re-exported)
 
-CONTROLS = "⏎/n next · b back · t N step · p cell path · g N node · c end · q quit"
+CONTROLS = "⏎/n next · b back · t N step · p {path} · g N node · c end · q quit"  # key_help()
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
-PATH = "━ cell path"
+
+
+def path_words(walk):
+    """What the screens call the walk's state path: "c path" (an LSTM's cell state), "h path"
+    (a GRU's additive h[t−1] → × z → + → h[t]), None where there is none (a plain RNN)."""
+    return f"{walk.path_state} path" if walk.path_state else None
+
+
+def key_help(walk):
+    """The key help for this walk: `p c path` for an LSTM, `p h path` for a GRU, `p (no path
+    here)` for a plain RNN (pressing p says why)."""
+    return CONTROLS.format(path=path_words(walk) or "(no path here)")
+
 
 # ---------------------------------------------------------------------------------------------
 # Builders: each returns a rich renderable for step k (0-based) of a walk
@@ -48,7 +61,7 @@ def make_node_table(walk, k, max_out=MAX_OUT):
     facts += [" · ".join(f"{key} {v}" for key, v in (n.scope or {}).items())]
     info = Text("   ".join(f for f in facts if f), style="dim")
     if walk.on_path(n):
-        info.append(f"   {PATH}", style="bold red")
+        info.append(f"   ━ {path_words(walk)}", style="bold red")
     top = Table.grid(padding=(0, 1))
     top.add_column(width=6)
     top.add_column(ratio=1)
@@ -71,7 +84,7 @@ def make_node_table(walk, k, max_out=MAX_OUT):
         values = Text(preview(pg))
         values.append(f"  {how[j]}" if how[j] else "", style="cyan")
         if walk.on_path(n) and walk.on_path(p):
-            values.append(f"  {PATH}", style="bold red")
+            values.append(f"  ━ {path_words(walk)}", style="bold red")
         io.add_row(arrow, Text(walk.expr(p)), str(tuple(pg.shape)), f"‖·‖ {fmt(norm(pg))}",
                    values)
     if len(n.parents) > max_out:
@@ -132,12 +145,13 @@ def make_timestep_panel(walk, k, max_rows=None):
 
 
 def make_where(walk, k, limit=4):
-    """Where the node sits: its inputs (parents) and consumers, the cell-state path marked."""
+    """Where the node sits: its inputs (parents) and consumers, those on the state path
+    marked, e.g. `c[t=1] (c path)`."""
     n = walk.steps[k].node
     on = walk.on_path(n)
 
     def items(tensors):
-        out = [walk.expr(t) + (" (cell path)" if on and walk.on_path(t) else "")
+        out = [walk.expr(t) + (f" ({path_words(walk)})" if on and walk.on_path(t) else "")
                for t in tensors[:limit]]
         return ", ".join(out + ([f"… {len(tensors) - limit} more"] if len(tensors) > limit
                                 else []))
@@ -166,7 +180,7 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
         parts.append(Text(message, style="yellow"))
     head = Text("backprop" + (f" · {title}" if title else "") + f" · node {k + 1} of {len(walk)}")
     return Panel(Group(*parts), title=head, title_align="left",
-                 subtitle=Text(CONTROLS) if controls else None, subtitle_align="left")
+                 subtitle=Text(key_help(walk)) if controls else None, subtitle_align="left")
 
 
 def fit_step_panel(console, walk, k, **kw):
@@ -191,7 +205,8 @@ def fit_step_panel(console, walk, k, **kw):
 def navigate(walk, k, command):
     """(new k, message) for a command typed at step k; new k is None to quit.
     ⏎ or n next (quits after the last), b back, t N first node of timestep N, p next node on
-    the cell-state path, c the last node, g N node N, q quit."""
+    the state path (the one the graph's highlight="auto" draws: an LSTM's c, a GRU's h; a
+    plain RNN has none, and the message says why), c the last node, g N node N, q quit."""
     cmd, last = command.strip().lower(), len(walk) - 1
     if cmd in ("", "n"):
         return (k + 1 if k < last else None), None
@@ -199,8 +214,10 @@ def navigate(walk, k, command):
         return {"b": max(k - 1, 0), "c": last, "q": None}[cmd], \
             "already at the first node" if cmd == "b" and k == 0 else None
     if cmd == "p":
+        if not walk.path_state:
+            return k, f"p: {walk.no_path} (t N goes to timestep N)"
         nxt = next((s.index for s in walk.steps[k + 1:] if walk.on_path(s.node)), None)
-        return (k, "no further node on the cell path") if nxt is None else (nxt, None)
+        return (k, f"no further node on the {path_words(walk)}") if nxt is None else (nxt, None)
     word, _, arg = cmd.partition(" ")
     if word in ("t", "g") and arg.strip().isdigit():
         v = int(arg)
@@ -209,7 +226,7 @@ def navigate(walk, k, command):
         hits = [s.index for s in walk.steps if (s.node.scope or {}).get("t") == v]
         same = [i for i in hits if _focus(walk, i) == _focus(walk, k)]
         return ((same or hits)[0], None) if hits else (k, f"no node at timestep {v}")
-    return k, f"unknown command {command.strip()!r} ({CONTROLS})"
+    return k, f"unknown command {command.strip()!r} ({key_help(walk)})"
 
 
 def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, title=None,
@@ -219,7 +236,9 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     Runs `loss.backward()` itself, once, and records the walk; the screens only read that
     record, so afterwards every `.grad` is exactly what a plain `loss.backward()` leaves,
     however you stepped. Keys (each followed by ⏎): ⏎ or n next, b back, t N first node of
-    timestep N, p next node on the cell-state path, c last node, g N node N, q quit.
+    timestep N, p next node on the state path the graph's highlight="auto" draws (an LSTM's
+    c path, a GRU's h path: h[t−1] → × z → + → h[t]; a plain RNN's h[t−1] → h[t] runs through
+    @ and tanh, not additive, so it has none), c last node, g N node N, q quit.
 
     Args:
         loss: the scalar Tensor to differentiate.

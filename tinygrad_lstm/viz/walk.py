@@ -1,7 +1,8 @@
 """What the stepper shows, without the terminal: the engine's backward walk recorded node by
-node (`record` -> `Walk`), each node's formula and label, the cell-state path, and the local
-rule of each op with this node's numbers. stepper.py draws it with rich; this module needs
-only numpy, so the record can be read (and tested) anywhere.
+node (`record` -> `Walk`), each node's formula and label, the state path (the one the graph's
+`highlight="auto"` draws: an LSTM's c, a GRU's h), and the local rule of each op with this
+node's numbers. stepper.py draws it with rich; this module needs only numpy, so the record
+can be read (and tested) anywhere.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .scene import no_path_reason, pick_state
 
 
 def fmt(x):
@@ -53,8 +56,14 @@ def record(loss, params=None):
 
 
 class Walk:
-    """A recorded walk plus what the screens need: each node's consumers, the cell-state
-    path, and ‖∂L/∂h_t‖, ‖∂L/∂c_t‖ per (layer, direction) in the order the walk reached them."""
+    """A recorded walk plus what the screens need: each node's consumers, the state path,
+    and ‖∂L/∂h_t‖, ‖∂L/∂c_t‖ per (layer, direction) in the order the walk reached them.
+
+    The state path is the one the graph's `highlight="auto"` draws (scene.pick_state):
+    `path_state` is "c" (an LSTM's cell state c[t−1] → × f → + → c[t]), "h" (a GRU's
+    h[t−1] → × z → + → h[t]) or None, and then `no_path` says why (a plain RNN's
+    h[t−1] → h[t] runs through @ and tanh: not additive). `path` holds the ids of the tensors
+    on it: every state and the ops between one step's and the next."""
 
     def __init__(self, steps, params=None):
         self.steps = steps
@@ -67,7 +76,10 @@ class Walk:
         for s in steps:
             for p in s.node.parents:
                 self.children.setdefault(id(p), []).append(s.index)
-        self.path = _cell_path(steps)
+        nodes = [s.node for s in steps]
+        self.path_state, edges = pick_state(nodes)
+        self.path = {i for e in edges for i in e} if self.path_state else set()
+        self.no_path = None if self.path_state else no_path_reason(nodes, "c", edges)
         self.states = {}  # (layer, direction) -> [(index, name, t, norm)]
         for s in steps:
             sc = s.node.scope or {}
@@ -127,30 +139,6 @@ class Walk:
 
 
 _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2}
-
-
-def _cell_path(steps):
-    """ids of the tensors on the cell-state path: every named `c`, and the unnamed nodes that
-    lie between a `c` and an earlier `c` without passing another named tensor (LSTM:
-    c[t] = add → mul(f, c[t−1]) → c[t−1])."""
-    down = {}  # unnamed node -> reaches a named c through unnamed nodes only
-    for s in reversed(steps):  # parents before consumers
-        n = s.node
-        if n.name is None and not n.is_leaf:
-            down[id(n)] = any(p.name == "c" or (p.name is None and down.get(id(p)))
-                              for p in n.parents)
-    up, path = set(), set()  # up: unnamed nodes reached from a named c through unnamed ones
-    for s in steps:  # consumers before parents
-        n = s.node
-        if n.name == "c" or id(n) in up:
-            if n.name == "c" or down.get(id(n)):
-                path.add(id(n))
-            for p in n.parents:
-                if p.name is None:
-                    up.add(id(p))
-                elif p.name == "c":
-                    path.add(id(p))
-    return path
 
 
 def _index(saved):
