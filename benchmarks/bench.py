@@ -290,10 +290,27 @@ def check_gradients(kind, impls):
 # Timing
 
 
-def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budget=None):
+def round_settings(args):
+    """(timed rounds, budget in seconds or None) from the command line: --rounds N is exactly N
+    (no budget), --quick 2; otherwise at least ROUNDS, more while they fit in ROUND_BUDGET."""
+    rounds = args.rounds or (2 if args.quick else ROUNDS)
+    budget = None if args.rounds or args.quick else ROUND_BUDGET
+    return rounds, budget
+
+
+def planned_rounds(rounds, budget, round_seconds):
+    """How many timed rounds to run: `rounds`, or with a `budget` (seconds) as many rounds of
+    `round_seconds` as fit in it when that is more, at most MAX_ROUNDS."""
+    if not budget or not round_seconds:
+        return rounds
+    return max(rounds, min(MAX_ROUNDS, int(budget / round_seconds)))
+
+
+def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budget=None,
+              wall=time.perf_counter):
     """{impl: [seconds per step]}, the steps interleaved; also checks the first losses agree.
     With a `budget` (seconds), more than `rounds` rounds run when they fit in it, as measured
-    on the last warm-up round (at most MAX_ROUNDS)."""
+    by `wall` on the last warm-up round (planned_rounds)."""
     params, x, targets = make_data(case)
     steps = {impl: MAKERS[impl](case.kind, params, x, targets)[0] for impl in impls}
     first = {impl: step() for impl, step in steps.items()}   # also the first warm-up round
@@ -304,7 +321,7 @@ def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budg
     times = {impl: [] for impl in impls}
 
     def one_round(keep):
-        start = time.perf_counter()
+        start = wall()
         for impl, step in steps.items():
             gc.collect()
             t0 = clock()
@@ -314,17 +331,16 @@ def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budg
                 times[impl].append(dt)
         if progress is not None:
             progress.advance(task)
-        return time.perf_counter() - start
+        return wall() - start
 
     last = None
     for _ in range(warmup - 1):
         last = one_round(False)
-    if budget and last:
-        more = min(MAX_ROUNDS, int(budget / last)) - rounds
-        if more > 0:
-            rounds += more
-            if progress is not None:
-                progress.update(task, total=progress.tasks[0].total + more)
+    more = planned_rounds(rounds, budget, last) - rounds
+    if more > 0:
+        rounds += more
+        if progress is not None:
+            progress.update(task, total=progress.tasks[0].total + more)
     for _ in range(rounds):
         one_round(True)
     return times
@@ -531,8 +547,7 @@ def main(argv=None):
         kind, B, T, H, impl = json.loads(args._memory)
         print(json.dumps(measure_memory_here(Case(kind, B, T, H), impl)))
         return 0
-    rounds = args.rounds or (2 if args.quick else ROUNDS)
-    budget = None if args.rounds or args.quick else ROUND_BUDGET
+    rounds, budget = round_settings(args)
     clock_name = args.clock or ("cpu" if THREADS == "1" else "wall")
     clock = time.process_time if clock_name == "cpu" else time.perf_counter
     impls = available(["reference"] + [i for i in (args.impl or IMPLS) if i != "reference"])

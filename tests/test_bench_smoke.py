@@ -3,7 +3,10 @@ measured by running benchmarks/bench.py, never by a test)."""
 
 import subprocess
 import sys
+import types
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,13 +43,96 @@ def test_gemm_layout_table_runs():
     assert cells[0].strip() == "4, 64" and all(float(c) > 0 for c in cells[1:])
 
 
-def test_short_steps_get_more_rounds_within_the_budget():
-    import time
+# The number of timed rounds, decided on fake clocks (never the machine's: a test must not
+# depend on how busy the machine is): at least ROUNDS, as many as fit in ROUND_BUDGET seconds,
+# at most MAX_ROUNDS; --rounds N exactly N.
 
+
+def test_round_rule_constants_are_the_documented_ones():
     from benchmarks import bench
-    case, impls = bench.Case("rnn", 2, 5, 8), ["reference", "engine"]
-    fixed = bench.time_case(case, impls, 3, 2, time.perf_counter)
-    assert [len(v) for v in fixed.values()] == [3, 3]
-    more = bench.time_case(case, impls, 3, 2, time.perf_counter, budget=0.5)
-    n = len(more["engine"])
-    assert 3 < n <= bench.MAX_ROUNDS and len(more["reference"]) == n
+    assert (bench.ROUNDS, bench.ROUND_BUDGET, bench.MAX_ROUNDS) == (15, 20.0, 61)
+    assert "at least 15" in bench.__doc__ and "20 s" in bench.__doc__ and "61" in bench.__doc__
+
+
+def test_planned_rounds_are_as_many_as_fit_between_15_and_61():
+    from benchmarks import bench
+    # rounds of k/1024 s: exact in binary, so "fits" is the integer comparison n·k <= 20·1024
+    seen = set()
+    for k in range(1, 3001):
+        n = bench.planned_rounds(15, 20.0, k / 1024)
+        seen.add(n)
+        assert 15 <= n <= 61, (k, n)
+        if n == 61:
+            assert 61 * k <= 20 * 1024, k
+        elif n == 15:
+            assert 16 * k > 20 * 1024, k
+        else:
+            assert n * k <= 20 * 1024 < (n + 1) * k, (k, n)
+    assert {15, 16, 40, 60, 61} <= seen
+    assert bench.planned_rounds(15, 20.0, 1.25) == 16     # 16 x 1.25 s = 20 s exactly
+    assert bench.planned_rounds(15, 20.0, 0.328125) == 60  # 61 of them would take 20.02 s
+    for s in (1e-9, 0.01, 1.0, 100.0):
+        assert bench.planned_rounds(7, None, s) == 7  # no budget (--rounds N): exactly N
+    assert bench.planned_rounds(15, 20.0, None) == 15  # no warm-up round was measured
+
+
+@pytest.mark.parametrize("argv,want", [
+    ([], (15, 20.0)),
+    (["--rounds", "7"], (7, None)),
+    (["--rounds", "100"], (100, None)),
+    (["--quick"], (2, None)),
+    (["--quick", "--rounds", "5"], (5, None)),
+])
+def test_round_settings_from_the_command_line(argv, want):
+    from benchmarks import bench
+    assert bench.round_settings(bench.parse_args(argv)) == want
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def fake_makers(clock, seconds):
+    """Implementations whose step takes `seconds[impl]` on `clock`, except the first two
+    (the loss check and the first warm-up round), which take 100 s."""
+    def make(impl):
+        calls = []
+
+        def maker(kind, params, x, targets):
+            def step():
+                clock.now += 100.0 if len(calls) < 2 else seconds[impl]
+                calls.append(1)
+                return 1.0
+            return step, None
+        return maker
+    return {impl: make(impl) for impl in seconds}
+
+
+@pytest.mark.parametrize("ref_s,engine_s,want", [
+    (1.0, 1.0, 15),          # 10 would fit: the minimum
+    (0.5, 0.75, 16),         # 1.25 s a round: 16 fill the 20 s exactly
+    (0.25, 0.25, 40),
+    (0.125, 0.203125, 60),   # 61 would take 20.02 s
+    (0.125, 0.125, 61),      # 80 would fit: the maximum
+    (2 ** -20, 2 ** -20, 61),
+])
+def test_time_case_runs_the_planned_rounds_on_the_last_warm_up(monkeypatch, ref_s, engine_s,
+                                                                want):
+    from benchmarks import bench
+    clock = FakeClock()
+    seconds = {"reference": ref_s, "engine": engine_s}
+    monkeypatch.setattr(bench, "MAKERS", fake_makers(clock, seconds))
+    monkeypatch.setattr(bench, "gc", types.SimpleNamespace(collect=lambda: 0))  # only speed
+    case = bench.Case("rnn", 1, 2, 3)
+    # warm-up 3: the loss check, a 200 s round, then the round the plan is made on
+    times = bench.time_case(case, list(seconds), 15, 3, clock, budget=20.0, wall=clock)
+    assert times == {impl: [s] * want for impl, s in seconds.items()}
+
+    clock = FakeClock()
+    monkeypatch.setattr(bench, "MAKERS", fake_makers(clock, seconds))
+    exact = bench.time_case(case, list(seconds), 7, 3, clock, budget=None, wall=clock)
+    assert exact == {impl: [s] * 7 for impl, s in seconds.items()}  # --rounds 7: exactly 7

@@ -2,7 +2,9 @@
 
 import math
 import os
+import stat
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +179,90 @@ def test_failure_in_fsync_leaves_previous_checkpoint(tmp_path, monkeypatch):
         checkpoint.save({"w": np.arange(9.0)}, path)
     monkeypatch.undo()
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.ckpt"]
+
+
+def _interrupt_at(where, monkeypatch):
+    """Make checkpoint.save raise KeyboardInterrupt (Ctrl-C) at `where` on its next call;
+    returns the list of calls seen, to check the interruption happened."""
+    seen = []
+    if where == "second array":  # the manifest and one array are written; Ctrl-C in the next
+        real = np.lib.format.write_array
+
+        def fake(*args, **kwargs):
+            seen.append(where)
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+        monkeypatch.setattr(np.lib.format, "write_array", fake)
+        return seen
+    # "zip directory": as ZipFile.close writes the central directory (its file is then closed)
+    target, name = {"zip directory": (zipfile.ZipFile, "_write_end_record"), "fsync": (os, "fsync"),
+                    "replace": (os, "replace"), "fchmod": (os, "fchmod")}[where]
+
+    def interrupt(*args, **kwargs):
+        seen.append(where)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(target, name, interrupt)
+    return seen
+
+
+@pytest.mark.parametrize("where", ["fchmod", "second array", "zip directory", "fsync",
+                                   "replace"])
+def test_ctrl_c_mid_write_keeps_the_previous_checkpoint_byte_for_byte(tmp_path, monkeypatch,
+                                                                       where):
+    if where == "fchmod" and not hasattr(os, "fchmod"):
+        pytest.skip("no os.fchmod")
+    path = tmp_path / "model.ckpt"
+    old = {"w": np.arange(3.0), "epoch": 1}
+    checkpoint.save(old, path)
+    before = path.read_bytes()
+    seen = _interrupt_at(where, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save({"w": np.arange(5.0), "v": np.ones(4), "epoch": 2}, path)
+    monkeypatch.undo()
+    assert seen and seen[-1] == where
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.ckpt"]  # no temporary file left behind
+    same(checkpoint.load(path), old)
+    checkpoint.save({"epoch": 3}, path)  # and the next save works
+    assert checkpoint.load(path) == {"epoch": 3} and os.listdir(tmp_path) == ["model.ckpt"]
+
+
+@pytest.mark.parametrize("where", ["second array", "zip directory", "fsync", "replace"])
+def test_ctrl_c_during_a_first_save_leaves_nothing(tmp_path, monkeypatch, where):
+    _interrupt_at(where, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save({"w": np.arange(5.0), "v": np.ones(4)}, tmp_path / "model.ckpt")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []  # neither a half-written file nor a temporary one
+
+
+def test_the_file_is_fsynced_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    # A rename is durable only once the folder holding it is fsynced, and it may only be made
+    # once the data it points to is on disk: else a crash could leave the name pointing at an
+    # empty or partial file, which would lose the checkpoint it replaced.
+    path = tmp_path / "model.ckpt"
+    checkpoint.save({"w": np.zeros(2)}, path)
+    events, real_fsync, real_replace = [], os.fsync, os.replace
+
+    def fsync(fd):
+        st = os.fstat(fd)
+        events.append(("fsync", stat.S_ISDIR(st.st_mode), st.st_ino, st.st_size))
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", os.stat(src).st_ino, os.fspath(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(checkpoint.os, "replace", replace)
+    checkpoint.save({"w": np.arange(1000.0), "epoch": 2}, path)
+    monkeypatch.undo()
+    new = os.stat(path)
+    folder = os.stat(tmp_path).st_ino
+    assert events == [("fsync", False, new.st_ino, new.st_size),  # the whole new file
+                      ("replace", new.st_ino, str(path)),
+                      ("fsync", True, folder, events[2][3])], events
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")

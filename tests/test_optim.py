@@ -53,6 +53,28 @@ def run(opt, params, grads):
 
 # ---------------------------------------------------------------- against torch.optim
 
+def assert_state_matches_torch(sd, tsd, where):
+    """Our state_dict() against torch.optim's: the same params have state, under the same
+    names (momentum_buffer, exp_avg, exp_avg_sq, sum, square_avg, grad_avg, step), with the same
+    values; torch keeps step as a float tensor, we keep an int. Our param group is torch's
+    without the keys for what we do not implement (maximize, foreach, fused, capturable,
+    differentiable; Adam's amsgrad and decoupled_weight_decay)."""
+    assert sorted(sd["state"]) == sorted(tsd["state"]), where
+    for i, st in sd["state"].items():
+        tst = tsd["state"][i]
+        assert sorted(st) == sorted(tst), f"{where} param {i}: {sorted(st)} != {sorted(tst)}"
+        for key, v in st.items():
+            if key == "step":
+                assert type(v) is int and v == float(tst[key]), f"{where} param {i} step"
+            else:
+                assert v.dtype == np.float64, f"{where} param {i} {key}"
+                np.testing.assert_allclose(v, tst[key].numpy(), rtol=1e-12, atol=1e-15,
+                                           err_msg=f"{where} param {i} {key}")
+    (group,), (tgroup,) = sd["param_groups"], tsd["param_groups"]
+    assert {k: tuple(v) if k == "betas" else v for k, v in tgroup.items() if k in group} == group
+    assert not tgroup.get("maximize") and not tgroup.get("amsgrad"), where
+
+
 @pytest.mark.parametrize("name,kw", CASES, ids=IDS)
 def test_matches_torch_for_5_steps(name, kw):
     torch = pytest.importorskip("torch")
@@ -69,6 +91,8 @@ def test_matches_torch_for_5_steps(name, kw):
         for k, (p, tp) in enumerate(zip(ours, theirs)):
             np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-12,
                                        err_msg=f"{name} {kw} step {t} param {k}")
+        # and the state the next step starts from (param 1 had no grad at step 2: one fewer)
+        assert_state_matches_torch(opt.state_dict(), topt.state_dict(), f"{name} {kw} step {t}")
 
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
