@@ -341,6 +341,47 @@ def test_save_makes_the_folder_and_refuses_a_folder_as_the_file(tmp_path):
         checkpoint.save({"a": 2}, tmp_path / "run")
 
 
+def test_the_folders_save_makes_are_fsynced_into_their_parents(tmp_path, monkeypatch):
+    # A new folder's name lives in its parent: until the parent is fsynced a crash can lose
+    # the folder, and with it the checkpoint that was fsynced inside.
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            synced.append(st.st_ino)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    checkpoint.save({"a": 1}, tmp_path / "run" / "deeper" / "ck.npz")
+    monkeypatch.undo()
+    ino = [os.stat(tmp_path / p).st_ino for p in ("", "run", "run/deeper")]
+    assert synced == ino, (synced, ino)  # each parent, top down, then the file's own folder
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges there")
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "step100.ckpt"
+    checkpoint.save({"step": 1}, target)
+    link = tmp_path / "latest.ckpt"
+    link.symlink_to(Path("runs") / "step100.ckpt")  # relative, as `ln -s` users write them
+    checkpoint.save({"step": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "step100.ckpt")
+    assert checkpoint.load(target) == {"step": 2}
+    assert sorted(os.listdir(tmp_path)) == ["latest.ckpt", "runs"]  # no temporary file left
+    assert os.listdir(tmp_path / "runs") == ["step100.ckpt"]
+    dangling = tmp_path / "next.ckpt"
+    dangling.symlink_to(tmp_path / "runs" / "new" / "step200.ckpt")
+    checkpoint.save({"step": 3}, dangling)  # a link to a file not yet written: it is made
+    assert dangling.is_symlink() and checkpoint.load(dangling) == {"step": 3}
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError, match="save: .*a is a symbolic link that points back to itself"):
+        checkpoint.save({"step": 4}, tmp_path / "a")
+    assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()
+
+
 def test_keys_that_cannot_name_a_zip_member_still_round_trip(tmp_path):
     obj = {"a\x00b": np.ones(1), "\ud800x": np.arange(2), "k" * 70_000: np.zeros(1)}
     checkpoint.save(obj, tmp_path / "k.npz")  # each used to fail only when loaded, or half-way

@@ -6,6 +6,7 @@ tuples, str/int key types, scalar metadata), so ``load(save(x)) == x`` with dtyp
 The path is used exactly as given (no ".npz" is appended). Torch helpers import torch lazily.
 """
 
+import errno
 import json
 import math
 import os
@@ -88,6 +89,19 @@ def _file_mode(path):
     return 0o666 & ~umask
 
 
+def _makedirs(directory):
+    """os.makedirs, then fsync the parent of every folder it made, so that a crash cannot
+    lose the new folders (and with them the checkpoint inside)."""
+    made = []
+    while not os.path.isdir(directory) and directory != os.path.dirname(directory):
+        made.append(directory)
+        directory = os.path.dirname(directory)
+    if made:
+        os.makedirs(made[0], exist_ok=True)
+        for folder in reversed(made):
+            _fsync_dir(os.path.dirname(folder))
+
+
 def _fsync_dir(directory):
     """fsync a directory so a rename inside it survives a crash (skipped where unsupported)."""
     try:
@@ -108,7 +122,9 @@ def save(obj, path):
     The file is written to a temporary file in the same directory, fsynced, then renamed over
     path with os.replace; on any error the temporary file is removed and an existing file at
     path is left untouched. path (str or os.PathLike) is used as given: nothing is appended;
-    its folder is created if missing. Dict keys must be str or int. Nothing is pickled.
+    its folder is created if missing. Where path is a symbolic link, the file it points to is
+    replaced and the link stays (as `open(path, "wb")` would write through it). Dict keys must
+    be str or int. Nothing is pickled.
     """
     path = os.fsdecode(path)
     arrays = {}
@@ -116,10 +132,16 @@ def save(obj, path):
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
     if not os.path.basename(path):
         raise ValueError(f"checkpoint.save: {path!r} names no file")
+    if os.path.islink(path):  # os.replace would put the file in place of the link
+        target = os.path.realpath(path)
+        if os.path.islink(target):
+            raise OSError(errno.ELOOP, f"checkpoint.save: {path} is a symbolic link that "
+                          "points back to itself")
+        path = target
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"checkpoint.save: {path} is a folder; give a file name")
-    os.makedirs(directory, exist_ok=True)
+    _makedirs(directory)
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
