@@ -313,7 +313,9 @@ def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budg
     by `wall` on the last warm-up round (planned_rounds)."""
     params, x, targets = make_data(case)
     steps = {impl: MAKERS[impl](case.kind, params, x, targets)[0] for impl in impls}
+    start = wall()
     first = {impl: step() for impl, step in steps.items()}   # also the first warm-up round
+    last = wall() - start  # what a round takes, if no later warm-up round measures it better
     for impl, loss in first.items():
         if not np.isclose(loss, first["reference"], rtol=1e-4, atol=1e-5):
             raise AssertionError(f"{case.label}: {impl}'s float32 loss {loss:.6f} differs from "
@@ -333,7 +335,6 @@ def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budg
             progress.advance(task)
         return wall() - start
 
-    last = None
     for _ in range(warmup - 1):
         last = one_round(False)
     more = planned_rounds(rounds, budget, last) - rounds
@@ -504,19 +505,41 @@ def machine():
 # ---------------------------------------------------------------------------------------------
 
 
+def _count(least):
+    """An argparse type: an int >= least, else a message naming the value."""
+    def count(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < least:
+            raise argparse.ArgumentTypeError(f"{v} is less than {least}")
+        return v
+    return count
+
+
+def _grid_point(text):
+    """An argparse type: "B,T,H", three positive ints."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not B,T,H (three positive whole numbers)")
+    return tuple(int(p) for p in parts)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny grid, 2 rounds (smoke test)")
     p.add_argument("--only", choices=["lstm", "gru", "rnn"], action="append",
                    help="only this kind (repeatable)")
-    p.add_argument("--grid", action="append", metavar="B,T,H",
+    p.add_argument("--grid", action="append", metavar="B,T,H", type=_grid_point,
                    help="only this (B, T, H) (repeatable); default: the full grid")
     p.add_argument("--impl", action="append", choices=IMPLS,
                    help="only these implementations (the reference always runs)")
-    p.add_argument("--rounds", type=int, default=None,
+    p.add_argument("--rounds", type=_count(1), default=None,
                    help=f"timed rounds, exactly (default: at least {ROUNDS}, and as many as fit "
                         f"in {ROUND_BUDGET:g} s a case, up to {MAX_ROUNDS}; quick 2)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
+    p.add_argument("--warmup", type=_count(1), default=2,
+                   help="untimed rounds first (default 2; the first also checks the losses)")
     p.add_argument("--threads", default="1", help="BLAS/torch threads (default 1)")
     p.add_argument("--clock", choices=["cpu", "wall"], default=None,
                    help="cpu: the process's CPU time (time.process_time), which on one thread "
@@ -532,8 +555,7 @@ def parse_args(argv):
 def build_cases(args):
     kinds = args.only or ["lstm", "gru", "rnn"]
     if args.grid:
-        grid = [tuple(int(v) for v in g.split(",")) for g in args.grid]
-        return [Case(k, *g) for k in kinds for g in grid]
+        return [Case(k, *g) for k in kinds for g in args.grid]
     grid, longs = (QUICK, QUICK_RNN) if args.quick else (GRID, RNN_LONG)
     cases = [Case(k, *g) for k in kinds for g in grid]
     if "rnn" in kinds:

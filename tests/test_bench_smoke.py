@@ -136,3 +136,42 @@ def test_time_case_runs_the_planned_rounds_on_the_last_warm_up(monkeypatch, ref_
     monkeypatch.setattr(bench, "MAKERS", fake_makers(clock, seconds))
     exact = bench.time_case(case, list(seconds), 7, 3, clock, budget=None, wall=clock)
     assert exact == {impl: [s] * 7 for impl, s in seconds.items()}  # --rounds 7: exactly 7
+
+
+def test_with_one_warm_up_round_the_plan_is_made_on_the_loss_check(monkeypatch):
+    # --warmup 1: the loss check is the only untimed round, so the plan reads it (it used to
+    # plan nothing and run the minimum)
+    from benchmarks import bench
+    clock = FakeClock()
+
+    def maker(kind, params, x, targets):
+        def step():
+            clock.now += 0.125
+            return 1.0
+        return step, None
+
+    monkeypatch.setattr(bench, "MAKERS", {"reference": maker, "engine": maker})
+    monkeypatch.setattr(bench, "gc", types.SimpleNamespace(collect=lambda: 0))
+    case = bench.Case("rnn", 1, 2, 3)
+    times = bench.time_case(case, ["reference", "engine"], 15, 1, clock, budget=20.0,
+                            wall=clock)
+    assert {len(v) for v in times.values()} == {61}  # 0.25 s a round: 80 fit, 61 at most
+    clock.now = 0.0
+    monkeypatch.setattr(bench, "MAKERS", fake_makers(clock, {"reference": 1.0, "engine": 1.0}))
+    slow = bench.time_case(case, ["reference", "engine"], 15, 1, clock, budget=20.0, wall=clock)
+    assert {len(v) for v in slow.values()} == {15}  # a 200 s loss check: the minimum
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--rounds", "0"], "--rounds: 0 is less than 1"),
+    (["--rounds", "-3"], "--rounds: -3 is less than 1"),
+    (["--warmup", "0"], "--warmup: 0 is less than 1"),
+    (["--rounds", "two"], "--rounds: 'two' is not a whole number"),
+    (["--grid", "32,64"], "--grid: '32,64' is not B,T,H"),
+    (["--grid", "32,0,8"], "--grid: '32,0,8' is not B,T,H"),
+])
+def test_bad_arguments_are_refused_by_name(argv, message, capsys):
+    from benchmarks import bench
+    with pytest.raises(SystemExit):
+        bench.parse_args(argv)
+    assert message in capsys.readouterr().err
