@@ -401,3 +401,49 @@ def test_clipping_and_loading_refuse_what_is_not_a_number():
     sd["state"][0]["step"] = None  # the moments without their count
     with pytest.raises(ValueError, match=r"Adam.load_state_dict: state\[0\]\['step'\] is None"):
         opt.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_loads_torch_optimizer_state_and_goes_on_as_torch_does(name, kw):
+    # resuming in tinygrad_lstm a run that torch trained: the state torch.optim saved, its
+    # tensors made arrays, loads as it is (group keys such as foreach and maximize=False
+    # included), and the next steps equal torch's
+    torch = pytest.importorskip("torch")
+    from tinygrad_lstm import checkpoint
+    inits, grads = make_problem(6)
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in inits]
+    topt = getattr(torch.optim, name)(theirs, **kw)
+
+    def torch_step(gs):
+        for tp, g in zip(theirs, gs):
+            tp.grad = None if g is None else torch.tensor(g)
+        topt.step()
+
+    for gs in grads[:3]:
+        torch_step(gs)
+    ours = [P(tp.detach().numpy().copy()) for tp in theirs]
+    opt = getattr(optim, name)(ours, lr=123.0)  # the group's hyperparameters come from torch
+    opt.load_state_dict(checkpoint.from_torch_state_dict(topt.state_dict()))
+    assert opt.lr == kw.get("lr", topt.param_groups[0]["lr"])
+    run(opt, ours, grads[3:])
+    for gs in grads[3:]:
+        torch_step(gs)
+    for k, (p, tp) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-12,
+                                   err_msg=f"{name} {kw} param {k}")
+
+
+def test_torch_state_with_a_switch_we_do_not_implement_is_refused_by_name():
+    torch = pytest.importorskip("torch")
+    from tinygrad_lstm import checkpoint
+    theirs = [torch.zeros(3, requires_grad=True)]
+    sd = checkpoint.from_torch_state_dict(torch.optim.Adam(theirs, amsgrad=True).state_dict())
+    opt = optim.Adam([P(np.zeros(3))], lr=0.5)
+    with pytest.raises(ValueError, match="Adam.load_state_dict: param group has amsgrad=True, "
+                                         "which Adam does not implement"):
+        opt.load_state_dict(sd)
+    assert opt.lr == 0.5
+    sd = checkpoint.from_torch_state_dict(torch.optim.SGD(theirs, lr=0.1, maximize=True)
+                                          .state_dict())
+    with pytest.raises(ValueError, match="SGD.load_state_dict: param group has maximize=True"):
+        optim.SGD([P(np.zeros(3))], lr=0.5).load_state_dict(sd)

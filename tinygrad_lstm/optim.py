@@ -66,6 +66,13 @@ def _state_value(op, key, name, v, j, data):
     return np.array(a, dtype=data.dtype)
 
 
+# Keys of a torch.optim param group that we have no hyperparameter for. A state_dict from torch
+# (through checkpoint.from_torch_state_dict) loads when they leave the arithmetic ours: the
+# switches for how torch schedules the work (None: any value), the others only when off.
+TORCH_SWITCHES = {"foreach": None, "fused": None, "capturable": None, "differentiable": None,
+                  "maximize": False, "amsgrad": False, "decoupled_weight_decay": False}
+
+
 class Optimizer:
     """Base class: the parameter list, per-parameter state and the hyperparameters.
 
@@ -145,7 +152,9 @@ class Optimizer:
         return {"state": state, "param_groups": [group]}
 
     def load_state_dict(self, sd):
-        """Load a state_dict() result; everything is validated before anything changes."""
+        """Load a state_dict() result, ours or torch.optim's (its tensors made arrays by
+        checkpoint.from_torch_state_dict; TORCH_SWITCHES says which of its extra keys are
+        accepted); everything is validated before anything changes."""
         op = f"{type(self).__name__}.load_state_dict"
         if not isinstance(sd, dict) or set(sd) != {"state", "param_groups"}:
             got = sorted(map(str, sd)) if isinstance(sd, dict) else type(sd).__name__
@@ -157,6 +166,11 @@ class Optimizer:
         ids = list(group.pop("params", []))
         if len(ids) != len(self.params):
             raise ValueError(f"{op}: state_dict has {len(ids)} params, optimizer has {len(self.params)}")
+        for k in set(group) - set(self._hyper) & set(TORCH_SWITCHES):
+            v = group.pop(k)
+            if TORCH_SWITCHES[k] is not None and v not in (False, None):
+                raise ValueError(f"{op}: param group has {k}={v!r}, which {type(self).__name__} "
+                                 "does not implement")
         if set(group) != set(self._hyper):
             raise ValueError(f"{op}: param group keys {sorted(group)} differ from {type(self).__name__}'s "
                              f"{sorted(self._hyper)}")
