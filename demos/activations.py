@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tinygrad_lstm import no_grad
-from tinygrad_lstm.cli import demo_parser, positive, writable
+from tinygrad_lstm.cli import demo_parser, graph_clash, positive, run_demo, writable
 from tinygrad_lstm.data import load_text, split_train_val
 
 
@@ -197,8 +197,11 @@ def main(argv=None):
     positive("--hidden", args.hidden)
     positive("--chars", args.chars)
     positive("--lines", args.lines)
+    if not 0 <= args.threshold <= 1:  # NaN too, which would let every unit count as tracking
+        raise SystemExit(f"error: --threshold is an |r|, so in [0, 1]; got {args.threshold}")
     if args.svg:
         writable(args.svg, "--svg")
+        graph_clash(args.graph, args.svg, "--svg")
     charlm = load_charlm()
 
     # model: train a small LSTM char-LM with charlm's loop, or load one
@@ -290,4 +293,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

@@ -28,8 +28,8 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import (StopBetweenSteps, demo_parser, graph_and_steps, positive,
-                               progress, writable)
+from tinygrad_lstm.cli import (StopBetweenSteps, demo_parser, graph_and_steps, graph_clash,
+                               positive, progress, run_demo, writable)
 from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -93,7 +93,8 @@ def build_parser():
             p.add_argument(flag, choices=sorted(CELLS), **kw)
         else:
             p.add_argument(flag, type=f.type, metavar=f.name.upper(), **kw)
-    p.add_argument("--save", metavar="PATH", help="write a checkpoint here (atomically)")
+    p.add_argument("--save", metavar="PATH", help="write a checkpoint here (atomically); a file "
+                   "already there is replaced only when it is the one --resume continues")
     p.add_argument("--every", type=int, default=0, metavar="N",
                    help="checkpoint every N steps as well as at the end (needs --save)")
     p.add_argument("--resume", metavar="PATH", help="continue training from a checkpoint; "
@@ -114,8 +115,11 @@ def check_config(cfg):
                              f"got {getattr(cfg, name)}")
     if cfg.eval_chars < 0 or cfg.eval_chars == 1:
         raise SystemExit(f"error: --eval-chars must be 0 (all) or >= 2, got {cfg.eval_chars}")
-    for name in ("lr", "clip"):
-        positive("--" + name, getattr(cfg, name))
+    positive("--lr", cfg.lr)
+    if not cfg.clip > 0:  # inf is allowed: no clipping
+        raise SystemExit(f"error: --clip must be positive, got {cfg.clip}")
+    if not math.isfinite(cfg.forget_bias):
+        raise SystemExit(f"error: --forget-bias must be finite, got {cfg.forget_bias}")
     if cfg.embedding < 0:
         raise SystemExit(f"error: --embedding must be >= 0, got {cfg.embedding}")
     if not 0.0 <= cfg.reset < 1.0:
@@ -236,6 +240,11 @@ def lr_at(cfg, fraction):
 
 # ------------------------------------------------------------------------------------- checkpoints
 def save_checkpoint(path, model, opt, cfg, vocab, run):
+    # a diverged run must not replace the checkpoint it was resumed from with NaNs
+    bad = next((k for k, v in model.state_dict().items() if not np.isfinite(v).all()), None)
+    if bad is not None:
+        raise SystemExit(f"error: training diverged: {bad} is not finite at step {run['step']} "
+                         f"(a lower --lr?); not saved to {path}")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     checkpoint.save({"model": dict(model.state_dict()), "optimizer": opt.state_dict(),
                      "step": run["step"], "seconds": run["seconds"], "vocab": "".join(vocab.itos),
@@ -305,10 +314,18 @@ def main(argv=None):
     given = {f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)}
     if args.every and not args.save:
         raise SystemExit("error: --every needs --save PATH")
-    if args.every < 0 or args.sample_chars < 0 or args.temperature < 0:
+    if args.every < 0 or args.sample_chars < 0 or not args.temperature >= 0:  # NaN too
         raise SystemExit("error: --every, --sample-chars and --temperature must be >= 0")
     if args.save:
         writable(args.save, "--save")
+        graph_clash(args.graph, args.save, "--save")
+        # the run would replace it: only the checkpoint it continues may be (a typo must not
+        # cost the training text, nor another run's checkpoint)
+        resumed = args.resume and Path(args.resume).exists() \
+            and Path(args.save).exists() and Path(args.save).samefile(args.resume)
+        if Path(args.save).exists() and not resumed:
+            raise SystemExit(f"error: --save {args.save}: a file is already there; continue it "
+                             f"with --resume {args.save}, or give another path")
 
     # data: ids of the whole text, the last 10% held out for validation
     try:
@@ -344,6 +361,10 @@ def main(argv=None):
         stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
     except ValueError as e:
         raise SystemExit(f"error: --data {args.data}: {e}") from None
+    if len(val_ids) < 2:  # evaluate() predicts one character from another
+        raise SystemExit(f"error: --data {args.data}: {len(text)} characters leave "
+                         f"{len(val_ids)} for validation (the last 10%), which needs 2: give a "
+                         f"text of at least 11 characters")
     step, seconds_before, hx = 0, 0.0, None
     if ck is not None:
         restore(args.resume, ck, model, opt)
@@ -387,6 +408,10 @@ def main(argv=None):
                 hx = None                                # a new pass over the text: fresh state
             x, y = stream.next_batch()
             loss, hx = loss_on(x, y, hx)
+            if not math.isfinite(loss.item()):  # no step can bring it back: stop, save nothing
+                raise SystemExit(f"error: training diverged: the loss is {loss.item()} at step "
+                                 f"{step + 1} (a lower --lr?)"
+                                 + (f"; not saved to {args.save}" if args.save else ""))
             hx = restart_some(detach(hx), rng, cfg.reset)
             opt.zero_grad()
             loss.backward()
@@ -442,6 +467,6 @@ def main(argv=None):
 
 if __name__ == "__main__":
     try:
-        main()
+        run_demo(main)
     except KeyboardInterrupt:  # a second Ctrl-C
         raise SystemExit(130) from None

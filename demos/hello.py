@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, manual_seed, nn, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, run_demo
 from tinygrad_lstm.data import hello_example, one_hot
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -69,4 +69,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

@@ -36,7 +36,7 @@ from rich.table import Table
 
 from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, run_demo
 from tinygrad_lstm.data import adding_problem
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -180,6 +180,8 @@ def main(argv=None):
         positive("--" + flag, getattr(args, flag))
     if args.delay < 0:
         raise SystemExit(f"error: --delay must be 0 or more, got {args.delay}")
+    if not math.isfinite(args.forget_bias):
+        raise SystemExit(f"error: --forget-bias must be finite, got {args.forget_bias}")
     if args.T < 2:
         raise SystemExit(f"error: --T must be at least 2, got {args.T}")
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -255,4 +257,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

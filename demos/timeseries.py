@@ -36,7 +36,7 @@ from rich.table import Table
 
 from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, run_demo
 from tinygrad_lstm.data import make_windows, noisy_sine, normalize, trending_random_walk
 
 
@@ -252,4 +252,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

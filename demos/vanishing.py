@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinygrad_lstm import Tensor, nn
-from tinygrad_lstm.cli import demo_parser, positive, progress, show_graph, show_steps
+from tinygrad_lstm.cli import demo_parser, positive, progress, run_demo, show_graph, show_steps
 
 W_XH, W_HH, B = 2.0, 3.0, 1.0           # the toy: h_t = tanh(2 x_t + 3 h_{t-1} + 1)
 FORGET_BIASES = (0, 1, 2, 3)
@@ -320,4 +320,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

@@ -30,7 +30,7 @@ from rich.table import Table
 
 from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, run_demo
 from tinygrad_lstm.data import CharVocab, char_batches, load_text, split_train_val
 
 VARIANTS = {  # name -> (layer class, kwargs)
@@ -93,6 +93,13 @@ def main(argv=None):
 
     # data: a slice of Shakespeare; the same train batches (and validation batches) for all
     text = load_text()[:args.chars]
+    need = args.seq_len + 1  # a window and its next character, from the last 10%
+    if len(text) - int(len(text) * 0.9) < need:
+        least = next(n for n in range(need, 20 * need) if n - int(n * 0.9) >= need)
+        raise SystemExit(f"error: --chars {args.chars}: the slice leaves "
+                         f"{len(text) - int(len(text) * 0.9)} validation characters (the last "
+                         f"10%) and --seq-len {args.seq_len} needs {need}; use --chars {least} "
+                         f"or more, or a shorter --seq-len")
     vocab = CharVocab(text)
     train_ids, val_ids = split_train_val(vocab.encode(text), 0.1)
     data_rng = np.random.default_rng(args.seed)
@@ -166,4 +173,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_demo(main)

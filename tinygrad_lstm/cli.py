@@ -32,6 +32,8 @@ class _DemoParser(argparse.ArgumentParser):
             self.error(f"argument --steps: must be at least {self.min_steps}, got {ns.steps}")
         if ns.auto is not None and not ns.auto >= 0:
             self.error(f"argument --auto: must be 0 or more seconds, got {ns.auto}")
+        if ns.seed < 0:  # numpy's generators refuse it, with a traceback, after the parse
+            self.error(f"argument --seed: must be 0 or more, got {ns.seed}")
         if ns.graph:
             try:
                 ns.graph = str(graph_path(ns.graph, self.graph_default))
@@ -77,7 +79,24 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_hel
 def positive(name, value):
     if not value > 0:  # NaN too
         raise SystemExit(f"error: {name} must be positive, got {value}")
+    if value == float("inf"):  # an infinite rate or size only makes NaNs, after the work
+        raise SystemExit(f"error: {name} must be finite, got {value}")
     return value
+
+
+def run_demo(main):
+    """Run a demo's `main()` as a command. Its own `error: ...` (a SystemExit with that
+    message) is printed the way argparse prints one, `PROG: error: ...`, and exits with
+    argparse's status 2: Python's own handling would exit 1, so a script could not tell a
+    refused command line by its status."""
+    try:
+        main()
+    except SystemExit as e:
+        if not (isinstance(e.code, str) and e.code.startswith("error: ")):
+            raise
+        prog = os.environ.get("TINYGRAD_LSTM_PROG") or os.path.basename(sys.argv[0])
+        print(f"{prog}: {e.code}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def writable(path, flag):
@@ -113,6 +132,18 @@ def graph_path(out, default="out/graph.svg"):
     _, picture = picture_path(out)
     writable(picture, "--graph")
     return picture
+
+
+def graph_clash(graph, other, flag):
+    """SystemExit when `other` (another output of the run, given as `flag`) is one of the
+    files `--graph` writes: its picture or the DOT source next to it. Checked before
+    training: the one written last would silently replace the other."""
+    if graph and other:
+        picture = Path(graph)
+        mine = {picture.resolve(), picture.with_suffix(".dot").resolve()}
+        if Path(other).resolve() in mine:
+            raise SystemExit(f"error: {flag} {other}: --graph writes there too ({picture} and "
+                             f"its .dot); give them different paths")
 
 
 @contextlib.contextmanager

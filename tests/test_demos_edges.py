@@ -1,0 +1,145 @@
+"""The demos' command lines at their edges: nonsense values are refused with one clear line
+(exit status 2, as argparse's own errors) before any training, and nothing a user saved is
+overwritten. Short settings only."""
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinygrad_lstm import checkpoint
+from tinygrad_lstm.data import load_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--hidden", "16", "--embedding", "8", "--batch-size", "4", "--seq-len", "8",
+         "--sample-chars", "0", "--eval-every", "0", "--eval-chars", "200"]
+
+
+def load_demo(name):
+    return runpy.run_path(str(ROOT / "demos" / f"{name}.py"), run_name=name)
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("edges") / "small.txt"
+    path.write_text(load_text()[:5000], encoding="utf-8")
+    return path
+
+
+def test_a_negative_seed_is_refused_by_the_parser(capsys):
+    # was: a numpy traceback from manual_seed, after the parser had accepted it
+    with pytest.raises(SystemExit) as e:
+        load_demo("hello")["main"](["--seed", "-1"])
+    assert e.value.code == 2
+    assert "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd,prog", [
+    (["demos/hello.py"], "hello.py"),
+    (["-m", "tinygrad_lstm", "hello"], "tinygrad-lstm hello"),
+])
+def test_a_demos_own_errors_exit_2_in_one_line_like_argparse(cmd, prog):
+    # was: exit status 1 (Python's for a SystemExit with a message), unlike --steps 0's 2
+    run = subprocess.run([sys.executable, *cmd, "--hidden", "0"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr == f"{prog}: error: --hidden must be positive, got 0\n"
+    assert run.stdout == ""
+
+
+def test_charlm_refuses_a_text_too_short_to_validate(tmp_path):
+    # was: a CharStream traceback from the final evaluation, after the training
+    short = tmp_path / "short.txt"
+    short.write_text("abcdefghij", encoding="utf-8")
+    main = load_demo("charlm")["main"]
+    with pytest.raises(SystemExit, match=r"^error: --data .*short\.txt: 10 characters leave 1 "
+                                         r"for validation .*at least 11 characters"):
+        main(SMALL + ["--data", str(short), "--steps", "1", "--batch-size", "1"])
+    short.write_text("abcdefghijk", encoding="utf-8")                  # 11: the least that runs
+    r = main(SMALL + ["--data", str(short), "--steps", "1", "--batch-size", "1"])
+    assert r.step == 1
+
+
+def test_charlm_save_never_overwrites_a_file_it_did_not_resume(text_file, tmp_path):
+    # was: --save onto the training text (or another model's checkpoint) replaced it
+    main = load_demo("charlm")["main"]
+    data = tmp_path / "data.txt"
+    data.write_bytes(text_file.read_bytes())
+    with pytest.raises(SystemExit, match=r"^error: --save .*data\.txt: a file is already there"):
+        main(SMALL + ["--data", str(data), "--steps", "1", "--save", str(data)])
+    assert data.read_bytes() == text_file.read_bytes()
+    ck = tmp_path / "lstm.npz"
+    main(SMALL + ["--data", str(data), "--steps", "2", "--save", str(ck)])
+    saved = ck.read_bytes()
+    with pytest.raises(SystemExit, match=r"--save .*lstm\.npz: a file is already there; "
+                                         r"continue it with --resume"):
+        main(SMALL + ["--data", str(data), "--steps", "1", "--cell", "gru", "--save", str(ck)])
+    assert ck.read_bytes() == saved
+    # resuming the file it saves to is what --save is for
+    r = main(["--data", str(data), "--resume", str(ck), "--steps", "3", "--save", str(ck),
+              "--sample-chars", "0", "--eval-chars", "200"])
+    assert r.step == 3 and checkpoint.load(ck)["step"] == 3
+
+
+@pytest.mark.parametrize("demo,argv,match", [
+    # each was: NaN losses (inf) or a traceback at sampling / at the loss chart (nan)
+    ("hello", ["--lr", "inf"], "--lr must be finite, got inf"),
+    ("charlm", SMALL + ["--forget-bias", "nan"], "--forget-bias must be finite, got nan"),
+    ("charlm", SMALL + ["--lr", "inf"], "--lr must be finite, got inf"),
+    ("charlm", SMALL + ["--temperature", "nan"], "--temperature must be >= 0"),
+    ("long_memory", ["--T", "10", "--forget-bias", "nan"], "--forget-bias must be finite, got nan"),
+    ("timeseries", ["--lr", "inf"], "--lr must be finite, got inf"),
+    ("activations", ["--threshold", "nan"], r"--threshold is an \|r\|, so in \[0, 1\]; got nan"),
+])
+def test_non_finite_numbers_are_refused_before_training(demo, argv, match, text_file, capsys):
+    argv = argv + (["--data", str(text_file)] if demo in ("charlm", "activations") else [])
+    with pytest.raises(SystemExit, match=match):
+        load_demo(demo)["main"](argv + ["--steps", "1"])
+    assert "after" not in capsys.readouterr().out
+
+
+def test_charlm_clip_inf_still_means_no_clipping(text_file):
+    r = load_demo("charlm")["main"](SMALL + ["--data", str(text_file), "--steps", "1",
+                                             "--clip", "inf"])
+    assert r.step == 1
+
+
+def test_variants_says_how_many_chars_a_seq_len_needs():
+    # was: a char_batches traceback
+    main = load_demo("variants")["main"]
+    with pytest.raises(SystemExit, match=r"^error: --chars 200: .* 20 validation characters .*"
+                                         r"--seq-len 32 needs 33; use --chars 321 or more"):
+        main(["--chars", "200", "--steps", "1", "--variants", "lstm", "--hidden", "4"])
+    r = main(["--chars", "321", "--steps", "1", "--variants", "lstm", "--hidden", "4"])
+    assert set(r) == {"lstm"}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's overflow, as it diverges
+def test_charlm_a_diverged_run_does_not_overwrite_the_checkpoint_it_resumed(text_file, tmp_path):
+    # was: NaN weights saved over the good checkpoint, and the run reported "saved"
+    main = load_demo("charlm")["main"]
+    ck = tmp_path / "good.npz"
+    main(SMALL + ["--data", str(text_file), "--steps", "2", "--save", str(ck)])
+    saved = ck.read_bytes()
+    with pytest.raises(SystemExit, match=r"^error: training diverged: .* not finite|"
+                                         r"^error: training diverged: the loss is nan"):
+        main(["--data", str(text_file), "--resume", str(ck), "--save", str(ck), "--steps", "10",
+              "--lr", "1e30", "--clip", "1e30", "--sample-chars", "0", "--eval-chars", "200"])
+    assert ck.read_bytes() == saved
+
+
+def test_save_and_graph_may_not_write_the_same_file(text_file, tmp_path):
+    # was: the checkpoint was saved, then replaced by the graph's DOT source (and activations'
+    # --svg replaced the --graph picture)
+    ck = tmp_path / "c.dot"
+    with pytest.raises(SystemExit, match=r"^error: --save .*c\.dot: --graph writes there too"):
+        load_demo("charlm")["main"](SMALL + ["--data", str(text_file), "--steps", "1",
+                                             "--save", str(ck), "--graph", str(tmp_path / "c.svg")])
+    assert not ck.exists()
+    svg = tmp_path / "a.svg"
+    with pytest.raises(SystemExit, match=r"^error: --svg .*a\.svg: --graph writes there too"):
+        load_demo("activations")["main"](["--data", str(text_file), "--hidden", "8", "--steps",
+                                          "1", "--svg", str(svg), "--graph", str(svg)])
+    assert not svg.exists()
