@@ -418,3 +418,99 @@ def test_a_cell_loop_without_scopes_is_told_how_to_get_its_path():
     assert not [e for e in edges if e[2].get("color", "").startswith(PATH_COLOR)]
     assert "the 3 tensors named 'c' have no timestep" in source
     assert "with scope(t=t):" in source
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_render_draws_a_bidirectional_lstm(tmp_path):
+    """dot 2.43 loses a stub's edge of a bidirectional LSTM with and without newrank ("lost
+    n50i0 n50 edge"): render used to write only the DOT file. Without the stubs' rank=same
+    it lays the graph out."""
+    loss, model = run("LSTM", T=3, bidirectional=True, loss_on="all")
+    paths, message = render(loss, tmp_path / "g.svg", params=model, grads=True)
+    assert message == "" and [p.name for p in paths] == ["g.dot", "g.svg"]
+    assert "c[t=3,rev]" in paths[1].read_text()
+    loss, model = run("LSTM", T=3, num_layers=2, bidirectional=True, loss_on="all")
+    shown = draw(loss, params=model)._repr_mimebundle_()  # Jupyter's way: the same retries
+    assert "c[l=1,t=3,rev]" in shown["image/svg+xml"]
+
+
+def test_grad_notes_and_edge_scale_survive_tiny_huge_and_inf_gradients():
+    """A float32 gradient of 2e-25 had ‖∂L‖ 0.00e+00 (its squares are 0 in float32); one inf
+    gradient made the edge scale "inf faint, inf bold" and every other edge equally faint."""
+    x = Tensor(np.full(4, 1e-25, np.float32), requires_grad=True)
+    assert "‖∂L‖ 4.00e-25" in draw((x * x).sum(), grads=True).source
+    loss, model = run("LSTM")
+    p = Tensor(np.ones(2, np.float32), requires_grad=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        source = draw(loss + (p * Tensor(np.float32(np.inf))).sum(), params=model, grads=True,
+                      edge_grads=True).source
+    legend = re.search(r"log10 ‖grad‖ along the edge: (\S+) faint, (\S+) bold", source)
+    assert legend and "inf" not in legend.group(0)
+    _, edges, _ = parse(source)
+    assert len({a["penwidth"] for _, _, a in edges if "penwidth" in a}) > 5
+
+
+def test_a_cell_loop_over_numpy_timesteps_is_drawn_as_over_ints():
+    """`for t in np.arange(T)` gives scope(t=np.int64(t)): it was taken for no timestep (no
+    step boxes, and a heading telling the user to do what they had done)."""
+    def source(ts):
+        rng = manual_seed(1)
+        cell = nn.LSTMCell(3, 4, rng=rng)
+        h = c = Tensor(np.zeros((2, 4), np.float32))
+        for t in ts:
+            with scope(t=t):
+                h, c = cell(Tensor(rng.standard_normal((2, 3)).astype(np.float32)), (h, c))
+        return draw((h * h).sum(), params=cell, grads=True).source
+
+    assert source(np.arange(4)) == source(range(4))
+
+
+def test_bad_arguments_are_refused_before_the_backward_runs():
+    """highlight=None drew "the 3 tensors named 'None' have no timestep"; a state_dict as
+    params failed with an AttributeError after grads=True had run the backward; a root without
+    a graph drew an empty picture."""
+    loss, model = run("LSTM")
+    with pytest.raises(ValueError, match=r"draw: highlight must be .* got None"):
+        draw(loss, highlight=None, grads=True, params=model)
+    with pytest.raises(TypeError, match=r"draw: params must be a Module, a \{name: tensor\} "
+                                        r"dict or \(name, tensor\) pairs; got OrderedDict "
+                                        r"holding 'weight_ih_l0': ndarray"):
+        draw(loss, params=model.state_dict(), grads=True)
+    with pytest.raises(TypeError, match="draw: params .* got list holding Parameter"):
+        draw(loss, params=model.parameters(), grads=True)
+    assert all(p.grad is None for p in model.parameters())  # nothing ran: the graph is whole
+    pairs = draw(loss, params=model.named_parameters(), grads=True).source  # pairs, as step
+    assert "<b>weight_hh_l0</b>" in pairs
+    with pytest.raises(ValueError, match=r"draw: the root \(shape \(\)\) does not require grad"):
+        draw(Tensor(np.ones(3, np.float32)).sum())
+
+
+def test_a_second_draw_with_grads_says_draw_ran_the_backward():
+    """The engine's own error told the user to pass retain_graph=True to a backward() that
+    draw(grads=True) had called, not they."""
+    loss, model = run("LSTM")
+    first = draw(loss, params=model, grads=True).source
+    with pytest.raises(RuntimeError, match=r"^draw\(grads=True\): this loss's backward has "
+                                           r"already run .* compute the loss again$"):
+        draw(loss, params=model, grads=True)
+    fresh, model2 = run("LSTM")  # without grads it still draws the (freed) graph
+    assert draw(loss, params=model).source == draw(fresh, params=model2).source
+    assert "‖∂L‖" in first
+
+
+def test_a_loop_with_scopes_but_no_names_is_told_to_name_its_states():
+    """The README's loop without .named("c"): the heading said only "no c[t−1] → c[t] path to
+    highlight", with no why (draw promises one)."""
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((4 + 3, 16)).astype(np.float32), requires_grad=True)
+    h = c = Tensor(np.zeros((2, 4), np.float32))
+    for t in range(3):
+        with scope(t=t):
+            x = Tensor(rng.standard_normal((2, 3)).astype(np.float32))
+            i, f, g, o = (Tensor.cat([x, h], 1) @ W).chunk(4, axis=1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            h = o.sigmoid() * c.tanh()
+    source = draw((h * h).mean(), params={"W": W}).source
+    assert "no c[t−1] → c[t] path to highlight: no tensor here is named 'c'" in source
+    assert "named(\\\"c\\\")` inside `with scope(t=t):`" in source
+    assert len(clusters_by_step(source)) == 2  # the steps are there (t = 0 is its own box)

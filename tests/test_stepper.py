@@ -429,3 +429,80 @@ def test_the_walk_record_needs_no_rich():
     assert run.returncode == 0, run.stderr
     nodes, on_path, label = run.stdout.split()
     assert int(nodes) > 20 and int(on_path) >= 2 and label == "weight_hh_l0"
+
+
+# --- gradients at the ends of float32 ------------------------------------------------------------
+
+def test_norms_of_tiny_and_huge_float32_gradients_are_not_0_or_inf():
+    """‖·‖ of a float32 gradient of 2e-25 squared its entries in float32: 0, next to the
+    nonzero values it printed (a vanishing gradient a few hundred steps back); of 2e20, inf."""
+    for value, want in [(1e-25, 4e-25), (1e20, 4e20)]:
+        x = Tensor(np.full(4, value, np.float32), requires_grad=True)
+        with np.errstate(over="ignore"):  # the loss, 4e40, is inf; the gradients are not
+            walk = record((x * x).sum(), {"x": x})
+        s = find(walk, lambda n: n is x)
+        assert s.grad.dtype == np.float32 and np.all(s.grad > 0)
+        assert stepper.norm(s.grad) == pytest.approx(want, rel=1e-6)
+        assert f"‖·‖ {fmt(want)}" in line_of(capture(make_step_panel(walk, s.index)), "in ")
+
+
+def test_inf_and_nan_gradients_are_shown_not_a_crash():
+    """An overflowing loss sends inf and nan back through the states: the timestep panel's
+    log-scale bars raised "cannot convert float NaN to integer" on every screen after that."""
+    rng = manual_seed(0)
+    model = nn.LSTM(2, 3, rng=rng)
+    out, _ = model(Tensor(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32)))
+    with np.errstate(all="ignore"):
+        walk = record((out * out).mean() * Tensor(np.float32(np.inf)), model)
+        norms = [e[3] for e in walk.states[(0, None)]]
+        assert np.inf in norms and any(np.isnan(norms))
+        text = capture(make_step_panel(walk, len(walk) - 1))
+    rows = {ln.split()[1]: ln for ln in text.splitlines() if re.match(r"│ \d ", ln)}
+    assert "█" * stepper.BAR + "       inf" in rows["3"]  # inf: the full bar
+    assert "nan" in text
+
+
+def test_bad_params_are_refused_before_the_backward_runs():
+    """A list of tensors as params: each Tensor was iterated row by row (new graph nodes, and
+    names that were rows) or failed to unpack, after the backward had run."""
+    loss, model, _ = tiny_lstm()
+    con = Console(file=io.StringIO(), width=100, color_system=None)
+    for bad, held in [(model.parameters(), "list holding Parameter"),
+                      (model.state_dict(), "OrderedDict holding 'weight_ih_l0': ndarray"),
+                      (model.weight_hh_l0, "Parameter")]:
+        with pytest.raises(TypeError, match=r"step: params must be a Module, a \{name: tensor\} "
+                                            rf"dict or \(name, tensor\) pairs; got {held}"):
+            stepper.step(loss, console=con, no_pause=True, params=bad)
+        with pytest.raises(TypeError, match=f"record: params .* got {held}"):
+            record(loss, bad)
+    assert all(p.grad is None for p in model.parameters()) and con.file.getvalue() == ""
+    walk = record(loss, model.named_parameters())  # the graph is whole: it walks now
+    assert walk.label(model.weight_hh_l0) == "weight_hh_l0"
+
+
+def test_a_narrow_terminal_keeps_the_timestep_column_and_here():
+    """At 60 columns the LSTM's two bar columns of 16 did not fit: rich squeezed the t column
+    and "← here" to nothing and cut the norms ("1.18e-0"). The bars now shorten instead."""
+    loss, model, states = tiny_lstm(T=4)
+    con = Console(file=io.StringIO(), width=60, color_system=None)
+    stepper.step(loss, console=con, no_pause=True, params=model)
+    out = con.file.getvalue()
+    rows = [ln for ln in out.splitlines() if "not yet" in ln or "█" in ln]
+    assert rows and all(re.match(r"│ +\d+  ", ln) for ln in rows), rows[:3]
+    here = [ln for ln in out.splitlines() if "← here" in ln]
+    blocks = out.count("╭─ backprop")
+    assert len(here) > blocks // 2 and all(re.match(r"│ +\d+  ", ln) for ln in here)
+    assert not re.search(r"\d\.\d\de[+-]\d? ", out)  # no norm cut short
+
+
+def test_stepping_a_loss_whose_backward_ran_says_so():
+    """As the README warns: drawing with grads=True ran the backward. The engine's error told
+    the user to pass retain_graph=True to a backward() they never called."""
+    from tinygrad_lstm.viz.graph import draw
+    loss, model, _ = tiny_lstm()
+    draw(loss, grads=True)
+    con = Console(file=io.StringIO(), width=100, color_system=None)
+    with pytest.raises(RuntimeError, match=r"^step: this loss's backward has already run .* "
+                                           r"compute the loss again$"):
+        stepper.step(loss, console=con, no_pause=True)
+    assert con.file.getvalue() == ""

@@ -17,10 +17,10 @@ import shutil
 from pathlib import Path
 
 import graphviz
-import numpy as np
 
 from .scene import (EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _additive, _cluster, _Scene, _symbols,
-                    no_path_reason)
+                    check_unwalked, no_path_reason, param_pairs)
+from .walk import norm
 
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source was written "
                 "({dot}). To render pictures install Graphviz: `apt-get install graphviz` on "
@@ -39,10 +39,10 @@ def collect_grad_norms(root, retain_graph=False):
     norms = {}
 
     def on_step(node, grad, parent_grads):
-        norms[id(node)] = float(np.linalg.norm(grad))
+        norms[id(node)] = norm(grad)
         for i, pg in enumerate(parent_grads):
             if pg is not None:
-                norms[(id(node), i)] = float(np.linalg.norm(pg))
+                norms[(id(node), i)] = norm(pg)
 
     root.backward(retain_graph=retain_graph, on_step=on_step)
     return norms
@@ -79,16 +79,31 @@ class Picture(graphviz.Digraph):
     with the highlighted path) can lose an edge between clusters ("Error: lost n113i0 n113
     edge", seen with stacked LSTMs): then `pipe`, which Jupyter's display and `render` use,
     lays the graph out again without newrank, one row of steps per layer, less tightly
-    aligned."""
+    aligned. dot 2.43 loses edges of a bidirectional layer either way ("lost n50i0 n50 edge",
+    from a stub ranked beside its node): then the stubs lose that rank and both layouts are
+    tried again."""
+
+    LAYOUTS = ((True, True), (True, False), (False, False), (False, True))  # (ranked, newrank)
+    _layout = 0  # the first that has not failed yet: display after render starts there
 
     def pipe(self, *args, **kwargs):
-        try:
-            return super().pipe(*args, **{**kwargs, "quiet": True})  # its errors are handled
-        except graphviz.CalledProcessError:
-            if self.graph_attr.get("newrank") != "true":
-                raise
-            del self.graph_attr["newrank"]
-            return super().pipe(*args, **kwargs)
+        if self._layout == 0:
+            self._ranks = [line for line in self.body if line.lstrip().startswith("{rank=same;")]
+        last = len(self.LAYOUTS) - 1 if self._ranks else 1
+        while True:
+            ranked, newrank = self.LAYOUTS[self._layout]
+            if not ranked:
+                self.body = [line for line in self.body if line not in self._ranks]
+            if newrank:
+                self.graph_attr["newrank"] = "true"
+            else:
+                self.graph_attr.pop("newrank", None)
+            try:  # dot's errors are handled until the last layout
+                return super().pipe(*args, **{**kwargs, "quiet": self._layout < last})
+            except graphviz.CalledProcessError:
+                if self._layout >= last:
+                    raise
+                self._layout += 1
 
 
 def _node_line(node_id, attrs):
@@ -112,20 +127,32 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         grads: None, True, or a dict from `collect_grad_norms` (keys may also be tensors).
             True runs the backward itself (`collect_grad_norms`): `.grad` is left as after a
             plain `root.backward()` and the graph is freed, so do not call backward again.
-        params: a Module or {name: Parameter} (e.g. `dict(model.named_parameters())`) to name
-            the parameter boxes. Defaults to "param".
+        params: a Module, {name: Parameter} (e.g. `dict(model.named_parameters())`) or
+            (name, Parameter) pairs to name the parameter boxes. Defaults to "param".
         folded: draw one timestep's cell, its recurrent edges looping back, labelled × T.
         max_steps: k to draw only the first and last k timesteps, with a "…" between.
         edge_grads: scale edge width and opacity by log10 of the gradient along each edge
             (needs grads), so vanishing gradients fade out.
         title: the heading. Defaults to what is highlighted (or why nothing is).
     """
+    # every check before `grads=True` runs the backward
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"draw: max_steps must be at least 1, got {max_steps}")
+    if not isinstance(highlight, str) or not highlight:
+        raise ValueError(f"draw: highlight must be a state's name such as 'c' or 'h', or "
+                         f"'auto'; got {highlight!r}")
+    if not root.requires_grad:
+        raise ValueError(f"draw: the root (shape {root.shape}) does not require grad, so no "
+                         "graph was recorded: was it made inside no_grad(), or from tensors "
+                         "without requires_grad=True?")
+    params = param_pairs(params, "draw")
+    if grads is True:
+        check_unwalked(root, "draw(grads=True)")
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
     s = _Scene(root, highlight, norms, params, folded, max_steps)
-    logs = [math.log10(v) for k, v in norms.items() if isinstance(k, tuple) and v > 0]
+    logs = [math.log10(v) for k, v in norms.items()
+            if isinstance(k, tuple) and 0 < v < math.inf]  # an inf or nan is no end of the scale
     scale = (max(min(logs), max(logs) - 6), max(logs)) if edge_grads and logs else None
     edges = s.edges()
 
@@ -230,7 +257,8 @@ def render(root, out="graph.svg", **draw_kwargs):
     g = draw(root, **draw_kwargs)
     out.parent.mkdir(parents=True, exist_ok=True)
     dot_path = out.with_suffix(".dot")
-    dot_path.write_text(g.source, encoding="utf-8")
+    source = g.source
+    dot_path.write_text(source, encoding="utf-8")
     if fmt == "dot":
         return [dot_path], ""
     hint = INSTALL_HINT.format(dot=dot_path, fmt=fmt, out=out)
@@ -245,7 +273,7 @@ def render(root, out="graph.svg", **draw_kwargs):
         return [dot_path], (f"`dot -T{fmt}` failed (exit {e.returncode}"
                             f"{': ' + err[-1] if err else ''}), so only the DOT source was "
                             f"written ({dot_path})")
-    if "newrank" not in g.graph_attr:  # dot needed the second layout: keep what rendered
+    if g.source != source:  # dot needed another layout: keep what rendered
         dot_path.write_text(g.source, encoding="utf-8")
     out.write_bytes(data)
     return [dot_path, out], ""

@@ -8,8 +8,10 @@ a `_Scene` into a graphviz.Digraph.
 """
 
 import html
+import numbers
 
-from ..autograd import toposort
+from ..autograd import _FREED, toposort
+from ..tensor import Tensor
 
 PATH_COLOR, PATH_FILL = "#e8710a", "#fde3cc"   # the highlighted state path
 EDGE_COLOR, PARAM_COLOR = "#3b4f6b", "#4a78b5"  # other edges (faded by edge_grads), parameters
@@ -35,6 +37,39 @@ def _nodes(root):
     return nodes
 
 
+def param_pairs(params, who):
+    """The (name, tensor) pairs of `params`: a Module, a {name: tensor} dict or (name, tensor)
+    pairs (None: none). Anything else is refused, naming `who`, before any backward runs (a
+    state_dict's arrays would name nothing; a Tensor would be iterated row by row)."""
+    if params is None:
+        return []
+    given, want = params, "params must be a Module, a {name: tensor} dict or (name, tensor) pairs"
+    if hasattr(params, "named_parameters"):
+        params = params.named_parameters()
+    elif isinstance(params, dict):
+        params = params.items()
+    if isinstance(params, (Tensor, str)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"{who}: {want}; got {type(given).__name__}")
+    pairs = list(params)
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                and isinstance(pair[1], Tensor)):
+            what = f"{pair[0]!r}: {type(pair[1]).__name__}" \
+                if isinstance(pair, (tuple, list)) and len(pair) == 2 else type(pair).__name__
+            raise TypeError(f"{who}: {want}; got {type(given).__name__} holding {what}")
+    return pairs
+
+
+def check_unwalked(root, who):
+    """Refuse, naming `who` (which runs the backward itself), a root whose backward has run
+    without retain_graph: the engine's error would say to pass retain_graph=True to a
+    backward() the user never called."""
+    if root._ctx is not None and root._ctx.saved is _FREED:
+        raise RuntimeError(f"{who}: this loss's backward has already run (loss.backward(), "
+                           "draw(grads=True) or step() on it) and freed its graph; "
+                           f"{who} runs the backward itself: compute the loss again")
+
+
 def _lane(t):
     """The scope without the timestep, e.g. (("layer", 0),): which row of steps t is in."""
     order = {"layer": 0, "direction": 1}
@@ -44,7 +79,8 @@ def _lane(t):
 
 def _step(t):
     step = (t.scope or {}).get("t")
-    return step if isinstance(step, int) else None
+    # numpy's integers too: `for t in np.arange(T): with scope(t=t):`
+    return int(step) if isinstance(step, numbers.Integral) else None
 
 
 def state_paths(nodes, name, max_len=20):
@@ -102,13 +138,16 @@ def pick_state(nodes):
 
 
 def no_path_reason(nodes, name, h_path):
-    """Why `nodes` have no name[t−1] → name[t] path: the states have no timestep, or (from
-    h_path, h's path) h's own path is additive or is not."""
+    """Why `nodes` have no name[t−1] → name[t] path: the states have no timestep or no name,
+    or (from h_path, h's path) h's own path is additive or is not."""
     why = f"no {name}[t−1] → {name}[t] path to highlight"
     unscoped = [t for t in nodes if t.name == name and _step(t) is None]
     if len(unscoped) > 1:  # a loop over a cell without scopes: the states have no t to order
         return (f"{why}: the {len(unscoped)} tensors named '{name}' have no timestep; run each "
                 "step inside `with scope(t=t):`")
+    if not h_path and not any(t.name == name for t in nodes):  # a loop with scopes, no names
+        return (f"{why}: no tensor here is named '{name}' (a cell names its states, e.g. "
+                f"`{name} = (...).named(\"{name}\")` inside `with scope(t=t):`)")
     if h_path:
         ops = _symbols(h_path, nodes)
         if _additive(h_path, nodes):
@@ -173,9 +212,7 @@ class _Scene:
             highlight = pick_state(self.nodes)[0] or "c"
         self.root, self.highlight, self.norms, self.folded = root, highlight, norms, folded
         self.num = {id(t): k for k, t in enumerate(self.nodes)}
-        if hasattr(params, "named_parameters"):
-            params = dict(params.named_parameters())
-        self.pnames = {id(p): name for name, p in (params or {}).items()}
+        self.pnames = {id(p): name for name, p in param_pairs(params, "draw")}
         self.path = state_paths(self.nodes, highlight)
         self.spine = self.path if highlight == "h" else state_paths(self.nodes, "h")
         self.on_path = {i for e in self.path for i in e}

@@ -25,6 +25,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from .scene import check_unwalked, param_pairs
 from .walk import Step, Walk, fmt, norm, preview, record, rule  # noqa: F401  (re-exported)
 
 CONTROLS = "⏎/n next · b back · t N step · p {path} · g N node · c end · q quit"  # key_help()
@@ -99,16 +100,17 @@ def _focus(walk, k):
     return key if key in walk.states else next(iter(walk.states), None)
 
 
-def make_timestep_panel(walk, k, max_rows=None):
+def make_timestep_panel(walk, k, max_rows=None, width=None):
     """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ for every timestep of the current layer, as far as the walk has
     reached them by step k, as bars on one log scale fixed for the whole walk; a window of
-    `max_rows` timesteps around the current one. None when no h or c is named."""
+    `max_rows` timesteps around the current one; bars shorter than BAR where `width`
+    characters would not hold them. None when no h or c is named."""
     key = _focus(walk, k)
     if key is None:
         return None
     entries = walk.states[key]
     names = [nm for nm in ("h", "c") if any(e[1] == nm for e in entries)]
-    logs = [np.log10(e[3]) for e in entries if e[3] > 0] or [0.0]
+    logs = [np.log10(e[3]) for e in entries if 0 < e[3] < np.inf] or [0.0]  # not inf, nan
     hi = max(logs)
     lo = min(max(min(logs), hi - DECADES), hi - 3)
     reached = {(e[1], e[2]): e[3] for e in entries if e[0] <= k}
@@ -120,10 +122,14 @@ def make_timestep_panel(walk, k, max_rows=None):
             (ts.index(t) for _, t in reached), default=0)
         start = min(max(0, centre - max_rows // 2), len(ts) - max_rows)
         stop = start + max_rows
+    bar = BAR
+    if width is not None:  # else rich squeezes the t and "← here" columns out of a narrow table
+        fixed = max(len(str(t)) for t in ts) + 8 * len(names) + 6 + 2 * (2 * len(names) + 1)
+        bar = max(4, min(BAR, (width - fixed) // len(names)))
     tab = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
-    tab.add_column("t", justify="right")
+    tab.add_column("t", justify="right", no_wrap=True)
     for nm in names:
-        tab.add_column(f"‖∂L/∂{nm}_t‖", min_width=BAR, no_wrap=True)
+        tab.add_column(f"‖∂L/∂{nm}_t‖", min_width=bar, no_wrap=True)
         tab.add_column("", justify="right", min_width=8, no_wrap=True)
     tab.add_column("")
     blank = [""] * (2 * len(names))
@@ -136,8 +142,9 @@ def make_timestep_panel(walk, k, max_rows=None):
             if x is None:
                 cells += [Text("·", style="dim"), Text("not yet", style="dim")]
             else:
-                w = 0 if x == 0 else 1 + round((np.log10(x) - lo) / (hi - lo) * (BAR - 1))
-                cells += [Text("█" * min(BAR, max(w, x > 0)), style="green"), f"{x:.2e}"]
+                w = bar if x == np.inf else 0 if not x > 0 else \
+                    1 + round((np.log10(x) - lo) / (hi - lo) * (bar - 1))
+                cells += [Text("█" * min(bar, max(w, x > 0)), style="green"), f"{x:.2e}"]
         tab.add_row(str(t), *cells, "← here" if t == here else "")
     if stop < len(ts):
         tab.add_row("⋮", f"{len(ts) - stop} earlier timesteps", *blank)
@@ -166,10 +173,11 @@ def make_where(walk, k, limit=4):
 
 
 def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None,
-                    max_out=MAX_OUT):
-    """The whole screen for step k (0-based) of a walk, as one Panel."""
+                    max_out=MAX_OUT, width=None):
+    """The whole screen for step k (0-based) of a walk, as one Panel (`width`: the console's,
+    to fit the timestep bars in)."""
     parts = [make_node_table(walk, k, max_out)]
-    timesteps = make_timestep_panel(walk, k, max_rows)
+    timesteps = make_timestep_panel(walk, k, max_rows, None if width is None else width - 4)
     if timesteps is not None:
         key = _focus(walk, k)
         which = f" · layer {key[0]}" + (" reverse" if key[1] else "") if walk.multi else ""
@@ -190,7 +198,8 @@ def fit_step_panel(console, walk, k, **kw):
     for max_out in (MAX_OUT, 2):
         rows = room
         for _ in range(2):
-            panel = make_step_panel(walk, k, max_rows=rows, max_out=max_out, **kw)
+            panel = make_step_panel(walk, k, max_rows=rows, max_out=max_out,
+                                    width=console.size.width, **kw)
             over = len(console.render_lines(panel, pad=False)) - room
             if over <= 0:
                 return panel
@@ -252,12 +261,15 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         the list of `Step`s (node, grad, parent_grads), in walk order.
     """
     console = console or Console()
+    params = param_pairs(params, "step")
+    check_unwalked(loss, "step")
     walk = record(loss, params)
     if interactive is None:
         interactive = sys.stdin.isatty() and console.is_terminal
     if no_pause or not interactive:
         for k in range(len(walk)):
-            console.print(make_step_panel(walk, k, title, controls=False, max_rows=12))
+            console.print(make_step_panel(walk, k, title, controls=False, max_rows=12,
+                                          width=console.width))
         return walk.steps
     if auto is not None:
         try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scene import no_path_reason, pick_state
+from .scene import check_unwalked, no_path_reason, param_pairs, pick_state
 
 
 def fmt(x):
@@ -20,7 +20,8 @@ def fmt(x):
 
 
 def norm(a):
-    return float(np.linalg.norm(a))
+    # in float64: the squares of a float32 gradient of 1e-25 are 0 there, of 1e20 inf
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64)))
 
 
 def preview(a, n=4):
@@ -45,6 +46,8 @@ def record(loss, params=None):
     """Run `loss.backward()` once, recording every step of the walk; returns a `Walk`.
     Afterwards `.grad` is exactly what a plain `loss.backward()` leaves (the observer only
     reads). `params` (a Module, a {name: tensor} dict or pairs) names the leaves."""
+    params = param_pairs(params, "record")  # refused before the backward runs
+    check_unwalked(loss, "record")
     steps = []
 
     def on_step(node, grad, parent_grads):
@@ -68,10 +71,7 @@ class Walk:
     def __init__(self, steps, params=None):
         self.steps = steps
         self.index = {id(s.node): s.index for s in steps}
-        if hasattr(params, "named_parameters"):
-            params = params.named_parameters()
-        self.names = {id(p): k for k, p in (params.items() if isinstance(params, dict)
-                                             else params or ())}
+        self.names = {id(p): k for k, p in param_pairs(params, "Walk")}
         self.children = {}
         for s in steps:
             for p in s.node.parents:
