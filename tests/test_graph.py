@@ -246,8 +246,10 @@ def test_max_steps_draws_first_and_last_steps_with_an_ellipsis_between():
     chain = highlighted_chain(source)  # still one chain, through the "…"
     assert chain[:7] == ["c[t=0]", "×", "+", "c[t=1]", "×", "+", "c[t=2]"]
     assert chain[7] == elided and chain[-1] == "c[t=10]"
-    with pytest.raises(ValueError, match="max_steps must be at least 1"):
-        draw(loss, max_steps=0)
+    for bad in (0, 2.5, True, "3"):
+        with pytest.raises(ValueError, match=r"draw: max_steps must be a whole number of at "
+                                             r"least 1, got " + re.escape(repr(bad))):
+            draw(loss, max_steps=bad)
 
 
 def test_long_sequences_use_stubs_instead_of_edges_across_the_row():
@@ -514,3 +516,17 @@ def test_a_loop_with_scopes_but_no_names_is_told_to_name_its_states():
     assert "no c[t−1] → c[t] path to highlight: no tensor here is named 'c'" in source
     assert "named(\\\"c\\\")` inside `with scope(t=t):`" in source
     assert len(clusters_by_step(source)) == 2  # the steps are there (t = 0 is its own box)
+
+
+def test_edge_grads_without_grads_is_refused_and_so_is_a_non_tensor_root():
+    # edge_grads shades by the gradients: without them it used to draw no shading, silently
+    loss, model = run("RNN", T=2)
+    with pytest.raises(ValueError, match=r"draw: edge_grads=True shades edges by their "
+                                         r"gradients: pass grads=True"):
+        draw(loss, edge_grads=True)
+    with pytest.raises(TypeError, match="draw: expected the loss as a Tensor, got ndarray"):
+        draw(loss.data)
+    from tinygrad_lstm.viz.stepper import step
+    with pytest.raises(ValueError, match=r"step: the root \(shape \(\)\) does not require grad"):
+        step(Tensor(np.float32(1.0)), no_pause=True)
+    draw(loss, params=model, grads=True, edge_grads=True)  # the same graph still draws

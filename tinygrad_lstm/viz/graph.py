@@ -13,13 +13,14 @@ this module writes it as DOT and renders it.
 """
 
 import math
+import numbers
 import shutil
 from pathlib import Path
 
 import graphviz
 
 from .scene import (EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _additive, _cluster, _Scene, _symbols,
-                    check_unwalked, no_path_reason, param_pairs)
+                    check_root, no_path_reason, param_pairs)
 from .walk import norm
 
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source was written "
@@ -136,18 +137,18 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         title: the heading. Defaults to what is highlighted (or why nothing is).
     """
     # every check before `grads=True` runs the backward
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"draw: max_steps must be at least 1, got {max_steps}")
+    if max_steps is not None and (isinstance(max_steps, bool) or
+                                  not isinstance(max_steps, numbers.Integral) or max_steps < 1):
+        raise ValueError(f"draw: max_steps must be a whole number of at least 1, got "
+                         f"{max_steps!r}")
     if not isinstance(highlight, str) or not highlight:
         raise ValueError(f"draw: highlight must be a state's name such as 'c' or 'h', or "
                          f"'auto'; got {highlight!r}")
-    if not root.requires_grad:
-        raise ValueError(f"draw: the root (shape {root.shape}) does not require grad, so no "
-                         "graph was recorded: was it made inside no_grad(), or from tensors "
-                         "without requires_grad=True?")
+    if edge_grads and not grads:
+        raise ValueError("draw: edge_grads=True shades edges by their gradients: pass "
+                         "grads=True (draw runs the backward) or grads=collect_grad_norms(loss)")
     params = param_pairs(params, "draw")
-    if grads is True:
-        check_unwalked(root, "draw(grads=True)")
+    check_root(root, "draw(grads=True)" if grads is True else "draw", walks=grads is True)
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
     s = _Scene(root, highlight, norms, params, folded, max_steps)

@@ -60,11 +60,18 @@ def param_pairs(params, who):
     return pairs
 
 
-def check_unwalked(root, who):
-    """Refuse, naming `who` (which runs the backward itself), a root whose backward has run
+def check_root(root, who, walks=True):
+    """Refuse, naming `who`, a root that recorded no graph (it does not require grad) and,
+    where `who` runs the backward itself (`walks`), one whose backward has already run
     without retain_graph: the engine's error would say to pass retain_graph=True to a
     backward() the user never called."""
-    if root._ctx is not None and root._ctx.saved is _FREED:
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{who}: expected the loss as a Tensor, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise ValueError(f"{who}: the root (shape {root.shape}) does not require grad, so no "
+                         "graph was recorded: was it made inside no_grad(), or from tensors "
+                         "without requires_grad=True?")
+    if walks and root._ctx is not None and root._ctx.saved is _FREED:
         raise RuntimeError(f"{who}: this loss's backward has already run (loss.backward(), "
                            "draw(grads=True) or step() on it) and freed its graph; "
                            f"{who} runs the backward itself: compute the loss again")

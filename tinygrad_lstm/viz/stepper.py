@@ -25,7 +25,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .scene import check_unwalked, param_pairs
+from .scene import check_root, param_pairs
 from .walk import Step, Walk, fmt, norm, preview, record, rule  # noqa: F401  (re-exported)
 
 CONTROLS = "⏎/n next · b back · t N step · p {path} · g N node · c end · q quit"  # key_help()
@@ -262,7 +262,7 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     """
     console = console or Console()
     params = param_pairs(params, "step")
-    check_unwalked(loss, "step")
+    check_root(loss, "step")
     walk = record(loss, params)
     if interactive is None:
         interactive = sys.stdin.isatty() and console.is_terminal

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scene import check_unwalked, no_path_reason, param_pairs, pick_state
+from .scene import check_root, no_path_reason, param_pairs, pick_state
 
 
 def fmt(x):
@@ -47,7 +47,7 @@ def record(loss, params=None):
     Afterwards `.grad` is exactly what a plain `loss.backward()` leaves (the observer only
     reads). `params` (a Module, a {name: tensor} dict or pairs) names the leaves."""
     params = param_pairs(params, "record")  # refused before the backward runs
-    check_unwalked(loss, "record")
+    check_root(loss, "record")
     steps = []
 
     def on_step(node, grad, parent_grads):
