@@ -16,6 +16,7 @@ g, o, c, h; r, z, n); the renderer and the stepper find the state paths through 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -37,7 +38,10 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
         if isinstance(s, np.ndarray):
             s = Tensor(s)
         if not isinstance(s, Tensor):
-            raise TypeError(f"{who}: {name} is a {type(s).__name__}, expected a Tensor")
+            kind = type(s).__name__
+            if kind == "Tensor":  # another library's (torch's): "a Tensor, expected a Tensor"
+                kind = f"{type(s).__module__}.{kind}"
+            raise TypeError(f"{who}: {name} is a {kind}, expected a Tensor or a numpy array")
         if tuple(s.shape) != shape:
             raise ValueError(f"{who}: {name} has shape {tuple(s.shape)}, "
                              f"expected {meaning}{shape}")
@@ -61,6 +65,12 @@ class _Cell(Module):
                  rng=None):
         cls = type(self).__name__
         _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size)
+        # Checked before the init draws from rng, so a refused cell leaves the generator as it was
+        if not isinstance(forget_bias, numbers.Real) or not math.isfinite(forget_bias):
+            raise ValueError(f"{cls}: forget_bias must be a finite number, got {forget_bias!r}")
+        if forget_bias and (self.forget_block is None or not bias):
+            why = "has no forget gate" if bias else "has no bias (bias=False)"
+            raise ValueError(f"{cls}: forget_bias={forget_bias} but the cell {why}")
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size = input_size, hidden_size
         G, H, k = self.gates, hidden_size, 1.0 / math.sqrt(hidden_size)
@@ -69,9 +79,6 @@ class _Cell(Module):
         self.bias_ih = uniform_((G * H,), k, rng, dtype) if bias else None
         self.bias_hh = uniform_((G * H,), k, rng, dtype) if bias else None
         if forget_bias:
-            if self.forget_block is None or not bias:
-                why = "has no forget gate" if bias else "has no bias (bias=False)"
-                raise ValueError(f"{cls}: forget_bias={forget_bias} but the cell {why}")
             b = self.forget_block * H
             self.bias_ih.data[b:b + H] += forget_bias
         self.forget_bias = forget_bias
@@ -101,7 +108,11 @@ class _Cell(Module):
         x = x if isinstance(x, Tensor) else Tensor(x)
         cls = type(self).__name__
         if x.ndim != 2:
-            raise ValueError(f"{cls}: x has shape {x.shape}, expected (batch, input_size)")
+            hint = ""
+            if x.ndim == 1:  # torch's unbatched form
+                hint = (f"; one unbatched sample is not taken: add a batch axis of 1, "
+                        f"x.reshape(1, {x.shape[0]}) (and each state (1, hidden_size))")
+            raise ValueError(f"{cls}: x has shape {x.shape}, expected (batch, input_size){hint}")
         self.check_input(x)
         B, H = x.shape[0], self.hidden_size
         if hx is None:
@@ -146,6 +157,10 @@ class RNNCell(_Cell):
         a = xw + h_prev @ w_hh                                  # (B, H)
         h = (a.tanh() if self.nonlinearity == "tanh" else a.relu()).named("h")
         return {"h": h}
+
+    def extra_repr(self):
+        relu = self.nonlinearity != "tanh"
+        return super().extra_repr() + (f", nonlinearity={self.nonlinearity}" if relu else "")
 
 
 class LSTMCell(_Cell):

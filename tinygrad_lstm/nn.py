@@ -108,7 +108,10 @@ class Module:
                 continue
             value = state_dict[k]
             if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
+                value = value.detach().cpu()
+                if str(value.dtype) == "torch.bfloat16":  # numpy has none; float32 holds it
+                    value = value.float()
+                value = value.numpy()
             value = np.asarray(getattr(value, "data", value))
             if value.shape != p.shape:
                 raise ValueError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} in the "

@@ -9,6 +9,8 @@ from it. The cells are re-exported here, so `rnn.LSTMCell` and `nn.LSTMCell` bot
 
 from __future__ import annotations
 
+import inspect
+import numbers
 from operator import itemgetter
 
 import numpy as np
@@ -36,7 +38,15 @@ class States:
         return tuple(self.steps[0][0]) if self.steps and self.steps[0] else ()
 
     def get(self, name, layer=0, direction=0):
-        steps = self.steps[layer * self.num_directions + direction]
+        D = self.num_directions
+        L = len(self.steps) // D
+        # Checked, since layer * D + direction alone would pick another layer's list for an
+        # out-of-range direction (direction=1 of a one-way layer is the next layer's steps).
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
+                or not -L <= layer < L or direction not in range(D):
+            raise IndexError(f"States: layer={layer!r}, direction={direction!r} is out of range: "
+                             f"{L} layer(s) (-{L} to {L - 1}), {D} direction(s) (0 to {D - 1})")
+        steps = self.steps[(layer % L) * D + direction]
         if steps and name not in steps[0]:
             raise KeyError(f"States: no {name!r}; this cell records {', '.join(steps[0])}")
         return [s[name] for s in steps]
@@ -49,6 +59,25 @@ class States:
 # least this big: there they dominate memory, while below it the bookkeeping would cost more
 # time than the memory is worth.
 RELEASE_BYTES = 32 << 10
+
+
+def _unknown_keywords(cell, kwargs):
+    """The names in `kwargs` that no __init__ along `cell`'s MRO takes (the chain is followed
+    while each __init__ hands **kw on); an empty list when that cannot be told."""
+    known = set()
+    for klass in cell.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):  # no signature to read (a builtin's)
+            return []
+        known.update(p.name for p in params
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        if all(p.kind is not p.VAR_KEYWORD for p in params):
+            return [k for k in kwargs if k not in known]
+    return []
 
 
 def _release_intermediates(made, keep):
@@ -74,13 +103,21 @@ class _RecurrentLayer(Module):
         cls = type(self).__name__
         _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size,
                     num_layers=num_layers)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout}")
+        if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout!r}")
+        cell_cls = cell or self.cell_class
+        if isinstance(cell_cls, Module) or not callable(cell_cls):  # a built cell, or a name
+            raise TypeError(f"{cls}: cell must be a cell class such as nn.PeepholeLSTMCell "
+                            f"(the layer builds one per layer and direction), got {cell_cls!r}")
+        unknown = _unknown_keywords(cell_cls, cell_kwargs) if isinstance(cell_cls, type) else []
+        if unknown:  # else the error names _Cell.__init__, not the layer
+            raise TypeError(f"{cls}: unexpected keyword argument {unknown[0]!r} "
+                            f"({cell_cls.__name__} does not take it)")
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.dropout = dropout
-        self.cell = cell or self.cell_class
+        self.cell = cell_cls
         D = 2 if bidirectional else 1
         # A plain list, invisible to named_parameters: the cells' Parameters are registered
         # below under torch's names (weight_ih_l0, weight_hh_l0_reverse, ...).
@@ -176,13 +213,19 @@ class _RecurrentLayer(Module):
         x = x if isinstance(x, Tensor) else Tensor(x)
         if x.ndim != 3:
             want = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-            raise ValueError(f"{cls}: x has shape {x.shape}, expected {want}")
+            hint = ""
+            if x.ndim == 2:  # torch's unbatched form
+                one = (1, *x.shape) if self.batch_first else (x.shape[0], 1, x.shape[1])
+                hint = (f"; unbatched (T, input_size) input is not taken: add a batch axis of 1, "
+                        f"x.reshape{one} (and hx with B = 1)")
+            raise ValueError(f"{cls}: x has shape {x.shape}, expected {want}{hint}")
         self._cells[0].check_input(x, cls)
+        given = x.shape  # as the caller wrote it, for the message below
         if self.batch_first:
             x = x.transpose(1, 0, 2)
         T, B = x.shape[0], x.shape[1]
         if T == 0:
-            raise ValueError(f"{cls}: x has shape {x.shape}: the sequence is empty")
+            raise ValueError(f"{cls}: x has shape {given}: the sequence is empty")
         D = 2 if self.bidirectional else 1
         initial = self._initial(hx, B, x.dtype)
         steps_all, finals, layer_input = [], [], x
@@ -213,8 +256,13 @@ class _RecurrentLayer(Module):
                               ("bidirectional", False)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
+        cell = self._cells[0]  # the cell's options change the model too
+        for name, default in (("nonlinearity", "tanh"), ("reset_after", True),
+                              ("forget_bias", 0.0)):
+            if getattr(cell, name, default) != default:
+                s += f", {name}={getattr(cell, name)}"
         if self.cell is not self.cell_class:
-            s += f", cell={self.cell.__name__}"
+            s += f", cell={getattr(self.cell, '__name__', self.cell)}"  # a partial has none
         return s
 
 
@@ -228,8 +276,10 @@ class RNN(_RecurrentLayer):
 
     cell_class = RNNCell
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **kw):
-        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kw)
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", *args, **kw):
+        # *args: torch's positional order goes on with bias, batch_first, dropout, bidirectional
+        super().__init__(input_size, hidden_size, num_layers, *args, nonlinearity=nonlinearity,
+                         **kw)
 
 
 class LSTM(_RecurrentLayer):

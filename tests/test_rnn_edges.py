@@ -1,0 +1,232 @@
+"""The recurrent layers and cells at their edges, used the way a PyTorch user would: options
+in every combination against torch.nn, and what happens to input this package does not take
+(unbatched, empty, torch states, unknown options), which must be refused by name."""
+
+import functools
+import itertools
+
+import numpy as np
+import pytest
+
+from tinygrad_lstm import Tensor, nn
+
+f32 = np.float32
+
+
+# ---------------------------------------------------------------------------- States
+def test_states_refuse_a_layer_or_direction_out_of_range():
+    rng = np.random.default_rng(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, dtype=np.float64, rng=rng)
+    _, (h, _), states = lstm(Tensor(rng.standard_normal((5, 2, 3))), return_states=True)
+    # direction=1 of a one-way layer used to return the next layer's steps
+    with pytest.raises(IndexError, match=r"States: layer=0, direction=1 is out of range: "
+                                         r"2 layer\(s\) \(-2 to 1\), 1 direction\(s\)"):
+        states.get("h", layer=0, direction=1)
+    for layer, direction in ((2, 0), (-3, 0), (0, -1), ("1", 0)):
+        with pytest.raises(IndexError, match="States: layer="):
+            states.numpy("h", layer=layer, direction=direction)
+    np.testing.assert_array_equal(states.numpy("h", layer=-1)[-1], h.data[1])
+    np.testing.assert_array_equal(states.numpy("h", layer=np.int64(1))[-1], h.data[1])
+
+    bi = nn.GRU(3, 4, num_layers=2, bidirectional=True, dtype=np.float64, rng=rng)
+    out, h, states = bi(Tensor(rng.standard_normal((5, 2, 3))), return_states=True)
+    np.testing.assert_array_equal(states.numpy("h", layer=1, direction=1)[0], h.data[3])
+    np.testing.assert_array_equal(states.numpy("h", layer=-1, direction=0)[-1], h.data[2])
+    with pytest.raises(IndexError, match=r"layer=0, direction=2 .* 2 direction\(s\) \(0 to 1\)"):
+        states.get("h", direction=2)
+
+
+# ---------------------------------------------------------------------------- what is refused
+def test_an_initial_state_from_torch_is_named_as_torchs():
+    torch = pytest.importorskip("torch")
+    x = np.zeros((5, 2, 3), f32)
+    # was "LSTM: h0 is a Tensor, expected a Tensor"
+    with pytest.raises(TypeError, match=r"LSTM: h0 is a torch\.Tensor, expected a Tensor or a "
+                                        r"numpy array"):
+        nn.LSTM(3, 4)(x, (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
+    with pytest.raises(TypeError, match=r"GRUCell: h is a torch\.Tensor"):
+        nn.GRUCell(3, 4)(x[0], torch.zeros(2, 4))
+    out, _ = nn.LSTM(3, 4)(x, (np.zeros((1, 2, 4), f32),) * 2)  # numpy states still taken
+    assert out.shape == (5, 2, 4)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1", None])
+def test_forget_bias_must_be_a_finite_number(bad):
+    # nan filled the f block with NaN; a string failed inside numpy's add
+    with pytest.raises(ValueError, match="LSTMCell: forget_bias must be a finite number, got"):
+        nn.LSTM(3, 4, forget_bias=bad)
+    with pytest.raises(ValueError, match="CoupledLSTMCell: forget_bias must be a finite number"):
+        nn.CoupledLSTMCell(3, 4, forget_bias=bad)
+    assert nn.LSTM(3, 4, forget_bias=np.float32(1.5))._cells[0].forget_bias == 1.5
+
+
+def test_dropout_that_is_not_a_number_is_refused_by_name():
+    # was a TypeError from '<=' naming neither the layer nor the argument
+    for bad, shown in (("a", "'a'"), (None, "None"), ([0.1], r"\[0.1\]")):
+        with pytest.raises(ValueError, match=f"LSTM: dropout must be in \\[0, 1\\), got {shown}"):
+            nn.LSTM(3, 4, num_layers=2, dropout=bad)
+    with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\), got 1.0"):
+        nn.GRU(3, 4, dropout=1.0)
+    assert nn.GRU(3, 4, num_layers=2, dropout=np.float64(0.25)).drop.p == 0.25
+
+
+def test_an_unknown_option_is_named_with_the_layer_and_its_cell():
+    # each was "_Cell.__init__() got an unexpected keyword argument ..."
+    cases = [(lambda: nn.LSTM(3, 4, proj_size=2), "LSTM", "proj_size", "LSTMCell"),
+             (lambda: nn.LSTM(3, 4, nonlinearity="relu"), "LSTM", "nonlinearity", "LSTMCell"),
+             (lambda: nn.RNN(3, 4, reset_after=False), "RNN", "reset_after", "RNNCell"),
+             (lambda: nn.LSTM(3, 4, cell=nn.PeepholeLSTMCell, reset_after=False), "LSTM",
+              "reset_after", "PeepholeLSTMCell")]
+    for make, layer, arg, cell in cases:
+        with pytest.raises(TypeError, match=f"{layer}: unexpected keyword argument '{arg}' "
+                                            f"\\({cell} does not take it\\)"):
+            make()
+    # what the cells do take still goes through, and a cell factory is still called
+    assert nn.GRU(3, 4, reset_after=False)._cells[0].reset_after is False
+    assert nn.LSTM(3, 4, cell=nn.RNNCell, nonlinearity="relu")._cells[0].nonlinearity == "relu"
+    gru = nn.GRU(3, 4, cell=functools.partial(nn.GRUCell, reset_after=False))
+    assert gru(np.zeros((2, 1, 3), f32))[0].shape == (2, 1, 4)
+    # its repr raised AttributeError: a partial has no __name__
+    assert repr(gru).startswith("GRU(3, 4, reset_after=False, cell=functools.partial(")
+
+
+def test_a_cell_instance_is_refused():
+    # was "_Cell.forward() got an unexpected keyword argument 'bias'"
+    with pytest.raises(TypeError, match=r"LSTM: cell must be a cell class such as "
+                                        r"nn.PeepholeLSTMCell .*got LSTMCell\(3, 4\)"):
+        nn.LSTM(3, 4, cell=nn.LSTMCell(3, 4))
+    with pytest.raises(TypeError, match=r"LSTM: cell must be a cell class .*got 'peephole'"):
+        nn.LSTM(3, 4, cell="peephole")  # was "'str' object is not callable"
+
+
+def test_rnn_takes_torchs_positional_arguments():
+    # torch.nn.RNN(input, hidden, num_layers, nonlinearity, bias, batch_first, dropout,
+    # bidirectional); ours stopped at nonlinearity ("takes from 3 to 5 positional arguments")
+    rnn = nn.RNN(3, 4, 2, "relu", False, True, 0.25, True)
+    assert (rnn.num_layers, rnn._cells[0].nonlinearity, rnn.bias, rnn.batch_first, rnn.dropout,
+            rnn.bidirectional) == (2, "relu", False, True, 0.25, True)
+    assert [n for n, _ in rnn.named_parameters()] == [
+        "weight_ih_l0", "weight_hh_l0", "weight_ih_l0_reverse", "weight_hh_l0_reverse",
+        "weight_ih_l1", "weight_hh_l1", "weight_ih_l1_reverse", "weight_hh_l1_reverse"]
+    lstm = nn.LSTM(3, 4, 2, False, True, 0.25, True)  # as torch's order, already
+    assert (lstm.bias, lstm.batch_first, lstm.dropout, lstm.bidirectional) == \
+        (False, True, 0.25, True)
+
+
+def test_unbatched_input_is_refused_with_the_reshape_that_works():
+    """torch takes (T, input_size) for a layer and (input_size,) for a cell; this package does
+    not, and says how to add the batch axis."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 3)).astype(f32)
+    lstm = nn.LSTM(3, 4, rng=rng)
+    with pytest.raises(ValueError, match=r"LSTM: x has shape \(5, 3\), expected \(T, B, "
+                                         r"input_size\); unbatched \(T, input_size\) input is "
+                                         r"not taken: add a batch axis of 1, x.reshape\(5, 1, 3\)"):
+        lstm(x)
+    out, (h, c) = lstm(x.reshape(5, 1, 3))
+    assert out.shape == (5, 1, 4) and h.shape == (1, 1, 4)
+    with pytest.raises(ValueError, match=r"GRU: x has shape \(5, 3\), expected \(B, T, "
+                                         r"input_size\); .*x.reshape\(1, 5, 3\)"):
+        nn.GRU(3, 4, batch_first=True)(x)
+    cell = nn.GRUCell(3, 4, rng=rng)
+    with pytest.raises(ValueError, match=r"GRUCell: x has shape \(3,\), expected \(batch, "
+                                         r"input_size\); one unbatched sample is not taken: add "
+                                         r"a batch axis of 1, x.reshape\(1, 3\)"):
+        cell(x[0])
+    assert cell(x[0].reshape(1, 3)).shape == (1, 4)
+    with pytest.raises(ValueError, match=r"LSTM: x has shape \(5, 2, 3, 1\), expected "
+                                         r"\(T, B, input_size\)$"):  # no hint for other ranks
+        lstm(np.zeros((5, 2, 3, 1), f32))
+
+
+def test_an_empty_sequence_is_named_with_the_shape_as_given():
+    # batch_first reported the transposed shape, (0, 2, 3), not the (2, 0, 3) passed
+    with pytest.raises(ValueError, match=r"LSTM: x has shape \(2, 0, 3\): the sequence is empty"):
+        nn.LSTM(3, 4, batch_first=True)(np.zeros((2, 0, 3), f32))
+    with pytest.raises(ValueError, match=r"RNN: x has shape \(0, 2, 3\): the sequence is empty"):
+        nn.RNN(3, 4)(np.zeros((0, 2, 3), f32))
+
+
+# ---------------------------------------------------------------------------- repr
+def test_repr_shows_the_cell_options_that_change_the_model():
+    # a relu RNN, a Cho-form GRU and a forget bias all printed as the plain layer
+    assert repr(nn.RNN(3, 4, nonlinearity="relu")) == "RNN(3, 4, nonlinearity=relu)"
+    assert repr(nn.GRU(3, 4, 2, reset_after=False)) == "GRU(3, 4, num_layers=2, reset_after=False)"
+    assert repr(nn.LSTM(3, 4, forget_bias=1.0, cell=nn.CoupledLSTMCell)) == \
+        "LSTM(3, 4, forget_bias=1.0, cell=CoupledLSTMCell)"
+    assert repr(nn.LSTM(3, 4, bias=False, bidirectional=True)) == \
+        "LSTM(3, 4, bias=False, bidirectional=True)"
+    assert repr(nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == \
+        "RNNCell(3, 4, bias=False, nonlinearity=relu)"  # as torch's
+    assert repr(nn.RNNCell(3, 4)) == "RNNCell(3, 4)"
+
+
+def test_cell_repr_matches_torch():
+    torch = pytest.importorskip("torch")
+    for kind, kw in (("RNNCell", dict(nonlinearity="relu")),
+                     ("RNNCell", dict(bias=False, nonlinearity="relu")),
+                     ("LSTMCell", dict(bias=False)), ("GRUCell", {})):
+        assert repr(getattr(nn, kind)(3, 4, **kw)) == repr(getattr(torch.nn, kind)(3, 4, **kw))
+
+
+# ---------------------------------------------------------------------------- torch interchange
+def test_load_state_dict_takes_torch_bfloat16():
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.LSTM(3, 4).to(torch.bfloat16)
+    ours = nn.LSTM(3, 4)
+    # was "Got unsupported ScalarType BFloat16", naming neither the load nor the key
+    assert ours.load_state_dict(theirs.state_dict()) == ([], [])
+    np.testing.assert_array_equal(ours.weight_hh_l0.data,
+                                  theirs.weight_hh_l0.detach().float().numpy())
+
+
+def test_every_layer_option_against_torch_with_initial_state_gradients():
+    """num_layers x bidirectional x batch_first x bias, dropout set but in eval mode, hx with
+    requires_grad: outputs, final states, and the gradients of x, every initial state and
+    every parameter equal torch's; parameters() in torch's order."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    I, H, T, B = 3, 4, 3, 2
+    for kind, layers, bi, bf, bias in itertools.product(
+            ["RNN", "LSTM", "GRU"], [1, 2], [False, True], [False, True], [True, False]):
+        what = f"{kind} layers={layers} bidirectional={bi} batch_first={bf} bias={bias}"
+        kw = dict(num_layers=layers, bidirectional=bi, batch_first=bf, bias=bias,
+                  dropout=0.3 if layers > 1 else 0.0)
+        ours = getattr(nn, kind)(I, H, dtype=np.float64, rng=rng, **kw).eval()
+        theirs = getattr(torch.nn, kind)(I, H, dtype=torch.float64, **kw).eval()
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+        assert [n for n, _ in ours.named_parameters()] == \
+            [n for n, _ in theirs.named_parameters()], what
+        x = rng.standard_normal((B, T, I) if bf else (T, B, I))
+        states = [rng.standard_normal((layers * (1 + bi), B, H)) for _ in ours.state_names]
+
+        def run(make, model):
+            xs, sts = make(x), [make(s) for s in states]
+            out, final = model(xs, sts[0] if len(sts) == 1 else tuple(sts))
+            return xs, sts, [out, *(final if isinstance(final, tuple) else (final,))]
+
+        x_o, st_o, res_o = run(lambda a: Tensor(a, requires_grad=True), ours)
+        x_t, st_t, res_t = run(lambda a: torch.tensor(a, requires_grad=True), theirs)
+        R = [rng.standard_normal(r.shape) for r in res_o]
+        zero = Tensor(0.0, dtype=np.float64)
+        sum(((r * Tensor(w)).sum() for r, w in zip(res_o, R)), zero).backward()
+        sum((r * torch.tensor(w)).sum() for r, w in zip(res_t, R)).backward()
+        for a, b in zip(res_o, res_t):
+            np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-12, err_msg=what)
+        pairs = [(x_o, x_t)] + list(zip(st_o, st_t)) + list(zip(ours.parameters(),
+                                                                theirs.parameters()))
+        for a, b in pairs:
+            np.testing.assert_allclose(a.grad, b.grad.numpy(), atol=1e-11, err_msg=what)
+
+
+def test_a_refused_cell_leaves_the_generator_as_it_was():
+    # the forget-bias checks ran after the init had drawn the weights from rng
+    for make in (lambda rng: nn.LSTM(3, 4, cell=nn.LSTM1997Cell, forget_bias=1.0, rng=rng),
+                 lambda rng: nn.LSTMCell(3, 4, bias=False, forget_bias=1.0, rng=rng),
+                 lambda rng: nn.LSTM(3, 4, forget_bias=float("nan"), rng=rng),
+                 lambda rng: nn.LSTM(3, 4, dropout=2.0, rng=rng),
+                 lambda rng: nn.LSTM(3, 4, proj_size=2, rng=rng)):
+        rng = np.random.default_rng(0)
+        with pytest.raises((ValueError, TypeError)):
+            make(rng)
+        assert rng.random() == np.random.default_rng(0).random()
