@@ -149,7 +149,8 @@ class CharLM(nn.Module):
         E, H = cfg.embedding, cfg.hidden
         self.embed = nn.Embedding(V, E, rng=rng) if E else None
         extra = {"forget_bias": cfg.forget_bias} if cfg.cell == "lstm" else {}
-        self.rnn = CELLS[cfg.cell](E or V, H, num_layers=cfg.layers, dropout=cfg.dropout,
+        between = cfg.dropout if cfg.layers > 1 else 0.0  # one layer: nothing in between
+        self.rnn = CELLS[cfg.cell](E or V, H, num_layers=cfg.layers, dropout=between,
                                    rng=rng, **extra)
         self.drop = nn.Dropout(cfg.dropout, rng=rng) if cfg.dropout else None
         self.head = nn.Linear(H, V, rng=rng)

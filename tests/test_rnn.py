@@ -428,7 +428,9 @@ def test_dropout_only_between_layers():
     d, _ = lstm(x)
     assert not np.array_equal(c.data, d.data)
     # one layer: nothing to drop between, so training mode is deterministic
-    one = nn.LSTM(3, 4, dropout=0.5, rng=np.random.default_rng(0))
+    with pytest.warns(UserWarning, match="LSTM: dropout=0.5 acts between layers, so with "
+                                         "num_layers=1 it does nothing"):
+        one = nn.LSTM(3, 4, dropout=0.5, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(one(x)[0].data, one(x)[0].data)
     del ops, states
 

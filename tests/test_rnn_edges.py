@@ -83,7 +83,7 @@ def test_an_unknown_option_is_named_with_the_layer_and_its_cell():
             make()
     # what the cells do take still goes through, and a cell factory is still called
     assert nn.GRU(3, 4, reset_after=False)._cells[0].reset_after is False
-    assert nn.LSTM(3, 4, cell=nn.RNNCell, nonlinearity="relu")._cells[0].nonlinearity == "relu"
+    assert nn.GRU(3, 4, cell=nn.RNNCell, nonlinearity="relu")._cells[0].nonlinearity == "relu"
     gru = nn.GRU(3, 4, cell=functools.partial(nn.GRUCell, reset_after=False))
     assert gru(np.zeros((2, 1, 3), f32))[0].shape == (2, 1, 4)
     # its repr raised AttributeError: a partial has no __name__
@@ -230,3 +230,14 @@ def test_a_refused_cell_leaves_the_generator_as_it_was():
         with pytest.raises((ValueError, TypeError)):
             make(rng)
         assert rng.random() == np.random.default_rng(0).random()
+
+
+@pytest.mark.parametrize("layer,cell", [(nn.LSTM, nn.GRUCell), (nn.GRU, nn.LSTMCell),
+                                        (nn.RNN, nn.PeepholeLSTMCell)])
+def test_a_cell_must_carry_the_layers_states(layer, cell):
+    # LSTM(cell=GRUCell) ran and returned (out, h_n) where an LSTM returns (out, (h_n, c_n))
+    with pytest.raises(TypeError, match=rf"{layer.__name__}: cell {cell.__name__} carries .*"
+                                        rf", but the {layer.__name__} layer carries"):
+        layer(3, 4, cell=cell)
+    assert isinstance(nn.GRU(3, 4, cell=nn.RNNCell), nn.GRU)  # the same states: allowed
+    assert nn.LSTM(3, 4, cell=functools.partial(nn.PeepholeLSTMCell)).state_names == ("h", "c")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 from operator import itemgetter
 
 import numpy as np
@@ -109,10 +110,21 @@ class _RecurrentLayer(Module):
         if isinstance(cell_cls, Module) or not callable(cell_cls):  # a built cell, or a name
             raise TypeError(f"{cls}: cell must be a cell class such as nn.PeepholeLSTMCell "
                             f"(the layer builds one per layer and direction), got {cell_cls!r}")
+        # an LSTM returns (out, (h_n, c_n)), an RNN or GRU (out, h_n): the cell must carry
+        # the layer's states (LSTM(cell=GRUCell) ran, and returned a GRU's h_n as an LSTM's)
+        names = getattr(getattr(cell_cls, "func", cell_cls), "state_names", None)
+        if names is not None and names != self.cell_class.state_names:
+            raise TypeError(f"{cls}: cell {getattr(cell_cls, '__name__', cell_cls)} carries "
+                            f"{', '.join(names)}, but the {cls} layer carries "
+                            f"{', '.join(self.cell_class.state_names)}; use the layer of that "
+                            "cell's kind (nn.LSTM for the LSTM cells, nn.GRU or nn.RNN otherwise)")
         unknown = _unknown_keywords(cell_cls, cell_kwargs) if isinstance(cell_cls, type) else []
         if unknown:  # else the error names _Cell.__init__, not the layer
             raise TypeError(f"{cls}: unexpected keyword argument {unknown[0]!r} "
                             f"({cell_cls.__name__} does not take it)")
+        if dropout and num_layers == 1:  # as torch: a warning, since the model still works
+            warnings.warn(f"{cls}: dropout={dropout} acts between layers, so with num_layers=1 "
+                          "it does nothing", UserWarning, stacklevel=2)
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
