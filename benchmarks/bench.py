@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Times one char-LM training step: the engine against a hand-derived numpy BPTT and PyTorch.
 
-The step (DESIGN.md, "Speed"): V = 65 one-hot inputs (T, B, V), one recurrent layer (LSTM,
+The step (README.md, "Speed"): V = 65 one-hot inputs (T, B, V), one recurrent layer (LSTM,
 GRU or tanh RNN), a Linear head, mean softmax cross-entropy over all T·B positions, backward
 through all T, plain SGD (p -= lr·dp). Implementations, all started from the same weights:
 
@@ -438,7 +438,7 @@ def table(results):
 
 
 def goals(results):
-    """The DESIGN.md goals that this run's cases cover: [(goal, measured, met)]."""
+    """The speed goals (README.md, "Speed") that this run's cases cover: [(goal, measured, met)]."""
     by = {(c.kind, c.B, c.T, c.H): rows for c, rows in results}
 
     def ratio(key, impl="engine"):

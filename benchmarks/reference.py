@@ -1,6 +1,6 @@
 """Hand-derived numpy BPTT reference: one training step of a character-level LM.
 
-The yardstick of the speed benchmark (DESIGN.md, "Speed"): the fastest a plain
+The yardstick of the speed benchmark (README.md, "Speed"): the fastest a plain
 numpy program can be at this step, with its backward pass derived by hand in
 the style of Karpathy's min-char-rnn (every backward line says what it computes,
 ``d``-prefixed names are gradients of the loss).
