@@ -28,8 +28,8 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import (StopBetweenSteps, demo_parser, graph_and_steps, graph_clash,
-                               positive, progress, run_demo, writable)
+from tinygrad_lstm.cli import (StopBetweenSteps, demo_parser, finite, graph_and_steps,
+                               graph_clash, positive, progress, run_demo, writable)
 from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -118,8 +118,7 @@ def check_config(cfg):
     positive("--lr", cfg.lr)
     if not cfg.clip > 0:  # inf is allowed: no clipping
         raise SystemExit(f"error: --clip must be positive, got {cfg.clip}")
-    if not math.isfinite(cfg.forget_bias):
-        raise SystemExit(f"error: --forget-bias must be finite, got {cfg.forget_bias}")
+    finite("--forget-bias", cfg.forget_bias)
     if cfg.embedding < 0:
         raise SystemExit(f"error: --embedding must be >= 0, got {cfg.embedding}")
     if not 0.0 <= cfg.reset < 1.0:
@@ -322,9 +321,9 @@ def main(argv=None):
         graph_clash(args.graph, args.save, "--save")
         # the run would replace it: only the checkpoint it continues may be (a typo must not
         # cost the training text, nor another run's checkpoint)
-        resumed = args.resume and Path(args.resume).exists() \
-            and Path(args.save).exists() and Path(args.save).samefile(args.resume)
-        if Path(args.save).exists() and not resumed:
+        save = Path(args.save)
+        if save.exists() and not (args.resume and Path(args.resume).exists()
+                                  and save.samefile(args.resume)):
             raise SystemExit(f"error: --save {args.save}: a file is already there; continue it "
                              f"with --resume {args.save}, or give another path")
 

@@ -26,7 +26,6 @@ at the loss. The gradient then reaches back only k steps. Two cases:
     python demos/long_memory.py --models lstm --truncation off --T 10 --steps 150   # quick
 """
 
-import math
 import time
 
 import numpy as np
@@ -36,7 +35,7 @@ from rich.table import Table
 
 from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, run_demo
+from tinygrad_lstm.cli import demo_parser, finite, graph_and_steps, positive, progress, run_demo
 from tinygrad_lstm.data import adding_problem
 
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -180,8 +179,7 @@ def main(argv=None):
         positive("--" + flag, getattr(args, flag))
     if args.delay < 0:
         raise SystemExit(f"error: --delay must be 0 or more, got {args.delay}")
-    if not math.isfinite(args.forget_bias):
-        raise SystemExit(f"error: --forget-bias must be finite, got {args.forget_bias}")
+    finite("--forget-bias", args.forget_bias)
     if args.T < 2:
         raise SystemExit(f"error: --T must be at least 2, got {args.T}")
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]

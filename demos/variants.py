@@ -94,12 +94,15 @@ def main(argv=None):
     # data: a slice of Shakespeare; the same train batches (and validation batches) for all
     text = load_text()[:args.chars]
     need = args.seq_len + 1  # a window and its next character, from the last 10%
-    if len(text) - int(len(text) * 0.9) < need:
-        least = next(n for n in range(need, 20 * need) if n - int(n * 0.9) >= need)
-        raise SystemExit(f"error: --chars {args.chars}: the slice leaves "
-                         f"{len(text) - int(len(text) * 0.9)} validation characters (the last "
-                         f"10%) and --seq-len {args.seq_len} needs {need}; use --chars {least} "
-                         f"or more, or a shorter --seq-len")
+
+    def held_out(n):  # as split_train_val(ids, 0.1) splits n characters
+        return n - int(n * 0.9)
+
+    if held_out(len(text)) < need:
+        least = next(n for n in range(need, 20 * need) if held_out(n) >= need)
+        raise SystemExit(f"error: --chars {args.chars}: the slice leaves {held_out(len(text))} "
+                         f"validation characters (the last 10%) and --seq-len {args.seq_len} "
+                         f"needs {need}; use --chars {least} or more, or a shorter --seq-len")
     vocab = CharVocab(text)
     train_ids, val_ids = split_train_val(vocab.encode(text), 0.1)
     data_rng = np.random.default_rng(args.seed)

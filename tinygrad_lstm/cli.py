@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import runpy
 import signal
@@ -79,7 +80,11 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_hel
 def positive(name, value):
     if not value > 0:  # NaN too
         raise SystemExit(f"error: {name} must be positive, got {value}")
-    if value == float("inf"):  # an infinite rate or size only makes NaNs, after the work
+    return finite(name, value)  # an infinite rate or size only makes NaNs, after the work
+
+
+def finite(name, value):
+    if not math.isfinite(value):  # NaN or inf: an init or a rate made of it only makes NaNs
         raise SystemExit(f"error: {name} must be finite, got {value}")
     return value
 

@@ -219,7 +219,7 @@ class _Scene:
             highlight = pick_state(self.nodes)[0] or "c"
         self.root, self.highlight, self.norms, self.folded = root, highlight, norms, folded
         self.num = {id(t): k for k, t in enumerate(self.nodes)}
-        self.pnames = {id(p): name for name, p in param_pairs(params, "draw")}
+        self.pnames = {id(p): name for name, p in params or ()}  # pairs: draw's param_pairs
         self.path = state_paths(self.nodes, highlight)
         self.spine = self.path if highlight == "h" else state_paths(self.nodes, "h")
         self.on_path = {i for e in self.path for i in e}

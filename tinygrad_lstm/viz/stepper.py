@@ -25,7 +25,6 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .scene import check_root, param_pairs
 from .walk import Step, Walk, fmt, norm, preview, record, rule  # noqa: F401  (re-exported)
 
 CONTROLS = "⏎/n next · b back · t N step · p {path} · g N node · c end · q quit"  # key_help()
@@ -261,9 +260,7 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         the list of `Step`s (node, grad, parent_grads), in walk order.
     """
     console = console or Console()
-    params = param_pairs(params, "step")
-    check_root(loss, "step")
-    walk = record(loss, params)
+    walk = record(loss, params, who="step")
     if interactive is None:
         interactive = sys.stdin.isatty() and console.is_terminal
     if no_pause or not interactive:

@@ -42,12 +42,13 @@ class Step:
     saved: object  # what the op saved for its backward (the walk frees the op's own copy)
 
 
-def record(loss, params=None):
+def record(loss, params=None, who="record"):
     """Run `loss.backward()` once, recording every step of the walk; returns a `Walk`.
     Afterwards `.grad` is exactly what a plain `loss.backward()` leaves (the observer only
-    reads). `params` (a Module, a {name: tensor} dict or pairs) names the leaves."""
-    params = param_pairs(params, "record")  # refused before the backward runs
-    check_root(loss, "record")
+    reads). `params` (a Module, a {name: tensor} dict or pairs) names the leaves. Bad
+    arguments are refused before the backward runs, naming `who` (step() passes its name)."""
+    params = param_pairs(params, who)
+    check_root(loss, who)
     steps = []
 
     def on_step(node, grad, parent_grads):
@@ -71,7 +72,7 @@ class Walk:
     def __init__(self, steps, params=None):
         self.steps = steps
         self.index = {id(s.node): s.index for s in steps}
-        self.names = {id(p): k for k, p in param_pairs(params, "Walk")}
+        self.names = {id(p): k for k, p in params or ()}  # (name, tensor) pairs: record()
         self.children = {}
         for s in steps:
             for p in s.node.parents:
