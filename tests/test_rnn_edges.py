@@ -70,6 +70,30 @@ def test_dropout_that_is_not_a_number_is_refused_by_name():
     assert nn.GRU(3, 4, num_layers=2, dropout=np.float64(0.25)).drop.p == 0.25
 
 
+def test_dropout_set_after_construction_takes_effect_as_in_torch():
+    # torch reads self.dropout at every forward; here it was read once, in __init__, so
+    # `lstm.dropout = 0.5` on a layer built without dropout changed nothing
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((5, 3, 4)).astype(np.float32))
+    lstm = nn.LSTM(4, 6, num_layers=2, rng=np.random.default_rng(1))
+    plain = lstm(x)[0].data
+    lstm.dropout = 0.5
+    assert lstm.dropout == 0.5 and lstm.drop.p == 0.5 and "dropout=0.5" in repr(lstm)
+    assert not np.allclose(lstm(x)[0].data, plain)                 # dropped between layers
+    np.testing.assert_array_equal(lstm.eval()(x)[0].data, plain)   # eval: off
+    lstm.train()
+    with pytest.raises(ValueError, match=r"LSTM: dropout must be in \[0, 1\), got 1.5"):
+        lstm.dropout = 1.5
+    assert lstm.dropout == 0.5 and lstm.drop.p == 0.5               # refused: nothing changed
+    lstm.eval()
+    lstm.dropout = 0.25                                             # a new Dropout keeps the mode
+    assert not lstm.drop.training
+    lstm.train()
+    lstm.dropout = 0.0                                              # off again
+    assert lstm.drop is None
+    np.testing.assert_array_equal(lstm(x)[0].data, plain)
+
+
 def test_an_unknown_option_is_named_with_the_layer_and_its_cell():
     # each was "_Cell.__init__() got an unexpected keyword argument ..."
     cases = [(lambda: nn.LSTM(3, 4, proj_size=2), "LSTM", "proj_size", "LSTMCell"),

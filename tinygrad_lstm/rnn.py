@@ -104,8 +104,7 @@ class _RecurrentLayer(Module):
         cls = type(self).__name__
         _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size,
                     num_layers=num_layers)
-        if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout!r}")
+        self._check_dropout(dropout)
         cell_cls = cell or self.cell_class
         if isinstance(cell_cls, Module) or not callable(cell_cls):  # a built cell, or a name
             raise TypeError(f"{cls}: cell must be a cell class such as nn.PeepholeLSTMCell "
@@ -128,7 +127,8 @@ class _RecurrentLayer(Module):
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
-        self.dropout = dropout
+        self._drop_rng = rng
+        self.dropout = dropout  # makes self.drop (see the property)
         self.cell = cell_cls
         D = 2 if bidirectional else 1
         # A plain list, invisible to named_parameters: the cells' Parameters are registered
@@ -142,7 +142,25 @@ class _RecurrentLayer(Module):
                 for name, p in c.named_parameters():
                     setattr(self, name + suffix, p)
                 self._cells.append(c)
-        self.drop = Dropout(dropout, rng) if dropout else None
+
+    def _check_dropout(self, p):
+        if not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1), got {p!r}")
+
+    @property
+    def dropout(self):
+        """The drop probability between stacked layers. It may be set after construction
+        (as torch reads `self.dropout` at each forward): `lstm.dropout = 0.3`."""
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, p):
+        self._check_dropout(p)
+        self._dropout = p
+        self.drop = None
+        if p:
+            self.drop = Dropout(p, self._drop_rng)
+            self.drop.training = self.training
 
     @property
     def state_names(self):
