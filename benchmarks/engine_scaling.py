@@ -63,9 +63,10 @@ def measure(build, n, rounds, collector):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per size (median)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000],
+                        help="graph sizes N (ops in the chain, steps of the RNN)")
     args = parser.parse_args()
     print("| graph | N | graph nodes | µs per node, gc on | vs smallest N | µs per node, "
           "gc paused | vs smallest N |")

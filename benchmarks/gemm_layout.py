@@ -42,8 +42,8 @@ def ratio(G, H, B, repeats, rng):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap.add_argument("--repeats", type=int, default=5, help="timings per cell (median)")
     ap.add_argument("--quick", action="store_true", help="two cells, for a smoke test")
     args = ap.parse_args()
     rows, shapes = ((8, 32), SHAPES[4:5]) if args.quick else (ROWS, SHAPES)

@@ -11,8 +11,6 @@ step through its backward pass node by node (`--step`).
     python demos/hello.py --step                # walk through one backward pass
 """
 
-import numpy as np
-
 from tinygrad_lstm import Tensor, manual_seed, nn, optim
 from tinygrad_lstm import functional as F
 from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, run_demo

@@ -26,7 +26,6 @@ g and cell output use relu instead of tanh (`ReluLSTMCell` below), and an Elman 
     python demos/timeseries.py --graph out/ts.svg --model lstm
 """
 
-import math
 import time
 
 import numpy as np
@@ -163,7 +162,8 @@ def results_table(series_name, rows):
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/timeseries.svg", steps_default=300,
                          graph_help="a small model's training step (H=4, a window of up to 6, untrained: small enough to read)")
-    parser.add_argument("--series", choices=[*SERIES, "both"], default="both")
+    parser.add_argument("--series", choices=[*SERIES, "both"], default="both",
+                        help="the noisy sine, the trending random walk, or both")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--model", choices=sorted(MODELS), default="lstm",

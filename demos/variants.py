@@ -28,7 +28,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
+from tinygrad_lstm import manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
 from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, progress, run_demo
 from tinygrad_lstm.data import CharVocab, char_batches, load_text, split_train_val
