@@ -107,6 +107,22 @@ def test_lstm_has_one_cluster_per_step_with_three_sigmoids_and_two_tanhs():
     assert source.count("<b>weight_hh_l0</b>") == 1
 
 
+def test_a_mistyped_highlight_is_named_with_the_names_there_and_the_path_to_look_at():
+    """highlight="cc" on an LSTM was explained with h's path ("no additive path, so each step
+    back ... shrinks"), as if the LSTM had no conveyor belt."""
+    loss, model = run("LSTM")
+    source = draw(loss, highlight="cc", params=model).source
+    assert ("no cc[t−1] → cc[t] path to highlight: no tensor here is named 'cc' (the names "
+            "here: c, f, g, h, i, o); c[t−1] → c[t] is the additive cell-state path: "
+            "try highlight='c'") in source
+    assert "no additive path" not in source
+    # on a GRU the typo is named, and the additive h path suggested as before
+    loss, model = run("GRU")
+    source = draw(loss, highlight="zz", params=model).source
+    assert "no tensor here is named 'zz' (the names here: h, n, r, z)" in source
+    assert "try highlight='h'" in source
+
+
 def test_lstm_cell_state_path_is_one_chain_through_times_and_plus_only():
     loss, model = run("LSTM", forget_bias=1.0)
     chain = highlighted_chain(draw(loss, params=model).source)

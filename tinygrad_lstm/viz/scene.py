@@ -146,15 +146,23 @@ def pick_state(nodes):
 
 def no_path_reason(nodes, name, h_path):
     """Why `nodes` have no name[t−1] → name[t] path: the states have no timestep or no name,
-    or (from h_path, h's path) h's own path is additive or is not."""
+    no tensor carries that name (a typo: the names there are listed, and c's path where there
+    is one), or (from h_path, h's path) h's own path is additive or is not."""
     why = f"no {name}[t−1] → {name}[t] path to highlight"
     unscoped = [t for t in nodes if t.name == name and _step(t) is None]
     if len(unscoped) > 1:  # a loop over a cell without scopes: the states have no t to order
         return (f"{why}: the {len(unscoped)} tensors named '{name}' have no timestep; run each "
                 "step inside `with scope(t=t):`")
-    if not h_path and not any(t.name == name for t in nodes):  # a loop with scopes, no names
+    absent = not any(t.name == name for t in nodes)
+    if not h_path and absent:  # a loop with scopes, no names
         return (f"{why}: no tensor here is named '{name}' (a cell names its states, e.g. "
                 f"`{name} = (...).named(\"{name}\")` inside `with scope(t=t):`)")
+    if absent and name != "c":  # a name asked for ("c" is the default): maybe a typo
+        names = sorted({t.name for t in nodes if t.name is not None})
+        shown = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
+        why += f": no tensor here is named '{name}' (the names here: {shown})"
+        if state_paths(nodes, "c"):  # then c's path is the one to look at, not h's
+            return why + "; c[t−1] → c[t] is the additive cell-state path: try highlight='c'"
     if h_path:
         ops = _symbols(h_path, nodes)
         if _additive(h_path, nodes):
