@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from tinygrad_lstm import Tensor
+from tinygrad_lstm import OpError, Tensor, nn
+from tinygrad_lstm.nn import GRUCell, LSTMCell
 from tinygrad_lstm.viz.graph import draw
 from test_graph import highlighted_chain
 
@@ -53,8 +55,7 @@ def test_the_readme_cell_computes_its_equations():
 
 
 def test_the_readme_cell_takes_the_layer_options_and_is_drawn_with_its_c_path():
-    ns = readme_cell()
-    cell, nn = ns["NoOutputGateCell"], ns["nn"]
+    cell = readme_cell()["NoOutputGateCell"]
     rng = np.random.default_rng(0)
     layer = nn.LSTM(3, 4, bidirectional=True, batch_first=True, forget_bias=1.0,
                     cell=cell, rng=rng)
@@ -70,3 +71,51 @@ def test_the_readme_cell_takes_the_layer_options_and_is_drawn_with_its_c_path():
     loss = (one_way(Tensor(rng.standard_normal((3, 2, 3)).astype(np.float32)))[0][-1] ** 2).mean()
     chain = highlighted_chain(draw(loss, params=one_way).source)
     assert chain == ["c[t=0]", "×", "+", "c[t=1]", "×", "+", "c[t=2]", "×", "+", "c[t=3]"]
+
+
+class _NoC(LSTMCell):
+    def step(self, xw, state, w_hh):
+        out = super().step(xw, state, w_hh)
+        del out["c"]
+        return out
+
+
+class _WrongGates(LSTMCell):
+    gates = 3  # its weights have three blocks, but LSTMCell's step cuts four
+
+
+class _ReturnsTuple(LSTMCell):
+    def step(self, xw, state, w_hh):
+        out = super().step(xw, state, w_hh)
+        return out["h"], out["c"]
+
+
+class _SumsTheBatch(GRUCell):
+    def step(self, xw, state, w_hh):
+        out = super().step(xw, state, w_hh)
+        out["h"] = out["h"].sum(axis=0)
+        return out
+
+
+@pytest.mark.parametrize("cell, layer, error, message", [
+    # was KeyError: 'c', from the layer's own code
+    (_NoC, "LSTM", ValueError, r"_NoC.step returned no 'c' \(it returned 'i', 'f', 'g', 'o', "
+                               r"'h'\); it must return a dict of its named tensors with the "
+                               r"states h, c"),
+    # was "mul: (2, 3) and (2, 4): operands could not be broadcast", naming no cell
+    (_WrongGates, "LSTM", OpError, r"in _WrongGates.step, given xw \(2, 12\) \(gates = 3 blocks "
+                                   r"of hidden_size 4\) and states \(B, 4\): mul: \(2, 3\)"),
+    # was "tuple indices must be integers or slices, not str"
+    (_ReturnsTuple, "LSTM", TypeError, r"_ReturnsTuple.step returned a tuple; it must return "
+                                       r"a dict"),
+    # was "matmul: (4,) @ (4, 12)" a step later
+    (_SumsTheBatch, "GRU", ValueError, r"_SumsTheBatch.step returned 'h' of shape \(4,\) and "
+                                       r"float32, expected \(B, hidden_size\) = \(2, 4\) and "
+                                       r"float32"),
+])
+def test_a_cell_of_ones_own_that_breaks_the_contract_is_named(cell, layer, error, message):
+    x = Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
+    with pytest.raises(error, match=f"{layer}: {message}"):
+        getattr(nn, layer)(3, 4, cell=cell)(x)
+    with pytest.raises(error, match=f"{cell.__name__}: {message}"):  # one step, the cell alone
+        cell(3, 4)(x[0])

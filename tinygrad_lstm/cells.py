@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from .nn import Module, _check_size, uniform_
-from .tensor import Tensor, default_rng
+from .tensor import OpError, Tensor, default_rng
 
 
 def check_states(who, hx, names, shape, dtype, meaning=""):
@@ -49,6 +49,37 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
             raise ValueError(f"{who}: {name} is {s.dtype} but the parameters are {dtype}")
         out.append(s)
     return tuple(out)
+
+
+def check_step(who, cell, out, shape, dtype):
+    """What `cell.step` returned must be a dict of its named tensors with every state the
+    cell carries, each a Tensor of `shape` (B, H) and `dtype`: a cell of one's own is caught
+    here, by name, rather than by a KeyError or a shape error a step later."""
+    name, states = type(cell).__name__, cell.state_names
+    want = f"a dict of its named tensors with the states {', '.join(states)}"
+    if not isinstance(out, dict):
+        raise TypeError(f"{who}: {name}.step returned a {type(out).__name__}; "
+                        f"it must return {want}")
+    for state in states:
+        if state not in out:
+            got = ", ".join(map(repr, out)) or "an empty dict"
+            raise ValueError(f"{who}: {name}.step returned no {state!r} (it returned {got}); "
+                             f"it must return {want}")
+        t = out[state]
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{who}: {name}.step returned {state!r} as a {type(t).__name__}, "
+                            "expected a Tensor")
+        if tuple(t.shape) != shape or t.dtype != dtype:
+            raise ValueError(f"{who}: {name}.step returned {state!r} of shape {tuple(t.shape)} "
+                             f"and {t.dtype}, expected (B, hidden_size) = {shape} and {dtype}")
+
+
+def step_error(who, cell, xw, e):
+    """An op's error inside `cell.step`, with the cell and what it was given put in front (a
+    cell whose `gates` does not match how its step splits xw fails here)."""
+    H = cell.hidden_size
+    return OpError(f"{who}: in {type(cell).__name__}.step, given xw {tuple(xw.shape)} "
+                   f"(gates = {cell.gates} blocks of hidden_size {H}) and states (B, {H}): {e}")
 
 
 def squash(z):
@@ -119,7 +150,12 @@ class _Cell(Module):
             state = tuple(Tensor(np.zeros((B, H), x.dtype)) for _ in self.state_names)
         else:
             state = check_states(cls, hx, self.state_names, (B, H), x.dtype)
-        out = self.step(self.input_projection(x), state, self.recurrent())
+        xw = self.input_projection(x)
+        try:
+            out = self.step(xw, state, self.recurrent())
+        except OpError as e:
+            raise step_error(cls, self, xw, e) from None
+        check_step(cls, self, out, (B, H), x.dtype)
         return out["h"] if len(self.state_names) == 1 else tuple(out[n] for n in self.state_names)
 
     def extra_repr(self):

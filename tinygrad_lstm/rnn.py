@@ -18,9 +18,9 @@ import numpy as np
 
 from . import tensor as _tensor
 from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLSTMCell,
-                    RNNCell, check_states, squash)
+                    RNNCell, check_states, check_step, squash, step_error)
 from .nn import Dropout, Module, Parameter, _check_size
-from .tensor import Tensor, _release, default_rng, scope
+from .tensor import OpError, Tensor, _release, default_rng, scope
 
 
 class States:
@@ -211,19 +211,25 @@ class _RecurrentLayer(Module):
                 lean = xw.data[0].nbytes >= RELEASE_BYTES
                 if lean:
                     _release_intermediates(made, (xw,))
-                for t in (range(T - 1, -1, -1) if reverse else range(T)):
-                    _tensor._scope = {**outer_scope, "t": t + 1}
-                    x_t = xw[t]
-                    if lean:
-                        made = [x_t]
-                        _tensor._made = made.append
+                # a step's result is checked once, at the first step (a cell of one's own)
+                who, first = type(self).__name__, T - 1 if reverse else 0
+                try:
+                    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                        _tensor._scope = {**outer_scope, "t": t + 1}
+                        x_t = xw[t]
+                        if lean:
+                            made = [x_t]
+                            _tensor._made = made.append
                         out = cell.step(x_t, state, w_hh)
-                        _tensor._made = outer_made
-                        _release_intermediates(made, out.values())
-                    else:
-                        out = cell.step(x_t, state, w_hh)
-                    state = pick(out)
-                    steps[t] = out
+                        if t == first:
+                            check_step(who, cell, out, state[0].shape, xs.dtype)
+                        if lean:
+                            _tensor._made = outer_made
+                            _release_intermediates(made, out.values())
+                        state = pick(out)
+                        steps[t] = out
+                except OpError as e:
+                    raise step_error(who, cell, x_t, e) from None
             finally:
                 _tensor._scope, _tensor._made = outer_scope, outer_made
             if lean:
