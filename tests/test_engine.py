@@ -548,3 +548,23 @@ def test_a_user_function_must_return_one_gradient_per_input_and_gets_its_dtype()
     xf = Tensor(np.float32([1.0, 2.0]), requires_grad=True)
     Double.apply(xf).sum().backward()
     assert xf.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda a: a + None, "NoneType"),       # was NaN: numpy makes None a float32 NaN
+    (lambda a: None * a, "NoneType"),
+    (lambda a: (a,) @ a, "tuple"),          # was "setting an array element with a sequence"
+    (lambda a: a * [a, a], "list"),
+    (lambda a: a + "x", "str"),             # was "could not convert string to float"
+    (lambda a: a - "1", "str"),             # was 1: numpy parsed the string
+    (lambda a: a / 1j, "complex"),
+])
+def test_an_operand_that_is_no_number_is_refused_naming_the_op(make, kind):
+    a = Tensor(np.ones((2, 2)), requires_grad=True)
+    with pytest.raises(TypeError, match=rf"^(add|mul|matmul|sub|div): a Tensor \(2, 2\) and a "
+                                        rf"{kind}: the operands are Tensors, numbers or numeric "
+                                        "arrays"):
+        make(a)
+    # numbers, numeric lists, numpy scalars and bools stay operands, as in numpy
+    for other in (2, 2.0, [1.0, 2.0], np.float64(2.0), True, np.array([1, 2])):
+        np.testing.assert_array_equal((a + other).data, np.ones((2, 2)) + other)

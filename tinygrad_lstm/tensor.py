@@ -379,9 +379,19 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         dtype = self.data.dtype  # the op reads the data next anyway
+        if type(other) in (float, int):  # the common case (1.0 - z, z * 0.5): no checks needed
+            return _constant(np.asarray(other, dtype=dtype))
         if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != dtype:
             raise OpError(f"{op}: dtypes differ ({dtype}, {other.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
+        try:
+            kind = np.asarray(other).dtype.kind
+        except (ValueError, TypeError):  # e.g. a tuple of Tensors
+            kind = None
+        # numpy would make None a NaN (float32) and a string a float or an error of its own
+        if kind is None or kind not in "biuf":
+            raise TypeError(f"{op}: a Tensor {self.shape} and a {type(other).__name__}: the "
+                            "operands are Tensors, numbers or numeric arrays")
         return _constant(np.asarray(other, dtype=dtype))
 
     def __add__(self, other):
