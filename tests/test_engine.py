@@ -355,7 +355,14 @@ def test_construction_refuses_int_dtype():
 def test_properties_and_repr():
     t = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6 and t.T.shape == (3, 2)
-    assert t.numpy() is t.data and Tensor([[4.0]]).item() == 4.0
+    assert t.detach().numpy() is t.data and Tensor([[4.0]]).item() == 4.0
+    # as torch: numpy work on a tensor that requires grad would drop out of the graph silently
+    # (a cell computing W * np.tanh(W.numpy()) trained with a wrong gradient)
+    with pytest.raises(RuntimeError, match=r"numpy: the tensor of shape \(2, 3\) requires grad"
+                                           r".*use \.detach\(\)\.numpy\(\)"):
+        t.numpy()
+    with pytest.raises(RuntimeError, match="requires grad"):
+        (t * 2).numpy()
     assert "requires_grad=True" in repr(t) and "float64" in repr(t)
     assert "op=mul" in repr((t * 2).named("c")) and "name='c'" in repr((t * 2).named("c"))
     with pytest.raises(ValueError, match=r"item: tensor of shape \(2, 3\) has 6 elements"):

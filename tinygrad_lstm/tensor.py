@@ -324,7 +324,13 @@ class Tensor:
         return self.data.item()
 
     def numpy(self):
-        """The data as a numpy array (shared, not copied, as torch's `.numpy()`)."""
+        """The data as a numpy array (shared, not copied), as torch's `.numpy()`: refused on a
+        tensor that requires grad, since numpy work on it would be cut from the graph without
+        a word (`.detach().numpy()` says that is meant; `.data` reads the values as they are)."""
+        if self.requires_grad:
+            raise RuntimeError(f"numpy: the tensor of shape {self.shape} requires grad, and "
+                               "what numpy computes from it has no gradient; use "
+                               ".detach().numpy() when that is meant")
         return self.data
 
     def tolist(self):
