@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm.functional as F
-from tinygrad_lstm import OpError, Tensor, autograd, gradcheck
+from tinygrad_lstm import OpError, Tensor, autograd, gradcheck, nn
 
 RNG = np.random.default_rng(0)
 
@@ -102,3 +102,39 @@ def test_a_numpy_array_where_a_tensor_belongs_is_named():
             fn()
     with pytest.raises(OpError, match="dropout: p must be a number in"):
         F.dropout(Tensor(np.ones(3)), "a")
+
+
+def test_integer_targets_given_as_a_tensor_are_told_how_to_pass_them():
+    # "targets must be integers, got float32" while the user had written integers: a Tensor
+    # holds floats, so the message says what to pass instead
+    logits = Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
+    with pytest.raises(OpError, match=r"cross_entropy: targets must be integers, and a Tensor "
+                                      r"holds floats \(float32\); pass a numpy integer array "
+                                      "or a list of ints"):
+        F.cross_entropy(logits, Tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"Embedding: ids must be integers, and a Tensor holds"):
+        nn.Embedding(4, 2)(Tensor([1, 2]))
+    assert np.isfinite(F.cross_entropy(logits, [0, 1]).item())  # a list of ints is taken
+
+
+def test_mse_loss_names_itself_for_a_target_of_another_dtype():
+    # was "sub: dtypes differ (float32, float64)": a float64 numpy target is the usual slip
+    pred = Tensor(np.zeros(4, np.float32), requires_grad=True)
+    with pytest.raises(OpError, match=r"mse_loss: pred is float32 but target is float64; no "
+                                      r"silent casting: make the target float32"):
+        F.mse_loss(pred, np.ones(4))
+    with pytest.raises(OpError, match=r"mse_loss: expects a Tensor, got a ndarray"):
+        F.mse_loss(np.zeros(4), np.ones(4))
+    assert F.mse_loss(pred, [1, 2, 3, 4]).item() == 7.5  # numbers take pred's dtype
+
+
+def test_softmax_over_an_empty_axis_is_empty_and_a_bad_axis_names_softmax():
+    # both named the internal max ("max: (3, 0): cannot take the max over an empty axis")
+    x = Tensor(np.zeros((3, 0)), requires_grad=True)
+    assert F.softmax(x).shape == (3, 0) and F.log_softmax(x, axis=0).shape == (3, 0)
+    F.softmax(x).sum().backward()
+    assert x.grad.shape == (3, 0)
+    with pytest.raises(OpError, match=r"softmax: axis -1 is out of range for shape \(\)"):
+        F.softmax(Tensor(np.array(1.0)))
+    with pytest.raises(OpError, match=r"log_softmax: axis 2 is out of range for shape \(3, 2\)"):
+        F.log_softmax(Tensor(np.zeros((3, 2))), axis=2)

@@ -13,22 +13,27 @@ def _tensor(op, x):
     return x
 
 
-def _shifted(x, axis):
+def _shifted(op, x, axis):
     # Shifting by a constant changes neither softmax nor log_softmax, so the gradient through
     # max x is exactly zero: max is taken off the graph (as jax.nn.log_softmax does), which
     # spares the backward a pass through max and its broadcast (0.3 ms of the char-LM step).
+    _tensor(op, x)
+    if not (isinstance(axis, (int, np.integer)) and -x.ndim <= axis < x.ndim):
+        raise OpError(f"{op}: axis {axis!r} is out of range for shape {x.shape}")
+    if x.shape[axis] == 0:  # an empty axis: nothing to shift, and an empty result (as torch)
+        return x
     return x - x.max(axis=axis, keepdims=True).detach().named("max x")
 
 
 def softmax(x, axis=-1):
     """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x)"""
-    e = _shifted(_tensor("softmax", x), axis).exp()
+    e = _shifted("softmax", x, axis).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
     """log_softmax(x) = z − log Σ exp(z), with z = x − max x so exp never overflows."""
-    z = _shifted(_tensor("log_softmax", x), axis)
+    z = _shifted("log_softmax", x, axis)
     return z - z.exp().sum(axis=axis, keepdims=True).log()
 
 
@@ -43,9 +48,7 @@ def cross_entropy(logits, targets):
         A scalar Tensor: −(1/N) Σₙ log_softmax(logits)[n, targetₙ].
     """
     _tensor("cross_entropy", logits)
-    targets = np.asarray(getattr(targets, "data", targets))
-    if targets.dtype.kind not in "iu":
-        raise OpError(f"cross_entropy: targets must be integers, got {targets.dtype}")
+    targets = integer_ids("cross_entropy", "targets", targets, OpError)
     if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
         raise OpError(f"cross_entropy: logits {logits.shape} and targets {targets.shape}: "
                       "expected targets of shape logits.shape[:-1]")
@@ -61,12 +64,29 @@ def cross_entropy(logits, targets):
     return -logp[np.arange(len(targets)), targets].mean()
 
 
+def integer_ids(who, what, ids, error=ValueError):
+    """`ids` (a list or an integer numpy array) as an integer array; else `error` naming `who`.
+    A Tensor is taken only to say why it cannot be: it holds floats."""
+    if isinstance(ids, Tensor):
+        raise error(f"{who}: {what} must be integers, and a Tensor holds floats ({ids.dtype}); "
+                    "pass a numpy integer array or a list of ints")
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise error(f"{who}: {what} must be integers, got {ids.dtype}")
+    return ids
+
+
 def mse_loss(pred, target):
     """Mean squared error: (1/N) Σ (pred − target)²."""
+    _tensor("mse_loss", pred)
     target_shape = getattr(target, "shape", np.shape(target))
     if tuple(pred.shape) != tuple(target_shape):
         raise OpError(f"mse_loss: pred {pred.shape} and target {tuple(target_shape)}: "
                       "shapes differ (no broadcasting in a loss)")
+    kind = getattr(getattr(target, "dtype", None), "kind", None)
+    if kind == "f" and target.dtype != pred.dtype:  # a float64 numpy target is the usual case
+        raise OpError(f"mse_loss: pred is {pred.dtype} but target is {target.dtype}; no silent "
+                      f"casting: make the target {pred.dtype} (e.g. y.astype(np.{pred.dtype}))")
     diff = pred - target
     return (diff * diff).mean()
 

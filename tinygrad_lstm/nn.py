@@ -212,9 +212,7 @@ class Embedding(Module):
         self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
 
     def forward(self, ids):
-        ids = np.asarray(getattr(ids, "data", ids))
-        if ids.dtype.kind not in "iu":
-            raise ValueError(f"Embedding: ids must be integers, got {ids.dtype}")
+        ids = F.integer_ids("Embedding", "ids", ids)
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
             bad = ids[(ids < 0) | (ids >= self.num_embeddings)][0]
             raise ValueError(f"Embedding: id {int(bad)} is out of range for "
