@@ -171,3 +171,30 @@ def test_reductions_hypothesis(shape, data):
     keep = data.draw(st.booleans())
     check_op([shape], lambda a: a.sum(axis=axis, keepdims=keep), lambda a: a.sum(axis=axis, keepdims=keep))
     check_op([shape], lambda a: a.mean(axis=axis, keepdims=keep), lambda a: a.mean(axis=axis, keepdims=keep))
+
+
+def test_relu_at_infinities_has_no_nan():
+    # relu was x * (x > 0): relu(−inf) = −inf · 0 = NaN, a negative x gave −0 (1/relu = −inf),
+    # and an inf gradient arriving at a negative x became inf · 0 = NaN (torch: 0)
+    x = Tensor([-np.inf, -1.0, 0.0, 3.0, np.inf], requires_grad=True, dtype=np.float64)
+    y = x.relu()
+    np.testing.assert_array_equal(y.data, [0.0, 0.0, 0.0, 3.0, np.inf])
+    assert not np.signbit(y.data).any()
+    y.backward(np.full(5, np.inf))
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0, np.inf, np.inf])
+    assert np.isnan(Tensor([np.nan]).relu().data).all()  # NaN stays NaN, as torch
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((2, 3, 0), (0, 4)), ((2, 3, 4), (4, 0)),
+                                              ((2, 0, 4), (4, 5)), ((0, 3, 4), (4, 5))])
+def test_batched_matmul_with_a_size_0_axis(a_shape, b_shape):
+    # reshape(-1, k) cannot infer the rows when a size is 0: k = 0 failed in forward, m = 0
+    # in backward, with numpy's bare "cannot reshape array of size 0"
+    a = Tensor(np.ones(a_shape), requires_grad=True, dtype=np.float64)
+    b = Tensor(np.ones(b_shape), requires_grad=True, dtype=np.float64)
+    y = a @ b
+    np.testing.assert_array_equal(y.data, np.ones(a_shape) @ np.ones(b_shape))
+    y.sum().backward()
+    g = np.ones(y.shape)
+    np.testing.assert_array_equal(a.grad, np.einsum("abm,km->abk", g, np.ones(b_shape)))
+    np.testing.assert_array_equal(b.grad, np.einsum("abk,abm->km", np.ones(a_shape), g))

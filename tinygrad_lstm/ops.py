@@ -9,6 +9,8 @@ these in other modules and has no backward code.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import autograd, lazy
@@ -121,8 +123,9 @@ class MatMul(Function):
         gb = None
         if self.needs[1]:
             # Kept lazy: the weight's gradient from every timestep becomes one matmul (lazy.py).
-            if a.ndim > 2:
-                a, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+            if a.ndim > 2:  # rows counted, not -1: numpy cannot infer it when a size is 0
+                n = math.prod(a.shape[:-1])
+                a, g = a.reshape(n, a.shape[-1]), g.reshape(n, g.shape[-1])
             gb = lazy.OuterSum(a, g)
         return ga, gb
 
@@ -147,7 +150,8 @@ def _matmul(a, b):
             if flags.f_contiguous and not flags.c_contiguous:
                 return np.dot(b.T, a.T).T
         return np.dot(a, b)  # the same product as a @ b for 2-D, with less call overhead
-    return np.dot(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
+    rows = math.prod(a.shape[:-1])  # not -1: numpy cannot infer it when a size is 0
+    return np.dot(a.reshape(rows, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,10 +272,11 @@ class Relu(Function):
 
     def forward(self, x):
         self.saved = x > 0
-        return x * self.saved
+        # not x * mask: −inf · 0 is NaN, and a negative x would give −0 (a NaN stays NaN)
+        return np.maximum(x, x.dtype.type(0))
 
-    def backward(self, g):  # dy/dx = 1 where x > 0, else 0
-        return (g * self.saved,)
+    def backward(self, g):  # dy/dx = 1 where x > 0, else 0 (an inf upstream too: not inf · 0)
+        return (np.where(self.saved, g, g.dtype.type(0)),)
 
 
 # ---------------------------------------------------------------------------------------------
