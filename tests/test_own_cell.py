@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_lstm import OpError, Tensor, nn
-from tinygrad_lstm.nn import GRUCell, LSTMCell
+from tinygrad_lstm.nn import GRUCell, LSTMCell, RNNCell
 from tinygrad_lstm.viz.graph import draw
 from test_graph import highlighted_chain
 
@@ -32,7 +32,7 @@ def sigmoid(a):
 
 def test_the_readme_cell_computes_its_equations():
     ns = readme_cell()
-    nog, x = ns["nog"], ns["x"]
+    nog, x = ns["nog"], ns["x64"]
     assert nog.weight_ih_l0.shape == (12, 3) and nog.weight_hh_l1.shape == (12, 4)  # 3 blocks
     out, (h_n, c_n) = nog(x)
     # the NOG equations by hand, layer by layer, from the layer's torch-named weights
@@ -119,3 +119,47 @@ def test_a_cell_of_ones_own_that_breaks_the_contract_is_named(cell, layer, error
         getattr(nn, layer)(3, 4, cell=cell)(x)
     with pytest.raises(error, match=f"{cell.__name__}: {message}"):  # one step, the cell alone
         cell(3, 4)(x[0])
+
+
+class _LeakyGatedCell(RNNCell):
+    """An h-only cell, as the README describes one:
+    f, n = σ(·), tanh(·);  h = f * n + (1 − f) * h_prev"""
+    gates = 2
+
+    def step(self, xw, state, w_hh):
+        (h_prev,) = state
+        f, n = (xw + h_prev @ w_hh).chunk(2, axis=-1)
+        f, n = f.sigmoid().named("f"), n.tanh().named("n")
+        return {"f": f, "n": n, "h": (f * n + (1.0 - f) * h_prev).named("h")}
+
+
+def test_an_h_only_cell_on_rnncell_gets_the_readmes_xw_state_and_w_hh_in_rnn_and_gru():
+    x = np.random.default_rng(1).standard_normal((4, 2, 3))
+    for layer_class in (nn.RNN, nn.GRU):
+        layer = layer_class(3, 5, cell=_LeakyGatedCell, dtype=np.float64,
+                            rng=np.random.default_rng(2))
+        out, h_n = layer(Tensor(x, dtype=np.float64))
+        W_ih, W_hh, b_ih, b_hh = (getattr(layer, n).data for n in
+                                  ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
+        h = np.zeros((2, 5))
+        for x_t in x:  # xw = x W_ihᵀ + b_ih + b_hh and w_hh = W_hhᵀ, as the README says
+            a = x_t @ W_ih.T + b_ih + b_hh + h @ W_hh.T
+            f, n = sigmoid(a[:, :5]), np.tanh(a[:, 5:])
+            h = f * n + (1 - f) * h
+        np.testing.assert_allclose(h_n.data[0], h, rtol=0, atol=1e-12)
+        assert W_ih.shape == (10, 3)
+        (out * out).sum().backward()  # every parameter trains, both biases included
+        assert all(np.abs(p.grad).sum() > 0 for p in layer.parameters())
+
+
+def test_a_gates_that_the_input_projection_does_not_match_names_the_cell():
+    # was "add: (8,) and (12,)": GRUCell's projection builds its three bias blocks
+    class TwoBlockGRU(GRUCell):
+        gates = 2
+    x = Tensor(np.zeros((5, 2, 3), np.float32))
+    message = (r"in TwoBlockGRU.input_projection \(gates = 2 blocks of hidden_size 4\): "
+               r"add: \(8,\) and \(12,\)")
+    with pytest.raises(OpError, match="GRU: " + message):
+        nn.GRU(3, 4, cell=TwoBlockGRU)(x)
+    with pytest.raises(OpError, match="TwoBlockGRU: " + message):
+        TwoBlockGRU(3, 4)(x[0])

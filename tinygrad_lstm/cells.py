@@ -75,11 +75,15 @@ def check_step(who, cell, out, shape, dtype):
 
 
 def step_error(who, cell, xw, e):
-    """An op's error inside `cell.step`, with the cell and what it was given put in front (a
-    cell whose `gates` does not match how its step splits xw fails here)."""
-    H = cell.hidden_size
-    return OpError(f"{who}: in {type(cell).__name__}.step, given xw {tuple(xw.shape)} "
-                   f"(gates = {cell.gates} blocks of hidden_size {H}) and states (B, {H}): {e}")
+    """An op's error inside `cell.step` (or, with xw None, `cell.input_projection`), with the
+    cell and what it was given put in front: a cell whose `gates` does not match how it splits
+    its blocks fails here."""
+    H, name = cell.hidden_size, type(cell).__name__
+    blocks = f"gates = {cell.gates} blocks of hidden_size {H}"
+    if xw is None:
+        return OpError(f"{who}: in {name}.input_projection ({blocks}): {e}")
+    return OpError(f"{who}: in {name}.step, given xw {tuple(xw.shape)} ({blocks}) and states "
+                   f"(B, {H}): {e}")
 
 
 def squash(z):
@@ -150,8 +154,9 @@ class _Cell(Module):
             state = tuple(Tensor(np.zeros((B, H), x.dtype)) for _ in self.state_names)
         else:
             state = check_states(cls, hx, self.state_names, (B, H), x.dtype)
-        xw = self.input_projection(x)
+        xw = None
         try:
+            xw = self.input_projection(x)
             out = self.step(xw, state, self.recurrent())
         except OpError as e:
             raise step_error(cls, self, xw, e) from None

@@ -206,7 +206,10 @@ class _RecurrentLayer(Module):
             try:
                 made = []
                 _tensor._made = made.append
-                xw = cell.input_projection(xs)  # (T, B, G*H): every step's input side at once
+                try:
+                    xw = cell.input_projection(xs)  # (T, B, G*H): all steps' input side at once
+                except OpError as e:
+                    raise step_error(type(self).__name__, cell, None, e) from None
                 _tensor._made = outer_made
                 lean = xw.data[0].nbytes >= RELEASE_BYTES
                 if lean:
