@@ -203,6 +203,11 @@ def test_lstm_cell_loop_with_user_scopes_is_found_by_names():
     chain = highlighted_chain(source)
     assert chain[0] == "c[t=0]" and chain[-1] == "c[t=3]" and len(chain) == 10
     assert "cluster_t3" in source
+    # its first step is t = 0: the box says "t = 0", not "initial state" (it holds a whole step)
+    labels = re.findall(r'label="(t = [^"]*)"', source)
+    assert labels == ["t = 0", "t = 1", "t = 2", "t = 3"]
+    loss, model = run("LSTM")  # a layer's t = 0 is its initial state
+    assert "layer 0 · t = 0 (initial state)" in draw(loss, params=model).source
 
 
 def test_stacked_bidirectional_lstm_has_a_chain_per_layer_and_direction():

@@ -163,6 +163,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.04,0.02"},
         edge_attr={"arrowsize": "0.5"})
     clusters, belt = {}, []
+    computed_at_0 = set()  # t = 0 boxes holding a computed tensor: a step, no initial state
     for t in reversed(s.nodes):  # in time order
         for node_id, attrs in (s.tensor_nodes(t) if id(t) in s.where else ()):
             if id(t) in s.referenced and node_id == f"n{s.num[id(t)]}":
@@ -170,6 +171,8 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             # The path stays out of the step clusters and comes last: dot then draws it as one
             # straight line along the row of steps.
             key = s.where[id(t)]
+            if key is not None and key[0] == "step" and key[2] == 0 and t._ctx is not None:
+                computed_at_0.add(key)
             dest = belt if id(t) in s.on_path and not folded else \
                 g.body if key is None else clusters.setdefault(key, [])
             dest.append(_node_line(node_id, attrs))
@@ -190,7 +193,8 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         g.edge(src, dst, **_edge_attrs(e, scale))
     order = lambda k: (k[0] != "params", repr(k[1]), -1 if len(k) < 3 else k[2])
     for key in sorted(clusters, key=order):
-        name, label = _cluster(key, s.last[key[1]] if folded and key[0] == "step" else None)
+        name, label = _cluster(key, s.last[key[1]] if folded and key[0] == "step" else None,
+                               initial=key not in computed_at_0)
         with g.subgraph(name=name) as c:
             c.attr(label=label, style="rounded" if key[0] == "step" else "rounded,dashed",
                    color="#bbbbbb", fontsize="10", fontcolor="#555555")

@@ -199,9 +199,10 @@ def _box(title, t, norm, folded=False):
     return "<" + "<br/>".join(lines) + ">"
 
 
-def _cluster(key, T=None):
+def _cluster(key, T=None, initial=True):
     """(name, label) of a cluster: ("params", lane), ("lane", lane), ("step", lane, t),
-    ("elided", lane, t)."""
+    ("elided", lane, t). A t = 0 step is the initial state unless `initial` is False (a loop
+    of one's own that counts its steps from 0)."""
     name = "cluster" + "".join(f"_l{v}" if k == "layer" else f"_{v}" if k == "direction"
                                else f"_{k}{v}" for k, v in key[1])
     where = "".join(("layer " if k == "layer" else "") + f"{v} · " for k, v in key[1])
@@ -212,7 +213,8 @@ def _cluster(key, T=None):
         return f"{name}_{'shared' if key[0] == 'lane' else what}", where + what
     if T is not None:
         return f"{name}_t{key[2]}", f"{where}one step, repeated × T (T = {T})"
-    return f"{name}_t{key[2]}", where + (f"t = {key[2]}" if key[2] else "t = 0 (initial state)")
+    return f"{name}_t{key[2]}", where + ("t = 0 (initial state)" if key[2] == 0 and initial
+                                         else f"t = {key[2]}")
 
 
 # --- the picture -----------------------------------------------------------------------------
