@@ -80,3 +80,51 @@ def test_to_torch_and_back():
     ours.load_state_dict(checkpoint.from_torch_state_dict(theirs2.state_dict()))
     np.testing.assert_allclose(theirs2(torch.from_numpy(x))[0].detach().numpy(),
                                ours(Tensor(x))[0].data, rtol=1e-5, atol=1e-6)
+
+
+class _Stack(nn.Module):
+    """Layers kept in a list: a plain list is not looked into (as torch), a ModuleList is."""
+
+    def __init__(self, listed, rng):
+        layers = [nn.Linear(3, 3, rng=rng), nn.Linear(3, 2, rng=rng)]
+        self.layers = nn.ModuleList(layers) if listed else layers
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x).tanh()
+        return x
+
+
+def test_a_module_list_registers_its_modules_as_torch_names_them(tmp_path):
+    plain = _Stack(False, np.random.default_rng(0))
+    assert plain.parameters() == []  # the gap a user fell into: nothing to train or save
+    model = _Stack(True, np.random.default_rng(0))
+    names = ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    assert list(model.state_dict()) == names and len(model.parameters()) == 4
+    assert len(model.layers) == 2 and model.layers[-1] is list(model.layers)[1]
+    x = Tensor(np.ones((4, 3), np.float32))
+    loss = (model(x) ** 2).mean()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    checkpoint.save_model(tmp_path / "m.npz", model)
+    other = _Stack(True, np.random.default_rng(1))
+    checkpoint.load_model(tmp_path / "m.npz", other)
+    np.testing.assert_array_equal(other(x).data, model(x).data)
+    assert not model.eval().layers[0].training
+    with pytest.raises(IndexError, match="ModuleList: index 2 is out of range for 2 modules"):
+        model.layers[2]
+    with pytest.raises(TypeError, match="ModuleList: element 2 is a list, not a Module"):
+        model.layers.append([])
+
+
+def test_a_module_list_state_dict_loads_into_torch():
+    torch = pytest.importorskip("torch")
+    model = _Stack(True, np.random.default_rng(0))
+    theirs = torch.nn.Module()
+    theirs.layers = torch.nn.ModuleList([torch.nn.Linear(3, 3), torch.nn.Linear(3, 2)])
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    x = np.ones((4, 3), np.float32)
+    y = torch.from_numpy(x)
+    for layer in theirs.layers:
+        y = layer(y).tanh()
+    np.testing.assert_allclose(y.detach().numpy(), model(Tensor(x)).data, rtol=1e-6)

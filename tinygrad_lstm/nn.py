@@ -223,6 +223,40 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
+class ModuleList(Module):
+    """Modules held in a list, as torch.nn.ModuleList: registered under "0", "1", ..., so their
+    parameters are the model's (`layers.0.weight` in a state_dict). A plain Python list of
+    modules is not looked into, as in torch: its parameters would not be trained or saved.
+
+        self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+        for layer in self.layers: x = layer(x).tanh()
+    """
+
+    def __init__(self, modules=()):
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: element {len(self)} is a {type(module).__name__}, "
+                            "not a Module")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def __len__(self):
+        return sum(1 for _ in self.named_children())
+
+    def __iter__(self):
+        return (m for _, m in self.named_children())
+
+    def __getitem__(self, index):
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                or not -n <= index < n:
+            raise IndexError(f"ModuleList: index {index!r} is out of range for {n} modules")
+        return getattr(self, str(int(index) % n))
+
+
 class Dropout(Module):
     """Zero each element with probability p in training, scaling the rest by 1/(1−p).
 
@@ -245,6 +279,6 @@ class Dropout(Module):
 from .rnn import (GRU, LSTM, RNN, CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell,  # noqa: E402
                   PeepholeLSTMCell, RNNCell, States)
 
-__all__ = ["Parameter", "Module", "Linear", "Embedding", "Dropout", "RNNCell", "LSTMCell",
-           "GRUCell", "LSTM1997Cell", "CoupledLSTMCell", "PeepholeLSTMCell", "RNN", "LSTM", "GRU",
-           "States"]
+__all__ = ["Parameter", "Module", "ModuleList", "Linear", "Embedding", "Dropout", "RNNCell",
+           "LSTMCell", "GRUCell", "LSTM1997Cell", "CoupledLSTMCell", "PeepholeLSTMCell", "RNN",
+           "LSTM", "GRU", "States"]
