@@ -1,0 +1,58 @@
+"""The README's Python blocks run as printed, in order, in one namespace (a newcomer pastes them
+one after another: a later block once failed because an earlier one reused the name x), and the
+block quoting cells.py quotes it word for word."""
+
+import contextlib
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tinygrad_lstm import cells
+from tinygrad_lstm.viz import stepper
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def _has_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_the_readme_quotes_the_lstm_cell_word_for_word():
+    quoted = [b for b in BLOCKS if b.startswith("i, f, g, o = (xw + h_prev @ w_hh)")]
+    assert len(quoted) == 1
+    source = Path(cells.__file__).read_text(encoding="utf-8")
+    for line in quoted[0].splitlines():  # the code; the comments are the README's own
+        code = line.split("#", 1)[0].strip()
+        assert code in source, line
+
+
+def test_the_readme_blocks_run_in_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # they write out/ and run/
+    # the stepper prints one screen per node without a terminal (1,143 here): the walk is
+    # recorded for real, the screens are left to the stepper's own tests
+    monkeypatch.setattr(stepper, "make_step_panel", lambda *args, **kwargs: "")
+    namespace, ran = {}, 0
+    for k, block in enumerate(BLOCKS):
+        if block.startswith("i, f, g, o = (xw"):
+            continue  # the quote of cells.py, checked above
+        if "import torch" in block and not _has_torch():  # "only if you have it"
+            block = block.split("import torch", 1)[0]
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(block, f"README.md, Python block {k + 1}", "exec"), namespace)
+        ran += 1
+    assert ran == len(BLOCKS) - 1
+    assert (tmp_path / "out" / ("graph.svg" if shutil.which("dot") else "graph.dot")).exists()
+    assert (tmp_path / "run" / "ckpt.npz").exists()
+    assert len(namespace["steps"]) > 1000  # the stepper block's walk, one Step per node
+
+
+if __name__ == "__main__":  # pragma: no cover
+    pytest.main([__file__, "-q"])
