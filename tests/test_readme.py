@@ -3,6 +3,7 @@ one after another: a later block once failed because an earlier one reused the n
 block quoting cells.py quotes it word for word."""
 
 import contextlib
+import importlib.util
 import io
 import re
 import shutil
@@ -15,14 +16,6 @@ from tinygrad_lstm.viz import stepper
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
-
-
-def _has_torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def test_the_readme_quotes_the_lstm_cell_word_for_word():
@@ -43,7 +36,7 @@ def test_the_readme_blocks_run_in_order(tmp_path, monkeypatch):
     for k, block in enumerate(BLOCKS):
         if block.startswith("i, f, g, o = (xw"):
             continue  # the quote of cells.py, checked above
-        if "import torch" in block and not _has_torch():  # "only if you have it"
+        if "import torch" in block and importlib.util.find_spec("torch") is None:  # "only if you have it"
             block = block.split("import torch", 1)[0]
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(block, f"README.md, Python block {k + 1}", "exec"), namespace)

@@ -405,7 +405,7 @@ def _build_case(name: str) -> dict:
     spec = CASES[name]
     module_name = spec["module"]
     dt = torch.float64
-    I, H, T, B = INPUT_SIZE, HIDDEN_SIZE, SEQ_LEN, BATCH
+    I, H = INPUT_SIZE, HIDDEN_SIZE
     config = make_config(name, torch.__version__)
     shapes = expected_shapes(config)
     equations = spec.get("reference") == "equations"
