@@ -206,16 +206,17 @@ class _RecurrentLayer(Module):
             try:
                 made = []
                 _tensor._made = made.append
+                who = type(self).__name__
                 try:
                     xw = cell.input_projection(xs)  # (T, B, G*H): all steps' input side at once
                 except OpError as e:
-                    raise step_error(type(self).__name__, cell, None, e) from None
+                    raise step_error(who, cell, None, e) from None
                 _tensor._made = outer_made
                 lean = xw.data[0].nbytes >= RELEASE_BYTES
                 if lean:
                     _release_intermediates(made, (xw,))
                 # a step's result is checked once, at the first step (a cell of one's own)
-                who, first = type(self).__name__, T - 1 if reverse else 0
+                first = T - 1 if reverse else 0
                 try:
                     for t in (range(T - 1, -1, -1) if reverse else range(T)):
                         _tensor._scope = {**outer_scope, "t": t + 1}

@@ -391,14 +391,14 @@ class Tensor:
             raise OpError(f"{op}: dtypes differ ({dtype}, {other.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
         try:
-            kind = np.asarray(other).dtype.kind
+            arr = np.asarray(other)
         except (ValueError, TypeError):  # e.g. a tuple of Tensors
-            kind = None
+            arr = None
         # numpy would make None a NaN (float32) and a string a float or an error of its own
-        if kind is None or kind not in "biuf":
+        if arr is None or arr.dtype.kind not in "biuf":
             raise TypeError(f"{op}: a Tensor {self.shape} and a {type(other).__name__}: the "
                             "operands are Tensors, numbers or numeric arrays")
-        return _constant(np.asarray(other, dtype=dtype))
+        return _constant(arr.astype(dtype, copy=False))
 
     def __add__(self, other):
         return _binary(Add, self, other if type(other) is Tensor else self._lift(other, "add"))
