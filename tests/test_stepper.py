@@ -120,10 +120,24 @@ def test_cell_path_add_and_mul_screens():
     text = capture(make_step_panel(walk, mul.index))
     f2 = states.get("f")[1]
     to_c = next(ln for ln in text.splitlines() if "→  c[t=1]" in ln)
-    assert f"· f[t=2], mean {fmt(np.mean(f2.data))}" in to_c and "━ c path" in to_c
+    ratio = np.linalg.norm(mul.grad * f2.data) / np.linalg.norm(mul.grad)
+    assert f"· f[t=2], out/in {fmt(ratio)}" in to_c and "━ c path" in to_c
     assert f"‖·‖ {fmt(np.linalg.norm(mul.grad * f2.data))}" in to_c
     assert "inputs: f[t=2], c[t=1] (c path)" in text
     assert "consumers: c[t=2] (c path)" in text
+
+
+def test_mul_screen_tells_the_share_of_the_norm_not_a_signed_mean():
+    # c[t=1] is signed: its mean is near 0 while the × hands f[t=2] a fair share of the norm
+    loss, model, states = tiny_lstm()
+    walk = record(loss, model)
+    mul = walk.steps[walk.index[id(states.get("c")[1].parents[0])]]  # f[t=2] × c[t=1]
+    c1 = states.get("c")[0]
+    text = capture(make_step_panel(walk, mul.index))
+    to_f = next(ln for ln in text.splitlines() if "→  f[t=2]" in ln)
+    ratio = np.linalg.norm(mul.grad * c1.data) / np.linalg.norm(mul.grad)
+    assert f"· c[t=1], out/in {fmt(ratio)}" in to_f
+    assert "mean" not in to_f and abs(np.mean(c1.data)) < ratio
 
 
 def test_matmul_screen_names_the_matrix_and_the_norm_ratio():

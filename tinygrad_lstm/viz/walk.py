@@ -192,15 +192,18 @@ def rule(walk, s):
             "− hands ∂L/∂y to the left input and −∂L/∂y to the right"
         broadcast = any(pg is not None and pg.shape != n.shape for pg in s.parent_grads)
         return text + (" (summed over the axes it was broadcast along)" if broadcast else ""), how
+    # How much of the arriving gradient's norm each input gets: for ×, a mean of the signed
+    # factor would say "−0.01" where the norm kept 98%
+    g = norm(s.grad)
+    ratio = [fmt(norm(pg) / g) if pg is not None and g else "—" for pg in s.parent_grads]
     if op == "mul":
         return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
-                [f"· {walk.expr(o)}, mean {fmt(np.mean(o.data))}" for o in ps[::-1]])
+                [f"· {walk.expr(o)}, out/in {r}" for o, r in zip(ps[::-1], ratio)])
     if op == "div":
         return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²",
-                [f"/ {walk.expr(ps[1])}, mean {fmt(np.mean(ps[1].data))}", "· (−a / b²)"])
+                [f"/ {walk.expr(ps[1])}, out/in {ratio[0]}", f"· (−a / b²), out/in {ratio[1]}"])
     if op == "matmul":
-        (a, b), g = ps, norm(s.grad)
-        ratio = [fmt(norm(pg) / g) if pg is not None and g else "—" for pg in s.parent_grads]
+        a, b = ps
         return "@: ∂L/∂A = ∂L/∂y @ Bᵀ, ∂L/∂B = Aᵀ @ ∂L/∂y", [
             f"@ {_transposed(walk.expr(b, 0))} {tuple(b.shape[::-1])}, ‖B‖ {fmt(norm(b.data))}, "
             f"out/in {ratio[0]}", f"{_transposed(walk.expr(a, 0))} @ ∂L/∂y, out/in {ratio[1]}"]
