@@ -2,7 +2,7 @@
 budget, one recurrent cell swapped at a time.
 
     LSTM          i, f, g, o;  c = f * c_prev + i * g;  h = o * tanh(c)          (torch's)
-    LSTM-1997     no forget gate: c = c_prev + i * squash(·), h = o * squash(c),
+    LSTM-1997     no forget gate: c = c_prev + i * squash(·), h = o * tanh(c/2),
                   squash(z) = 2 tanh(z/2)                        (Hochreiter & Schmidhuber 1997)
     coupled       c = f * c_prev + (1 − f) * g: what is forgotten is replaced    (Greff et al. 2017)
     peephole      the gates also see the cell: i, f from c_prev, o from c  (Gers & Schmidhuber)
@@ -16,7 +16,7 @@ to V logits, cross-entropy on every next character. Every variant gets the same 
 batches, `--steps` Adam steps and the same hidden size; the table shows the loss it reaches and
 what it costs in parameters and time.
 
-    python demos/variants.py                      # the table (about 3 CPU minutes)
+    python demos/variants.py                      # the table (about 15 s)
     python demos/variants.py --steps 100 --variants lstm,gru
     python demos/variants.py --graph out/variants.svg --variant coupled
 """

@@ -32,8 +32,6 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def squash(x):
-    return 2.0 * np.tanh(x / 2.0)
 
 
 def cell_step(module, x, state, p, nonlinearity="tanh", reset_after=True):
@@ -43,9 +41,9 @@ def cell_step(module, x, state, p, nonlinearity="tanh", reset_after=True):
         h, c = state
         a = np.split(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"],
                      make_golden.GATES[module], axis=-1)
-        if module == "LSTM1997Cell":  # i, g, o
-            c = c + sigmoid(a[0]) * squash(a[1])
-            return sigmoid(a[2]) * squash(c), c
+        if module == "LSTM1997Cell":  # i, g, o; the paper's g in [−2, 2] and h in [−1, 1]
+            c = c + sigmoid(a[0]) * (4.0 * sigmoid(a[1]) - 2.0)
+            return sigmoid(a[2]) * (2.0 * sigmoid(c) - 1.0), c
         if module == "CoupledLSTMCell":  # f, g, o
             f = sigmoid(a[0])
             c = f * c + (1 - f) * np.tanh(a[1])
@@ -214,22 +212,27 @@ def test_fixture_gradients_match_a_directional_difference(name):
 
 # ---------------------------------------------------------------------------- against torch
 def test_regenerating_with_torch_reproduces_the_fixtures(tmp_path):
+    # The same torch on another CPU (AVX2 vs AVX-512 kernels) sums in another order, so the
+    # fresh numbers are compared to rounding; the bytes are compared where the numbers are
+    # the same, and the writer's own determinism is checked on the stored arrays everywhere.
     torch = pytest.importorskip("torch")
     for name in CASES:
         stored = golden_load.load_arrays(name)
         made_with = json.loads(str(stored["config"][()]))["torch_version"]
         fresh = make_golden.build_case(name)
         assert set(fresh) == set(stored), name
-        if torch.__version__ != made_with:  # other versions: same numbers, to rounding
-            for key in fresh:
-                if key != "config":
-                    np.testing.assert_allclose(fresh[key], stored[key], rtol=1e-9, atol=1e-12,
-                                               err_msg=f"{name}: {key} (torch {torch.__version__}"
-                                                       f" vs {made_with})")
-            continue
+        rtol = 1e-12 if torch.__version__ == made_with else 1e-9
         for key in fresh:
             assert fresh[key].dtype == stored[key].dtype, (name, key)
-            np.testing.assert_array_equal(fresh[key], stored[key], err_msg=f"{name}: {key}")
+            if key != "config":
+                np.testing.assert_allclose(fresh[key], stored[key], rtol=rtol, atol=1e-14,
+                                           err_msg=f"{name}: {key} (torch {torch.__version__}"
+                                                   f" vs {made_with})")
+        assert fresh["config"] == stored["config"], name
+        golden = (GOLDEN / f"{name}.npz").read_bytes()
         path = tmp_path / f"{name}.npz"
-        make_golden.write_npz(path, fresh)
-        assert path.read_bytes() == (GOLDEN / f"{name}.npz").read_bytes(), name
+        make_golden.write_npz(path, stored)
+        assert path.read_bytes() == golden, name
+        if all(np.array_equal(fresh[k], stored[k]) for k in fresh):
+            make_golden.write_npz(path, fresh)
+            assert path.read_bytes() == golden, name

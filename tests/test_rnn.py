@@ -334,8 +334,8 @@ def test_variant_equations_in_numpy():
 
     cell = nn.LSTM1997Cell(3, 4, dtype=np.float64, rng=rng)
     a_i, a_g, a_o = np.split(pre(cell), 3, axis=1)
-    c1 = c + np_sigmoid(a_i) * 2 * np.tanh(a_g / 2)
-    h1 = np_sigmoid(a_o) * 2 * np.tanh(c1 / 2)
+    c1 = c + np_sigmoid(a_i) * (4 * np_sigmoid(a_g) - 2)   # the paper's g, in [−2, 2]
+    h1 = np_sigmoid(a_o) * (2 * np_sigmoid(c1) - 1)        # the paper's h, in [−1, 1]
     hh, cc = cell(Tensor(x), (Tensor(h), Tensor(c)))
     np.testing.assert_allclose(cc.data, c1, rtol=1e-12)
     np.testing.assert_allclose(hh.data, h1, rtol=1e-12)

@@ -87,7 +87,8 @@ def step_error(who, cell, xw, e):
 
 
 def squash(z):
-    """squash(z) = 2·tanh(z/2), the [−2, 2] squashing function of the 1997 LSTM."""
+    """squash(z) = 2·tanh(z/2) = 4σ(z) − 2, the 1997 LSTM's [−2, 2] squashing of the cell
+    input (the paper's g; its output squashing h is half of it, tanh(z/2) = 2σ(z) − 1)."""
     return (z * 0.5).tanh() * 2.0
 
 
@@ -241,7 +242,10 @@ class LSTM1997Cell(_Cell):
 
         i, g, o = σ(·), squash(·), σ(·)   of   x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh
         c = c_prev + i * g
-        h = o * squash(c)                 with squash(z) = 2·tanh(z/2)
+        h = o * tanh(c/2)
+
+    squash(z) = 2·tanh(z/2) = 4σ(z) − 2 is the paper's input squashing g, in [−2, 2]; its
+    output squashing is tanh(z/2) = 2σ(z) − 1, in [−1, 1] (Appendix A of the paper).
 
     Args: as LSTMCell without forget_bias. Gate order i, g, o (weights (3H, ·)).
     Inputs/Outputs: as LSTMCell.
@@ -256,7 +260,7 @@ class LSTM1997Cell(_Cell):
         g = squash(g).named("g")
         o = o.sigmoid().named("o")
         c = (c_prev + i * g).named("c")
-        h = (o * squash(c)).named("h")
+        h = (o * (c * 0.5).tanh()).named("h")
         return {"i": i, "g": g, "o": o, "c": c, "h": h}
 
 
@@ -329,8 +333,8 @@ class GRUCell(_Cell):
         n = tanh(x W_inᵀ + b_in + (r * h_prev) W_hnᵀ + b_hn)      reset_after=False (Cho 2014)
         h = (1 − z) * n + z * h_prev
 
-    z here is torch's: the share of h_prev that is kept. Cho 2014 (and many tutorials) write
-    h = (1 − z) * h_prev + z * h~, i.e. their z is our 1 − z.
+    z here is torch's and Cho 2014's: the share of h_prev that is kept. Chung et al. 2014 (and
+    many tutorials) write h = (1 − z) * h_prev + z * h~, i.e. their z is our 1 − z.
 
     Args:
         input_size, hidden_size, bias, dtype, rng: as RNNCell.

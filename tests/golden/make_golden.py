@@ -292,21 +292,18 @@ def gate_preactivation(x, h, p, k):
             + _affine(h, _block(p, "weight_hh", k, H), _block(p, "bias_hh", k, H)))
 
 
-def torch_squash(z):
-    import torch
-    return 2.0 * torch.tanh(z / 2.0)
-
-
 def lstm1997_step(x, state, p):
-    """Hochreiter & Schmidhuber 1997, gate order i, g, o:
-    c = c_prev + σ(a_i) * squash(a_g);  h = σ(a_o) * squash(c)."""
+    """Hochreiter & Schmidhuber 1997, gate order i, g, o, with the paper's own squashing
+    functions (Appendix A), written with the logistic σ as the paper does, not with tanh as
+    the cell is: g(z) = 4σ(z) − 2 in [−2, 2] and h(z) = 2σ(z) − 1 in [−1, 1];
+    c = c_prev + σ(a_i) * g(a_g);  h = σ(a_o) * h(c)."""
     import torch
     h_prev, c_prev = state
     i = torch.sigmoid(gate_preactivation(x, h_prev, p, 0))
-    g = torch_squash(gate_preactivation(x, h_prev, p, 1))
+    g = 4.0 * torch.sigmoid(gate_preactivation(x, h_prev, p, 1)) - 2.0
     o = torch.sigmoid(gate_preactivation(x, h_prev, p, 2))
     c = c_prev + i * g
-    return o * torch_squash(c), c
+    return o * (2.0 * torch.sigmoid(c) - 1.0), c
 
 
 def coupled_lstm_step(x, state, p):
