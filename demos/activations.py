@@ -1,9 +1,9 @@
 """Demonstrates what single hidden units of a character LSTM track, coloured over the text.
 
-Karpathy, Johnson & Fei-Fei (2015), "Visualizing and understanding recurrent networks" (seed
-001): after training a char-LM, colour each character of a text by one cell's activation, red
-for positive and blue for negative, and some cells turn out to follow something you can see:
-whether we are inside quotes, how far along the line we are, the start of a line.
+Karpathy, Johnson & Fei-Fei (2015), "Visualizing and understanding recurrent networks": after
+training a char-LM, colour each character of a text by one cell's activation, red for positive
+and blue for negative, and some cells turn out to follow something you can see: whether we are
+inside quotes, how far along the line we are, the start of a line.
 
 Here the units are picked automatically. The demo trains a small LSTM briefly with charlm.py (or
 loads a charlm checkpoint with --resume), runs it over a stretch of the validation text, records

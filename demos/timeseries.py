@@ -17,9 +17,9 @@ Metrics on the held-out tail, y the true value, ŷ the forecast, y_prev the last
     MFE  = mean(y − ŷ)                                  Mean Forecast Error (bias; > 0: too low)
 The naive forecast ŷ = y_prev predicts no change, so it has no direction (MDA n/a).
 
-The seed's tanh vs relu question (Keras `LSTM(activation="relu")`): an LSTM whose candidate
-g and cell output use relu instead of tanh (`ReluLSTMCell` below), and an Elman RNN with
-`nonlinearity="relu"`, next to their tanh versions and a GRU.
+Does relu do as well as tanh inside a recurrent cell (Keras `LSTM(activation="relu")`)? An
+LSTM whose candidate g and cell output use relu instead of tanh (`ReluLSTMCell` below), and an
+Elman RNN with `nonlinearity="relu"`, next to their tanh versions and a GRU.
 
     python demos/timeseries.py                   # both series, all models
     python demos/timeseries.py --steps 100       # quicker

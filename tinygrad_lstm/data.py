@@ -225,7 +225,7 @@ def one_hot(ids, num_classes, dtype=np.float32):
 
 
 def hello_example():
-    """The seeds' toy: vocabulary of "helo" (sorted: e, h, l, o), input "hell", target "ello".
+    """Karpathy's "hello" toy: vocabulary of "helo" (sorted: e, h, l, o), input "hell", target "ello".
     Returns x, y int64 (T=4, B=1) and the CharVocab."""
     vocab = CharVocab("helo")
     return vocab.encode("hell")[:, None], vocab.encode("ello")[:, None], vocab
