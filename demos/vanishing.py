@@ -13,9 +13,19 @@ Part 2 sends the gradient of a loss on the last h only, L = Σ h_T, back through
 tanh RNN, a GRU and an LSTM with forget-gate bias 0, 1, 2 and 3 (same sizes, same random
 input), and prints ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖ for the LSTM) for every t: a table, a log-scale
 chart and the t = 0 / t = T ratio. The RNN's gradient dies through a product of W_hh·tanh'
-factors; the LSTM's cell path c_t = f ⊙ c_{t-1} + i ⊙ g multiplies only by the forget gate f,
-which a forget bias holds near 1. Float64, so nothing underflows; `--steps N` averages N random
-draws (geometric mean).
+factors. In the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, and c_{t-1} also feeds
+h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), so the total gradient on c has two parts at every step:
+
+    ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t  +  ∂L/∂h_{t-1} ⊙ o_{t-1} ⊙ tanh'(c_{t-1})
+
+The first alone, followed from c_T down to c_0 through the × f nodes only, is the cell path:
+∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1. The chart and the ratio table show it as "∏f" next to the total
+‖∂L/∂c_0‖, with the mean forget gate: a forget bias of 3 holds f near σ(3) ≈ 0.95, so ∏f decays
+slowly (0.95^100 ≈ 6e-3) but does decay. With the default settings the total on c is larger,
+above 1 at forget bias 3 (▒ in the ratio chart: it grew going back), because gradient also
+comes back through h: from c_t into the gates and g of step t, to h_{t-1}, and from h_{t-1}
+into c_{t-1} (the second part). The verdict under the tables compares the measured numbers.
+Float64, so nothing underflows; `--steps N` averages N random draws (geometric mean).
 
     python demos/vanishing.py                         # tables and charts
     python demos/vanishing.py --graph out/vanish.svg  # RNN and LSTM graphs (T=6) with ‖grad‖
@@ -111,8 +121,8 @@ def build(name, input_size, hidden, rng, dtype=np.float64):
 
 def last_h_loss(model, x):
     """L = Σ h_T for the model on x (T, B, I), from initial states that require grad (so
-    ∂L/∂h_0 exists); returns the loss, the per-step h (and c) lists, t = 0 … T, and those
-    initial-state leaves by name ("h_0", "c_0")."""
+    ∂L/∂h_0 exists); returns the loss, the per-step h (and c) lists, t = 0 … T, those
+    initial-state leaves by name ("h_0", "c_0"), and the layer's States (the gates)."""
     B, H = x.shape[1], model.hidden_size
     names = model.state_names
     hx = tuple(Tensor(np.zeros((1, B, H), x.dtype), requires_grad=True) for _ in names)
@@ -122,25 +132,44 @@ def last_h_loss(model, x):
         for s in seq:
             s.retain_grad()
     loss = seqs["h"][-1].sum()
-    return loss, seqs, {f"{n}_0": s for n, s in zip(names, hx)}
+    return loss, seqs, {f"{n}_0": s for n, s in zip(names, hx)}, states
+
+
+def cell_path(c_T_grad, f):
+    """‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_{t+1}‖ for t = 0 … T, f (T, B, H): the part of ∂L/∂c_t that came
+    straight down the cell path from c_T through the × f nodes only (t = T: ‖∂L/∂c_T‖)."""
+    suffix = np.cumprod(f[::-1], axis=0)[::-1]             # [t] = f_{t+1} ⊙ … ⊙ f_T
+    suffix = np.concatenate([suffix, np.ones_like(f[:1])])
+    return np.linalg.norm((c_T_grad * suffix).reshape(len(suffix), -1), axis=1)
 
 
 def gradient_norms(name, T, batch, hidden, input_size, rng):
-    """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for t = 0 … T with L = Σ h_T, fresh weights and input."""
+    """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for t = 0 … T with L = Σ h_T, fresh weights and input; for
+    an LSTM also the cell path alone ("cell_path", see cell_path) and the mean forget gate
+    ("mean_f", a number)."""
     model = build(name, input_size, hidden, rng)
     x = Tensor(rng.standard_normal((T, batch, input_size)))   # (T, B, I) float64
-    loss, seqs, _ = last_h_loss(model, x)
+    loss, seqs, _, states = last_h_loss(model, x)
     loss.backward()
-    return {n: np.array([np.linalg.norm(s.grad) for s in seq]) for n, seq in seqs.items()}
+    out = {n: np.array([np.linalg.norm(s.grad) for s in seq]) for n, seq in seqs.items()}
+    if "c" in seqs:
+        f = states.numpy("f", layer=0)
+        out["cell_path"] = cell_path(seqs["c"][-1].grad, f)
+        out["mean_f"] = float(f.mean())
+    return out
 
 
-def series(norms):
-    """(label, per-t norms) for every curve: h for each model, c for the LSTMs."""
+CURVES = (("h", "h"), ("c", "c"), ("cell_path", "∏f"))     # norms key, label suffix
+
+
+def series(norms, keys=("h", "c", "cell_path")):
+    """(label, per-t norms) for every curve: h for each model, c and the cell path alone (∏f)
+    for the LSTMs; `keys` picks which."""
     out = []
     for name, d in norms.items():
-        for n in ("h", "c"):
-            if n in d:
-                out.append((f"{name} {n}", d[n]))
+        for n, suffix in CURVES:
+            if n in keys and n in d:
+                out.append((f"{name} {suffix}", d[n]))
     return out
 
 
@@ -162,6 +191,17 @@ def log_bar(value, lo, hi, width=30):
     n = min(max(frac * width, 0.0), width)
     full = int(n)
     return "█" * full + ("▌" if n - full >= 0.5 else "")
+
+
+def ratio_bar(ratio, lo, hi, width=30):
+    """log_bar for a t=0/t=T ratio on a scale from 1e{lo} to 1e{hi}, hi ≥ 0: █ up to the ratio
+    or to 1e+0, whichever is less, then ▒ from 1e+0 up to a ratio above 1. A ratio that grew
+    gets at least one ▒ even when its excess is less than a cell, so growth always shows."""
+    if not ratio > 1:
+        return log_bar(ratio, lo, hi, width)
+    ones = log_bar(1.0, lo, hi, width)
+    excess = math.log10(ratio) / (hi - lo) * width
+    return ones + "▒" * max(1, int(round(excess)))
 
 
 def short(label):
@@ -192,7 +232,8 @@ def chart_table(curves, T):
     stride = max(1, math.ceil(T / 50))
     lo, hi = log_range(curves)
     every = f", every {stride}nd t" if stride == 2 else f", every {stride}th t" if stride > 2 else ""
-    table = compact_table(f"log-scale chart of the same norms over t = 0 … {T}{every}: "
+    table = compact_table(f"log-scale chart of the same norms over t = 0 … {T}{every}, and of "
+                          "each LSTM's cell path alone (∏f: ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_{t+1}‖): "
                           f"▁ = 1e{lo}, █ = 1e{hi}")
     table.add_column("curve")
     table.add_column("t = 0 → T", no_wrap=True)
@@ -201,16 +242,28 @@ def chart_table(curves, T):
     return table
 
 
-def ratio_table(curves, width=40):
-    lo, _ = log_range([(label, np.array([v[0] / v[-1]])) for label, v in curves])
-    table = compact_table(f"‖∂L/∂·_0‖ / ‖∂L/∂·_T‖, log scale from 1e{lo} to 1e+0 "
-                          "(a full bar: no loss over the sequence)")
+def ratio_table(curves, mean_f=None, width=40):
+    """The t=0 / t=T ratio of every curve as a log bar; mean_f: {"LSTM fb=3": 0.95, …}, shown
+    on the ∏f rows."""
+    mean_f = mean_f or {}
+    ratios = [(label, v[0] / v[-1]) for label, v in curves]
+    lo, hi = log_range([(label, np.array([r])) for label, r in ratios])
+    lo, hi = min(lo, 0), max(hi, 0)     # 1e+0, "no loss", is always on the scale
+    grew = any(r > 1 for _, r in ratios)
+    table = compact_table(
+        f"‖∂L/∂·_0‖ / ‖∂L/∂·_T‖, log scale from 1e{lo} to 1e{hi:+d}"
+        + (": █ up to the ratio but at most 1e+0 (no loss over the sequence), then ▒ for a "
+           "ratio above 1 (the gradient grew going back)" if grew else
+           " (a full bar: no loss over the sequence; no ratio here is above 1)")
+        + ". ∏f: the cell path alone, ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1‖ / ‖∂L/∂c_T‖")
     table.add_column("curve")
     table.add_column("t=0 / t=T", justify="right")
+    table.add_column("mean f", justify="right")
     table.add_column("", no_wrap=True)
-    for label, v in curves:
-        ratio = v[0] / v[-1]
-        table.add_row(label, f"{ratio:.1e}", log_bar(ratio, lo, 0, width))
+    for label, ratio in ratios:
+        f = mean_f.get(label[:-len(" ∏f")]) if label.endswith(" ∏f") else None
+        table.add_row(label, f"{ratio:.1e}", "" if f is None else f"{f:.2f}",
+                      ratio_bar(ratio, lo, hi, width))
     return table
 
 
@@ -218,22 +271,53 @@ def geomean(arrays):
     return np.exp(np.mean(np.log(np.maximum(np.stack(arrays), 1e-300)), axis=0))
 
 
-def verdict(ratios, T):
-    """What the measured t=0/t=T ratios say, in words (checked, not assumed)."""
+def verdict(ratios, mean_f, T):
+    """What this run's t=0/t=T ratios (and mean forget gates) say, in words: every claim is
+    a comparison of the measured numbers, and its wording follows the outcome."""
     rnn, gru = ratios["RNN h"], ratios["GRU h"]
-    lstm0, lstm3 = ratios["LSTM fb=0 c"], ratios["LSTM fb=3 c"]
+    lstm0 = ratios["LSTM fb=0 c"]
     lines = []
     same = abs(math.log10(lstm0) - math.log10(gru)) <= 3
-    lines.append(f"At default init (forget bias 0) the LSTM's cell gradient falls to {lstm0:.1e} "
-                 f"of its end value over the sequence, the GRU's to {gru:.1e}: "
-                 + ("about as fast as each other (torch, in its own setting: ~2e-18 over 100 "
-                    "steps)." if same else
-                    "NOT within 3 orders of each other (torch measured both ~2e-18)."))
+    lines.append(f"At default init (forget bias 0) the total gradient on the LSTM's cell falls "
+                 f"to {lstm0:.1e} of its end value over the sequence, the GRU's to {gru:.1e}: "
+                 + ("within 3 orders of magnitude of each other." if same else
+                    "NOT within 3 orders of magnitude of each other."))
     lines.append(f"The tanh RNN falls to {rnn:.1e}.")
-    keeps = 0.1 <= lstm3 <= 100
-    lines.append(f"With forget bias 3 the cell path keeps ‖∂L/∂c_0‖/‖∂L/∂c_T‖ = {lstm3:.2g} "
-                 + (f"(torch: ~3): the gradient survives {T} steps along c." if keeps else
-                    "— torch measured ~3, this run does not reproduce that."))
+
+    names = [f"LSTM fb={b}" for b in FORGET_BIASES]
+    path = [ratios[f"{n} ∏f"] for n in names]
+    nearer = [mean_f[n] for n in names]
+    slower = all(a < b for a, b in zip(path, path[1:])) \
+        and all(a < b for a, b in zip(nearer, nearer[1:]))
+    lines.append("The cell path alone (∂L/∂c_T through the × f nodes only, ∏f) keeps "
+                 + ", ".join(f"{r:.1e}" for r in path)
+                 + f" of ‖∂L/∂c_T‖ over {T} steps at forget bias "
+                 + ", ".join(str(b) for b in FORGET_BIASES) + " (mean f "
+                 + ", ".join(f"{f:.2f}" for f in nearer) + "): "
+                 + ("the nearer f is to 1, the slower it decays." if slower else
+                    "it does NOT decay more slowly as the forget bias grows."))
+
+    f3, path3, total3 = mean_f["LSTM fb=3"], ratios["LSTM fb=3 ∏f"], ratios["LSTM fb=3 c"]
+    f3_T = f3 ** T
+    near = abs(math.log10(path3) - math.log10(f3_T)) <= 1
+    lines.append(f"At forget bias 3 the cell path alone keeps ∏f = {path3:.1e}: "
+                 + ("it decays" if path3 < 1 else "it does NOT decay")
+                 + (", within 10× of" if near else ", NOT within 10× of")
+                 + f" (mean f)^{T} = {f3:.3f}^{T} = {f3_T:.1e}.")
+    # ∂L/∂c_0 is ∏f's vector plus what came through h (the docstring's two parts); norms don't
+    # add, so only comparing them says whether the h routes added to the cell path or cancelled.
+    above = all(ratios[f"{n} c"] > ratios[f"{n} ∏f"] for n in names)
+    if total3 > path3:
+        lines.append(f"The total ‖∂L/∂c_0‖/‖∂L/∂c_T‖ there is {total3:.1e}, "
+                     f"{total3 / path3:.3g} times the cell path alone"
+                     + (" and above 1: the gradient on c grew going back" if total3 > 1 else "")
+                     + ". The rest returned through h: from each c_t into the gates and g of "
+                       "step t, to h_{t−1}, and from h_{t−1} = o ⊙ tanh(c_{t−1}) into c_{t−1}"
+                     + ("; the total is above ∏f at every forget bias here." if above else
+                        "; but not at every forget bias here."))
+    else:
+        lines.append(f"The total ‖∂L/∂c_0‖/‖∂L/∂c_T‖ there is {total3:.1e}, no more than the "
+                     "cell path alone: in this run what came back through h did not add to it.")
     return lines
 
 
@@ -245,7 +329,7 @@ def small_losses(T, seed):
         rng = np.random.default_rng(seed)
         model = build(kind, 2, 4, rng)
         x = Tensor(rng.standard_normal((T, 1, 2)))
-        loss, _, initial = last_h_loss(model, x)
+        loss, _, initial, _ = last_h_loss(model, x)
         out[name] = (loss, {**dict(model.named_parameters()), **initial}, kind)
     return out
 
@@ -269,7 +353,7 @@ def main(argv=None):
     # a_t = 3 h_{t−1}, h stays exactly at 0, tanh' = 1 and the product is 3^t: exploding)
     xs = rng.standard_normal(args.toy_T).round(3).tolist()
     rows = toy_chain(xs)
-    console.print(toy_table(rows, "The seeds' toy h_t = tanh(2 x_t + 3 h_{t−1} + 1), h_0 = 0, "
+    console.print(toy_table(rows, "A scalar toy h_t = tanh(2 x_t + 3 h_{t−1} + 1), h_0 = 0, "
                                   "random x_t: ∂h_t/∂h_{t−1} = 3 · (1 − h_t²)"))
     explode = toy_chain([-0.5] * args.toy_T)
     console.print()
@@ -290,16 +374,20 @@ def main(argv=None):
             for name in names:
                 draws[name].append(gradient_norms(name, T, args.batch, args.hidden, 8, rng))
                 update(model=name)
-    norms = {n: {k: geomean([d[k] for d in draws[n]]) for k in draws[n][0]} for n in names}
+    norms = {n: {k: geomean([d[k] for d in draws[n]]) for k in draws[n][0] if k != "mean_f"}
+             for n in names}
+    mean_f = {n: float(np.mean([d["mean_f"] for d in draws[n]]))
+              for n in names if "mean_f" in draws[n][0]}
     curves = series(norms)
     console.print(f"H={args.hidden}, B={args.batch}, T={T}, input N(0, 1) of 8 features, "
                   f"torch's default init, float64; geometric mean of {args.steps} draw(s). (The engine's "
                   "gradients equal torch.nn's on the same weights: tests/test_rnn.py.)\n")
-    for table in (norms_table(curves, T, 10), chart_table(curves, T), ratio_table(curves)):
+    for table in (norms_table(series(norms, ("h", "c")), T, 10), chart_table(curves, T),
+                  ratio_table(curves, mean_f)):
         console.print(table)
         console.print()
     ratios = {label: float(v[0] / v[-1]) for label, v in curves}
-    for line in verdict(ratios, T):
+    for line in verdict(ratios, mean_f, T):
         console.print(line)
 
     # one small RNN and LSTM to draw (side by side: two files) or to step through
@@ -316,7 +404,8 @@ def main(argv=None):
             show_steps(loss, args, title=f"vanishing · {kind}, T={args.graph_T}, L = Σ h_T",
                        model=params)
     return {"toy": rows, "toy_explode": explode, "toy_max_rel_diff": agree,
-            "norms": norms, "ratios": ratios}
+            "norms": norms, "ratios": ratios, "mean_f": mean_f,
+            "cell_path": {n: ratios[f"{n} ∏f"] for n in mean_f}}
 
 
 if __name__ == "__main__":

@@ -42,6 +42,101 @@ def test_vanishing_toy_engine_equals_hand_formula_and_rnn_vanishes(demos):
     assert r["ratios"]["LSTM fb=3 c"] > 1e4 * r["ratios"]["LSTM fb=0 c"]   # the forget bias
 
 
+def test_vanishing_cell_path_is_dc_T_times_the_product_of_the_forget_gates(demos):
+    # was: only the total ∂L/∂c_0 was shown, and credited to the × f path alone
+    mod = demos("vanishing")
+    T, B, H, I = 12, 3, 5, 8
+    d = mod["gradient_norms"]("LSTM fb=3", T, B, H, I, np.random.default_rng(7))
+    # the same model and input, rebuilt; ∂L/∂c_T and the f_t from the forward values only
+    rng = np.random.default_rng(7)
+    model = mod["build"]("LSTM fb=3", I, H, rng)
+    x = Tensor(rng.standard_normal((T, B, I)))
+    _, _, states = model(x, return_states=True)
+    f, o, c = (states.numpy(n) for n in ("f", "o", "c"))
+    dc_T = o[-1] * (1.0 - np.tanh(c[-1]) ** 2)                    # L = Σ h_T, h_T = o ⊙ tanh c_T
+    for t in (0, 5, T):
+        expected = np.linalg.norm(dc_T * np.prod(f[t:], axis=0))  # f_{t+1} ⊙ … ⊙ f_T
+        assert d["cell_path"][t] == pytest.approx(expected, rel=1e-12), t
+    assert d["cell_path"][T] == pytest.approx(d["c"][T], rel=1e-12)   # t = T: ‖∂L/∂c_T‖ itself
+    assert d["mean_f"] == pytest.approx(f.mean(), rel=1e-12)
+    assert d["cell_path"][0] < d["c"][0]                              # the total is more
+
+
+def test_vanishing_total_dc_is_the_cell_path_plus_the_route_through_h(demos):
+    # the docstring's ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t + ∂L/∂h_{t-1} ⊙ o_{t-1} ⊙ tanh'(c_{t-1})
+    mod = demos("vanishing")
+    rng = np.random.default_rng(3)
+    model = mod["build"]("LSTM fb=3", 4, 6, rng)
+    loss, seqs, _, states = mod["last_h_loss"](model, Tensor(rng.standard_normal((9, 2, 4))))
+    loss.backward()
+    h, c = seqs["h"], seqs["c"]                                        # t = 0 … T
+    f, o = states.numpy("f"), states.numpy("o")                        # [t - 1] is step t
+    for t in range(2, 10):
+        through_h = h[t - 1].grad * o[t - 2] * (1.0 - np.tanh(c[t - 1].data) ** 2)
+        np.testing.assert_allclose(c[t - 1].grad, c[t].grad * f[t - 1] + through_h,
+                                   rtol=1e-12, atol=1e-300)
+        assert np.abs(through_h).max() > 0
+
+
+def test_vanishing_reports_the_cell_path_alone_and_no_unmeasured_torch_figures(demos, capsys):
+    # was: "the cell path keeps 2 (torch: ~3)" for the total on c_0, and torch constants that
+    # nothing in the run measured
+    mod = demos("vanishing")
+    r = mod["main"](["--steps", "1", "--toy-T", "6"])
+    out = capsys.readouterr().out
+    ratios, path3 = r["ratios"], r["cell_path"]["LSTM fb=3"]
+    assert path3 == ratios["LSTM fb=3 ∏f"]
+    assert path3 < 0.1 < ratios["LSTM fb=3 c"]                     # ∏f decays; the total doesn't
+    assert 0.93 < r["mean_f"]["LSTM fb=3"] < 0.97                   # σ(3) ≈ 0.95
+    assert [r["cell_path"][f"LSTM fb={b}"] < ratios[f"LSTM fb={b} c"] for b in range(4)] \
+        == [True] * 4
+    text = " ".join(mod["verdict"](ratios, r["mean_f"], 100))
+    assert "torch" not in text and "torch" not in out[out.index("At default init"):]
+    assert f"∏f = {path3:.1e}" in text and "0.95" in text
+    assert "the nearer f is to 1, the slower it decays" in text
+    assert "seeds" not in out and "A scalar toy" in out
+    assert "LSTM fb=3 ∏f" in out
+    from rich.cells import cell_len
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+
+
+def test_vanishing_verdict_wording_follows_the_numbers(demos):
+    verdict = demos("vanishing")["verdict"]
+    ratios = {"RNN h": 1e-28, "GRU h": 1e-21, "LSTM fb=0 c": 1e-10}
+    mean_f = {f"LSTM fb={b}": f for b, f in zip(range(4), (0.5, 0.7, 0.9, 0.95))}
+    for b, (total, path) in enumerate([(1e-10, 1e-12), (1e-8, 1e-6), (1e-3, 1e-5),
+                                       (1e-2, 0.5)]):
+        ratios[f"LSTM fb={b} c"], ratios[f"LSTM fb={b} ∏f"] = total, path
+    text = " ".join(verdict(ratios, mean_f, 100))
+    assert "NOT within 3 orders" in text                            # 1e-10 vs 1e-21
+    assert "NOT within 10× of (mean f)^100" in text                 # 0.5 vs 0.95^100 ≈ 6e-3
+    assert "no more than the cell path alone" in text and "did not add" in text  # 1e-2 < 0.5
+    assert "grew" not in text and "torch" not in text
+
+
+def test_vanishing_ratio_chart_does_not_draw_growth_as_no_loss(demos):
+    # was: every ratio ≥ 1 drawn as the same full bar, under "a full bar: no loss"
+    import io
+
+    from rich.console import Console
+    table = demos("vanishing")["ratio_table"]
+    curves = [("one", np.array([1.0, 1.0])), ("two", np.array([2.0, 1.0])),
+              ("tiny", np.array([1e-30, 1.0]))]           # 1e-30: growth under one cell's worth
+
+    def render(curves):
+        console = Console(file=io.StringIO(), width=80, record=True)
+        console.print(table(curves))
+        return console.export_text()
+
+    text = render(curves)
+    rows = {line.split()[0]: line.split()[-1] for line in text.splitlines()
+            if line.split() and line.split()[0] in ("one", "two")}
+    assert rows["one"] != rows["two"] and rows["two"].startswith(rows["one"].rstrip("▌"))
+    assert "▒" in rows["two"] and "▒" not in rows["one"]
+    assert "above 1" in text and "grew" in text
+    assert "grew" not in render(curves[::2])                        # no ratio above 1
+
+
 # ---------------------------------------------------------------------------- long_memory
 def test_long_memory_lstm_beats_the_baseline_in_the_short_setting(demos):
     r = demos("long_memory")["main"](["--models", "lstm", "--truncation", "off",
