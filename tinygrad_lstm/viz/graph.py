@@ -19,14 +19,20 @@ from pathlib import Path
 
 import graphviz
 
-from .scene import (EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _additive, _cluster, _Scene, _symbols,
-                    check_root, no_path_reason, param_pairs)
+from .scene import (BOXES, EDGE_COLOR, PARAM_COLOR, PATH_COLOR, STRUCTURAL, _additive, _cluster,
+                    _Scene, _symbols, check_root, no_path_reason, param_pairs)
 from .walk import norm
 
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source was written "
                 "({dot}). To render pictures install Graphviz: `apt-get install graphviz` on "
                 "Debian/Ubuntu, `brew install graphviz` on macOS, otherwise see "
                 "https://graphviz.org/download/ ; then run `dot -T{fmt} {dot} -o {out}`.")
+
+# edge_grads' scale, the same in every picture so that two can be compared (an LSTM's with an
+# RNN's): ‖grad‖ from 1, the ∂L/∂L every backward starts from, down to 1e-6, about where a
+# float32 update is lost against a weight of size 1. Below: drawn as thin as at 1e-6.
+DECADES = 6
+NO_GRAD = "#999999"  # the dotted edges, along which no gradient flows
 
 
 def collect_grad_norms(root, retain_graph=False):
@@ -42,32 +48,37 @@ def collect_grad_norms(root, retain_graph=False):
     def on_step(node, grad, parent_grads):
         norms[id(node)] = norm(grad)
         for i, pg in enumerate(parent_grads):
-            if pg is not None:
+            if pg is not None and node.parents[i].requires_grad:  # else: computed, not passed on
                 norms[(id(node), i)] = norm(pg)
 
     root.backward(retain_graph=retain_graph, on_step=on_step)
     return norms
 
 
+def _strength(n):
+    """Where ‖grad‖ = n sits on the fixed scale: 1 at ≥ 1, 0 at ≤ 10^−DECADES (inf, nan: 1)."""
+    return 1.0 if not math.isfinite(n) else min(1.0, max(0.0, 1 + math.log10(n) / DECADES))
 
 
-def _edge_attrs(e, scale):
-    """Heavy and orange on the path, dashed blue from parameters, thin grey otherwise; with a
-    gradient scale, width and opacity follow log10 ‖grad‖ along the edge."""
+def _edge_attrs(e, shaded):
+    """Orange on the path, dashed blue from parameters, grey otherwise. Unshaded, the path is
+    heavy. Shaded (edge_grads), width and opacity follow log10 ‖grad‖ along the edge on the
+    one fixed scale, the path's too; an edge that carries no gradient is dotted."""
     base = PATH_COLOR if e["heavy"] else PARAM_COLOR if e["param"] else EDGE_COLOR
-    if scale is None or e["norm"] is None:
+    style = "dashed" if e["param"] else None
+    if not shaded:
         attrs = {"color": base + ("" if e["heavy"] else "99"),
                  "penwidth": "3.2" if e["heavy"] else "0.8"}
+    elif not e["norm"]:  # None: its tail needs no gradient; 0: none reaches it
+        attrs, style = {"color": PATH_COLOR if e["heavy"] else NO_GRAD, "penwidth": "0.8"}, \
+            "dotted"
     else:
-        lo, hi = scale
-        s = 0.0 if e["norm"] <= 0 else (math.log10(e["norm"]) - lo) / max(hi - lo, 1e-9)
-        s = min(1.0, max(0.0, s))
-        attrs = {"color": f"{base}{int(60 + 195 * s):02x}",
-                 "penwidth": f"{(1.5 + 4 * s) if e['heavy'] else (0.4 + 2.6 * s):.2f}"}
+        s = _strength(e["norm"])
+        attrs = {"color": f"{base}{int(60 + 195 * s):02x}", "penwidth": f"{0.5 + 3.5 * s:.2f}"}
     if e["spine"]:
         attrs["weight"] = "10"
-    if e["param"]:
-        attrs["style"] = "dashed"
+    if style:
+        attrs["style"] = style
     if e["free"]:
         attrs["constraint"] = "false"
     if e.get("loop"):
@@ -133,7 +144,9 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         folded: draw one timestep's cell, its recurrent edges looping back, labelled × T.
         max_steps: k to draw only the first and last k timesteps, with a "…" between.
         edge_grads: scale edge width and opacity by log10 of the gradient along each edge
-            (needs grads), so vanishing gradients fade out.
+            (needs grads), so vanishing gradients fade out: one fixed scale, 1 (∂L/∂L) boldest
+            down to 1e-6 faintest, the same in every picture. Edges that carry no gradient
+            (from inputs and constants, or where it is exactly 0) are dotted.
         title: the heading. Defaults to what is highlighted (or why nothing is).
     """
     # every check before `grads=True` runs the backward
@@ -152,9 +165,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
     s = _Scene(root, highlight, norms, params, folded, max_steps)
-    logs = [math.log10(v) for k, v in norms.items()
-            if isinstance(k, tuple) and 0 < v < math.inf]  # an inf or nan is no end of the scale
-    scale = (max(min(logs), max(logs) - 6), max(logs)) if edge_grads and logs else None
+    shaded = bool(edge_grads) and any(isinstance(k, tuple) for k in norms)  # edges' norms known
     edges = s.edges()
 
     g = Picture("graph", graph_attr={
@@ -171,7 +182,8 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             # The path stays out of the step clusters and comes last: dot then draws it as one
             # straight line along the row of steps.
             key = s.where[id(t)]
-            if key is not None and key[0] == "step" and key[2] == 0 and t._ctx is not None:
+            if key is not None and key[0] == "step" and key[2] == 0 and t._ctx is not None \
+                    and t.op not in STRUCTURAL:  # not just h[t=0] = hx[layer]
                 computed_at_0.add(key)
             dest = belt if id(t) in s.on_path and not folded else \
                 g.body if key is None else clusters.setdefault(key, [])
@@ -190,7 +202,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                                      fontcolor="#777777")),
             f"\t{{rank=same; {node_id}; {beside}}}\n"])
     for (src, dst), e in edges.items():
-        g.edge(src, dst, **_edge_attrs(e, scale))
+        g.edge(src, dst, **_edge_attrs(e, shaded))
     order = lambda k: (k[0] != "params", repr(k[1]), -1 if len(k) < 3 else k[2])
     for key in sorted(clusters, key=order):
         name, label = _cluster(key, s.last[key[1]] if folded and key[0] == "step" else None,
@@ -200,7 +212,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                    color="#bbbbbb", fontsize="10", fontcolor="#555555")
             c.body.extend(clusters[key])
     g.body.extend(belt)
-    g.node("legend", label=_legend(s, scale), shape="plaintext")
+    g.node("legend", label=_legend(s, shaded and edges), shape="plaintext")
     heading = title if title is not None else _headline(s)
     g.attr(label=heading.replace("\\", "\\\\").replace("\n", "\\l") + "\\l")  # left-aligned
     return g
@@ -219,7 +231,8 @@ def _headline(s):
     return f"computation graph, {view}\n{no_path_reason(s.nodes, name, s.spine)}"
 
 
-def _legend(s, scale):
+def _legend(s, shaded_edges):
+    """The legend; `shaded_edges`: the edges' facts when edge_grads shades them, else falsy."""
     name = s.highlight
     rows = [(f'<font color="{PATH_COLOR}"><b>━━</b></font>',
              f"{name}[t−1] → {name}[t]" + ("" if s.path else " (none here)")),
@@ -227,10 +240,22 @@ def _legend(s, scale):
             (f'<font color="{PARAM_COLOR}">- -</font>', "parameter use")]
     rows += [("× T", "recurrent edge from the step before")] if s.folded else []
     rows += [("○", "op: + × σ tanh @ …"), ("▭", "tensor: name[t], shape")]
+    what = {"param": "■ parameter", "input": "■ input (data)", "tensor": "■ tensor or state",
+            "constant": "□ constant"}
+    rows += [("", "   ".join(f'<font color="{BOXES[k][1]}">{what[k][0]}</font>{what[k][1:]}'
+                               for k in what if k in s.kinds))] if s.kinds else []
     rows += [("‖∂L‖", "norm of ∂L/∂tensor, after backward")] if s.norms else []
-    if scale:
-        rows.append(("width", f"log10 ‖grad‖ along the edge: {10 ** scale[0]:.0e} faint, "
-                              f"{10 ** scale[1]:.0e} bold"))
+    if shaded_edges:
+        ramp = "  ".join(f'<font color="{EDGE_COLOR}{int(60 + 195 * _strength(n)):02x}" '
+                         f'point-size="{7 + 8 * _strength(n):.0f}"><b>━━</b></font> {label}'
+                         for n, label in ((1, "1"), (1e-2, "1e-2"), (1e-4, "1e-4"),
+                                          (1e-6, "1e-6")))
+        rows += [("width", f"‖grad‖ along the edge{', orange too,' if s.path else ''} on one "
+                           "log scale:"),
+                 ("", ramp + " or less"), ("", "the same in every picture; ∂L/∂L = 1 at the loss")]
+        if any(not e["norm"] for e in shaded_edges.values()):
+            rows.append((f'<font color="{NO_GRAD}">┈┈</font>',
+                         "no gradient: from an input or a constant, or exactly 0"))
     if s.stubs:
         rows.append(("stub", "grey text: an edge to a node drawn elsewhere (n57: its id)"))
     row = '<tr><td align="left">{}</td><td align="left">{}</td></tr>'

@@ -17,7 +17,8 @@ PATH_COLOR, PATH_FILL = "#e8710a", "#fde3cc"   # the highlighted state path
 EDGE_COLOR, PARAM_COLOR = "#3b4f6b", "#4a78b5"  # other edges (faded by edge_grads), parameters
 STRUCTURAL = {"chunk", "getitem", "transpose", "reshape", "stack", "cat"}  # drawn small, grey
 BOXES = {"lit": (PATH_FILL, PATH_COLOR), "param": ("#dbe8f7", PARAM_COLOR),  # fill, border
-         "input": ("#e5f2e0", "#6a9a5b"), "tensor": ("#f4f4f4", "#999999")}
+         "input": ("#e5f2e0", "#6a9a5b"), "tensor": ("#f4f4f4", "#999999"),
+         "constant": ("#ffffff", "#999999")}
 LONG = 6  # more steps than this: an edge between a step and the outside ends at a stub
 
 
@@ -75,6 +76,26 @@ def check_root(root, who, walks=True):
         raise RuntimeError(f"{who}: this loss's backward has already run (loss.backward(), "
                            "draw(grads=True) or step() on it) and freed its graph; "
                            f"{who} runs the backward itself: compute the loss again")
+
+
+def _uniform(t):
+    """All one value, as the zeros GRUCell concatenates to its biases or the 1 of (1 − z)."""
+    return t.data.size > 0 and bool((t.data == t.data.flat[0]).all())
+
+
+def _initial_states(nodes):
+    """The leaves that hold a state before the first step: a named leaf with a timestep (a
+    layer's zero state) and a leaf a named state at a timestep only picks from (h[t=0] =
+    hx[layer], an h_0 passed in). They are states even when they require grad and come in
+    `params` (as h_0 does, for ∂L/∂h_0), or carry no name (a truncated-BPTT carry-over)."""
+    found = set()
+    for t in nodes:
+        if t.name is not None and _step(t) is not None:
+            if t._ctx is None:
+                found.add(id(t))
+            elif t.op in STRUCTURAL:
+                found.update(id(p) for p in t.parents if p._ctx is None)
+    return found
 
 
 def _lane(t):
@@ -190,9 +211,20 @@ def _state_label(t, folded=False):
     return t.name + (f"[{','.join(parts)}]" if parts else "")
 
 
-def _box(title, t, norm, folded=False):
+def _constant_label(t):
+    """1 (the 1 of 1 − z), zeros (4,) (what GRUCell concatenates), or a named constant's name."""
+    if t.name is not None or not _uniform(t):
+        return t.name or "constant"
+    v = t.data.flat[0]
+    return f"{v:g}" if t.size == 1 else ("zeros" if v == 0 else f"all {v:g}") + f" {_shape(t)}"
+
+
+def _box(title, t, norm, folded=False, constant=False):
     lines = [f"<b>{html.escape(title)}</b>", f'<font point-size="8" color="#555555">'
              f"{_shape(t)}</font>"]
+    if constant:  # why its edges carry no gradient (an input's box says so by its colour)
+        what = "zeros" if not t.data.any() else "constant"
+        lines.append(f'<font point-size="8" color="#777777">{what}, no gradient</font>')
     if norm is not None:  # folded: the one step drawn stands for all; its norm is the last's
         at = f" at t={t.scope['t']}" if folded and t.scope and "t" in t.scope else ""
         lines.append(f'<font point-size="8" color="#8a3b00">‖∂L‖{at} {norm:.2e}</font>')
@@ -243,12 +275,24 @@ class _Scene:
         self.twins = {(t.name, _lane(t)): t for t in self.nodes  # the folded view's states
                       if t.name is not None and _step(t) is not None
                       and _step(t) == self.last[_lane(t)]}
+        self.states = _initial_states(self.nodes)
         self.where, self.stand_in = self._place(max_steps)
         self.long = len({k for k in self.where.values() if k and k[0] == "step"}) > LONG
-        self.stubs, self.referenced = [], set()
+        self.stubs, self.referenced, self.kinds = [], set(), set()
 
     def is_param(self, t):
-        return id(t) in self.pnames or (t.is_leaf and t.requires_grad)
+        return (id(t) in self.pnames or t.is_leaf and t.requires_grad) and id(t) not in self.states
+
+    def kind(self, t):
+        """What t's box says it is: a "param"; an "input" (a leaf without grad, such as x); a
+        "constant", a leaf without grad that is all one value (the zeros GRUCell concatenates,
+        the 1 of 1 − z) or named, so computed off the graph (log_softmax's detached "max x"),
+        which is no input; else a "tensor": computed, or an initial state."""
+        if self.is_param(t):
+            return "param"
+        if not t.is_leaf or t.requires_grad or id(t) in self.states:
+            return "tensor"
+        return "constant" if t.name is not None or _uniform(t) else "input"
 
     def _place(self, max_steps):
         """where[id] = the cluster key of a drawn tensor (None: top level); stand_in[id] = the
@@ -263,11 +307,14 @@ class _Scene:
                 stand_in[id(t)] = f"e{self.lanes.index(lane)}"
             elif self.is_param(t):
                 where[id(t)] = ("params", (home.get(id(t)) or ("", ()))[1])
+            elif id(t) in self.states and step is None:  # hx: in its state's t = 0 box
+                if id(t) in home:  # (folded, that box is not drawn: nor is hx)
+                    where[id(t)] = home[id(t)]
             elif step is not None:
                 where[id(t)] = ("step", lane, step)
             elif t.scope:
                 where[id(t)] = ("lane", lane)
-            elif not (t.is_leaf and t.size == 1):
+            elif self.kind(t) != "constant":
                 where[id(t)] = None
             elif id(t) in home:  # a constant such as the 1 of (1 − z): beside its consumer
                 where[id(t)] = home[id(t)]
@@ -282,29 +329,37 @@ class _Scene:
         return f"n{self.num[id(t)]}" + ("v" if self.has_box(t) else "")
 
     def title(self, t):
-        if id(t) in self.pnames or t.name is None and t.is_leaf and t.requires_grad:
-            return self.pnames.get(id(t), "param")
+        if id(t) in self.pnames:
+            return self.pnames[id(t)]
         if t.name is not None:
             return _state_label(t, self.folded)
-        return "loss" if t is self.root else "input" if t.data.any() else "zeros"
+        if t is self.root:
+            return "loss"
+        if id(t) in self.states:
+            return "initial state"
+        kind = self.kind(t)
+        return _constant_label(t) if kind == "constant" else kind
 
     def tensor_nodes(self, t):
         """(node_id, attrs) for t: an op circle, plus a box if t is named or the root; a leaf
-        is one box (a parameter, an input or a state) or a small constant."""
-        k, norm = self.num[id(t)], self.norms.get(id(t))
-        kind = ("lit" if id(t) in self.on_path and t.name == self.highlight else
-                "param" if self.is_param(t) else "input" if t.is_leaf else "tensor")
-        fill, color = BOXES[kind]
-        box = dict(shape="box", style="rounded,filled", fillcolor=fill, color=color,
-                   penwidth="1.5" if kind == "lit" or t is self.root else "1")
+        is one box (a parameter, an input, a state or a named constant) or a small constant."""
+        k, norm, kind = self.num[id(t)], self.norms.get(id(t)), self.kind(t)
+        self.kinds.add(kind)
+        look = "lit" if id(t) in self.on_path and t.name == self.highlight else kind
+        fill, color = BOXES[look]
+        box = dict(shape="box", style="rounded,filled" + (",dashed" if look == "constant" else ""),
+                   fillcolor=fill, color=color,
+                   penwidth="1.5" if look == "lit" or t is self.root else "1")
         if (id(t) in self.on_path or id(t) in self.on_spine) and not self.folded:
             box["group"] = ("path" if id(t) in self.on_path else "spine") + \
                 str(self.lanes.index(_lane(t)))
-        if t.is_leaf and t.size == 1 and t.name is None and not t.requires_grad:
-            return [(f"n{k}", dict(label=f"{t.data.item():g}", shape="plaintext",
-                                   fontsize="8", fontcolor="#777777"))]
+        if kind == "constant" and t.name is None:  # small, as a number in an equation
+            return [(f"n{k}", dict(label=_constant_label(t), shape="plaintext", fontsize="8",
+                                   fontcolor="#777777", tooltip="a constant: no gradient"))]
         if t.is_leaf:
-            return [(f"n{k}", dict(box, label=_box(self.title(t), t, norm, self.folded)))]
+            constant = not t.requires_grad and kind != "input"
+            return [(f"n{k}", dict(box, label=_box(self.title(t), t, norm, self.folded,
+                                                    constant)))]
         symbol, small = type(t._ctx).symbol, t.op in STRUCTURAL
         circle = dict(label=symbol, shape="circle", width="0.3", margin="0.01",
                       fontsize="8" if small or len(symbol) > 2 else "11",
