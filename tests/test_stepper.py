@@ -520,3 +520,12 @@ def test_stepping_a_loss_whose_backward_ran_says_so():
                                            r"compute the loss again$"):
         stepper.step(loss, console=con, no_pause=True)
     assert con.file.getvalue() == ""
+
+
+def test_formulas_call_leaves_what_the_graph_calls_them():
+    rng = np.random.default_rng(0)
+    x, zeros = Tensor(rng.standard_normal((2, 3))), Tensor(np.zeros((2, 4)))
+    w = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    y = x @ w + zeros
+    walk = record(y.sum())
+    assert walk.expr(y, named=False) == "input (2, 3) @ leaf (3, 4) + zeros (2, 4)"

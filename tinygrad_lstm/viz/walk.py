@@ -117,7 +117,9 @@ class Walk:
         if t.is_leaf:
             if not t.requires_grad and t.data.size == 1:
                 return fmt(t.data)  # 1 − z, × 0.5: the number itself
-            return f"{'leaf' if t.requires_grad else 'const'} {tuple(t.shape)}"
+            # the graph's words for the same boxes
+            kind = "leaf" if t.requires_grad else "zeros" if not t.data.any() else "input"
+            return f"{kind} {tuple(t.shape)}"
         op, sym, ps = t.op, type(t._ctx).symbol, t.parents
         if op == "transpose" and self.label(ps[0]) is not None:
             return self.label(ps[0]) + "ᵀ"
