@@ -25,7 +25,9 @@ slowly (0.95^100 ≈ 6e-3) but does decay. With the default settings the total o
 above 1 at forget bias 3 (▒ in the ratio chart: it grew going back), because gradient also
 comes back through h: from c_t into the gates and g of step t, to h_{t-1}, and from h_{t-1}
 into c_{t-1} (the second part). The verdict under the tables compares the measured numbers.
-Float64, so nothing underflows; `--steps N` averages N random draws (geometric mean).
+Float64, so nothing underflows at the default T = 100 (past a few hundred steps the smallest
+figures fall below 1e-300 and are floored there); `--steps N` averages N random draws
+(geometric mean).
 
     python demos/vanishing.py                         # tables and charts
     python demos/vanishing.py --graph out/vanish.svg  # RNN and LSTM graphs (T=6) with ‖grad‖
