@@ -16,7 +16,9 @@ from .scene import check_root, no_path_reason, param_pairs, pick_state
 
 def fmt(x):
     """How every number on screen is written (3 significant digits)."""
-    return f"{float(x) + 0.0:.3g}"  # + 0.0: no "-0"
+    # .item(): numpy 2.4 refuses float() of a one-element array that is not 0-d, e.g. a (1, 1)
+    # target; + 0.0: no "-0"
+    return f"{float(np.asarray(x).item()) + 0.0:.3g}"
 
 
 def norm(a):
@@ -194,13 +196,15 @@ def rule(walk, s):
             "− hands ∂L/∂y to the left input and −∂L/∂y to the right"
         broadcast = any(pg is not None and pg.shape != n.shape for pg in s.parent_grads)
         return text + (" (summed over the axes it was broadcast along)" if broadcast else ""), how
-    # How much of the arriving gradient's norm each input gets: for ×, a mean of the signed
-    # factor would say "−0.01" where the norm kept 98%
+    # How much of the arriving gradient's norm each input gets. A × by a factor that is never
+    # negative (a gate) shows its mean instead (f ≈ 0.54: about half passes); a signed
+    # factor's mean would say "−0.01" where the norm kept 98%
     g = norm(s.grad)
     ratio = [fmt(norm(pg) / g) if pg is not None and g else "—" for pg in s.parent_grads]
     if op == "mul":
         return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
-                [f"· {walk.expr(o)}, out/in {r}" for o, r in zip(ps[::-1], ratio)])
+                [f"· {walk.expr(o)}, " + (f"mean {fmt(np.mean(o.data))}" if o.data.min(
+                    initial=0) >= 0 else f"out/in {r}") for o, r in zip(ps[::-1], ratio)])
     if op == "div":
         return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²",
                 [f"/ {walk.expr(ps[1])}, out/in {ratio[0]}", f"· (−a / b²), out/in {ratio[1]}"])
