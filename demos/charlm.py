@@ -461,7 +461,7 @@ def main(argv=None):
     if args.graph or args.step:
         x, y = train_ids[:4, None], train_ids[1:5, None]
         graph_and_steps(args, lambda: loss_on(x, y, None)[0], model,
-                        title=f"charlm · {cfg.cell.upper()}")
+                        title=f"charlm · {cfg.cell.upper()} · one step on a slice T=4, B=1")
     return Result(step, train_loss, val_loss, speed, seconds, text_out, model, vocab, cfg)
 
 

@@ -169,7 +169,7 @@ def test_graph_and_step_flags_are_wired(charlm, text_file, monkeypatch):
     params = names(r.model)
     assert "rnn.weight_hh_l0" in params
     # both views name the parameters (the stepper did not, before graph_and_steps)
-    assert seen == [("graph", "out/charlm.svg", (), params), ("step", "charlm · LSTM", (), params)]
+    assert seen == [("graph", "out/charlm.svg", (), params), ("step", "charlm · LSTM · one step on a slice T=4, B=1", (), params)]
 
 
 # --------------------------------------------------------------------------- activations

@@ -336,11 +336,11 @@ def test_edge_grads_fade_towards_the_start_in_an_rnn():
     assert width["h[t=1]"] < width["h[t=3]"] < width["h[t=5]"]
 
 
-def width_on_the_fixed_scale(n):
+def width_on_the_fixed_scale(n, path=False):
     """edge_grads' width for ‖grad‖ = n: one log scale for every picture, widest at 1 (∂L/∂L)
-    and thinnest at 1e-6 or below."""
+    and thinnest at 1e-6 or below; the highlighted path on a wider ramp of it."""
     s = min(1.0, max(0.0, 1 + np.log10(n) / 6))
-    return 0.5 + 3.5 * s
+    return 1.6 + 3.4 * s if path else 0.4 + 2.1 * s
 
 
 def test_edge_width_is_its_own_gradient_on_one_fixed_scale():
@@ -355,9 +355,10 @@ def test_edge_width_is_its_own_gradient_on_one_fixed_scale():
     assert "1e-6</font>" not in draw((w * 1e-3).sum(), grads=True).source  # only when shaded
 
 
-def test_the_orange_path_is_as_wide_as_its_gradient_like_every_edge():
-    """The highlighted path was drawn thicker than any other edge of the same gradient: its
-    width now says ‖∂L/∂c[t]‖, read here off each box's ‖∂L‖ note (op circle -> its box)."""
+def test_the_orange_path_is_as_wide_as_its_gradient_on_a_wider_ramp():
+    """The highlighted path was drawn at one width whatever its gradient: its width now says
+    ‖∂L/∂c[t]‖ (read here off each box's ‖∂L‖ note, op circle -> its box) on the same scale
+    as every edge, on a wider ramp so that it stays the thick line of the picture."""
     loss, model = run("LSTM", forget_bias=1.0)
     source = draw(loss, params=model, grads=True, edge_grads=True).source
     nodes, edges, _ = parse(source)
@@ -367,9 +368,13 @@ def test_the_orange_path_is_as_wide_as_its_gradient_like_every_edge():
     assert sorted(title(n) for n, _ in lit) == ["c[t=1]", "c[t=2]", "c[t=3]"]
     assert len(into_box) > len(lit) + 10
     for n, a in into_box:
-        assert float(a["penwidth"]) == pytest.approx(width_on_the_fixed_scale(grad_note(n)),
-                                                     abs=0.01), title(n)
-    assert "‖grad‖ along the edge, orange too, on one log scale" in source
+        on_path = a["color"].startswith(PATH_COLOR)
+        assert float(a["penwidth"]) == pytest.approx(
+            width_on_the_fixed_scale(grad_note(n), on_path), abs=0.01), title(n)
+    thinnest_lit = min(float(a["penwidth"]) for _, a in lit)
+    assert thinnest_lit > max(float(a["penwidth"]) for _, a in into_box if (_, a) not in lit)
+    assert "‖grad‖ along the edge on one log scale (orange: the same scale, drawn wider)" \
+        in source
 
 
 def test_edges_that_carry_no_gradient_are_dotted_and_the_legend_says_so():

@@ -33,6 +33,9 @@ INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source 
 # float32 update is lost against a weight of size 1. Below: drawn as thin as at 1e-6.
 DECADES = 6
 NO_GRAD = "#999999"  # the dotted edges, along which no gradient flows
+# (width at 1e-6, added at 1): the path is the picture's subject, so it is drawn on a wider
+# ramp of the same scale, thick beside the rest at any equal gradient
+EDGE_RAMP, PATH_RAMP = (0.4, 2.1), (1.6, 3.4)
 
 
 def collect_grad_norms(root, retain_graph=False):
@@ -63,7 +66,8 @@ def _strength(n):
 def _edge_attrs(e, shaded):
     """Orange on the path, dashed blue from parameters, grey otherwise. Unshaded, the path is
     heavy. Shaded (edge_grads), width and opacity follow log10 ‖grad‖ along the edge on the
-    one fixed scale, the path's too; an edge that carries no gradient is dotted."""
+    one fixed scale, the path's too (on its wider ramp); an edge that carries no gradient is
+    dotted."""
     base = PATH_COLOR if e["heavy"] else PARAM_COLOR if e["param"] else EDGE_COLOR
     style = "dashed" if e["param"] else None
     if not shaded:
@@ -74,7 +78,8 @@ def _edge_attrs(e, shaded):
             "dotted"
     else:
         s = _strength(e["norm"])
-        attrs = {"color": f"{base}{int(60 + 195 * s):02x}", "penwidth": f"{0.5 + 3.5 * s:.2f}"}
+        lo, span = PATH_RAMP if e["heavy"] else EDGE_RAMP
+        attrs = {"color": f"{base}{int(60 + 195 * s):02x}", "penwidth": f"{lo + span * s:.2f}"}
     if e["spine"]:
         attrs["weight"] = "10"
     if style:
@@ -250,8 +255,8 @@ def _legend(s, shaded_edges):
                          f'point-size="{7 + 8 * _strength(n):.0f}"><b>━━</b></font> {label}'
                          for n, label in ((1, "1"), (1e-2, "1e-2"), (1e-4, "1e-4"),
                                           (1e-6, "1e-6")))
-        rows += [("width", f"‖grad‖ along the edge{', orange too,' if s.path else ''} on one "
-                           "log scale:"),
+        rows += [("width", "‖grad‖ along the edge on one log scale"
+                  + (" (orange: the same scale, drawn wider)" if s.path else "") + ":"),
                  ("", ramp + " or less"), ("", "the same in every picture; ∂L/∂L = 1 at the loss")]
         if any(not e["norm"] for e in shaded_edges.values()):
             rows.append((f'<font color="{NO_GRAD}">┈┈</font>',
