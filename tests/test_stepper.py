@@ -540,3 +540,16 @@ def test_a_one_element_constant_that_is_not_0d_is_written_as_its_value():
     assert "0.5" in walk.expr(loss, depth=3, named=False)
     for s in walk.steps:
         capture(make_step_panel(walk, s.index))
+
+
+def test_the_timestep_panel_of_a_weight_shows_the_layer_the_walk_was_in():
+    # a leaf has no scope; its panel showed the first layer in the dict (layer 1) for a
+    # layer-0 weight, reached after the walk had left layer 1
+    lstm = nn.LSTM(3, 4, num_layers=2, rng=np.random.default_rng(0))
+    out, _ = lstm(Tensor(np.ones((3, 1, 3), np.float32)))
+    walk = record(out[-1].sum(), lstm)
+    s = find(walk, lambda n: n is lstm.weight_ih_l0)
+    before = next(t for t in reversed(walk.steps[:s.index]) if (t.node.scope or {}).get("t"))
+    assert before.node.scope["layer"] == 0
+    text = capture(make_step_panel(walk, s.index), width=120)
+    assert "gradient that has reached each timestep · layer 0" in text

@@ -94,9 +94,7 @@ def make_node_table(walk, k, max_out=MAX_OUT):
 
 def _focus(walk, k):
     """The (layer, direction) whose timesteps the panel shows at step k."""
-    sc = walk.steps[k].node.scope or {}
-    key = (sc.get("layer"), sc.get("direction"))
-    return key if key in walk.states else next(iter(walk.states), None)
+    return walk.focus[k]
 
 
 def make_timestep_panel(walk, k, max_rows=None, width=None):

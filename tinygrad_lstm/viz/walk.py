@@ -90,6 +90,14 @@ class Walk:
                 self.states.setdefault((sc.get("layer"), sc.get("direction")), []).append(
                     (s.index, s.node.name, sc["t"], norm(s.grad)))
         self.multi = len(self.states) > 1
+        # (layer, direction) of each step for the per-timestep panel: the node's own, or for
+        # one without (a weight's leaf, the loss) the last the walk was in, not the first layer
+        self.focus, last = [], next(iter(self.states), None)
+        for s in steps:
+            sc = s.node.scope or {}
+            key = (sc.get("layer"), sc.get("direction"))
+            last = key if key in self.states else last
+            self.focus.append(last)
 
     def __len__(self):
         return len(self.steps)
