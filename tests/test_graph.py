@@ -250,6 +250,10 @@ def test_folded_view_draws_one_cell_with_recurrent_edges_labelled_times_t():
     loops = [(s, d) for s, d, a in edges if a.get("label") == "× T"]
     assert {title(nodes[s]) for s, _ in loops} >= {"c[t]", "h[t]"}
     assert "repeated × T (T = 5)" in source
+    # an × T edge out of the cell (h[t] → stack) is not recurrent: the legend covers both
+    assert any(title(nodes[d]) == "stack" for _, d in loops)
+    assert "one edge per timestep: looping back, from the step before; out of the cell, " \
+        "each step's output" in source
     with_grads = draw(loss, params=model, folded=True, grads=True).source
     assert "‖∂L‖ at t=5 " in with_grads  # the one step drawn is the last: its norm says so
 

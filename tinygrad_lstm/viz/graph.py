@@ -243,7 +243,8 @@ def _legend(s, shaded_edges):
              f"{name}[t−1] → {name}[t]" + ("" if s.path else " (none here)")),
             (f'<font color="{EDGE_COLOR}">──</font>', "data flow"),
             (f'<font color="{PARAM_COLOR}">- -</font>', "parameter use")]
-    rows += [("× T", "recurrent edge from the step before")] if s.folded else []
+    rows += [("× T", "one edge per timestep: looping back, from the step before; "
+                     "out of the cell, each step's output")] if s.folded else []
     rows += [("○", "op: + × σ tanh @ …"), ("▭", "tensor: name[t], shape")]
     what = {"param": "■ parameter", "input": "■ input (data)", "tensor": "■ tensor or state",
             "constant": "□ constant"}
