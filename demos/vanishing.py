@@ -30,7 +30,8 @@ figures fall below 1e-300 and are floored there); `--steps N` averages N random 
 (geometric mean).
 
     python demos/vanishing.py                         # tables and charts
-    python demos/vanishing.py --graph out/vanish.svg  # RNN and LSTM graphs (T=6) with ‖grad‖
+    python demos/vanishing.py --graph out/vanish.svg  # RNN and LSTM graphs with ‖grad‖: T=20,
+                                                      # its first and last 3 steps drawn
     python demos/vanishing.py --step                  # walk the RNN's, then the LSTM's backward
 """
 
@@ -48,6 +49,8 @@ from tinygrad_lstm.cli import demo_parser, positive, progress, run_demo, show_gr
 W_XH, W_HH, B = 2.0, 3.0, 1.0           # the toy: h_t = tanh(2 x_t + 3 h_{t-1} + 1)
 FORGET_BIASES = (0, 1, 2, 3)
 SPARK = "▁▂▃▄▅▆▇█"
+GRAPH_ENDS = 3  # --graph: steps drawn at each end; enough steps between them for the RNN's
+                # edges to fade visibly on the graph's fixed scale
 
 
 # ---------------------------------------------------------------------------- part 1: the toy
@@ -344,7 +347,9 @@ def main(argv=None):
     parser.add_argument("--hidden", type=int, default=32, help="hidden units H")
     parser.add_argument("--batch", type=int, default=8, help="batch size B")
     parser.add_argument("--toy-T", type=int, default=8, help="steps of the scalar toy")
-    parser.add_argument("--graph-T", type=int, default=6, help="sequence length for --graph/--step")
+    parser.add_argument("--graph-T", type=int, default=20,
+                        help="sequence length for --graph/--step (the graph draws the first and "
+                             f"last {GRAPH_ENDS} steps of a longer one)")
     args = parser.parse_args(argv)
     for flag in ("steps", "T", "hidden", "batch", "toy_T", "graph_T"):
         positive("--" + flag.replace("_", "-"), getattr(args, flag))
@@ -399,7 +404,8 @@ def main(argv=None):
         out = Path(args.graph)
         for name, (loss, params, _) in small.items():
             show_graph(loss, str(out.with_name(f"{out.stem}_{name}{out.suffix or '.svg'}")),
-                       model=params)
+                       model=params,
+                       max_steps=GRAPH_ENDS if args.graph_T > 2 * GRAPH_ENDS + 1 else None)
         small = small_losses(args.graph_T, args.seed)   # drawing ran their backward
     if args.step:
         for name, (loss, params, kind) in small.items():
