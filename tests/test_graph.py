@@ -107,18 +107,25 @@ def test_lstm_has_one_cluster_per_step_with_three_sigmoids_and_two_tanhs():
     assert source.count("<b>weight_hh_l0</b>") == 1
 
 
+def heading(g):
+    """A drawing's heading as one line (it is wrapped at 100 characters: `\\l` line ends)."""
+    label = next(ln for ln in g.source.splitlines() if ln.strip().startswith("label=")
+                 and "computation graph" in ln)
+    return " ".join(label.split('"')[1].split("\\l")).strip()
+
+
 def test_a_mistyped_highlight_is_named_with_the_names_there_and_the_path_to_look_at():
     """highlight="cc" on an LSTM was explained with h's path ("no additive path, so each step
     back ... shrinks"), as if the LSTM had no conveyor belt."""
     loss, model = run("LSTM")
-    source = draw(loss, highlight="cc", params=model).source
+    source = heading(draw(loss, highlight="cc", params=model))
     assert ("no cc[t−1] → cc[t] path to highlight: no tensor here is named 'cc' (the names "
             "here: c, f, g, h, i, o); c[t−1] → c[t] is the additive cell-state path: "
             "try highlight='c'") in source
     assert "no additive path" not in source
     # on a GRU the typo is named, and the additive h path suggested as before
     loss, model = run("GRU")
-    source = draw(loss, highlight="zz", params=model).source
+    source = heading(draw(loss, highlight="zz", params=model))
     assert "no tensor here is named 'zz' (the names here: h, n, r, z)" in source
     assert "try highlight='h'" in source
 
@@ -528,7 +535,7 @@ def test_a_route_through_squashing_ops_is_called_the_shortest_one():
 
 
 def test_an_rnn_heading_says_the_gradient_is_scaled_at_every_step():
-    source = draw(run("RNN")[0], highlight="auto").source
+    source = heading(draw(run("RNN")[0], highlight="auto"))
     assert "no additive path, so each step back scales the gradient by W_hh" in source
     assert "shrinks (or grows) geometrically" in source
 
@@ -653,3 +660,23 @@ def test_edge_grads_without_grads_is_refused_and_so_is_a_non_tensor_root():
     with pytest.raises(ValueError, match=r"step: the root \(shape \(\)\) does not require grad"):
         step(Tensor(np.float32(1.0)), no_pause=True)
     draw(loss, params=model, grads=True, edge_grads=True)  # the same graph still draws
+
+
+def test_a_non_scalar_root_is_refused_by_the_caller_that_runs_the_backward():
+    # the engine's message asked for backward(grad), an argument draw and step do not take
+    out, _ = nn.LSTM(2, 3, rng=np.random.default_rng(0))(Tensor(np.ones((2, 1, 2), np.float32)))
+    with pytest.raises(ValueError, match=r"draw\(grads=True\): the backward it runs needs a "
+                                         r"scalar loss, got shape \(2, 1, 3\)"):
+        draw(out, grads=True)
+    assert out.requires_grad and "n0" in draw(out).source  # drawing alone needs no scalar
+
+
+def test_the_default_heading_is_wrapped_to_lines_that_fit():
+    # the RNN's no-path reason was one line of 150 characters, cut off at the picture's edge
+    loss, model = run("RNN")
+    g = draw(loss, params=model)
+    label = next(ln for ln in g.source.splitlines() if ln.strip().startswith("label=") and
+                 "computation graph" in ln)
+    lines = label.split('"')[1].split("\\l")
+    assert len(lines) > 3 and max(map(len, lines)) <= 100
+    assert "no additive path, so each step back scales the gradient by W_hh" in heading(g)

@@ -15,6 +15,7 @@ this module writes it as DOT and renders it.
 import math
 import numbers
 import shutil
+import textwrap
 from pathlib import Path
 
 import graphviz
@@ -224,6 +225,12 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
 
 
 def _headline(s):
+    """The default heading, in lines of at most 100 characters: dot sizes the picture by its
+    own font metrics, and a longer line ran off the right edge in other renderers."""
+    return "\n".join(textwrap.fill(line, 100) for line in _heading(s).split("\n"))
+
+
+def _heading(s):
     view = ("folded: one step drawn once, its recurrent edges looping back" if s.folded
             else "unrolled in time, left to right")
     name = s.highlight
@@ -263,7 +270,7 @@ def _legend(s, shaded_edges):
             rows.append((f'<font color="{NO_GRAD}">┈┈</font>',
                          "no gradient: from an input or a constant, or exactly 0"))
     if s.stubs:
-        rows.append(("stub", "grey text: an edge to a node drawn elsewhere (n57: its id)"))
+        rows.append(("stub", "grey text: an edge to a node drawn elsewhere (named by its id, nN)"))
     row = '<tr><td align="left">{}</td><td align="left">{}</td></tr>'
     return ('<<table border="1" cellborder="0" cellspacing="2" color="#bbbbbb">'
             '<tr><td colspan="2"><b>legend</b></td></tr>'

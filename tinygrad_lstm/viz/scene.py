@@ -72,6 +72,9 @@ def check_root(root, who, walks=True):
         raise ValueError(f"{who}: the root (shape {root.shape}) does not require grad, so no "
                          "graph was recorded: was it made inside no_grad(), or from tensors "
                          "without requires_grad=True?")
+    if walks and root.data.size != 1:  # the engine would ask for a backward(grad) argument
+        raise ValueError(f"{who}: the backward it runs needs a scalar loss, got shape "
+                         f"{root.shape}: reduce it first, e.g. out.sum() or (out ** 2).mean()")
     if walks and root._ctx is not None and root._ctx.saved is _FREED:
         raise RuntimeError(f"{who}: this loss's backward has already run (loss.backward(), "
                            "draw(grads=True) or step() on it) and freed its graph; "
