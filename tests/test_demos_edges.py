@@ -36,6 +36,21 @@ def test_a_negative_seed_is_refused_by_the_parser(capsys):
     assert "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,says", [
+    (["--no-pause"], "argument --no-pause: goes with --step, which was not given"),
+    (["--auto", "0.3"], "argument --auto: goes with --step, which was not given"),
+    (["--step", "50"], "unrecognized arguments: 50 (--step takes no value; --steps 50 sets "
+                       "the steps)"),
+])
+def test_stepper_flags_without_step_and_a_count_after_step_are_refused_by_name(argv, says,
+                                                                                capsys):
+    # was: --no-pause or --auto alone trained and exited without a word
+    with pytest.raises(SystemExit) as e:
+        load_demo("hello")["main"](argv)
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("cmd,prog", [
     (["demos/hello.py"], "hello.py"),
     (["-m", "tinygrad_lstm", "hello"], "tinygrad-lstm hello"),

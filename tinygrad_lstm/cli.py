@@ -28,7 +28,11 @@ class _DemoParser(argparse.ArgumentParser):
     graph_default, min_steps = "out/graph.svg", 1
 
     def parse_args(self, args=None, namespace=None):
+        self.argv = list(sys.argv[1:] if args is None else args)
         ns = super().parse_args(args, namespace)
+        if (ns.auto is not None or ns.no_pause) and not ns.step:
+            flag = "--auto" if ns.auto is not None else "--no-pause"
+            self.error(f"argument {flag}: goes with --step, which was not given")
         if ns.steps < self.min_steps:
             self.error(f"argument --steps: must be at least {self.min_steps}, got {ns.steps}")
         if ns.auto is not None and not ns.auto >= 0:
@@ -41,6 +45,15 @@ class _DemoParser(argparse.ArgumentParser):
             except ValueError as e:
                 self.error(f"argument --graph: {e}")
         return ns
+
+
+    def error(self, message):
+        argv = getattr(self, "argv", [])
+        after_step = [b for a, b in zip(argv, argv[1:]) if a == "--step"]
+        if message.startswith("unrecognized arguments") and after_step and \
+                after_step[0].lstrip("-").isdigit():
+            message += f" (--step takes no value; --steps {after_step[0]} sets the steps)"
+        super().error(message)
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
