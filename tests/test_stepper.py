@@ -553,3 +553,13 @@ def test_the_timestep_panel_of_a_weight_shows_the_layer_the_walk_was_in():
     assert before.node.scope["layer"] == 0
     text = capture(make_step_panel(walk, s.index), width=120)
     assert "gradient that has reached each timestep · layer 0" in text
+
+
+def test_states_are_named_as_the_graph_names_them():
+    # the stepper wrote c[l=0,t=1] and c[rev,t=2] where the graph writes c[t=1] and c[t=2,rev]
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, rng=np.random.default_rng(0))
+    out, _, states = lstm(Tensor(np.ones((2, 1, 3), np.float32)), return_states=True)
+    walk = record(out.sum(), lstm)
+    assert walk.label(states.get("c", layer=0)[0]) == "c[t=1]"
+    assert walk.label(states.get("c", layer=1)[0]) == "c[l=1,t=1]"
+    assert walk.label(states.get("c", layer=0, direction=1)[0]) in ("c[t=1,rev]", "c[t=2,rev]")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scene import check_root, no_path_reason, param_pairs, pick_state
+from .scene import _state_label, check_root, no_path_reason, param_pairs, pick_state
 
 
 def fmt(x):
@@ -112,10 +112,7 @@ class Walk:
             return self.names[id(t)]
         if t.name is None:
             return None
-        sc = t.scope or {}
-        bits = ([f"l={sc['layer']}"] if self.multi and "layer" in sc else []) + \
-            (["rev"] if sc.get("direction") else []) + ([f"t={sc['t']}"] if "t" in sc else [])
-        return f"{t.name}[{','.join(bits)}]" if bits else t.name
+        return _state_label(t)  # as the graph writes it: c[t=2], c[l=1,t=2], c[t=2,rev]
 
     def expr(self, t, depth=2, named=True, outer=0):
         """A short formula for a tensor: its label, or its op applied to its parents'
