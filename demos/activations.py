@@ -260,6 +260,9 @@ def main(argv=None):
         table.add_row(fd.feature, f"layer {fd.layer} {fd.kind}[{fd.unit}]", f"{fd.r:+.3f}",
                       f"{fd.untrained_r:+.3f}", fd.verdict)
     console.print(table)
+    console.print("r: the correlation (Pearson) over the characters between the unit's value "
+                  "and the feature (0: unrelated, ±1: one is a straight line of the other)",
+                  style="dim")
     if absent:
         console.print(f"not in this sample, so not searched: {', '.join(absent)}")
 

@@ -149,7 +149,7 @@ def results_table(series_name, rows):
     table = Table(title=f"{series_name}: held-out tail", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col, just in (("forecast", "left"), ("RMSE", "right"), ("vs naive", "right"),
-                      ("MDA", "right"), ("MFE", "right"), ("train loss", "right"),
+                      ("MDA", "right"), ("MFE", "right"), ("train MSE", "right"),
                       ("time", "right")):
         table.add_column(col, justify=just)
     naive = rows["naive (last value)"]["rmse"]
@@ -213,9 +213,13 @@ def main(argv=None):
             rows[kind] = row
         results[name] = rows
         console.print(f"{labels[name]}: {args.n} values, train {data['n_train']}, "
-                      f"held-out tail {len(y)}; window {args.window} changes, H={args.hidden}, "
+                      f"held-out tail {len(y)}; input: the last {args.window} changes, H={args.hidden}, "
                       f"{args.steps} Adam steps of {args.batch}")
         console.print(results_table(labels[name], rows))
+        console.print("RMSE and MFE (mean forecast error, its bias) in the series' own units; "
+                      "MDA: share of steps whose direction (up or down) is right; train MSE: "
+                      "the last 10% of steps' loss, on normalised changes (so 1 = no better "
+                      "than guessing the mean change)", style="dim")
         console.print()
 
     # what the numbers say
