@@ -118,10 +118,14 @@ def best_unit(acts, feature):
 
 # ---------------------------------------------------------------------------- results: colour
 def colour(v):
-    """v in [-1, 1] -> background: white at 0, red towards +1, blue towards -1."""
+    """v in [-1, 1] -> (text, background): white at 0, red towards +1, blue towards -1, with
+    black text, or white where the background is too dark for it (deep blue)."""
     v = float(np.clip(v, -1.0, 1.0))
     fade = int(round(255 * (1 - abs(v))))
-    return f"rgb(255,{fade},{fade})" if v >= 0 else f"rgb({fade},{fade},255)"
+    rgb = (255, fade, fade) if v >= 0 else (fade, fade, 255)
+    dark = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 110  # perceived brightness
+    # "#000000", not "black": an SVG theme maps the named colour to its own
+    return "#ffffff" if dark else "#000000", "rgb({},{},{})".format(*rgb)
 
 
 def coloured_lines(text, values, first_line, num_lines):
@@ -134,7 +138,8 @@ def coloured_lines(text, values, first_line, num_lines):
         for k, ch in enumerate(line + "\n"):
             if offset + k >= len(values):
                 break
-            out.append("↵" if ch == "\n" else ch, style=f"black on {colour(values[offset + k])}")
+            fg, bg = colour(values[offset + k])
+            out.append("↵" if ch == "\n" else ch, style=f"{fg} on {bg}")
         out.append("\n")
         offset += len(line) + 1
     return out
@@ -262,7 +267,7 @@ def main(argv=None):
     console.print(table)
     console.print("r: the correlation (Pearson) over the characters between the unit's value "
                   "and the feature (0: unrelated, ±1: one is a straight line of the other)",
-                  style="dim")
+                  style="dim", highlight=False)
     if absent:
         console.print(f"not in this sample, so not searched: {', '.join(absent)}")
 
@@ -285,7 +290,7 @@ def main(argv=None):
         how = "tracks" if fd.verdict == "tracks it" else "follows, weakly,"
         console.print(f"\n[bold]layer {fd.layer} {fd.kind}[{fd.unit}][/bold] {how} "
                       f"[bold]{fd.feature}[/bold]{sign}: r = {fd.r:+.3f}, untrained best "
-                      f"{fd.untrained_r:+.3f}  (red +, blue -)")
+                      f"{fd.untrained_r:+.3f}  (red +, blue -)", highlight=False)
         console.print(coloured_lines(sample, values, window(sample, feats[fd.feature],
                                                             args.lines), args.lines))
     if args.svg:
