@@ -46,7 +46,6 @@ class _DemoParser(argparse.ArgumentParser):
                 self.error(f"argument --graph: {e}")
         return ns
 
-
     def error(self, message):
         argv = getattr(self, "argv", [])
         after_step = [b for a, b in zip(argv, argv[1:]) if a == "--step"]
