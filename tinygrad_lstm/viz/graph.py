@@ -185,8 +185,9 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         for node_id, attrs in (s.tensor_nodes(t) if id(t) in s.where else ()):
             if id(t) in s.referenced and node_id == f"n{s.num[id(t)]}":
                 attrs["xlabel"] = node_id
-            # The path stays out of the step clusters and comes last: dot then draws it as one
-            # straight line along the row of steps.
+            # The path stays out of the step clusters and comes first: dot then draws it as one
+            # straight line along the row of steps, on the same side of every step's box (last,
+            # it could pass above some boxes and below others, and stack them as a staircase).
             key = s.where[id(t)]
             if key is not None and key[0] == "step" and key[2] == 0 and t._ctx is not None \
                     and t.op not in STRUCTURAL:  # not just h[t=0] = hx[layer]
@@ -217,7 +218,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             c.attr(label=label, style="rounded" if key[0] == "step" else "rounded,dashed",
                    color="#bbbbbb", fontsize="10", fontcolor="#555555")
             c.body.extend(clusters[key])
-    g.body.extend(belt)
+    g.body[:0] = belt
     g.node("legend", label=_legend(s, shaded and edges), shape="plaintext")
     heading = title if title is not None else _headline(s)
     g.attr(label=heading.replace("\\", "\\\\").replace("\n", "\\l") + "\\l")  # left-aligned

@@ -19,7 +19,7 @@ STRUCTURAL = {"chunk", "getitem", "transpose", "reshape", "stack", "cat"}  # dra
 BOXES = {"lit": (PATH_FILL, PATH_COLOR), "param": ("#dbe8f7", PARAM_COLOR),  # fill, border
          "input": ("#e5f2e0", "#6a9a5b"), "tensor": ("#f4f4f4", "#999999"),
          "constant": ("#ffffff", "#999999")}
-LONG = 6  # more steps than this: an edge between a step and the outside ends at a stub
+LONG = 6  # more steps than this in a lane: an edge between a step and the outside ends at a stub
 
 
 # --- reading the records ---------------------------------------------------------------------
@@ -280,7 +280,8 @@ class _Scene:
                       and _step(t) == self.last[_lane(t)]}
         self.states = _initial_states(self.nodes)
         self.where, self.stand_in = self._place(max_steps)
-        self.long = len({k for k in self.where.values() if k and k[0] == "step"}) > LONG
+        steps = {k for k in self.where.values() if k and k[0] == "step"}  # per lane: a row
+        self.long = any(sum(k[1] == lane for k in steps) > LONG for lane in self.lanes)
         self.stubs, self.referenced, self.kinds = [], set(), set()
 
     def is_param(self, t):
