@@ -9,7 +9,7 @@ gradient flows back at most T steps. Adam, gradient-norm clipping, a cosine lear
 validation loss (nats/char) on the last 10% of the text, checkpoints, and samples.
 
     python demos/charlm.py                                  # LSTM on tinyshakespeare
-    python demos/charlm.py --time-budget 590 --steps 1000000   # ~1.56 val nats/char in 10 min
+    python demos/charlm.py --time-budget 590 --steps 1000000   # ≤ 1.60 val nats/char in 10 min
     python demos/charlm.py --cell gru --hidden 128 --seq-len 32 --lr 0.01 --dropout 0 \\
         --time-budget 20 --steps 100000                     # beats min-char-rnn's 2.06 in 20 s
     python demos/charlm.py --save out/charlm.npz --every 200

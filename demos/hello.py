@@ -2,8 +2,8 @@
 
 A four-letter vocabulary (e, h, l, o), one-hot inputs, one small recurrent layer and a linear
 head, trained with Adam until it predicts the next letter at every position. The interesting
-step is the third: after "hel" comes "l" but after "hell" comes "o", so the model must use its
-memory, not just the current letter. Small enough to render its whole graph (`--graph`) and to
+steps are the third and fourth: both read an "l", but after "hel" comes "l" and after "hell"
+comes "o", so the model must use its memory, not just the current letter. Small enough to render its whole graph (`--graph`) and to
 step through its backward pass node by node (`--step`).
 
     python demos/hello.py                       # train, print predictions

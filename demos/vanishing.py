@@ -22,7 +22,8 @@ The first alone, followed from c_T down to c_0 through the × f nodes only, is t
 ∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1. The chart and the ratio table show it as "∏f" next to the total
 ‖∂L/∂c_0‖, with the mean forget gate: a forget bias of 3 holds f near σ(3) ≈ 0.95, so ∏f decays
 slowly (0.95^100 ≈ 6e-3) but does decay. With the default settings the total on c is larger,
-above 1 at forget bias 3 (▒ in the ratio chart: it grew going back), because gradient also
+about 1 at forget bias 3 (2.0 with seed 0, ▒ in the ratio chart: it grew going back; 0.9 to
+2.5 over seeds 0–5), because gradient also
 comes back through h: from c_t into the gates and g of step t, to h_{t-1}, and from h_{t-1}
 into c_{t-1} (the second part). The verdict under the tables compares the measured numbers.
 Float64, so nothing underflows at the default T = 100 (past a few hundred steps the smallest

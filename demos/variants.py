@@ -3,8 +3,10 @@ budget, one recurrent cell swapped at a time.
 
     LSTM          i, f, g, o;  c = f * c_prev + i * g;  h = o * tanh(c)          (torch's)
     LSTM-1997     no forget gate: c = c_prev + i * squash(·), h = o * tanh(c/2),
-                  squash(z) = 2 tanh(z/2)                        (Hochreiter & Schmidhuber 1997)
-    coupled       c = f * c_prev + (1 − f) * g: what is forgotten is replaced    (Greff et al. 2017)
+                  squash(z) = 2 tanh(z/2)                        (Hochreiter & Schmidhuber 1997;
+                  the architecture, trained here with full BPTT, not the paper's truncated one)
+    coupled       c = f * c_prev + (1 − f) * g: what is forgotten is replaced
+                  (Greff et al. 2017's CIFG, here without its peepholes)
     peephole      the gates also see the cell: i, f from c_prev, o from c  (Gers & Schmidhuber)
     GRU           n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h = (1 − z) n + z h_prev (torch)
     GRU-Cho       h~ = tanh(W [r * h_prev, x]): the reset gate before the matmul  (Cho 2014)

@@ -245,7 +245,10 @@ class LSTM1997Cell(_Cell):
         h = o * tanh(c/2)
 
     squash(z) = 2·tanh(z/2) = 4σ(z) − 2 is the paper's input squashing g, in [−2, 2]; its
-    output squashing is tanh(z/2) = 2σ(z) − 1, in [−1, 1] (Appendix A of the paper).
+    output squashing is tanh(z/2) = 2σ(z) − 1, in [−1, 1], the paper's h.
+
+    The paper's training cut every error path but the cell's own (truncated gradients); here
+    the layer's backward is full BPTT through every route, as for the other cells.
 
     Args: as LSTMCell without forget_bias. Gate order i, g, o (weights (3H, ·)).
     Inputs/Outputs: as LSTMCell.
