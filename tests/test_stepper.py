@@ -528,6 +528,8 @@ def test_formulas_call_leaves_what_the_graph_calls_them():
     y = x @ w + zeros
     walk = record(y.sum())
     assert walk.expr(y, named=False) == "input (2, 3) @ leaf (3, 4) + zeros (2, 4)"
+    y = x @ w * Tensor(np.full((2, 4), 2.0))
+    assert record(y.sum()).expr(y, named=False) == "input (2, 3) @ leaf (3, 4) × constant (2, 4)"
 
 
 def test_a_one_element_constant_that_is_not_0d_is_written_as_its_value():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scene import _state_label, check_root, no_path_reason, param_pairs, pick_state
+from .scene import _state_label, _uniform, check_root, no_path_reason, param_pairs, pick_state
 
 
 def fmt(x):
@@ -125,7 +125,8 @@ class Walk:
             if not t.requires_grad and t.data.size == 1:
                 return fmt(t.data)  # 1 − z, × 0.5: the number itself
             # the graph's words for the same boxes
-            kind = "leaf" if t.requires_grad else "zeros" if not t.data.any() else "input"
+            kind = ("leaf" if t.requires_grad else "zeros" if not t.data.any() else
+                    "constant" if _uniform(t) else "input")
             return f"{kind} {tuple(t.shape)}"
         op, sym, ps = t.op, type(t._ctx).symbol, t.parents
         if op == "transpose" and self.label(ps[0]) is not None:
