@@ -108,11 +108,16 @@ def test_lstm_has_one_cluster_per_step_with_three_sigmoids_and_two_tanhs():
     assert source.count("<b>weight_hh_l0</b>") == 1
 
 
-def heading(g):
-    """A drawing's heading as one line (it is wrapped at 100 characters: `\\l` line ends)."""
+def heading_lines(g):
+    """A drawing's heading, line by line (it ends each with `\\l`, left-aligned)."""
     label = next(ln for ln in g.source.splitlines() if ln.strip().startswith("label=")
                  and "computation graph" in ln)
-    return " ".join(label.split('"')[1].split("\\l")).strip()
+    return label.split('"')[1].split("\\l")
+
+
+def heading(g):
+    """A drawing's heading as one line (it is wrapped at 100 characters)."""
+    return " ".join(heading_lines(g)).strip()
 
 
 def test_a_mistyped_highlight_is_named_with_the_names_there_and_the_path_to_look_at():
@@ -384,7 +389,8 @@ def test_the_orange_path_is_as_wide_as_its_gradient_on_a_wider_ramp():
         assert float(a["penwidth"]) == pytest.approx(
             width_on_the_fixed_scale(grad_note(n), on_path), abs=0.01), title(n)
     thinnest_lit = min(float(a["penwidth"]) for _, a in lit)
-    assert thinnest_lit > max(float(a["penwidth"]) for _, a in into_box if (_, a) not in lit)
+    assert thinnest_lit > max(float(a["penwidth"]) for _, a in into_box
+                              if not a["color"].startswith(PATH_COLOR))
     assert "‖grad‖ along the edge on one log scale (orange: the same scale, drawn wider)" \
         in source
 
@@ -678,9 +684,7 @@ def test_the_default_heading_is_wrapped_to_lines_that_fit():
     # the RNN's no-path reason was one line of 150 characters, cut off at the picture's edge
     loss, model = run("RNN")
     g = draw(loss, params=model)
-    label = next(ln for ln in g.source.splitlines() if ln.strip().startswith("label=") and
-                 "computation graph" in ln)
-    lines = label.split('"')[1].split("\\l")
+    lines = heading_lines(g)
     assert len(lines) > 3 and max(map(len, lines)) <= 100
     assert "no additive path, so each step back scales the gradient by W_hh" in heading(g)
 

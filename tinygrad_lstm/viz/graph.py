@@ -64,6 +64,11 @@ def _strength(n):
     return 1.0 if not math.isfinite(n) else min(1.0, max(0.0, 1 + math.log10(n) / DECADES))
 
 
+def _opacity(s):
+    """The two hex digits of alpha for strength s: the edges' and the legend's sample lines."""
+    return f"{int(60 + 195 * s):02x}"
+
+
 def _edge_attrs(e, shaded):
     """Orange on the path, dashed blue from parameters, grey otherwise. Unshaded, the path is
     heavy. Shaded (edge_grads), width and opacity follow log10 ‖grad‖ along the edge on the
@@ -80,7 +85,7 @@ def _edge_attrs(e, shaded):
     else:
         s = _strength(e["norm"])
         lo, span = PATH_RAMP if e["heavy"] else EDGE_RAMP
-        attrs = {"color": f"{base}{int(60 + 195 * s):02x}", "penwidth": f"{lo + span * s:.2f}"}
+        attrs = {"color": base + _opacity(s), "penwidth": f"{lo + span * s:.2f}"}
     if e["spine"]:
         attrs["weight"] = "10"
     if style:
@@ -260,7 +265,7 @@ def _legend(s, shaded_edges):
                                for k in what if k in s.kinds))] if s.kinds else []
     rows += [("‖∂L‖", "norm of ∂L/∂tensor, after backward")] if s.norms else []
     if shaded_edges:
-        ramp = "  ".join(f'<font color="{EDGE_COLOR}{int(60 + 195 * _strength(n)):02x}" '
+        ramp = "  ".join(f'<font color="{EDGE_COLOR}{_opacity(_strength(n))}" '
                          f'point-size="{7 + 8 * _strength(n):.0f}"><b>━━</b></font> {label}'
                          for n, label in ((1, "1"), (1e-2, "1e-2"), (1e-4, "1e-4"),
                                           (1e-6, "1e-6")))
