@@ -217,9 +217,8 @@ def _consts(dtype, *values):
     return out
 
 
-# Per dtype: 1, and the bound below which exp(−x) would overflow (σ there is < 1e-38, 1e-307).
-_ONE_LOW = {np.dtype(t): _consts(t, 1.0, low) for t, low in ((np.float32, -88.0),
-                                                             (np.float64, -708.0))}
+# Per dtype: the constant 1.
+_ONE = {np.dtype(t): _consts(t, 1.0)[0] for t in (np.float32, np.float64)}
 
 
 class Sigmoid(Function):
@@ -227,24 +226,25 @@ class Sigmoid(Function):
     op, symbol = "sigmoid", "σ"
 
     def forward(self, x):
-        # σ(x) = 1 / (1 + exp(−x)), computed in place in one fresh array. x is first clipped
-        # from below where exp(−x) would overflow (−88 float32, −708 float64): there σ(x) is
-        # below 1e-38 (1e-307) and stays so, with no warning and no NaN; elsewhere the value
-        # is exactly the plain formula's.
-        one, low = _ONE_LOW[x.dtype]
-        y = np.maximum(x, low)
-        if type(y) is not np.ndarray:
-            y = np.array(y)  # 0-d input: numpy returned a scalar
-        np.negative(y, y)
-        np.exp(y, y)
-        np.add(y, one, y)
-        np.divide(one, y, y)
+        # σ(x) = 1 / (1 + exp(−x)), computed in place in one fresh array. Below x ≈ −88
+        # (float32; −709 in float64) exp(−x) overflows to inf and σ comes out 1/inf = 0,
+        # where the true value is below 1e-38 (1e-308): an expected overflow, so it is not
+        # reported. Clipping x first instead costs a fifth pass over the data: 2.3 µs of 10
+        # at (32, 256) float32, a sixth of an LSTM step's activations.
+        one = _ONE[x.dtype]
+        with np.errstate(over="ignore"):
+            y = np.negative(x)
+            if type(y) is not np.ndarray:
+                y = np.array(y)  # 0-d input: numpy returned a scalar
+            np.exp(y, y)
+            np.add(y, one, y)
+            np.divide(one, y, y)
         self.saved = y
         return y
 
     def backward(self, g):  # dy/dx = y (1 - y), at most 1/4
         y = self.saved
-        d = np.subtract(_ONE_LOW[y.dtype][0], y)
+        d = np.subtract(_ONE[y.dtype], y)
         d *= y
         d *= g
         return (d,)
@@ -261,7 +261,7 @@ class Tanh(Function):
 
     def backward(self, g):  # dy/dx = 1 - y², at most 1
         y = self.saved
-        d = np.subtract(_ONE_LOW[y.dtype][0], y * y)
+        d = np.subtract(_ONE[y.dtype], y * y)
         d *= g
         return (d,)
 
