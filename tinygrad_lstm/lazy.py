@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-# OuterSum multiplies its pending pieces once they hold this many bytes of gradient: big
-# enough for BLAS to run at full speed, small enough that they need not all be kept.
+# OuterSum multiplies its pending pieces once they hold this many bytes of arrays that only
+# they keep alive: big enough for BLAS to run at full speed, small enough that they need not
+# all be kept. Views (the rows of a timestep buffer) are not counted: their buffer lives on
+# whether or not the product is taken, and splitting the product only slows it (the LSTM
+# B=32 T=64 H=256 W_hh product in two halves took 12.0 ms against 11.3 in one).
 OUTER_CHUNK_BYTES = 4 << 20
 
 
@@ -227,16 +230,21 @@ class Pieces:
     value = writable = dense  # always a new array
 
 
+def _own_bytes(x):
+    """x's size when it owns its memory (a view's buffer is kept alive by others too)."""
+    return x.nbytes if x.base is None else 0
+
+
 class OuterSum:
     """Gradient of the weight in `a @ W`: Σ aₖᵀ gₖ over every use, done as few big matmuls
-    (one per OUTER_CHUNK_BYTES of pending gradient)."""
+    (one per OUTER_CHUNK_BYTES of pending arrays that only they hold)."""
 
     __slots__ = ("shape", "a", "g", "nbytes", "acc")
 
     def __init__(self, a, g):
         self.shape = (a.shape[1], g.shape[1])
         self.a, self.g = [a], [g]
-        self.nbytes = g.nbytes
+        self.nbytes = _own_bytes(a) + _own_bytes(g)
         self.acc = None
 
     def merge(self, other):
