@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_lstm import Tensor, gradcheck
+from tinygrad_lstm import Tensor, gradcheck, ops
 
 RNG = np.random.default_rng(0)
 
@@ -198,3 +198,16 @@ def test_batched_matmul_with_a_size_0_axis(a_shape, b_shape):
     g = np.ones(y.shape)
     np.testing.assert_array_equal(a.grad, np.einsum("abm,km->abk", g, np.ones(b_shape)))
     np.testing.assert_array_equal(b.grad, np.einsum("abk,abm->km", np.ones(a_shape), g))
+
+
+@pytest.mark.parametrize("n", [7, ops.LOW_FULL_MAX + 1])  # the cached bound array, the 0-d one
+def test_sigmoid_values_do_not_depend_on_the_clip_path(n):
+    for dtype in (np.float32, np.float64):
+        x = np.random.default_rng(0).uniform(-800, 60, n).astype(dtype)
+        x[:5] = [-1e4, -750.0, -100.0, -88.5, 0.0]
+        with np.errstate(over="ignore"):  # the plain formula overflows where the op clips
+            low = -88.0 if dtype == np.float32 else -708.0
+            want = 1 / (1 + np.exp(-np.maximum(x, dtype(low))))
+        got = Tensor(x).sigmoid().data
+        np.testing.assert_array_equal(got, want.astype(dtype))
+        assert got.dtype == dtype and np.all(got > 0)
