@@ -1,0 +1,60 @@
+"""The engine raises CPython's first collector threshold at import (tinygrad_lstm/_gc.py), so
+that the graph a training step builds is freed by reference counting before the collector
+starts a pass over it. Each check runs in a fresh interpreter: the setting is made once, at
+import, and is process-wide."""
+
+import os
+import subprocess
+import sys
+
+PROGRAM = r"""
+import gc, sys
+if len(sys.argv) > 1:
+    gc.set_threshold(int(sys.argv[1]))  # what the program had set before the import
+import numpy as np
+import tinygrad_lstm
+from tinygrad_lstm import Tensor, nn
+import tinygrad_lstm.functional as F
+
+rng = np.random.default_rng(0)
+lstm, head = nn.LSTM(8, 16, rng=rng), nn.Linear(16, 8, rng=rng)
+x = Tensor(rng.standard_normal((60, 4, 8)).astype(np.float32))
+targets = rng.integers(0, 8, (60, 4))
+
+def step():
+    out, _ = lstm(x)
+    F.cross_entropy(head(out), targets).backward()
+
+step()
+passes = []
+gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(info["generation"]))
+for _ in range(10):
+    step()
+print(tinygrad_lstm._gc.RAISED, gc.get_threshold()[0], len(passes))
+"""
+
+
+def run(*args, gc_env=None):
+    env = dict(os.environ)
+    env.pop("TINYGRAD_LSTM_GC", None)
+    if gc_env is not None:
+        env["TINYGRAD_LSTM_GC"] = gc_env
+    out = subprocess.run([sys.executable, "-c", PROGRAM, *args], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return out[0] == "True", int(out[1]), int(out[2])
+
+
+def test_training_steps_set_off_no_collector_pass():
+    raised, threshold, passes = run()
+    assert raised and threshold == 20_000
+    assert passes == 0, f"{passes} collector passes in 10 steps"
+    # the control: the same steps at the default threshold do set off passes
+    raised, threshold, passes_off = run(gc_env="0")
+    assert not raised and threshold == 700
+    assert passes_off >= 5, f"only {passes_off} passes without the setting: the test shows nothing"
+
+
+def test_a_threshold_the_program_set_is_kept():
+    assert run("0")[:2] == (False, 0)            # automatic collection switched off: stays off
+    assert run("50000")[:2] == (False, 50_000)   # already higher: left as it is
+    assert run("1000")[:2] == (True, 20_000)     # lower: raised
