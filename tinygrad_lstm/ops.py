@@ -225,9 +225,11 @@ _ONE = {t: one for t, (one, _) in _ONE_LOW.items()}
 # The bound as a full array per (shape, dtype), read-only: numpy's maximum has a SIMD loop for
 # two arrays but not for an array and a broadcast 0-d bound, which took 3.5 µs at (32, 256)
 # float32 against 1.4 µs (the rest of the sigmoid: 6.7 µs); below ~100 elements the two are
-# alike. Inputs bigger than LOW_FULL_MAX elements, or of a shape beyond the first 64, clip
-# against the 0-d bound: the same values, more slowly.
+# alike. Inputs bigger than LOW_FULL_MAX elements, or past LOW_FULL_BYTES of cached bounds
+# (a few gate shapes fill a fraction of it), clip against the 0-d bound: the same values,
+# more slowly.
 LOW_FULL_MAX = 1 << 16
+LOW_FULL_BYTES = 4 << 20
 _LOW_FULL = {}
 
 
@@ -236,7 +238,8 @@ def _low_like(x):
     low = _LOW_FULL.get(key)
     if low is None:
         low = _ONE_LOW[x.dtype][1]
-        if x.size <= LOW_FULL_MAX and len(_LOW_FULL) < 64:
+        if x.size <= LOW_FULL_MAX and \
+                sum(a.nbytes for a in _LOW_FULL.values()) + x.nbytes <= LOW_FULL_BYTES:
             low = np.full(x.shape, low, x.dtype)
             low.flags.writeable = False
             _LOW_FULL[key] = low
