@@ -220,7 +220,6 @@ def _consts(dtype, *values):
 # Per dtype: 1, and the bound below which exp(−x) would overflow (σ there is < 1e-38, 1e-307).
 _ONE_LOW = {np.dtype(t): _consts(t, 1.0, low) for t, low in ((np.float32, -88.0),
                                                              (np.float64, -708.0))}
-_ONE = {t: one for t, (one, _) in _ONE_LOW.items()}
 
 # The bound as a full array per (shape, dtype), read-only: numpy's maximum has a SIMD loop for
 # two arrays but not for an array and a broadcast 0-d bound, which took 3.5 µs at (32, 256)
@@ -231,19 +230,24 @@ _ONE = {t: one for t, (one, _) in _ONE_LOW.items()}
 LOW_FULL_MAX = 1 << 16
 LOW_FULL_BYTES = 4 << 20
 _LOW_FULL = {}
+_low_full_bytes = 0  # what _LOW_FULL holds
 
 
-def _low_like(x):
+def _low_like(x, low):
+    """The bound `low` (a 0-d array of x's dtype) as a cached array of x's shape, when that
+    fits the limits above; else `low` itself."""
+    global _low_full_bytes
     key = (x.shape, x.dtype)
-    low = _LOW_FULL.get(key)
-    if low is None:
-        low = _ONE_LOW[x.dtype][1]
-        if x.size <= LOW_FULL_MAX and \
-                sum(a.nbytes for a in _LOW_FULL.values()) + x.nbytes <= LOW_FULL_BYTES:
-            low = np.full(x.shape, low, x.dtype)
-            low.flags.writeable = False
-            _LOW_FULL[key] = low
-    return low
+    full = _LOW_FULL.get(key)
+    if full is not None:
+        return full
+    if x.size > LOW_FULL_MAX or _low_full_bytes + x.nbytes > LOW_FULL_BYTES:
+        return low
+    full = np.full(x.shape, low, x.dtype)
+    full.flags.writeable = False
+    _LOW_FULL[key] = full
+    _low_full_bytes += full.nbytes
+    return full
 
 
 class Sigmoid(Function):
@@ -255,8 +259,8 @@ class Sigmoid(Function):
         # from below where exp(−x) would overflow (−88 float32, −708 float64): there σ(x) is
         # below 1e-38 (1e-307) and stays so, with no warning and no NaN; elsewhere the value
         # is exactly the plain formula's.
-        one = _ONE[x.dtype]
-        y = np.maximum(x, _low_like(x))
+        one, low = _ONE_LOW[x.dtype]
+        y = np.maximum(x, _low_like(x, low))
         if type(y) is not np.ndarray:
             y = np.array(y)  # 0-d input: numpy returned a scalar
         np.negative(y, y)
@@ -268,7 +272,7 @@ class Sigmoid(Function):
 
     def backward(self, g):  # dy/dx = y (1 - y), at most 1/4
         y = self.saved
-        d = np.subtract(_ONE[y.dtype], y)
+        d = np.subtract(_ONE_LOW[y.dtype][0], y)
         d *= y
         d *= g
         return (d,)
@@ -285,7 +289,7 @@ class Tanh(Function):
 
     def backward(self, g):  # dy/dx = 1 - y², at most 1
         y = self.saved
-        d = np.subtract(_ONE[y.dtype], y * y)
+        d = np.subtract(_ONE_LOW[y.dtype][0], y * y)
         d *= g
         return (d,)
 
