@@ -372,19 +372,21 @@ class GRUCell(_Cell):
     def step(self, xw, state, w_hh):
         (h_prev,) = state
         w_hh, b_hn = w_hh  # what recurrent() made: (W_hhᵀ, b_hn)
-        H = self.hidden_size
-        x_rz, x_n = xw.split([2 * H, H], axis=-1)
+        # r and z get an add each, on whole (B, H) blocks: one shared (B, 2H) add, cut in two
+        # after, left each sigmoid a strided half to read and the backward a join to make
+        # (GRU B=32 T=64 H=256 steps 0.969x and 0.984x of the shared form, paired; B=1 0.997x)
+        x_r, x_z, x_n = xw.chunk(3, axis=-1)
         if self.reset_after:
-            h_rz, h_n = (h_prev @ w_hh).split([2 * H, H], axis=-1)
-            r, z = (x_rz + h_rz).chunk(2, axis=-1)
-            r = r.sigmoid().named("r")
-            z = z.sigmoid().named("z")
+            h_r, h_z, h_n = (h_prev @ w_hh).chunk(3, axis=-1)
+            r = (x_r + h_r).sigmoid().named("r")
+            z = (x_z + h_z).sigmoid().named("z")
             n = (x_n + r * (h_n if b_hn is None else h_n + b_hn)).tanh().named("n")
         else:
+            H = self.hidden_size
             w_hrz, w_hn = w_hh.split([2 * H, H], axis=-1)
-            r, z = (x_rz + h_prev @ w_hrz).chunk(2, axis=-1)
-            r = r.sigmoid().named("r")
-            z = z.sigmoid().named("z")
+            h_r, h_z = (h_prev @ w_hrz).chunk(2, axis=-1)
+            r = (x_r + h_r).sigmoid().named("r")
+            z = (x_z + h_z).sigmoid().named("z")
             a_n = x_n + (r * h_prev) @ w_hn
             n = (a_n if b_hn is None else a_n + b_hn).tanh().named("n")
         h = ((1.0 - z) * n + z * h_prev).named("h")
