@@ -365,25 +365,30 @@ class GRUCell(_Cell):
         return y + (self.bias_ih + Tensor.cat([b_hrz, zeros]))
 
     def recurrent(self):
-        """(W_hhᵀ, b_hn), made once per sequence."""
-        b_hn = None if self.bias_hh is None else self.bias_hh[2 * self.hidden_size:]
-        return self.weight_hh.T, b_hn
+        """(W_hhᵀ, b_hn), made once per sequence; for reset_after=False W_hhᵀ comes already cut
+        into its r, z columns and its n columns, (W_hrzᵀ, W_hnᵀ, b_hn), so a step does not cut
+        the weight again."""
+        H = self.hidden_size
+        b_hn = None if self.bias_hh is None else self.bias_hh[2 * H:]
+        if self.reset_after:
+            return self.weight_hh.T, b_hn
+        w_hrz, w_hn = self.weight_hh.T.split([2 * H, H], axis=-1)
+        return w_hrz, w_hn, b_hn
 
     def step(self, xw, state, w_hh):
         (h_prev,) = state
-        w_hh, b_hn = w_hh  # what recurrent() made: (W_hhᵀ, b_hn)
         # r and z get an add each, on whole (B, H) blocks: one shared (B, 2H) add, cut in two
         # after, left each sigmoid a strided half to read and the backward a join to make
         # (GRU B=32 T=64 H=256 steps 0.969x and 0.984x of the shared form, paired; B=1 0.997x)
         x_r, x_z, x_n = xw.chunk(3, axis=-1)
         if self.reset_after:
+            w_hh, b_hn = w_hh  # what recurrent() made: (W_hhᵀ, b_hn)
             h_r, h_z, h_n = (h_prev @ w_hh).chunk(3, axis=-1)
             r = (x_r + h_r).sigmoid().named("r")
             z = (x_z + h_z).sigmoid().named("z")
             n = (x_n + r * (h_n if b_hn is None else h_n + b_hn)).tanh().named("n")
         else:
-            H = self.hidden_size
-            w_hrz, w_hn = w_hh.split([2 * H, H], axis=-1)
+            w_hrz, w_hn, b_hn = w_hh  # (W_hrzᵀ, W_hnᵀ, b_hn)
             h_r, h_z = (h_prev @ w_hrz).chunk(2, axis=-1)
             r = (x_r + h_r).sigmoid().named("r")
             z = (x_z + h_z).sigmoid().named("z")
