@@ -77,6 +77,61 @@ def test_weight_gradient_in_chunks_equals_one_matmul(monkeypatch):
     np.testing.assert_allclose(chunked, whole, rtol=1e-12)
 
 
+def test_a_transpose_made_at_every_step_hands_its_weight_products_on_pending(monkeypatch):
+    # `x_t @ W.T` in a loop makes a new W.T node every step (a cell or a Linear called per
+    # timestep): their pending aᵀg products go on to W transposed, and W's gradient is one
+    # product, not one product and one full-size sum per step. The value is what a dense
+    # per-step sum gives, in both orientations, and with W also used directly.
+    xs = RNG.standard_normal((12, 3, 5))
+    w = RNG.standard_normal((4, 5))
+    products = []
+    real = lazy.OuterSum._product
+    monkeypatch.setattr(lazy.OuterSum, "_product", lambda self: products.append(1) or real(self))
+
+    def fn(w):
+        h = Tensor(np.zeros((3, 4)))
+        for t in range(12):
+            h = (Tensor(xs[t]) @ w.T + h * 0.5).tanh()
+        return (h * h).sum() + (w * w).sum()
+
+    (g,) = grads_of(fn, w)
+    assert len(products) == 1
+    want, h, dh = 2 * w, [np.zeros((3, 4))], None
+    for t in range(12):
+        h.append(np.tanh(xs[t] @ w.T + 0.5 * h[-1]))
+    dh = 2 * h[-1]
+    for t in reversed(range(12)):
+        da = dh * (1 - h[t + 1] ** 2)
+        want = want + da.T @ xs[t]
+        dh = 0.5 * da
+    np.testing.assert_allclose(g, want, rtol=1e-10)
+
+    monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 200)  # flushes on the way: the same sum
+    (chunked,) = grads_of(fn, w)
+    np.testing.assert_allclose(chunked, want, rtol=1e-10)
+    seen = []
+    (watched,) = grads_of(fn, w, on_step=lambda node, g, pgs: seen.append(node.op))
+    assert seen.count("transpose") == 12  # the stepper still sees every W.T node
+    assert watched.tobytes() == chunked.tobytes()
+
+
+def test_a_cell_called_in_a_loop_gets_the_layers_gradients():
+    x = RNG.standard_normal((6, 2, 3))
+    for layer_cls, cell_cls in ((nn.LSTM, nn.LSTMCell), (nn.GRU, nn.GRUCell)):
+        layer = layer_cls(3, 4, dtype=np.float64, rng=np.random.default_rng(1))
+        cell = cell_cls(3, 4, dtype=np.float64, rng=np.random.default_rng(1))
+        out, _ = layer(Tensor(x))
+        (out * out).sum().backward()
+        state, loss = None, 0.0
+        for t in range(6):
+            state = cell(Tensor(x[t]), state)
+            h = state[0] if isinstance(state, tuple) else state
+            loss = loss + (h * h).sum()
+        loss.backward()
+        for (name, p), q in zip(cell.named_parameters(), layer.parameters()):
+            np.testing.assert_allclose(p.grad, q.grad, rtol=1e-10, err_msg=name)
+
+
 def test_observer_sees_the_same_gradients_bit_for_bit(monkeypatch):
     monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 500)
     a = RNG.standard_normal((6, 2, 4))

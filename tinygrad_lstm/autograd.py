@@ -8,7 +8,9 @@ one concatenate; the `xs[t]` of every timestep are written into one buffer as th
 and a weight's per-timestep `aᵀ g` products (stacked into a few big matmuls, as a
 hand-written BPTT does after its time loop). The two meet here as a hand-written BPTT's dA
 array does: a step's gate chunks are joined straight into its row of the `xs` buffer, and
-W_hh's products read those rows where they lie (`_assemble`).
+W_hh's products read those rows where they lie (`_assemble`). A weight's products also pass
+through `W.T` still pending (`_hands_on`), so a cell or a Linear called in a loop, which
+makes a `W.T` every step, gets them at W as few big matmuls too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from .lazy import _LAZY, Pieces, Scatter, _accumulate
+from .lazy import _LAZY, OuterSum, Pieces, Scatter, _accumulate
 
 _FREED = object()  # what a Function's `saved` becomes once backward has passed it
 
@@ -80,6 +82,17 @@ def _assemble(node, g, grads, walk):
             out[...] = g.dense()
             return out
     return g.dense()
+
+
+def _hands_on(node):
+    """True when node is `W.T` (a built-in transpose, not retained, not freed): a weight's
+    pending aᵀg products bound for it then go on to W transposed and still pending (ops.py,
+    Transpose.backward), where they meet W's others; a `W.T` made at every step (a cell or a
+    Linear called in a loop) then adds up to a few products, not one product and one
+    full-size sum per step."""
+    ctx = node._ctx
+    return (ctx is not None and ctx.trusted and ctx.op == "transpose" and not node._retain
+            and ctx.saved is not _FREED)
 
 
 def _enqueue(queue, waiting, twins, t):
@@ -181,11 +194,12 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         g = pop(node)
         owned = type(g) is not ndarray
         if owned:
-            # a lazy gradient: a new array, or a row of a timestep buffer (_assemble); or a
-            # numpy scalar, which is what numpy makes of 0-d results
             tg = type(g)
-            g = (_assemble(node, g, grads, walk) if tg is Pieces else g.dense() if tg in _LAZY
-                 else np.asarray(g))
+            if not (tg is OuterSum and _hands_on(node)):
+                # a lazy gradient: a new array, or a row of a timestep buffer (_assemble); or
+                # a numpy scalar, which is what numpy makes of 0-d results
+                g = (_assemble(node, g, grads, walk) if tg is Pieces else g.dense()
+                     if tg in _LAZY else np.asarray(g))
         ctx = node._ctx
         if ctx is None:
             reached.append((node, g if owned else g.copy()))
@@ -207,8 +221,8 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                             f"None) per input, {len(ctx.parents)} here; got "
                             f"{_describe(parent_grads)}")
         if on_step is not None:
-            on_step(node, g, tuple(pg.value() if type(pg) in _LAZY else pg
-                                   for pg in parent_grads))
+            on_step(node, g.value() if type(g) is OuterSum else g,
+                    tuple(pg.value() if type(pg) in _LAZY else pg for pg in parent_grads))
         for p, pg in zip(ctx.parents, parent_grads):
             if pg is None:
                 continue

@@ -237,18 +237,40 @@ def _own_bytes(x):
 
 class OuterSum:
     """Gradient of the weight in `a @ W`: Σ aₖᵀ gₖ over every use, done as few big matmuls
-    (one per OUTER_CHUNK_BYTES of pending arrays that only they hold)."""
+    (one per OUTER_CHUNK_BYTES of pending arrays that only they hold). `transposed()` is the
+    same sum bound for the other side of a `W.T` (Σ gₖᵀ aₖ), still pending: the walk hands it
+    on through the transpose, so a `W.T` made at every step (a cell or a Linear called in a
+    loop) adds up at W to a few products, not one product and one full-size sum per step."""
 
-    __slots__ = ("shape", "a", "g", "nbytes", "acc")
+    __slots__ = ("shape", "a", "g", "nbytes", "acc", "flipped")
 
     def __init__(self, a, g):
         self.shape = (a.shape[1], g.shape[1])
         self.a, self.g = [a], [g]
         self.nbytes = _own_bytes(a) + _own_bytes(g)
         self.acc = None
+        self.flipped = False  # True: the sum is Σ gₖᵀ aₖ (transposed())
+
+    def transposed(self):
+        """The transpose of this sum, still pending (a new OuterSum over the same arrays)."""
+        t = OuterSum.__new__(OuterSum)
+        t.shape, t.a, t.g, t.nbytes = self.shape[::-1], list(self.a), list(self.g), self.nbytes
+        t.acc = None if self.acc is None else self.acc.T
+        t.flipped = not self.flipped
+        return t
 
     def merge(self, other):
-        if type(other) is not OuterSum or other.shape != self.shape:
+        if type(other) is not OuterSum:
+            if type(other) is not np.ndarray or other.shape != self.shape:
+                return False
+            # an array for the same weight (W used directly as well): added to what the
+            # products will give, which stay pending for the ones still to come
+            if self.acc is None:
+                self.acc = other.copy()  # ours to add into; other may be shared
+            else:
+                self.acc += other
+            return True
+        if other.shape != self.shape or other.flipped != self.flipped:
             return False
         self.a.extend(other.a)
         self.g.extend(other.g)
@@ -260,17 +282,18 @@ class OuterSum:
         return True
 
     def _product(self):
-        # Computed as (gᵀ a)ᵀ: the result is a transposed view whose transpose is C-ordered,
-        # and the weights of `x @ W.T` (Linear, the recurrent layers) get their gradient
-        # through that transpose: a plain copy for the leaf, not a strided one (0.03 ms
-        # against 0.8 ms for the LSTM's (1024, 256) W_hh).
+        # Computed as gᵀa, transposed back unless flipped: the weights of `x @ W.T` (Linear,
+        # the recurrent layers) get their gradient through that transpose, and so get it
+        # C-ordered, with no strided copy (0.8 ms for the LSTM's (1024, 256) W_hh).
         a, g = self.a, self.g
         if len(a) == 1:
-            return (g[0].T @ a[0]).T
-        G, reverse = _consecutive(g)
-        if G is None:
-            G = np.concatenate(g)
-        return (G.T @ np.concatenate(a[::-1] if reverse else a)).T
+            p = g[0].T @ a[0]
+        else:
+            G, reverse = _consecutive(g)
+            if G is None:
+                G = np.concatenate(g)
+            p = G.T @ np.concatenate(a[::-1] if reverse else a)
+        return p if self.flipped else p.T
 
     def _flush(self):
         part = self._product()
@@ -340,6 +363,8 @@ def _accumulate(prev, new):
         out = prev.writable()  # ours to write into
         out += dense(new)
         return out
+    if tn is OuterSum and new.merge(prev):  # W's products stay pending for the ones to come
+        return new
     if tn in _LAZY:
         out = new.writable()
         out += prev

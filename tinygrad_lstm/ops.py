@@ -409,6 +409,8 @@ class Transpose(Function):
         return np.transpose(x, axes)
 
     def backward(self, g):  # the inverse permutation
+        if type(g) is lazy.OuterSum:  # W.T's pending weight products, handed on (autograd)
+            return (g.transposed(),)
         axes = self.saved
         return (np.transpose(g, None if axes is None else np.argsort(axes)),)
 
