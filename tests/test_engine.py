@@ -575,3 +575,97 @@ def test_an_operand_that_is_no_number_is_refused_naming_the_op(make, kind):
     # numbers, numeric lists, numpy scalars and bools stay operands, as in numpy
     for other in (2, 2.0, [1.0, 2.0], np.float64(2.0), True, np.array([1, 2])):
         np.testing.assert_array_equal((a + other).data, np.ones((2, 2)) + other)
+
+
+# --- y += b: the same add node, written into y's array when nothing else holds its value -----
+
+def _donating(monkeypatch):
+    from tinygrad_lstm import tensor
+    monkeypatch.setattr(tensor, "DONATE_BYTES", 0)  # small arrays here take the in-place path
+
+
+@pytest.mark.parametrize("b_shape", [(3, 4), (4,), (1, 4), (3, 1), ()])
+def test_iadd_gives_the_values_and_gradients_of_add(b_shape, monkeypatch):
+    _donating(monkeypatch)
+    rng = np.random.default_rng(0)
+    a, w = rng.standard_normal((3, 5)), rng.standard_normal((5, 4))
+    b = rng.standard_normal(b_shape)
+    A, W, Bt = (Tensor(v, requires_grad=True) for v in (a, w, b))
+
+    def fn(A, W, Bt):
+        y = A @ W
+        where = y.data.__array_interface__["data"][0]  # an int: holding y.data would forbid it
+        y += Bt
+        if y.requires_grad:  # (gradcheck's finite differences run without a graph)
+            assert type(y._ctx.parents[0]).__name__ == "_Released"  # the in-place path
+            assert y.data.__array_interface__["data"][0] == where
+        return y.tanh()
+
+    out = fn(A, W, Bt)
+    np.testing.assert_allclose(out.data, np.tanh(a @ w + b), rtol=1e-12)
+    assert gradcheck(fn, [A, W, Bt])  # float64 finite differences, broadcasting included
+    # the old y keeps its place in the graph; its value is recomputed when read
+    old = out._ctx.parents[0]._ctx.parents[0]
+    np.testing.assert_allclose(old.data, a @ w, rtol=1e-12)
+
+
+def test_iadd_of_a_number_and_under_a_layer_step(monkeypatch):
+    _donating(monkeypatch)
+    A = Tensor(np.ones((2, 3)), requires_grad=True)
+    y = A * 2.0
+    y += 1
+    np.testing.assert_array_equal(y.data, np.full((2, 3), 3.0))
+    # a recurrent layer collects its step's nodes (tensor._made); the list's hold is allowed for
+    from tinygrad_lstm import nn
+    lstm = nn.LSTM(3, 4)
+    xw = lstm._cells[0].input_projection(Tensor(np.ones((5, 2, 3), np.float32)))
+    assert type(xw._ctx.parents[0]).__name__ == "_Released"
+
+
+@pytest.mark.parametrize("case", ["leaf", "named", "retained", "aliased", "saved by its op",
+                                  "read by another op", "a view", "no_grad", "too small"])
+def test_iadd_writes_into_y_only_when_nothing_else_holds_its_value(case, monkeypatch):
+    if case != "too small":
+        _donating(monkeypatch)
+    A = Tensor(np.full((2, 3), 0.5), requires_grad=True)
+    keep = []
+    if case == "leaf":
+        y = Tensor(np.ones((2, 3)), requires_grad=True)
+    elif case == "named":
+        y = (A * 2.0).named("y")
+    elif case == "retained":
+        y = (A * 2.0).retain_grad()
+    elif case == "aliased":
+        y = A * 2.0
+        keep.append(y)
+    elif case == "saved by its op":
+        y = A.exp()  # Exp keeps its output for the backward
+    elif case == "read by another op":
+        y = A * 2.0
+        keep.append(y.tanh())
+    elif case == "a view":
+        big = A * 2.0
+        y = big[0:1]  # a view of big's array, which big still holds
+        keep.append(big)
+    else:
+        y = A * 2.0
+    before, value = y, y.data.copy()
+    if case == "no_grad":
+        with no_grad():
+            y += 1.0
+    else:
+        y += 1.0
+    assert type(before) is Tensor and before.data is not y.data  # a new array for the sum
+    np.testing.assert_array_equal(before.data, value)
+    np.testing.assert_array_equal(y.data, value + 1.0)
+
+
+def test_iadd_refuses_or_widens_as_add_does(monkeypatch):
+    _donating(monkeypatch)
+    A = Tensor(np.ones((3, 1)), requires_grad=True)
+    y = A * 2.0
+    y += Tensor(np.ones((3, 4)))  # the sum is bigger than y: a new array, as y + b
+    assert y.shape == (3, 4)
+    y = A * 2.0
+    with pytest.raises(OpError, match=r"add: dtypes differ \(float64, float32\)"):
+        y += Tensor(np.ones(1, np.float32))

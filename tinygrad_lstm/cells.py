@@ -126,7 +126,9 @@ class _Cell(Module):
     def input_projection(self, x):
         """x W_ihᵀ + b_ih + b_hh, for one step (B, I) or all at once (T, B, I)."""
         y = x @ self.weight_ih.T
-        return y if self.bias_ih is None else y + (self.bias_ih + self.bias_hh)
+        if self.bias_ih is not None:
+            y += self.bias_ih + self.bias_hh  # into y's array (Tensor.__iadd__)
+        return y
 
     def check_input(self, x, who=None):
         who = who or type(self).__name__
@@ -362,7 +364,8 @@ class GRUCell(_Cell):
         H = self.hidden_size
         b_hrz = self.bias_hh[:2 * H]
         zeros = Tensor(np.zeros(H, self.bias_hh.dtype))
-        return y + (self.bias_ih + Tensor.cat([b_hrz, zeros]))
+        y += self.bias_ih + Tensor.cat([b_hrz, zeros])
+        return y
 
     def recurrent(self):
         """(W_hhᵀ, b_hn), made once per sequence; for reset_after=False W_hhᵀ comes already cut

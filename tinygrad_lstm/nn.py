@@ -187,7 +187,9 @@ class Linear(Module):
         if x.ndim == 1:  # one sample, as torch takes it
             return self.forward(x.reshape(1, -1)).reshape(-1)
         y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        if self.bias is not None:
+            y += self.bias  # into y's array when it is big (Tensor.__iadd__)
+        return y
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
