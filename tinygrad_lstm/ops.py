@@ -23,12 +23,31 @@ def _unbroadcast(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
+    if lead and g.shape[lead:] == shape and (g.ndim == 2 or g.flags.c_contiguous):
+        # a bias's gradient, Σ over the rows: as 1ᵀ g, one BLAS gemv, which took 0.5-0.75 of
+        # numpy's sum(axis=0) and was the more accurate of the two (float32, (32, 256) to
+        # (8192, 2048): the (T·B, 4H) input projection's bias, the head's, a GRU's b_hn)
+        n = math.prod(g.shape[:lead])
+        return np.dot(_ones(n, g.dtype), g.reshape(n, math.prod(shape))).reshape(shape)
     if lead:
         g = g.sum(axis=tuple(range(lead)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g
+
+
+_ONES = {}  # (n, dtype) -> a read-only vector of n ones, for _unbroadcast's gemv
+
+
+def _ones(n, dtype):
+    ones = _ONES.get((n, dtype))
+    if ones is None:
+        ones = np.ones(n, dtype)
+        ones.flags.writeable = False
+        if n <= 1 << 16 and len(_ONES) < 64:
+            _ONES[n, dtype] = ones
+    return ones
 
 
 # ---------------------------------------------------------------------------------------------
