@@ -185,7 +185,8 @@ def _donates(t, x, y):
     # The references CPython 3.11 counts when only the caller's variable holds t: that
     # variable, its copy on the caller's stack for `+=`, `self` in __iadd__, `t` here and
     # getrefcount's argument; one more when a layer step's list of nodes (_made) holds it.
-    # (tests/test_engine.py checks these counts: where they are off, nothing is donated.)
+    # (tests/test_engine.py checks both ways: a plain `y += b` donates; an alias, a saved
+    # value or a view keeps y's array.)
     held = 5 + (_made is not None and any(m is t for m in _made.__self__))
     if sys.getrefcount(t) > held:
         return False
