@@ -100,7 +100,6 @@ def test_matmul_by_a_transposed_weight_in_either_gemm_layout(rows, monkeypatch):
     assert (Tensor(a) @ Tensor(w).T).data.flags.c_contiguous  # a small W: the plain call
 
 
-
 @pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4)])
 def test_matmul_with_many_rows_takes_np_matmul(shape, monkeypatch):
     # from MATMUL_ROWS rows on, _matmul calls np.matmul instead of np.dot (ops.py); lowered
@@ -112,6 +111,7 @@ def test_matmul_with_many_rows_takes_np_matmul(shape, monkeypatch):
     check_op([shape, (4, 5)], lambda a, b: a @ b, lambda a, b: np.einsum("...k,kn->...n", a, b),
              lambda a, b: a @ b)
     assert calls
+
 
 def test_sum_all(): check_op([(3, 4)], lambda a: a.sum(), np.sum, lambda a: a.sum())
 def test_sum_axis(): check_op([(3, 4, 2)], lambda a: a.sum(axis=1), lambda a: a.sum(axis=1), lambda a: a.sum(dim=1))
