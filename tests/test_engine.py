@@ -671,3 +671,59 @@ def test_iadd_refuses_or_widens_as_add_does(monkeypatch):
     y = A * 2.0
     with pytest.raises(OpError, match=r"add: dtypes differ \(float64, float32\)"):
         y += Tensor(np.ones(1, np.float32))
+
+
+def test_iadd_chains_stay_readable_node_by_node(monkeypatch):
+    # a long `acc += w` loop: a donated node's inputs are never released ones, so reading an
+    # old value recomputes one node, not the whole chain (which ran out of Python's stack)
+    _donating(monkeypatch)
+    W = Tensor(np.full((2, 3), 0.01), requires_grad=True)
+    acc = W * 1.0
+    for _ in range(1500):
+        acc += W
+    loss = (acc * acc).mean()
+    nodes = [n for n in toposort(loss) if n.op == "add"]
+    released = [n for n in toposort(loss) if type(n).__name__ == "_Released"]
+    assert len(released) == 750  # every other one (the first is W * 1.0)
+    seen = []  # an observer reads every node's value as the walk passes it
+    loss.backward(on_step=lambda node, g, pgs: seen.append(float(node.data.flat[0])))
+    np.testing.assert_allclose(seen[2], 0.01 * 1501)  # acc, after the mean's and the mul's
+    np.testing.assert_allclose(sorted(float(n.data.flat[0]) for n in nodes),
+                               0.01 * np.arange(2, 1502))
+    np.testing.assert_allclose(W.grad, np.full((2, 3), 2 * 0.01 * 1501 ** 2 / 6))
+
+
+def test_iadd_of_a_wrong_shape_is_the_add_error(monkeypatch):
+    _donating(monkeypatch)
+    y = Tensor(np.ones((3, 4)), requires_grad=True) * 2.0
+    with pytest.raises(OpError, match=r"add: \(3, 4\) and \(5,\)"):
+        y += Tensor(np.ones(5))
+
+
+def test_iadd_of_an_array_over_a_foreign_buffer(monkeypatch):
+    # a user Function may return an array over a bytes buffer (its base is no ndarray)
+    _donating(monkeypatch)
+
+    class FromBuffer(Function):
+        def forward(self, x):
+            return np.frombuffer(bytearray(x.tobytes()), x.dtype).reshape(x.shape)
+
+        def backward(self, g):
+            return (g,)
+
+    A = Tensor(np.ones((2, 3)), requires_grad=True)
+    y = FromBuffer.apply(A)
+    y += 1.0
+    np.testing.assert_array_equal(y.data, np.full((2, 3), 2.0))
+
+
+def test_iadd_called_as_a_method_keeps_an_alias(monkeypatch):
+    # y.__iadd__(b) counts one reference fewer than `y += b`: only the statement donates
+    _donating(monkeypatch)
+    A = Tensor(np.ones((2, 3)), requires_grad=True)
+    y = A * 2.0
+    z = y
+    y = y.__iadd__(1.0)
+    A.data -= 0.5  # an optimizer's step: a released z would now recompute to 1.0
+    assert type(z) is Tensor and z.data[0, 0] == 2.0
+    np.testing.assert_array_equal(y.data, np.full((2, 3), 3.0))

@@ -174,13 +174,19 @@ DONATE_BYTES = 256 << 10
 
 
 def _donates(t, x, y):
-    """True when `t += y` may write into t's array x: t is an unnamed, not retained graph node
+    """True when `t += y` may write into t's array x: the statement is a `+=` (not a call of
+    __iadd__, which counts references differently); t is an unnamed, not retained graph node
     (a plain Tensor) that only the caller's variable holds (and the list of nodes a layer
-    step collects, `_made`), x owns its memory (or is the only view of an array that does) and
-    nothing else holds it (no op saved it for its backward), and y fits into x's shape and
-    dtype."""
+    step collects, `_made`), none of whose inputs is released (so that reading a released
+    value recomputes one node, not a chain of `+=`s); x owns its memory (or is the only view
+    of an array that does) and nothing else holds it (no op saved it for its backward); and y
+    fits into x's shape and dtype."""
     if (type(t) is not Tensor or t._ctx is None or t.name is not None or t._retain
             or not _grad_enabled or type(x) is not np.ndarray or not x.flags.writeable):
+        return False
+    caller = sys._getframe(2)  # above this frame and __iadd__'s
+    code = caller.f_code.co_code
+    if code[caller.f_lasti:caller.f_lasti + 2] != _INPLACE_ADD:
         return False
     # The references CPython 3.11 counts when only the caller's variable holds t: that
     # variable, its copy on the caller's stack for `+=`, `self` in __iadd__, `t` here and
@@ -192,11 +198,31 @@ def _donates(t, x, y):
         return False
     # x: t.data, `x` in __iadd__ and here, the argument; its base: x.base, `base`, the argument
     base = x.base
-    if sys.getrefcount(x) > 4 or base is not None and (base.base is not None
-                                                       or sys.getrefcount(base) > 3):
+    if sys.getrefcount(x) > 4 or base is not None and (
+            type(base) is not np.ndarray or base.base is not None or sys.getrefcount(base) > 3):
         return False
-    return (y.dtype == x.dtype and y.ndim <= x.ndim
-            and np.broadcast_shapes(x.shape, y.shape) == x.shape)
+    if any(type(p) is _Released for p in t._ctx.parents):
+        return False
+    if y.dtype != x.dtype or y.ndim > x.ndim:
+        return False
+    try:
+        return np.broadcast_shapes(x.shape, y.shape) == x.shape
+    except ValueError:  # shapes that do not broadcast: `_binary` says so, naming the op
+        return False
+
+
+def _inplace_add_bytes():
+    """The bytecode of a `+=` (BINARY_OP NB_INPLACE_ADD) as CPython 3.11 and later write it;
+    None where it cannot be told (then nothing is donated)."""
+    import dis
+    op = dis.opmap.get("BINARY_OP")
+    names = [name for name, _ in getattr(dis, "_nb_ops", ())]
+    if op is None or "NB_INPLACE_ADD" not in names:
+        return None
+    return bytes([op, names.index("NB_INPLACE_ADD")])
+
+
+_INPLACE_ADD = _inplace_add_bytes()
 
 
 def _dtypes(parents):
