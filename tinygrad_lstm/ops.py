@@ -28,26 +28,15 @@ def _unbroadcast(g, shape):
         # numpy's sum(axis=0) and was the more accurate of the two (float32, (32, 256) to
         # (8192, 2048): the (T·B, 4H) input projection's bias, the head's, a GRU's b_hn)
         n = math.prod(g.shape[:lead])
-        return np.dot(_ones(n, g.dtype), g.reshape(n, math.prod(shape))).reshape(shape)
+        ones = _cached_full((n,), g.dtype, 1.0)
+        ones = np.ones(n, g.dtype) if ones is None else ones
+        return np.dot(ones, g.reshape(n, math.prod(shape))).reshape(shape)
     if lead:
         g = g.sum(axis=tuple(range(lead)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g
-
-
-_ONES = {}  # (n, dtype) -> a read-only vector of n ones, for _unbroadcast's gemv
-
-
-def _ones(n, dtype):
-    ones = _ONES.get((n, dtype))
-    if ones is None:
-        ones = np.ones(n, dtype)
-        ones.flags.writeable = False
-        if n <= 1 << 16 and len(_ONES) < 64:
-            _ONES[n, dtype] = ones
-    return ones
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,36 +233,39 @@ def _consts(dtype, *values):
     return out
 
 
-# Per dtype: 1, and the bound below which exp(−x) would overflow (σ there is < 1e-38, 1e-307).
-_ONE_LOW = {np.dtype(t): _consts(t, 1.0, low) for t, low in ((np.float32, -88.0),
-                                                             (np.float64, -708.0))}
+# Per dtype: 1, and the bound below which exp(−x) would overflow (σ there is < 1e-38, 1e-307),
+# as read-only 0-d arrays, and the bound again as a float (a key of _cached_full).
+_ONE_LOW = {np.dtype(t): _consts(t, 1.0, low) + (low,) for t, low in ((np.float32, -88.0),
+                                                                      (np.float64, -708.0))}
 
-# The bound as a full array per (shape, dtype), read-only: numpy's maximum has a SIMD loop for
-# two arrays but not for an array and a broadcast 0-d bound, which took 3.5 µs at (32, 256)
-# float32 against 1.4 µs (the rest of the sigmoid: 6.7 µs); below ~100 elements the two are
-# alike. Inputs bigger than LOW_FULL_MAX elements, or past LOW_FULL_BYTES of cached bounds
-# (a few gate shapes fill a fraction of it), clip against the 0-d bound: the same values,
-# more slowly.
-LOW_FULL_MAX = 1 << 16
-LOW_FULL_BYTES = 4 << 20
-_LOW_FULL = {}
-_low_full_bytes = 0  # what _LOW_FULL holds
+# Arrays of one value, read-only, cached per (shape, dtype, value), up to FULL_MAX elements
+# each and FULL_BYTES in all (a few gate shapes and row counts fill a fraction of it):
+# - sigmoid's bound as a full array: numpy's maximum has a SIMD loop for two arrays but not
+#   for an array and a broadcast 0-d bound, which took 3.5 µs at (32, 256) float32 against
+#   1.4 µs (the rest of the sigmoid: 6.7 µs); below ~100 elements the two are alike. Past the
+#   limits the sigmoid clips against the 0-d bound: the same values, more slowly.
+# - the vector of ones of _unbroadcast's gemv (past the limits, a new one each time).
+FULL_MAX = 1 << 16
+FULL_BYTES = 4 << 20
+_FULL = {}
+_full_bytes = 0  # what _FULL holds
 
 
-def _low_like(x, low):
-    """The bound `low` (a 0-d array of x's dtype) as a cached array of x's shape, when that
-    fits the limits above; else `low` itself."""
-    global _low_full_bytes
-    key = (x.shape, x.dtype)
-    full = _LOW_FULL.get(key)
+def _cached_full(shape, dtype, value):
+    """A read-only array of `shape` and `dtype` filled with `value` (a float), cached; None
+    when it would pass the limits above."""
+    global _full_bytes
+    key = (shape, dtype, value)
+    full = _FULL.get(key)
     if full is not None:
         return full
-    if x.size > LOW_FULL_MAX or _low_full_bytes + x.nbytes > LOW_FULL_BYTES:
-        return low
-    full = np.full(x.shape, low, x.dtype)
+    size = math.prod(shape)
+    if size > FULL_MAX or _full_bytes + size * dtype.itemsize > FULL_BYTES:
+        return None
+    full = np.full(shape, value, dtype)
     full.flags.writeable = False
-    _LOW_FULL[key] = full
-    _low_full_bytes += full.nbytes
+    _FULL[key] = full
+    _full_bytes += full.nbytes
     return full
 
 
@@ -286,8 +278,9 @@ class Sigmoid(Function):
         # from below where exp(−x) would overflow (−88 float32, −708 float64): there σ(x) is
         # below 1e-38 (1e-307) and stays so, with no warning and no NaN; elsewhere the value
         # is exactly the plain formula's.
-        one, low = _ONE_LOW[x.dtype]
-        y = np.maximum(x, _low_like(x, low))
+        one, low, bound = _ONE_LOW[x.dtype]
+        full = _cached_full(x.shape, x.dtype, bound)
+        y = np.maximum(x, low if full is None else full)
         if type(y) is not np.ndarray:
             y = np.array(y)  # 0-d input: numpy returned a scalar
         np.negative(y, y)
