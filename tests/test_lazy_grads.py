@@ -132,6 +132,45 @@ def test_a_cell_called_in_a_loop_gets_the_layers_gradients():
             np.testing.assert_allclose(p.grad, q.grad, rtol=1e-10, err_msg=name)
 
 
+def test_a_bias_added_at_every_step_is_summed_over_its_rows_once(monkeypatch):
+    from tinygrad_lstm import ops
+    calls = []
+    sum_rows = ops._sum_rows
+    monkeypatch.setattr(ops, "_sum_rows", lambda g, shape: calls.append(g.shape) or
+                        sum_rows(g, shape))
+    xs = RNG.standard_normal((7, 3, 4))
+    b = RNG.standard_normal(4)
+    w = RNG.standard_normal((4, 4))
+
+    def fn(xs, b, w):
+        h = Tensor(np.zeros((3, 4)))
+        for t in range(7):  # b broadcast over the rows of every step, also from the left
+            h = (xs[t] + h @ w + b).tanh() * (b - xs[t])
+        return (h * h).sum()
+
+    gx, gb, gw = grads_of(fn, xs, b, w)
+    assert calls == [(3, 4)]  # the 14 steps' row gradients added up, then one sum
+    gradcheck(fn, [Tensor(xs, requires_grad=True), Tensor(b, requires_grad=True),
+                   Tensor(w, requires_grad=True)])
+    (b_sum,) = grads_of(lambda b: (b * Tensor(xs)).sum(), b)  # (7, 3, 4): one sum too
+    np.testing.assert_allclose(b_sum, xs.sum(axis=(0, 1)), rtol=1e-12)
+
+
+def test_row_sums_of_different_shapes_for_one_tensor_still_add_up():
+    a = RNG.standard_normal((2, 3, 4))
+    b = RNG.standard_normal(4)
+
+    def fn(b):  # the (2, 3, 4) and (3, 4) sums cannot merge, nor can the plain (4,) one
+        return (Tensor(a) * b).sum() + (Tensor(a[0]) + b).tanh().sum() + (b * b).sum()
+
+    (g,) = grads_of(fn, b)
+    want = a.sum(axis=(0, 1)) + (1 - np.tanh(a[0] + b) ** 2).sum(axis=0) + 2 * b
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+    seen = []
+    (watched,) = grads_of(fn, b, on_step=lambda node, g, pgs: seen.append(pgs))
+    assert seen and watched.tobytes() == g.tobytes()
+
+
 def test_observer_sees_the_same_gradients_bit_for_bit(monkeypatch):
     monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 500)
     a = RNG.standard_normal((6, 2, 4))

@@ -1,4 +1,4 @@
-"""The lazy gradients: what the backward walk carries instead of a dense array for three kinds
+"""The lazy gradients: what the backward walk carries instead of a dense array for four kinds
 of op, evaluated only when the tensor that receives them is reached (autograd.py).
 
 - `Scatter`, the gradient of `x[index]`: the `xs[t]` pieces of every timestep are written
@@ -7,6 +7,9 @@ of op, evaluated only when the tensor that receives them is reached (autograd.py
   LSTM step become one concatenate.
 - `OuterSum`, the gradient of the weight in `a @ W`: a weight's per-timestep `aᵀ g` products
   stacked into a few big matmuls, as a hand-written BPTT does after its time loop.
+- `RowSum`, the gradient of a bias broadcast over rows (`a + b`, b of shape (H,)): the rows'
+  gradients of every timestep added up as they arrive, and summed over the rows once, at the
+  end, as a hand-written BPTT sums a bias's gradient once after its time loop.
 
 Each has `merge(other)` (take another gradient bound for the same tensor, False when it
 cannot), `dense()` (the value as an array, possibly its own buffer), `writable()` (an array the
@@ -345,7 +348,38 @@ def _consecutive(arrays):
     return view, step < 0
 
 
-_LAZY = (Scatter, Pieces, OuterSum)
+class RowSum:
+    """Gradient of a tensor of `shape` broadcast over leading axes: Σ over those axes of the
+    gradients `g` that arrive (each of one shape, g.shape[-len(shape):] == shape). Those of
+    the same shape are added as they arrive (one in-place add each) and summed over the rows
+    once, by `reduce(acc, shape)` (ops.py's gemv): a GRU's b_hn, added at every step, costs
+    one add a step and one gemv in all, not a gemv a step."""
+
+    __slots__ = ("shape", "dtype", "acc", "owned", "reduce")
+
+    def __init__(self, g, shape, reduce):
+        self.shape, self.dtype, self.reduce = shape, g.dtype, reduce
+        self.acc = g
+        self.owned = False  # acc is g itself, which may be shared (an add hands it to both)
+
+    def merge(self, other):
+        if (type(other) is not RowSum or other.shape != self.shape
+                or other.acc.shape != self.acc.shape):
+            return False
+        if self.owned:
+            self.acc += other.acc
+        else:
+            self.acc = self.acc + other.acc
+            self.owned = True
+        return True
+
+    def dense(self):
+        return self.reduce(self.acc, self.shape)  # a new array
+
+    value = writable = dense
+
+
+_LAZY = (Scatter, Pieces, OuterSum, RowSum)
 
 
 def dense(g):

@@ -19,24 +19,33 @@ from .tensor import Function, OpError
 
 def _unbroadcast(g, shape):
     """Sum a broadcast gradient back to `shape`: over the leading axes broadcasting added and
-    over the axes where the input had size 1."""
+    over the axes where the input had size 1. A sum over leading axes alone stays lazy
+    (lazy.RowSum): the gradients a bias gets at every timestep are added up first and summed
+    over the rows once."""
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    if lead and g.shape[lead:] == shape and (g.ndim == 2 or g.flags.c_contiguous):
-        # a bias's gradient, Σ over the rows: as 1ᵀ g, one BLAS gemv, which took 0.5-0.75 of
-        # numpy's sum(axis=0) and was the more accurate of the two (float32, (32, 256) to
-        # (8192, 2048): the (T·B, 4H) input projection's bias, the head's, a GRU's b_hn)
-        n = math.prod(g.shape[:lead])
-        ones = _cached_full((n,), g.dtype, 1.0)
-        ones = np.ones(n, g.dtype) if ones is None else ones
-        return np.dot(ones, g.reshape(n, math.prod(shape))).reshape(shape)
+    if lead and g.shape[lead:] == shape:
+        return lazy.RowSum(g, shape, _sum_rows)
     if lead:
         g = g.sum(axis=tuple(range(lead)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g
+
+
+def _sum_rows(g, shape):
+    """g (…, *shape) summed over its leading axes, as a new array of `shape`."""
+    n = math.prod(g.shape[:g.ndim - len(shape)])
+    if g.ndim != 2 and not g.flags.c_contiguous:
+        return g.sum(axis=tuple(range(g.ndim - len(shape))))
+    # as 1ᵀ g, one BLAS gemv, which took 0.5-0.75 of numpy's sum(axis=0) and was the more
+    # accurate of the two (float32, (32, 256) to (8192, 2048): the (T·B, 4H) input
+    # projection's bias, the head's, a GRU's b_hn)
+    ones = _cached_full((n,), g.dtype, 1.0)
+    ones = np.ones(n, g.dtype) if ones is None else ones
+    return np.dot(ones, g.reshape(n, math.prod(shape))).reshape(shape)
 
 
 # ---------------------------------------------------------------------------------------------
