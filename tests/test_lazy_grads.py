@@ -414,15 +414,22 @@ def test_a_step_collects_its_nodes_and_leaves_no_hook_behind(monkeypatch):
     assert tensor_module._made is None and tensor_module._scope is None
 
 
-@pytest.mark.parametrize("make", [lambda: nn.LSTM(3, 4, rng=np.random.default_rng(0)),
-                                  lambda: nn.GRU(3, 4, rng=np.random.default_rng(0)),
-                                  lambda: nn.GRU(3, 4, reset_after=False,
-                                                 rng=np.random.default_rng(0))])
-def test_the_walk_passes_through_chunks_unless_watched(make):
+# pieces: Pieces the walk makes without an observer. One per chunked block: an LSTM step's
+# gates, a GRU step's xw[t] and h_prev @ W_hhᵀ (three steps here); for reset_after=False also
+# one per piece of W_hhᵀ's split, whose gradients are pending products, not arrays.
+@pytest.mark.parametrize("make, pieces", [
+    (lambda: nn.LSTM(3, 4, rng=np.random.default_rng(0)), 3),
+    (lambda: nn.GRU(3, 4, rng=np.random.default_rng(0)), 6),
+    (lambda: nn.GRU(3, 4, reset_after=False, rng=np.random.default_rng(0)), 6 + 2)])
+def test_the_walk_passes_through_chunks_unless_watched(make, pieces, monkeypatch):
     # Without an observer the piece of an index or chunk node goes straight on to the tensor
-    # it was cut from (autograd.THROUGH); with one, every such node takes its turn. The
-    # gradients agree bit for bit.
+    # it was cut from (autograd.THROUGH), and a block's later pieces join its Pieces as they
+    # are (Pieces.take); with one, every such node takes its turn. The gradients agree bit
+    # for bit.
     x = RNG.standard_normal((3, 2, 3)).astype(np.float32)
+    made = []
+    init = lazy.Pieces.__init__
+    monkeypatch.setattr(lazy.Pieces, "__init__", lambda self, *a: made.append(1) or init(self, *a))
 
     def run(on_step=None):
         model = make()
@@ -432,7 +439,10 @@ def test_the_walk_passes_through_chunks_unless_watched(make):
 
     visited = []
     watched = run(lambda node, g, pgs: visited.append(node.op))
+    assert len(made) == visited.count("chunk")  # a Pieces for every chunk node
+    made.clear()
     plain = run()
+    assert len(made) == pieces  # the other pieces joined their block's as they are
     assert visited.count("chunk") >= 3 * 4  # every gate chunk of every step
     assert visited.count("getitem") >= 3  # xs[t]
     for p, q in zip(plain, watched):

@@ -29,6 +29,7 @@ _FREED = object()  # what a Function's `saved` becomes once backward has passed 
 # they were cut from, so the piece goes on to that tensor at once, without a turn of its
 # own in the walk (an LSTM step has five such nodes, xs[t] and four chunks; a GRU step seven).
 THROUGH = ()
+CHUNK = None  # ops.Chunk, whose pieces the walk adds to their block's Pieces directly
 
 # A chunked gradient this big or bigger is joined in place, in its timestep buffer's row
 # (`_assemble`); below it, finding the row costs more than the copies it saves (B=1 steps).
@@ -273,9 +274,13 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                 pctx = p._ctx
                 if type(pctx) in through and type(pg) is ndarray and not p._retain \
                         and pctx.saved is not _FREED:  # else: its visit says it was freed
+                    x = pctx.parents[0]
+                    prev = get(x)
+                    # a chunk of a block that has pieces already: its piece joins them as is
+                    if type(prev) is Pieces and type(pctx) is CHUNK and prev.take(pctx.saved, pg):
+                        continue
                     (pg,) = pctx.backward(pg)  # its record stays: it may get another piece
-                    p = pctx.parents[0]
-                    prev = get(p)
+                    p = x
                     if prev is not None:
                         grads[p] = _accumulate(prev, pg)
                         continue

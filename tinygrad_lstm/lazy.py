@@ -197,6 +197,17 @@ class Pieces:
         self.pieces.update(other.pieces)
         return True
 
+    def take(self, saved, value):
+        """Add the piece that a Chunk node records in `saved` (x's shape, its index), with
+        gradient `value`, as `merge` would take it, without making a Pieces for it first;
+        False when it does not fit."""
+        shape, index, _ = saved
+        last = index[-1]
+        if last.start in self.pieces or shape != self.shape or len(index) - 1 != self.axis:
+            return False
+        self.pieces[last.start] = (last.stop, value)
+        return True
+
     def _tiling(self):
         """The pieces in order when they tile the axis, else None."""
         pieces, values, pos = self.pieces, [], 0

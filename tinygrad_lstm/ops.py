@@ -525,3 +525,4 @@ for _cls in (Add, Sub, Mul, Div, MatMul, Neg, Pow, Exp, Log, Sigmoid, Tanh, Relu
     _cls.trusted = True
 del _cls
 autograd.THROUGH = (GetItem, Chunk)
+autograd.CHUNK = Chunk
