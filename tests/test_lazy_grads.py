@@ -346,40 +346,6 @@ def test_rows_assembled_in_place_match_finite_differences(case, monkeypatch):
     np.testing.assert_allclose(w.grad, w2.grad, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("rows_bytes", [None, 1])
-def test_a_chunked_matmul_output_gets_rows_back_to_back(rows_bytes, monkeypatch):
-    """A GRU step cuts h_prev @ W_hhᵀ into its r, z, n blocks: their gradient is joined into
-    the next row of one buffer, and W_hh's product reads every step's rows as one view. With
-    buffers of one row (rows_bytes=1) the rows are not back to back; the gradients are the same."""
-    monkeypatch.setattr(autograd, "ASSEMBLE_BYTES", 0)  # these blocks are tiny
-    monkeypatch.setattr(autograd, "_rows_taken", {})
-    if rows_bytes:
-        monkeypatch.setattr(autograd, "ROWS_BYTES", rows_bytes)
-        monkeypatch.setattr(autograd, "ROWS_MAX_BYTES", rows_bytes)
-    x = RNG.standard_normal((6, 3, 5))
-    views, consecutive = [], lazy._consecutive
-    monkeypatch.setattr(lazy, "_consecutive",
-                        lambda arrays: views.append(consecutive(arrays)[0]) or consecutive(arrays))
-
-    def grads(rows):
-        gru = nn.GRU(5, 4, dtype=np.float64, rng=np.random.default_rng(3))
-        out, h = gru(Tensor(x))
-        monkeypatch.setattr(autograd, "_next_row", rows)
-        ((out * out).sum() + h.sum()).backward()
-        return [p.grad for p in gru.parameters()]
-
-    whole = grads(autograd._next_row)
-    if rows_bytes:
-        assert all(v is None or v.shape[0] < 6 * 3 for v in views)
-    else:
-        assert any(v is not None and v.shape == (6 * 3, 12) for v in views)  # W_hh's, one view
-    views.clear()
-    apart = grads(lambda rows, shape, dtype: np.empty(shape, dtype))  # a new array for each
-    assert all(v is None for v in views)
-    for p, q in zip(whole, apart):
-        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
-
-
 def test_consecutive_rows_are_one_view_in_either_order():
     buf = np.arange(5 * 2 * 3, dtype=np.float64).reshape(5, 2, 3)
     view, rev = lazy._consecutive([buf[3], buf[2], buf[1]])

@@ -70,45 +70,13 @@ def _row_target(node, grads, dtype, walk):
     return target.reserve(ctx.saved[1])
 
 
-# Rows for the chunked gradients of matmul outputs (below), per (shape, dtype): a buffer holds
-# as many rows as the last walk took (a training step walks the same graph each time), at
-# least ROWS_BYTES' worth and at most ROWS_MAX_BYTES'.
-ROWS_BYTES = 4 << 20
-ROWS_MAX_BYTES = 64 << 20
-_rows_taken = {}
-
-
-def _next_row(rows, shape, dtype):
-    """The next free row of the walk's buffer for gradients of `shape`, taken from the end
-    (the walk goes back in time, so the steps' rows end up in time order, back to back)."""
-    key = (shape, dtype)
-    taken = rows.get(key)
-    if taken is None or taken[1] == 0:
-        size = math.prod(shape) * dtype.itemsize
-        n = max(_rows_taken.get(key, 0), ROWS_BYTES // size, 1)
-        n = max(min(n, ROWS_MAX_BYTES // size), 1)
-        taken = rows[key] = [np.empty((n,) + shape, dtype), n, 0 if taken is None else taken[2]]
-    taken[1] -= 1
-    taken[2] += 1
-    return taken[0][taken[1]]
-
-
-def _assemble(node, g, grads, walk, rows):
-    """A Pieces gradient made dense, when the block is big enough for the copies saved to
-    outweigh finding a place for it:
-    - The chunk pieces of a timestep's gate block are joined straight into the row of the
-      timestep buffer they are bound for (no copy on arrival, and the weight's OuterSum
-      multiplies those rows where they lie).
-    - Those of a matmul's output (a GRU's h_prev @ W_hhᵀ, cut into its r, z, n blocks) are
-      joined into the next row of a buffer of such rows: its MatMul only reads them, and the
-      weight's OuterSum, which keeps them, finds every step's rows back to back (no
-      concatenate before its product)."""
+def _assemble(node, g, grads, walk):
+    """A Pieces gradient made dense. The chunk pieces of a timestep's gate block are joined
+    straight into the row of the timestep buffer they are bound for (no copy on arrival, and
+    the weight's OuterSum multiplies those rows where they lie), when the block is big enough
+    for the copies saved to outweigh finding the row."""
     if math.prod(g.shape) * g.dtype.itemsize >= ASSEMBLE_BYTES:
         out = _row_target(node, grads, g.dtype, walk)
-        if out is None:
-            ctx = node._ctx
-            if ctx is not None and ctx.trusted and ctx.op == "matmul":
-                out = _next_row(rows, g.shape, g.dtype)
         if out is not None:
             if g.dense_into(out):
                 return out
@@ -217,7 +185,6 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
     walk = (queue, waiting, twins)
     _enqueue(*walk, root)
     reached = []  # (tensor, gradient) for .grad, set at the end: an error leaves .grad alone
-    rows = {}  # (shape, dtype) -> [buffer, rows left, rows taken] (_next_row)
     pop, get, ndarray = grads.pop, grads.get, np.ndarray
     through = THROUGH if on_step is None else ()  # the stepper shows every node
     while queue:
@@ -232,7 +199,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             if not (tg is OuterSum and _hands_on(node)):
                 # a lazy gradient: a new array, or a row of a timestep buffer (_assemble); or
                 # a numpy scalar, which is what numpy makes of 0-d results
-                g = (_assemble(node, g, grads, walk, rows) if tg is Pieces else g.dense()
+                g = (_assemble(node, g, grads, walk) if tg is Pieces else g.dense()
                      if tg in _LAZY else np.asarray(g))
         ctx = node._ctx
         if ctx is None:
@@ -292,8 +259,6 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                 grads[p] = _accumulate(prev, pg)
         if not retain_graph:
             ctx.saved = _FREED
-    for key, (_, _, taken) in rows.items():
-        _rows_taken[key] = taken
     for node, g in reached:
         if node.grad is not None:
             g = node.grad + g
