@@ -2,11 +2,12 @@
 tensor first, and the iterative topological sort the renderer draws from.
 
 Gradients travel in a dict keyed by tensor (identity) and are summed in one place
-(`lazy._accumulate`). Two kinds are kept lazy until the tensor that receives them is reached
+(`lazy._accumulate`). Some are kept lazy until the tensor that receives them is reached
 (lazy.py): the slices `x[index]` hands back (the four chunks of an LSTM's gate block become
-one concatenate; the `xs[t]` of every timestep are written into one buffer as they arrive)
-and a weight's per-timestep `aᵀ g` products (stacked into a few big matmuls, as a
-hand-written BPTT does after its time loop). The two meet here as a hand-written BPTT's dA
+one concatenate; the `xs[t]` of every timestep are written into one buffer as they arrive),
+a weight's per-timestep `aᵀ g` products (stacked into a few big matmuls, as a hand-written
+BPTT does after its time loop) and a bias's per-timestep sums over rows (one sum in all).
+The first two meet here as a hand-written BPTT's dA
 array does: a step's gate chunks are joined straight into its row of the `xs` buffer, and
 W_hh's products read those rows where they lie (`_assemble`). A weight's products also pass
 through `W.T` still pending (`_hands_on`), so a cell or a Linear called in a loop, which
