@@ -253,7 +253,7 @@ _ONE_LOW = {np.dtype(t): _consts(t, 1.0, low) + (low,) for t, low in ((np.float3
 #   for an array and a broadcast 0-d bound, which took 3.5 µs at (32, 256) float32 against
 #   1.4 µs (the rest of the sigmoid: 6.7 µs); below ~100 elements the two are alike. Past the
 #   limits the sigmoid clips against the 0-d bound: the same values, more slowly.
-# - the vector of ones of _sum_rows' gemv, a bias's gradient (past the limits, a new one each time).
+# - the vector of ones of _sum_rows' gemv (past the limits, a new one each time).
 FULL_MAX = 1 << 16
 FULL_BYTES = 4 << 20
 _FULL = {}
