@@ -171,6 +171,18 @@ def test_row_sums_of_different_shapes_for_one_tensor_still_add_up():
     assert seen and watched.tobytes() == g.tobytes()
 
 
+def test_a_row_sum_never_writes_into_the_gradient_an_add_shares():
+    # a2 + b hands one array to a2 and, as a row sum, to b; b's next row sum must be added
+    # into a new array, not into that one, which is a2's gradient too
+    a, a2 = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+    b, c1, c2 = RNG.standard_normal(4), RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+    ga, ga2, gb = grads_of(lambda a, a2, b: ((a + b) * Tensor(c1)).sum()
+                           + ((a2 + b) * Tensor(c2)).sum(), a, a2, b)
+    np.testing.assert_allclose(ga, c1, rtol=1e-12)
+    np.testing.assert_allclose(ga2, c2, rtol=1e-12)
+    np.testing.assert_allclose(gb, (c1 + c2).sum(axis=0), rtol=1e-12)
+
+
 def test_observer_sees_the_same_gradients_bit_for_bit(monkeypatch):
     monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 500)
     a = RNG.standard_normal((6, 2, 4))
