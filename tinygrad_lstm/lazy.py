@@ -366,10 +366,10 @@ class RowSum:
     once, by `reduce(acc, shape)` (ops.py's gemv): a GRU's b_hn, added at every step, costs
     one add a step and one gemv in all, not a gemv a step."""
 
-    __slots__ = ("shape", "dtype", "acc", "owned", "reduce")
+    __slots__ = ("shape", "acc", "owned", "reduce")
 
     def __init__(self, g, shape, reduce):
-        self.shape, self.dtype, self.reduce = shape, g.dtype, reduce
+        self.shape, self.reduce = shape, reduce
         self.acc = g
         self.owned = False  # acc is g itself, which may be shared (an add hands it to both)
 
