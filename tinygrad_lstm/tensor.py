@@ -18,6 +18,7 @@ import functools
 import itertools
 import math
 import sys
+import sysconfig
 
 import numpy as np
 
@@ -181,14 +182,15 @@ def _donates(t, x, y):
     value recomputes one node, not a chain of `+=`s); x owns its memory (or is the only view
     of an array that does) and nothing else holds it (no op saved it for its backward); and y
     fits into x's shape and dtype."""
-    if (type(t) is not Tensor or t._ctx is None or t.name is not None or t._retain
-            or not _grad_enabled or type(x) is not np.ndarray or not x.flags.writeable):
+    if (_INPLACE_ADD is None or type(t) is not Tensor or t._ctx is None or t.name is not None
+            or t._retain or not _grad_enabled or type(x) is not np.ndarray
+            or not x.flags.writeable):
         return False
     caller = sys._getframe(2)  # above this frame and __iadd__'s
     code = caller.f_code.co_code
     if code[caller.f_lasti:caller.f_lasti + 2] != _INPLACE_ADD:
         return False
-    # The references CPython 3.11 counts when only the caller's variable holds t: that
+    # The references CPython 3.11 to 3.13 count when only the caller's variable holds t: that
     # variable, its copy on the caller's stack for `+=`, `self` in __iadd__, `t` here and
     # getrefcount's argument; one more when a layer step's list of nodes (_made) holds it.
     # (tests/test_engine.py checks both ways: a plain `y += b` donates; an alias, a saved
@@ -211,9 +213,17 @@ def _donates(t, x, y):
         return False
 
 
-def _inplace_add_bytes():
-    """The bytecode of a `+=` (BINARY_OP NB_INPLACE_ADD) as CPython 3.11 and later write it;
-    None where it cannot be told (then nothing is donated)."""
+def _inplace_add_bytes(version=sys.version_info[:2], implementation=sys.implementation.name,
+                       free_threaded=bool(sysconfig.get_config_var("Py_GIL_DISABLED"))):
+    """The bytecode of a `+=` (BINARY_OP NB_INPLACE_ADD), on the interpreters whose reference
+    counts `_donates` was checked against (tests/test_engine.py: CPython 3.11 to 3.13, with
+    the GIL); None elsewhere, and then nothing is donated and `y += b` is `y = y + b`.
+    CPython 3.14 leaves most references a frame pushes on its stack uncounted (borrowed,
+    LOAD_FAST_BORROW), so the same count could come from an aliased y there, whose array a
+    donation would overwrite (numpy had to change its own temporary elision for this);
+    3.9 and 3.10 write a `+=` as another opcode, with other counts, not checked either."""
+    if implementation != "cpython" or free_threaded or not (3, 11) <= tuple(version) <= (3, 13):
+        return None
     import dis
     op = dis.opmap.get("BINARY_OP")
     names = [name for name, _ in getattr(dis, "_nb_ops", ())]
