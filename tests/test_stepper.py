@@ -45,6 +45,13 @@ def line_of(text, start):
     return next(ln for ln in text.splitlines() if ln.strip("│ ").startswith(start))
 
 
+def handed_to(text, name):
+    """The screen's line for what the node hands its input `name` (`→  name …`; rich's
+    versions pad the arrow's column differently)."""
+    return next(ln for ln in text.splitlines()
+                if "→" in ln and ln.split("→", 1)[1].lstrip().startswith(name))
+
+
 # --- the stepper only reads --------------------------------------------------------------------
 
 def test_grads_bit_identical_to_plain_backward():
@@ -119,7 +126,7 @@ def test_cell_path_add_and_mul_screens():
     mul = walk.steps[walk.index[id(c2.parents[0])]]
     text = capture(make_step_panel(walk, mul.index))
     f2 = states.get("f")[1]
-    to_c = next(ln for ln in text.splitlines() if "→  c[t=1]" in ln)
+    to_c = handed_to(text, "c[t=1]")
     assert f"· f[t=2], mean {fmt(np.mean(f2.data))}" in to_c and "━ c path" in to_c
     assert f"‖·‖ {fmt(np.linalg.norm(mul.grad * f2.data))}" in to_c
     assert "inputs: f[t=2], c[t=1] (c path)" in text
@@ -133,7 +140,7 @@ def test_mul_screen_tells_the_share_of_the_norm_not_a_signed_mean():
     mul = walk.steps[walk.index[id(states.get("c")[1].parents[0])]]  # f[t=2] × c[t=1]
     c1 = states.get("c")[0]
     text = capture(make_step_panel(walk, mul.index))
-    to_f = next(ln for ln in text.splitlines() if "→  f[t=2]" in ln)
+    to_f = handed_to(text, "f[t=2]")
     ratio = np.linalg.norm(mul.grad * c1.data) / np.linalg.norm(mul.grad)
     assert f"· c[t=1], out/in {fmt(ratio)}" in to_f
     assert "mean" not in to_f and abs(np.mean(c1.data)) < ratio
@@ -146,7 +153,7 @@ def test_matmul_screen_names_the_matrix_and_the_norm_ratio():
              and n.parents[0].scope["t"] == 1)
     text = capture(make_step_panel(walk, s.index))
     assert "@: ∂L/∂A = ∂L/∂y @ Bᵀ" in text
-    to_h = next(ln for ln in text.splitlines() if "→  h[t=1]" in ln)
+    to_h = handed_to(text, "h[t=1]")
     ratio = np.linalg.norm(s.parent_grads[0]) / np.linalg.norm(s.grad)
     assert "@ weight_hh_l0 (12, 3)" in to_h
     text = capture(make_step_panel(walk, s.index), width=160)

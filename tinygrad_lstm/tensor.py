@@ -19,6 +19,7 @@ import itertools
 import math
 import sys
 import sysconfig
+import warnings
 
 import numpy as np
 
@@ -243,6 +244,12 @@ def _dtypes(parents):
 # Tensor
 
 
+# What numpy before 1.24 did with ragged nesting ([[1, 2], [3]]): an object array, with this
+# warning (numpy 1.24 on raise a ValueError).
+_RaggedWarning = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning)
+_RAGGED = (ValueError, _RaggedWarning)
+
+
 def _as_array(data, dtype, who="Tensor"):
     if dtype is not None:
         dtype = np.dtype(dtype)
@@ -254,9 +261,12 @@ def _as_array(data, dtype, who="Tensor"):
         arr = np.asarray(data)
     else:
         try:
-            arr = np.asarray(data)
-        except ValueError as e:  # numpy 2 refuses ragged nesting
-            raise ValueError(f"{who}: ragged nested data (rows of different lengths): {e}") from None
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", _RaggedWarning)
+                arr = np.asarray(data)
+        except _RAGGED as e:  # numpy 1.24+ refuses ragged nesting; before, it warned
+            why = f": {e}" if isinstance(e, ValueError) else ""  # (the warning says 'deprecated')
+            raise ValueError(f"{who}: ragged nested data (rows of different lengths){why}") from None
         if arr.dtype.kind == "f" and dtype is None:
             arr = arr.astype(np.float32)  # Python floats are float32 unless asked otherwise
     kind = arr.dtype.kind
