@@ -245,8 +245,8 @@ def _dtypes(parents):
 
 
 # What numpy before 1.24 did with ragged nesting ([[1, 2], [3]]): an object array, with this
-# warning (numpy 1.24 on raise a ValueError).
-_RaggedWarning = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning)
+# warning (numpy 1.24 on raise a ValueError). numpy 1.25 moved it to np.exceptions.
+_RaggedWarning = getattr(np, "exceptions", np).VisibleDeprecationWarning
 _RAGGED = (ValueError, _RaggedWarning)
 
 
