@@ -454,6 +454,33 @@ def test_weight_tying_counts_the_parameter_once():
     assert m.emb.weight.grad.shape == (10, 6)
 
 
+@pytest.mark.parametrize("layer", [nn.RNN, nn.LSTM, nn.GRU])
+def test_a_weight_assigned_to_a_layer_is_the_one_its_forward_uses(layer):
+    """As torch: `lstm.weight_hh_l1_reverse = Parameter(...)` replaces the weight the layer
+    runs with (custom init, tying), so it gets the gradient and the optimizer trains it."""
+    rng = np.random.default_rng(0)
+    m = layer(3, 4, num_layers=2, bidirectional=True, rng=rng)
+    x = rng.standard_normal((2, 1, 3)).astype(np.float32)
+    old = m.weight_hh_l1_reverse
+    before = m(x)[0].data.copy()
+    new = nn.Parameter(np.zeros_like(old.data))
+    m.weight_hh_l1_reverse = new
+    out, _ = m(x)
+    assert not np.array_equal(out.data, before)
+    out.sum().backward()
+    assert new.grad is not None and old.grad is None
+    assert dict(m.named_parameters())["weight_hh_l1_reverse"] is new
+    # the same output as a fresh layer loaded with the new weights
+    fresh = layer(3, 4, num_layers=2, bidirectional=True)
+    fresh.load_state_dict(m.state_dict())
+    np.testing.assert_array_equal(fresh(x)[0].data, out.data)
+    with pytest.raises(TypeError, match=r"cannot assign a ndarray as parameter 'weight_ih_l0'"):
+        m.weight_ih_l0 = np.zeros_like(m.weight_ih_l0.data)
+    assert isinstance(m.weight_ih_l0, nn.Parameter)  # left as it was
+    m.other = np.zeros(2)  # any other attribute is set as usual
+    assert m.other.shape == (2,)
+
+
 def test_embedding_repeated_indices_accumulate():
     emb = nn.Embedding(5, 3, dtype=np.float64)
     emb(np.array([1, 1, 4, 1])).sum().backward()

@@ -134,6 +134,7 @@ class _RecurrentLayer(Module):
         # A plain list, invisible to named_parameters: the cells' Parameters are registered
         # below under torch's names (weight_ih_l0, weight_hh_l0_reverse, ...).
         self._cells = []
+        slots = {}  # torch's name -> (cell, the cell's own name), for __setattr__
         for layer in range(num_layers):
             for d in range(D):
                 c = self.cell(input_size if layer == 0 else hidden_size * D, hidden_size,
@@ -141,7 +142,22 @@ class _RecurrentLayer(Module):
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
                 for name, p in c.named_parameters():
                     setattr(self, name + suffix, p)
+                    slots[name + suffix] = (c, name)
                 self._cells.append(c)
+        self._slots = slots
+
+    def __setattr__(self, name, value):
+        # The cells run the forward, so a weight assigned to the layer under torch's name
+        # (`lstm.weight_ih_l0 = Parameter(...)`: custom init, weight tying) goes to its cell
+        # too; else the layer would list a weight that the forward never reads.
+        slot = self.__dict__.get("_slots", {}).get(name)
+        if slot is not None:
+            if value is not None and not isinstance(value, Parameter):
+                raise TypeError(f"{type(self).__name__}: cannot assign a "
+                                f"{type(value).__name__} as parameter {name!r} (a Parameter "
+                                "or None is expected, as torch)")
+            setattr(*slot, value)
+        object.__setattr__(self, name, value)
 
     def _check_dropout(self, p):
         if not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
