@@ -538,6 +538,23 @@ def test_layer_input_errors():
                           (Tensor(np.zeros((2, 4), np.float32)), Tensor(np.zeros((3, 4), np.float32))))
 
 
+
+def test_a_dtype_error_names_what_the_caller_passed():
+    """Integers and Python numbers become float32 Tensors; on a float64 layer the error says
+    that the caller's int64 (or list) was made float32, not that the caller passed float32."""
+    lstm = nn.LSTM(3, 4, dtype=np.float64)
+    with pytest.raises(ValueError, match=r"LSTM: x is float32 \(made from int64 data\) but the "
+                                         r"parameters are float64"):
+        lstm(np.ones((2, 1, 3), np.int64))
+    with pytest.raises(ValueError, match=r"x is float32 \(made from a list\) but"):
+        lstm([[[1.0, 2.0, 3.0]]])
+    with pytest.raises(ValueError, match=r"LSTM: h0 is float32 \(made from int64 data\) but"):
+        lstm(np.ones((2, 1, 3)), (np.zeros((1, 1, 4), np.int64),) * 2)
+    with pytest.raises(ValueError, match=r"GRUCell: x is float32 \(made from int32 data\) but"):
+        nn.GRUCell(3, 4, dtype=np.float64)(np.ones((2, 3), np.int32))
+    with pytest.raises(ValueError, match=r"LSTM: x is float64 but the parameters are float32$"):
+        nn.LSTM(3, 4)(np.ones((2, 1, 3)))  # passed as float64: nothing to add
+
 def test_initial_states_of_the_wrong_kind_are_named():
     x = Tensor(np.zeros((5, 2, 3), np.float32))
     h0 = np.zeros((1, 2, 4), np.float32)

@@ -24,6 +24,17 @@ from .nn import Module, _check_size, uniform_
 from .tensor import OpError, Tensor, default_rng
 
 
+def made_from(given, t):
+    """For an error about Tensor t's dtype: what the caller passed, when Tensor(given) changed
+    it (integers and Python numbers become float32), else ""."""
+    if given is None:
+        return ""
+    was = getattr(given, "dtype", None)
+    if was is None:
+        return f" (made from a {type(given).__name__})"
+    return "" if was == t.dtype else f" (made from {was} data)"
+
+
 def check_states(who, hx, names, shape, dtype, meaning=""):
     """`hx` as a tuple of Tensors, one per name in `names` (a bare state where there is one,
     a tuple or list where there are more), each of `shape` and `dtype`; numpy arrays are
@@ -35,8 +46,9 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
         raise ValueError(f"{who}: hx must be a tuple ({', '.join(names)}), got {got}")
     out = []
     for name, s in zip(names, hx):
+        given = None
         if isinstance(s, np.ndarray):
-            s = Tensor(s)
+            given, s = s, Tensor(s)
         if not isinstance(s, Tensor):
             kind = type(s).__name__
             if kind == "Tensor":  # another library's (torch's): "a Tensor, expected a Tensor"
@@ -46,7 +58,8 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
             raise ValueError(f"{who}: {name} has shape {tuple(s.shape)}, "
                              f"expected {meaning}{shape}")
         if s.dtype != dtype:
-            raise ValueError(f"{who}: {name} is {s.dtype} but the parameters are {dtype}")
+            raise ValueError(f"{who}: {name} is {s.dtype}{made_from(given, s)} but the "
+                             f"parameters are {dtype}")
         out.append(s)
     return tuple(out)
 
@@ -130,20 +143,23 @@ class _Cell(Module):
             y += self.bias_ih + self.bias_hh  # into y's array (Tensor.__iadd__)
         return y
 
-    def check_input(self, x, who=None):
+    def check_input(self, x, who=None, given=None):
+        """Raises naming `who` when x (a Tensor; made from `given` by the caller, if it was
+        not one) does not fit this cell's input size and dtype."""
         who = who or type(self).__name__
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{who}: x {x.shape} has {x.shape[-1]} features, "
                              f"expected input_size={self.input_size}")
         if x.dtype != self.weight_ih.dtype:
-            raise ValueError(f"{who}: x is {x.dtype} but the parameters are "
-                             f"{self.weight_ih.dtype}")
+            raise ValueError(f"{who}: x is {x.dtype}{made_from(given, x)} but the parameters "
+                             f"are {self.weight_ih.dtype}")
 
     def forward(self, x, hx=None):
         """One step: `h = cell(x, h)`, or `h, c = cell(x, (h, c))` for the LSTM kinds.
 
         x: (B, input_size); each state (B, hidden_size), zeros when hx is None."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        given = None if isinstance(x, Tensor) else x
+        x = x if given is None else Tensor(x)
         cls = type(self).__name__
         if x.ndim != 2:
             hint = ""
@@ -151,7 +167,7 @@ class _Cell(Module):
                 hint = (f"; one unbatched sample is not taken: add a batch axis of 1, "
                         f"x.reshape(1, {x.shape[0]}) (and each state (1, hidden_size))")
             raise ValueError(f"{cls}: x has shape {x.shape}, expected (batch, input_size){hint}")
-        self.check_input(x)
+        self.check_input(x, given=given)
         B, H = x.shape[0], self.hidden_size
         if hx is None:
             state = tuple(Tensor(np.zeros((B, H), x.dtype)) for _ in self.state_names)

@@ -266,7 +266,8 @@ class _RecurrentLayer(Module):
         return_states=True also a States with every layer's per-timestep tensors.
         """
         cls = type(self).__name__
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        given = None if isinstance(x, Tensor) else x
+        x = x if given is None else Tensor(x)
         if x.ndim != 3:
             want = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
             hint = ""
@@ -275,7 +276,7 @@ class _RecurrentLayer(Module):
                 hint = (f"; unbatched (T, input_size) input is not taken: add a batch axis of 1, "
                         f"x.reshape{one} (and hx with B = 1)")
             raise ValueError(f"{cls}: x has shape {x.shape}, expected {want}{hint}")
-        self._cells[0].check_input(x, cls)
+        self._cells[0].check_input(x, cls, given)
         given = x.shape  # as the caller wrote it, for the message below
         if self.batch_first:
             x = x.transpose(1, 0, 2)
