@@ -4,6 +4,7 @@ in every combination against torch.nn, and what happens to input this package do
 
 import functools
 import itertools
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -68,6 +69,14 @@ def test_dropout_that_is_not_a_number_is_refused_by_name():
     with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\), got 1.0"):
         nn.GRU(3, 4, dropout=1.0)
     assert nn.GRU(3, 4, num_layers=2, dropout=np.float64(0.25)).drop.p == 0.25
+    with pytest.raises(ValueError, match=r"LSTM: dropout must be in \[0, 1\), got True"):
+        nn.LSTM(3, 4, num_layers=2, dropout=True)  # as torch
+    # any real number is stored as a float, as torch does; a Fraction was stored as given
+    # and then refused by Dropout, naming Dropout and leaving the layer saying dropout=1/2
+    lstm = nn.LSTM(3, 4, num_layers=2, dropout=Fraction(1, 2))
+    assert type(lstm.dropout) is float and lstm.drop.p == 0.5 and "dropout=0.5" in repr(lstm)
+    lstm.dropout = Fraction(1, 4)
+    assert lstm.dropout == 0.25 and lstm.drop.p == 0.25
 
 
 def test_dropout_set_after_construction_takes_effect_as_in_torch():

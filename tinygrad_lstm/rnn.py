@@ -160,8 +160,11 @@ class _RecurrentLayer(Module):
         object.__setattr__(self, name, value)
 
     def _check_dropout(self, p):
-        if not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
+        """p as a float (torch stores float(dropout)); a ValueError naming the layer unless
+        it is a number in [0, 1) (a bool is refused, as torch refuses it)."""
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
             raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1), got {p!r}")
+        return float(p)
 
     @property
     def dropout(self):
@@ -171,7 +174,7 @@ class _RecurrentLayer(Module):
 
     @dropout.setter
     def dropout(self, p):
-        self._check_dropout(p)
+        p = self._check_dropout(p)
         self._dropout = p
         self.drop = None
         if p:
