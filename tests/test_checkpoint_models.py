@@ -115,6 +115,14 @@ def test_a_module_list_registers_its_modules_as_torch_names_them(tmp_path):
         model.layers[2]
     with pytest.raises(TypeError, match="ModuleList: element 2 is a list, not a Module"):
         model.layers.append([])
+    # slices and extend, as torch: a slice is a new ModuleList of the same modules
+    tail = model.layers[1:]
+    assert type(tail) is nn.ModuleList and list(tail) == [model.layers[1]]
+    assert list(tail.state_dict()) == ["0.weight", "0.bias"]
+    with pytest.raises(TypeError, match="ModuleList: indices must be ints or slices, got str"):
+        model.layers["1"]
+    longer = nn.ModuleList(model.layers).extend([nn.Linear(2, 2)])
+    assert len(longer) == 3 and len(model.layers) == 2
 
 
 def test_a_module_list_state_dict_loads_into_torch():

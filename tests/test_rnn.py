@@ -555,6 +555,19 @@ def test_a_dtype_error_names_what_the_caller_passed():
     with pytest.raises(ValueError, match=r"LSTM: x is float64 but the parameters are float32$"):
         nn.LSTM(3, 4)(np.ones((2, 1, 3)))  # passed as float64: nothing to add
 
+
+def test_input_a_tensor_cannot_hold_is_refused_naming_the_layer():
+    # was "Tensor: ..." (the layers and cells) or an AttributeError on a list (Linear)
+    with pytest.raises(TypeError, match=r"^LSTM: x: object data is not supported"):
+        nn.LSTM(3, 4)(None)
+    with pytest.raises(TypeError, match=r"^GRUCell: x: float16 data is not supported"):
+        nn.GRUCell(3, 4)(np.ones((2, 3), np.float16))
+    with pytest.raises(TypeError, match=r"^Linear: x: <U3 data is not supported"):
+        nn.Linear(3, 2)("abc")
+    lin = nn.Linear(3, 2)
+    x = [[1.0, 2.0, 3.0]]  # a list becomes float32, as Tensor(list) does
+    np.testing.assert_array_equal(lin(x).data, lin(Tensor(np.array(x, np.float32))).data)
+
 def test_initial_states_of_the_wrong_kind_are_named():
     x = Tensor(np.zeros((5, 2, 3), np.float32))
     h0 = np.zeros((1, 2, 4), np.float32)

@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from .nn import Module, _check_size, uniform_
+from .nn import Module, _check_size, as_input, uniform_
 from .tensor import OpError, Tensor, default_rng
 
 
@@ -158,9 +158,8 @@ class _Cell(Module):
         """One step: `h = cell(x, h)`, or `h, c = cell(x, (h, c))` for the LSTM kinds.
 
         x: (B, input_size); each state (B, hidden_size), zeros when hx is None."""
-        given = None if isinstance(x, Tensor) else x
-        x = x if given is None else Tensor(x)
         cls = type(self).__name__
+        x, given = as_input(cls, x)
         if x.ndim != 2:
             hint = ""
             if x.ndim == 1:  # torch's unbatched form

@@ -150,6 +150,17 @@ class Module:
         return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
 
 
+def as_input(who, x):
+    """(x as a Tensor, what the caller passed or None if it was a Tensor already): a layer's
+    or a cell's input; data a Tensor cannot hold is refused naming `who`."""
+    if isinstance(x, Tensor):
+        return x, None
+    try:
+        return Tensor(x), x
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{who}: x: {str(e).removeprefix('Tensor: ')}") from None
+
+
 def _check_size(cls, dtype=np.float32, **sizes):
     """Raise naming `cls` unless every size is a positive int and dtype float32 or float64."""
     for name, v in sizes.items():
@@ -181,6 +192,7 @@ class Linear(Module):
         self.bias = uniform_((out_features,), k, rng, dtype) if bias else None
 
     def forward(self, x):
+        x, _ = as_input("Linear", x)
         if not x.ndim or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
                              f"features, expected in_features={self.in_features}")
@@ -235,8 +247,7 @@ class ModuleList(Module):
     """
 
     def __init__(self, modules=()):
-        for m in modules:
-            self.append(m)
+        self.extend(modules)
 
     def append(self, module):
         if not isinstance(module, Module):
@@ -251,10 +262,19 @@ class ModuleList(Module):
     def __iter__(self):
         return (m for _, m in self.named_children())
 
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
     def __getitem__(self, index):
+        if isinstance(index, slice):  # a new ModuleList of the same modules, as torch
+            return ModuleList(list(self)[index])
         n = len(self)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
-                or not -n <= index < n:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"ModuleList: indices must be ints or slices, got "
+                            f"{type(index).__name__}")
+        if not -n <= index < n:
             raise IndexError(f"ModuleList: index {index!r} is out of range for {n} modules")
         return getattr(self, str(int(index) % n))
 

@@ -19,7 +19,7 @@ import numpy as np
 from . import tensor as _tensor
 from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLSTMCell,
                     RNNCell, check_states, check_step, squash, step_error)
-from .nn import Dropout, Module, Parameter, _check_size
+from .nn import Dropout, Module, Parameter, _check_size, as_input
 from .tensor import OpError, Tensor, _release, default_rng, scope
 
 
@@ -269,8 +269,7 @@ class _RecurrentLayer(Module):
         return_states=True also a States with every layer's per-timestep tensors.
         """
         cls = type(self).__name__
-        given = None if isinstance(x, Tensor) else x
-        x = x if given is None else Tensor(x)
+        x, given = as_input(cls, x)
         if x.ndim != 3:
             want = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
             hint = ""
