@@ -166,6 +166,16 @@ def test_failed_replace_leaves_previous_checkpoint_and_no_temp_file(tmp_path, mo
     assert os.listdir(tmp_path) == ["model.ckpt"]
 
 
+
+@pytest.mark.parametrize("name", ["m" * 250 + ".npz", "é" * 125 + ".npz"])
+def test_a_long_legal_file_name_saves(tmp_path, name):
+    # 254 bytes: legal, but the temporary file's name (.name.XXXXXXXX.tmp) passed 255 bytes
+    # and the save failed, naming the hidden temporary file
+    path = tmp_path / name
+    checkpoint.save({"w": np.arange(3.0)}, path)
+    np.testing.assert_array_equal(checkpoint.load(path)["w"], np.arange(3.0))
+    assert os.listdir(tmp_path) == [name]
+
 def test_failure_in_fsync_leaves_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "model.ckpt"
     checkpoint.save({"w": np.arange(3.0)}, path)

@@ -435,6 +435,12 @@ def test_normalize_round_trip():
     zv, m2, sd2 = data.normalize(val, m, sd)  # validation data scaled with the training stats
     assert (m2, sd2) == (m, sd)
     np.testing.assert_allclose(zv, (val - m) / sd)
+    # float32 stays float32 (it came back float64), with the float64 statistics
+    z32, m32, sd32 = data.normalize(s.astype(np.float32))
+    assert z32.dtype == np.float32 and abs(m32 - mean) < 1e-5 * abs(mean) + 1e-6
+    np.testing.assert_allclose(z32, z, rtol=1e-5, atol=1e-5)
+    assert data.denormalize(z32, m32, sd32).dtype == np.float32
+    assert data.normalize(np.arange(5))[0].dtype == np.float64  # integers: float64
 
 
 def test_normalize_errors():

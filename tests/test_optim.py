@@ -302,6 +302,21 @@ def test_step_refuses_grad_shape_mismatch_before_updating_anything():
     assert opt.state == {}
 
 
+
+@pytest.mark.parametrize("bad", [np.ones(2, complex), np.ones(2, np.int64), np.array(["1", "2"])])
+def test_a_grad_that_is_not_float_is_refused_before_anything_changes(bad):
+    # was numpy's UFuncTypeError after params[0] had moved and params[1]'s state was made
+    a, b = P(np.ones(2), np.ones(2)), P(np.ones(2), bad)
+    opt = optim.Adam([a, b], lr=0.1)
+    with pytest.raises(TypeError, match=rf"^Adam.step: params\[1\].grad is {bad.dtype}; gradients "
+                                        "must be float arrays$"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, [1.0, 1.0])
+    assert opt.state == {}
+    with pytest.raises(TypeError, match=r"^clip_grad_norm_: params\[1\].grad is"):
+        optim.clip_grad_norm_([a, b], 0.5)
+    np.testing.assert_array_equal(a.grad, [1.0, 1.0])  # not scaled
+
 def stepped_adam():
     params = [P(np.zeros((2, 3)), np.ones((2, 3))), P(np.zeros(4), np.ones(4))]
     opt = optim.Adam(params, lr=0.01)

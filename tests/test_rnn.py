@@ -516,6 +516,10 @@ def test_load_state_dict_errors_name_the_key_and_shapes():
     with pytest.raises(TypeError, match=r"'weight_hh_l0' has dtype <U1 in the state dict"):
         lstm.load_state_dict(dict(words, weight_ih_l0=np.ones((16, 3))))
     np.testing.assert_array_equal(lstm.weight_ih_l0.data, before)
+    other = nn.LSTM(3, 4)  # another module's Parameters, as torch takes them (was an AttributeError)
+    assert lstm.load_state_dict(dict(other.named_parameters())) == ([], [])
+    np.testing.assert_array_equal(lstm.weight_hh_l0.data, other.weight_hh_l0.data)
+    assert lstm.weight_hh_l0.data is not other.weight_hh_l0.data  # copied, not shared
 
 
 def test_layer_input_errors():

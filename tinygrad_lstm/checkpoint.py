@@ -20,6 +20,7 @@ __all__ = ["save", "load", "save_model", "load_model", "to_torch_state_dict",
 
 FORMAT, VERSION = "tinygrad_lstm.checkpoint", 1
 MANIFEST = "__manifest__"  # reserved member name; array members never take it
+TMP_STEM_BYTES = 200  # of the file's name, in the temporary file's (save)
 SEP = "/"  # joins key paths into member names; the manifest, not the name, carries the structure
 
 
@@ -143,7 +144,12 @@ def save(obj, path):
         raise IsADirectoryError(f"checkpoint.save: {path} is a folder; give a file name")
     _makedirs(directory)
     mode = _file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    # the temporary file's name: the file's, cut so that the random part and ".tmp" still fit
+    # in a name of 255 bytes (a legal 250-byte file name was refused as too long)
+    stem = os.path.basename(path)
+    while len(os.fsencode(stem)) > TMP_STEM_BYTES:
+        stem = stem[:-1]
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):

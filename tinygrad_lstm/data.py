@@ -282,6 +282,9 @@ def normalize(series, mean=None, std=None):
     if series.size == 0 or series.dtype.kind not in "iuf":  # not bool, not complex
         raise ValueError(f"normalize: series must be a non-empty real array, got shape "
                          f"{series.shape} {series.dtype}")
+    # the statistics in float64; the result keeps a float series' dtype (no silent upcasting
+    # of float32), and integers become float64
+    out_dtype = series.dtype if series.dtype.kind == "f" else np.float64
     series = series.astype(np.float64)
     if not np.isfinite(series).all():
         raise ValueError(f"normalize: series has a non-finite value at index "
@@ -295,7 +298,7 @@ def normalize(series, mean=None, std=None):
     if not 0 < std < np.inf:  # inf: values near ±1e308, whose spread overflows
         raise ValueError(f"normalize: std must be finite and > 0, got {std} (is the series "
                          "constant, or beyond ±1e154?)")
-    return (series - mean) / std, mean, std
+    return ((series - mean) / std).astype(out_dtype, copy=False), mean, std
 
 
 def denormalize(normalized, mean, std):

@@ -107,7 +107,7 @@ class Module:
             if k not in state_dict:
                 continue
             value = state_dict[k]
-            if hasattr(value, "detach"):  # a torch tensor
+            if not isinstance(value, Tensor) and hasattr(value, "detach"):  # a torch tensor
                 value = value.detach().cpu()
                 if str(value.dtype) == "torch.bfloat16":  # numpy has none; float32 holds it
                     value = value.float()

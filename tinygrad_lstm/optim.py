@@ -137,6 +137,7 @@ class Optimizer:
             if g.shape != p.data.shape:
                 raise ValueError(f"{type(self).__name__}.step: params[{i}] has grad shape {g.shape} "
                                  f"but data shape {p.data.shape}")
+            _float_grad(f"{type(self).__name__}.step", i, g)  # before any parameter moves
             todo.append((i, p.data, g))
         for i, data, g in todo:
             if self.weight_decay:  # L2 penalty added to the gradient (never written back to .grad)
@@ -304,6 +305,13 @@ class RMSprop(Optimizer):
             data -= self.lr * g / d
 
 
+def _float_grad(op, i, g):
+    """A TypeError naming `op` and the parameter unless g holds floats (torch refuses other
+    gradient dtypes when they are assigned)."""
+    if g.dtype.kind != "f":
+        raise TypeError(f"{op}: params[{i}].grad is {g.dtype}; gradients must be float arrays")
+
+
 def _grads(params, op):
     """The non-None .grad arrays of params (one parameter or an iterable), each parameter once."""
     if hasattr(params, "grad"):
@@ -314,6 +322,7 @@ def _grads(params, op):
             continue
         if not isinstance(p.grad, np.ndarray):
             raise TypeError(f"{op}: params[{i}].grad is a {type(p.grad).__name__}, expected np.ndarray")
+        _float_grad(op, i, p.grad)  # checked for all before any grad is scaled
         seen.add(id(p))
         out.append(p.grad)
     return out
