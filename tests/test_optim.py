@@ -1,6 +1,7 @@
 """Optimizers and gradient clipping: against torch.optim (when installed) and by hand."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -343,7 +344,7 @@ def test_load_state_dict_refuses_mismatched_shape_and_changes_nothing():
 @pytest.mark.parametrize("edit,msg", [
     (lambda sd: sd["param_groups"][0].update(params=[0]), "state_dict has 1 params, optimizer has 2"),
     (lambda sd: sd["param_groups"][0].pop("eps"), "param group keys ['betas', 'lr', 'weight_decay'] differ"),
-    (lambda sd: sd["param_groups"][0].update(lr=-1.0), "Adam: lr must be positive, got -1.0"),
+    (lambda sd: sd["param_groups"][0].update(lr=-1.0), "Adam.load_state_dict: lr must be positive, got -1.0"),
     (lambda sd: sd["param_groups"].append({}), "expected a list of 1 param group"),
     (lambda sd: sd["state"].update({7: {}}), "state index 7 is not among the group's params [0, 1]"),
     (lambda sd: sd["state"][0].update(momentum_buffer=np.zeros((2, 3))), "state[0] has keys"),
@@ -358,6 +359,34 @@ def test_load_state_dict_errors(edit, msg):
     assert msg in str(e.value)
     assert opt.lr == 0.01 and opt.state[0]["step"] == 1
 
+
+
+@pytest.mark.parametrize("edit,msg", [
+    # were loaded: strings parsed as numbers, complex cast with a warning, True taken as step 1
+    (lambda sd: sd["state"][0].update(exp_avg=np.full((2, 3), "1")),
+     "Adam.load_state_dict: state[0]['exp_avg'] holds <U1 data; expected real numbers"),
+    (lambda sd: sd["state"][0].update(exp_avg=np.ones((2, 3), complex)), "holds complex128 data"),
+    (lambda sd: sd["state"][0].update(step=True), "state[0]['step'] holds bool True"),
+])
+def test_load_state_dict_refuses_state_that_is_not_real_numbers(edit, msg):
+    opt, sd = stepped_adam(), stepped_adam().state_dict()
+    opt.lr = 0.02
+    edit(sd)
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        opt.load_state_dict(sd)
+    assert opt.lr == 0.02 and opt.state[0]["step"] == 1
+
+
+def test_a_switch_that_is_not_a_bool_is_refused():
+    # nesterov='no' read as True
+    with pytest.raises(TypeError, match=r"^SGD: nesterov must be True or False, got 'no'$"):
+        optim.SGD([P(np.zeros(2))], lr=0.1, momentum=0.9, nesterov="no")
+    opt = optim.RMSprop([P(np.zeros(2), np.ones(2))])
+    sd = opt.state_dict()
+    sd["param_groups"][0]["centered"] = "yes"
+    with pytest.raises(TypeError, match=r"^RMSprop.load_state_dict: centered must be True or"):
+        opt.load_state_dict(sd)
+    assert opt.centered is False
 
 # ---------------------------------------------------------------- clipping by hand
 

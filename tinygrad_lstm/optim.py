@@ -56,6 +56,9 @@ def _buf(st, key, data):
 def _state_value(op, key, name, v, j, data):
     """A validated copy of a loaded state entry: an int step, or an array shaped and typed like data."""
     a = np.asarray(v)
+    if a.dtype.kind not in "iuf" or isinstance(v, bool):  # not True for a step, nor strings
+        raise TypeError(f"{op}: state[{key!r}][{name!r}] holds {a.dtype} "  # or complex
+                        f"{'data' if a.shape else repr(v)}; expected real numbers")
     if name == "step":
         _need(op, f"state[{key!r}]['step']", v, a.shape == () and 0 <= a < 2**62 and a == int(a),
               "a non-negative integer")
@@ -102,9 +105,13 @@ class Optimizer:
         _need(type(self).__name__, "lr", value, value > 0, "positive")
         self._lr = value
 
-    def _check(self, h):
-        """Validate a dict of hyperparameters, raising ValueError naming the bad one."""
-        op = type(self).__name__
+    def _check(self, h, op=None):
+        """Validate a dict of hyperparameters, raising ValueError naming the bad one (and
+        `op`: the class, or its load_state_dict)."""
+        op = op or type(self).__name__
+        for name in ("nesterov", "centered"):  # a switch: 'no' would have read as True
+            if name in h and not isinstance(h[name], (bool, np.bool_)):
+                raise TypeError(f"{op}: {name} must be True or False, got {h[name]!r}")
         _real(op, "lr", h["lr"])
         _need(op, "lr", h["lr"], h["lr"] > 0, "positive")
         for name in ("momentum", "dampening", "weight_decay", "eps", "lr_decay",
@@ -178,7 +185,7 @@ class Optimizer:
         hyper = {k: group[k] for k in self._hyper}
         if "betas" in hyper:
             hyper["betas"] = tuple(hyper["betas"])
-        self._check(hyper)
+        self._check(hyper, op)
         pos = {s: j for j, s in enumerate(ids)}
         new_state = {}
         for key, st in dict(sd["state"]).items():
