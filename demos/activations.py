@@ -205,6 +205,9 @@ def main(argv=None):
     if not 0 <= args.threshold <= 1:  # NaN too, which would let every unit count as tracking
         raise SystemExit(f"error: --threshold is an |r|, so in [0, 1]; got {args.threshold}")
     if args.svg:
+        if Path(args.svg).suffix.lower() != ".svg":  # rich writes SVG only: x.pdf was an SVG
+            raise SystemExit(f"error: --svg {args.svg}: the file must end in .svg (rich saves "
+                             "the view as SVG only)")
         writable(args.svg, "--svg")
         graph_clash(args.graph, args.svg, "--svg")
     charlm = load_charlm()

@@ -202,6 +202,14 @@ def test_activations_picks_units_with_correlations(text_file, tmp_path):
     assert svg.exists() and "<svg" in svg.read_text(encoding="utf-8")[:500]
 
 
+
+@pytest.mark.parametrize("name", ["act.pdf", "act"])
+def test_activations_refuses_an_svg_path_that_is_not_svg(tmp_path, name):
+    # rich saves SVG only: --svg x.pdf wrote an SVG named .pdf and said "wrote x.pdf"
+    with pytest.raises(SystemExit, match=r"--svg .*: the file must end in \.svg"):
+        load_demo("activations")["main"](["--steps", "1", "--svg", str(tmp_path / name)])
+    assert list(tmp_path.iterdir()) == []
+
 def test_activations_says_so_when_no_unit_tracks_anything(text_file, capsys):
     report = load_demo("activations")["main"](["--data", text_file, "--hidden", "16",
                                                "--steps", "2", "--chars", "800",

@@ -51,6 +51,20 @@ def test_stepper_flags_without_step_and_a_count_after_step_are_refused_by_name(a
     assert says in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,says", [
+    # was: an OverflowError traceback from time.sleep at the first screen
+    (["--step", "--auto", "inf"], "argument --auto: must be 0 or more seconds (finite), got inf"),
+    # was: trained, exited 0 and drew nothing (an unset shell variable, say)
+    (["--graph", ""], "argument --graph: the path is empty; give a file or a folder, or "
+                      "--graph alone for out/hello.svg"),
+])
+def test_an_infinite_auto_and_an_empty_graph_path_are_refused(argv, says, capsys):
+    with pytest.raises(SystemExit) as e:
+        load_demo("hello")["main"](argv)
+    assert e.value.code == 2
+    assert says in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("cmd,prog", [
     (["demos/hello.py"], "hello.py"),
     (["-m", "tinygrad_lstm", "hello"], "tinygrad-lstm hello"),
@@ -158,3 +172,24 @@ def test_save_and_graph_may_not_write_the_same_file(text_file, tmp_path):
         load_demo("activations")["main"](["--data", str(text_file), "--hidden", "8", "--steps",
                                           "1", "--svg", str(svg), "--graph", str(svg)])
     assert not svg.exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+def test_lines_printed_under_the_progress_bar_stay_on_a_redirected_stdout(tmp_path):
+    """The bar is on stderr (a terminal here); `demo > log` must still get the demo's lines.
+    rich swapped sys.stdout for the bar's console while it was live, so they went to stderr."""
+    import os
+    master, slave = os.openpty()
+    code = ("from tinygrad_lstm import cli\n"
+            "with cli.progress(2) as update:\n"
+            "    print('step 1: val 2.5')\n"
+            "    update(loss=1.0)\n")
+    log = tmp_path / "log.txt"
+    try:
+        with open(log, "w") as out:
+            subprocess.run([sys.executable, "-c", code], stdout=out, stderr=slave, cwd=ROOT,
+                           check=True, timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert log.read_text() == "step 1: val 2.5\n"

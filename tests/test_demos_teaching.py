@@ -182,6 +182,9 @@ def test_timeseries_says_how_long_a_series_must_be(demos):
 def test_long_memory_refuses_a_negative_delay(demos):
     with pytest.raises(SystemExit, match="--delay must be 0 or more, got -3"):
         demos("long_memory")["main"](["--steps", "1", "--T", "10", "--delay", "-3"])
+    # was: a "TBPTT k=20" row that was full BPTT (the same MSE), and a conclusion drawn from it
+    with pytest.raises(SystemExit, match=r"--window 20 must be shorter than --T 10"):
+        demos("long_memory")["main"](["--steps", "1", "--T", "10", "--window", "20"])
 
 
 def test_timeseries_metrics_and_train_only_normalisation(demos):

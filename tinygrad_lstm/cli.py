@@ -35,10 +35,13 @@ class _DemoParser(argparse.ArgumentParser):
             self.error(f"argument {flag}: goes with --step, which was not given")
         if ns.steps < self.min_steps:
             self.error(f"argument --steps: must be at least {self.min_steps}, got {ns.steps}")
-        if ns.auto is not None and not ns.auto >= 0:
-            self.error(f"argument --auto: must be 0 or more seconds, got {ns.auto}")
+        if ns.auto is not None and not 0 <= ns.auto < math.inf:  # inf: time.sleep overflows
+            self.error(f"argument --auto: must be 0 or more seconds (finite), got {ns.auto}")
         if ns.seed < 0:  # numpy's generators refuse it, with a traceback, after the parse
             self.error(f"argument --seed: must be 0 or more, got {ns.seed}")
+        if ns.graph == "":  # `--graph ''` (an unset variable): it drew nothing, silently
+            self.error(f"argument --graph: the path is empty; give a file or a folder, or "
+                       f"--graph alone for {self.graph_default}")
         if ns.graph:
             try:
                 ns.graph = str(graph_path(ns.graph, self.graph_default))
@@ -172,10 +175,13 @@ def progress(total, description="training"):
                                TimeElapsedColumn, TimeRemainingColumn)
 
     console = Console(stderr=True)
+    # rich sends print() above a live bar by swapping sys.stdout for the bar's console (on
+    # stderr): only when stdout is that terminal too, else `> log` lost the demo's lines
+    on_screen = getattr(sys.stdout, "isatty", lambda: False)()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     start = time.perf_counter()
-    with Progress(*columns, console=console, transient=False,
+    with Progress(*columns, console=console, transient=False, redirect_stdout=on_screen,
                   disable=not console.is_terminal) as bar:
         task = bar.add_task(description, total=total, info="")
 
