@@ -314,8 +314,10 @@ def main(argv=None):
     given = {f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)}
     if args.every and not args.save:
         raise SystemExit("error: --every needs --save PATH")
-    if args.every < 0 or args.sample_chars < 0 or not args.temperature >= 0:  # NaN too
-        raise SystemExit("error: --every, --sample-chars and --temperature must be >= 0")
+    for flag, value in (("--every", args.every), ("--sample-chars", args.sample_chars),
+                        ("--temperature", args.temperature)):
+        if not value >= 0:  # NaN too
+            raise SystemExit(f"error: {flag} must be >= 0, got {value}")
     if args.save:
         writable(args.save, "--save")
         graph_clash(args.graph, args.save, "--save")

@@ -117,7 +117,9 @@ def test_charlm_save_never_overwrites_a_file_it_did_not_resume(text_file, tmp_pa
     ("hello", ["--lr", "inf"], "--lr must be finite, got inf"),
     ("charlm", SMALL + ["--forget-bias", "nan"], "--forget-bias must be finite, got nan"),
     ("charlm", SMALL + ["--lr", "inf"], "--lr must be finite, got inf"),
-    ("charlm", SMALL + ["--temperature", "nan"], "--temperature must be >= 0"),
+    ("charlm", SMALL + ["--temperature", "nan"], "^error: --temperature must be >= 0, got nan$"),
+    # named the three flags together
+    ("charlm", SMALL + ["--sample-chars", "-1"], "^error: --sample-chars must be >= 0, got -1$"),
     ("long_memory", ["--T", "10", "--forget-bias", "nan"], "--forget-bias must be finite, got nan"),
     ("timeseries", ["--lr", "inf"], "--lr must be finite, got inf"),
     ("activations", ["--threshold", "nan"], r"--threshold is an \|r\|, so in \[0, 1\]; got nan"),
