@@ -519,6 +519,23 @@ def test_a_narrow_terminal_keeps_the_timestep_column_and_here():
     assert not re.search(r"\d\.\d\de[+-]\d? ", out)  # no norm cut short
 
 
+
+@pytest.mark.parametrize("width", [50, 60])
+def test_a_narrow_windowed_panel_keeps_the_timestep_column_and_here(width):
+    """Windowed (a short screen), the "⋮ 9 later timesteps" row sat in the first bar column
+    and widened it, so that at 60 columns rich squeezed out the t column and "← here"."""
+    loss, model, states = tiny_lstm(T=20)
+    walk = record(loss, model)
+    k = walk.index[id(states.get("h")[9])]  # h at t = 10: timesteps left out on both sides
+    con = Console(file=io.StringIO(), width=width, height=24, color_system=None)
+    con.print(stepper.make_step_panel(walk, k, max_rows=6, width=width))
+    out = con.file.getvalue()
+    assert re.search(r"⋮ \d+ later timesteps", out) and re.search(r"⋮ \d+ earlier timesteps", out)
+    rows = [ln for ln in out.splitlines() if "not yet" in ln or "█" in ln]
+    assert len(rows) == 6 and all(re.match(r"│ +\d+  ", ln) for ln in rows), rows
+    assert [ln for ln in rows if "← here" in ln][0].startswith("│ 10  ")
+    assert not re.search(r"\d\.\d\de[+-]\d? ", out)  # no norm cut short
+
 def test_stepping_a_loss_whose_backward_ran_says_so():
     """As the README warns: drawing with grads=True ran the backward. The engine's error told
     the user to pass retain_graph=True to a backward() they never called."""

@@ -101,7 +101,8 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
     """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ for every timestep of the current layer, as far as the walk has
     reached them by step k, as bars on one log scale fixed for the whole walk; a window of
     `max_rows` timesteps around the current one; bars shorter than BAR where `width`
-    characters would not hold them. None when no h or c is named."""
+    characters would not hold them. None when no h or c is named; a Table, with a line above
+    and below it counting the timesteps left out of the window."""
     key = _focus(walk, k)
     if key is None:
         return None
@@ -126,12 +127,17 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
     tab = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
     tab.add_column("t", justify="right", no_wrap=True)
     for nm in names:
-        tab.add_column(f"‖∂L/∂{nm}_t‖", min_width=bar, no_wrap=True)
+        # the full heading is 9 wide: with shorter bars it would widen the column past them
+        tab.add_column(f"‖∂L/∂{nm}_t‖" if bar >= 9 else f"∂{nm}_t", min_width=bar, no_wrap=True)
         tab.add_column("", justify="right", min_width=8, no_wrap=True)
     tab.add_column("")
-    blank = [""] * (2 * len(names))
-    if start:
-        tab.add_row("⋮", f"{start} later timesteps", *blank)
+    # the rows left out are counted on lines of their own, outside the table: in its first bar
+    # column "12 later timesteps" widened that column past a narrow screen, and rich then
+    # squeezed the t and "← here" columns out
+    pad = " " * (max(len(str(t)) for t in ts) - 1)
+    later = Text(f"{pad}⋮ {start} later timesteps", style="dim") if start else None
+    earlier = Text(f"{pad}⋮ {len(ts) - stop} earlier timesteps", style="dim") \
+        if stop < len(ts) else None
     for t in ts[start:stop]:
         cells = []
         for nm in names:
@@ -143,9 +149,9 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
                     1 + round((np.log10(x) - lo) / (hi - lo) * (bar - 1))
                 cells += [Text("█" * min(bar, max(w, x > 0)), style="green"), f"{x:.2e}"]
         tab.add_row(str(t), *cells, "← here" if t == here else "")
-    if stop < len(ts):
-        tab.add_row("⋮", f"{len(ts) - stop} earlier timesteps", *blank)
-    return tab
+    if later is None and earlier is None:
+        return tab
+    return Group(*[r for r in (later, tab, earlier) if r is not None])
 
 
 def make_where(walk, k, limit=4):
