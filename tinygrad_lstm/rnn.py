@@ -269,7 +269,7 @@ class _RecurrentLayer(Module):
         return_states=True also a States with every layer's per-timestep tensors.
         """
         cls = type(self).__name__
-        x, given = as_input(cls, x)
+        x, passed = as_input(cls, x)
         if x.ndim != 3:
             want = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
             hint = ""
@@ -278,7 +278,7 @@ class _RecurrentLayer(Module):
                 hint = (f"; unbatched (T, input_size) input is not taken: add a batch axis of 1, "
                         f"x.reshape{one} (and hx with B = 1)")
             raise ValueError(f"{cls}: x has shape {x.shape}, expected {want}{hint}")
-        self._cells[0].check_input(x, cls, given)
+        self._cells[0].check_input(x, cls, passed)
         given = x.shape  # as the caller wrote it, for the message below
         if self.batch_first:
             x = x.transpose(1, 0, 2)
