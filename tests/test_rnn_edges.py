@@ -192,6 +192,21 @@ def test_repr_shows_the_cell_options_that_change_the_model():
     assert repr(nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == \
         "RNNCell(3, 4, bias=False, nonlinearity=relu)"  # as torch's
     assert repr(nn.RNNCell(3, 4)) == "RNNCell(3, 4)"
+    # one line, as torch's: the between-layer Dropout is how the layer works, not a child
+    # (it printed as "LSTM(3, 4, num_layers=2, dropout=0.5\n  (drop): Dropout(p=0.5)\n)")
+    assert repr(nn.LSTM(3, 4, 2, dropout=0.5)) == "LSTM(3, 4, num_layers=2, dropout=0.5)"
+
+
+@pytest.mark.parametrize("kind, kw, says", [
+    ("GRU", dict(forget_bias=1.0), "GRU: GRUCell: forget_bias=1.0 but the cell has no forget gate"),
+    ("LSTM", dict(bias=False, forget_bias=1.0), "LSTM: LSTMCell: forget_bias=1.0 but the cell has no bias"),
+    ("RNN", dict(nonlinearity="gelu"), "RNN: RNNCell: nonlinearity must be 'tanh' or 'relu'"),
+])
+def test_a_cell_option_the_cell_refuses_names_the_layer_too(kind, kw, says):
+    # the error named only the cell (GRUCell: ...), which the caller of nn.GRU never built
+    with pytest.raises(ValueError) as e:
+        getattr(nn, kind)(3, 4, **kw)
+    assert str(e.value).startswith(says)
 
 
 def test_cell_repr_matches_torch():

@@ -137,8 +137,11 @@ class _RecurrentLayer(Module):
         slots = {}  # torch's name -> (cell, the cell's own name), for __setattr__
         for layer in range(num_layers):
             for d in range(D):
-                c = self.cell(input_size if layer == 0 else hidden_size * D, hidden_size,
-                              bias=bias, dtype=dtype, rng=rng, **cell_kwargs)
+                try:
+                    c = self.cell(input_size if layer == 0 else hidden_size * D, hidden_size,
+                                  bias=bias, dtype=dtype, rng=rng, **cell_kwargs)
+                except (TypeError, ValueError) as e:  # a cell option the cell refuses
+                    raise type(e)(f"{cls}: {e}") from None
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
                 for name, p in c.named_parameters():
                     setattr(self, name + suffix, p)
@@ -306,6 +309,11 @@ class _RecurrentLayer(Module):
         if return_states:
             return out, final, States(steps_all, initial, D)
         return out, final
+
+    def __repr__(self):
+        # one line, as torch: the cells and the between-layer Dropout are how the layer
+        # works, not parts a user builds or replaces (its options say all of it)
+        return f"{type(self).__name__}({self.extra_repr()})"
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
