@@ -393,7 +393,9 @@ def main(argv=None):
     todo = max(args.steps - step, 0)
     val_loss, smooth, chars = None, None, 0
     start = time.perf_counter()
-    with progress(todo, f"charlm ({cfg.cell})") as update, StopBetweenSteps() as stop:
+    budget = cfg.time_budget - seconds_before if cfg.time_budget else None  # left of it
+    with progress(todo, f"charlm ({cfg.cell})", seconds=budget) as update, \
+            StopBetweenSteps() as stop:
         for _ in range(todo):
             if stop.asked:
                 print(f"stopped by Ctrl-C at step {step}", flush=True)

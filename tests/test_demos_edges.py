@@ -195,3 +195,53 @@ def test_lines_printed_under_the_progress_bar_stay_on_a_redirected_stdout(tmp_pa
         os.close(slave)
         os.close(master)
     assert log.read_text() == "step 1: val 2.5\n"
+
+
+def _on_a_terminal(code):
+    """What `code` (run in a child Python) writes to its stderr when that is a terminal."""
+    import os
+    import threading
+    master, slave = os.openpty()
+    chunks = []
+
+    def drain():  # a full pseudo-terminal buffer would block the child
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the child closed its end
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=slave,
+                       cwd=ROOT, check=True, timeout=60, env={**os.environ, "COLUMNS": "160"})
+    finally:
+        os.close(slave)
+        reader.join(timeout=5)
+        os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+def test_a_time_budget_bar_fills_with_time_and_counts_steps():
+    """charlm --time-budget 590 --steps 1000000 showed 1,234/1,000,000 and hours left: the bar
+    now fills with whichever ends the run first and says how many steps were done."""
+    code = ("import time\n"
+            "from tinygrad_lstm import cli\n"
+            "t0 = time.perf_counter()\n"
+            "with cli.progress(10**6, 'budget', seconds=0.4) as update:\n"
+            "    while time.perf_counter() - t0 < 0.5:\n"
+            "        update(loss=1.0)\n"
+            "        time.sleep(0.05)\n")
+    screen = _on_a_terminal(code)
+    assert "steps" in screen and "100%" in screen, screen
+    assert "1000000" not in screen and "1,000,000" not in screen, screen
+    by_steps = _on_a_terminal("from tinygrad_lstm import cli\n"
+                              "with cli.progress(3, 'steps') as update:\n"
+                              "    for _ in range(3):\n"
+                              "        update(loss=1.0)\n")
+    assert "3/3" in by_steps, by_steps
