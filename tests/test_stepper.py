@@ -593,3 +593,37 @@ def test_states_are_named_as_the_graph_names_them():
     assert walk.label(states.get("c", layer=0)[0]) == "c[t=1]"
     assert walk.label(states.get("c", layer=1)[0]) == "c[l=1,t=1]"
     assert walk.label(states.get("c", layer=0, direction=1)[0]) in ("c[t=1,rev]", "c[t=2,rev]")
+
+
+def test_a_users_function_whose_backward_returns_lists_is_stepped_as_plain_backward_runs():
+    """backward() takes a user Function's gradients as lists or numbers (and another float
+    dtype); the stepper's walk handed them to the screens as given, which read .shape and
+    failed with AttributeError after the backward had run."""
+    from tinygrad_lstm import Function
+
+    class Scale(Function):
+        op, symbol = "scale", "s"
+
+        def forward(self, x):
+            return x * 3
+
+        def backward(self, g):
+            return ((g * 3).tolist(),)
+
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    con = Console(file=io.StringIO(), width=100, color_system=None)
+    steps = stepper.step(Scale.apply(w).sum(), console=con, no_pause=True)
+    assert np.array_equal(w.grad, np.full(3, 3.0, np.float32)) and w.grad.dtype == np.float32
+    (handed,) = [s.parent_grads[0] for s in steps if s.node.op == "scale"]
+    assert type(handed) is np.ndarray and handed.dtype == np.float32
+    assert "node 3 of 3" in con.file.getvalue()
+
+
+@pytest.mark.parametrize("auto", [-1, float("nan"), float("inf"), True, "fast"])
+def test_a_bad_auto_is_refused_before_the_backward_runs(auto):
+    # was: ValueError('sleep length must be non-negative') once the walk had run
+    loss, model, _ = tiny_lstm()
+    with pytest.raises(ValueError, match=r"^step: auto must be a number of seconds per node"):
+        stepper.step(loss, console=Console(file=io.StringIO()), auto=auto, interactive=True)
+    assert all(p.grad is None for p in model.parameters())
+    record(loss)  # the graph is whole: it walks now

@@ -147,6 +147,28 @@ def _describe(grads):
     return f"a {type(grads).__name__}"
 
 
+def _checked(ctx, parent_grads):
+    """What a user-defined Function's backward returned, as one array (or None) per parent:
+    it may return lists, numbers or another float dtype; None where a parent needs no
+    gradient. Raises when it returned the wrong number of gradients or shapes."""
+    if type(parent_grads) not in (tuple, list) or len(parent_grads) != len(ctx.parents):
+        raise TypeError(f"{ctx.op}: backward must return a tuple with one gradient (or "
+                        f"None) per input, {len(ctx.parents)} here; got "
+                        f"{_describe(parent_grads)}")
+    out = []
+    for p, pg in zip(ctx.parents, parent_grads):
+        if pg is not None and p.requires_grad:
+            if type(pg) not in _LAZY:
+                pg = np.asarray(pg, dtype=p.dtype)
+            if pg.shape != p.shape:
+                raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match "
+                                     f"its input's shape {p.shape}")
+            out.append(pg)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
 def backward(root, grad=None, retain_graph=False, on_step=None):
     """Backpropagate from `root` and accumulate `.grad` on every leaf that requires grad.
 
@@ -216,27 +238,14 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if node._retain:
             reached.append((node, g.copy()))
         parent_grads = ctx.backward(g)
-        trusted = ctx.trusted  # a built-in primitive: None where a parent needs no gradient
-        if not trusted and (type(parent_grads) not in (tuple, list)
-                            or len(parent_grads) != len(ctx.parents)):
-            raise TypeError(f"{ctx.op}: backward must return a tuple with one gradient (or "
-                            f"None) per input, {len(ctx.parents)} here; got "
-                            f"{_describe(parent_grads)}")
+        if not ctx.trusted:  # a user's Function; a built-in one returns None where none is needed
+            parent_grads = _checked(ctx, parent_grads)
         if on_step is not None:
             on_step(node, g.value() if type(g) is OuterSum else g,
                     tuple(pg.value() if type(pg) in _LAZY else pg for pg in parent_grads))
         for p, pg in zip(ctx.parents, parent_grads):
             if pg is None:
                 continue
-            if not trusted:
-                if not p.requires_grad:
-                    continue
-                if type(pg) not in _LAZY:
-                    # a user's Function may return lists, numbers or another float dtype
-                    pg = np.asarray(pg, dtype=p.data.dtype)
-                if pg.shape != p.shape:
-                    raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match "
-                                         f"its input's shape {p.shape}")
             prev = get(p)
             if prev is None:
                 pctx = p._ctx

@@ -14,6 +14,8 @@ rule), is walk.py; here are the rich builders (`make_step_panel`, `make_node_tab
 
 from __future__ import annotations
 
+import math
+import numbers
 import sys
 import time
 
@@ -263,6 +265,10 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     Returns:
         the list of `Step`s (node, grad, parent_grads), in walk order.
     """
+    if auto is not None and (isinstance(auto, bool) or not isinstance(auto, numbers.Real)
+                             or not 0 <= auto < math.inf):  # before the backward runs
+        raise ValueError(f"step: auto must be a number of seconds per node, 0 or more; "
+                         f"got {auto!r}")
     console = console or Console()
     walk = record(loss, params, who="step")
     if interactive is None:
