@@ -125,6 +125,34 @@ def test_reshape(): check_op([(3, 4)], lambda a: a.reshape(2, 6) * a.reshape(2, 
 def test_transpose(): check_op([(3, 4)], lambda a: a.T, lambda a: a.T, lambda a: a.T)
 def test_transpose_axes(): check_op([(2, 3, 4)], lambda a: a.transpose(2, 0, 1), lambda a: a.transpose(2, 0, 1), lambda a: a.permute(2, 0, 1))
 def test_transpose_negative_axes(): check_op([(2, 3, 4)], lambda a: a.transpose(-1, 0, 1), lambda a: a.transpose(-1, 0, 1), lambda a: a.permute(-1, 0, 1))
+
+
+@pytest.mark.parametrize("axes", [(), (1, 0), (-1, 0), (1, -2), (-1, -2)])
+def test_a_weight_swapped_by_transpose_into_a_matmul(axes):
+    # the weight's pending products pass through the swap still pending (autograd._hands_on)
+    check_op([(5, 3), (4, 3)], lambda x, w: x @ w.transpose(*axes), lambda x, w: x @ w.T,
+             lambda x, w: x @ w.T)
+
+
+def test_an_identity_permutation_into_a_matmul_is_not_taken_for_a_swap():
+    """Transpose with axes (0, 1) handed the weight's pending products on transposed, as for
+    W.T: a square weight got its gradient's transpose, another a gradient of the wrong
+    shape, with no error (found by the review helper)."""
+    from tinygrad_lstm.ops import Transpose
+    check_op([(5, 3), (3, 4)], lambda x, w: x @ Transpose.apply(w, axes=(0, 1)),
+             lambda x, w: x @ w)
+    check_op([(5, 3), (3, 3)], lambda x, w: (x @ Transpose.apply(w, axes=(0, 1))).tanh(),
+             lambda x, w: np.tanh(x @ w))
+
+
+@pytest.mark.parametrize("axes", [(0, 1), (-2, -1), (0, -1), (-2, 1)])
+def test_transpose_0_1_of_a_matrix_is_refused_not_read_as_torchs_swap(axes):
+    # numpy's identity permutation; torch's transpose(0, 1) swaps: refused, naming both
+    w = Tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(ops.OpError, match=r"^transpose: axes .* leave a 2-D tensor \(3, 4\) as "
+                                          r"it is .* write \.T or transpose\(1, 0\)"):
+        w.transpose(*axes)
+    assert w.transpose(1, 0).shape == (4, 3)
 def test_pow_zero_at_zero(): check_op([(3,)], lambda a: (a * 0.0) ** 0 * a, lambda a: a ** 1.0, lambda a: (a * 0.0) ** 0 * a)
 def test_iterating_gives_the_rows(): check_op([(3, 2)], lambda a: Tensor.stack([r * k for k, r in enumerate(a)]), lambda a: a * np.arange(3)[:, None])
 def test_getitem_int(): check_op([(3, 4)], lambda a: a[1], lambda a: a[1], lambda a: a[1])

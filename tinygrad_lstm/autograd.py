@@ -86,6 +86,11 @@ def _assemble(node, g, grads, walk):
     return g.dense()
 
 
+# What a Transpose saves when it swaps the two axes of a matrix (`W.T`; `transpose(1, 0)`);
+# an identity permutation saves (0, 1), a freed graph _FREED
+_SWAPS = (None, (1, 0))
+
+
 def _hands_on(node):
     """True when node is `W.T` (a built-in transpose, not retained, not freed): a weight's
     pending aᵀg products bound for it then go on to W transposed and still pending (ops.py,
@@ -94,7 +99,7 @@ def _hands_on(node):
     full-size sum per step."""
     ctx = node._ctx
     return (ctx is not None and ctx.trusted and ctx.op == "transpose" and not node._retain
-            and ctx.saved is not _FREED)
+            and ctx.saved in _SWAPS)
 
 
 def _enqueue(queue, waiting, twins, t):

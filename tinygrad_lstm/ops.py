@@ -439,9 +439,11 @@ class Transpose(Function):
         return np.transpose(x, axes)
 
     def backward(self, g):  # the inverse permutation
-        if type(g) is lazy.OuterSum:  # W.T's pending weight products, handed on (autograd)
-            return (g.transposed(),)
         axes = self.saved
+        if type(g) is lazy.OuterSum:  # W.T's pending weight products, handed on (autograd)
+            if axes is None or axes == (1, 0):
+                return (g.transposed(),)
+            g = g.dense()
         return (np.transpose(g, None if axes is None else np.argsort(axes)),)
 
 

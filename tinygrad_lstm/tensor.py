@@ -565,7 +565,17 @@ class Tensor:
         return Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes):
+        """The axes permuted, as numpy's `transpose`: none given reverses them (`.T`);
+        `x.transpose(1, 0, 2)` swaps the first two of three."""
         axes = self._shape(axes) if axes else None
+        if axes is not None and len(axes) == 2 and self.ndim == 2 and \
+                all(isinstance(a, (int, np.integer)) and -2 <= a < 2 for a in axes) \
+                and axes[0] % 2 == 0 and axes[1] % 2 == 1:
+            # numpy's identity permutation, which torch reads as "swap axes 0 and 1": refused
+            # rather than silently not doing what a torch user wrote it for
+            raise OpError(f"transpose: axes {tuple(axes)} leave a 2-D tensor {self.shape} as it "
+                          "is (axes here are a permutation, as numpy's); to swap the two axes "
+                          "as torch's transpose(0, 1) does, write .T or transpose(1, 0)")
         return Transpose.apply(self, axes=axes)
 
     @property
