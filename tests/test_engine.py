@@ -421,6 +421,8 @@ def t(*shape, dtype=np.float32):
     (lambda: t(2, 8).chunk(2, axis=3), r"chunk: axis 3 is out of range for shape \(2, 8\)"),
     (lambda: t(6).split([2, 2]), r"split: sizes \[2, 2\] do not add up to 6"),
     (lambda: t(6).split(0), "split: split_size must be positive"),
+    (lambda: t(6).split(1.5), r"split: split_size must be an int or a list of ints, got 1\.5"),
+    (lambda: t(6).split([1.5, 4.5]), r"split: split_size must be an int or a list of ints"),
     (lambda: t(2, 3).transpose(0, 2), r"transpose: \(2, 3\): axes \(0, 2\) are not a permutation"),
     (lambda: Tensor.cat([t(2, 3), t(2, 3)], axis=2), r"cat: axis 2 is out of range for 2-D"),
     (lambda: Tensor.cat([t(2, 3), np.ones((2, 3), np.float32)]), "cat: element 1 is a ndarray"),

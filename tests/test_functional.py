@@ -138,3 +138,30 @@ def test_softmax_over_an_empty_axis_is_empty_and_a_bad_axis_names_softmax():
         F.softmax(Tensor(np.array(1.0)))
     with pytest.raises(OpError, match=r"log_softmax: axis 2 is out of range for shape \(3, 2\)"):
         F.log_softmax(Tensor(np.zeros((3, 2))), axis=2)
+
+
+def test_indices_and_targets_are_taken_as_they_are_when_the_op_runs():
+    """An index array, a target array or Embedding ids refilled before backward (a reused
+    buffer) moved the gradient to where they pointed then: they were kept by reference.
+    torch copies them; so does the engine now (found by the review helper)."""
+    x = Tensor(np.zeros((4, 3)), requires_grad=True)
+    idx = np.array([0, 1])
+    y = x[idx]
+    lst = [3, 3]
+    z = x[lst]
+    idx[:] = [2, 3]
+    lst[:] = [0, 0]
+    (y.sum() + z.sum()).backward()
+    np.testing.assert_array_equal(x.grad.sum(axis=1), [3, 3, 0, 6])
+    logits = Tensor(np.zeros((2, 3)), requires_grad=True)
+    targets = np.array([0, 1])
+    loss = F.cross_entropy(logits, targets)
+    targets[:] = 2
+    loss.backward()
+    np.testing.assert_allclose(logits.grad, [[-1 / 3, 1 / 6, 1 / 6], [1 / 6, -1 / 3, 1 / 6]])
+    emb = nn.Embedding(5, 2)
+    ids = np.array([1, 1, 4])
+    out = emb(ids)
+    ids[:] = 0
+    out.sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[:, 0], [0, 2, 0, 0, 1])

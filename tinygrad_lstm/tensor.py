@@ -236,6 +236,19 @@ def _inplace_add_bytes(version=sys.version_info[:2], implementation=sys.implemen
 _INPLACE_ADD = _inplace_add_bytes()
 
 
+def _frozen(index):
+    """An index as it is now, for the backward and for recomputing a released value: arrays and
+    lists are copied, so that a buffer of indices or targets refilled before backward (as
+    torch copies them) does not move the gradient to where they point then."""
+    if type(index) is tuple:
+        return tuple([_frozen(i) for i in index])
+    if isinstance(index, np.ndarray):
+        return index.copy()
+    if isinstance(index, list):
+        return [_frozen(i) for i in index]
+    return index
+
+
 def _dtypes(parents):
     return ", ".join(str(p.data.dtype) for p in parents)
 
@@ -592,7 +605,7 @@ class Tensor:
         if type(index) is not int and any(isinstance(i, Tensor) for i in items):
             raise OpError("getitem: indexing with a Tensor is not supported; "
                           "index with ints, slices or a numpy integer array")
-        return GetItem.apply(self, index=index)
+        return GetItem.apply(self, index=_frozen(index))
 
     def chunk(self, n, axis=0):
         """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),
@@ -616,7 +629,12 @@ class Tensor:
             if split_size <= 0:
                 raise OpError(f"split: split_size must be positive, got {split_size}")
             return self._pieces(int(split_size), axis, shape)
-        sizes = tuple(split_size)
+        sizes = tuple(split_size) if isinstance(split_size, (list, tuple, np.ndarray)) else None
+        if sizes is None or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                                    for s in sizes):
+            raise OpError(f"split: split_size must be an int or a list of ints, got "
+                          f"{split_size!r}")
+        sizes = tuple(int(s) for s in sizes)
         if sum(sizes) != shape[axis] or any(s < 0 for s in sizes):
             raise OpError(f"split: sizes {list(sizes)} do not add up to {shape[axis]}, "
                           f"the length of axis {axis} of {shape}")
