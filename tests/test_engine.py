@@ -2,13 +2,14 @@
 and no reference cycles."""
 
 import gc
+import re
 import sys
 import sysconfig
 
 import numpy as np
 import pytest
 
-from tinygrad_lstm import GradcheckError, OpError, Tensor, gradcheck, no_grad, scope, toposort
+from tinygrad_lstm import GradcheckError, OpError, Tensor, gradcheck, nn, no_grad, scope, toposort
 from tinygrad_lstm.tensor import Function
 
 
@@ -644,16 +645,14 @@ def test_iadd_of_a_number_and_under_a_layer_step(monkeypatch):
     assert type(projection[0]).__name__ == ("_Released" if donates else "Tensor")
 
 
-@pytest.mark.parametrize("case", ["leaf", "named", "retained", "aliased", "saved by its op",
+@pytest.mark.parametrize("case", ["named", "retained", "aliased", "saved by its op",
                                   "read by another op", "a view", "no_grad", "too small"])
 def test_iadd_writes_into_y_only_when_nothing_else_holds_its_value(case, monkeypatch):
     if case != "too small":
         _donating(monkeypatch)
     A = Tensor(np.full((2, 3), 0.5), requires_grad=True)
     keep = []
-    if case == "leaf":
-        y = Tensor(np.ones((2, 3)), requires_grad=True)
-    elif case == "named":
+    if case == "named":
         y = (A * 2.0).named("y")
     elif case == "retained":
         y = (A * 2.0).retain_grad()
@@ -680,6 +679,44 @@ def test_iadd_writes_into_y_only_when_nothing_else_holds_its_value(case, monkeyp
     assert type(before) is Tensor and before.data is not y.data  # a new array for the sum
     np.testing.assert_array_equal(before.data, value)
     np.testing.assert_array_equal(y.data, value + 1.0)
+
+
+def test_in_place_ops_on_a_leaf_update_it_as_torch_does():
+    """`p -= lr * p.grad` under no_grad, in a loop over the parameters (torch's manual SGD),
+    bound the loop's variable to a new tensor and left the model as it was; now the leaf's
+    array is updated in place, and with grad on a leaf that requires grad refuses, as torch
+    (found by the review helper)."""
+    model = nn.Linear(3, 2)
+    before = [p.data.copy() for p in model.parameters()]
+    model(Tensor(np.ones((4, 3), np.float32))).sum().backward()
+    with no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+            p *= 2.0
+            p /= 2.0
+            p += 0.0
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_allclose(p.data, b - np.float32(0.1) * p.grad, rtol=1e-6)
+        assert p.is_leaf and p.requires_grad
+    w = model.weight
+    for sign, do in (("+=", lambda: w.__iadd__(1.0)), ("-=", lambda: w.__isub__(1.0)),
+                     ("*=", lambda: w.__imul__(2.0)), ("/=", lambda: w.__itruediv__(2.0))):
+        with pytest.raises(RuntimeError, match=rf"`{re.escape(sign)}` on a leaf tensor \(2, 3\) "
+                                               "that requires grad could not be recorded"):
+            do()
+    c = Tensor(np.ones(3))  # a leaf that requires no grad: in place, grad on or not
+    alias = c
+    c *= 3.0
+    assert c is alias and c.data.tolist() == [3.0, 3.0, 3.0]
+    x = Tensor(np.ones(3), requires_grad=True)
+    c += x  # recorded: c is now the add's node, the old array untouched
+    assert c.op == "add" and alias.data.tolist() == [3.0, 3.0, 3.0]
+    with no_grad(), pytest.raises(OpError, match=r"add: \(3,\) \+= \(2, 3\): in place, the "
+                                                 r"result must keep the tensor's shape \(3,\)"):
+        alias += np.ones((2, 3))
+    with no_grad(), pytest.raises(OpError, match=r"sub: dtypes differ \(float64, float32\)"):
+        alias -= Tensor(np.ones(3, np.float32))
+    assert alias.data.tolist() == [3.0, 3.0, 3.0]
 
 
 def test_iadd_refuses_or_widens_as_add_does(monkeypatch):

@@ -505,6 +505,8 @@ class Tensor:
         value released (recomputed if read). The layers add their biases so to the (T, B, 4H)
         input projection (LSTM and GRU B=32 T=64 H=256 steps 0.98x, paired)."""
         other = other if type(other) is Tensor else self._lift(other, "add")
+        if self._ctx is None:
+            return self._in_place(other, np.add, "add", "+=")
         x = self.data
         if x.nbytes >= DONATE_BYTES and _donates(self, x, other.data):
             ctx = _new(Add)
@@ -516,6 +518,52 @@ class Tensor:
             _release(self)
             return _node(ctx, x, _NEEDS[self.requires_grad][other.requires_grad])
         return _binary(Add, self, other)
+
+    def _in_place(self, other, ufunc, op, sign):
+        """`p += x` (and -=, *=, /=) on a leaf, as torch: under no_grad, or on a leaf that
+        requires no grad, its array is updated in place, so that `p -= lr * p.grad` in a
+        loop over `model.parameters()` trains the model (a new tensor bound to the loop's
+        variable changed nothing); on a leaf that requires grad, with grad on, an error (the
+        change could not be recorded). Where `other` requires grad, the op is recorded and
+        the name is bound to the new node, as `p = p + x`."""
+        recording = _grad_enabled
+        if recording and self.requires_grad:
+            raise RuntimeError(f"{op}: `{sign}` on a leaf tensor {self.shape} that requires "
+                               f"grad could not be recorded; update it under no_grad() (as "
+                               f"torch), or through its .data")
+        if recording and other.requires_grad:
+            return _binary(_IN_PLACE_OPS[op], self, other)
+        x, y = self.data, other.data
+        if x.dtype != y.dtype:
+            raise OpError(f"{op}: dtypes differ ({x.dtype}, {y.dtype}); "
+                          "no silent upcasting: create the operands with one dtype")
+        try:
+            fits = np.broadcast_shapes(x.shape, y.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise OpError(f"{op}: {x.shape} {sign} {y.shape}: in place, the result must keep "
+                          f"the tensor's shape {x.shape}")
+        ufunc(x, y, out=x)
+        return self
+
+    def __isub__(self, other):
+        other = other if type(other) is Tensor else self._lift(other, "sub")
+        if self._ctx is None:
+            return self._in_place(other, np.subtract, "sub", "-=")
+        return _binary(Sub, self, other)
+
+    def __imul__(self, other):
+        other = other if type(other) is Tensor else self._lift(other, "mul")
+        if self._ctx is None:
+            return self._in_place(other, np.multiply, "mul", "*=")
+        return _binary(Mul, self, other)
+
+    def __itruediv__(self, other):
+        other = other if type(other) is Tensor else self._lift(other, "div")
+        if self._ctx is None:
+            return self._in_place(other, np.divide, "div", "/=")
+        return _binary(Div, self, other)
 
     def __sub__(self, other):
         return _binary(Sub, self, other if type(other) is Tensor else self._lift(other, "sub"))
@@ -814,3 +862,5 @@ def default_rng():
 # The primitives need Function (above); the Tensor methods need them (at call time).
 from .ops import (Add, Cat, Chunk, Div, Exp, GetItem, Log, MatMul, Max, Mean, Mul,  # noqa: E402
                   Neg, Pow, Relu, Reshape, Sigmoid, Stack, Sub, Sum, Tanh, Transpose)
+
+_IN_PLACE_OPS = {"add": Add, "sub": Sub, "mul": Mul, "div": Div}  # Tensor._in_place
