@@ -544,6 +544,8 @@ class Tensor:
         if not fits:
             raise OpError(f"{op}: {x.shape} {sign} {y.shape}: in place, the result must keep "
                           f"the tensor's shape {x.shape}")
+        if not x.flags.writeable:
+            raise OpError(f"{op}: `{sign}` on a tensor {x.shape} whose array is read-only")
         ufunc(x, y, out=x)
         return self
 
