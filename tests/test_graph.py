@@ -747,3 +747,89 @@ def test_a_bidirectional_lstm_is_no_staircase(tmp_path):
     for name, steps in lanes.items():
         height = max(b[1] - b[0] for b in steps.values())
         assert spread(steps) < height / 5, (name, steps)
+
+
+def _bidirectional_loss():
+    """A graph whose first layout dot 2.43 cannot draw ("Error: lost n245 n244 edge")."""
+    m = nn.LSTM(2, 3, bidirectional=True, rng=manual_seed(0))
+    out, _ = m(Tensor(np.random.default_rng(1).standard_normal((7, 1, 2)).astype(np.float32)))
+    return (out * out).mean(), m
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("dot_found", [False, True])
+def test_a_dot_file_written_alone_is_one_that_dot_draws(tmp_path, monkeypatch, dot_found):
+    """Without `dot` (or asked for .dot only), render wrote the first layout's source, which
+    dot 2.43 cannot draw for some graphs: the install hint's own command then failed. Without
+    dot it writes the plainest layout now; with dot, one that dot has drawn (found by the
+    review helper)."""
+    loss, m = _bidirectional_loss()
+    if not dot_found:
+        monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+    paths, message = render(loss, tmp_path / "bi.dot", params=m, max_steps=2)
+    assert [p.name for p in paths] == ["bi.dot"] and message == ""
+    loss, m = _bidirectional_loss()
+    paths, message = render(loss, tmp_path / "b2.svg", params=m, max_steps=2)
+    assert (message == "") is dot_found and (dot_found or "dot -Tsvg" in message)
+    for dot_file in (tmp_path / "bi.dot", tmp_path / "b2.dot"):
+        drawn = subprocess.run(["dot", "-Tsvg", str(dot_file)], capture_output=True)
+        assert drawn.returncode == 0, drawn.stderr.decode()
+
+
+def test_bad_render_arguments_are_refused_before_the_backward_runs(tmp_path):
+    (tmp_path / "afile").write_text("")
+    for call, error, says in [
+            (lambda l: render(l, tmp_path / "afile" / "g.svg", grads=True), NotADirectoryError,
+             r"render: cannot write .*afile/g\.svg: .*afile is a file, not a folder"),
+            (lambda l: render(l, tmp_path / "t.svg", grads=True, title=123), TypeError,
+             "draw: title must be text, got a int"),
+            (lambda l: render(l, tmp_path / "t.svg", grads=1), TypeError,
+             "draw: grads must be True .* got a int")]:
+        loss, model = run("RNN")
+        with pytest.raises(error, match=says):
+            call(loss)
+        assert all(p.grad is None for p in model.parameters())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "g.dot").mkdir()  # the DOT source's place is a folder
+    loss, model = run("RNN")
+    with pytest.raises(IsADirectoryError, match=r"render: .*g\.dot is a folder"):
+        render(loss, tmp_path / "g.svg", grads=True)
+    paths, _ = render(loss, tmp_path / "pictures", grads=True)  # a folder: graph.svg inside
+    assert paths[0] == tmp_path / "pictures" / "graph.dot"
+
+
+def test_folded_with_max_steps_draws_no_elided_box():
+    # the folded picture ("one step, repeated × T") also had a "… t = 3 … 6 not drawn" box
+    loss, model = run("LSTM", T=8)
+    source = draw(loss, folded=True, max_steps=2).source
+    assert "not drawn" not in source and "elided" not in source
+    loss, model = run("LSTM", T=8)
+    assert "not drawn" in draw(loss, max_steps=2).source
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_names_symbols_and_scopes_of_ones_own_are_escaped(tmp_path):
+    """A highlight named h&c or <h> went into the legend's HTML as it was, and a Function
+    whose symbol is a backslash into the DOT as one: dot failed on both (found by the review
+    helper)."""
+    from tinygrad_lstm import Function
+
+    class Back(Function):
+        op, symbol = 'back"slash', "\\"
+
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, g):
+            return (g,)
+
+    for name in ("h&c", "<h>", 'q"uote'):
+        w = Tensor(np.ones(3, np.float32), requires_grad=True)
+        with scope(part="a\\b", t=1):
+            y = Back.apply(w * 2.0).named(name)
+        paths, message = render(y.sum(), tmp_path / "e.svg", highlight=name, grads=True)
+        assert message == "" and [p.name for p in paths] == ["e.dot", "e.svg"], message
+        svg = ET.parse(paths[1]).getroot()
+        texts = "".join(svg.itertext())
+        assert name in texts and "a\\b" in texts and "\\" in texts

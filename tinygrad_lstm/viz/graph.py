@@ -12,6 +12,7 @@ timestep and layer, time left to right. What goes where is decided in scene.py (
 this module writes it as DOT and renders it.
 """
 
+import html
 import math
 import numbers
 import shutil
@@ -107,26 +108,39 @@ class Picture(graphviz.Digraph):
     tried again."""
 
     LAYOUTS = ((True, True), (True, False), (False, False), (False, True))  # (ranked, newrank)
+    PLAIN = 2  # no ranks, no newrank: the one that drew every graph tried (`portable`)
     _layout = 0  # the first that has not failed yet: display after render starts there
 
-    def pipe(self, *args, **kwargs):
-        if self._layout == 0:
+    def _use(self, k):
+        """Lay the source out as LAYOUTS[k] from now on."""
+        if self._layout == 0 and not hasattr(self, "_ranks"):
             self._ranks = [line for line in self.body if line.lstrip().startswith("{rank=same;")]
+        self._layout = k
+        ranked, newrank = self.LAYOUTS[k]
+        if not ranked:
+            self.body = [line for line in self.body if line not in self._ranks]
+        if newrank:
+            self.graph_attr["newrank"] = "true"
+        else:
+            self.graph_attr.pop("newrank", None)
+
+    def portable(self):
+        """The source in the plainest layout, for a DOT file written where no `dot` program
+        can try the others: the first layout can fail in dot 2.43 (a 3-layer or bidirectional
+        LSTM), and the command the install hint gives has to draw it."""
+        self._use(self.PLAIN)
+        return self.source
+
+    def pipe(self, *args, **kwargs):
+        self._use(self._layout)
         last = len(self.LAYOUTS) - 1 if self._ranks else 1
         while True:
-            ranked, newrank = self.LAYOUTS[self._layout]
-            if not ranked:
-                self.body = [line for line in self.body if line not in self._ranks]
-            if newrank:
-                self.graph_attr["newrank"] = "true"
-            else:
-                self.graph_attr.pop("newrank", None)
             try:  # dot's errors are handled until the last layout
                 return super().pipe(*args, **{**kwargs, "quiet": self._layout < last})
             except graphviz.CalledProcessError:
                 if self._layout >= last:
                     raise
-                self._layout += 1
+                self._use(self._layout + 1)
 
 
 def _node_line(node_id, attrs):
@@ -161,6 +175,11 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         title: the heading. Defaults to what is highlighted (or why nothing is).
     """
     # every check before `grads=True` runs the backward
+    if not (grads is None or isinstance(grads, (bool, dict))):
+        raise TypeError(f"draw: grads must be True (draw runs the backward), a dict from "
+                        f"collect_grad_norms(loss) or None; got a {type(grads).__name__}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"draw: title must be text, got a {type(title).__name__}")
     if max_steps is not None and (isinstance(max_steps, bool) or
                                   not isinstance(max_steps, numbers.Integral) or max_steps < 1):
         raise ValueError(f"draw: max_steps must be a whole number of at least 1, got "
@@ -201,7 +220,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                 g.body if key is None else clusters.setdefault(key, [])
             dest.append(_node_line(node_id, attrs))
     for lane in s.lanes:
-        if max_steps is not None and s.last[lane] > 2 * max_steps:
+        if max_steps is not None and s.last[lane] > 2 * max_steps and not folded:
             hidden = f"t = {max_steps + 1} … {s.last[lane] - max_steps} not drawn"
             clusters[("elided", lane, max_steps + 0.5)] = [_node_line(
                 f"e{s.lanes.index(lane)}", dict(label=f"…\\n{hidden}", shape="box",
@@ -210,7 +229,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     for key, node_id, label, beside in s.stubs:  # on the rank of the node it connects to
         # (with the node on the highlighted path when that left the step's box empty)
         clusters.get(key, belt).extend([
-            _node_line(node_id, dict(label=label, shape="plaintext", fontsize="8",
+            _node_line(node_id, dict(label=graphviz.escape(label), shape="plaintext", fontsize="8",
                                      fontcolor="#777777")),
             f"\t{{rank=same; {node_id}; {beside}}}\n"])
     for (src, dst), e in edges.items():
@@ -251,7 +270,7 @@ def _heading(s):
 
 def _legend(s, shaded_edges):
     """The legend; `shaded_edges`: the edges' facts when edge_grads shades them, else falsy."""
-    name = s.highlight
+    name = html.escape(s.highlight)  # a table of HTML: `h&c` or `<h>` broke the picture
     rows = [(f'<font color="{PATH_COLOR}"><b>━━</b></font>',
              f"{name}[t−1] → {name}[t]" + ("" if s.path else " (none here)")),
             (f'<font color="{EDGE_COLOR}">──</font>', "data flow"),
@@ -294,35 +313,56 @@ def picture_path(out):
     return fmt, out.with_suffix("." + fmt)
 
 
+def _check_writable(*paths):
+    """Raise naming render unless each path can be written as a file: not a folder, and the
+    nearest of its folders that exists is a folder (the rest render creates)."""
+    for path in paths:
+        if path.is_dir():
+            raise IsADirectoryError(f"render: {path} is a folder; give a file name")
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise NotADirectoryError(f"render: cannot write {path}: {folder} is a file, "
+                                     "not a folder")
+
+
 def render(root, out="graph.svg", **draw_kwargs):
     """Write `root`'s graph as DOT source (out with the suffix .dot) and render it with `dot`
-    as SVG, PNG or PDF, by out's extension (.dot alone: only the source). Creates out's folder.
+    as SVG, PNG or PDF, by out's extension (.dot alone: only the source); an existing folder
+    as `out` gets graph.svg inside it. Creates out's folder.
 
     Returns (written_paths, message). A missing or failing `dot` program is not an error: the
     DOT file is still written and the message says how to install Graphviz, or what `dot`
     said. `draw_kwargs` go to `draw`.
     """
+    if Path(out).is_dir():  # as --graph does
+        out = Path(out) / "graph.svg"
     fmt, out = picture_path(out)
+    dot_path = out.with_suffix(".dot")
+    _check_writable(out, dot_path)  # before draw, which may run the backward
     g = draw(root, **draw_kwargs)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dot_path = out.with_suffix(".dot")
+    hint = INSTALL_HINT.format(dot=dot_path, fmt=fmt, out=out)
+    if shutil.which("dot") is None:  # the hint's command must draw what is written
+        dot_path.write_text(g.portable(), encoding="utf-8")
+        return [dot_path], "" if fmt == "dot" else hint
     source = g.source
     dot_path.write_text(source, encoding="utf-8")
-    if fmt == "dot":
-        return [dot_path], ""
-    hint = INSTALL_HINT.format(dot=dot_path, fmt=fmt, out=out)
-    if shutil.which("dot") is None:
-        return [dot_path], hint
     try:
-        data = g.pipe(format=fmt, quiet=True)
+        # for .dot alone too: the layout written is one that `dot` has drawn
+        data = g.pipe(format="svg" if fmt == "dot" else fmt, quiet=True)
     except graphviz.ExecutableNotFound:
+        dot_path.write_text(g.portable(), encoding="utf-8")
         return [dot_path], hint
     except graphviz.CalledProcessError as e:  # a `dot` that runs but fails
         err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
-        return [dot_path], (f"`dot -T{fmt}` failed (exit {e.returncode}"
+        return [dot_path], (f"`dot -T{'svg' if fmt == 'dot' else fmt}` failed (exit {e.returncode}"
                             f"{': ' + err[-1] if err else ''}), so only the DOT source was "
                             f"written ({dot_path})")
     if g.source != source:  # dot needed another layout: keep what rendered
         dot_path.write_text(g.source, encoding="utf-8")
+    if fmt == "dot":
+        return [dot_path], ""
     out.write_bytes(data)
     return [dot_path, out], ""

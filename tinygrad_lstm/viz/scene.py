@@ -10,6 +10,8 @@ a `_Scene` into a graphviz.Digraph.
 import html
 import numbers
 
+import graphviz
+
 from ..autograd import _FREED, toposort
 from ..tensor import Tensor
 
@@ -240,7 +242,8 @@ def _cluster(key, T=None, initial=True):
     of one's own that counts its steps from 0)."""
     name = "cluster" + "".join(f"_l{v}" if k == "layer" else f"_{v}" if k == "direction"
                                else f"_{k}{v}" for k, v in key[1])
-    where = "".join(("layer " if k == "layer" else "") + f"{v} · " for k, v in key[1])
+    where = graphviz.escape("".join(("layer " if k == "layer" else "") + f"{v} · "
+                                    for k, v in key[1]))
     if key[0] == "params":  # beside what uses them: a layer's, the head's
         return name.replace("cluster", "cluster_params"), where + "parameters (each drawn once)"
     if key[0] != "step":
@@ -365,11 +368,12 @@ class _Scene:
             return [(f"n{k}", dict(box, label=_box(self.title(t), t, norm, self.folded,
                                                     constant)))]
         symbol, small = type(t._ctx).symbol, t.op in STRUCTURAL
-        circle = dict(label=symbol, shape="circle", width="0.3", margin="0.01",
+        # escaped: a Function of one's own may have any symbol (a backslash broke the DOT)
+        circle = dict(label=graphviz.escape(symbol), shape="circle", width="0.3", margin="0.01",
                       fontsize="8" if small or len(symbol) > 2 else "11",
                       color="#aaaaaa" if small else "#555555",
                       fontcolor="#777777" if small else "black",
-                      tooltip=f"{t.op} → {_shape(t)}", **({"group": box["group"]}
+                      tooltip=graphviz.escape(f"{t.op} → {_shape(t)}"), **({"group": box["group"]}
                                                          if "group" in box else {}))
         if not self.has_box(t):
             return [(f"n{k}", circle)]
