@@ -478,7 +478,7 @@ def test_inf_and_nan_gradients_are_shown_not_a_crash():
     out, _ = model(Tensor(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32)))
     with np.errstate(all="ignore"):
         walk = record((out * out).mean() * Tensor(np.float32(np.inf)), model)
-        norms = [e[3] for e in walk.states[(0, None)]]
+        norms = [e[3] for e in walk.states[(("layer", 0),)]]
         assert np.inf in norms and any(np.isnan(norms))
         text = capture(make_step_panel(walk, len(walk) - 1))
     rows = {ln.split()[1]: ln for ln in text.splitlines() if re.match(r"│ \d ", ln)}
@@ -627,3 +627,29 @@ def test_a_bad_auto_is_refused_before_the_backward_runs(auto):
         stepper.step(loss, console=Console(file=io.StringIO()), auto=auto, interactive=True)
     assert all(p.grad is None for p in model.parameters())
     record(loss)  # the graph is whole: it walks now
+
+
+def test_loops_of_ones_own_scopes_keep_their_timesteps_apart():
+    """An encoder's and a decoder's loop (scope(part=..., t=t)), which the picture draws as two
+    rows, shared one per-timestep panel keyed by (layer, direction): the decoder's h_3 row
+    showed the encoder's number by the last node (found by the review helper)."""
+    from tinygrad_lstm import scope
+    rng = manual_seed(0)
+    enc, dec = nn.LSTMCell(2, 3, rng=rng), nn.LSTMCell(2, 3, rng=rng)
+    xs = Tensor(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32))
+    hc, loss, hs = None, 0, {}
+    for part, cell in (("enc", enc), ("dec", dec)):
+        for t in range(1, 4):
+            with scope(part=part, t=t):
+                hc = cell(xs[t - 1], hc)
+            hs[part, t] = hc[0].retain_grad()
+            if part == "dec":
+                loss = loss + (hc[0] * hc[0]).mean()
+    walk = record(loss)
+    assert set(walk.states) == {(("part", "enc"),), (("part", "dec"),)} and walk.multi
+    for part in ("enc", "dec"):
+        got = {e[2]: e[3] for e in walk.states[(("part", part),)] if e[1] == "h"}
+        for t in (1, 2, 3):
+            np.testing.assert_allclose(got[t], np.linalg.norm(hs[part, t].grad), rtol=1e-6)
+    last = capture(make_step_panel(walk, len(walk) - 1))
+    assert "gradient that has reached each timestep · part enc" in last

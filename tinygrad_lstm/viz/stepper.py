@@ -27,7 +27,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .walk import Step, Walk, fmt, norm, preview, record, rule  # noqa: F401  (re-exported)
+from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: F401
+                   rule)  # (re-exported)
 
 CONTROLS = "⏎/n next · b back · t N step · p {path} · g N node · c end · q quit"  # key_help()
 BAR = 16        # characters of the longest bar in the timestep panel
@@ -95,7 +96,7 @@ def make_node_table(walk, k, max_out=MAX_OUT):
 
 
 def _focus(walk, k):
-    """The (layer, direction) whose timesteps the panel shows at step k."""
+    """The lane (walk.states' key) whose timesteps the panel shows at step k."""
     return walk.focus[k]
 
 
@@ -184,8 +185,7 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
     parts = [make_node_table(walk, k, max_out)]
     timesteps = make_timestep_panel(walk, k, max_rows, None if width is None else width - 4)
     if timesteps is not None:
-        key = _focus(walk, k)
-        which = f" · layer {key[0]}" + (" reverse" if key[1] else "") if walk.multi else ""
+        which = f" · {lane_label(_focus(walk, k))}" if walk.multi else ""
         parts += [Rule(Text(f"gradient that has reached each timestep{which} (log scale)"),
                        style="dim"), timesteps]
     parts += [Rule("where", style="dim"), make_where(walk, k)]

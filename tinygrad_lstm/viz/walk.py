@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scene import _state_label, _uniform, check_root, no_path_reason, param_pairs, pick_state
+from .scene import (_lane, _state_label, _uniform, check_root, no_path_reason, param_pairs,
+                    pick_state)
 
 
 def fmt(x):
@@ -61,6 +62,12 @@ def record(loss, params=None, who="record"):
     return Walk(steps, params)
 
 
+def lane_label(lane):
+    """A lane as the panel's heading names it: `layer 1 reverse`, `part dec`."""
+    return " ".join(f"layer {v}" if k == "layer" else str(v) if k == "direction" else f"{k} {v}"
+                    for k, v in lane)
+
+
 class Walk:
     """A recorded walk plus what the screens need: each node's consumers, the state path,
     and ‖∂L/∂h_t‖, ‖∂L/∂c_t‖ per (layer, direction) in the order the walk reached them.
@@ -83,19 +90,20 @@ class Walk:
         self.path_state, edges = pick_state(nodes)
         self.path = {i for e in edges for i in e} if self.path_state else set()
         self.no_path = None if self.path_state else no_path_reason(nodes, "c", edges)
-        self.states = {}  # (layer, direction) -> [(index, name, t, norm)]
+        # lane (the scope but t, as the picture's rows of steps: layer, direction, and any
+        # key of one's own, an encoder's and a decoder's loop apart) -> [(index, name, t, norm)]
+        self.states = {}
         for s in steps:
             sc = s.node.scope or {}
             if s.node.name in ("h", "c") and "t" in sc:
-                self.states.setdefault((sc.get("layer"), sc.get("direction")), []).append(
+                self.states.setdefault(_lane(s.node), []).append(
                     (s.index, s.node.name, sc["t"], norm(s.grad)))
         self.multi = len(self.states) > 1
-        # (layer, direction) of each step for the per-timestep panel: the node's own, or for
-        # one without (a weight's leaf, the loss) the last the walk was in, not the first layer
+        # the lane of each step for the per-timestep panel: the node's own, or for one
+        # without (a weight's leaf, the loss) the last the walk was in, not the first layer
         self.focus, last = [], next(iter(self.states), None)
         for s in steps:
-            sc = s.node.scope or {}
-            key = (sc.get("layer"), sc.get("direction"))
+            key = _lane(s.node)
             last = key if key in self.states else last
             self.focus.append(last)
 
