@@ -20,6 +20,7 @@ validation loss (nats/char) on the last 10% of the text, checkpoints, and sample
 
 import argparse
 import math
+import shlex
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -440,8 +441,11 @@ def main(argv=None):
     if args.save:
         save_checkpoint(args.save, model, opt, cfg, vocab, run)
         print(f"saved {args.save} (step {step})")
-        if stop.asked:
-            print(f"to go on: python demos/charlm.py --resume {args.save} --steps {args.steps}")
+        if stop.asked:  # the flags a resumed run needs again (the rest the checkpoint keeps)
+            again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
+            again += ["--every", str(args.every)] if args.every else []
+            again += ["--data", args.data] if args.data else []
+            print("to go on: python demos/charlm.py " + " ".join(map(shlex.quote, again)))
     elif stop.asked:
         print("nothing saved: give --save PATH to keep a run")
 
@@ -470,7 +474,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        run_demo(main)
-    except KeyboardInterrupt:  # a second Ctrl-C
-        raise SystemExit(130) from None
+    run_demo(main)  # a second Ctrl-C: "interrupted", status 130

@@ -48,6 +48,43 @@ def test_output_paths_are_checked_before_training(tmp_path, capsys):
     assert "after" not in capsys.readouterr().out
     main(["--steps", "2", "--graph", str(tmp_path)])  # a folder: the picture goes inside
     assert (tmp_path / "hello.dot").exists()
+    # `new/`, a folder that does not exist yet: inside it too (it wrote new.dot beside it)
+    main(["--steps", "2", "--graph", str(tmp_path / "new") + "/"])
+    assert (tmp_path / "new" / "hello.dot").exists() and not (tmp_path / "new.dot").exists()
+
+
+def test_a_save_path_that_ends_in_a_slash_is_refused_before_training(tmp_path, capsys):
+    # `--save ckdir/` passed the check (Path drops the slash), trained, then lost the run
+    # to "checkpoint.save: 'ckdir/' names no file" (found by the review helper)
+    with pytest.raises(SystemExit, match=r"^error: --save .*ckdir/: is a folder; give a file name"):
+        load_demo("charlm")["main"](["--hidden", "8", "--steps", "2", "--save",
+                                     str(tmp_path / "ckdir") + "/"])
+    assert "model:" not in capsys.readouterr().out and not (tmp_path / "ckdir").exists()
+
+
+@pytest.mark.parametrize("demo", ["hello", "charlm"])
+def test_ctrl_c_ends_a_demo_with_a_line_and_status_130(demo, tmp_path):
+    """Ctrl-C in hello, long_memory, timeseries or variants printed a KeyboardInterrupt
+    traceback from inside the engine (found by the review helper); charlm's first Ctrl-C
+    stops between steps, its second ends it so too."""
+    code = ("import signal, sys, threading\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from tinygrad_lstm import Tensor\n"
+            "backward, n = Tensor.backward, [0]\n"
+            "def backward_and_interrupt(*a, **k):\n"
+            "    n[0] += 1\n"
+            "    if n[0] == 2:  # twice: charlm's first Ctrl-C asks it to stop between steps\n"
+            "        signal.raise_signal(signal.SIGINT)\n"
+            "        signal.raise_signal(signal.SIGINT)\n"
+            "    return backward(*a, **k)\n"
+            "Tensor.backward = backward_and_interrupt\n"
+            "import runpy\n"
+            f"sys.argv = ['{demo}.py', '--steps', '100000']\n"
+            f"runpy.run_path('demos/{demo}.py', run_name='__main__')\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert run.returncode == 130, run.stderr
+    assert "Traceback" not in run.stderr and run.stderr.rstrip().endswith("interrupted")
 
 
 def test_a_gru_graph_highlights_its_additive_h_path(tmp_path):

@@ -117,15 +117,18 @@ def run_demo(main):
         prog = os.environ.get("TINYGRAD_LSTM_PROG") or os.path.basename(sys.argv[0])
         print(f"{prog}: {e.code}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback, and the shell's status 130
+        print("\ninterrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def writable(path, flag):
     """`path` as a Path, if a file can be written there (its folder may not exist yet: the
     nearest one that does must take a new file); else SystemExit naming `flag`. Checked before
     training, so that a run is not lost to a typo in its output path."""
-    path = Path(path)
-    if path.is_dir():
+    if str(path).endswith(("/", os.sep)) or Path(path).is_dir():  # Path drops the slash
         raise SystemExit(f"error: {flag} {path}: is a folder; give a file name")
+    path = Path(path)
     folder = path.parent
     while not folder.exists():
         folder = folder.parent
@@ -146,8 +149,9 @@ def graph_path(out, default="out/graph.svg"):
     when the place cannot take a file."""
     from .viz.graph import picture_path
 
+    folder = str(out).endswith(("/", os.sep))  # `out/`, which need not exist yet
     out = Path(out)
-    if out.is_dir():
+    if folder or out.is_dir():
         out = out / Path(default).name
     _, picture = picture_path(out)
     writable(picture, "--graph")
