@@ -99,7 +99,8 @@ def build_parser():
     p.add_argument("--every", type=int, default=0, metavar="N",
                    help="checkpoint every N steps as well as at the end (needs --save)")
     p.add_argument("--resume", metavar="PATH", help="continue training from a checkpoint; "
-                   "--steps is the total to reach")
+                   "--steps is the total to reach (the cosine decay runs over it: a larger "
+                   "--steps than the saved run's raises the rate again, a warm restart)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
     p.add_argument("--prime", default="", help="text to start the sample with "
                    "(default: the first character of the data)")
