@@ -266,29 +266,50 @@ def ratio_table(curves, mean_f=None, width=40):
     table.add_column("t=0 / t=T", justify="right")
     table.add_column("mean f", justify="right")
     table.add_column("", no_wrap=True)
+    floored = {label for label, v in curves if v[0] <= FLOOR * (1 + 1e-6)}
     for label, ratio in ratios:
         f = mean_f.get(label[:-len(" ∏f")]) if label.endswith(" ∏f") else None
-        table.add_row(label, f"{ratio:.1e}", "" if f is None else f"{f:.2f}",
+        table.add_row(label, shown(ratio, label in floored), "" if f is None else f"{f:.2f}",
                       ratio_bar(ratio, lo, hi, width))
+    if floored:
+        table.caption = (f"≤: the t = 0 norm fell below the {FLOOR:.0e} floor, so the ratio is "
+                         "at most this")
     return table
 
 
+FLOOR = 1e-300  # norms are floored here (float64 underflows past ~1e-308)
+
+
 def geomean(arrays):
-    return np.exp(np.mean(np.log(np.maximum(np.stack(arrays), 1e-300)), axis=0))
+    return np.exp(np.mean(np.log(np.maximum(np.stack(arrays), FLOOR)), axis=0))
 
 
-def verdict(ratios, mean_f, T):
+def shown(ratio, floored):
+    """A ratio as printed: `≤ 6.3e-302` where its t = 0 norm sat on the floor, so that the
+    true ratio is at most that."""
+    return f"≤ {ratio:.1e}" if floored else f"{ratio:.1e}"
+
+
+def verdict(ratios, mean_f, T, floored=()):
     """What this run's t=0/t=T ratios (and mean forget gates) say, in words: every claim is
-    a comparison of the measured numbers, and its wording follows the outcome."""
+    a comparison of the measured numbers, and its wording follows the outcome. `floored`: the
+    curves whose t = 0 norm sat on the floor (their ratios are upper bounds)."""
     rnn, gru = ratios["RNN h"], ratios["GRU h"]
     lstm0 = ratios["LSTM fb=0 c"]
     lines = []
     same = abs(math.log10(lstm0) - math.log10(gru)) <= 3
-    lines.append(f"At default init (forget bias 0) the total gradient on the LSTM's cell falls "
-                 f"to {lstm0:.1e} of its end value over the sequence, the GRU's to {gru:.1e}: "
-                 + ("within 3 orders of magnitude of each other." if same else
-                    "NOT within 3 orders of magnitude of each other."))
-    lines.append(f"The tanh RNN falls to {rnn:.1e}.")
+    if {"LSTM fb=0 c", "GRU h"} & set(floored):
+        lines.append(f"At default init (forget bias 0) the total gradient on the LSTM's cell "
+                     f"falls to {shown(lstm0, 'LSTM fb=0 c' in floored)} of its end value over "
+                     f"the sequence, the GRU's to {shown(gru, 'GRU h' in floored)}: below "
+                     f"the {FLOOR:.0e} floor, too small to compare (a shorter --T).")
+    else:
+        lines.append(f"At default init (forget bias 0) the total gradient on the LSTM's cell "
+                     f"falls to {lstm0:.1e} of its end value over the sequence, the GRU's to "
+                     f"{gru:.1e}: " + ("within 3 orders of magnitude of each other." if same else
+                                       "NOT within 3 orders of magnitude of each other."))
+    lines.append(f"The tanh RNN falls to {shown(rnn, 'RNN h' in floored)}"
+                 + (f" (below the {FLOOR:.0e} floor)." if "RNN h" in floored else "."))
 
     names = [f"LSTM fb={b}" for b in FORGET_BIASES]
     path = [ratios[f"{n} ∏f"] for n in names]
@@ -395,7 +416,8 @@ def main(argv=None):
         console.print(table)
         console.print()
     ratios = {label: float(v[0] / v[-1]) for label, v in curves}
-    for line in verdict(ratios, mean_f, T):
+    floored = {label for label, v in curves if v[0] <= FLOOR * (1 + 1e-6)}
+    for line in verdict(ratios, mean_f, T, floored):
         console.print(line)
 
     # one small RNN and LSTM to draw (side by side: two files) or to step through

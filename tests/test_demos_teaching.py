@@ -100,6 +100,17 @@ def test_vanishing_reports_the_cell_path_alone_and_no_unmeasured_torch_figures(d
     assert max(cell_len(line) for line in out.splitlines()) <= 80
 
 
+def test_vanishing_says_when_a_ratio_is_only_a_bound_below_the_floor(demos, capsys):
+    # at T = 600 the RNN's ∂L/∂h_0 is floored at 1e-300, and "The tanh RNN falls to 6.3e-302"
+    # printed the floor's artefact as a measurement (found by the review helper)
+    r = demos("vanishing")["main"](["--steps", "1", "--toy-T", "6", "--T", "600"])
+    out = " ".join(capsys.readouterr().out.split())
+    rnn = r["ratios"]["RNN h"]
+    assert f"The tanh RNN falls to ≤ {rnn:.1e} (below the 1e-300 floor)." in out
+    assert "≤: the t = 0 norm fell below the 1e-300 floor" in out
+    assert f"≤ {r['ratios']['LSTM fb=3 c']:.1e}" not in out  # not floored: as measured
+
+
 def test_vanishing_verdict_wording_follows_the_numbers(demos):
     verdict = demos("vanishing")["verdict"]
     ratios = {"RNN h": 1e-28, "GRU h": 1e-21, "LSTM fb=0 c": 1e-10}
