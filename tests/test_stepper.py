@@ -653,3 +653,13 @@ def test_loops_of_ones_own_scopes_keep_their_timesteps_apart():
             np.testing.assert_allclose(got[t], np.linalg.norm(hs[part, t].grad), rtol=1e-6)
     last = capture(make_step_panel(walk, len(walk) - 1))
     assert "gradient that has reached each timestep · part enc" in last
+
+
+def test_a_tensor_used_twice_by_one_op_lists_that_op_once_among_its_consumers():
+    # `w × w` was listed twice: "consumers: leaf (3,) × leaf (3,), leaf (3,) × leaf (3,)"
+    w = Tensor(np.ones(3), requires_grad=True)
+    walk = record((w * w).sum())
+    (k,) = [s.index for s in walk.steps if s.node is w]
+    assert len(walk.children[id(w)]) == 1
+    text = capture(make_step_panel(walk, k))
+    assert "consumers: leaf (3,) × leaf (3,)" in text and "), leaf" not in text

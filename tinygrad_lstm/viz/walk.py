@@ -84,7 +84,7 @@ class Walk:
         self.names = {id(p): k for k, p in params or ()}  # (name, tensor) pairs: record()
         self.children = {}
         for s in steps:
-            for p in s.node.parents:
+            for p in dict.fromkeys(s.node.parents):  # `w × w` is one consumer of w
                 self.children.setdefault(id(p), []).append(s.index)
         nodes = [s.node for s in steps]
         self.path_state, edges = pick_state(nodes)
