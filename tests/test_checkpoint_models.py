@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tinygrad_lstm import Tensor, checkpoint, nn, optim
+from tinygrad_lstm.checkpoint import from_torch_state_dict
 
 
 def trained_lstm(seed=0, hidden=5):
@@ -136,3 +137,55 @@ def test_a_module_list_state_dict_loads_into_torch():
     for layer in theirs.layers:
         y = layer(y).tanh()
     np.testing.assert_allclose(y.detach().numpy(), model(Tensor(x)).data, rtol=1e-6)
+
+
+class _OwnAfterChild(nn.Module):
+    """A Parameter of its own assigned after a child module."""
+
+    def __init__(self):
+        self.fc = nn.Linear(4, 4, bias=False, dtype=np.float64)
+        self.w = nn.Parameter(np.eye(4))
+
+    def forward(self, x):
+        return self.fc(x) @ self.w
+
+
+def test_parameters_are_ordered_as_torch_orders_them_own_first_then_childrens():
+    """Listed in assignment order (fc.weight, w) where torch lists a module's own first
+    (w, fc.weight): an optimizer state moved from torch landed on the wrong weights, with no
+    error when their shapes agree (found by the review helper)."""
+    m = _OwnAfterChild()
+    assert [k for k, _ in m.named_parameters()] == ["w", "fc.weight"]
+    assert list(m.state_dict()) == ["w", "fc.weight"]
+    torch = pytest.importorskip("torch")
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4, bias=False, dtype=torch.float64)
+            self.w = torch.nn.Parameter(torch.eye(4, dtype=torch.float64))
+
+        def forward(self, x):
+            return self.fc(x) @ self.w
+
+    t = Theirs()
+    assert [k for k, _ in t.named_parameters()] == [k for k, _ in m.named_parameters()]
+    t.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in m.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((8, 4))
+    topt = torch.optim.Adam(t.parameters(), lr=0.1)
+    for _ in range(3):
+        topt.zero_grad()
+        (t(torch.tensor(x)) ** 2).mean().backward()
+        topt.step()
+    m.load_state_dict(from_torch_state_dict(t.state_dict()))
+    opt = optim.Adam(m.parameters(), lr=0.1)
+    opt.load_state_dict(from_torch_state_dict(topt.state_dict()))
+    for _ in range(3):
+        topt.zero_grad()
+        (t(torch.tensor(x)) ** 2).mean().backward()
+        topt.step()
+        opt.zero_grad()
+        (m(Tensor(x)) ** 2).mean().backward()
+        opt.step()
+    for k, v in t.state_dict().items():
+        np.testing.assert_allclose(m.state_dict()[k], v.detach().numpy(), rtol=1e-12, atol=1e-14)

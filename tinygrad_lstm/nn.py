@@ -34,7 +34,8 @@ def uniform_(shape, bound, rng, dtype):
 
 class Module:
     """Base class: Parameters and sub-Modules assigned as attributes are found by
-    `named_parameters()` and `state_dict()`, in assignment order."""
+    `named_parameters()` and `state_dict()`: the module's own Parameters in assignment order,
+    then each sub-Module's, as torch."""
 
     training = True
 
@@ -58,12 +59,17 @@ class Module:
             yield from child.modules()
 
     def _named_tensors(self, prefix=""):
-        """Every (name, Parameter) pair, duplicates included (a tied weight under both names)."""
+        """Every (name, Parameter) pair, duplicates included (a tied weight under both names):
+        this module's own first, then each child's, as torch orders them (so that an optimizer
+        state or a state_dict moved from torch lands on the same weights)."""
+        children = []
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
                 yield prefix + name, value
             elif isinstance(value, Module):
-                yield from value._named_tensors(prefix + name + ".")
+                children.append((name, value))
+        for name, child in children:
+            yield from child._named_tensors(prefix + name + ".")
 
     def named_parameters(self):
         """(name, Parameter) pairs, each Parameter once even when shared (weight tying)."""
