@@ -445,6 +445,38 @@ def test_gradcheck_passes_and_restores_grads():
     assert x.grad.tolist() == [7.0, 7.0]
 
 
+def test_gradcheck_changes_no_grad_and_checks_an_intermediate_input():
+    """gradcheck left a gradient along its random direction on every leaf fn used besides
+    its inputs (added to the real one by the next optimizer step), and failed a correct
+    backward for an input that is not a leaf, whose .grad stays None (found by the review
+    helper); torch's gradcheck does neither."""
+    rng = np.random.default_rng(3)
+    lin = nn.Linear(3, 3, dtype=np.float64)
+    lin.bias.grad = np.ones(3)
+    x = Tensor(rng.standard_normal((2, 3)), dtype=np.float64)
+    W = Tensor(rng.standard_normal((3, 3)), requires_grad=True, dtype=np.float64)
+    assert gradcheck(lambda W: lin(x) @ W, [W])
+    assert lin.weight.grad is None and lin.bias.grad.tolist() == [1.0, 1.0, 1.0]
+    assert W.grad is None
+    a = Tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    y = a * 2.0  # an intermediate
+    assert gradcheck(lambda y: (y * y).tanh(), [y])
+    assert a.grad is None and y.grad is None
+    with pytest.raises(GradcheckError, match="input 0 of shape"):  # still finds a wrong one
+        gradcheck(lambda y: _WrongTanh.apply(y), [y])
+
+
+class _WrongTanh(Function):
+    op, symbol = "wrongtanh", "t"
+
+    def forward(self, x):
+        self.saved = np.tanh(x)
+        return self.saved
+
+    def backward(self, g):
+        return (g * (1 - self.saved),)  # should be 1 - tanh²
+
+
 def test_gradcheck_reports_a_wrong_gradient():
     from tinygrad_lstm.tensor import Function
 

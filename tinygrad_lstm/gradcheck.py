@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd import toposort
 from .tensor import Tensor, no_grad
 
 
@@ -45,25 +46,37 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise ValueError(f"gradcheck: fn returned a {type(out).__name__}, expected a Tensor")
+    if not out.requires_grad:
+        raise ValueError("gradcheck: fn's output does not depend on any input that "
+                         "requires grad")
     direction = np.random.default_rng(seed).standard_normal(out.shape)
 
     def loss_value():
         with no_grad():
             return float(np.sum(fn(*inputs).data * direction))
 
-    saved_grads = [x.grad for x in inputs]
+    # The gradient reaching each input is read off the walk (an input that is an intermediate
+    # has no .grad), and nothing the walk leaves is kept: every leaf's .grad is restored (a
+    # weight fn uses but that is not checked kept a gradient along the random direction, for
+    # the next optimizer step to apply) and the graph is retained (the walk goes on past an
+    # intermediate input into its own graph, which the caller may still need).
+    leaves = [t for t in toposort(out) if t._ctx is None]
+    saved_grads = [t.grad for t in leaves]
+    wanted = {}
+    for k in checked:
+        wanted.setdefault(id(inputs[k]), []).append(k)
+    reached = {}
+
+    def on_step(node, g, parent_grads):
+        for k in wanted.get(id(node), ()):
+            reached[k] = np.array(g, dtype=np.float64)
+
     try:
-        for x in inputs:
-            x.grad = None
-        if not out.requires_grad:
-            raise ValueError("gradcheck: fn's output does not depend on any input that "
-                             "requires grad")
-        out.backward(direction.astype(out.dtype))
-        analytic = [inputs[k].grad if inputs[k].grad is not None else np.zeros(inputs[k].shape)
-                    for k in checked]
+        out.backward(direction.astype(out.dtype), retain_graph=True, on_step=on_step)
     finally:
-        for x, g in zip(inputs, saved_grads):
-            x.grad = g
+        for t, g in zip(leaves, saved_grads):
+            t.grad = g
+    analytic = [reached.get(k, np.zeros(inputs[k].shape)) for k in checked]
 
     for k, ana in zip(checked, analytic):
         x = inputs[k].data
