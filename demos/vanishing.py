@@ -146,7 +146,18 @@ def cell_path(c_T_grad, f):
     straight down the cell path from c_T through the × f nodes only (t = T: ‖∂L/∂c_T‖)."""
     suffix = np.cumprod(f[::-1], axis=0)[::-1]             # [t] = f_{t+1} ⊙ … ⊙ f_T
     suffix = np.concatenate([suffix, np.ones_like(f[:1])])
-    return np.linalg.norm((c_T_grad * suffix).reshape(len(suffix), -1), axis=1)
+    return scaled_norm((c_T_grad * suffix).reshape(len(suffix), -1), axis=1)
+
+
+def scaled_norm(a, axis=None):
+    """‖a‖ (along `axis`) computed as m·‖a/m‖ with m = max |a|: np.linalg.norm squares the
+    entries, and squares of entries below ~1e-162 are 0 in float64, so norms down there came
+    out as 0 (and were floored); this holds to ~1e-308."""
+    a = np.abs(np.asarray(a, dtype=np.float64))
+    m = a.max(axis=axis, keepdims=True) if a.size else np.zeros((1,) * a.ndim)
+    scale = np.where(m > 0, m, 1.0)
+    out = m * np.sqrt(np.sum((a / scale) ** 2, axis=axis, keepdims=True))
+    return out.reshape(-1) if axis is not None else float(out.reshape(-1)[0])
 
 
 def gradient_norms(name, T, batch, hidden, input_size, rng):
@@ -157,7 +168,7 @@ def gradient_norms(name, T, batch, hidden, input_size, rng):
     x = Tensor(rng.standard_normal((T, batch, input_size)))   # (T, B, I) float64
     loss, seqs, _, states = last_h_loss(model, x)
     loss.backward()
-    out = {n: np.array([np.linalg.norm(s.grad) for s in seq]) for n, seq in seqs.items()}
+    out = {n: np.array([scaled_norm(s.grad) for s in seq]) for n, seq in seqs.items()}
     if "c" in seqs:
         f = states.numpy("f", layer=0)
         out["cell_path"] = cell_path(seqs["c"][-1].grad, f)
@@ -248,9 +259,9 @@ def chart_table(curves, T):
     return table
 
 
-def ratio_table(curves, mean_f=None, width=40):
+def ratio_table(curves, mean_f=None, width=40, floored=()):
     """The t=0 / t=T ratio of every curve as a log bar; mean_f: {"LSTM fb=3": 0.95, …}, shown
-    on the ∏f rows."""
+    on the ∏f rows; `floored`: the curves whose ratio is only a bound (at_floor)."""
     mean_f = mean_f or {}
     ratios = [(label, v[0] / v[-1]) for label, v in curves]
     lo, hi = log_range([(label, np.array([r])) for label, r in ratios])
@@ -266,27 +277,32 @@ def ratio_table(curves, mean_f=None, width=40):
     table.add_column("t=0 / t=T", justify="right")
     table.add_column("mean f", justify="right")
     table.add_column("", no_wrap=True)
-    floored = {label for label, v in curves if v[0] <= FLOOR * (1 + 1e-6)}
     for label, ratio in ratios:
         f = mean_f.get(label[:-len(" ∏f")]) if label.endswith(" ∏f") else None
         table.add_row(label, shown(ratio, label in floored), "" if f is None else f"{f:.2f}",
                       ratio_bar(ratio, lo, hi, width))
     if floored:
-        table.caption = (f"≤: the t = 0 norm fell below the {FLOOR:.0e} floor, so the ratio is "
-                         "at most this")
+        table.caption = (f"≤: the t = 0 norm fell below the {FLOOR:.0e} floor in some draw, so "
+                         "the ratio is at most this")
     return table
 
 
-FLOOR = 1e-300  # norms are floored here (float64 underflows past ~1e-308)
+FLOOR = 1e-300  # norms are floored here before averaging (float64 ends near 1e-308)
 
 
 def geomean(arrays):
     return np.exp(np.mean(np.log(np.maximum(np.stack(arrays), FLOOR)), axis=0))
 
 
+def at_floor(arrays):
+    """Where any draw's norm is at or below the floor: there the geometric mean is only an
+    upper bound (and so is a ratio with it on top)."""
+    return np.any(np.stack(arrays) <= FLOOR, axis=0)
+
+
 def shown(ratio, floored):
-    """A ratio as printed: `≤ 6.3e-302` where its t = 0 norm sat on the floor, so that the
-    true ratio is at most that."""
+    """A ratio as printed: `≤ 6.3e-302` where its t = 0 norm reached the floor in some draw,
+    so that the true ratio is at most that."""
     return f"≤ {ratio:.1e}" if floored else f"{ratio:.1e}"
 
 
@@ -310,19 +326,24 @@ def verdict(ratios, mean_f, T, floored=()):
                                        "NOT within 3 orders of magnitude of each other."))
     lines.append(f"The tanh RNN falls to {shown(rnn, 'RNN h' in floored)}"
                  + (f" (below the {FLOOR:.0e} floor)." if "RNN h" in floored else "."))
+    too_small = f": below the {FLOOR:.0e} floor, too small to compare (a shorter --T)."
 
     names = [f"LSTM fb={b}" for b in FORGET_BIASES]
     path = [ratios[f"{n} ∏f"] for n in names]
     nearer = [mean_f[n] for n in names]
     slower = all(a < b for a, b in zip(path, path[1:])) \
         and all(a < b for a, b in zip(nearer, nearer[1:]))
+    path_floored = any(f"{n} ∏f" in floored for n in names)
     lines.append("The cell path alone (∂L/∂c_T through the × f nodes only, ∏f) keeps "
-                 + ", ".join(f"{r:.1e}" for r in path)
+                 + ", ".join(shown(r, f"{n} ∏f" in floored) for r, n in zip(path, names))
                  + f" of ‖∂L/∂c_T‖ over {T} steps at forget bias "
                  + ", ".join(str(b) for b in FORGET_BIASES) + " (mean f "
-                 + ", ".join(f"{f:.2f}" for f in nearer) + "): "
-                 + ("the nearer f is to 1, the slower it decays." if slower else
-                    "it does NOT decay more slowly as the forget bias grows."))
+                 + ", ".join(f"{f:.2f}" for f in nearer) + ")"
+                 + (too_small if path_floored else
+                    ": the nearer f is to 1, the slower it decays." if slower else
+                    ": it does NOT decay more slowly as the forget bias grows."))
+    if "LSTM fb=3 ∏f" in floored or "LSTM fb=3 c" in floored:
+        return lines
 
     f3, path3, total3 = mean_f["LSTM fb=3"], ratios["LSTM fb=3 ∏f"], ratios["LSTM fb=3 c"]
     f3_T = f3 ** T
@@ -333,7 +354,8 @@ def verdict(ratios, mean_f, T, floored=()):
                  + f" (mean f)^{T} = {f3:.3f}^{T} = {f3_T:.1e}.")
     # ∂L/∂c_0 is ∏f's vector plus what came through h (the docstring's two parts); norms don't
     # add, so only comparing them says whether the h routes added to the cell path or cancelled.
-    above = all(ratios[f"{n} c"] > ratios[f"{n} ∏f"] for n in names)
+    above = all(ratios[f"{n} c"] > ratios[f"{n} ∏f"] for n in names
+                if f"{n} c" not in floored and f"{n} ∏f" not in floored)
     if total3 > path3:
         lines.append(f"The total ‖∂L/∂c_0‖/‖∂L/∂c_T‖ there is {total3:.1e}, "
                      f"{total3 / path3:.3g} times the cell path alone"
@@ -405,6 +427,9 @@ def main(argv=None):
                 update(model=name)
     norms = {n: {k: geomean([d[k] for d in draws[n]]) for k in draws[n][0] if k != "mean_f"}
              for n in names}
+    floors = {n: {k: at_floor([d[k] for d in draws[n]]) for k in draws[n][0] if k != "mean_f"}
+              for n in names}
+    floored = {label for label, low in series(floors) if low[0]}
     mean_f = {n: float(np.mean([d["mean_f"] for d in draws[n]]))
               for n in names if "mean_f" in draws[n][0]}
     curves = series(norms)
@@ -412,11 +437,10 @@ def main(argv=None):
                   f"torch's default init, float64; geometric mean of {args.steps} draw(s). (The engine's "
                   "gradients equal torch.nn's on the same weights: tests/test_rnn.py.)\n")
     for table in (norms_table(series(norms, ("h", "c")), T, 10), chart_table(curves, T),
-                  ratio_table(curves, mean_f)):
+                  ratio_table(curves, mean_f, floored=floored)):
         console.print(table)
         console.print()
     ratios = {label: float(v[0] / v[-1]) for label, v in curves}
-    floored = {label for label, v in curves if v[0] <= FLOOR * (1 + 1e-6)}
     for line in verdict(ratios, mean_f, T, floored):
         console.print(line)
 
