@@ -56,7 +56,8 @@ def test_output_paths_are_checked_before_training(tmp_path, capsys):
 def test_a_save_path_that_ends_in_a_slash_is_refused_before_training(tmp_path, capsys):
     # `--save ckdir/` passed the check (Path drops the slash), trained, then lost the run
     # to "checkpoint.save: 'ckdir/' names no file" (found by the review helper)
-    with pytest.raises(SystemExit, match=r"^error: --save .*ckdir/: is a folder; give a file name"):
+    with pytest.raises(SystemExit, match=r"^error: --save .*ckdir/: names a folder \(it ends in /\); "
+                                         "give a file name"):
         load_demo("charlm")["main"](["--hidden", "8", "--steps", "2", "--save",
                                      str(tmp_path / "ckdir") + "/"])
     assert "model:" not in capsys.readouterr().out and not (tmp_path / "ckdir").exists()

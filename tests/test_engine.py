@@ -816,3 +816,32 @@ def test_iadd_called_as_a_method_keeps_an_alias(monkeypatch):
     A.data -= 0.5  # an optimizer's step: a released z would now recompute to 1.0
     assert type(z) is Tensor and z.data[0, 0] == 2.0
     np.testing.assert_array_equal(y.data, np.full((2, 3), 3.0))
+
+
+def test_item_assignment_on_a_leaf_works_as_torch_and_refuses_before_changing_anything():
+    """`x[0] += 1` is `t = x[0]; t += 1; x[0] = t`: the in-place add on the leaf's view wrote
+    into x, then the missing __setitem__ raised, leaving x changed by a statement that
+    failed (found by the review helper). Now leaves take item assignment as in torch."""
+    x = Tensor(np.zeros((2, 3)))
+    x[0] += 1.0
+    x[[0, 1], 2] = Tensor(np.array([5.0, 6.0]))
+    assert x.data.tolist() == [[1.0, 1.0, 5.0], [0.0, 0.0, 6.0]]
+    w = nn.Linear(3, 2, dtype=np.float64).weight
+    before = w.data.copy()
+    with pytest.raises(RuntimeError, match=r"setitem: assigning into a leaf tensor \(2, 3\) that "
+                                           "requires grad could not be recorded"):
+        w[0] -= 1.0
+    np.testing.assert_array_equal(w.data, before)  # nothing changed
+    with no_grad():
+        w[0] -= 1.0
+    np.testing.assert_array_equal(w.data[0], before[0] - 1.0)
+    y = Tensor(np.ones(3), requires_grad=True) * 2.0
+    with pytest.raises(TypeError, match=r"setitem: a tensor \(3,\) computed by an op cannot"):
+        y[0] = 1.0
+    with pytest.raises(RuntimeError, match="setitem: assigning a value that requires grad"):
+        x[0] = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(OpError, match=r"setitem: \(2, 3\)\[5\] = \(\): index 5 is out of bounds"):
+        x[5] = 1.0
+    with pytest.raises(OpError, match=r"setitem: dtypes differ \(float64, float32\)"):
+        x[0] = np.ones(3, np.float32)
+    assert x.data.tolist() == [[1.0, 1.0, 5.0], [0.0, 0.0, 6.0]]

@@ -833,3 +833,27 @@ def test_names_symbols_and_scopes_of_ones_own_are_escaped(tmp_path):
         svg = ET.parse(paths[1]).getroot()
         texts = "".join(svg.itertext())
         assert name in texts and "a\\b" in texts and "\\" in texts
+
+
+def test_render_into_a_new_folder_named_with_a_trailing_slash(tmp_path):
+    # `render(loss, "new/")` wrote new.dot beside the folder it meant (found by the review helper)
+    loss, model = run("RNN")
+    paths, _ = render(loss, str(tmp_path / "new") + "/")
+    assert paths[0] == tmp_path / "new" / "graph.dot" and not (tmp_path / "new.dot").exists()
+
+
+def test_a_scope_value_that_cannot_be_a_dict_key_is_drawn_and_stepped():
+    # scope(tags=["enc"]) made the stepper's lanes raise "unhashable type: 'list'"
+    from tinygrad_lstm.viz.stepper import record
+    cell = nn.RNNCell(2, 3, rng=manual_seed(0))
+    h = None
+    for t in range(1, 3):
+        with scope(tags=["enc"], t=t):
+            h = cell(Tensor(np.ones((1, 2), np.float32)), h).named("h")
+    walk = record((h * h).sum())
+    assert list(walk.states) == [(("tags", "['enc']"),)]
+    h2 = None
+    for t in range(1, 3):
+        with scope(tags=["enc"], t=t):
+            h2 = cell(Tensor(np.ones((1, 2), np.float32)), h2).named("h")
+    assert "h[tags=[&#x27;enc&#x27;],t=2]" in draw((h2 * h2).sum()).source

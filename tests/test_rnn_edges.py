@@ -289,3 +289,17 @@ def test_a_cell_must_carry_the_layers_states(layer, cell):
         layer(3, 4, cell=cell)
     assert isinstance(nn.GRU(3, 4, cell=nn.RNNCell), nn.GRU)  # the same states: allowed
     assert nn.LSTM(3, 4, cell=functools.partial(nn.PeepholeLSTMCell)).state_names == ("h", "c")
+
+
+def test_a_bug_in_ones_own_cell_keeps_its_frames_in_the_traceback():
+    # the layer's "LSTM: ..." re-raise was `from None`: the line of the user's bug was gone
+    class Buggy(nn.LSTMCell):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            self.s = None + 1
+
+    with pytest.raises(TypeError, match="^LSTM: unsupported operand") as e:
+        nn.LSTM(4, 6, cell=Buggy)
+    cause = e.value.__cause__
+    assert isinstance(cause, TypeError) and "self.s = None + 1" in "".join(
+        __import__("traceback").format_tb(cause.__traceback__))

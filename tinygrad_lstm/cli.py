@@ -126,7 +126,9 @@ def writable(path, flag):
     """`path` as a Path, if a file can be written there (its folder may not exist yet: the
     nearest one that does must take a new file); else SystemExit naming `flag`. Checked before
     training, so that a run is not lost to a typo in its output path."""
-    if str(path).endswith(("/", os.sep)) or Path(path).is_dir():  # Path drops the slash
+    if str(path).endswith(("/", os.sep)):  # a folder, existing or not (Path drops the slash)
+        raise SystemExit(f"error: {flag} {path}: names a folder (it ends in /); give a file name")
+    if Path(path).is_dir():
         raise SystemExit(f"error: {flag} {path}: is a folder; give a file name")
     path = Path(path)
     folder = path.parent

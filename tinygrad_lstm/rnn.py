@@ -141,7 +141,9 @@ class _RecurrentLayer(Module):
                     c = self.cell(input_size if layer == 0 else hidden_size * D, hidden_size,
                                   bias=bias, dtype=dtype, rng=rng, **cell_kwargs)
                 except (TypeError, ValueError) as e:  # a cell option the cell refuses
-                    raise type(e)(f"{cls}: {e}") from None
+                    if type(e) not in (TypeError, ValueError):
+                        raise
+                    raise type(e)(f"{cls}: {e}") from e  # a bug in one's own cell: its frames
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
                 for name, p in c.named_parameters():
                     setattr(self, name + suffix, p)

@@ -499,7 +499,8 @@ class Tensor:
         return _binary(Add, self._lift(other, "add"), self)
 
     def __iadd__(self, other):
-        """`y += b` records the same add node as `y = y + b`. When y is an intermediate whose
+        """`y += b` on an intermediate records the same add node as `y = y + b` (on a leaf, see
+        `_in_place`). When y is an intermediate whose
         value nothing else holds (`_donates`), the sum is written into y's array, as numpy does
         for a temporary in `a @ w + b`, and the old y keeps its place in the graph with its
         value released (recomputed if read). The layers add their biases so to the (T, B, 4H)
@@ -656,6 +657,34 @@ class Tensor:
             raise OpError("getitem: indexing with a Tensor is not supported; "
                           "index with ints, slices or a numpy integer array")
         return GetItem.apply(self, index=_frozen(index))
+
+    def __setitem__(self, index, value):
+        """`x[index] = value` on a leaf, as torch: under no_grad(), or on a leaf that requires
+        no grad, its array takes the values (so `x[0] += 1` and, under no_grad,
+        `w[0] -= lr * g` work). What an op computed, a leaf that requires grad with grad on,
+        and a value that requires grad are refused, before anything changes: the assignment
+        could not be recorded."""
+        value = value if type(value) is Tensor or isinstance(value, Tensor) \
+            else self._lift(value, "setitem")
+        if self._ctx is not None:
+            raise TypeError(f"setitem: a tensor {self.shape} computed by an op cannot be "
+                            "assigned into (the change could not be recorded); build the new "
+                            "value with ops (cat, stack, +, ×)")
+        if _grad_enabled and (self.requires_grad or value.requires_grad):
+            which = f"into a leaf tensor {self.shape} that requires grad" \
+                if self.requires_grad else "a value that requires grad"
+            raise RuntimeError(f"setitem: assigning {which} could not be recorded; do it under "
+                               "no_grad() (as torch), or through .data")
+        x, y = self.data, value.data
+        if x.dtype != y.dtype:
+            raise OpError(f"setitem: dtypes differ ({x.dtype}, {y.dtype}); "
+                          "no silent upcasting: create the operands with one dtype")
+        if not x.flags.writeable:
+            raise OpError(f"setitem: a tensor {x.shape} whose array is read-only")
+        try:
+            x[_frozen(index)] = y
+        except (IndexError, ValueError, TypeError) as e:
+            raise OpError(f"setitem: {x.shape}[{index!r}] = {y.shape}: {e}") from None
 
     def chunk(self, n, axis=0):
         """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),

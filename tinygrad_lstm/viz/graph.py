@@ -15,6 +15,7 @@ this module writes it as DOT and renders it.
 import html
 import math
 import numbers
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -336,7 +337,7 @@ def render(root, out="graph.svg", **draw_kwargs):
     DOT file is still written and the message says how to install Graphviz, or what `dot`
     said. `draw_kwargs` go to `draw`.
     """
-    if Path(out).is_dir():  # as --graph does
+    if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # as --graph does
         out = Path(out) / "graph.svg"
     fmt, out = picture_path(out)
     dot_path = out.with_suffix(".dot")

@@ -9,6 +9,7 @@ a `_Scene` into a graphviz.Digraph.
 
 import html
 import numbers
+from collections.abc import Hashable
 
 import graphviz
 
@@ -104,9 +105,11 @@ def _initial_states(nodes):
 
 
 def _lane(t):
-    """The scope without the timestep, e.g. (("layer", 0),): which row of steps t is in."""
+    """The scope without the timestep, e.g. (("layer", 0),): which row of steps t is in. A
+    value that cannot be a dict key (scope(tags=["enc"])) stands there as its repr."""
     order = {"layer": 0, "direction": 1}
-    return tuple(sorted(((k, v) for k, v in (t.scope or {}).items() if k != "t"),
+    return tuple(sorted(((k, v if isinstance(v, Hashable) else repr(v))
+                         for k, v in (t.scope or {}).items() if k != "t"),
                         key=lambda kv: (order.get(kv[0], 2), kv[0])))
 
 
