@@ -209,9 +209,14 @@ def test_lr_is_settable_and_used():
     opt.step()
     np.testing.assert_allclose(p.data, [-0.5, -0.5])
     assert opt.state_dict()["param_groups"][0]["lr"] == 0.5
-    with pytest.raises(ValueError, match=r"^SGD: lr must be positive, got 0$"):
-        opt.lr = 0
+    with pytest.raises(ValueError, match=r"^SGD: lr must be 0 or more, got -0.1$"):
+        opt.lr = -0.1
     assert opt.lr == 0.5
+    opt.lr = 0  # as torch: a warm-up from 0, or a cosine decay to 0 (it was refused)
+    opt.step()
+    np.testing.assert_allclose(p.data, [-0.5, -0.5])
+    optim.Adam([p], lr=0.0).step()
+    np.testing.assert_allclose(p.data, [-0.5, -0.5])
 
 
 def test_params_any_iterable_deduped_zero_grad_and_skip_none():
@@ -239,15 +244,15 @@ def test_tensor_params_if_available():
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("make,msg", [
-    (lambda ps: optim.SGD(ps, lr=-0.1), "SGD: lr must be positive, got -0.1"),
+    (lambda ps: optim.SGD(ps, lr=-0.1), "SGD: lr must be 0 or more, got -0.1"),
     (lambda ps: optim.SGD(ps, lr=0.1, momentum=-0.5), "SGD: momentum must be non-negative, got -0.5"),
     (lambda ps: optim.SGD(ps, lr=0.1, weight_decay=-1), "SGD: weight_decay must be non-negative, got -1"),
     (lambda ps: optim.SGD(ps, lr=0.1, nesterov=True),
      "SGD: nesterov requires momentum > 0 and dampening = 0, got momentum=0.0, dampening=0.0"),
     (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
      "SGD: nesterov requires momentum > 0 and dampening = 0, got momentum=0.9, dampening=0.1"),
-    (lambda ps: optim.Adam(ps, lr=0), "Adam: lr must be positive, got 0"),
-    (lambda ps: optim.Adam(ps, lr=float("nan")), "Adam: lr must be positive, got nan"),
+    (lambda ps: optim.Adam(ps, lr=-1e-3), "Adam: lr must be 0 or more, got -0.001"),
+    (lambda ps: optim.Adam(ps, lr=float("nan")), "Adam: lr must be 0 or more, got nan"),
     (lambda ps: optim.Adam(ps, betas=(1.0, 0.999)), "Adam: betas[0] must be in [0, 1), got 1.0"),
     (lambda ps: optim.Adam(ps, betas=(0.9, -0.1)), "Adam: betas[1] must be in [0, 1), got -0.1"),
     (lambda ps: optim.Adam(ps, betas=(0.9,)), "Adam: betas must be a pair (beta1, beta2), got (0.9,)"),
@@ -344,7 +349,7 @@ def test_load_state_dict_refuses_mismatched_shape_and_changes_nothing():
 @pytest.mark.parametrize("edit,msg", [
     (lambda sd: sd["param_groups"][0].update(params=[0]), "state_dict has 1 params, optimizer has 2"),
     (lambda sd: sd["param_groups"][0].pop("eps"), "param group keys ['betas', 'lr', 'weight_decay'] differ"),
-    (lambda sd: sd["param_groups"][0].update(lr=-1.0), "Adam.load_state_dict: lr must be positive, got -1.0"),
+    (lambda sd: sd["param_groups"][0].update(lr=-1.0), "Adam.load_state_dict: lr must be 0 or more, got -1.0"),
     (lambda sd: sd["param_groups"].append({}), "expected a list of 1 param group"),
     (lambda sd: sd["state"].update({7: {}}), "state index 7 is not among the group's params [0, 1]"),
     (lambda sd: sd["state"][0].update(momentum_buffer=np.zeros((2, 3))), "state[0] has keys"),

@@ -96,13 +96,14 @@ class Optimizer:
 
     @property
     def lr(self):
-        """The learning rate; assigning validates it (must be positive)."""
+        """The learning rate; assigning validates it (0 or more, as torch: a warm-up from 0 or
+        a decay to 0 sets it to 0)."""
         return self._lr
 
     @lr.setter
     def lr(self, value):
         _real(type(self).__name__, "lr", value)
-        _need(type(self).__name__, "lr", value, value > 0, "positive")
+        _need(type(self).__name__, "lr", value, value >= 0, "0 or more")
         self._lr = value
 
     def _check(self, h, op=None):
@@ -113,7 +114,7 @@ class Optimizer:
             if name in h and not isinstance(h[name], (bool, np.bool_)):
                 raise TypeError(f"{op}: {name} must be True or False, got {h[name]!r}")
         _real(op, "lr", h["lr"])
-        _need(op, "lr", h["lr"], h["lr"] > 0, "positive")
+        _need(op, "lr", h["lr"], h["lr"] >= 0, "0 or more")
         for name in ("momentum", "dampening", "weight_decay", "eps", "lr_decay",
                      "initial_accumulator_value", "alpha"):
             if name in h:
