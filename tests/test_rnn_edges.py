@@ -303,3 +303,20 @@ def test_a_bug_in_ones_own_cell_keeps_its_frames_in_the_traceback():
     cause = e.value.__cause__
     assert isinstance(cause, TypeError) and "self.s = None + 1" in "".join(
         __import__("traceback").format_tb(cause.__traceback__))
+
+
+def test_a_plain_tensor_set_over_a_parameter_is_refused_as_torch():
+    """lin.weight = Tensor(...) dropped the weight from parameters() and state_dict(): the
+    forward read it, the optimizer never trained it, load_state_dict called its key
+    unexpected (found by the review helper)."""
+    lin = nn.Linear(3, 2)
+    before = lin.weight
+    with pytest.raises(TypeError, match=r"^Linear: cannot assign a Tensor as parameter 'weight' "
+                                        r"\(a Parameter or None is expected, as torch\)"):
+        lin.weight = Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
+    assert lin.weight is before and [k for k, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.weight = nn.Parameter(np.zeros((2, 3), np.float32))  # a Parameter, or None: taken
+    lin.bias = None
+    assert [k for k, _ in lin.named_parameters()] == ["weight"]
+    with pytest.raises(TypeError, match="GRU: cannot assign a ndarray as parameter 'weight_hh_l0'"):
+        nn.GRU(3, 4).weight_hh_l0 = np.zeros((12, 4), np.float32)

@@ -42,6 +42,15 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
+    def __setattr__(self, name, value):
+        # as torch: a plain Tensor set over a Parameter would drop it from parameters() and
+        # state_dict(), and the optimizer would never train what the forward now reads
+        if value is not None and not isinstance(value, Parameter) and \
+                isinstance(self.__dict__.get(name), Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as "
+                            f"parameter {name!r} (a Parameter or None is expected, as torch)")
+        object.__setattr__(self, name, value)
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError
 

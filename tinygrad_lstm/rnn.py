@@ -162,7 +162,7 @@ class _RecurrentLayer(Module):
                                 f"{type(value).__name__} as parameter {name!r} (a Parameter "
                                 "or None is expected, as torch)")
             setattr(*slot, value)
-        object.__setattr__(self, name, value)
+        super().__setattr__(name, value)
 
     def _check_dropout(self, p):
         """p as a float (torch stores float(dropout)); a ValueError naming the layer unless
