@@ -320,3 +320,35 @@ def test_a_plain_tensor_set_over_a_parameter_is_refused_as_torch():
     assert [k for k, _ in lin.named_parameters()] == ["weight"]
     with pytest.raises(TypeError, match="GRU: cannot assign a ndarray as parameter 'weight_hh_l0'"):
         nn.GRU(3, 4).weight_hh_l0 = np.zeros((12, 4), np.float32)
+
+
+def test_module_traversal_and_returns_as_torch():
+    """children(), named_modules(), ModuleList item assignment, load_state_dict's named
+    (missing_keys, unexpected_keys) and a clear word on parameter groups (each an
+    AttributeError, TypeError or unclear message before; found by the review helper)."""
+    from tinygrad_lstm import optim
+
+    class Net(nn.Module):
+        def __init__(self):
+            self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+            self.head = nn.Linear(2, 1)
+            self.same = self.head  # held twice: listed once, under its first name
+
+    net = Net()
+    assert [type(m).__name__ for m in net.children()] == ["ModuleList", "Linear", "Linear"]
+    assert [k for k, _ in net.named_modules()] == ["", "layers", "layers.0", "layers.1", "head"]
+    fresh = nn.Linear(2, 2)
+    net.layers[-1] = fresh
+    assert net.layers[1] is fresh and net.state_dict()["layers.1.weight"] is not None
+    with pytest.raises(TypeError, match="ModuleList: element 0 would be a int, not a Module"):
+        net.layers[0] = 3
+    with pytest.raises(IndexError, match="ModuleList: index 2 is out of range for 2 modules"):
+        net.layers[2] = fresh
+    sd = {k: v for k, v in net.state_dict().items() if k != "head.bias"}
+    sd["extra"] = np.zeros(1)
+    result = net.load_state_dict(sd, strict=False)
+    assert result.missing_keys == ["head.bias"] and result.unexpected_keys == ["extra"]
+    missing, unexpected = result  # still a pair
+    with pytest.raises(TypeError, match=r"SGD: params\[0\] is a dict: parameter groups are not "
+                                        "supported"):
+        optim.SGD([{"params": net.parameters(), "lr": 0.1}], lr=0.1)

@@ -7,7 +7,7 @@ as in torch.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -30,6 +30,9 @@ class Parameter(Tensor):
 def uniform_(shape, bound, rng, dtype):
     """U(−bound, bound) entries as a Parameter (PyTorch's default init for Linear and RNNs)."""
     return Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Module:
@@ -61,11 +64,29 @@ class Module:
             if isinstance(value, Module):
                 yield name, value
 
+    def children(self):
+        return (m for _, m in self.named_children())
+
     def modules(self):
         """This module and every module below it, depth first."""
         yield self
         for _, child in self.named_children():
             yield from child.modules()
+
+    def named_modules(self, prefix=""):
+        """("", self), then (dotted name, module) for every module below, depth first, each
+        once (a module held twice under its first name), as torch."""
+        seen = set()
+
+        def walk(module, name):
+            if id(module) in seen:
+                return
+            seen.add(id(module))
+            yield name, module
+            for child_name, child in module.named_children():
+                yield from walk(child, f"{name}.{child_name}" if name else child_name)
+
+        return walk(self, prefix)
 
     def _named_tensors(self, prefix=""):
         """Every (name, Parameter) pair, duplicates included (a tied weight under both names):
@@ -104,7 +125,7 @@ class Module:
 
         Everything is checked before anything is written: with `strict`, a missing or
         unexpected key is an error; a shape mismatch always is. Accepts torch tensors too.
-        Returns (missing, unexpected) key lists.
+        Returns (missing_keys, unexpected_keys), a named tuple of key lists, as torch.
         """
         own = OrderedDict(self._named_tensors())
         cls = type(self).__name__
@@ -137,7 +158,7 @@ class Module:
             arrays[k] = value
         for k, value in arrays.items():
             np.copyto(own[k].data, value, casting="unsafe")
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # --- modes ---------------------------------------------------------------------------
     def train(self, mode=True):
@@ -285,13 +306,24 @@ class ModuleList(Module):
     def __getitem__(self, index):
         if isinstance(index, slice):  # a new ModuleList of the same modules, as torch
             return ModuleList(list(self)[index])
+        return getattr(self, self._key(index))
+
+    def __setitem__(self, index, module):
+        key = self._key(index)
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: element {key} would be a {type(module).__name__}, "
+                            "not a Module")
+        setattr(self, key, module)
+
+    def _key(self, index):
+        """The attribute name of element `index` (an int, negative from the end)."""
         n = len(self)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"ModuleList: indices must be ints or slices, got "
                             f"{type(index).__name__}")
         if not -n <= index < n:
             raise IndexError(f"ModuleList: index {index!r} is out of range for {n} modules")
-        return getattr(self, str(int(index) % n))
+        return str(int(index) % n)
 
 
 class Dropout(Module):

@@ -34,6 +34,10 @@ def _collect(params, op):
     for i, p in enumerate(params):
         if id(p) in seen:
             continue
+        if isinstance(p, dict):  # torch's parameter groups
+            raise TypeError(f"{op}: params[{i}] is a dict: parameter groups are not supported; "
+                            "pass the parameters (one optimizer per group, if their "
+                            "hyperparameters differ)")
         data = getattr(p, "data", None)
         if not isinstance(data, np.ndarray):
             raise TypeError(f"{op}: params[{i}] ({type(p).__name__}) has no np.ndarray .data")
