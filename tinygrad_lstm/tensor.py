@@ -664,8 +664,7 @@ class Tensor:
         `w[0] -= lr * g` work). What an op computed, a leaf that requires grad with grad on,
         and a value that requires grad are refused, before anything changes: the assignment
         could not be recorded."""
-        value = value if type(value) is Tensor or isinstance(value, Tensor) \
-            else self._lift(value, "setitem")
+        value = value if isinstance(value, Tensor) else self._lift(value, "setitem")
         if self._ctx is not None:
             raise TypeError(f"setitem: a tensor {self.shape} computed by an op cannot be "
                             "assigned into (the change could not be recorded); build the new "

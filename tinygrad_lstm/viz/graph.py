@@ -230,8 +230,8 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     for key, node_id, label, beside in s.stubs:  # on the rank of the node it connects to
         # (with the node on the highlighted path when that left the step's box empty)
         clusters.get(key, belt).extend([
-            _node_line(node_id, dict(label=graphviz.escape(label), shape="plaintext", fontsize="8",
-                                     fontcolor="#777777")),
+            _node_line(node_id, dict(label=graphviz.escape(label), shape="plaintext",
+                                     fontsize="8", fontcolor="#777777")),
             f"\t{{rank=same; {node_id}; {beside}}}\n"])
     for (src, dst), e in edges.items():
         g.edge(src, dst, **_edge_attrs(e, shaded))
@@ -358,7 +358,8 @@ def render(root, out="graph.svg", **draw_kwargs):
         return [dot_path], hint
     except graphviz.CalledProcessError as e:  # a `dot` that runs but fails
         err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
-        return [dot_path], (f"`dot -T{'svg' if fmt == 'dot' else fmt}` failed (exit {e.returncode}"
+        shown = "svg" if fmt == "dot" else fmt
+        return [dot_path], (f"`dot -T{shown}` failed (exit {e.returncode}"
                             f"{': ' + err[-1] if err else ''}), so only the DOT source was "
                             f"written ({dot_path})")
     if g.source != source:  # dot needed another layout: keep what rendered

@@ -376,8 +376,8 @@ class _Scene:
                       fontsize="8" if small or len(symbol) > 2 else "11",
                       color="#aaaaaa" if small else "#555555",
                       fontcolor="#777777" if small else "black",
-                      tooltip=graphviz.escape(f"{t.op} → {_shape(t)}"), **({"group": box["group"]}
-                                                         if "group" in box else {}))
+                      tooltip=graphviz.escape(f"{t.op} → {_shape(t)}"),
+                      **({"group": box["group"]} if "group" in box else {}))
         if not self.has_box(t):
             return [(f"n{k}", circle)]
         return [(f"n{k}", circle),
