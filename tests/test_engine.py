@@ -727,18 +727,23 @@ def test_in_place_ops_on_a_leaf_update_it_as_torch_does():
             p *= 2.0
             p /= 2.0
             p += 0.0
+            p **= 1.0
     for p, b in zip(model.parameters(), before):
         np.testing.assert_allclose(p.data, b - np.float32(0.1) * p.grad, rtol=1e-6)
         assert p.is_leaf and p.requires_grad
     w = model.weight
     for sign, do in (("+=", lambda: w.__iadd__(1.0)), ("-=", lambda: w.__isub__(1.0)),
-                     ("*=", lambda: w.__imul__(2.0)), ("/=", lambda: w.__itruediv__(2.0))):
+                     ("*=", lambda: w.__imul__(2.0)), ("/=", lambda: w.__itruediv__(2.0)),
+                     ("**=", lambda: w.__ipow__(2.0))):
         with pytest.raises(RuntimeError, match=rf"`{re.escape(sign)}` on a leaf tensor \(2, 3\) "
                                                "that requires grad could not be recorded"):
             do()
     c = Tensor(np.ones(3))  # a leaf that requires no grad: in place, grad on or not
     alias = c
     c *= 3.0
+    assert c is alias and c.data.tolist() == [3.0, 3.0, 3.0]
+    c **= 2.0
+    c /= 3.0  # (rebound to a new tensor, `p **= 2` left the model as it was)
     assert c is alias and c.data.tolist() == [3.0, 3.0, 3.0]
     x = Tensor(np.ones(3), requires_grad=True)
     c += x  # recorded: c is now the add's node, the old array untouched

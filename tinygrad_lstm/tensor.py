@@ -521,7 +521,7 @@ class Tensor:
         return _binary(Add, self, other)
 
     def _in_place(self, other, ufunc, op, sign):
-        """`p += x` (and -=, *=, /=) on a leaf, as torch: under no_grad, or on a leaf that
+        """`p += x` (and -=, *=, /=, **=) on a leaf, as torch: under no_grad, or on a leaf that
         requires no grad, its array is updated in place, so that `p -= lr * p.grad` in a
         loop over `model.parameters()` trains the model (a new tensor bound to the loop's
         variable changed nothing); on a leaf that requires grad, with grad on, an error (the
@@ -599,6 +599,11 @@ class Tensor:
         if isinstance(p, Tensor) or np.ndim(p) != 0:
             raise OpError("pow: the exponent must be a scalar number")
         return Pow.apply(self, p=self.dtype.type(p))
+
+    def __ipow__(self, p):
+        if self._ctx is None and not (isinstance(p, Tensor) or np.ndim(p) != 0):
+            return self._in_place(self._lift(p, "pow"), np.power, "pow", "**=")
+        return self ** p
 
     def sigmoid(self):
         return _unary(Sigmoid, self)
