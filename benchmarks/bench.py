@@ -306,37 +306,90 @@ def planned_rounds(rounds, budget, round_seconds):
     return max(rounds, min(MAX_ROUNDS, int(budget / round_seconds)))
 
 
+def balanced_orders(n):
+    """Orders of range(n) in which every ordered pair (a, b), a != b, stands side by side
+    equally often (a Williams design: n orders for even n, 2n for odd n)."""
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(i + k) % n for i in first] for k in range(n)]
+    return rows if n % 2 == 0 else rows + [row[::-1] for row in rows]
+
+
+def check_step(case, impls, losses, grads=None):
+    """At the benchmark's size, in float32: every implementation's loss of this round agrees
+    with the reference's (rtol 1e-5: the implementations differ by ~1e-7; a step that skipped
+    its update, or a recurrence that never ran, differs by 1e-4 or more), and with `grads`
+    ({impl: {name: array}}, the first step's) each gradient's relative error, by norm, is
+    under 1e-3 (they agree to ~1e-6; a swapped gate block or a lost piece of a weight's
+    gradient is off by 1e-2 or more). The loss alone cannot tell these apart: at the first
+    step it is about ln 65 whatever the layer computes."""
+    for impl in impls:
+        if not np.isclose(losses[impl], losses["reference"], rtol=1e-5, atol=0):
+            raise AssertionError(f"{case.label}: {impl}'s float32 loss {losses[impl]:.7f} "
+                                 f"differs from the reference's {losses['reference']:.7f}")
+        if grads is None or impl == "reference":
+            continue
+        for k, want in grads["reference"].items():
+            got = np.asarray(grads[impl][k], dtype=np.float64)
+            err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-30)
+            if not err < 1e-3:
+                raise AssertionError(f"{case.label}: {impl}'s gradient of {k} differs from the "
+                                     f"reference's by {err:.2e} (relative, by norm)")
+
+
 def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budget=None,
               wall=time.perf_counter):
-    """{impl: [seconds per step]}, the steps interleaved; also checks the first losses agree.
-    With a `budget` (seconds), more than `rounds` rounds run when they fit in it, as measured
-    by `wall` on the last warm-up round (planned_rounds)."""
+    """{impl: [seconds per step]}, the steps interleaved; the warm-up rounds also check every
+    implementation against the reference at this size (check_step). The rounds take their
+    order from balanced_orders in turn, so that over a cycle of them each implementation runs
+    right after each other one equally often: the first step after another program's is
+    slower (its data and code are colder), and in a fixed order one implementation would
+    always pay that after the same one (the reference after torch's fused step). With a
+    `budget` (seconds), more than `rounds` rounds run when they fit in it, as measured by
+    `wall` on the last warm-up round (planned_rounds)."""
     params, x, targets = make_data(case)
-    steps = {impl: MAKERS[impl](case.kind, params, x, targets)[0] for impl in impls}
-    start = wall()
-    first = {impl: step() for impl, step in steps.items()}   # also the first warm-up round
-    last = wall() - start  # what a round takes, if no later warm-up round measures it better
-    for impl, loss in first.items():
-        if not np.isclose(loss, first["reference"], rtol=1e-4, atol=1e-5):
-            raise AssertionError(f"{case.label}: {impl}'s float32 loss {loss:.6f} differs from "
-                                 f"the reference's {first['reference']:.6f}")
+    made = {impl: MAKERS[impl](case.kind, params, x, targets) for impl in impls}
+    steps = {impl: step for impl, (step, _) in made.items()}
+    names = list(steps)
+    orders = [[names[i] for i in row] for row in balanced_orders(len(names))]
     times = {impl: [] for impl in impls}
+    turn = [0]
 
-    def one_round(keep):
+    def one_round(keep, check=None):
         start = wall()
-        for impl, step in steps.items():
+        order = orders[turn[0] % len(orders)]
+        turn[0] += 1
+        losses = {}
+        for impl in order:
             gc.collect()
             t0 = clock()
-            step()
+            losses[impl] = steps[impl]()
             dt = clock() - t0
             if keep:
                 times[impl].append(dt)
+        if check is not None:
+            check(losses)
         if progress is not None:
             progress.advance(task)
         return wall() - start
 
-    for _ in range(warmup - 1):
-        last = one_round(False)
+    first_grads = {}
+
+    def check_first(losses):  # the first step's gradients, before another step replaces them
+        first_grads.update({impl: {k: np.array(g) for k, g in grads().items()}
+                            for impl, (_, grads) in made.items()})
+        check_step(case, impls, losses, first_grads)
+
+    last = one_round(False, check_first)  # a round's time, unless a later warm-up measures it
+    for _ in range(warmup - 1):  # every later warm-up round's loss too (a skipped update)
+        last = one_round(False, lambda losses: check_step(case, impls, losses))
+    if warmup == 1:  # a second step is needed to see an update that did not happen
+        one_round(False, lambda losses: check_step(case, impls, losses))
     more = planned_rounds(rounds, budget, last) - rounds
     if more > 0:
         rounds += more
@@ -590,7 +643,8 @@ def main(argv=None):
             from rich.console import Console
             from rich.progress import Progress
             progress = Progress(console=Console(stderr=True), transient=True)
-            task = progress.add_task("benchmark", total=len(cases) * (rounds + args.warmup - 1))
+            per_case = rounds + max(args.warmup, 2)  # time_case's rounds, warm-up included
+            task = progress.add_task("benchmark", total=len(cases) * per_case)
             progress.start()
         except ImportError:
             progress = None

@@ -107,7 +107,7 @@ def fake_makers(clock, seconds):
                 clock.now += 100.0 if len(calls) < 2 else seconds[impl]
                 calls.append(1)
                 return 1.0
-            return step, None
+            return step, dict
         return maker
     return {impl: make(impl) for impl in seconds}
 
@@ -148,7 +148,7 @@ def test_with_one_warm_up_round_the_plan_is_made_on_the_loss_check(monkeypatch):
         def step():
             clock.now += 0.125
             return 1.0
-        return step, None
+        return step, dict
 
     monkeypatch.setattr(bench, "MAKERS", {"reference": maker, "engine": maker})
     monkeypatch.setattr(bench, "gc", types.SimpleNamespace(collect=lambda: 0))
@@ -175,3 +175,81 @@ def test_bad_arguments_are_refused_by_name(argv, message, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(argv)
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault", ["no update", "a gradient piece lost", "r and z swapped"])
+def test_the_warm_up_catches_an_implementation_that_does_other_work(monkeypatch, fault):
+    """The only check at the benchmark's size was the first loss (rtol 1e-4), which is about
+    ln 65 whatever the layer computes: an engine that skipped its update, lost part of a
+    weight's gradient or swapped two gates was timed as if it were right (found by the review
+    helper). Now every warm-up round's loss and the first step's gradients are compared."""
+    import numpy as np
+    from benchmarks import bench
+    real = bench.make_engine
+
+    def broken(kind, params, x, targets):
+        if fault == "r and z swapped":
+            H = params["weight_hh_l0"].shape[1]
+            params = dict(params)
+            for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                w = params[k].copy()
+                w[:H], w[H:2 * H] = params[k][H:2 * H], params[k][:H]
+                params[k] = w
+        step, grads = real(kind, params, x, targets)
+        if fault == "a gradient piece lost":
+            def grads_(g=grads):
+                out = dict(g())
+                out["weight_hh_l0"] = out["weight_hh_l0"] * np.float32(0.5)
+                return out
+            return step, grads_
+        if fault == "no update":
+            first = []
+
+            def step_():
+                if not first:
+                    first.append(step())
+                return first[0]
+            return step_, grads
+        return step, grads
+
+    monkeypatch.setitem(bench.MAKERS, "engine", broken)
+    case = bench.Case("gru", 8, 6, 16)
+    with pytest.raises(AssertionError, match=r"GRU B=8 T=6 H=16: engine's (float32 loss|"
+                                             r"gradient of)"):
+        bench.time_case(case, ["reference", "engine"], 1, 2, bench.time.process_time)
+    monkeypatch.setitem(bench.MAKERS, "engine", real)
+    times = bench.time_case(case, ["reference", "engine"], 1, 2, bench.time.process_time)
+    assert len(times["engine"]) == 1  # the real one passes
+
+
+def test_rounds_rotate_so_that_each_implementation_follows_each_other_equally(monkeypatch):
+    # in a fixed order the reference always ran right after torch fused, colder, and paid the
+    # switch more than the engine did (found by the review helper)
+    from benchmarks import bench
+    ran = []
+
+    def maker(name):
+        def make(kind, params, x, targets):
+            def step():
+                ran.append(name)
+                return 1.0
+            return step, dict
+        return make
+
+    for n in range(2, 7):
+        rows = bench.balanced_orders(n)
+        assert all(sorted(row) == list(range(n)) for row in rows)
+        pairs = [(a, b) for row in rows for a, b in zip(row, row[1:])]
+        assert len(set(pairs)) == n * (n - 1) and len(pairs) % (n * (n - 1)) == 0
+        assert len({pairs.count(p) for p in pairs}) == 1  # each pair equally often
+    names = ["reference", "engine", "torch eager", "torch fused"]
+    monkeypatch.setattr(bench, "MAKERS", {n: maker(n) for n in names})
+    monkeypatch.setattr(bench, "gc", types.SimpleNamespace(collect=lambda: 0))
+    bench.time_case(bench.Case("rnn", 1, 2, 3), names, 8, 4, bench.time.process_time)
+    rounds = [ran[i:i + 4] for i in range(0, len(ran), 4)]  # 4 warm-up and 8 timed rounds
+    after = {}
+    for r in rounds:
+        for a, b in zip(r, r[1:]):
+            after[(a, b)] = after.get((a, b), 0) + 1
+    assert set(after) == {(a, b) for a in names for b in names if a != b}
+    assert set(after.values()) == {3}  # 12 rounds: three cycles of the four orders
