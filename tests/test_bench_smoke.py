@@ -253,3 +253,30 @@ def test_rounds_rotate_so_that_each_implementation_follows_each_other_equally(mo
             after[(a, b)] = after.get((a, b), 0) + 1
     assert set(after) == {(a, b) for a in names for b in names if a != b}
     assert set(after.values()) == {3}  # 12 rounds: three cycles of the four orders
+
+
+def test_goals_read_the_engine_against_the_reference_and_the_added_step_cost():
+    # goals() was never run on data in a test: a ratio from the wrong rows would have passed
+    from benchmarks import bench
+
+    def rows(ref_ms, eng_ms, eager_ms=None):
+        out = {"reference": {"times": [ref_ms / 1e3] * 3}, "engine": {"times": [eng_ms / 1e3] * 3}}
+        if eager_ms is not None:
+            out["torch eager"] = {"times": [eager_ms / 1e3] * 3}
+            out["torch fused"] = {"times": [ref_ms / 2e3] * 3}
+        return out
+
+    results = [(bench.Case("lstm", 32, 64, 256), rows(50.0, 54.0, 120.0)),
+               (bench.Case("gru", 32, 64, 256), rows(40.0, 52.0)),
+               (bench.Case("rnn", 8, 100, 32), rows(1.0, 3.0)),
+               (bench.Case("rnn", 8, 1000, 32), rows(10.0, 30.0)),
+               (bench.Case("rnn", 8, 5000, 32), rows(50.0, 150.0))]
+    got = {g: (m, ok) for g, m, ok in bench.goals(results)}
+    assert got["LSTM B=32 T=64 H=256 ≤ 1.10×"] == ("1.08×", True)
+    assert got["… and below torch eager"] == ("1.08× vs 2.40×", True)
+    assert got["GRU B=32 T=64 H=256 ≤ 1.15×"] == ("1.30×", False)
+    assert got["RNN B=8 H=32 ≤ 4× at every T"] == ("T=100: 3.00×, T=1000: 3.00×, T=5000: 3.00×",
+                                                   True)
+    # 30 → 30 µs a step; each added step: (30 − 3) / 900 = 30 µs, then (150 − 30) / 4000 = 30
+    assert got["RNN per-timestep cost T=100→5000 ≤ 1.2×"] == (
+        "1.00× (30 → 30 µs/step); per added step 30 → 30 µs (1.00×)", True)
