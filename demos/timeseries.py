@@ -203,9 +203,12 @@ def main(argv=None):
         for kind in models:
             manual_seed(args.seed)
             model = Regressor(kind, args.hidden, np.random.default_rng(args.seed))
+            # every model gets the same minibatches: drawn from the series' generator, each
+            # model's depended on how many models had trained before it (--models' order)
+            batches = np.random.default_rng((args.seed, SERIES.index(name)))
             start = time.perf_counter()
             with progress(args.steps, f"{name} · {kind}") as update:
-                losses = train(model, data, args, rng, update)
+                losses = train(model, data, args, batches, update)
             row = metrics(y, forecast(model, data), prev)
             row["train"] = f"{np.mean(losses[-max(1, args.steps // 10):]):.3f}"
             row["time"] = f"{time.perf_counter() - start:.1f}s"
