@@ -88,6 +88,37 @@ def test_load_text_path(tmp_path):
     assert data.load_text(str(p)) == "héllo\nwörld\n"
 
 
+def test_load_text_reads_as_python_text_files_do(tmp_path):
+    # a BOM and Windows line ends became characters of the vocabulary ('\r', '\ufeff'),
+    # for the model to learn and sample (found by the review helper)
+    p = tmp_path / "w.txt"
+    p.write_bytes(b"\xef\xbb\xbfab\r\ncd\r\nold mac\rend")
+    assert data.load_text(p) == "ab\ncd\nold mac\nend"
+    assert str(data.CharVocab(data.load_text(p))).count("\\r") == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
+def test_load_text_reads_a_pipe(tmp_path):
+    # `--data <(zcat corpus.gz)` said "no such file": a pipe is not a regular file
+    import os
+    import threading
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "wb") as f:
+            f.write("piped text\n".encode())
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        assert data.load_text(fifo) == "piped text\n"
+    finally:
+        if writer.is_alive():  # load_text never opened the pipe: let the writer's open return
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(timeout=10)
+
+
 def test_load_text_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="load_text: no such file"):
         data.load_text(tmp_path / "missing.txt")

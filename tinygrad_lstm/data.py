@@ -55,8 +55,11 @@ def _ids(fn, ids):
 def load_text(path=None):
     """The text of ``path`` (UTF-8), or of the shipped tinyshakespeare corpus when ``path`` is None
     (1,115,394 characters, 65 distinct), read through ``importlib.resources`` so it is found in a
-    checkout and in an installed package alike. Raises FileNotFoundError for a missing file and
-    ValueError for an empty or non-UTF-8 one."""
+    checkout and in an installed package alike. As Python's text files read it: a leading
+    byte-order mark is dropped and Windows (\r\n) and old Mac (\r) line ends become \n, so
+    that they do not enter a model's vocabulary. ``path`` may be a pipe (``<(zcat x.gz)``).
+    Raises FileNotFoundError for a missing file or a directory and ValueError for an empty or
+    non-UTF-8 one."""
     if path is None:
         # __package__ is "tinygrad_lstm" on a normal import (already imported by then, so this
         # imports nothing); fall back to this file's folder if the module was loaded by path.
@@ -65,13 +68,15 @@ def load_text(path=None):
     if not isinstance(path, (str, PathLike)):
         raise ValueError(f"load_text: path must be a str or os.PathLike, got {path!r:.60}")
     p = Path(path)
-    if not p.is_file():
+    if not p.exists() or p.is_dir():  # a pipe is not a regular file, but it reads
         what = "is a directory, not a file" if p.is_dir() else "no such file"
         raise FileNotFoundError(f"load_text: {what}: {str(p)!r}")
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ValueError(f"load_text: {str(p)!r} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
         raise ValueError(f"load_text: {str(p)!r} is empty")
     return text
