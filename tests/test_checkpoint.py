@@ -413,3 +413,28 @@ def test_path_objects_and_strings_are_equivalent(tmp_path):
     checkpoint.save({"a": 1}, str(tmp_path / "s"))
     checkpoint.save({"a": 1}, Path(tmp_path / "p"))
     assert (tmp_path / "s").read_bytes() == (tmp_path / "p").read_bytes()
+
+
+def test_a_save_removes_the_temporary_files_a_killed_save_left(tmp_path):
+    """A SIGKILL mid-save (a preempted job) left a whole checkpoint as `.ck.npz.XXXXXXXX.tmp`,
+    never removed: each kill cost a checkpoint's size of disk (found by the review helper).
+    A later save removes those older than STALE_SECONDS; a recent one may be another
+    process's save in progress, and other files are never touched."""
+    import subprocess
+    path = tmp_path / "ck.npz"
+    code = ("import os, signal, sys\n"
+            "from tinygrad_lstm import checkpoint\n"
+            "os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+            f"checkpoint.save({{'w': list(range(1000))}}, {str(path)!r})\n")
+    subprocess.run([sys.executable, "-c", code], timeout=60)
+    (stale,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    old = checkpoint.time.time() - checkpoint.STALE_SECONDS - 5
+    os.utime(stale, (old, old))
+    recent = tmp_path / ".ck.npz.abcd1234.tmp"  # as if another process were saving now
+    recent.write_bytes(b"x")
+    other = tmp_path / ".other.npz.abcd1234.tmp"
+    other.write_bytes(b"x")
+    os.utime(other, (old, old))
+    checkpoint.save({"w": np.ones(3)}, path)
+    assert not stale.exists() and recent.exists() and other.exists()
+    assert checkpoint.load(path)["w"].tolist() == [1.0, 1.0, 1.0]

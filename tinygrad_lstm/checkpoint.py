@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = ["save", "load", "save_model", "load_model", "to_torch_state_dict",
 FORMAT, VERSION = "tinygrad_lstm.checkpoint", 1
 MANIFEST = "__manifest__"  # reserved member name; array members never take it
 TMP_STEM_BYTES = 200  # of the file's name, in the temporary file's (save)
+STALE_SECONDS = 600  # a temporary file this old is a killed save's (_remove_stale)
 SEP = "/"  # joins key paths into member names; the manifest, not the name, carries the structure
 
 
@@ -168,6 +170,27 @@ def save(obj, path):
             pass
         raise
     _fsync_dir(directory)
+    _remove_stale(directory, stem)
+
+
+def _remove_stale(directory, stem, age=STALE_SECONDS):
+    """Remove this file's temporary files that a killed save left (SIGKILL, a preempted job:
+    nothing ran to unlink them, and each is a whole checkpoint): those older than `age`
+    seconds, so that a save running at the same time in another process keeps its own."""
+    prefix, now = f".{stem}.", time.time()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        # mkstemp's names: the prefix, 8 random characters, the suffix
+        if name.startswith(prefix) and name.endswith(".tmp") and len(name) == len(prefix) + 12:
+            full = os.path.join(directory, name)
+            try:
+                if now - os.lstat(full).st_mtime > age:
+                    os.unlink(full)
+            except OSError:
+                pass
 
 
 def _member(zf, name):
