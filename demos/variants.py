@@ -110,7 +110,10 @@ def main(argv=None):
     data_rng = np.random.default_rng(args.seed)
     batches = [char_batches(train_ids, args.batch, args.seq_len, data_rng)
                for _ in range(args.steps)]
-    val_batches = [char_batches(val_ids, 32, args.seq_len, data_rng) for _ in range(8)]
+    # validation windows of their own generator: drawn after the training batches, they were
+    # other windows for every --steps, so runs of different lengths were scored on other text
+    val_rng = np.random.default_rng((args.seed, 1))
+    val_batches = [char_batches(val_ids, 32, args.seq_len, val_rng) for _ in range(8)]
 
     def val_loss(model):
         model.eval()

@@ -248,3 +248,27 @@ def test_timeseries_gives_each_model_the_same_result_whatever_runs_before_it(dem
     alone = main(flags + ["--models", "lstm"])["sine"]
     assert both["lstm"]["losses"] == alone["lstm"]["losses"]
     assert both["lstm"]["rmse"] == alone["lstm"]["rmse"]
+
+
+def test_variants_score_every_run_length_on_the_same_validation_windows(demos):
+    # drawn after the training batches from one generator, the validation windows changed
+    # with --steps, so a longer run was scored on other text (found by the review helper)
+    mod = demos("variants")["main"].__globals__  # the namespace main reads
+    real, seen = mod["char_batches"], []
+
+    def recording(ids, batch, seq_len, rng):
+        out = real(ids, batch, seq_len, rng)
+        if batch == 32:  # the validation batches (training ones are --batch, 16 here)
+            seen.append(np.array(out[0].data if hasattr(out[0], "data") else out[0]))
+        return out
+
+    mod["char_batches"] = recording
+    try:
+        flags = ["--chars", "20000", "--hidden", "8", "--variants", "rnn", "--batch", "16"]
+        mod["main"](flags + ["--steps", "2"])
+        short, seen[:] = list(seen), []
+        mod["main"](flags + ["--steps", "5"])
+    finally:
+        mod["char_batches"] = real
+    assert len(short) == len(seen) == 8
+    assert all(np.array_equal(a, b) for a, b in zip(short, seen))
