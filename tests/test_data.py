@@ -491,6 +491,11 @@ def test_normalize_errors():
         data.normalize([1.0, 2.0], float("nan"), 1.0)
     with raises("denormalize: std must be > 0, got 0.0"):
         data.denormalize([1.0], 0.0, 0.0)
+    # the training mean alone took the validation series' own std, silently (review helper)
+    with raises(r"normalize: give both mean and std \(the training set's\), or neither"):
+        data.normalize([1.0, 2.0, 4.0], 0.5)
+    with raises(r"normalize: give both mean and std"):
+        data.normalize([1.0, 2.0, 4.0], std=2.0)
 
 
 # ---------------------------------------------------------------------------- long-term tasks

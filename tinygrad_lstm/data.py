@@ -294,6 +294,9 @@ def normalize(series, mean=None, std=None):
     if not np.isfinite(series).all():
         raise ValueError(f"normalize: series has a non-finite value at index "
                          f"{np.argwhere(~np.isfinite(series))[0].tolist()}")
+    if (mean is None) != (std is None):  # one of the training set's statistics and one of
+        # this series' own would normalise validation data by its own spread, silently
+        raise ValueError("normalize: give both mean and std (the training set's), or neither")
     mean = float(series.mean()) if mean is None else _real("normalize", "mean", mean)
     if std is None:
         with np.errstate(over="ignore"):  # an overflowing spread is refused just below
