@@ -464,6 +464,13 @@ def test_gradcheck_changes_no_grad_and_checks_an_intermediate_input():
     assert a.grad is None and y.grad is None
     with pytest.raises(GradcheckError, match="input 0 of shape"):  # still finds a wrong one
         gradcheck(lambda y: _WrongTanh.apply(y), [y])
+    # an intermediate whose graph a backward has freed: the walk stops at the input (it went
+    # on into the freed graph and raised), and a retained one keeps its .grad
+    h = (a * 3.0).tanh().retain_grad()
+    h.sum().backward()
+    before = h.grad.copy()
+    assert gradcheck(lambda h: (h * h).sum(), [h])
+    np.testing.assert_array_equal(h.grad, before)
 
 
 class _WrongTanh(Function):

@@ -43,7 +43,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, nothing to check")
 
-    out = fn(*inputs)
+    # An input that is an intermediate stands in fn as a leaf sharing its array: the walk
+    # stops there, as torch's does, instead of going on into the caller's graph (which an
+    # earlier backward may have freed). Leaves are passed as they are, so that fn may also
+    # read them from elsewhere (a module's parameters, checked through `model.parameters()`).
+    args, stand_in = [], {}
+    for x in inputs:
+        if x._ctx is not None and id(x) not in stand_in:
+            stand_in[id(x)] = leaf = x.detach()
+            leaf.requires_grad = x.requires_grad
+        args.append(stand_in.get(id(x), x))
+    out = fn(*args)
     if not isinstance(out, Tensor):
         raise ValueError(f"gradcheck: fn returned a {type(out).__name__}, expected a Tensor")
     if not out.requires_grad:
@@ -53,18 +63,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     def loss_value():
         with no_grad():
-            return float(np.sum(fn(*inputs).data * direction))
+            return float(np.sum(fn(*args).data * direction))
 
-    # The gradient reaching each input is read off the walk (an input that is an intermediate
-    # has no .grad), and nothing the walk leaves is kept: every leaf's .grad is restored (a
-    # weight fn uses but that is not checked kept a gradient along the random direction, for
-    # the next optimizer step to apply) and the graph is retained (the walk goes on past an
-    # intermediate input into its own graph, which the caller may still need).
-    leaves = [t for t in toposort(out) if t._ctx is None]
-    saved_grads = [t.grad for t in leaves]
+    # The gradient reaching each input is read off the walk, and nothing the walk leaves is
+    # kept: the .grad of every tensor it reaches is restored (a weight fn uses but that is
+    # not checked kept a gradient along the random direction, for the next optimizer step to
+    # apply; a retained intermediate, one added to it).
+    reachable = toposort(out)
+    saved_grads = [t.grad for t in reachable]
     wanted = {}
     for k in checked:
-        wanted.setdefault(id(inputs[k]), []).append(k)
+        wanted.setdefault(id(args[k]), []).append(k)
     reached = {}
 
     def on_step(node, g, parent_grads):
@@ -72,14 +81,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             reached[k] = np.array(g, dtype=np.float64)
 
     try:
-        out.backward(direction.astype(out.dtype), retain_graph=True, on_step=on_step)
+        out.backward(direction.astype(out.dtype), on_step=on_step)
     finally:
-        for t, g in zip(leaves, saved_grads):
+        for t, g in zip(reachable, saved_grads):
             t.grad = g
     analytic = [reached.get(k, np.zeros(inputs[k].shape)) for k in checked]
 
     for k, ana in zip(checked, analytic):
-        x = inputs[k].data
+        x = args[k].data  # the input's array (an intermediate's, shared with its stand-in)
         num = np.empty_like(x)
         for i in np.ndindex(x.shape):
             orig = x[i]
