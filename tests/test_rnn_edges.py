@@ -318,6 +318,10 @@ def test_a_plain_tensor_set_over_a_parameter_is_refused_as_torch():
     lin.weight = nn.Parameter(np.zeros((2, 3), np.float32))  # a Parameter, or None: taken
     lin.bias = None
     assert [k for k, _ in lin.named_parameters()] == ["weight"]
+    with pytest.raises(TypeError, match="cannot assign a Tensor as parameter 'bias'"):
+        lin.bias = Tensor(np.zeros(2, np.float32))  # through None, the slot is still one
+    lin.bias = nn.Parameter(np.zeros(2, np.float32))
+    assert [k for k, _ in lin.named_parameters()] == ["weight", "bias"]
     with pytest.raises(TypeError, match="GRU: cannot assign a ndarray as parameter 'weight_hh_l0'"):
         nn.GRU(3, 4).weight_hh_l0 = np.zeros((12, 4), np.float32)
 
@@ -335,7 +339,8 @@ def test_module_traversal_and_returns_as_torch():
             self.same = self.head  # held twice: listed once, under its first name
 
     net = Net()
-    assert [type(m).__name__ for m in net.children()] == ["ModuleList", "Linear", "Linear"]
+    assert [type(m).__name__ for m in net.children()] == ["ModuleList", "Linear"]  # once
+    assert len(list(net.modules())) == 5  # net, the list, its two, the head (not twice)
     assert [k for k, _ in net.named_modules()] == ["", "layers", "layers.0", "layers.1", "head"]
     fresh = nn.Linear(2, 2)
     net.layers[-1] = fresh
@@ -344,6 +349,8 @@ def test_module_traversal_and_returns_as_torch():
         net.layers[0] = 3
     with pytest.raises(IndexError, match="ModuleList: index 2 is out of range for 2 modules"):
         net.layers[2] = fresh
+    with pytest.raises(TypeError, match="ModuleList: slice assignment is not supported"):
+        net.layers[0:1] = [fresh]
     sd = {k: v for k, v in net.state_dict().items() if k != "head.bias"}
     sd["extra"] = np.zeros(1)
     result = net.load_state_dict(sd, strict=False)

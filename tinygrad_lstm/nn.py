@@ -33,6 +33,7 @@ def uniform_(shape, bound, rng, dtype):
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_MISSING = object()
 
 
 class Module:
@@ -46,12 +47,18 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def __setattr__(self, name, value):
-        # as torch: a plain Tensor set over a Parameter would drop it from parameters() and
-        # state_dict(), and the optimizer would never train what the forward now reads
-        if value is not None and not isinstance(value, Parameter) and \
-                isinstance(self.__dict__.get(name), Parameter):
-            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as "
-                            f"parameter {name!r} (a Parameter or None is expected, as torch)")
+        # as torch: a plain Tensor set over a Parameter (or over one set to None, as
+        # `bias=False` leaves it) would drop it from parameters() and state_dict(), and the
+        # optimizer would never train what the forward now reads
+        old = self.__dict__.get(name, _MISSING)
+        if isinstance(old, Parameter) or old is None and name in self.__dict__.get(
+                "_none_params", ()):
+            if value is None:
+                self.__dict__.setdefault("_none_params", set()).add(name)
+            elif not isinstance(value, Parameter):
+                raise TypeError(f"{type(self).__name__}: cannot assign a "
+                                f"{type(value).__name__} as parameter {name!r} (a Parameter "
+                                "or None is expected, as torch)")
         object.__setattr__(self, name, value)
 
     def forward(self, *args, **kwargs):
@@ -59,19 +66,20 @@ class Module:
 
     # --- traversal -----------------------------------------------------------------------
     def named_children(self):
-        """(name, module) for each Module held directly as an attribute, in set order."""
+        """(name, module) for each Module held directly as an attribute, in set order; one
+        held twice (`self.same = self.head`) once, under its first name, as torch."""
+        seen = set()
         for name, value in vars(self).items():
-            if isinstance(value, Module):
+            if isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
                 yield name, value
 
     def children(self):
         return (m for _, m in self.named_children())
 
     def modules(self):
-        """This module and every module below it, depth first."""
-        yield self
-        for _, child in self.named_children():
-            yield from child.modules()
+        """This module and every module below it, depth first, each once."""
+        return (m for _, m in self.named_modules())
 
     def named_modules(self, prefix=""):
         """("", self), then (dotted name, module) for every module below, depth first, each
@@ -309,6 +317,9 @@ class ModuleList(Module):
         return getattr(self, self._key(index))
 
     def __setitem__(self, index, module):
+        if isinstance(index, slice):
+            raise TypeError("ModuleList: slice assignment is not supported; assign one "
+                            "element at a time (layers[i] = module)")
         key = self._key(index)
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList: element {key} would be a {type(module).__name__}, "
