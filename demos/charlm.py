@@ -347,9 +347,14 @@ def main(argv=None):
     # config: defaults < the checkpoint's (when resuming) < flags given now
     ck = read_checkpoint(args.resume, given) if args.resume else None
     if ck is not None and ck["vocab"] != "".join(vocab.itos):
+        only = set(ck["vocab"]) - set(vocab.itos)
+        why = ("; the checkpoint is older than load_text's reading of \\r\\n line ends and a "
+               "byte-order mark as Python's text files do (2026-12-06), which this version "
+               "cannot resume: train afresh" if only and only <= {"\r", "\ufeff"}
+               and set(vocab.itos) <= set(ck["vocab"]) else " (same --data?)")
         raise SystemExit(f"error: {args.resume} key 'vocab': saved with a vocabulary of "
                          f"{len(ck['vocab'])} characters {_clip(ck['vocab'])}, but this text's "
-                         f"is {len(vocab)} {_clip(''.join(vocab.itos))} (same --data?)")
+                         f"is {len(vocab)} {_clip(''.join(vocab.itos))}{why}")
     base = {k: v for k, v in ck["config"].items() if k in Config.__dataclass_fields__} if ck else {}
     cfg = check_config(Config(**{**base, **given}))
 

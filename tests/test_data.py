@@ -95,6 +95,10 @@ def test_load_text_reads_as_python_text_files_do(tmp_path):
     p.write_bytes(b"\xef\xbb\xbfab\r\ncd\r\nold mac\rend")
     assert data.load_text(p) == "ab\ncd\nold mac\nend"
     assert str(data.CharVocab(data.load_text(p))).count("\\r") == 0
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xef\xbb\xbfab\xffcd")
+    with raises(r"load_text: .*bad\.txt' is not UTF-8 text \(byte 5"):  # the BOM counted
+        data.load_text(bad)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")

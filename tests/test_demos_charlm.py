@@ -247,3 +247,17 @@ def assert_same(x, y, where="<root>"):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_a_checkpoint_whose_vocabulary_has_a_carriage_return_says_why_it_cannot_resume(
+        charlm, text_file, tmp_path):
+    # load_text now reads \r\n as \n: a checkpoint made on such a file before says "same
+    # --data?" to a user who gave the same --data (found by the review helper)
+    ck = tmp_path / "ck.npz"
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(ck)])
+    saved = checkpoint.load(ck)
+    saved["vocab"] = "".join(sorted(set(saved["vocab"]) | {"\r"}))
+    checkpoint.save(saved, ck)
+    with pytest.raises(SystemExit, match=r"older than load_text's reading of \\r\\n line ends.*"
+                                         "cannot resume: train afresh"):
+        charlm["main"](["--data", text_file, "--resume", str(ck), "--steps", "2"])

@@ -71,10 +71,13 @@ def load_text(path=None):
     if not p.exists() or p.is_dir():  # a pipe is not a regular file, but it reads
         what = "is a directory, not a file" if p.is_dir() else "no such file"
         raise FileNotFoundError(f"load_text: {what}: {str(p)!r}")
+    raw = p.read_bytes()
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"load_text: {str(p)!r} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+        text = raw[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:  # the offset in the file, the BOM counted
+        raise ValueError(f"load_text: {str(p)!r} is not UTF-8 text (byte {e.start + bom}: "
+                         f"{e.reason})") from None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
