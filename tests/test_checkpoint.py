@@ -4,6 +4,7 @@ import math
 import os
 import stat
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -428,7 +429,7 @@ def test_a_save_removes_the_temporary_files_a_killed_save_left(tmp_path):
             f"checkpoint.save({{'w': list(range(1000))}}, {str(path)!r})\n")
     subprocess.run([sys.executable, "-c", code], timeout=60)
     (stale,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    old = checkpoint.time.time() - checkpoint.STALE_SECONDS - 5
+    old = time.time() - checkpoint.STALE_SECONDS - 5
     os.utime(stale, (old, old))
     recent = tmp_path / ".ck.npz.abcd1234.tmp"  # as if another process were saving now
     recent.write_bytes(b"x")

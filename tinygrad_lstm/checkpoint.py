@@ -11,7 +11,6 @@ import json
 import math
 import os
 import tempfile
-import time
 import zipfile
 
 import numpy as np
@@ -170,15 +169,18 @@ def save(obj, path):
             pass
         raise
     _fsync_dir(directory)
-    _remove_stale(directory, stem)
+    _remove_stale(directory, stem, path)
 
 
-def _remove_stale(directory, stem, age=STALE_SECONDS):
+def _remove_stale(directory, stem, path, age=STALE_SECONDS):
     """Remove this file's temporary files that a killed save left (SIGKILL, a preempted job:
     nothing ran to unlink them, and each is a whole checkpoint): those older than `age`
-    seconds, so that a save running at the same time in another process keeps its own."""
-    prefix, now = f".{stem}.", time.time()
+    seconds, so that a save running at the same time in another process keeps its own. Their
+    age is read against the file just written, on the same filesystem's clock (an NFS
+    server's may differ from this machine's)."""
+    prefix = f".{stem}."
     try:
+        now = os.stat(path).st_mtime
         names = os.listdir(directory)
     except OSError:
         return
