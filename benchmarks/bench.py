@@ -533,8 +533,9 @@ def goals(results):
                 Ts = [key[2] for key in longs]
                 first = (med[1] - med[0]) / (Ts[1] - Ts[0])
                 last = (med[-1] - med[-2]) / (Ts[-1] - Ts[-2])
-                text += (f"; per added step {first * 1e6:.0f} → {last * 1e6:.0f} µs "
-                         f"({last / first:.2f}×)")
+                if first > 0 and last > 0:  # lengths close together: noise can make it ≤ 0
+                    text += (f"; per added step {first * 1e6:.0f} → {last * 1e6:.0f} µs "
+                             f"({last / first:.2f}×)")
             out.append((f"RNN per-timestep cost T={longs[0][2]}→{longs[-1][2]} ≤ 1.2×",
                         text, growth <= 1.2))
     k = ("lstm", 64, 128, 512)

@@ -127,8 +127,8 @@ def check_config(cfg):
         raise SystemExit(f"error: --reset must be in [0, 1), got {cfg.reset}")
     if not 0.0 <= cfg.dropout < 1.0:
         raise SystemExit(f"error: --dropout must be in [0, 1), got {cfg.dropout}")
-    if not 0.0 < cfg.lr_final <= 1.0:
-        raise SystemExit(f"error: --lr-final must be in (0, 1], got {cfg.lr_final}")
+    if not 0.0 <= cfg.lr_final <= 1.0:  # 0: a decay all the way, as torch's eta_min=0
+        raise SystemExit(f"error: --lr-final must be in [0, 1], got {cfg.lr_final}")
     if cfg.tie and cfg.hidden != cfg.embedding:
         raise SystemExit(f"error: --tie shares one matrix between the embedding and the head, so "
                          f"--hidden ({cfg.hidden}) must equal --embedding ({cfg.embedding})")

@@ -261,3 +261,10 @@ def test_a_checkpoint_whose_vocabulary_has_a_carriage_return_says_why_it_cannot_
     with pytest.raises(SystemExit, match=r"older than load_text's reading of \\r\\n line ends.*"
                                          "cannot resume: train afresh"):
         charlm["main"](["--data", text_file, "--resume", str(ck), "--steps", "2"])
+
+
+def test_lr_final_0_decays_to_zero(charlm, text_file):
+    # refused as outside (0, 1], though a decay to 0 is torch's eta_min default
+    r = charlm["main"](SMALL + ["--data", text_file, "--steps", "2", "--lr-final", "0"])
+    assert r.step == 2
+    assert charlm["lr_at"](r.config, 1.0) == 0.0
