@@ -351,7 +351,7 @@ def main(argv=None):
         why = ("; the checkpoint is older than load_text's reading of \\r\\n line ends and a "
                "byte-order mark as Python's text files do (2026-12-06), which this version "
                "cannot resume: train afresh" if only and only <= {"\r", "\ufeff"}
-               and set(vocab.itos) <= set(ck["vocab"]) else " (same --data?)")
+               and set(vocab.itos) - set(ck["vocab"]) <= {"\n"} else " (same --data?)")
         raise SystemExit(f"error: {args.resume} key 'vocab': saved with a vocabulary of "
                          f"{len(ck['vocab'])} characters {_clip(ck['vocab'])}, but this text's "
                          f"is {len(vocab)} {_clip(''.join(vocab.itos))}{why}")

@@ -471,6 +471,13 @@ def test_gradcheck_changes_no_grad_and_checks_an_intermediate_input():
     before = h.grad.copy()
     assert gradcheck(lambda h: (h * h).sum(), [h])
     np.testing.assert_array_equal(h.grad, before)
+    # fn reading a layer's output from its closure: the caller's graph stays walkable
+    e = (a * 2.0).tanh()
+    loss = (e * e).sum()
+    W = Tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    assert gradcheck(lambda W: (e * W).sum(), [W])
+    loss.backward()  # "the graph was already freed" when gradcheck's walk had freed it
+    assert a.grad is not None
 
 
 class _WrongTanh(Function):

@@ -359,3 +359,19 @@ def test_module_traversal_and_returns_as_torch():
     with pytest.raises(TypeError, match=r"SGD: params\[0\] is a dict: parameter groups are not "
                                         "supported"):
         optim.SGD([{"params": net.parameters(), "lr": 0.1}], lr=0.1)
+
+
+def test_a_module_list_may_hold_one_module_more_than_once_and_bias_false_is_a_slot():
+    # dedup in named_children made ModuleList([blk, blk]) one long: a loop over it applied
+    # the layer once, and append overwrote slot "1" (found by the review helper)
+    blk = nn.Linear(2, 2)
+    ml = nn.ModuleList([blk, blk])
+    assert len(ml) == 2 and ml[1] is blk and len(nn.ModuleList([blk] * 3)) == 3
+    ml.append(nn.Linear(2, 2))
+    assert len(ml) == 3 and ml[1] is blk and ml[2] is not blk
+    assert "(1): Linear" in repr(ml)
+    lin = nn.Linear(2, 2, bias=False)  # torch registers the empty slot: only a Parameter fits
+    with pytest.raises(TypeError, match="Linear: cannot assign a Tensor as parameter 'bias'"):
+        lin.bias = Tensor(np.ones(2, np.float32), requires_grad=True)
+    with pytest.raises(TypeError, match="LSTMCell: cannot assign a Tensor as parameter 'bias_ih'"):
+        nn.LSTMCell(2, 3, bias=False).bias_ih = Tensor(np.ones(12, np.float32))

@@ -125,8 +125,8 @@ class _Cell(Module):
         G, H, k = self.gates, hidden_size, 1.0 / math.sqrt(hidden_size)
         self.weight_ih = uniform_((G * H, input_size), k, rng, dtype)
         self.weight_hh = uniform_((G * H, H), k, rng, dtype)
-        self.bias_ih = uniform_((G * H,), k, rng, dtype) if bias else None
-        self.bias_hh = uniform_((G * H,), k, rng, dtype) if bias else None
+        self.register_parameter("bias_ih", uniform_((G * H,), k, rng, dtype) if bias else None)
+        self.register_parameter("bias_hh", uniform_((G * H,), k, rng, dtype) if bias else None)
         if forget_bias:
             b = self.forget_block * H
             self.bias_ih.data[b:b + H] += forget_bias

@@ -19,7 +19,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     element takes part (a random-direction check of the vector-Jacobian product).
 
     Args:
-        fn: called as fn(*inputs); returns a Tensor.
+        fn: called as fn(*inputs); returns a Tensor. An input that is an intermediate (not a
+            leaf) is passed as a leaf sharing its array, so fn must compute from its argument,
+            not from the intermediate itself.
         inputs: float64 Tensors; those with requires_grad=True are checked.
         eps: the finite-difference step. Defaults to 1e-6.
         atol, rtol: an element passes when |analytic − numerical| ≤ atol + rtol·|numerical|.
@@ -81,7 +83,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             reached[k] = np.array(g, dtype=np.float64)
 
     try:
-        out.backward(direction.astype(out.dtype), on_step=on_step)
+        # retained: the walk may go on into a graph of the caller's that fn reads (a layer's
+        # output it closes over), which the caller may still walk
+        out.backward(direction.astype(out.dtype), retain_graph=True, on_step=on_step)
     finally:
         for t, g in zip(reachable, saved_grads):
             t.grad = g

@@ -64,6 +64,17 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError
 
+    def register_parameter(self, name, param):
+        """Set a Parameter (or None: a parameter slot left empty, as `bias=False` leaves it,
+        which then takes only a Parameter or None) as attribute `name`, as torch."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot register a "
+                            f"{type(param).__name__} as parameter {name!r} (a Parameter or "
+                            "None is expected)")
+        if param is None:
+            self.__dict__.setdefault("_none_params", set()).add(name)
+        object.__setattr__(self, name, param)
+
     # --- traversal -----------------------------------------------------------------------
     def named_children(self):
         """(name, module) for each Module held directly as an attribute, in set order; one
@@ -188,8 +199,8 @@ class Module:
         return ""
 
     def __repr__(self):
-        children = [f"  ({name}): " + repr(m).replace("\n", "\n  ")
-                    for name, m in self.named_children()]
+        children = [f"  ({name}): " + repr(m).replace("\n", "\n  ")  # each name, as torch
+                    for name, m in vars(self).items() if isinstance(m, Module)]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
 
@@ -233,7 +244,8 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         k = 1.0 / math.sqrt(in_features)
         self.weight = uniform_((out_features, in_features), k, rng, dtype)
-        self.bias = uniform_((out_features,), k, rng, dtype) if bias else None
+        self.register_parameter("bias", uniform_((out_features,), k, rng, dtype) if bias
+                                else None)
 
     def forward(self, x):
         x, _ = as_input("Linear", x)
@@ -300,11 +312,11 @@ class ModuleList(Module):
         setattr(self, str(len(self)), module)
         return self
 
-    def __len__(self):
-        return sum(1 for _ in self.named_children())
+    def __len__(self):  # its elements, a module held twice counted twice (as torch)
+        return sum(1 for _ in self)
 
     def __iter__(self):
-        return (m for _, m in self.named_children())
+        return (m for m in vars(self).values() if isinstance(m, Module))
 
     def extend(self, modules):
         for m in modules:
