@@ -258,7 +258,8 @@ def test_a_checkpoint_whose_vocabulary_has_a_carriage_return_says_why_it_cannot_
     saved = checkpoint.load(ck)
     vocab = saved["vocab"]
     # made on \r\n line ends (\r beside \n), or on old Mac ones (\r instead of \n)
-    for old in ("".join(sorted(set(vocab) | {"\r"})), "".join(sorted(set(vocab) - {"\n"} | {"\r"}))):
+    for old in ("".join(sorted(set(vocab) | {"\r"})),
+                "".join(sorted(set(vocab) - {"\n"} | {"\r"}))):
         saved["vocab"] = old
         checkpoint.save(saved, ck)
         with pytest.raises(SystemExit, match=r"older than load_text's reading of \\r\\n line "

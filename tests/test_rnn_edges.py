@@ -199,7 +199,8 @@ def test_repr_shows_the_cell_options_that_change_the_model():
 
 @pytest.mark.parametrize("kind, kw, says", [
     ("GRU", dict(forget_bias=1.0), "GRU: GRUCell: forget_bias=1.0 but the cell has no forget gate"),
-    ("LSTM", dict(bias=False, forget_bias=1.0), "LSTM: LSTMCell: forget_bias=1.0 but the cell has no bias"),
+    ("LSTM", dict(bias=False, forget_bias=1.0),
+     "LSTM: LSTMCell: forget_bias=1.0 but the cell has no bias"),
     ("RNN", dict(nonlinearity="gelu"), "RNN: RNNCell: nonlinearity must be 'tanh' or 'relu'"),
 ])
 def test_a_cell_option_the_cell_refuses_names_the_layer_too(kind, kw, says):
