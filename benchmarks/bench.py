@@ -395,6 +395,7 @@ def time_case(case, impls, rounds, warmup, clock, progress=None, task=None, budg
         rounds += more
         if progress is not None:
             progress.update(task, total=progress.tasks[0].total + more)
+    turn[0] = 0  # the timed rounds start a cycle of the orders (whole cycles: exactly even)
     for _ in range(rounds):
         one_round(True)
     return times
