@@ -663,3 +663,23 @@ def test_a_tensor_used_twice_by_one_op_lists_that_op_once_among_its_consumers():
     assert len(walk.children[id(w)]) == 1
     text = capture(make_step_panel(walk, k))
     assert "consumers: leaf (3,) × leaf (3,)" in text and "), leaf" not in text
+
+
+@pytest.mark.parametrize("layer, T, size", [(nn.LSTM, 12, (80, 24)), (nn.RNN, 12, (80, 24)),
+                                            (nn.LSTM, 8, (80, 24)), (nn.RNN, 30, (120, 40))])
+def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size):
+    """fit_step_panel tried two sizes, cutting a row cap above the rows there were, and the
+    screens of a T = 12 LSTM at 80x24 came out 1 to 6 lines too tall: the terminal scrolled
+    the title ("node k of N") and the node off the top (found by the review helper)."""
+    from tinygrad_lstm.viz.stepper import fit_step_panel
+    loss, model, _ = tiny_lstm(T=T, layer=layer)
+    walk = record(loss, model)
+    width, height = size
+    con = Console(file=io.StringIO(), width=width, height=height, color_system=None)
+    for k in sorted(set(range(0, len(walk), max(1, len(walk) // 10))) | {len(walk) - 1}):
+        for message in (None, walk.no_path or "a two-line message\nof the navigation"):
+            panel = fit_step_panel(con, walk, k, title="t", message=message)
+            lines = con.render_lines(panel, pad=False)
+            assert len(lines) <= height - 1, (k, len(lines))
+            top = "".join(seg.text for seg in lines[0])
+            assert f"node {k + 1} of {len(walk)}" in top

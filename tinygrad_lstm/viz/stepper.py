@@ -179,11 +179,12 @@ def make_where(walk, k, limit=4):
 
 
 def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None,
-                    max_out=MAX_OUT, width=None):
+                    max_out=MAX_OUT, width=None, bars=True):
     """The whole screen for step k (0-based) of a walk, as one Panel (`width`: the console's,
-    to fit the timestep bars in)."""
+    to fit the timestep bars in; `bars`: with the per-timestep panel)."""
     parts = [make_node_table(walk, k, max_out)]
-    timesteps = make_timestep_panel(walk, k, max_rows, None if width is None else width - 4)
+    timesteps = make_timestep_panel(walk, k, max_rows, None if width is None else width - 4) \
+        if bars else None
     if timesteps is not None:
         which = f" · {lane_label(_focus(walk, k))}" if walk.multi else ""
         parts += [Rule(Text(f"gradient that has reached each timestep{which} (log scale)"),
@@ -198,18 +199,28 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
 
 def fit_step_panel(console, walk, k, **kw):
     """make_step_panel with as many timestep rows as leave the screen (and a prompt line)
-    inside the console's height."""
-    room = console.size.height - 1
+    inside the console's height: fewer rows, then fewer outputs listed, then no timestep
+    bars. Taller, the terminal scrolled the title ("node k of N") and the node off the top
+    (it tried two sizes, cutting a row cap that was above the rows there were)."""
+    room, width = console.size.height - 1, console.size.width
+    key = _focus(walk, k)
+    shown = len({e[2] for e in walk.states[key]}) if key is not None else 1
+
+    def fits(panel):
+        return len(console.render_lines(panel, pad=False)) - room
+
     for max_out in (MAX_OUT, 2):
-        rows = room
-        for _ in range(2):
-            panel = make_step_panel(walk, k, max_rows=rows, max_out=max_out,
-                                    width=console.size.width, **kw)
-            over = len(console.render_lines(panel, pad=False)) - room
+        rows = max(1, min(room, shown))
+        while True:
+            panel = make_step_panel(walk, k, max_rows=rows, max_out=max_out, width=width, **kw)
+            over = fits(panel)
             if over <= 0:
                 return panel
-            rows = max(2, rows - over - 2)
-    return panel  # the smallest we can make it; the terminal scrolls
+            if rows == 1:
+                break
+            rows = max(1, rows - over)
+    # the smallest there is; taller still, the terminal scrolls
+    return make_step_panel(walk, k, max_out=2, width=width, bars=False, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
