@@ -155,14 +155,12 @@ class _RecurrentLayer(Module):
         # The cells run the forward, so a weight assigned to the layer under torch's name
         # (`lstm.weight_ih_l0 = Parameter(...)`: custom init, weight tying) goes to its cell
         # too; else the layer would list a weight that the forward never reads.
+        # Module's check comes first: a non-Parameter is refused naming the layer, before
+        # the cell changes.
+        super().__setattr__(name, value)
         slot = self.__dict__.get("_slots", {}).get(name)
         if slot is not None:
-            if value is not None and not isinstance(value, Parameter):
-                raise TypeError(f"{type(self).__name__}: cannot assign a "
-                                f"{type(value).__name__} as parameter {name!r} (a Parameter "
-                                "or None is expected, as torch)")
             setattr(*slot, value)
-        super().__setattr__(name, value)
 
     def _check_dropout(self, p):
         """p as a float (torch stores float(dropout)); a ValueError naming the layer unless
