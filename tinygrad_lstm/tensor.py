@@ -507,7 +507,7 @@ class Tensor:
         input projection (LSTM and GRU B=32 T=64 H=256 steps 0.98x, paired)."""
         other = other if type(other) is Tensor else self._lift(other, "add")
         if self._ctx is None:
-            return self._in_place(other, np.add, "add", "+=")
+            return self._in_place(other, Add, np.add, "+=")
         x = self.data
         if x.nbytes >= DONATE_BYTES and _donates(self, x, other.data):
             ctx = _new(Add)
@@ -520,20 +520,20 @@ class Tensor:
             return _node(ctx, x, _NEEDS[self.requires_grad][other.requires_grad])
         return _binary(Add, self, other)
 
-    def _in_place(self, other, ufunc, op, sign):
+    def _in_place(self, other, cls, ufunc, sign):
         """`p += x` (and -=, *=, /=, **=) on a leaf, as torch: under no_grad, or on a leaf that
         requires no grad, its array is updated in place, so that `p -= lr * p.grad` in a
         loop over `model.parameters()` trains the model (a new tensor bound to the loop's
         variable changed nothing); on a leaf that requires grad, with grad on, an error (the
-        change could not be recorded). Where `other` requires grad, the op is recorded and
-        the name is bound to the new node, as `p = p + x`."""
-        recording = _grad_enabled
+        change could not be recorded). Where `other` requires grad, the op `cls` is recorded
+        and the name is bound to the new node, as `p = p + x`."""
+        op, recording = cls.op, _grad_enabled
         if recording and self.requires_grad:
             raise RuntimeError(f"{op}: `{sign}` on a leaf tensor {self.shape} that requires "
                                f"grad could not be recorded; update it under no_grad() (as "
                                f"torch), or through its .data")
         if recording and other.requires_grad:
-            return _binary(_IN_PLACE_OPS[op], self, other)
+            return _binary(cls, self, other)
         x, y = self.data, other.data
         if x.dtype != y.dtype:
             raise OpError(f"{op}: dtypes differ ({x.dtype}, {y.dtype}); "
@@ -550,23 +550,21 @@ class Tensor:
         ufunc(x, y, out=x)
         return self
 
-    def __isub__(self, other):
-        other = other if type(other) is Tensor else self._lift(other, "sub")
+    def _update(self, other, cls, ufunc, sign):
+        """`self op= other`: in place on a leaf (`_in_place`), else recorded as `cls`."""
+        other = other if type(other) is Tensor else self._lift(other, cls.op)
         if self._ctx is None:
-            return self._in_place(other, np.subtract, "sub", "-=")
-        return _binary(Sub, self, other)
+            return self._in_place(other, cls, ufunc, sign)
+        return _binary(cls, self, other)
+
+    def __isub__(self, other):
+        return self._update(other, Sub, np.subtract, "-=")
 
     def __imul__(self, other):
-        other = other if type(other) is Tensor else self._lift(other, "mul")
-        if self._ctx is None:
-            return self._in_place(other, np.multiply, "mul", "*=")
-        return _binary(Mul, self, other)
+        return self._update(other, Mul, np.multiply, "*=")
 
     def __itruediv__(self, other):
-        other = other if type(other) is Tensor else self._lift(other, "div")
-        if self._ctx is None:
-            return self._in_place(other, np.divide, "div", "/=")
-        return _binary(Div, self, other)
+        return self._update(other, Div, np.divide, "/=")
 
     def __sub__(self, other):
         return _binary(Sub, self, other if type(other) is Tensor else self._lift(other, "sub"))
@@ -602,7 +600,8 @@ class Tensor:
 
     def __ipow__(self, p):
         if self._ctx is None and not (isinstance(p, Tensor) or np.ndim(p) != 0):
-            return self._in_place(self._lift(p, "pow"), np.power, "pow", "**=")
+            # a lifted constant never requires grad, so Pow is only named here, not recorded
+            return self._in_place(self._lift(p, "pow"), Pow, np.power, "**=")
         return self ** p
 
     def sigmoid(self):
@@ -897,5 +896,3 @@ def default_rng():
 # The primitives need Function (above); the Tensor methods need them (at call time).
 from .ops import (Add, Cat, Chunk, Div, Exp, GetItem, Log, MatMul, Max, Mean, Mul,  # noqa: E402
                   Neg, Pow, Relu, Reshape, Sigmoid, Stack, Sub, Sum, Tanh, Transpose)
-
-_IN_PLACE_OPS = {"add": Add, "sub": Sub, "mul": Mul, "div": Div}  # Tensor._in_place
