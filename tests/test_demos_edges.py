@@ -201,18 +201,26 @@ def _on_a_terminal(code):
     """What `code` (run in a child Python) writes to its stderr when that is a terminal."""
     import os
     import threading
+    import select
     master, slave = os.openpty()
     chunks = []
+    child_done = threading.Event()
 
     def drain():  # a full pseudo-terminal buffer would block the child
+        # Reads until the child is done and nothing is left. Our end of the terminal stays
+        # open until then: closing it first hung the terminal up, and Linux drops what the
+        # reader had not read yet (the bar's last frame, on a busy machine).
         while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:  # the child closed its end
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                chunks.append(data)
+            elif child_done.is_set():
                 return
-            if not data:
-                return
-            chunks.append(data)
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
@@ -220,8 +228,9 @@ def _on_a_terminal(code):
         subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=slave,
                        cwd=ROOT, check=True, timeout=60, env={**os.environ, "COLUMNS": "160"})
     finally:
+        child_done.set()
+        reader.join(timeout=10)
         os.close(slave)
-        reader.join(timeout=5)
         os.close(master)
     return b"".join(chunks).decode("utf-8", "replace")
 

@@ -420,9 +420,13 @@ def test_clip_grad_norm_non_finite_total_is_returned():
     p, q = P(np.zeros(2), [np.inf, 1.0]), P(np.zeros(1), [2.0])
     assert optim.clip_grad_norm_([p, q], 1.0) == math.inf
     assert q.grad[0] == 0.0 and np.isnan(p.grad[0])  # coef 0, as in torch
-    r = P(np.zeros(2), [np.nan, 1.0])
-    assert math.isnan(optim.clip_grad_norm_([r], 1.0))
-    assert r.grad[1] == 1.0  # a nan coefficient is not < 1: grads left as they are
+    # a NaN total makes every grad NaN, as in torch (they used to be left unclipped, so the
+    # parameters without a NaN took a full-size step); with the inf norm too, wherever the
+    # NaN is (the builtin max() kept 3.0 over a NaN that came after it)
+    for norm_type in (2.0, "inf"):
+        r, s = P(np.zeros(2), [3.0, 1.0]), P(np.zeros(2), [np.nan, 1.0])
+        assert math.isnan(optim.clip_grad_norm_([r, s], 10.0, norm_type))
+        assert np.isnan(r.grad).all() and np.isnan(s.grad).all()
 
 
 def test_clip_grad_value():
@@ -480,6 +484,24 @@ def test_loads_torch_optimizer_state_and_goes_on_as_torch_does(name, kw):
     for k, (p, tp) in enumerate(zip(ours, theirs)):
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-12,
                                    err_msg=f"{name} {kw} param {k}")
+
+
+def test_torch_state_of_a_scheduled_optimizer_loads():
+    # an LR scheduler adds initial_lr to torch's param group: bookkeeping, not arithmetic,
+    # so the state loads (it was refused as "param group keys ... differ"), with the lr the
+    # schedule had reached
+    torch = pytest.importorskip("torch")
+    from tinygrad_lstm import checkpoint
+    theirs = [torch.zeros(3, requires_grad=True)]
+    topt = torch.optim.SGD(theirs, lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.StepLR(topt, 1, gamma=0.5)
+    theirs[0].grad = torch.ones(3)
+    topt.step()
+    sched.step()
+    opt = optim.SGD([P(np.zeros(3))], lr=1.0)
+    opt.load_state_dict(checkpoint.from_torch_state_dict(topt.state_dict()))
+    assert opt.lr == pytest.approx(0.05) and opt.momentum == 0.9
+    np.testing.assert_allclose(opt.state[0]["momentum_buffer"], np.ones(3))
 
 
 def test_torch_state_with_a_switch_we_do_not_implement_is_refused_by_name():

@@ -77,6 +77,7 @@ def _state_value(op, key, name, v, j, data):
 # (through checkpoint.from_torch_state_dict) loads when they leave the arithmetic ours: the
 # switches for how torch schedules the work (None: any value), the others only when off.
 TORCH_SWITCHES = {"foreach": None, "fused": None, "capturable": None, "differentiable": None,
+                  "initial_lr": None,  # an LR scheduler's record of the starting lr
                   "maximize": False, "amsgrad": False, "decoupled_weight_decay": False}
 
 
@@ -350,7 +351,9 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
 
     The total is the norm_type-norm of the per-parameter norms (``inf``: the largest |g|).
     Grads are multiplied by ``max_norm / (total + 1e-6)`` only when that is < 1, as in torch.
-    A non-finite total is returned as is (an inf total zeroes finite grads, like torch).
+    A non-finite total is returned as is and scales the grads as in torch: an inf total
+    zeroes the finite grads, a NaN total makes every grad NaN (the step that follows is then
+    visibly broken, not silently unclipped).
     Parameters with grad None are skipped; 0.0 is returned when none have a grad.
     """
     _real("clip_grad_norm_", "max_norm", max_norm)
@@ -363,11 +366,12 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
     if not grads:
         return 0.0
     if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
+        # np.max, not max(): the builtin keeps 3.0 over a NaN that comes after it
+        total = float(np.max([np.max(np.abs(g)) if g.size else 0.0 for g in grads]))
     else:
         total = _pnorm([_pnorm(g, norm_type) for g in grads], norm_type)
     coef = max_norm / (total + 1e-6)
-    if coef < 1:
+    if not coef >= 1:  # NaN included
         for g in grads:
             g *= coef
     return total

@@ -19,7 +19,8 @@ import numpy as np
 from . import tensor as _tensor
 from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLSTMCell,
                     RNNCell, check_states, check_step, squash, step_error)
-from .nn import Dropout, Module, Parameter, _check_size, as_input
+from . import functional as F
+from .nn import Module, Parameter, _check_size, as_input
 from .tensor import OpError, Tensor, _release, default_rng, scope
 
 
@@ -128,7 +129,7 @@ class _RecurrentLayer(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self._drop_rng = rng
-        self.dropout = dropout  # makes self.drop (see the property)
+        self.dropout = dropout
         self.cell = cell_cls
         D = 2 if bidirectional else 1
         # A plain list, invisible to named_parameters: the cells' Parameters are registered
@@ -177,12 +178,8 @@ class _RecurrentLayer(Module):
 
     @dropout.setter
     def dropout(self, p):
-        p = self._check_dropout(p)
-        self._dropout = p
-        self.drop = None
-        if p:
-            self.drop = Dropout(p, self._drop_rng)
-            self.drop.training = self.training
+        # a number, not a Dropout child: torch's layers list no submodule for it
+        self._dropout = self._check_dropout(p)
 
     @property
     def state_names(self):
@@ -301,8 +298,8 @@ class _RecurrentLayer(Module):
                 finals.append(final)
                 outs.append(Tensor.stack([s["h"] for s in steps]))   # (T, B, H)
             layer_input = outs[0] if D == 1 else Tensor.cat(outs, axis=2)
-            if self.drop is not None and layer < self.num_layers - 1:
-                layer_input = self.drop(layer_input)  # between layers only (Zaremba et al. 2014)
+            if self._dropout and layer < self.num_layers - 1:  # between layers only (Zaremba 2014)
+                layer_input = F.dropout(layer_input, self._dropout, self.training, self._drop_rng)
         out = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
         final = tuple(Tensor.stack([f[j] for f in finals]) for j in range(len(self.state_names)))
         final = final[0] if len(final) == 1 else final
