@@ -857,3 +857,30 @@ def test_a_scope_value_that_cannot_be_a_dict_key_is_drawn_and_stepped():
         with scope(tags=["enc"], t=t):
             h2 = cell(Tensor(np.ones((1, 2), np.float32)), h2).named("h")
     assert "h[tags=[&#x27;enc&#x27;],t=2]" in draw((h2 * h2).sum()).source
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_two_calls_in_one_graph_are_drawn_apart(kind):
+    """A layer run on two chunks of a sequence, the second starting from the first's state
+    (and an encoder's and a decoder's layer, both "layer 0"): draw() crashed ("() is not in
+    list": the state path ran from one call into the other through the unscoped stack), and
+    the two calls' steps shared the boxes t = 1..3. Each call now has its own row of steps,
+    labelled call 1 and call 2."""
+    layer = getattr(nn, kind)
+    manual_seed(0)
+    x = Tensor(np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32))
+    m = layer(3, 4)
+    _, state = m(x[:3])
+    out, _ = m(x[3:], state)
+    enc, dec = layer(3, 4), layer(3, 4)
+    _, st = enc(x[:3])
+    out2, _ = dec(x[3:], st)
+    for loss in ((out * out).mean(), (out2 * out2).mean()):
+        src = draw(loss, grads=True).source
+        for call in (1, 2):
+            for t in (1, 2, 3):
+                assert src.count(f'label="layer 0 · call {call} · t = {t}"') == 1, (call, t)
+        labels = " ".join(re.findall(r'label=(".*?"|<.*?>)\s', src))
+        assert "call 3" not in labels and "_call" not in labels
+    one = draw((m(x)[0] ** 2).mean()).source  # one call: no call number shown
+    assert not re.search(r"call \d", one) and 'label="layer 0 · t = 1"' in one

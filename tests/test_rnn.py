@@ -394,7 +394,10 @@ def test_states_give_every_timestep_and_gate():
     np.testing.assert_array_equal(states.numpy("h", layer=1), out.data)
     np.testing.assert_array_equal(states.get("c", layer=0)[-1].data, c.data[0])
     hs = states.get("h", layer=0)
-    assert [t.scope for t in hs[:2]] == [{"layer": 0, "t": 1}, {"layer": 0, "t": 2}]
+    call = hs[0].scope["_call"]  # the forward call's own number (hidden from labels)
+    assert [t.scope for t in hs[:2]] == [{"layer": 0, "_call": call, "t": 1},
+                                         {"layer": 0, "_call": call, "t": 2}]
+    assert hs[0].label == "h[layer=0,t=1]"
     assert states.initial[0][1].label == "c[layer=0,t=0]"
     with pytest.raises(KeyError, match="no 'r'"):
         states.get("r")

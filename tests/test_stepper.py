@@ -478,7 +478,8 @@ def test_inf_and_nan_gradients_are_shown_not_a_crash():
     out, _ = model(Tensor(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32)))
     with np.errstate(all="ignore"):
         walk = record((out * out).mean() * Tensor(np.float32(np.inf)), model)
-        norms = [e[3] for e in walk.states[(("layer", 0),)]]
+        (entries,) = walk.states.values()  # one lane: layer 0 of the one call
+        norms = [e[3] for e in entries]
         assert np.inf in norms and any(np.isnan(norms))
         text = capture(make_step_panel(walk, len(walk) - 1))
     rows = {ln.split()[1]: ln for ln in text.splitlines() if re.match(r"│ \d ", ln)}
@@ -683,3 +684,31 @@ def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size)
             assert len(lines) <= height - 1, (k, len(lines))
             top = "".join(seg.text for seg in lines[0])
             assert f"node {k + 1} of {len(walk)}" in top
+
+
+def test_two_calls_of_one_layer_keep_their_own_timestep_rows():
+    """The truncated-BPTT pattern with both chunks' losses in one graph: the walk kept one
+    row per (h, t) for both calls, so the panel showed 3 rows for 6 steps, and at the first
+    call's h[t=3] it showed the second call's numbers as reached. Each call is its own lane
+    now, its rows its own numbers."""
+    manual_seed(0)
+    lstm = nn.LSTM(2, 3)
+    x = Tensor(np.random.default_rng(1).standard_normal((6, 1, 2)).astype(np.float32))
+    out1, (h, c), s1 = lstm(x[:3], return_states=True)
+    out2, _, s2 = lstm(x[3:], (h.detach(), c.detach()), return_states=True)
+    for s in (s1, s2):
+        for t in s.get("h"):
+            t.retain_grad()
+    walk = record((out1 * out1).mean() + (out2 * out2).mean())
+    assert sorted(walk.lane_label(k) for k in walk.states) == ["layer 0 call 1",
+                                                               "layer 0 call 2"]
+    for lane, states in zip(sorted(walk.states, key=walk.lane_label), (s1, s2)):
+        got = {e[2]: e[3] for e in walk.states[lane] if e[1] == "h"}
+        want = {t: float(np.linalg.norm(h.grad)) for t, h in enumerate(states.get("h"), 1)}
+        assert got == pytest.approx(want, rel=1e-6)
+    # at the first call's h[t=3], none of that call's earlier steps is reached yet
+    k = next(s.index for s in walk.steps if s.node is s1.get("h")[2])
+    rows = {line.split()[0]: line for line in capture(make_timestep_panel(walk, k)).splitlines()[1:]}
+    assert "e-" in rows["3"] and "← here" in rows["3"]
+    for t in ("2", "1"):
+        assert rows[t].count("not yet") == 2 and "e-" not in rows[t], rows[t]

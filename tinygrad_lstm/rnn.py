@@ -10,6 +10,7 @@ from it. The cells are re-exported here, so `rnn.LSTMCell` and `nn.LSTMCell` bot
 from __future__ import annotations
 
 import inspect
+import itertools
 import numbers
 import warnings
 from operator import itemgetter
@@ -55,6 +56,14 @@ class States:
 
     def numpy(self, name, layer=0, direction=0):
         return np.stack([t.data for t in self.get(name, layer, direction)])
+
+
+# Each forward call of a layer tags its nodes' scope with its own number, `_call`: two calls in
+# one graph (an encoder's and a decoder's layer, both "layer 0"; one layer run on two chunks of
+# a sequence) then stay apart in the picture and the stepper (viz/scene.py shows the number as
+# "call 1", "call 2" only where lanes differ by it alone). Keys starting with "_" are not shown
+# in labels (Tensor.label).
+_CALLS = itertools.count(1)
 
 
 # A layer releases a step's intermediate values (see below) when one step's gate block is at
@@ -185,7 +194,7 @@ class _RecurrentLayer(Module):
     def state_names(self):
         return self._cells[0].state_names
 
-    def _initial(self, hx, B, dtype):
+    def _initial(self, hx, B, dtype, call):
         """One tuple of (B, H) states per (layer, direction), labelled t = 0."""
         cls, names = type(self).__name__, self.state_names
         D, H = 2 if self.bidirectional else 1, self.hidden_size
@@ -195,7 +204,7 @@ class _RecurrentLayer(Module):
                               "(num_layers * num_directions, B, H) = ")
         out = []
         for k in range(self.num_layers * D):
-            labels = {"layer": k // D, "t": 0}
+            labels = {"layer": k // D, "_call": call, "t": 0}
             if k % D:
                 labels["direction"] = "reverse"
             state = []
@@ -286,13 +295,16 @@ class _RecurrentLayer(Module):
         if T == 0:
             raise ValueError(f"{cls}: x has shape {given}: the sequence is empty")
         D = 2 if self.bidirectional else 1
-        initial = self._initial(hx, B, x.dtype)
+        call = next(_CALLS)
+        initial = self._initial(hx, B, x.dtype, call)
         steps_all, finals, layer_input = [], [], x
         for layer in range(self.num_layers):
             outs = []
             for d in range(D):
                 k = layer * D + d
-                labels = {"layer": layer, "direction": "reverse"} if d else {"layer": layer}
+                labels = {"layer": layer, "_call": call}
+                if d:
+                    labels["direction"] = "reverse"
                 steps, final = self._unroll(self._cells[k], layer_input, initial[k], labels, d == 1)
                 steps_all.append(steps)
                 finals.append(final)

@@ -449,12 +449,12 @@ class Tensor:
 
     @property
     def label(self):
-        """Name plus scope, e.g. "c[t=2]" or "h[l=1,t=0]"; None for an unnamed tensor."""
+        """Name plus scope, e.g. "c[t=2]" or "h[layer=1,t=0]"; None for an unnamed tensor.
+        Scope keys starting with "_" (a layer's `_call`) are left out."""
         if self.name is None:
             return None
-        if not self.scope:
-            return self.name
-        return f"{self.name}[{','.join(f'{k}={v}' for k, v in self.scope.items())}]"
+        shown = [f"{k}={v}" for k, v in (self.scope or {}).items() if not str(k).startswith("_")]
+        return f"{self.name}[{','.join(shown)}]" if shown else self.name
 
     # --- autograd ------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False, on_step=None):

@@ -23,7 +23,7 @@ from pathlib import Path
 import graphviz
 
 from .scene import (BOXES, EDGE_COLOR, PARAM_COLOR, PATH_COLOR, STRUCTURAL, _additive, _cluster,
-                    _Scene, _symbols, check_root, no_path_reason, param_pairs)
+                    _Scene, _symbols, check_root, lane_order, no_path_reason, param_pairs)
 from .walk import norm
 
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source was written "
@@ -224,7 +224,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         if max_steps is not None and s.last[lane] > 2 * max_steps and not folded:
             hidden = f"t = {max_steps + 1} … {s.last[lane] - max_steps} not drawn"
             clusters[("elided", lane, max_steps + 0.5)] = [_node_line(
-                f"e{s.lanes.index(lane)}", dict(label=f"…\\n{hidden}", shape="box",
+                f"e{s.lane_index[lane]}", dict(label=f"…\\n{hidden}", shape="box",
                                                 style="dashed,rounded", color="#999999",
                                                 fontsize="10", tooltip=hidden))]
     for key, node_id, label, beside in s.stubs:  # on the rank of the node it connects to
@@ -235,9 +235,10 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             f"\t{{rank=same; {node_id}; {beside}}}\n"])
     for (src, dst), e in edges.items():
         g.edge(src, dst, **_edge_attrs(e, shaded))
-    order = lambda k: (k[0] != "params", repr(k[1]), -1 if len(k) < 3 else k[2])
+    order = lambda k: (k[0] != "params", lane_order(k[1]), -1 if len(k) < 3 else k[2])
     for key in sorted(clusters, key=order):
-        name, label = _cluster(key, s.last[key[1]] if folded and key[0] == "step" else None,
+        name, label = _cluster(s.shown_key(key),
+                               s.last[key[1]] if folded and key[0] == "step" else None,
                                initial=key not in computed_at_0)
         with g.subgraph(name=name) as c:
             c.attr(label=label, style="rounded" if key[0] == "step" else "rounded,dashed",

@@ -113,6 +113,36 @@ def _lane(t):
                         key=lambda kv: (order.get(kv[0], 2), kv[0])))
 
 
+def _visible(lane):
+    """The lane without its hidden keys (those starting with "_", such as a layer's `_call`)."""
+    return tuple((k, v) for k, v in lane if not str(k).startswith("_"))
+
+
+def lane_order(lane):
+    """A sort key for lanes: numbers in numeric order (call 10 after call 9), then the rest."""
+    return tuple((k, (0, v, "") if isinstance(v, numbers.Real) else (1, 0, repr(v)))
+                 for k, v in lane)
+
+
+def shown_lanes(lanes):
+    """{lane: the lane as the picture and the stepper name it}. A layer tags each forward
+    call's nodes with `_call` (rnn.py), so that two calls in one graph (an encoder's and a
+    decoder's "layer 0", or one layer run on two chunks of a sequence) are separate lanes;
+    where lanes differ by that alone it is shown as `call 1`, `call 2`, … in the order of the
+    calls, and otherwise left out."""
+    groups = {}
+    for lane in lanes:
+        groups.setdefault(_visible(lane), []).append(lane)
+    shown = {}
+    for visible, same in groups.items():
+        if len(same) == 1:
+            shown[same[0]] = visible
+            continue
+        for i, lane in enumerate(sorted(same, key=lane_order), 1):
+            shown[lane] = visible + (("call", i),)
+    return shown
+
+
 def _step(t):
     step = (t.scope or {}).get("t")
     # numpy's integers too: `for t in np.arange(T): with scope(t=t):`
@@ -213,7 +243,8 @@ def _state_label(t, folded=False):
     """c[t=2], c[l=1,t=2], c[t=2,rev] (c[t] when folded): the cluster says the rest."""
     s = t.scope or {}
     parts = [f"l={s['layer']}"] if s.get("layer", 0) != 0 else []
-    parts += [f"{k}={v}" for k, v in s.items() if k not in ("layer", "t", "direction")]
+    parts += [f"{k}={v}" for k, v in s.items()
+              if k not in ("layer", "t", "direction") and not str(k).startswith("_")]
     parts += (["t" if folded else f"t={s['t']}"] if "t" in s else [])
     parts += ["rev"] if s.get("direction") == "reverse" else []
     return t.name + (f"[{','.join(parts)}]" if parts else "")
@@ -245,7 +276,7 @@ def _cluster(key, T=None, initial=True):
     of one's own that counts its steps from 0)."""
     name = "cluster" + "".join(f"_l{v}" if k == "layer" else f"_{v}" if k == "direction"
                                else f"_{k}{v}" for k, v in key[1])
-    where = graphviz.escape("".join(("layer " if k == "layer" else "") + f"{v} · "
+    where = graphviz.escape("".join((f"{k} " if k in ("layer", "call") else "") + f"{v} · "
                                     for k, v in key[1]))
     if key[0] == "params":  # beside what uses them: a layer's, the head's
         return name.replace("cluster", "cluster_params"), where + "parameters (each drawn once)"
@@ -280,7 +311,9 @@ class _Scene:
         for t in self.nodes:
             if _step(t) is not None:
                 self.last[_lane(t)] = max(self.last.get(_lane(t), 0), _step(t))
-        self.lanes = sorted(self.last, key=repr)
+        self.lanes = sorted(self.last, key=lane_order)
+        self.lane_index = {lane: k for k, lane in enumerate(self.lanes)}
+        self.shown = shown_lanes(self.lanes)
         self.twins = {(t.name, _lane(t)): t for t in self.nodes  # the folded view's states
                       if t.name is not None and _step(t) is not None
                       and _step(t) == self.last[_lane(t)]}
@@ -289,6 +322,10 @@ class _Scene:
         steps = {k for k in self.where.values() if k and k[0] == "step"}  # per lane: a row
         self.long = any(sum(k[1] == lane for k in steps) > LONG for lane in self.lanes)
         self.stubs, self.referenced, self.kinds = [], set(), set()
+
+    def shown_key(self, key):
+        """A cluster key with its lane as shown (shown_lanes)."""
+        return (key[0], self.shown.get(key[1], _visible(key[1]))) + key[2:]
 
     def is_param(self, t):
         return (id(t) in self.pnames or t.is_leaf and t.requires_grad) and id(t) not in self.states
@@ -314,7 +351,7 @@ class _Scene:
                 continue
             if step is not None and max_steps is not None and \
                     max_steps < step <= self.last[lane] - max_steps:
-                stand_in[id(t)] = f"e{self.lanes.index(lane)}"
+                stand_in[id(t)] = f"e{self.lane_index[lane]}"
             elif self.is_param(t):
                 where[id(t)] = ("params", (home.get(id(t)) or ("", ()))[1])
             elif id(t) in self.states and step is None:  # hx: in its state's t = 0 box
@@ -360,9 +397,10 @@ class _Scene:
         box = dict(shape="box", style="rounded,filled" + (",dashed" if look == "constant" else ""),
                    fillcolor=fill, color=color,
                    penwidth="1.5" if look == "lit" or t is self.root else "1")
-        if (id(t) in self.on_path or id(t) in self.on_spine) and not self.folded:
-            box["group"] = ("path" if id(t) in self.on_path else "spine") + \
-                str(self.lanes.index(_lane(t)))
+        lane = self.lane_index.get(_lane(t))  # None: a node between steps, unscoped
+        if (id(t) in self.on_path or id(t) in self.on_spine) and not self.folded \
+                and lane is not None:
+            box["group"] = ("path" if id(t) in self.on_path else "spine") + str(lane)
         if kind == "constant" and t.name is None:  # small, as a number in an equation
             return [(f"n{k}", dict(label=_constant_label(t), shape="plaintext", fontsize="8",
                                    fontcolor="#777777", tooltip="a constant: no gradient"))]

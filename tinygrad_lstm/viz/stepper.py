@@ -61,7 +61,8 @@ def make_node_table(walk, k, max_out=MAX_OUT):
     formula = walk.expr(n, 3, named=False)
     head = Text(formula if lab is None or n.is_leaf else f"{lab} = {formula}", style="bold")
     facts = [f"op {n.op} ({type(n._ctx).symbol})" if n._ctx else "leaf"]
-    facts += [" · ".join(f"{key} {v}" for key, v in (n.scope or {}).items())]
+    facts += [" · ".join(f"{key} {v}" for key, v in (n.scope or {}).items()
+                         if not str(key).startswith("_"))]
     info = Text("   ".join(f for f in facts if f), style="dim")
     if walk.on_path(n):
         info.append(f"   ━ {path_words(walk)}", style="bold red")
@@ -186,7 +187,7 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
     timesteps = make_timestep_panel(walk, k, max_rows, None if width is None else width - 4) \
         if bars else None
     if timesteps is not None:
-        which = f" · {lane_label(_focus(walk, k))}" if walk.multi else ""
+        which = f" · {walk.lane_label(_focus(walk, k))}" if walk.multi else ""
         parts += [Rule(Text(f"gradient that has reached each timestep{which} (log scale)"),
                        style="dim"), timesteps]
     parts += [Rule("where", style="dim"), make_where(walk, k)]

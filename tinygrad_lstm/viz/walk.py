@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scene import (_lane, _state_label, _uniform, check_root, no_path_reason, param_pairs,
-                    pick_state)
+from .scene import (_lane, _state_label, _uniform, _visible, check_root, no_path_reason,
+                    param_pairs, pick_state, shown_lanes)
 
 
 def fmt(x):
@@ -63,9 +63,10 @@ def record(loss, params=None, who="record"):
 
 
 def lane_label(lane):
-    """A lane as the panel's heading names it: `layer 1 reverse`, `part dec`."""
+    """A lane as the panel's heading names it: `layer 1 reverse`, `part dec` (hidden keys, a
+    layer's `_call`, left out: Walk.lane_label numbers the calls where they matter)."""
     return " ".join(f"layer {v}" if k == "layer" else str(v) if k == "direction" else f"{k} {v}"
-                    for k, v in lane)
+                    for k, v in _visible(lane))
 
 
 class Walk:
@@ -99,6 +100,7 @@ class Walk:
                 self.states.setdefault(_lane(s.node), []).append(
                     (s.index, s.node.name, sc["t"], norm(s.grad)))
         self.multi = len(self.states) > 1
+        self.shown = shown_lanes(self.states)
         # the lane of each step for the per-timestep panel: the node's own, or for one
         # without (a weight's leaf, the loss) the last the walk was in, not the first layer
         self.focus, last = [], next(iter(self.states), None)
@@ -109,6 +111,11 @@ class Walk:
 
     def __len__(self):
         return len(self.steps)
+
+    def lane_label(self, lane):
+        """`lane_label` of the lane as shown: `layer 0 call 2` where two calls of a layer (or
+        two layers both "layer 0") are in this walk."""
+        return lane_label(self.shown.get(lane, lane))
 
     def on_path(self, t):
         return id(t) in self.path
