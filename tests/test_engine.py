@@ -200,6 +200,15 @@ def test_copies_of_one_leaf_share_a_stamp_and_the_walk_keeps_them_apart():
     assert [sum(t is c for t in seen) for c in copies] == [1, 1, 1]
     dy = sum(k + 1.0 + 2 * y.data for k in range(3))
     np.testing.assert_allclose(x.grad, dy * (1 - y.data ** 2))
+    # without retain_graph: the copies share one record, which the last copy's visit frees
+    # (the first one's did, and the walk then said "freed by a previous backward()")
+    x.grad = None
+    y = x.tanh()
+    copies = [y, copy.copy(y), copy.copy(y)]
+    sum(((k + 1.0) * c + c * c) for k, c in enumerate(copies)).sum().backward()
+    np.testing.assert_allclose(x.grad, dy * (1 - y.data ** 2))
+    with pytest.raises(RuntimeError, match="already freed by a previous backward"):
+        (copies[1] * 2.0).sum().backward()
 
 
 def test_zero_d_intermediates_whose_gradients_numpy_makes_scalars():
@@ -864,3 +873,60 @@ def test_item_assignment_on_a_leaf_works_as_torch_and_refuses_before_changing_an
     with pytest.raises(OpError, match=r"setitem: dtypes differ \(float64, float32\)"):
         x[0] = np.ones(3, np.float32)
     assert x.data.tolist() == [[1.0, 1.0, 5.0], [0.0, 0.0, 6.0]]
+
+
+def test_operands_and_arguments_that_are_not_numbers_are_refused_by_name():
+    """Each of these ran on, or failed with an error naming neither the op nor the input
+    (found by the review helper): `x ** None` gave NaNs and `x ** "2"` parsed the string;
+    randn with an integer dtype cut the normals to integers and returned float32; a float or
+    bool axis; a number as a Function's input; a string or complex upstream gradient."""
+    from tinygrad_lstm.tensor import Function
+    import tinygrad_lstm.functional as F
+
+    x = Tensor(np.array([0.5, 2.0, 3.0]), requires_grad=True)
+    for bad in (None, "2", 1j):
+        with pytest.raises(TypeError, match=f"^pow: a Tensor \\(3,\\) and a {type(bad).__name__}"):
+            x ** bad
+    np.testing.assert_allclose((x ** 2).data, [0.25, 4.0, 9.0])
+    for op, f in (("add", lambda: x + 10 ** 400), ("pow", lambda: x ** 10 ** 400)):
+        with pytest.raises(OpError, match=f"^{op}: an integer of 401 digits does not fit"):
+            f()
+    for make in (Tensor.randn, Tensor.uniform, Tensor.zeros, Tensor.ones):
+        with pytest.raises(TypeError, match=f"^Tensor.{make.__name__}: dtype int64 is not "
+                                            "supported; use float32 or float64"):
+            make(2, 3, dtype=np.int64)
+        assert make(2, dtype=None).dtype == np.float32 and make(2, dtype="float64").dtype == np.float64
+    m = Tensor(np.ones((2, 4)), requires_grad=True)
+    cases = [(lambda: m.chunk(2, axis=1.0), "chunk: axis must be an int, got 1.0"),
+             (lambda: m.split(2, axis=None), "split: axis must be an int, got None"),
+             (lambda: m.sum(axis=1.0), "sum: axis must be None, an int or a tuple of ints, got 1.0"),
+             (lambda: m.sum(axis=True), "sum: axis must be None, an int or a tuple of ints, got True"),
+             (lambda: m.mean(axis=(1, -1)), r"mean: axis \(1, -1\) names an axis twice"),
+             (lambda: F.softmax(m, 1.0), "softmax: axis must be an int, got 1.0")]
+    for f, msg in cases:
+        with pytest.raises(OpError, match="^" + msg):
+            f()
+    assert m.sum(axis=[0, 1]).item() == 8.0 and m.max(axis=np.int64(1)).shape == (2,)
+    with pytest.raises(TypeError, match="^mse_loss: target must be a Tensor or numbers, got NoneType"):
+        F.mse_loss(m, None)
+
+    class Scale(Function):
+        op = "scale"
+
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, g):
+            return g, g
+
+    with pytest.raises(TypeError, match="^scale: input 1 is a float, not a Tensor"):
+        Scale.apply(x, 2.0)
+    y = x * 2.0
+    for bad, shown in ((["a", "b", "c"], "<U1"), (np.array([1 + 1j, 1, 1]), "complex128")):
+        with pytest.raises(TypeError, match=f"^backward: the gradient must be real numbers, "
+                                            f"got {shown} data"):
+            y.backward(bad)
+    assert x.grad is None
+    leaf = Tensor(np.zeros(3))
+    with pytest.raises(OpError, match="^setitem: indexing with a Tensor is not supported"):
+        leaf[Tensor([0.0])] = 1.0

@@ -200,6 +200,9 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         grad = np.ones_like(root.data)
     else:
         grad = np.asarray(getattr(grad, "data", grad))
+        if grad.dtype.kind not in "biuf":  # numpy would parse strings, drop imaginary parts
+            raise TypeError(f"backward: the gradient must be real numbers, got "
+                            f"{grad.dtype} data")
         if grad.shape != root.shape:
             raise ValueError(f"backward: the gradient has shape {grad.shape}, "
                              f"expected the output's shape {root.shape}")
@@ -218,7 +221,8 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
     while queue:
         k = heappop(queue)
         node = waiting.pop(k)
-        if twins and k in twins:
+        shared = twins and k in twins  # a copy of this tensor (copy.copy) is still to come
+        if shared:
             _next_twin(waiting, twins, k)
         g = pop(node)
         owned = type(g) is not ndarray
@@ -272,7 +276,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                 grads[p] = prev + pg  # never in place: either may be shared (an add's g)
             else:
                 grads[p] = _accumulate(prev, pg)
-        if not retain_graph:
+        if not retain_graph and not shared:  # copies share ctx: the last one frees it
             ctx.saved = _FREED
     for node, g in reached:
         if node.grad is not None:

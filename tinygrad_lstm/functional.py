@@ -18,7 +18,9 @@ def _shifted(op, x, axis):
     # max x is exactly zero: max is taken off the graph (as jax.nn.log_softmax does), which
     # spares the backward a pass through max and its broadcast (0.3 ms of the char-LM step).
     _tensor(op, x)
-    if not (isinstance(axis, (int, np.integer)) and -x.ndim <= axis < x.ndim):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise OpError(f"{op}: axis must be an int, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
         raise OpError(f"{op}: axis {axis!r} is out of range for shape {x.shape}")
     if x.shape[axis] == 0:  # an empty axis: nothing to shift, and an empty result (as torch)
         return x
@@ -82,6 +84,10 @@ def integer_ids(who, what, ids, error=ValueError):
 def mse_loss(pred, target):
     """Mean squared error: (1/N) Σ (pred − target)²."""
     _tensor("mse_loss", pred)
+    if not isinstance(target, (Tensor, np.ndarray, np.generic, int, float, list, tuple)) \
+            or isinstance(target, bool):
+        raise TypeError(f"mse_loss: target must be a Tensor or numbers, got "
+                        f"{type(target).__name__}")
     target_shape = getattr(target, "shape", np.shape(target))
     if tuple(pred.shape) != tuple(target_shape):
         raise OpError(f"mse_loss: pred {pred.shape} and target {tuple(target_shape)}: "

@@ -341,14 +341,25 @@ class Relu(Function):
 # Reductions
 
 
+def _is_int(a):
+    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
+
 def _norm_axis(op, axis, ndim):
+    """axis (None, an int or a tuple or list of ints) as sorted non-negative axes; an OpError
+    naming op for anything else (a bool was read as axis 1, a float got "not iterable")."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if _is_int(axis) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if axes is None or not all(_is_int(a) for a in axes):
+        raise OpError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     for a in axes:
         if not -ndim <= a < ndim:
             raise OpError(f"{op}: axis {a} is out of range for a {ndim}-D tensor")
-    return tuple(sorted(a % ndim for a in axes))
+    out = tuple(sorted(a % ndim for a in axes))
+    if len(set(out)) != len(out):
+        raise OpError(f"{op}: axis {axis!r} names an axis twice")
+    return out
 
 
 class Sum(Function):

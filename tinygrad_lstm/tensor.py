@@ -72,6 +72,12 @@ class Function:
     @classmethod
     def apply(cls, *parents, **kwargs):
         """Record one application of this op to `parents` (Tensors) and return its output."""
+        if not cls.trusted:  # a Function of one's own: its inputs are checked here
+            for i, p in enumerate(parents):
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"{cls.op}: input {i} is a {type(p).__name__}, not a "
+                                    "Tensor; pass numbers as keyword arguments, or wrap them "
+                                    "as Tensor(...)")
         if not kwargs:  # the hot path of every op: one- and two-input ops run straight-line
             n = len(parents)
             if n == 2:
@@ -331,18 +337,36 @@ class Tensor:
         return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
             else tuple(shape)
 
+    @staticmethod
+    def _dtype(dtype, who):
+        """dtype as a np.dtype, when it is one a Tensor holds; else a TypeError naming `who`
+        (an integer dtype was turned into float32 without a word, after randn's normals had
+        been cut to integers)."""
+        if dtype is None:  # the default, as torch's dtype=None (numpy's would be float64)
+            return np.dtype(np.float32)
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            dt = None
+        if dt is None or dt not in _FLOATS:  # (None == np.dtype("float64") in numpy)
+            raise TypeError(f"{who}: dtype {dtype if dt is None else dt} is not supported; "
+                            "use float32 or float64")
+        return dt
+
     @classmethod
     def zeros(cls, *shape, dtype=np.float32, requires_grad=False):
-        return cls(np.zeros(cls._shape(shape), dtype), requires_grad)
+        return cls(np.zeros(cls._shape(shape), cls._dtype(dtype, "Tensor.zeros")),
+                   requires_grad)
 
     @classmethod
     def ones(cls, *shape, dtype=np.float32, requires_grad=False):
-        return cls(np.ones(cls._shape(shape), dtype), requires_grad)
+        return cls(np.ones(cls._shape(shape), cls._dtype(dtype, "Tensor.ones")), requires_grad)
 
     @classmethod
     def randn(cls, *shape, dtype=np.float32, requires_grad=False, rng=None):
         """Standard normal entries from `rng` (a np.random.Generator; defaults to the one
         `manual_seed` sets)."""
+        dtype = cls._dtype(dtype, "Tensor.randn")
         rng = _rng if rng is None else rng
         return cls(rng.standard_normal(cls._shape(shape)).astype(dtype), requires_grad)
 
@@ -350,6 +374,7 @@ class Tensor:
     def uniform(cls, *shape, low=-1.0, high=1.0, dtype=np.float32, requires_grad=False,
                 rng=None):
         """Entries drawn from U(low, high) with `rng` (defaults to the `manual_seed` one)."""
+        dtype = cls._dtype(dtype, "Tensor.uniform")
         rng = _rng if rng is None else rng
         return cls(rng.uniform(low, high, cls._shape(shape)).astype(dtype), requires_grad)
 
@@ -478,7 +503,11 @@ class Tensor:
             return other
         dtype = self.data.dtype  # the op reads the data next anyway
         if type(other) in (float, int):  # the common case (1.0 - z, z * 0.5): no checks needed
-            return _constant(np.asarray(other, dtype=dtype))
+            try:
+                return _constant(np.asarray(other, dtype=dtype))
+            except OverflowError:  # an int past float64's range (10**400)
+                raise OpError(f"{op}: an integer of {len(str(abs(other)))} digits does not "
+                              f"fit {dtype}") from None
         if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != dtype:
             raise OpError(f"{op}: dtypes differ ({dtype}, {other.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
@@ -596,7 +625,8 @@ class Tensor:
     def __pow__(self, p):
         if isinstance(p, Tensor) or np.ndim(p) != 0:
             raise OpError("pow: the exponent must be a scalar number")
-        return Pow.apply(self, p=self.dtype.type(p))
+        # through _lift's checks: dtype.type(p) made None a NaN and parsed a string
+        return Pow.apply(self, p=self._lift(p, "pow").data[()])
 
     def __ipow__(self, p):
         if self._ctx is None and not (isinstance(p, Tensor) or np.ndim(p) != 0):
@@ -656,10 +686,8 @@ class Tensor:
             if shape and -shape[0] <= index < shape[0]:  # xs[t], every timestep
                 saved, args = _int_record(shape, index)
                 return _index_node(GetItem, self, index, saved, args, (self,))
-        items = index if isinstance(index, tuple) else (index,)
-        if type(index) is not int and any(isinstance(i, Tensor) for i in items):
-            raise OpError("getitem: indexing with a Tensor is not supported; "
-                          "index with ints, slices or a numpy integer array")
+        if type(index) is not int:
+            _no_tensor_index("getitem", index)
         return GetItem.apply(self, index=_frozen(index))
 
     def __setitem__(self, index, value):
@@ -668,6 +696,7 @@ class Tensor:
         `w[0] -= lr * g` work). What an op computed, a leaf that requires grad with grad on,
         and a value that requires grad are refused, before anything changes: the assignment
         could not be recorded."""
+        _no_tensor_index("setitem", index)
         value = value if isinstance(value, Tensor) else self._lift(value, "setitem")
         if self._ctx is not None:
             raise TypeError(f"setitem: a tensor {self.shape} computed by an op cannot be "
@@ -693,6 +722,8 @@ class Tensor:
         """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),
         as torch.chunk. Each piece is its own node, so an LSTM's four gates stay visible."""
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise OpError(f"chunk: axis must be an int, got {axis!r}")
         if not -len(shape) <= axis < len(shape):
             raise OpError(f"chunk: axis {axis} is out of range for shape {shape}")
         if not isinstance(n, (int, np.integer)) or n <= 0:
@@ -705,6 +736,8 @@ class Tensor:
         """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
         (a list that must add up to the axis length), as torch.split."""
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise OpError(f"split: axis must be an int, got {axis!r}")
         if not -len(shape) <= axis < len(shape):
             raise OpError(f"split: axis {axis} is out of range for shape {shape}")
         if isinstance(split_size, (int, np.integer)):
@@ -741,6 +774,13 @@ class Tensor:
     def stack(tensors, axis=0):
         """Stack along a new axis, as np.stack / torch.stack."""
         return Stack.apply(*_tensor_list("stack", tensors), axis=axis)
+
+
+def _no_tensor_index(op, index):
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, Tensor) for i in items):
+        raise OpError(f"{op}: indexing with a Tensor is not supported; "
+                      "index with ints, slices or a numpy integer array")
 
 
 def _tensor_list(op, tensors):
