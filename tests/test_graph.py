@@ -589,6 +589,13 @@ def test_grad_notes_and_edge_scale_survive_tiny_huge_and_inf_gradients():
     assert "the same in every picture; ∂L/∂L = 1 at the loss" in source  # the fixed scale
     _, edges, _ = parse(source)
     assert len({a["penwidth"] for _, _, a in edges if "penwidth" in a}) > 5
+    # an edge with a nan or inf gradient: red and dashed, with its legend line (it was drawn
+    # as a healthy ‖grad‖ ≈ 1 edge, full width and opacity, and the legend said nothing)
+    red = [a for _, _, a in edges if a.get("color") == graph.NOT_FINITE]
+    assert red and all(a.get("style") == "dashed" for a in red)
+    assert "gradient not finite: nan or inf along the edge" in source
+    clean = draw(run("LSTM")[0], grads=True, edge_grads=True).source
+    assert graph.NOT_FINITE not in clean and "not finite" not in clean
 
 
 def test_a_cell_loop_over_numpy_timesteps_is_drawn_as_over_ints():
@@ -884,3 +891,15 @@ def test_two_calls_in_one_graph_are_drawn_apart(kind):
         assert "call 3" not in labels and "_call" not in labels
     one = draw((m(x)[0] ** 2).mean()).source  # one call: no call number shown
     assert not re.search(r"call \d", one) and 'label="layer 0 · t = 1"' in one
+
+
+def test_a_picture_without_recurrence_does_not_speak_of_time():
+    """An MLP's picture said "unrolled in time" and told the user to name states c inside
+    scope(t=...)."""
+    m = nn.Linear(3, 2)
+    x = Tensor(np.ones((4, 3), np.float32))
+    src = draw((m(x).tanh() ** 2).mean(), params=m).source
+    assert 'label="computation graph, inputs to the loss\\l"' in src
+    assert "unrolled" not in src and "scope(t" not in src
+    loss, _ = run("LSTM")
+    assert "unrolled in time" in draw(loss).source

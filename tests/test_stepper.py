@@ -666,18 +666,23 @@ def test_a_tensor_used_twice_by_one_op_lists_that_op_once_among_its_consumers():
     assert "consumers: leaf (3,) × leaf (3,)" in text and "), leaf" not in text
 
 
-@pytest.mark.parametrize("layer, T, size", [(nn.LSTM, 12, (80, 24)), (nn.RNN, 12, (80, 24)),
-                                            (nn.LSTM, 8, (80, 24)), (nn.RNN, 30, (120, 40))])
-def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size):
+@pytest.mark.parametrize("layer, T, size, kw", [
+    (nn.LSTM, 12, (80, 24), {}), (nn.RNN, 12, (80, 24), {}), (nn.LSTM, 8, (80, 24), {}),
+    (nn.RNN, 30, (120, 40), {}), (nn.LSTM, 12, (60, 20), {}),
+    (nn.LSTM, 12, (80, 24), dict(num_layers=2, bidirectional=True)),
+    (nn.GRU, 12, (80, 24), dict(bidirectional=True))])
+def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size, kw):
     """fit_step_panel tried two sizes, cutting a row cap above the rows there were, and the
     screens of a T = 12 LSTM at 80x24 came out 1 to 6 lines too tall: the terminal scrolled
-    the title ("node k of N") and the node off the top (found by the review helper)."""
+    the title ("node k of N") and the node off the top (found by the review helper). A
+    stacked bidirectional layer's formulas wrapped over up to 8 lines, and at 60x20 a third
+    of an LSTM's screens were too tall: texts are then cut to a line each."""
     from tinygrad_lstm.viz.stepper import fit_step_panel
-    loss, model, _ = tiny_lstm(T=T, layer=layer)
+    loss, model, _ = tiny_lstm(T=T, layer=layer, **kw)
     walk = record(loss, model)
     width, height = size
     con = Console(file=io.StringIO(), width=width, height=height, color_system=None)
-    for k in sorted(set(range(0, len(walk), max(1, len(walk) // 10))) | {len(walk) - 1}):
+    for k in sorted(set(range(0, len(walk), max(1, len(walk) // 10))) | {1, 2, len(walk) - 1}):
         for message in (None, walk.no_path or "a two-line message\nof the navigation"):
             panel = fit_step_panel(con, walk, k, title="t", message=message)
             lines = con.render_lines(panel, pad=False)
@@ -712,3 +717,11 @@ def test_two_calls_of_one_layer_keep_their_own_timestep_rows():
     assert "e-" in rows["3"] and "← here" in rows["3"]
     for t in ("2", "1"):
         assert rows[t].count("not yet") == 2 and "e-" not in rows[t], rows[t]
+
+
+def test_a_power_shows_its_exponent_in_the_formula():
+    # `^(a @ w)`: the exponent was left out
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    w = Tensor(np.ones((3, 2)), requires_grad=True)
+    walk = record(((a @ w) ** 2).mean())
+    assert walk.expr(walk.steps[1].node, 3, named=False) == "(leaf (2, 3) @ leaf (3, 2))^2"

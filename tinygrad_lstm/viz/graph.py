@@ -36,6 +36,7 @@ INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source 
 # float32 update is lost against a weight of size 1. Below: drawn as thin as at 1e-6.
 DECADES = 6
 NO_GRAD = "#999999"  # the dotted edges, along which no gradient flows
+NOT_FINITE = "#d62728"  # red, dashed: a nan or inf gradient along the edge
 # (width at 1e-6, added at 1): the path is the picture's subject, so it is drawn on a wider
 # ramp of the same scale, thick beside the rest at any equal gradient
 EDGE_RAMP, PATH_RAMP = (0.4, 2.1), (1.6, 3.4)
@@ -84,6 +85,8 @@ def _edge_attrs(e, shaded):
     elif not e["norm"]:  # None: its tail needs no gradient; 0: none reaches it
         attrs, style = {"color": PATH_COLOR if e["heavy"] else NO_GRAD, "penwidth": "0.8"}, \
             "dotted"
+    elif not math.isfinite(e["norm"]):  # drawn as ‖grad‖ ≈ 1 it looked healthy
+        attrs, style = {"color": NOT_FINITE, "penwidth": "2.4"}, "dashed"
     else:
         s = _strength(e["norm"])
         lo, span = PATH_RAMP if e["heavy"] else EDGE_RAMP
@@ -258,6 +261,10 @@ def _headline(s):
 
 
 def _heading(s):
+    if not s.lanes and not s.folded and not any(t.name for t in s.nodes):
+        # nothing with a timestep nor a name: no recurrence to speak of (an MLP was told
+        # "unrolled in time" and to name states c inside scope(t=...))
+        return "computation graph, inputs to the loss"
     view = ("folded: one step drawn once, its recurrent edges looping back" if s.folded
             else "unrolled in time, left to right")
     name = s.highlight
@@ -293,6 +300,9 @@ def _legend(s, shaded_edges):
         rows += [("width", "‖grad‖ along the edge on one log scale"
                   + (" (orange: the same scale, drawn wider)" if s.path else "") + ":"),
                  ("", ramp + " or less"), ("", "the same in every picture; ∂L/∂L = 1 at the loss")]
+        if any(e["norm"] and not math.isfinite(e["norm"]) for e in shaded_edges.values()):
+            rows.append((f'<font color="{NOT_FINITE}"><b>- -</b></font>',
+                         "gradient not finite: nan or inf along the edge"))
         if any(not e["norm"] for e in shaded_edges.values()):
             rows.append((f'<font color="{NO_GRAD}">┈┈</font>',
                          "no gradient: from an input or a constant, or exactly 0"))

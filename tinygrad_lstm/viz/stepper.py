@@ -52,31 +52,35 @@ def key_help(walk):
 # Builders: each returns a rich renderable for step k (0-based) of a walk
 
 
-def make_node_table(walk, k, max_out=MAX_OUT):
+def make_node_table(walk, k, max_out=MAX_OUT, compact=False):
     """node / rule / in / out rows: what this node is, its local rule with this node's
-    numbers, ∂L/∂y and what it hands each parent (shape, norm, first values, how)."""
+    numbers, ∂L/∂y and what it hands each parent (shape, norm, first values, how).
+    `compact`: every text on one line, cut with … (for a short terminal)."""
+    cut = dict(no_wrap=True, overflow="ellipsis") if compact else {}
     s = walk.steps[k]
     n, lab = s.node, walk.label(s.node)
     text, how = rule(walk, s)
     formula = walk.expr(n, 3, named=False)
-    head = Text(formula if lab is None or n.is_leaf else f"{lab} = {formula}", style="bold")
+    head = Text(formula if lab is None or n.is_leaf else f"{lab} = {formula}", style="bold",
+                **cut)
     facts = [f"op {n.op} ({type(n._ctx).symbol})" if n._ctx else "leaf"]
     facts += [" · ".join(f"{key} {v}" for key, v in (n.scope or {}).items()
                          if not str(key).startswith("_"))]
-    info = Text("   ".join(f for f in facts if f), style="dim")
+    info = Text("   ".join(f for f in facts if f), style="dim", **cut)
     if walk.on_path(n):
         info.append(f"   ━ {path_words(walk)}", style="bold red")
     top = Table.grid(padding=(0, 1))
     top.add_column(width=6)
     top.add_column(ratio=1)
-    for row in (("node", head), ("", info), ("rule", Text(text, style="cyan"))):
+    for row in (("node", head), ("", info), ("rule", Text(text, style="cyan", **cut))):
         top.add_row(*row)
     io = Table.grid(padding=(0, 1))
     io.add_column(width=6)
-    io.add_column(max_width=30, overflow="fold")    # tensor
+    io.add_column(max_width=30, overflow="ellipsis" if compact else "fold",
+                  no_wrap=compact)                  # tensor
     io.add_column(no_wrap=True)                     # shape
     io.add_column(no_wrap=True)                     # norm
-    io.add_column(ratio=1)                          # first values and how
+    io.add_column(ratio=1, **cut)                   # first values and how
     io.add_row("in", Text(f"∂L/∂{lab or 'y'}"), str(tuple(s.grad.shape)),
                f"‖·‖ {fmt(norm(s.grad))}", Text(preview(s.grad)))
     for j, p in enumerate(n.parents[:max_out]):
@@ -158,9 +162,9 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
     return Group(*[r for r in (later, tab, earlier) if r is not None])
 
 
-def make_where(walk, k, limit=4):
+def make_where(walk, k, limit=4, compact=False):
     """Where the node sits: its inputs (parents) and consumers, those on the state path
-    marked, e.g. `c[t=1] (c path)`."""
+    marked, e.g. `c[t=1] (c path)`; `compact`: a line each, cut with …."""
     n = walk.steps[k].node
     on = walk.on_path(n)
 
@@ -171,7 +175,7 @@ def make_where(walk, k, limit=4):
                                 else []))
 
     consumers = [walk.steps[i].node for i in walk.children.get(id(n), [])]
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis") if compact else Text()
     text.append("inputs: ", style="bold")
     text.append(items(n.parents) if n.parents else "none (a leaf: its gradient goes to .grad)")
     text.append("\nconsumers: ", style="bold")
@@ -180,17 +184,18 @@ def make_where(walk, k, limit=4):
 
 
 def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None,
-                    max_out=MAX_OUT, width=None, bars=True):
+                    max_out=MAX_OUT, width=None, bars=True, compact=False):
     """The whole screen for step k (0-based) of a walk, as one Panel (`width`: the console's,
-    to fit the timestep bars in; `bars`: with the per-timestep panel)."""
-    parts = [make_node_table(walk, k, max_out)]
+    to fit the timestep bars in; `bars`: with the per-timestep panel; `compact`: each text
+    on one line, cut with …)."""
+    parts = [make_node_table(walk, k, max_out, compact)]
     timesteps = make_timestep_panel(walk, k, max_rows, None if width is None else width - 4) \
         if bars else None
     if timesteps is not None:
         which = f" · {walk.lane_label(_focus(walk, k))}" if walk.multi else ""
         parts += [Rule(Text(f"gradient that has reached each timestep{which} (log scale)"),
                        style="dim"), timesteps]
-    parts += [Rule("where", style="dim"), make_where(walk, k)]
+    parts += [Rule("where", style="dim"), make_where(walk, k, compact=compact)]
     if message:
         parts.append(Text(message, style="yellow"))
     head = Text("backprop" + (f" · {title}" if title else "") + f" · node {k + 1} of {len(walk)}")
@@ -200,7 +205,8 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
 
 def fit_step_panel(console, walk, k, **kw):
     """make_step_panel with as many timestep rows as leave the screen (and a prompt line)
-    inside the console's height: fewer rows, then fewer outputs listed, then no timestep
+    inside the console's height: fewer rows, then fewer outputs listed, then every text on
+    one line (a stacked bidirectional layer's formula wrapped over 8), then no timestep
     bars. Taller, the terminal scrolled the title ("node k of N") and the node off the top
     (it tried two sizes, cutting a row cap that was above the rows there were)."""
     room, width = console.size.height - 1, console.size.width
@@ -210,10 +216,11 @@ def fit_step_panel(console, walk, k, **kw):
     def fits(panel):
         return len(console.render_lines(panel, pad=False)) - room
 
-    for max_out in (MAX_OUT, 2):
+    for max_out, compact in ((MAX_OUT, False), (2, False), (2, True)):
         rows = max(1, min(room, shown))
         while True:
-            panel = make_step_panel(walk, k, max_rows=rows, max_out=max_out, width=width, **kw)
+            panel = make_step_panel(walk, k, max_rows=rows, max_out=max_out, width=width,
+                                    compact=compact, **kw)
             over = fits(panel)
             if over <= 0:
                 return panel
@@ -221,7 +228,7 @@ def fit_step_panel(console, walk, k, **kw):
                 break
             rows = max(1, rows - over)
     # the smallest there is; taller still, the terminal scrolls
-    return make_step_panel(walk, k, max_out=2, width=width, bars=False, **kw)
+    return make_step_panel(walk, k, max_out=2, width=width, bars=False, compact=True, **kw)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -161,6 +161,8 @@ class Walk:
                 return f"−{base}" if op == "neg" else f"{base}ᵀ"
             return f"{base}[{_index(self.steps[self.index[id(t)]].saved)}]" \
                 if id(t) in self.index else f"{base}[…]"
+        if op == "pow" and (t._ctx.args or {}).get("p") is not None:  # `^(a @ w)` lost p
+            return f"{self.expr(ps[0], depth - 1, outer=9)}^{t._ctx.args['p']:g}"
         return f"{sym}({self.expr(ps[0], depth - 1)})"
 
 
