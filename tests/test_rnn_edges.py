@@ -49,6 +49,14 @@ def test_an_initial_state_from_torch_is_named_as_torchs():
         nn.GRUCell(3, 4)(x[0], torch.zeros(2, 4))
     out, _ = nn.LSTM(3, 4)(x, (np.zeros((1, 2, 4), f32),) * 2)  # numpy states still taken
     assert out.shape == (5, 2, 4)
+    # x from torch likewise: numpy read one without grad silently, and one with grad raised
+    # torch's own "Can't call numpy() on Tensor that requires grad"
+    for tx in (torch.zeros(5, 2, 3), torch.zeros(5, 2, 3, requires_grad=True)):
+        with pytest.raises(TypeError, match=r"^LSTM: x is a torch\.Tensor, expected a Tensor "
+                                            r"or a numpy array \(from torch: x\.detach\(\)"):
+            nn.LSTM(3, 4)(tx)
+    with pytest.raises(TypeError, match=r"^Linear: x is a torch\.Tensor"):
+        nn.Linear(3, 4)(torch.zeros(2, 3))
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1", None])
