@@ -310,6 +310,22 @@ def test_flipped_byte_in_array_data_is_refused(tmp_path):
         checkpoint.load(path)
 
 
+def test_a_member_with_bytes_after_its_array_is_refused(tmp_path):
+    # a w.npy with JUNK appended (a valid CRC: written so) loaded as if whole (found by
+    # mutation testing: no test had such a member)
+    path = tmp_path / "j.ckpt"
+    checkpoint.save({"w": np.arange(4.0)}, path)
+    with zipfile.ZipFile(path) as z:
+        members = {i.filename: z.read(i.filename) for i in z.infolist()}
+    members["w.npy"] += b"JUNK"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match=r"j.ckpt.*is not a valid checkpoint: array 'w' has "
+                                         r"trailing bytes"):
+        checkpoint.load(path)
+
+
 def test_foreign_files_are_refused(tmp_path):
     plain = tmp_path / "plain.npz"
     np.savez(plain, w=np.ones(2))

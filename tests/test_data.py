@@ -522,6 +522,17 @@ def test_adding_problem():
         np.testing.assert_array_equal(u, v)
 
 
+def test_adding_problem_markers_reach_every_step_of_their_half():
+    # each marker may sit at any step of its half, the first at 0 .. T//2 - 1 and the second
+    # at T//2 .. T - 1 (a first marker that never reached T//2 - 1 went unnoticed: the test
+    # above checks only which half each is in)
+    T = 7
+    x, _ = data.adding_problem(T, 4000, 0)
+    where = [np.nonzero(x[:, b, 1])[0] for b in range(x.shape[1])]
+    assert {int(w[0]) for w in where} == set(range(T // 2))
+    assert {int(w[1]) for w in where} == set(range(T // 2, T))
+
+
 def test_adding_problem_baseline_is_one_sixth():
     _, y = data.adding_problem(10, 20000, 0)
     assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.01

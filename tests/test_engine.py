@@ -930,3 +930,68 @@ def test_operands_and_arguments_that_are_not_numbers_are_refused_by_name():
     leaf = Tensor(np.zeros(3))
     with pytest.raises(OpError, match="^setitem: indexing with a Tensor is not supported"):
         leaf[Tensor([0.0])] = 1.0
+
+
+def test_iadd_keeps_the_array_of_one_alias(monkeypatch):
+    """`z = y; y += 1`: z must keep its own array (it is not released and recomputed). The
+    test above always held one more reference than the alias, so the reference limit was only
+    checked two above it (found by mutation testing)."""
+    donates = _donating(monkeypatch)
+    A = Tensor(np.full((2, 3), 0.5), requires_grad=True)
+    y = A * 2.0
+    z = y
+    y += 1.0
+    assert type(z) is Tensor and z is not y
+    np.testing.assert_array_equal(z.data, 1.0)
+    np.testing.assert_array_equal(y.data, 2.0)
+    w = A * 2.0  # the control: no alias, so the sum goes into w's array
+    w += 1.0
+    assert (type(w._ctx.parents[0]).__name__ == "_Released") == donates
+
+
+def test_a_broadcast_add_takes_a_strided_gradient_back_to_the_bias():
+    """The gradient reaching `x + b` is not C-ordered when a transpose comes after it: b's
+    gradient is then summed by numpy over all leading axes, not by the row-sum gemv (only
+    axis 0 gave b a gradient of the wrong shape, unnoticed: found by mutation testing)."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((3, 4, 5)), requires_grad=True)
+    b = Tensor(rng.standard_normal(5), requires_grad=True)
+    d = Tensor(rng.standard_normal((4, 3, 5)))
+    assert gradcheck(lambda x, b: ((x + b).transpose(1, 0, 2) * d).sum(), [x, b])
+    ((x + b).transpose(1, 0, 2) * d).sum().backward()
+    assert b.grad.shape == (5,)
+    np.testing.assert_allclose(b.grad, d.data.sum(axis=(0, 1)))
+
+
+def test_a_weight_with_a_product_and_a_shared_array_gradient():
+    """W gets `x @ W`'s pending product first, then an add's gradient, which the add also
+    hands its other input P: the pending sum must copy that array before it adds the product
+    into it, or P (made before W, so walked after it) gets the sum, and U's gradient behind
+    it comes out wrong (found by mutation testing)."""
+    rng = np.random.default_rng(1)
+    U = Tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    P = U * 3.0
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    x = Tensor(rng.standard_normal((4, 3)))
+    s = W + P
+    ((s * s).sum() + (x @ W).sum()).backward()
+    want_s = 2.0 * (W.data + P.data)
+    np.testing.assert_allclose(U.grad, 3.0 * want_s)
+    np.testing.assert_allclose(W.grad, x.data.sum(axis=0)[:, None] + want_s)
+
+
+def test_a_user_function_returning_a_gradient_of_the_wrong_shape_is_refused():
+    class Bad(Function):
+        op = "bad"
+
+        def forward(self, a):
+            return a * 2.0
+
+        def backward(self, g):
+            return (g[:1],)  # (1, 3) for a (2, 3) input
+
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(AssertionError, match=r"bad: gradient shape \(1, 3\) must match its "
+                                             r"input's shape \(2, 3\)"):
+        Bad.apply(x).sum().backward()
+    assert x.grad is None

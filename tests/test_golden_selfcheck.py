@@ -3,7 +3,8 @@
 Without torch: every fixture loads, its keys and shapes follow its config, its loss is
 sum(out * R_out) + ... of the stored arrays, a plain numpy forward pass reproduces its outputs,
 and its gradients agree with a central difference of that forward pass along a random direction.
-With torch: regenerating every case reproduces the stored arrays (and the .npz bytes) exactly.
+With torch: regenerating every case reproduces the stored arrays to rounding (and the .npz
+bytes where the numbers are equal).
 """
 import importlib.util
 import json

@@ -230,12 +230,9 @@ def test_params_any_iterable_deduped_zero_grad_and_skip_none():
     assert a.grad is None and b.grad is None
 
 
-def test_tensor_params_if_available():
-    try:
-        from tinygrad_lstm.tensor import Tensor
-        t = Tensor(np.ones(3), requires_grad=True)
-    except Exception:  # tensor.py is optional here
-        pytest.skip("tinygrad_lstm.tensor.Tensor not usable")
+def test_tensor_params():
+    from tinygrad_lstm.tensor import Tensor
+    t = Tensor(np.ones(3), requires_grad=True)
     t.grad = np.full(3, 2.0)
     optim.SGD([t], lr=0.25).step()
     np.testing.assert_allclose(t.data, 0.5)

@@ -725,3 +725,13 @@ def test_a_power_shows_its_exponent_in_the_formula():
     w = Tensor(np.ones((3, 2)), requires_grad=True)
     walk = record(((a @ w) ** 2).mean())
     assert walk.expr(walk.steps[1].node, 3, named=False) == "(leaf (2, 3) @ leaf (3, 2))^2"
+
+
+def test_numbers_on_screen_have_three_digits_and_a_cut_preview_says_so():
+    # nothing pinned these (found by mutation testing): 4 digits, or a preview that drops
+    # its "…" and looks like the whole array, went unnoticed
+    from tinygrad_lstm.viz.stepper import preview
+    assert fmt(0.0123456) == "0.0123" and fmt(123456.0) == "1.23e+05" and fmt(-0.0) == "0"
+    assert fmt(np.array([[2.5e-7]], np.float32)) == "2.5e-07"
+    assert preview(np.arange(6.0)) == "[0 1 2 3 …]" and preview(np.arange(3.0)) == "[0 1 2]"
+    assert preview(np.arange(4.0)) == "[0 1 2 3]"

@@ -8,7 +8,8 @@ Run from the repository root:
 
 Needs torch (the fixtures were made with torch 2.13.0, CPU build); nothing else in the
 project needs it. Everything is float64 with fixed seeds, and the .npz files are written
-with fixed zip timestamps, so rerunning reproduces them byte for byte.
+with fixed zip timestamps, so rerunning on one machine reproduces them byte for byte (on
+another CPU the computed numbers may differ in the last bits: README.md).
 
 Each case builds a torch recurrent module (default init after ``torch.manual_seed``), draws
 an input (and an initial state for some cases), runs it, takes the scalar
