@@ -213,15 +213,20 @@ def main(argv=None):
     charlm = load_charlm()
 
     # model: train a small LSTM char-LM with charlm's loop, or load one
-    cl_argv = ["--steps", str(args.steps), "--seed", str(args.seed), "--sample-chars", "0",
-               "--eval-every", "0", "--eval-chars", "20000"]
+    cl_argv = ["--sample-chars", "0", "--eval-every", "0", "--eval-chars", "20000"]
     if args.data:
         cl_argv += ["--data", args.data]
     if args.resume:
         cl_argv += ["--resume", args.resume, "--steps", "0"]
+        unused = [f for f in ("--steps", "--hidden", "--seed")
+                  if any(a == f or a.startswith(f + "=") for a in parser.argv)]
+        if unused:  # they were ignored without a word
+            print(f"note: {', '.join(unused)} not used with --resume: the checkpoint's model "
+                  "is read as it was trained")
     else:
-        cl_argv += ["--cell", "lstm", "--hidden", str(args.hidden), "--batch-size", "32",
-                    "--seq-len", "64", "--lr", "0.01", "--dropout", "0"]
+        cl_argv += ["--steps", str(args.steps), "--seed", str(args.seed), "--cell", "lstm",
+                    "--hidden", str(args.hidden), "--batch-size", "32", "--seq-len", "64",
+                    "--lr", "0.01", "--dropout", "0"]
     if args.graph:
         cl_argv += ["--graph", args.graph]
     if args.step:

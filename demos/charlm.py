@@ -19,6 +19,7 @@ validation loss (nats/char) on the last 10% of the text, checkpoints, and sample
 """
 
 import argparse
+import contextlib
 import math
 import shlex
 import time
@@ -29,7 +30,7 @@ import numpy as np
 
 from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cli import (StopBetweenSteps, demo_parser, finite, graph_and_steps,
+from tinygrad_lstm.cli import (StopBetweenSteps, command, demo_parser, finite, graph_and_steps,
                                graph_clash, positive, progress, run_demo, writable)
 from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
 
@@ -193,19 +194,22 @@ def state_tensors(arrays):
 
 
 # ------------------------------------------------------------------------------------- loss
-def evaluate(model, ids, batch_size=32, seq_len=256):
+def evaluate(model, ids, batch_size=32, seq_len=256, bar=None):
     """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1], read as batch_size
-    contiguous streams with the state carried across chunks; no graph is recorded."""
+    contiguous streams with the state carried across chunks; no graph is recorded. `bar`: a
+    progress bar's description (the whole validation text takes seconds)."""
     B = max(1, min(batch_size, (len(ids) - 1) // 2))
     stream = CharStream(ids, B, seq_len)
     total, count, hx = 0.0, 0, None
     model.eval()
     try:
-        with no_grad():
+        with no_grad(), (progress(len(stream), bar) if bar else contextlib.nullcontext(
+                lambda **_: None)) as update:
             for x, y in stream:
                 logits, hx = model(x, hx)
                 total += F.cross_entropy(logits, y).item() * y.size
                 count += y.size
+                update()
     finally:
         model.train()
     return total / count
@@ -312,7 +316,9 @@ class Result:
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    seed_given = any(a == "--seed" or a.startswith("--seed=") for a in parser.argv)
     given = {f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)}
     if args.every and not args.save:
         raise SystemExit("error: --every needs --save PATH")
@@ -386,6 +392,13 @@ def main(argv=None):
         if "rng" in ck:
             rng.bit_generator.state = ck["rng"]  # dropout masks continue as they would have
         print(f"resumed {args.resume} at step {step}")
+        if seed_given and "rng" in ck:  # it was ignored without a word
+            print("note: --seed is not used when resuming: the checkpoint carries the run's "
+                  "random state (dropout masks, stream restarts)")
+        if not args.save and args.steps > step:
+            n = args.steps - step
+            print(f"note: no --save: the {n} step{'s' * (n != 1)} of this run will not be "
+                  f"kept (--save {args.resume} continues the checkpoint)")
     print(f"model: {cfg.layers} x {cfg.cell.upper()}({cfg.hidden}), "
           f"{'embedding ' + str(cfg.embedding) if cfg.embedding else 'one-hot input'}"
           f"{', tied head' if cfg.tie else ''}; {model.num_parameters():,} parameters; "
@@ -401,7 +414,7 @@ def main(argv=None):
     val_loss, smooth, chars = None, None, 0
     start = time.perf_counter()
     budget = cfg.time_budget - seconds_before if cfg.time_budget else None  # left of it
-    with progress(todo, f"charlm ({cfg.cell})", seconds=budget) as update, \
+    with progress(todo, f"charlm ({cfg.cell})", seconds=budget, start=start) as update, \
             StopBetweenSteps() as stop:
         for _ in range(todo):
             if stop.asked:
@@ -451,14 +464,14 @@ def main(argv=None):
             again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
             again += ["--every", str(args.every)] if args.every else []
             again += ["--data", args.data] if args.data else []
-            print("to go on: python demos/charlm.py " + " ".join(map(shlex.quote, again)))
+            print(f"to go on: {command()} " + " ".join(map(shlex.quote, again)))
     elif stop.asked:
         print("nothing saved: give --save PATH to keep a run")
 
     # results
     t0 = time.perf_counter()
-    val_loss = evaluate(model, eval_ids, cfg.eval_batch)
-    train_loss = evaluate(model, train_eval_ids, cfg.eval_batch)
+    val_loss = evaluate(model, eval_ids, cfg.eval_batch, bar="evaluating (val)")
+    train_loss = evaluate(model, train_eval_ids, cfg.eval_batch, bar="evaluating (train)")
     eval_s = time.perf_counter() - t0
     speed = chars / seconds if chars else 0.0
     text_out = sample(model, vocab, prime, args.sample_chars, args.temperature,

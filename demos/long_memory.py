@@ -185,7 +185,7 @@ def main(argv=None):
     if args.truncation == "on" and args.window >= args.T:  # full BPTT, labelled truncated
         raise SystemExit(f"error: --window {args.window} must be shorter than --T {args.T} "
                          "(a window of the whole sequence is full BPTT, which runs anyway)")
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.models = list(dict.fromkeys(m.strip() for m in args.models.split(",") if m.strip()))
     if not args.models or any(m not in LAYERS for m in args.models):
         raise SystemExit(f"error: --models: choose from lstm, gru, rnn; got {args.models}")
     console = Console()

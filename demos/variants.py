@@ -166,8 +166,9 @@ def main(argv=None):
     spread = max(r["val_loss"] for r in results.values()) - results[best]["val_loss"]
     console.print(f"cell/total: parameters of the recurrent layer / of the whole model. "
                   f"first/final: mean training loss over the first/last 10% of steps; val: "
-                  f"held-out last 10% of the slice. Lowest val loss: {best}; all val losses within "
-                  f"{spread:.3f} nats of each other at this budget.")
+                  f"held-out last 10% of the slice. Lowest val loss: {best}"
+                  + (f"; all val losses within {spread:.3f} nats of each other at this budget."
+                     if len(results) > 1 else "."))
 
     # one more training step's graph, to draw or to step through (each runs its backward)
     if args.graph or args.step:

@@ -55,7 +55,15 @@ def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, 
     shutil_copy(a, b)
     r = charlm["main"](["--data", text_file, "--resume", b, "--steps", "6", "--save", b,
                         "--sample-chars", "0"])
-    assert "resumed" in capsys.readouterr().out and r.step == 6
+    out = capsys.readouterr().out
+    assert "resumed" in out and r.step == 6 and "note:" not in out
+    # a --seed that is not used, and a resumed run that keeps nothing, are said (both went
+    # without a word)
+    charlm["main"](["--data", text_file, "--resume", b, "--steps", "7", "--seed", "3",
+                    "--sample-chars", "0"])
+    out = capsys.readouterr().out
+    assert "note: --seed is not used when resuming" in out
+    assert f"note: no --save: the 1 step of this run will not be kept (--save {b}" in out
     charlm["main"](flags + ["--steps", "6", "--save", c])
     resumed, straight = checkpoint.load(b), checkpoint.load(c)
     assert resumed["step"] == straight["step"] == 6
@@ -79,12 +87,15 @@ def test_ctrl_c_stops_between_steps_and_saves_a_resumable_checkpoint(charlm, tex
 
     monkeypatch.setattr(optim, "clip_grad_norm_", ctrl_c_in_step_3)
     before = signal.getsignal(signal.SIGINT)  # not always Python's default (nohup, &)
+    # run as the console script runs it: the hint names that command (it said `python
+    # demos/charlm.py`, which fails where there is no demos/ folder)
+    monkeypatch.setenv("TINYGRAD_LSTM_PROG", "tinygrad-lstm charlm")
     r = charlm["main"](flags + ["--steps", "50", "--save", a])
     out = capsys.readouterr().out
     assert r.step == 3 and "stopped by Ctrl-C at step 3" in out
     # the hint repeats --save and --data (without them it saved nothing, or refused the
     # checkpoint's vocabulary: found by the review helper)
-    hint = re.search(r"to go on: python demos/charlm.py (.*)", out).group(1)
+    hint = re.search(r"to go on: tinygrad-lstm charlm (.*)", out).group(1)
     assert shlex.split(hint) == ["--resume", a, "--save", a, "--steps", "50", "--data", text_file]
     assert signal.getsignal(signal.SIGINT) is before  # given back
     monkeypatch.setattr(optim, "clip_grad_norm_", clip)
@@ -215,6 +226,21 @@ def test_activations_refuses_an_svg_path_that_is_not_svg(tmp_path, name):
     with pytest.raises(SystemExit, match=r"--svg .*: the file must end in \.svg"):
         load_demo("activations")["main"](["--steps", "1", "--svg", str(tmp_path / name)])
     assert list(tmp_path.iterdir()) == []
+
+def test_activations_on_a_checkpoint_says_which_flags_it_does_not_use(charlm, text_file,
+                                                                     tmp_path, capsys):
+    # --steps and --seed were ignored without a word with --resume (and charlm, handed
+    # activations' own --seed, said it was not used, a flag the user never gave)
+    ck = str(tmp_path / "a.npz")
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "2", "--save", ck])
+    capsys.readouterr()
+    act = load_demo("activations")
+    act["main"](["--data", text_file, "--resume", ck, "--chars", "800"])
+    assert "note:" not in capsys.readouterr().out
+    act["main"](["--data", text_file, "--resume", ck, "--chars", "800", "--steps", "5000"])
+    out = capsys.readouterr().out
+    assert "note: --steps not used with --resume" in out and "--seed" not in out
+
 
 def test_activations_says_so_when_no_unit_tracks_anything(text_file, capsys):
     report = load_demo("activations")["main"](["--data", text_file, "--hidden", "16",

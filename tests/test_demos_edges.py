@@ -248,6 +248,17 @@ def test_a_time_budget_bar_fills_with_time_and_counts_steps():
             "        time.sleep(0.05)\n")
     screen = _on_a_terminal(code)
     assert "steps" in screen and "100%" in screen, screen
+    # a run that stops when its own clock says the budget is spent, checked before each
+    # step (as charlm does): the bar ends full, by that clock (it showed the last step's
+    # share of the time, e.g. 98%)
+    at_budget = _on_a_terminal("import time\n"
+                               "from tinygrad_lstm import cli\n"
+                               "t0 = time.perf_counter()\n"
+                               "with cli.progress(10**6, 'budget', seconds=0.5, start=t0) as update:\n"
+                               "    while time.perf_counter() - t0 < 0.5:\n"
+                               "        update(loss=1.0)  # the step, then its time\n"
+                               "        time.sleep(0.3)\n")
+    assert "2 steps  100%" in at_budget, at_budget
     assert "1000000" not in screen and "1,000,000" not in screen, screen
     by_steps = _on_a_terminal("from tinygrad_lstm import cli\n"
                               "with cli.progress(3, 'steps') as update:\n"

@@ -111,3 +111,50 @@ def test_console_script_lists_and_runs_demos():
     bad = subprocess.run([sys.executable, "-m", "tinygrad_lstm.cli", "nosuch"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 2 and "no demo 'nosuch'" in bad.stderr
+
+
+def test_version_and_a_closed_pipe():
+    # `--version` said "no demo '--version'"; `demo | head` printed a BrokenPipeError traceback
+    run = subprocess.run([sys.executable, "-m", "tinygrad_lstm", "--version"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    from tinygrad_lstm import __version__
+    assert run.returncode == 0 and run.stdout == f"tinygrad-lstm {__version__}\n"
+    code = ("import sys\n"
+            "from tinygrad_lstm.cli import run_demo\n"
+            "def main():\n"
+            "    for i in range(100000):\n"
+            "        print('line', i)\n"
+            "run_demo(main)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=ROOT)
+    p.stdout.readline()
+    p.stdout.close()  # as `| head -1` does
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 1
+    assert "Traceback" not in err and "stopped: the output's reader closed the pipe" in err
+
+
+def test_demos_run_numpy_on_one_thread_unless_told(monkeypatch):
+    """OpenBLAS takes a thread a core: a char-LM demo took 6-8 s instead of 1 s on a busy
+    2-core machine. The demos now set one thread (--threads N for more), and leave it to
+    OPENBLAS_NUM_THREADS / OMP_NUM_THREADS when those are set."""
+    from tinygrad_lstm import _blas
+    from tinygrad_lstm.cli import demo_parser
+    before = _blas.get_threads()
+    if before is None:
+        pytest.skip("numpy here has no OpenBLAS to set")
+    try:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            monkeypatch.delenv(var, raising=False)
+        _blas.set_threads(2)
+        demo_parser("x").parse_args([])
+        assert _blas.get_threads() == 1
+        demo_parser("x").parse_args(["--threads", "2"])
+        assert _blas.get_threads() == 2
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        demo_parser("x").parse_args([])
+        assert _blas.get_threads() == 2  # the user's setting stands
+        with pytest.raises(SystemExit):
+            demo_parser("x").parse_args(["--threads", "0"])
+    finally:
+        _blas.set_threads(before)

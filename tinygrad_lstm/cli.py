@@ -39,6 +39,9 @@ class _DemoParser(argparse.ArgumentParser):
             self.error(f"argument --auto: must be 0 or more seconds (finite), got {ns.auto}")
         if ns.seed < 0:  # numpy's generators refuse it, with a traceback, after the parse
             self.error(f"argument --seed: must be 0 or more, got {ns.seed}")
+        if ns.threads is not None and ns.threads < 1:
+            self.error(f"argument --threads: must be at least 1, got {ns.threads}")
+        blas_threads(ns.threads)
         if ns.graph == "":  # `--graph ''` (an unset variable): it drew nothing, silently
             self.error(f"argument --graph: the path is empty; give a file or a folder, or "
                        f"--graph alone for {self.graph_default}")
@@ -89,7 +92,26 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_hel
                    help="with --step: play the walk as an animation, SECONDS per node")
     p.add_argument("--steps", type=int, default=steps_default, help=steps_help)
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for numpy's matrix products (default 1, unless "
+                        "OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is set: at a demo's sizes a "
+                        "second thread gains little, and on a busy machine it costs)")
     return p
+
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def blas_threads(n=None):
+    """Set OpenBLAS's threads for this run: n, or 1 when n is None and no THREAD_VARS is
+    set (then OpenBLAS took one thread a core at numpy's import). Best effort: another BLAS
+    is left as it is (tinygrad_lstm/_blas.py)."""
+    if n is None:
+        if any(os.environ.get(v) for v in THREAD_VARS):
+            return
+        n = 1
+    from . import _blas
+    _blas.set_threads(n)
 
 
 def positive(name, value):
@@ -102,6 +124,14 @@ def finite(name, value):
     if not math.isfinite(value):  # NaN or inf: an init or a rate made of it only makes NaNs
         raise SystemExit(f"error: {name} must be finite, got {value}")
     return value
+
+
+def command():
+    """The command that runs this demo again, as the user typed it: `tinygrad-lstm charlm`
+    from the console script, else `python <the script's path>` (a hint that said `python
+    demos/charlm.py` failed wherever there is no demos/ folder)."""
+    import shlex
+    return os.environ.get("TINYGRAD_LSTM_PROG") or f"python {shlex.quote(sys.argv[0])}"
 
 
 def run_demo(main):
@@ -120,6 +150,12 @@ def run_demo(main):
     except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback, and the shell's status 130
         print("\ninterrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except BrokenPipeError:  # `demo | head`: the reader is gone; stop without a traceback
+        # (Python's own advice: point stdout at devnull, so that its flush at exit is quiet)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        print("stopped: the output's reader closed the pipe", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def writable(path, flag):
@@ -173,14 +209,17 @@ def graph_clash(graph, other, flag):
 
 
 @contextlib.contextmanager
-def progress(total, description="training", seconds=None):
+def progress(total, description="training", seconds=None, start=None):
     """A rich progress bar on stderr; yields `update(**fields)` to call once per step, e.g.
     `update(loss=1.23)`. Shows loss and steps per second; stays quiet when not a terminal.
 
     With `seconds` (a time budget; the run stops at `total` steps or when the budget is
     spent, whichever comes first) the bar fills with whichever is further along, and shows
     the steps done: a run of `--time-budget 590 --steps 1000000` showed 1,234/1,000,000 and
-    hours remaining when it had minutes to go."""
+    hours remaining when it had minutes to go. `start`: the run's own clock origin
+    (time.perf_counter()), so that the bar's time is the one the run stops by: at the end the
+    bar shows how much of the budget was spent (it showed 98% after the run had stopped at
+    its budget, having last been updated a step before)."""
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -193,7 +232,7 @@ def progress(total, description="training", seconds=None):
              else TextColumn("{task.fields[steps]} steps  {task.percentage:>3.0f}%"))
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), count,
                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    start = time.perf_counter()
+    start = time.perf_counter() if start is None else start
     done = 0
     with Progress(*columns, console=console, transient=False, redirect_stdout=on_screen,
                   disable=not console.is_terminal) as bar:
@@ -214,6 +253,9 @@ def progress(total, description="training", seconds=None):
                 bar.update(task, completed=min(far, 1.0), info=info, steps=f"{done:,}")
 
         yield update
+        if seconds is not None and seconds > 0:  # where the run ended, by the same clock
+            bar.update(task, completed=min(max(done / total if total else 1.0,
+                                               (time.perf_counter() - start) / seconds), 1.0))
 
 
 class StopBetweenSteps:
@@ -292,6 +334,10 @@ def main(argv=None):
               "repository; install it with `pip install -e .` from a checkout)", file=sys.stderr)
         return 2
     demos = list_demos()
+    if argv[:1] == ["--version"]:
+        from . import __version__
+        print(f"tinygrad-lstm {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help", "list"):
         print("usage: tinygrad-lstm DEMO [--graph [OUT]] [--step] [--steps N] [--seed S] ...")
         print("demos: " + ", ".join(demos))

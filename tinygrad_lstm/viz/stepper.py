@@ -307,8 +307,9 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         except KeyboardInterrupt:
             pass
         return walk.steps
-    k, message = 0, None
+    k, message, seen = 0, None, 0
     while k is not None:
+        seen = max(seen, k + 1)
         console.clear()
         console.print(fit_step_panel(console, walk, k, title=title, message=message))
         try:
@@ -319,6 +320,8 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         except (EOFError, KeyboardInterrupt):
             break
         k, message = navigate(walk, k, command)
-    console.print(f"stepped through the backward pass ({len(walk)} nodes); .grad is as "
-                  "loss.backward() leaves it")
+    # the whole walk ran before the first screen: .grad is complete however far one looked
+    console.print(f"stepped through {'all' if seen == len(walk) else f'{seen} of the'} "
+                  f"{len(walk)} nodes of the backward pass; .grad is as loss.backward() "
+                  "leaves it", highlight=False)
     return walk.steps
