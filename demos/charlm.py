@@ -226,6 +226,9 @@ def sample(model, vocab, prime, n, temperature=0.8, rng=None):
             logits, hx = model(vocab.encode(prime)[:, None])       # (T, 1, V)
             for _ in range(n):
                 z = logits.data[-1, 0].astype(np.float64)
+                if not np.isfinite(z).all():  # finite weights can still overflow: NaN odds
+                    raise SystemExit("error: training diverged: the model's logits are not "
+                                     "finite (a lower --lr?)")
                 if temperature > 0:
                     p = np.exp((z - z.max()) / temperature)
                     i = int(rng.choice(len(p), p=p / p.sum()))
@@ -245,13 +248,27 @@ def lr_at(cfg, fraction):
 
 
 # ------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path, model, opt, cfg, vocab, run):
-    # a diverged run must not replace the checkpoint it was resumed from with NaNs
+def check_finite(model, step, path=None):
+    """SystemExit when a weight is not finite: a diverged run must not replace the checkpoint
+    it was resumed from with NaNs, nor be evaluated and sampled (NaN probabilities)."""
     bad = next((k for k, v in model.state_dict().items() if not np.isfinite(v).all()), None)
     if bad is not None:
-        raise SystemExit(f"error: training diverged: {bad} is not finite at step {run['step']} "
-                         f"(a lower --lr?); not saved to {path}")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+        raise SystemExit(f"error: training diverged: {bad} is not finite at step {step} "
+                         f"(a lower --lr?)" + (f"; not saved to {path}" if path else ""))
+
+
+def save_checkpoint(path, model, opt, cfg, vocab, run):
+    check_finite(model, run["step"], path)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _save(path, model, opt, cfg, vocab, run)
+    except OSError as e:  # a full disk at the end of the run: a line, not a traceback
+        raise SystemExit(f"error: --save {path}: could not write the checkpoint at step "
+                         f"{run['step']} ({e.strerror or e}); a checkpoint already there is "
+                         "unchanged") from None
+
+
+def _save(path, model, opt, cfg, vocab, run):
     checkpoint.save({"model": dict(model.state_dict()), "optimizer": opt.state_dict(),
                      "step": run["step"], "seconds": run["seconds"], "vocab": "".join(vocab.itos),
                      "config": asdict(cfg), "stream": {"position": run["stream"].position,
@@ -374,8 +391,9 @@ def main(argv=None):
     opt = optim.Adam(params, lr=cfg.lr)
     try:
         stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
-    except ValueError as e:
-        raise SystemExit(f"error: --data {args.data}: {e}") from None
+    except ValueError as e:  # it named `--data None` for a --batch-size too big for the text
+        raise SystemExit(f"error: --batch-size {cfg.batch_size} / --seq-len {cfg.seq_len}: "
+                         f"{e}") from None
     if len(val_ids) < 2:  # evaluate() predicts one character from another
         raise SystemExit(f"error: --data {args.data}: {len(text)} characters leave "
                          f"{len(val_ids)} for validation (the last 10%), which needs 2: give a "
@@ -385,10 +403,16 @@ def main(argv=None):
         restore(args.resume, ck, model, opt)
         step, seconds_before = int(ck["step"]), float(ck.get("seconds", 0.0))
         same_stream = (base.get("batch_size"), base.get("seq_len")) == (cfg.batch_size, cfg.seq_len)
-        if same_stream and "stream" in ck:  # continue mid-epoch with the carried state
+        fits = "stream" in ck and 0 <= int(ck["stream"]["position"]) < len(stream)
+        if same_stream and fits:  # continue mid-epoch with the carried state
             stream.position = int(ck["stream"]["position"])
             stream.epoch = int(ck["stream"]["epoch"])
             hx = state_tensors(ck.get("hx", []))
+        elif same_stream and "stream" in ck:  # another text of the same characters: it
+            # crashed at the first step, asking for chunk k of a shorter stream
+            print(f"note: the checkpoint's place in its text (chunk "
+                  f"{int(ck['stream']['position'])}) is past this text's {len(stream)} chunks "
+                  f"(another --data?): reading it from the start")
         if "rng" in ck:
             rng.bit_generator.state = ck["rng"]  # dropout masks continue as they would have
         print(f"resumed {args.resume} at step {step}")
@@ -456,6 +480,7 @@ def main(argv=None):
                 run.update(step=step, hx=hx, seconds=seconds_before + time.perf_counter() - start)
                 save_checkpoint(args.save, model, opt, cfg, vocab, run)
     seconds = time.perf_counter() - start
+    check_finite(model, step, args.save)  # the last step's update can diverge too
     run.update(step=step, hx=hx, seconds=seconds_before + seconds)
     if args.save:
         save_checkpoint(args.save, model, opt, cfg, vocab, run)

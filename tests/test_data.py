@@ -2,6 +2,7 @@
 import ast
 import importlib.util
 import math
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -600,3 +601,34 @@ def test_errors_leave_the_generator_untouched(call):
     with pytest.raises(ValueError):
         call(g)
     assert g.bit_generator.state == before
+
+
+def test_inputs_that_numpy_would_misread_are_refused_by_name(tmp_path):
+    """Each of these gave numpy's or pathlib's error, or wrong data (found by the review
+    helper): a Tensor became an object array, a uint64 id past int64 became -1, a dict was
+    sliced, a 0-d array had no len(), an empty path read the current folder, a name too long
+    was a traceback, and drop_last="no" counted as true."""
+    from tinygrad_lstm import Tensor
+    t = Tensor(np.array([0, 1]))
+    for f, name in ((lambda: data.CharVocab("abc").decode(t), "CharVocab.decode"),
+                    (lambda: data.one_hot(t, 3), "one_hot"),
+                    (lambda: data.char_batches(t, 1, 1, 0), "char_batches"),
+                    (lambda: data.normalize(t), "normalize"),
+                    (lambda: data.make_windows(t, 1), "make_windows"),
+                    (lambda: data.split_train_val(t), "split_train_val")):
+        with pytest.raises(ValueError, match=f"^{name}: .* is a tinygrad_lstm.tensor.Tensor; "
+                                             "pass a numpy array"):
+            f()
+    with raises("char_batches: id 18446744073709551615 does not fit int64"):
+        data.char_batches(np.array([2 ** 64 - 1] * 5, np.uint64), 1, 1, 0)
+    for bad, kind in (({1: 2, 3: 4}, "dict"), (np.array(5), "ndarray")):
+        with raises(re.escape(f"split_train_val: ids must be a sequence (array, list or str), "
+                              f"got {kind}")):
+            data.split_train_val(bad)
+    assert data.split_train_val("abcdefghij") == ("abcdefghi", "j")
+    with pytest.raises(FileNotFoundError, match="^load_text: the path is empty$"):
+        data.load_text("")
+    with pytest.raises(FileNotFoundError, match="^load_text: cannot read .*File name too long"):
+        data.load_text(str(tmp_path / ("a" * 300)))
+    with raises("CharStream: drop_last must be True or False, got 'no'"):
+        data.CharStream(np.arange(10), 2, 2, drop_last="no")

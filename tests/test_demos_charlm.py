@@ -159,10 +159,15 @@ def test_bad_flags_are_refused(charlm, text_file):
         charlm["main"](SMALL + ["--data", text_file, "--time-budget", "-5"])
     with pytest.raises(SystemExit, match=r"--save .*: is a folder; give a file name"):
         charlm["main"](SMALL + ["--data", text_file, "--save", str(Path(text_file).parent)])
-    with pytest.raises(SystemExit, match=r"--data .*: CharStream: batch_size=4 leaves"):
+    with pytest.raises(SystemExit, match=r"^error: --batch-size 4 / --seq-len \d+: CharStream: "
+                                         r"batch_size=4 leaves"):
         tiny = Path(text_file).with_name("tiny.txt")
         tiny.write_text("ab")
         charlm["main"](SMALL + ["--data", str(tiny), "--batch-size", "4"])
+    # empty paths (an unset shell variable): --save '' saved nothing, without a word
+    for flag in ("--save", "--resume", "--data"):
+        with pytest.raises(SystemExit):
+            charlm["main"](SMALL + [flag, ""])
 
 
 def test_time_budget_stops_training(charlm, text_file, capsys):
@@ -298,3 +303,40 @@ def test_lr_final_0_decays_to_zero(charlm, text_file):
     r = charlm["main"](SMALL + ["--data", text_file, "--steps", "2", "--lr-final", "0"])
     assert r.step == 2
     assert charlm["lr_at"](r.config, 1.0) == 0.0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflows it provokes
+def test_a_diverging_last_step_and_a_failing_save_end_in_one_line(charlm, text_file, tmp_path,
+                                                                  monkeypatch):
+    """A last step whose update made the weights NaN went on to sample from NaN
+    probabilities (a traceback); a save that failed (a full disk) was a traceback after the
+    whole run (found by the review helper)."""
+    for lr, what in (("1e300", r".* is not finite at step 1"),  # inf weights (float32)
+                     ("1e30", r"the model's logits are not finite")):  # finite, huge weights
+        with pytest.raises(SystemExit, match=f"^error: training diverged: {what} "
+                                             r"\(a lower --lr\?\)$"):
+            charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--lr", lr,
+                                    "--sample-chars", "5"])
+
+    def full(*args, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save", full)
+    ck = tmp_path / "c.npz"
+    with pytest.raises(SystemExit, match=r"^error: --save .*c\.npz: could not write the "
+                                         r"checkpoint at step 1 \(No space left on device\)"):
+        charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(ck)])
+
+
+def test_resuming_on_another_text_of_the_same_characters(charlm, text_file, tmp_path, capsys):
+    # the saved place in the text was past the new text's end: a crash at the first step
+    ck = str(tmp_path / "c.npz")
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "12", "--save", ck])
+    text = Path(text_file).read_text()
+    short = tmp_path / "short.txt"
+    short.write_text(text[:600] + "".join(sorted(set(text))))  # every character, few chunks
+    capsys.readouterr()
+    r = charlm["main"](["--data", str(short), "--resume", ck, "--steps", "14", "--save", ck,
+                        "--sample-chars", "0"])
+    assert r.step == 14
+    assert "is past this text's" in capsys.readouterr().out

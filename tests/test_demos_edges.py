@@ -265,3 +265,31 @@ def test_a_time_budget_bar_fills_with_time_and_counts_steps():
                               "    for _ in range(3):\n"
                               "        update(loss=1.0)\n")
     assert "3/3" in by_steps, by_steps
+
+
+def test_output_paths_that_pathlib_chokes_on_are_refused_in_one_line(tmp_path):
+    """A symlink loop passed the check (pathlib says it does not exist) and failed the save
+    after the training; a file name too long was a traceback at argument parsing (found by
+    the review helper)."""
+    from tinygrad_lstm.cli import demo_parser, writable
+    loop = tmp_path / "l1"
+    loop.symlink_to(tmp_path / "l2")
+    (tmp_path / "l2").symlink_to(loop)
+    with pytest.raises(SystemExit, match=r"^error: --save .*l1: cannot write there \(Too many "
+                                         r"levels of symbolic links\)"):
+        writable(loop, "--save")
+    long = str(tmp_path / ("a" * 300))
+    with pytest.raises(SystemExit, match=r"^error: --save .*: cannot write there \(File name "
+                                         r"too long\)"):
+        writable(long + ".npz", "--save")
+    with pytest.raises(SystemExit, match=r"^error: --graph .*: cannot write there \(File name "
+                                         r"too long\)"):
+        demo_parser("x").parse_args(["--graph", long + ".svg"])
+    for flag in ("--graph", "--save"):  # empty: an unset shell variable
+        with pytest.raises(SystemExit):
+            p = demo_parser("x")
+            p.add_argument("--save")
+            p.parse_args([flag, ""])
+    dangling = tmp_path / "d.npz"
+    dangling.symlink_to(tmp_path / "target.npz")  # not there yet: writing creates it
+    assert writable(dangling, "--save") == dangling

@@ -21,6 +21,9 @@ from pathlib import Path
 DEMOS_DIR = Path(__file__).resolve().parent.parent / "demos"
 
 
+PATH_FLAGS = ("save", "resume", "data", "svg")  # a demo's paths, refused when empty
+
+
 class _DemoParser(argparse.ArgumentParser):
     """Checks the shared flags as it parses, so that a bad --graph path or --steps count is
     refused before any training, not after it."""
@@ -45,6 +48,9 @@ class _DemoParser(argparse.ArgumentParser):
         if ns.graph == "":  # `--graph ''` (an unset variable): it drew nothing, silently
             self.error(f"argument --graph: the path is empty; give a file or a folder, or "
                        f"--graph alone for {self.graph_default}")
+        for dest in PATH_FLAGS:  # the demos' own: `--save ''` saved nothing, without a word
+            if getattr(ns, dest, None) == "":
+                self.error(f"argument --{dest}: the path is empty")
         if ns.graph:
             try:
                 ns.graph = str(graph_path(ns.graph, self.graph_default))
@@ -164,13 +170,17 @@ def writable(path, flag):
     training, so that a run is not lost to a typo in its output path."""
     if str(path).endswith(("/", os.sep)):  # a folder, existing or not (Path drops the slash)
         raise SystemExit(f"error: {flag} {path}: names a folder (it ends in /); give a file name")
-    if Path(path).is_dir():
-        raise SystemExit(f"error: {flag} {path}: is a folder; give a file name")
-    path = Path(path)
-    folder = path.parent
-    while not folder.exists():
-        folder = folder.parent
-    try:
+    try:  # pathlib's own questions raise too: a name too long, a symlink loop
+        if Path(path).is_dir():
+            raise SystemExit(f"error: {flag} {path}: is a folder; give a file name")
+        path = Path(path)
+        try:
+            os.stat(path)  # a symlink loop "does not exist" to pathlib, and fails the save
+        except (FileNotFoundError, NotADirectoryError):  # the latter is said better below
+            pass
+        folder = path.parent
+        while not folder.exists():
+            folder = folder.parent
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is a file, not a folder")
         with tempfile.TemporaryFile(dir=folder):  # the only sure test, on any filesystem
@@ -189,7 +199,12 @@ def graph_path(out, default="out/graph.svg"):
 
     folder = str(out).endswith(("/", os.sep))  # `out/`, which need not exist yet
     out = Path(out)
-    if folder or out.is_dir():
+    try:
+        folder = folder or out.is_dir()
+    except OSError as e:  # a name too long
+        raise SystemExit(f"error: --graph {str(out)[:80]}: cannot write there "
+                         f"({e.strerror or e})") from None
+    if folder:
         out = out / Path(default).name
     _, picture = picture_path(out)
     writable(picture, "--graph")

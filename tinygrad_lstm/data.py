@@ -41,13 +41,24 @@ def _real(fn, name, value):
     return float(value)
 
 
+def _not_a_tensor(fn, what, x):
+    """Refuse a tinygrad_lstm Tensor (or another library's): numpy made an object array of
+    it, one Tensor per element, and the error said "got shape (2,) object"."""
+    if type(x).__name__ == "Tensor":
+        raise ValueError(f"{fn}: {what} is a {type(x).__module__}.Tensor; pass a numpy array "
+                         "(t.numpy(), or t.detach().numpy() if it requires grad)")
+
+
 def _ids(fn, ids):
     if isinstance(ids, str):
         raise ValueError(f"{fn}: ids must be a 1-D integer array, got a str (encode it first: "
                          f"CharVocab(text).encode(text))")
+    _not_a_tensor(fn, "ids", ids)
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"{fn}: ids must be a 1-D integer array, got shape {ids.shape} {ids.dtype}")
+    if ids.dtype.kind == "u" and ids.size and ids.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{fn}: id {int(ids.max())} does not fit int64")  # it became -1
     return ids.astype(np.int64, copy=False)
 
 
@@ -67,11 +78,19 @@ def load_text(path=None):
         return (root / "corpora" / "tinyshakespeare.txt").read_bytes().decode("utf-8")
     if not isinstance(path, (str, PathLike)):
         raise ValueError(f"load_text: path must be a str or os.PathLike, got {path!r:.60}")
+    if str(path) == "":  # Path("") is ".": "is a directory, not a file: '.'"
+        raise FileNotFoundError("load_text: the path is empty")
     p = Path(path)
-    if not p.exists() or p.is_dir():  # a pipe is not a regular file, but it reads
-        what = "is a directory, not a file" if p.is_dir() else "no such file"
-        raise FileNotFoundError(f"load_text: {what}: {str(p)!r}")
-    raw = p.read_bytes()
+    try:
+        if not p.exists() or p.is_dir():  # a pipe is not a regular file, but it reads
+            what = "is a directory, not a file" if p.is_dir() else "no such file"
+            raise FileNotFoundError(f"load_text: {what}: {str(p)!r}")
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as e:  # a name too long, a symlink loop, no permission: one line
+        raise FileNotFoundError(f"load_text: cannot read {str(p)[:80]!r}: "
+                                f"{e.strerror or e}") from None
     bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     try:
         text = raw[bom:].decode("utf-8")
@@ -120,6 +139,7 @@ class CharVocab:
 
     def decode(self, ids):
         """The string spelled by a scalar or 1-D sequence of indices."""
+        _not_a_tensor("CharVocab.decode", "ids", ids)
         ids = np.asarray(ids)
         if ids.size == 0 and ids.ndim <= 1:
             return ""
@@ -138,7 +158,10 @@ def split_train_val(ids, val_fraction=0.1):
     (nanoGPT's split: ``n = int(len * (1 - val_fraction))``). Works on arrays and strings."""
     if not 0.0 < _real("split_train_val", "val_fraction", val_fraction) < 1.0:
         raise ValueError(f"split_train_val: val_fraction must be in (0, 1), got {val_fraction!r}")
-    if not hasattr(ids, "__len__") or not hasattr(ids, "__getitem__"):
+    _not_a_tensor("split_train_val", "ids", ids)
+    if isinstance(ids, (dict, set)) or not hasattr(ids, "__len__") \
+            or not hasattr(ids, "__getitem__") \
+            or isinstance(ids, (np.ndarray, np.generic)) and np.ndim(ids) == 0:
         raise ValueError(f"split_train_val: ids must be a sequence (array, list or str), "
                          f"got {type(ids).__name__}")
     n = int(len(ids) * (1.0 - val_fraction))
@@ -175,6 +198,8 @@ class CharStream:
     """
 
     def __init__(self, ids, batch_size, seq_len, drop_last=False):
+        if not isinstance(drop_last, (bool, np.bool_)):  # "no" counted as true
+            raise ValueError(f"CharStream: drop_last must be True or False, got {drop_last!r}")
         ids = _ids("CharStream", ids)
         self.batch_size = B = _pos_int("CharStream", "batch_size", batch_size)
         self.seq_len = T = _pos_int("CharStream", "seq_len", seq_len)
@@ -220,6 +245,7 @@ class CharStream:
 
 def one_hot(ids, num_classes, dtype=np.float32):
     """One-hot encoding of an integer array of any shape (...) -> (..., num_classes)."""
+    _not_a_tensor("one_hot", "ids", ids)
     ids = np.asarray(ids)
     V = _pos_int("one_hot", "num_classes", num_classes)
     if ids.size == 0:
@@ -269,6 +295,7 @@ def make_windows(series, seq_len, dtype=np.float32):
     """Sliding windows for next-value prediction over a 1-D series of length n.
     Returns x (T=seq_len, N, 1) and y (N, 1), N = n - seq_len: ``x[:, i, 0] = series[i:i+T]``,
     ``y[i, 0] = series[i+T]``."""
+    _not_a_tensor("make_windows", "series", series)
     series = np.asarray(series)
     T = _pos_int("make_windows", "seq_len", seq_len)
     if series.ndim != 1 or series.dtype.kind not in "iuf":  # not bool, not complex
@@ -286,6 +313,7 @@ def normalize(series, mean=None, std=None):
     """(normalized, mean, std): ``(series - mean) / std``, zero mean and unit variance (LeCun's
     Efficient BackProp). Pass the training set's mean and std to normalise validation data
     the same way; ``denormalize`` inverts it."""
+    _not_a_tensor("normalize", "series", series)
     series = np.asarray(series)
     if series.size == 0 or series.dtype.kind not in "iuf":  # not bool, not complex
         raise ValueError(f"normalize: series must be a non-empty real array, got shape "
@@ -349,7 +377,8 @@ def copy_task(T_delay, batch_size, num_symbols=8, rng=None, copy_length=10):
     x = K random symbols, T_delay - 1 blanks, the delimiter, K blanks;
     y = T_delay + K blanks, then the K symbols. Returns x, y int64 (T, B).
     The memoryless baseline (blanks, then uniform guesses) has cross-entropy
-    K * log(num_symbols) / T per step.
+    K * log(num_symbols) / T per step. ``rng`` (a np.random.Generator or an int seed) is
+    required, as in the other tasks; its default None only keeps the parameters' order.
     """
     D = _pos_int("copy_task", "T_delay", T_delay)
     B = _pos_int("copy_task", "batch_size", batch_size)
