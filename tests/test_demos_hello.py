@@ -158,3 +158,18 @@ def test_demos_run_numpy_on_one_thread_unless_told(monkeypatch):
             demo_parser("x").parse_args(["--threads", "0"])
     finally:
         _blas.set_threads(before)
+
+
+def test_set_num_threads_is_torchs_and_checks_its_argument():
+    import tinygrad_lstm
+    from tinygrad_lstm import _blas
+    before = _blas.get_threads()
+    if before is None:
+        pytest.skip("numpy here has no OpenBLAS to set")
+    try:
+        assert tinygrad_lstm.set_num_threads(1) is True and _blas.get_threads() == 1
+    finally:
+        _blas.set_threads(before)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="^set_num_threads: n must be an int >= 1"):
+            tinygrad_lstm.set_num_threads(bad)

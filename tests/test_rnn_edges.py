@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tinygrad_lstm import Tensor, nn
+from tinygrad_lstm import OpError, Tensor, nn
 
 f32 = np.float32
 
@@ -385,3 +385,56 @@ def test_a_module_list_may_hold_one_module_more_than_once_and_bias_false_is_a_sl
         lin.bias = Tensor(np.ones(2, np.float32), requires_grad=True)
     with pytest.raises(TypeError, match="LSTMCell: cannot assign a Tensor as parameter 'bias_ih'"):
         nn.LSTMCell(2, 3, bias=False).bias_ih = Tensor(np.ones(12, np.float32))
+
+
+def test_dropout_between_layers_follows_manual_seed_called_after_the_build():
+    """The layer kept the default generator of its build: manual_seed(42) before each of two
+    runs gave nn.Dropout the same masks twice but the layer different ones (found by the
+    review helper). An rng passed to the layer is still the one it uses."""
+    from tinygrad_lstm import manual_seed, no_grad
+    manual_seed(0)
+    lstm = nn.LSTM(4, 8, num_layers=2, dropout=0.5)
+    x = np.ones((3, 2, 4), np.float32)
+
+    def run():
+        with no_grad():
+            return lstm(x)[0].numpy().copy()
+
+    manual_seed(42)
+    a = run()
+    manual_seed(42)
+    np.testing.assert_array_equal(run(), a)
+    assert not np.array_equal(run(), a)  # the generator moved on
+    own = nn.LSTM(4, 8, num_layers=2, dropout=0.5, rng=np.random.default_rng(1))
+    manual_seed(42)
+    with no_grad():
+        b = own(x)[0].numpy().copy()
+    manual_seed(42)
+    with no_grad():
+        assert not np.array_equal(own(x)[0].numpy(), b)  # its own generator, not reseeded
+
+
+def test_an_initial_state_of_zeros_keeps_the_scope_around_the_call():
+    # the encoder's h[t=0] lost `scope(part="enc")`, so its start box named no row
+    from tinygrad_lstm import scope
+    enc = nn.LSTM(3, 4)
+    with scope(part="enc"):
+        _, _, states = enc(np.ones((2, 1, 3), np.float32), return_states=True)
+    h0, c0 = states.initial[0]
+    assert h0.scope["part"] == "enc" and h0.scope["t"] == 0 and c0.scope["part"] == "enc"
+
+
+def test_friendly_errors_for_torch_habits():
+    from tinygrad_lstm import Tensor, gradcheck, optim
+    lin = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match=r"^Linear: x is float64 but the parameters are float32; "
+                                         r"make x float32"):
+        lin(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"^Adam: params must be an iterable of parameters, got "
+                                        r"a LSTM module; pass model.parameters\(\)"):
+        optim.Adam(nn.LSTM(3, 4))
+    x = Tensor(np.array([0.5, 1.0, 2.0]), requires_grad=True)
+    np.testing.assert_allclose((2 ** x).data, 2.0 ** x.data)
+    assert gradcheck(lambda x: 3.0 ** x, [x])
+    with pytest.raises(OpError, match=r"^pow: -2 \*\* a Tensor: the base must be positive"):
+        (-2) ** x

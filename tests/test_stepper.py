@@ -736,3 +736,14 @@ def test_numbers_on_screen_have_three_digits_and_a_cut_preview_says_so():
     assert fmt(np.array([[2.5e-7]], np.float32)) == "2.5e-07"
     assert preview(np.arange(6.0)) == "[0 1 2 3 …]" and preview(np.arange(3.0)) == "[0 1 2]"
     assert preview(np.arange(4.0)) == "[0 1 2 3]"
+
+
+def test_a_weights_screen_shows_the_timesteps_of_its_own_layer():
+    # weight_hh_l1's screen showed layer 0's timesteps, the last lane the walk was in
+    manual_seed(0)
+    m = nn.LSTM(2, 3, num_layers=2)
+    walk = record((m(Tensor(np.ones((3, 1, 2), np.float32)))[0] ** 2).mean(), m)
+    for s in walk.steps:
+        for layer in (0, 1):
+            if s.node is getattr(m, f"weight_hh_l{layer}"):
+                assert walk.lane_label(walk.focus[s.index]) == f"layer {layer}"

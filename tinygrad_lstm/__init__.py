@@ -10,9 +10,11 @@ from . import functional
 from .autograd import toposort
 from .gradcheck import GradcheckError, gradcheck
 from . import checkpoint, nn, optim
+from ._blas import set_num_threads
 from .tensor import Function, OpError, Tensor, manual_seed, no_grad, scope
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Function", "OpError", "no_grad", "scope", "manual_seed", "toposort",
-           "gradcheck", "GradcheckError", "functional", "nn", "optim", "checkpoint"]
+           "gradcheck", "GradcheckError", "functional", "nn", "optim", "checkpoint",
+           "set_num_threads"]

@@ -55,3 +55,14 @@ def get_threads():
     """OpenBLAS's thread count now, or None when no OpenBLAS was found."""
     fns = _openblas()
     return None if fns is None else int(fns[1]())
+
+
+def set_num_threads(n):
+    """Run numpy's matrix products (OpenBLAS) on `n` threads from now on, as
+    torch.set_num_threads does for torch's. The benchmark's figures are for one thread, and at
+    this package's sizes one is often as fast (and, on a busy machine, faster). Returns True
+    when it took effect, False when numpy's BLAS is not an OpenBLAS this could find (set
+    OPENBLAS_NUM_THREADS or OMP_NUM_THREADS before numpy is imported then)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
+    return set_threads(n)

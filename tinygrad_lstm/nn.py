@@ -257,6 +257,10 @@ class Linear(Module):
         if not x.ndim or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
                              f"features, expected in_features={self.in_features}")
+        if x.dtype != self.weight.dtype:  # as the layers say it ("matmul: dtypes differ")
+            raise ValueError(f"Linear: x is {x.dtype} but the parameters are "
+                             f"{self.weight.dtype}; make x {self.weight.dtype} (e.g. "
+                             f"x.astype(np.{self.weight.dtype}))")
         if x.ndim == 1:  # one sample, as torch takes it
             return self.forward(x.reshape(1, -1)).reshape(-1)
         y = x @ self.weight.T

@@ -30,6 +30,9 @@ def _collect(params, op):
     if isinstance(getattr(params, "data", None), np.ndarray):
         raise TypeError(f"{op}: params must be an iterable of parameters, got a single "
                         f"{type(params).__name__}; wrap it in a list")
+    if hasattr(params, "named_parameters"):  # a Module: "'LSTM' object is not iterable"
+        raise TypeError(f"{op}: params must be an iterable of parameters, got a "
+                        f"{type(params).__name__} module; pass model.parameters()")
     out, seen = [], set()
     for i, p in enumerate(params):
         if id(p) in seen:

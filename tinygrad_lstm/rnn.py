@@ -134,10 +134,13 @@ class _RecurrentLayer(Module):
         if dropout and num_layers == 1:  # as torch: a warning, since the model still works
             warnings.warn(f"{cls}: dropout={dropout} acts between layers, so with num_layers=1 "
                           "it does nothing", UserWarning, stacklevel=2)
+        # dropout's masks come from the rng given, or else from the default generator as it is
+        # at each forward (as nn.Dropout's): a manual_seed() after the layer was built then
+        # reseeds them too (they kept the generator of the build, so runs could not repeat)
+        self._drop_rng = rng
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
-        self._drop_rng = rng
         self.dropout = dropout
         self.cell = cell_cls
         D = 2 if bidirectional else 1
@@ -211,7 +214,9 @@ class _RecurrentLayer(Module):
             for j, name in enumerate(names):
                 if hx is None:
                     s = Tensor(np.zeros((B, H), dtype))
-                    s.scope = labels
+                    # with the scope around the call (a leaf is made with none): an encoder's
+                    # start lost its `scope(part="enc")`
+                    s.scope = {**_tensor._scope, **labels} if _tensor._scope else labels
                 else:
                     with scope(**labels):
                         s = hx[j][k]

@@ -628,6 +628,17 @@ class Tensor:
         # through _lift's checks: dtype.type(p) made None a NaN and parsed a string
         return Pow.apply(self, p=self._lift(p, "pow").data[()])
 
+    def __rpow__(self, base):
+        """`base ** x` for a number base > 0, as exp(x · ln base): composed, so the graph shows
+        the × and the exp (torch has its own op for it)."""
+        if isinstance(base, bool) or not isinstance(base, (int, float, np.integer, np.floating)):
+            raise TypeError(f"pow: a {type(base).__name__} ** a Tensor {self.shape}: the base "
+                            "must be a number")
+        if not base > 0:
+            raise OpError(f"pow: {base} ** a Tensor: the base must be positive (its log is "
+                          "the slope)")
+        return (self * math.log(base)).exp()
+
     def __ipow__(self, p):
         if self._ctx is None and not (isinstance(p, Tensor) or np.ndim(p) != 0):
             # a lifted constant never requires grad, so Pow is only named here, not recorded

@@ -171,7 +171,9 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         params: a Module, {name: Parameter} (e.g. `dict(model.named_parameters())`) or
             (name, Parameter) pairs to name the parameter boxes. Defaults to "param".
         folded: draw one timestep's cell, its recurrent edges looping back, labelled × T.
-        max_steps: k to draw only the first and last k timesteps, with a "…" between.
+        max_steps: k to draw only the first and last k timesteps, with a "…" between. For
+            a long sequence this is the picture to ask for: dot lays out every node, and a
+            2-layer LSTM at T = 64 took 138 s to render unelided, 6 s with max_steps=2.
         edge_grads: scale edge width and opacity by log10 of the gradient along each edge
             (needs grads), so vanishing gradients fade out: one fixed scale, 1 (∂L/∂L) boldest
             down to 1e-6 faintest, the same in every picture. Edges that carry no gradient

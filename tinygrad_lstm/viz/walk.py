@@ -106,6 +106,11 @@ class Walk:
         self.focus, last = [], next(iter(self.states), None)
         for s in steps:
             key = _lane(s.node)
+            if key not in self.states:  # a weight: the lane of what used it (W_hh_l1's `W.T`
+                # is layer 1's; it showed layer 0's timesteps, the last the walk was in)
+                key = next((k for k in (_lane(steps[i].node)
+                                        for i in self.children.get(id(s.node), ()))
+                            if k in self.states), None)
             last = key if key in self.states else last
             self.focus.append(last)
 
