@@ -13,6 +13,7 @@ Accelerate) it does nothing.
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
 
 # numpy's wheels: scipy-openblas (numpy 2) names it scipy_openblas_set_num_threads64_, the
@@ -21,6 +22,7 @@ _NAMES = [f"{pre}openblas_{{}}_num_threads{suf}" for pre in ("scipy_", "")
           for suf in ("64_", "")]
 
 
+@functools.lru_cache(maxsize=None)  # the libraries a process has loaded stay loaded
 def _openblas():
     """The (set, get) functions of the OpenBLAS loaded in this process, or None."""
     import numpy  # noqa: F401  (numpy loads its BLAS on import)
