@@ -149,6 +149,8 @@ def test_rnn_has_no_highlighted_path_and_says_why():
     assert not [e for e in edges if e[2].get("color", "").startswith(PATH_COLOR)]
     assert "no c[t−1] → c[t] path" in source and "no additive path" in source
     assert len(clusters_by_step(source)) == 3
+    # and no orange row in the legend for a path that is not there (it said "(none here)")
+    assert PATH_COLOR not in source.split("legend")[-1] and "none here" not in source
 
 
 def test_gru_z_times_h_path_is_highlighted_with_highlight_h():

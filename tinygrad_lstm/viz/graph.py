@@ -282,9 +282,10 @@ def _heading(s):
 def _legend(s, shaded_edges):
     """The legend; `shaded_edges`: the edges' facts when edge_grads shades them, else falsy."""
     name = html.escape(s.highlight)  # a table of HTML: `h&c` or `<h>` broke the picture
-    rows = [(f'<font color="{PATH_COLOR}"><b>━━</b></font>',
-             f"{name}[t−1] → {name}[t]" + ("" if s.path else " (none here)")),
-            (f'<font color="{EDGE_COLOR}">──</font>', "data flow"),
+    # no orange row where nothing is orange (the heading says why)
+    rows = [(f'<font color="{PATH_COLOR}"><b>━━</b></font>', f"{name}[t−1] → {name}[t]")] \
+        if s.path else []
+    rows += [(f'<font color="{EDGE_COLOR}">──</font>', "data flow"),
             (f'<font color="{PARAM_COLOR}">- -</font>', "parameter use")]
     rows += [("× T", "one edge per timestep: looping back, from the step before; "
                      "out of the cell, each step's output")] if s.folded else []

@@ -227,7 +227,8 @@ def no_path_reason(nodes, name, h_path):
         if _additive(h_path, nodes):
             why += f"; h[t−1] → h[t] is additive ({' and '.join(ops)}): try highlight='h'"
         else:
-            why += (f"; h[t−1] → h[t] passes through {', '.join(ops)}: no additive path, "
+            squash = [o for o in ops if o not in ("+", "×", "−")]  # what makes it not additive
+            why += (f"; h[t−1] → h[t] passes through {', '.join(squash or ops)}: no additive path, "
                     "so each step back scales the gradient by W_hh and the activation's slope: "
                     "it shrinks (or grows) geometrically")
     return why
@@ -239,10 +240,11 @@ def _shape(t):
     return "(" + ", ".join(map(str, t.shape)) + ("," if t.ndim == 1 else "") + ")"
 
 
-def _state_label(t, folded=False):
-    """c[t=2], c[l=1,t=2], c[t=2,rev] (c[t] when folded): the cluster says the rest."""
+def _state_label(t, folded=False, layer=False):
+    """c[t=2], c[l=1,t=2], c[t=2,rev] (c[t] when folded): the cluster says the rest;
+    `layer`: c[l=0,t=2] too, where no cluster says it (the stepper's formulas)."""
     s = t.scope or {}
-    parts = [f"l={s['layer']}"] if s.get("layer", 0) != 0 else []
+    parts = [f"l={s['layer']}"] if s.get("layer", 0) != 0 or layer and "layer" in s else []
     parts += [f"{k}={v}" for k, v in s.items()
               if k not in ("layer", "t", "direction") and not str(k).startswith("_")]
     parts += (["t" if folded else f"t={s['t']}"] if "t" in s else [])

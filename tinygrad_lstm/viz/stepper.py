@@ -30,7 +30,7 @@ from rich.text import Text
 from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: F401
                    rule)  # (re-exported)
 
-CONTROLS = "⏎/n next · b back · t N step · p {path} · g N node · c end · q quit"  # key_help()
+CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q quit"  # key_help()
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
@@ -169,7 +169,8 @@ def make_where(walk, k, limit=4, compact=False):
     on = walk.on_path(n)
 
     def items(tensors):
-        out = [walk.expr(t) + (f" ({path_words(walk)})" if on and walk.on_path(t) else "")
+        out = [_at(walk, t, walk.expr(t))
+               + (f" ({path_words(walk)})" if on and walk.on_path(t) else "")
                for t in tensors[:limit]]
         return ", ".join(out + ([f"… {len(tensors) - limit} more"] if len(tensors) > limit
                                 else []))
@@ -181,6 +182,13 @@ def make_where(walk, k, limit=4, compact=False):
     text.append("\nconsumers: ", style="bold")
     text.append(items(consumers) if consumers else "none (the loss)" if k == 0 else "none")
     return text
+
+
+def _at(walk, t, expr):
+    """expr, with ` at t=3` when it names no timestep itself and t has one: a weight's
+    consumers, one a step, all read `input (2, 3) @ W_ih0` without it."""
+    step = (t.scope or {}).get("t")
+    return expr + (f" at t={step}" if step is not None and "t=" not in expr else "")
 
 
 def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None,
@@ -307,9 +315,9 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         except KeyboardInterrupt:
             pass
         return walk.steps
-    k, message, seen = 0, None, 0
+    k, message, seen = 0, None, set()
     while k is not None:
-        seen = max(seen, k + 1)
+        seen.add(k)  # the screens shown (`c` jumps to the end without showing the rest)
         console.clear()
         console.print(fit_step_panel(console, walk, k, title=title, message=message))
         try:
@@ -317,11 +325,19 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
             if command.strip().lower() in ("t", "g"):  # `t`, ⏎, then the number
                 which = "timestep" if command.strip().lower() == "t" else "node"
                 command += " " + console.input(f"{which} › ")
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             break
+        except KeyboardInterrupt:  # as in training: the demo says "interrupted", status 130
+            _summary(console, walk, seen)
+            raise
         k, message = navigate(walk, k, command)
-    # the whole walk ran before the first screen: .grad is complete however far one looked
-    console.print(f"stepped through {'all' if seen == len(walk) else f'{seen} of the'} "
-                  f"{len(walk)} nodes of the backward pass; .grad is as loss.backward() "
-                  "leaves it", highlight=False)
+    _summary(console, walk, seen)
     return walk.steps
+
+
+def _summary(console, walk, seen):
+    # the whole walk ran before the first screen: .grad is complete however few one looked at
+    n = len(seen)
+    console.print(f"looked at {'all' if n == len(walk) else f'{n} of the'} {len(walk)} nodes "
+                  "of the backward pass; .grad is as loss.backward() leaves it",
+                  highlight=False)

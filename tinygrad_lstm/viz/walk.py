@@ -101,6 +101,8 @@ class Walk:
                     (s.index, s.node.name, sc["t"], norm(s.grad)))
         self.multi = len(self.states) > 1
         self.shown = shown_lanes(self.states)
+        # several layers: layer 0's states say l=0 too (a bare h[t=3] read as "the" h)
+        self.layered = len({dict(k).get("layer") for k in self.states}) > 1
         # the lane of each step for the per-timestep panel: the node's own, or for one
         # without (a weight's leaf, the loss) the last the walk was in, not the first layer
         self.focus, last = [], next(iter(self.states), None)
@@ -132,7 +134,7 @@ class Walk:
             return self.names[id(t)]
         if t.name is None:
             return None
-        return _state_label(t)  # as the graph writes it: c[t=2], c[l=1,t=2], c[t=2,rev]
+        return _state_label(t, layer=self.layered)  # c[t=2], c[l=1,t=2], c[t=2,rev]
 
     def expr(self, t, depth=2, named=True, outer=0):
         """A short formula for a tensor: its label, or its op applied to its parents'
@@ -230,9 +232,12 @@ def rule(walk, s):
     g = norm(s.grad)
     ratio = [fmt(norm(pg) / g) if pg is not None and g else "—" for pg in s.parent_grads]
     if op == "mul":
+        # a gate's mean and the norm's own ratio: the mean alone (f, mean 0.955) did not give
+        # the next norm (it shrank to 0.903 of it: the large f meet the small gradients)
         return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
-                [f"· {walk.expr(o)}, " + (f"mean {fmt(np.mean(o.data))}" if o.data.min(
-                    initial=0) >= 0 else f"out/in {r}") for o, r in zip(ps[::-1], ratio)])
+                [f"· {_factor(walk.expr(o))}, " + (f"mean {fmt(np.mean(o.data))}, "
+                                                   if o.data.min(initial=0) >= 0 else "")
+                 + f"out/in {r}" for o, r in zip(ps[::-1], ratio)])
     if op == "div":
         return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²",
                 [f"/ {walk.expr(ps[1])}, out/in {ratio[0]}", f"· (−a / b²), out/in {ratio[1]}"])
@@ -245,7 +250,7 @@ def rule(walk, s):
         factor, local, bound = _LOCAL[op]
         m = fmt(np.mean(local(y, ps[0].data)))
         return f"{type(n._ctx).symbol}: ∂L/∂x = ∂L/∂y · {factor}   {bound}, here mean {m}", \
-            [f"· {factor}, mean {m}"]
+            [f"· {factor}, mean {m}, out/in {ratio[0]}"]
     if op == "pow":
         p = s.saved[1] if isinstance(s.saved, tuple) else "p"
         return f"pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = {p}", [f"· {p}·x^({p}−1)"]
@@ -259,6 +264,11 @@ def rule(walk, s):
         return (f"{op}: ∂L/∂y goes back to the entries [{where}] of zeros shaped "
                 f"{tuple(ps[0].shape)}; the rest get 0 from here"), [f"into [{where}]"]
     return f"{op}: the op's own backward", [""] * len(ps)
+
+
+def _factor(e):
+    """A factor's formula as it reads after `·`: `(1 − z[t=4])`, not `1 − z[t=4]`."""
+    return f"({e})" if any(f" {op} " in e for op in ("+", "−")) and not e.startswith("(") else e
 
 
 def _transposed(e):
