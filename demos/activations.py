@@ -218,7 +218,7 @@ def main(argv=None):
         cl_argv += ["--data", args.data]
     if args.resume:
         cl_argv += ["--resume", args.resume, "--steps", "0"]
-        unused = [f for f in ("--steps", "--hidden", "--seed")
+        unused = [f for f in ("--steps", "--hidden")  # --seed still seeds the untrained control
                   if any(a == f or a.startswith(f + "=") for a in parser.argv)]
         if unused:  # they were ignored without a word
             print(f"note: {', '.join(unused)} not used with --resume: the checkpoint's model "
@@ -227,6 +227,8 @@ def main(argv=None):
         cl_argv += ["--steps", str(args.steps), "--seed", str(args.seed), "--cell", "lstm",
                     "--hidden", str(args.hidden), "--batch-size", "32", "--seq-len", "64",
                     "--lr", "0.01", "--dropout", "0"]
+    if args.threads is not None:  # else charlm's own parse set one thread again
+        cl_argv += ["--threads", str(args.threads)]
     if args.graph:
         cl_argv += ["--graph", args.graph]
     if args.step:

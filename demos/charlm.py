@@ -489,7 +489,7 @@ def main(argv=None):
             again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
             again += ["--every", str(args.every)] if args.every else []
             again += ["--data", args.data] if args.data else []
-            print(f"to go on: {command()} " + " ".join(map(shlex.quote, again)))
+            print(f"to go on: {command(__file__)} " + " ".join(map(shlex.quote, again)))
     elif stop.asked:
         print("nothing saved: give --save PATH to keep a run")
 

@@ -616,9 +616,11 @@ def test_inputs_that_numpy_would_misread_are_refused_by_name(tmp_path):
                     (lambda: data.normalize(t), "normalize"),
                     (lambda: data.make_windows(t, 1), "make_windows"),
                     (lambda: data.split_train_val(t), "split_train_val")):
-        with pytest.raises(ValueError, match=f"^{name}: .* is a tinygrad_lstm.tensor.Tensor; "
-                                             "pass a numpy array"):
+        with pytest.raises(ValueError, match=f"^{name}: .* is a Tensor; pass a numpy array"):
             f()
+    with raises("split_train_val: ids is a Parameter; pass a numpy array"):
+        from tinygrad_lstm import nn
+        data.split_train_val(nn.Parameter(np.ones(10)))  # a subclass: it sliced it
     with raises("char_batches: id 18446744073709551615 does not fit int64"):
         data.char_batches(np.array([2 ** 64 - 1] * 5, np.uint64), 1, 1, 0)
     for bad, kind in (({1: 2, 3: 4}, "dict"), (np.array(5), "ndarray")):
@@ -628,7 +630,13 @@ def test_inputs_that_numpy_would_misread_are_refused_by_name(tmp_path):
     assert data.split_train_val("abcdefghij") == ("abcdefghi", "j")
     with pytest.raises(FileNotFoundError, match="^load_text: the path is empty$"):
         data.load_text("")
-    with pytest.raises(FileNotFoundError, match="^load_text: cannot read .*File name too long"):
+    with pytest.raises(OSError, match=r"^\[Errno 36\] load_text: cannot read .*File name too "
+                                      "long"):
         data.load_text(str(tmp_path / ("a" * 300)))
+    loop = tmp_path / "l1"
+    loop.symlink_to(tmp_path / "l2")
+    (tmp_path / "l2").symlink_to(loop)
+    with pytest.raises(OSError, match="load_text: cannot read .*Too many levels of symbolic"):
+        data.load_text(loop)  # it said "no such file"
     with raises("CharStream: drop_last must be True or False, got 'no'"):
         data.CharStream(np.arange(10), 2, 2, drop_last="no")

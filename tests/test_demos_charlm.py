@@ -247,6 +247,16 @@ def test_activations_on_a_checkpoint_says_which_flags_it_does_not_use(charlm, te
     assert "note: --steps not used with --resume" in out and "--seed" not in out
 
 
+def test_activations_hands_its_threads_to_charlm(text_file, monkeypatch):
+    # charlm's own parse set one thread again: `activations --threads 2` ran on 1
+    from tinygrad_lstm import _blas
+    calls = []
+    monkeypatch.setattr(_blas, "set_threads", lambda n: calls.append(n) or True)
+    load_demo("activations")["main"](["--data", text_file, "--hidden", "8", "--steps", "1",
+                                      "--chars", "300", "--threads", "2"])
+    assert calls and set(calls) == {2}
+
+
 def test_activations_says_so_when_no_unit_tracks_anything(text_file, capsys):
     report = load_demo("activations")["main"](["--data", text_file, "--hidden", "16",
                                                "--steps", "2", "--chars", "800",

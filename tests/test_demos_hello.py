@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,6 +171,35 @@ def test_set_num_threads_is_torchs_and_checks_its_argument():
         assert tinygrad_lstm.set_num_threads(1) is True and _blas.get_threads() == 1
     finally:
         _blas.set_threads(before)
-    for bad in (0, 1.5, True):
-        with pytest.raises(ValueError, match="^set_num_threads: n must be an int >= 1"):
+    assert tinygrad_lstm.set_num_threads(np.int64(1)) is True  # any integer, as torch
+    for bad in (0, 1.5, True, 2 ** 32 + 1):
+        with pytest.raises(ValueError, match="^set_num_threads: n must be an int from 1 to"):
             tinygrad_lstm.set_num_threads(bad)
+
+
+def test_blas_libraries_are_found_with_spaces_in_their_path_numpys_first():
+    from tinygrad_lstm._blas import _openblas_paths
+    maps = ("7f0-7f1 r-xp 00000000 08:01 123 /home/John Doe/v/scipy.libs/libscipy_openblas-1.so\n"
+            "7f2-7f3 r-xp 00000000 08:01 124 /home/John Doe/v/numpy.libs/libscipy_openblas64_-x.so\n"
+            "7f4-7f5 rw-p 00000000 00:00 0 [heap]\n")
+    assert _openblas_paths(maps) == ["/home/John Doe/v/numpy.libs/libscipy_openblas64_-x.so",
+                                     "/home/John Doe/v/scipy.libs/libscipy_openblas-1.so"]
+
+
+def test_version_needs_no_demos_folder(monkeypatch, capsys, tmp_path):
+    from tinygrad_lstm import __version__, cli
+    monkeypatch.setattr(cli, "DEMOS_DIR", tmp_path / "none")  # a plain (not -e) install
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"tinygrad-lstm {__version__}\n"
+
+
+def test_the_resume_hint_names_the_demo_when_its_main_is_called_from_elsewhere(monkeypatch):
+    from tinygrad_lstm.cli import command
+    monkeypatch.delenv("TINYGRAD_LSTM_PROG", raising=False)
+    demo = ROOT / "demos" / "charlm.py"
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py"])  # a notebook's
+    assert command(demo) == f"python {demo}"
+    monkeypatch.setattr(sys, "argv", [str(demo)])
+    assert command(demo) == f"python {demo}"
+    monkeypatch.setenv("TINYGRAD_LSTM_PROG", "tinygrad-lstm charlm")
+    assert command(demo) == "tinygrad-lstm charlm"

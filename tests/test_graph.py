@@ -891,6 +891,11 @@ def test_two_calls_in_one_graph_are_drawn_apart(kind):
                 assert src.count(f'label="layer 0 · call {call} · t = {t}"') == 1, (call, t)
         labels = " ".join(re.findall(r'label=(".*?"|<.*?>)\s', src))
         assert "call 3" not in labels and "_call" not in labels
+    # the weights both calls share are the layer's, drawn once as such (the box said
+    # "call 2", the call the walk met first)
+    src = draw((out * out).mean()).source
+    assert src.count('label="layer 0 · parameters (each drawn once)"') == 1
+    assert "call 2 · parameters" not in src
     one = draw((m(x)[0] ** 2).mean()).source  # one call: no call number shown
     assert not re.search(r"call \d", one) and 'label="layer 0 · t = 1"' in one
 

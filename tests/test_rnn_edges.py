@@ -57,6 +57,11 @@ def test_an_initial_state_from_torch_is_named_as_torchs():
             nn.LSTM(3, 4)(tx)
     with pytest.raises(TypeError, match=r"^Linear: x is a torch\.Tensor"):
         nn.Linear(3, 4)(torch.zeros(2, 3))
+    with pytest.raises(TypeError, match=r"^LSTM: x is a torch\.Parameter"):  # a subclass
+        nn.LSTM(3, 4)(torch.nn.Parameter(torch.zeros(5, 2, 3)))
+    with pytest.raises(TypeError, match=r"^mse_loss: target must be .*, got torch\.Tensor"):
+        from tinygrad_lstm import functional as F
+        F.mse_loss(Tensor(np.zeros(3)), torch.zeros(3))
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1", None])

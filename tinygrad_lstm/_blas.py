@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import numbers
 import re
 
 # numpy's wheels: scipy-openblas (numpy 2) names it scipy_openblas_set_num_threads64_, the
@@ -24,14 +25,17 @@ _NAMES = [f"{pre}openblas_{{}}_num_threads{suf}" for pre in ("scipy_", "")
 
 @functools.lru_cache(maxsize=None)  # the libraries a process has loaded stay loaded
 def _openblas():
-    """The (set, get) functions of the OpenBLAS loaded in this process, or None."""
+    """The (set, get) functions of every OpenBLAS loaded in this process (numpy's, and
+    scipy's when it is imported: each has its own threads), numpy's first; [] off Linux or
+    with another BLAS."""
     import numpy  # noqa: F401  (numpy loads its BLAS on import)
     try:
         with open("/proc/self/maps") as f:
-            paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so[\w.]*)", f.read())))
+            maps = f.read()
     except OSError:  # not Linux
-        return None
-    for path in paths:
+        return []
+    found = []
+    for path in _openblas_paths(maps):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
@@ -40,23 +44,36 @@ def _openblas():
             if hasattr(lib, name.format("set")) and hasattr(lib, name.format("get")):
                 set_, get = getattr(lib, name.format("set")), getattr(lib, name.format("get"))
                 set_.argtypes, set_.restype, get.restype = (ctypes.c_int,), None, ctypes.c_int
-                return set_, get
-    return None
+                found.append((set_, get))
+                break
+    return found
+
+
+def _openblas_paths(maps):
+    """The OpenBLAS libraries named in /proc/self/maps text, numpy's first. The path is a
+    line's sixth column, spaces and all ("/home/John Doe/...")."""
+    paths = set()
+    for line in maps.splitlines():
+        parts = line.split(maxsplit=5)
+        if len(parts) == 6 and "openblas" in parts[5] and re.search(r"\.so[\w.]*$", parts[5]):
+            paths.add(parts[5].rstrip())
+    return sorted(paths, key=lambda p: ("numpy" not in p, p))
 
 
 def set_threads(n):
-    """Run OpenBLAS's products on `n` threads; True when that could be done."""
+    """Run every OpenBLAS's products on `n` threads; True when there was one to set. Best
+    called before the work starts: OpenBLAS does not say it is safe while another thread
+    is inside a product."""
     fns = _openblas()
-    if fns is None:
-        return False
-    fns[0](int(n))
-    return True
+    for set_, _ in fns:
+        set_(int(n))
+    return bool(fns)
 
 
 def get_threads():
-    """OpenBLAS's thread count now, or None when no OpenBLAS was found."""
+    """numpy's OpenBLAS's thread count now, or None when no OpenBLAS was found."""
     fns = _openblas()
-    return None if fns is None else int(fns[1]())
+    return int(fns[0][1]()) if fns else None
 
 
 def set_num_threads(n):
@@ -65,6 +82,7 @@ def set_num_threads(n):
     this package's sizes one is often as fast (and, on a busy machine, faster). Returns True
     when it took effect, False when numpy's BLAS is not an OpenBLAS this could find (set
     OPENBLAS_NUM_THREADS or OMP_NUM_THREADS before numpy is imported then)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
-    return set_threads(n)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= 2 ** 31 - 1:
+        # (a C int: 2**32 + 1 became 1 thread)
+        raise ValueError(f"set_num_threads: n must be an int from 1 to 2**31 - 1, got {n!r}")
+    return set_threads(int(n))

@@ -132,12 +132,22 @@ def finite(name, value):
     return value
 
 
-def command():
-    """The command that runs this demo again, as the user typed it: `tinygrad-lstm charlm`
-    from the console script, else `python <the script's path>` (a hint that said `python
-    demos/charlm.py` failed wherever there is no demos/ folder)."""
+def command(script):
+    """The command that runs the demo `script` (its __file__) again, as the user typed it:
+    `tinygrad-lstm charlm` from the console script, `python <the path typed>` when it ran as
+    a script, else `python <its path>` (its main() called from a notebook or another program:
+    sys.argv[0] is theirs). A hint that said `python demos/charlm.py` failed wherever there
+    is no demos/ folder."""
     import shlex
-    return os.environ.get("TINYGRAD_LSTM_PROG") or f"python {shlex.quote(sys.argv[0])}"
+    prog = os.environ.get("TINYGRAD_LSTM_PROG")
+    if prog:
+        return prog
+    typed = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    try:
+        same = bool(typed) and os.path.samefile(typed, script)
+    except OSError:
+        same = False
+    return f"python {shlex.quote(typed if same else str(script))}"
 
 
 def run_demo(main):
@@ -344,15 +354,15 @@ def list_demos():
 def main(argv=None):
     """`tinygrad-lstm DEMO [flags]`: run one of the demos (list them with `tinygrad-lstm`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:  # before the demos folder: a plain install has none
+        from . import __version__
+        print(f"tinygrad-lstm {__version__}")
+        return 0
     if not DEMOS_DIR.is_dir():
         print(f"tinygrad-lstm: no demos folder at {DEMOS_DIR} (the demos ship with the "
               "repository; install it with `pip install -e .` from a checkout)", file=sys.stderr)
         return 2
     demos = list_demos()
-    if argv[:1] == ["--version"]:
-        from . import __version__
-        print(f"tinygrad-lstm {__version__}")
-        return 0
     if not argv or argv[0] in ("-h", "--help", "list"):
         print("usage: tinygrad-lstm DEMO [--graph [OUT]] [--step] [--steps N] [--seed S] ...")
         print("demos: " + ", ".join(demos))

@@ -42,10 +42,11 @@ def _real(fn, name, value):
 
 
 def _not_a_tensor(fn, what, x):
-    """Refuse a tinygrad_lstm Tensor (or another library's): numpy made an object array of
-    it, one Tensor per element, and the error said "got shape (2,) object"."""
-    if type(x).__name__ == "Tensor":
-        raise ValueError(f"{fn}: {what} is a {type(x).__module__}.Tensor; pass a numpy array "
+    """Refuse a tinygrad_lstm Tensor or Parameter (or torch's): numpy made an object array of
+    it, one Tensor per element, and the error said "got shape (2,) object". By the class
+    names, since this module imports nothing of the package's."""
+    if any(c.__name__ == "Tensor" for c in type(x).__mro__):
+        raise ValueError(f"{fn}: {what} is a {type(x).__name__}; pass a numpy array "
                          "(t.numpy(), or t.detach().numpy() if it requires grad)")
 
 
@@ -69,7 +70,8 @@ def load_text(path=None):
     checkout and in an installed package alike. As Python's text files read it: a leading
     byte-order mark is dropped and Windows (\r\n) and old Mac (\r) line ends become \n, so
     that they do not enter a model's vocabulary. ``path`` may be a pipe (``<(zcat x.gz)``).
-    Raises FileNotFoundError for a missing file or a directory and ValueError for an empty or
+    Raises FileNotFoundError for a missing file or a directory, the OSError of its errno
+    (PermissionError, ...) for one that cannot be read, and ValueError for an empty or
     non-UTF-8 one."""
     if path is None:
         # __package__ is "tinygrad_lstm" on a normal import (already imported by then, so this
@@ -82,15 +84,17 @@ def load_text(path=None):
         raise FileNotFoundError("load_text: the path is empty")
     p = Path(path)
     try:
-        if not p.exists() or p.is_dir():  # a pipe is not a regular file, but it reads
-            what = "is a directory, not a file" if p.is_dir() else "no such file"
-            raise FileNotFoundError(f"load_text: {what}: {str(p)!r}")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as e:  # a name too long, a symlink loop, no permission: one line
-        raise FileNotFoundError(f"load_text: cannot read {str(p)[:80]!r}: "
-                                f"{e.strerror or e}") from None
+        if p.is_dir():
+            raise FileNotFoundError(f"load_text: is a directory, not a file: {str(p)!r}")
+        raw = p.read_bytes()  # a pipe is not a regular file, but it reads
+    except FileNotFoundError as e:
+        if str(e).startswith("load_text"):
+            raise
+        raise FileNotFoundError(f"load_text: no such file: {str(p)!r}") from None
+    except OSError as e:  # a name too long, a symlink loop, no permission: one line, and
+        # the same class (OSError(errno, ...) makes the errno's own: PermissionError, ...)
+        raise OSError(e.errno, f"load_text: cannot read {str(p)[:80]!r}: "
+                               f"{e.strerror or e}") from None
     bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     try:
         text = raw[bom:].decode("utf-8")

@@ -84,10 +84,12 @@ def integer_ids(who, what, ids, error=ValueError):
 def mse_loss(pred, target):
     """Mean squared error: (1/N) Σ (pred − target)²."""
     _tensor("mse_loss", pred)
-    if not isinstance(target, (Tensor, np.ndarray, np.generic, int, float, list, tuple)) \
-            or isinstance(target, bool):
-        raise TypeError(f"mse_loss: target must be a Tensor or numbers, got "
-                        f"{type(target).__name__}")
+    if target is None or isinstance(target, (str, bytes, dict, set)) \
+            or type(target).__module__.startswith("torch"):  # as a layer's x from torch
+        kind = f"{type(target).__module__}.{type(target).__name__}" \
+            if type(target).__module__.startswith("torch") else type(target).__name__
+        raise TypeError(f"mse_loss: target must be a Tensor, a numpy array or numbers, got "
+                        f"{kind}")
     target_shape = getattr(target, "shape", np.shape(target))
     if tuple(pred.shape) != tuple(target_shape):
         raise OpError(f"mse_loss: pred {pred.shape} and target {tuple(target_shape)}: "

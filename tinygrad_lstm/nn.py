@@ -210,10 +210,10 @@ def as_input(who, x):
     or a cell's input; data a Tensor cannot hold is refused naming `who`."""
     if isinstance(x, Tensor):
         return x, None
-    if type(x).__name__ == "Tensor":  # another library's (torch's), refused as a state is
+    if type(x).__module__.startswith("torch"):  # torch's Tensor or Parameter, refused as a state is
         # (cells.check_states); numpy read one without grad silently, and one that requires
         # grad raised torch's own error, naming neither the layer nor x
-        raise TypeError(f"{who}: x is a {type(x).__module__}.Tensor, expected a Tensor or a "
+        raise TypeError(f"{who}: x is a torch.{type(x).__name__}, expected a Tensor or a "
                         "numpy array (from torch: x.detach().numpy())")
     try:
         return Tensor(x), x

@@ -350,7 +350,11 @@ def _norm_axis(op, axis, ndim):
     naming op for anything else (a bool was read as axis 1, a float got "not iterable")."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if _is_int(axis) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, as fast as before
+        return (axis % ndim,)
+    # any sequence of ints (a tuple, a list, a range, an int array), as before; not a str
+    axes = (axis,) if _is_int(axis) else tuple(axis) if hasattr(axis, "__iter__") and not \
+        isinstance(axis, (str, bytes, dict, set)) else None
     if axes is None or not all(_is_int(a) for a in axes):
         raise OpError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     for a in axes:

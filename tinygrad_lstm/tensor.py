@@ -17,6 +17,7 @@ import contextlib
 import functools
 import itertools
 import math
+import numbers
 import sys
 import sysconfig
 import warnings
@@ -506,8 +507,8 @@ class Tensor:
             try:
                 return _constant(np.asarray(other, dtype=dtype))
             except OverflowError:  # an int past float64's range (10**400)
-                raise OpError(f"{op}: an integer of {len(str(abs(other)))} digits does not "
-                              f"fit {dtype}") from None
+                raise OpError(f"{op}: an integer of {len(str(abs(other)))} digits is too "
+                              "large for a float") from None
         if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != dtype:
             raise OpError(f"{op}: dtypes differ ({dtype}, {other.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
@@ -625,6 +626,10 @@ class Tensor:
     def __pow__(self, p):
         if isinstance(p, Tensor) or np.ndim(p) != 0:
             raise OpError("pow: the exponent must be a scalar number")
+        if isinstance(p, (np.ndarray, np.generic)) and p.dtype.kind in "biuf":
+            p = p.item()  # a 0-d array of either float dtype is an exponent, not an operand
+        elif isinstance(p, numbers.Real) and not isinstance(p, int):
+            p = float(p)  # Fraction(1, 2) too (an int goes as it is: 10**400 is refused)
         # through _lift's checks: dtype.type(p) made None a NaN and parsed a string
         return Pow.apply(self, p=self._lift(p, "pow").data[()])
 

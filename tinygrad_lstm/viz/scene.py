@@ -354,8 +354,8 @@ class _Scene:
             if step is not None and max_steps is not None and \
                     max_steps < step <= self.last[lane] - max_steps:
                 stand_in[id(t)] = f"e{self.lane_index[lane]}"
-            elif self.is_param(t):
-                where[id(t)] = ("params", (home.get(id(t)) or ("", ()))[1])
+            elif self.is_param(t):  # by the layer, not the call: calls share a layer's weights
+                where[id(t)] = ("params", _visible((home.get(id(t)) or ("", ()))[1]))
             elif id(t) in self.states and step is None:  # hx: in its state's t = 0 box
                 if id(t) in home:  # (folded, that box is not drawn: nor is hx)
                     where[id(t)] = home[id(t)]
