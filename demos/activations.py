@@ -29,7 +29,7 @@ from rich.text import Text
 
 from tinygrad_lstm import no_grad
 from tinygrad_lstm.cli import demo_parser, graph_clash, positive, run_demo, writable
-from tinygrad_lstm.data import load_text, split_train_val
+from tinygrad_lstm.data import split_train_val
 
 
 def load_charlm():
@@ -238,7 +238,7 @@ def main(argv=None):
     model, vocab, cfg = run.model, run.vocab, run.config
 
     # data: a stretch of the validation text, and what is visible in it
-    text = load_text(args.data)
+    text = run.text  # charlm's: --data <(pipe) reads only once
     val = split_train_val(text)[1]
     sample = val[val.find("\n") + 1:][:args.chars]        # from the start of a line
     feats = features(sample)

@@ -217,7 +217,8 @@ def evaluate(model, ids, batch_size=32, seq_len=256, bar=None):
 
 def sample(model, vocab, prime, n, temperature=0.8, rng=None):
     """prime followed by n characters drawn one at a time from softmax(logits / temperature)
-    (temperature 0: always the most likely character)."""
+    (temperature 0: always the most likely character); None when the logits are not finite
+    (weights of 1e30 overflow; numpy's choice raised on NaN odds)."""
     rng = np.random.default_rng(0) if rng is None else rng
     out = list(prime)
     model.eval()
@@ -227,8 +228,7 @@ def sample(model, vocab, prime, n, temperature=0.8, rng=None):
             for _ in range(n):
                 z = logits.data[-1, 0].astype(np.float64)
                 if not np.isfinite(z).all():  # finite weights can still overflow: NaN odds
-                    raise SystemExit("error: training diverged: the model's logits are not "
-                                     "finite (a lower --lr?)")
+                    return None
                 if temperature > 0:
                     p = np.exp((z - z.max()) / temperature)
                     i = int(rng.choice(len(p), p=p / p.sum()))
@@ -248,13 +248,23 @@ def lr_at(cfg, fraction):
 
 
 # ------------------------------------------------------------------------------------- checkpoints
-def check_finite(model, step, path=None):
-    """SystemExit when a weight is not finite: a diverged run must not replace the checkpoint
-    it was resumed from with NaNs, nor be evaluated and sampled (NaN probabilities)."""
+def check_finite(model, step, path=None, probe=None):
+    """SystemExit when a weight is not finite, or (given `probe`, a few ids (T, 1)) the
+    model's logits on them are not: finite weights of 1e30 overflow. A diverged run must not
+    replace the checkpoint it was resumed from, nor be evaluated and sampled (NaN odds)."""
     bad = next((k for k, v in model.state_dict().items() if not np.isfinite(v).all()), None)
+    if bad is None and probe is not None:
+        model.eval()
+        try:
+            with no_grad(), np.errstate(over="ignore", invalid="ignore"):
+                if not np.isfinite(model(probe)[0].data).all():
+                    bad = "the model's logits"
+        finally:
+            model.train()
     if bad is not None:
-        raise SystemExit(f"error: training diverged: {bad} is not finite at step {step} "
-                         f"(a lower --lr?)" + (f"; not saved to {path}" if path else ""))
+        raise SystemExit(f"error: training diverged: {bad} {'are' if 'logits' in bad else 'is'}"
+                         f" not finite at step {step} (a lower --lr?)"
+                         + (f"; not saved to {path}" if path else ""))
 
 
 def save_checkpoint(path, model, opt, cfg, vocab, run):
@@ -330,6 +340,7 @@ class Result:
     model: CharLM
     vocab: CharVocab
     config: Config
+    text: str = ""        # the text trained on (a pipe as --data reads only once)
 
 
 def main(argv=None):
@@ -480,7 +491,8 @@ def main(argv=None):
                 run.update(step=step, hx=hx, seconds=seconds_before + time.perf_counter() - start)
                 save_checkpoint(args.save, model, opt, cfg, vocab, run)
     seconds = time.perf_counter() - start
-    check_finite(model, step, args.save)  # the last step's update can diverge too
+    # the last update can diverge too: a probe over a stretch of the text (state carried)
+    check_finite(model, step, args.save, train_ids[:256, None])
     run.update(step=step, hx=hx, seconds=seconds_before + seconds)
     if args.save:
         save_checkpoint(args.save, model, opt, cfg, vocab, run)
@@ -506,7 +518,10 @@ def main(argv=None):
     print(f"after {step} steps ({this_run}): train {train_loss:.4f}  val {val_loss:.4f} nats/char  "
           f"(uniform {math.log(len(vocab)):.3f}; evaluated on {len(eval_ids):,} characters "
           f"in {eval_s:.1f} s)")
-    if args.sample_chars:
+    if args.sample_chars and text_out is None:
+        print("--- no sample: the model's logits are not finite (it has diverged: a lower "
+              "--lr?) ---")
+    elif args.sample_chars:
         print(f"--- sample (temperature {args.temperature:g}) ---\n{text_out}\n---")
 
     # one more training step on a tiny slice (T=4, B=1), to draw or to step through
@@ -514,7 +529,7 @@ def main(argv=None):
         x, y = train_ids[:4, None], train_ids[1:5, None]
         graph_and_steps(args, lambda: loss_on(x, y, None)[0], model,
                         title=f"charlm · {cfg.cell.upper()} · one step on a slice T=4, B=1")
-    return Result(step, train_loss, val_loss, speed, seconds, text_out, model, vocab, cfg)
+    return Result(step, train_loss, val_loss, speed, seconds, text_out, model, vocab, cfg, text)
 
 
 if __name__ == "__main__":

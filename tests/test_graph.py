@@ -896,6 +896,9 @@ def test_two_calls_in_one_graph_are_drawn_apart(kind):
     src = draw((out * out).mean()).source
     assert src.count('label="layer 0 · parameters (each drawn once)"') == 1
     assert "call 2 · parameters" not in src
+    # an encoder's and a decoder's weights (two layers, both "layer 0") keep a box each
+    src = draw((out2 * out2).mean()).source
+    assert "layer 0 · call 1 · parameters" in src and "layer 0 · call 2 · parameters" in src
     one = draw((m(x)[0] ** 2).mean()).source  # one call: no call number shown
     assert not re.search(r"call \d", one) and 'label="layer 0 · t = 1"' in one
 

@@ -763,18 +763,22 @@ def test_a_weights_screen_shows_the_timesteps_of_its_own_layer():
                 assert walk.lane_label(walk.focus[s.index]) == f"layer {layer}"
 
 
-def test_ctrl_c_in_the_stepper_ends_the_demo_as_in_training():
+@pytest.mark.parametrize("auto", [False, True])
+def test_ctrl_c_in_the_stepper_ends_the_demo_as_in_training(auto):
     # Ctrl-C left only the current walk (vanishing then started the next one) with status
-    # 0; it now ends the demo with "interrupted", status 130, as Ctrl-C in training does
+    # 0; it now ends the demo with "interrupted", status 130, as Ctrl-C in training does,
+    # from the keys and from the animation alike
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(sys.executable, [str(ROOT / "demos" / "hello.py"), "--step",
-                                           "--steps", "2"], cwd=str(ROOT), encoding="utf-8",
+    argv = [str(ROOT / "demos" / "hello.py"), "--step", "--steps", "2"] \
+        + (["--auto", "0.2"] if auto else [])
+    child = pexpect.spawn(sys.executable, argv, cwd=str(ROOT), encoding="utf-8",
                           dimensions=(40, 110), timeout=30)
     try:
         child.expect(r"node 1 of \d+")
-        child.expect("› ")
+        if not auto:
+            child.expect("› ")
         child.sendintr()
-        child.expect("looked at 1 of the")
+        child.expect("stopped the animation" if auto else "looked at 1 of the")
         child.expect("interrupted")
         child.expect(pexpect.EOF)
     finally:

@@ -23,10 +23,9 @@ _NAMES = [f"{pre}openblas_{{}}_num_threads{suf}" for pre in ("scipy_", "")
           for suf in ("64_", "")]
 
 
-@functools.lru_cache(maxsize=None)  # the libraries a process has loaded stay loaded
 def _openblas():
-    """The (set, get) functions of every OpenBLAS loaded in this process (numpy's, and
-    scipy's when it is imported: each has its own threads), numpy's first; [] off Linux or
+    """The (set, get) functions of every OpenBLAS loaded in this process now (numpy's, and
+    scipy's once it is imported: each has its own threads), numpy's first; [] off Linux or
     with another BLAS."""
     import numpy  # noqa: F401  (numpy loads its BLAS on import)
     try:
@@ -34,19 +33,24 @@ def _openblas():
             maps = f.read()
     except OSError:  # not Linux
         return []
-    found = []
-    for path in _openblas_paths(maps):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in _NAMES:
-            if hasattr(lib, name.format("set")) and hasattr(lib, name.format("get")):
-                set_, get = getattr(lib, name.format("set")), getattr(lib, name.format("get"))
-                set_.argtypes, set_.restype, get.restype = (ctypes.c_int,), None, ctypes.c_int
-                found.append((set_, get))
-                break
-    return found
+    # read again at each call (a library imported later, scipy's, has threads of its own);
+    # each library's functions are looked up once
+    return [fns for fns in map(_functions, _openblas_paths(maps)) if fns is not None]
+
+
+@functools.lru_cache(maxsize=None)  # a loaded library stays loaded
+def _functions(path):
+    """(set, get) of the OpenBLAS at `path`, or None."""
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    for name in _NAMES:
+        if hasattr(lib, name.format("set")) and hasattr(lib, name.format("get")):
+            set_, get = getattr(lib, name.format("set")), getattr(lib, name.format("get"))
+            set_.argtypes, set_.restype, get.restype = (ctypes.c_int,), None, ctypes.c_int
+            return set_, get
+    return None
 
 
 def _openblas_paths(maps):

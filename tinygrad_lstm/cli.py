@@ -42,8 +42,8 @@ class _DemoParser(argparse.ArgumentParser):
             self.error(f"argument --auto: must be 0 or more seconds (finite), got {ns.auto}")
         if ns.seed < 0:  # numpy's generators refuse it, with a traceback, after the parse
             self.error(f"argument --seed: must be 0 or more, got {ns.seed}")
-        if ns.threads is not None and ns.threads < 1:
-            self.error(f"argument --threads: must be at least 1, got {ns.threads}")
+        if ns.threads is not None and not 1 <= ns.threads <= 2 ** 31 - 1:  # a C int
+            self.error(f"argument --threads: must be from 1 to 2**31 - 1, got {ns.threads}")
         blas_threads(ns.threads)
         if ns.graph == "":  # `--graph ''` (an unset variable): it drew nothing, silently
             self.error(f"argument --graph: the path is empty; give a file or a folder, or "

@@ -87,14 +87,16 @@ def load_text(path=None):
         if p.is_dir():
             raise FileNotFoundError(f"load_text: is a directory, not a file: {str(p)!r}")
         raw = p.read_bytes()  # a pipe is not a regular file, but it reads
-    except FileNotFoundError as e:
+    except (FileNotFoundError, NotADirectoryError) as e:  # ("a_file.txt/x": no such file)
         if str(e).startswith("load_text"):
             raise
         raise FileNotFoundError(f"load_text: no such file: {str(p)!r}") from None
-    except OSError as e:  # a name too long, a symlink loop, no permission: one line, and
-        # the same class (OSError(errno, ...) makes the errno's own: PermissionError, ...)
-        raise OSError(e.errno, f"load_text: cannot read {str(p)[:80]!r}: "
-                               f"{e.strerror or e}") from None
+    except OSError as e:  # a name too long, a symlink loop, no permission: one line, of the
+        # same class (PermissionError, ...) and errno, without numpy's "[Errno 13]" in front
+        shown = str(p) if len(str(p)) <= 80 else str(p)[:79] + "…"
+        err = type(e)(f"load_text: cannot read {shown!r}: {e.strerror or e}")
+        err.errno = e.errno
+        raise err from None
     bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     try:
         text = raw[bom:].decode("utf-8")
@@ -202,7 +204,8 @@ class CharStream:
     """
 
     def __init__(self, ids, batch_size, seq_len, drop_last=False):
-        if not isinstance(drop_last, (bool, np.bool_)):  # "no" counted as true
+        if not (isinstance(drop_last, (bool, np.bool_)) or drop_last in (0, 1)) \
+                or isinstance(drop_last, str):  # "no" counted as true
             raise ValueError(f"CharStream: drop_last must be True or False, got {drop_last!r}")
         ids = _ids("CharStream", ids)
         self.batch_size = B = _pos_int("CharStream", "batch_size", batch_size)

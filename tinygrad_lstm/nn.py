@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from . import functional as F
-from .tensor import Tensor, default_rng
+from .tensor import OpError, Tensor, default_rng
 
 
 class Parameter(Tensor):
@@ -258,9 +258,9 @@ class Linear(Module):
             raise ValueError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
                              f"features, expected in_features={self.in_features}")
         if x.dtype != self.weight.dtype:  # as the layers say it ("matmul: dtypes differ")
-            raise ValueError(f"Linear: x is {x.dtype} but the parameters are "
-                             f"{self.weight.dtype}; make x {self.weight.dtype} (e.g. "
-                             f"x.astype(np.{self.weight.dtype}))")
+            raise OpError(f"Linear: x is {x.dtype} but the parameters are "
+                          f"{self.weight.dtype}; make x {self.weight.dtype} (e.g. "
+                          f"np.asarray(x, np.{self.weight.dtype}))")
         if x.ndim == 1:  # one sample, as torch takes it
             return self.forward(x.reshape(1, -1)).reshape(-1)
         y = x @ self.weight.T

@@ -352,6 +352,8 @@ def _norm_axis(op, axis, ndim):
         return tuple(range(ndim))
     if type(axis) is int and -ndim <= axis < ndim:  # the common case, as fast as before
         return (axis % ndim,)
+    if isinstance(axis, np.ndarray) and axis.ndim == 0:
+        axis = axis.item()  # a 0-d int array is one axis (its iteration fails)
     # any sequence of ints (a tuple, a list, a range, an int array), as before; not a str
     axes = (axis,) if _is_int(axis) else tuple(axis) if hasattr(axis, "__iter__") and not \
         isinstance(axis, (str, bytes, dict, set)) else None

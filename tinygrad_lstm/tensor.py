@@ -623,15 +623,25 @@ class Tensor:
     def __neg__(self):
         return _unary(Neg, self)
 
+    def _exponent(self, p, op):
+        """p as a number of this tensor's dtype, for `**` and `**=`: a 0-d array of either
+        float dtype or a Fraction is an exponent, not an operand; None, a string or a
+        complex are refused (dtype.type(p) made None a NaN and parsed a string)."""
+        if type(p) not in (int, float):  # the common case goes straight to _lift
+            if isinstance(p, (np.ndarray, np.generic)) and p.dtype.kind in "biuf":
+                p = p.item()
+            elif isinstance(p, numbers.Real) and not isinstance(p, int):
+                try:
+                    p = float(p)
+                except OverflowError:  # Fraction(10**400)
+                    raise OpError(f"{op}: the exponent {str(p)[:20]}… is too large for a "
+                                  "float") from None
+        return self._lift(p, op).data[()]
+
     def __pow__(self, p):
         if isinstance(p, Tensor) or np.ndim(p) != 0:
             raise OpError("pow: the exponent must be a scalar number")
-        if isinstance(p, (np.ndarray, np.generic)) and p.dtype.kind in "biuf":
-            p = p.item()  # a 0-d array of either float dtype is an exponent, not an operand
-        elif isinstance(p, numbers.Real) and not isinstance(p, int):
-            p = float(p)  # Fraction(1, 2) too (an int goes as it is: 10**400 is refused)
-        # through _lift's checks: dtype.type(p) made None a NaN and parsed a string
-        return Pow.apply(self, p=self._lift(p, "pow").data[()])
+        return Pow.apply(self, p=self._exponent(p, "pow"))
 
     def __rpow__(self, base):
         """`base ** x` for a number base > 0, as exp(x · ln base): composed, so the graph shows
@@ -647,7 +657,8 @@ class Tensor:
     def __ipow__(self, p):
         if self._ctx is None and not (isinstance(p, Tensor) or np.ndim(p) != 0):
             # a lifted constant never requires grad, so Pow is only named here, not recorded
-            return self._in_place(self._lift(p, "pow"), Pow, np.power, "**=")
+            return self._in_place(_constant(np.asarray(self._exponent(p, "pow"))), Pow,
+                                  np.power, "**=")
         return self ** p
 
     def sigmoid(self):

@@ -347,6 +347,10 @@ class _Scene:
         """where[id] = the cluster key of a drawn tensor (None: top level); stand_in[id] = the
         "…" node of an elided step. In neither, the tensor is not drawn (folded view)."""
         where, stand_in, home = {}, {}, {}
+        uses = {}  # id(parameter) -> the lanes of what uses it
+        for t in self.nodes:
+            for p in t.parents:
+                uses.setdefault(id(p), set()).add(_lane(t))
         for t in self.nodes:  # every consumer comes before its parents
             step, lane = _step(t), _lane(t)
             if step is not None and self.folded and step != self.last[lane]:
@@ -354,8 +358,14 @@ class _Scene:
             if step is not None and max_steps is not None and \
                     max_steps < step <= self.last[lane] - max_steps:
                 stand_in[id(t)] = f"e{self.lane_index[lane]}"
-            elif self.is_param(t):  # by the layer, not the call: calls share a layer's weights
-                where[id(t)] = ("params", _visible((home.get(id(t)) or ("", ()))[1]))
+            elif self.is_param(t):
+                lane = (home.get(id(t)) or ("", ()))[1]
+                # one layer's weights used by several calls: in the layer's box, not the box
+                # of the call the walk met first; an encoder's and a decoder's (both layer 0,
+                # each used by its own call) keep a box each
+                if len({_visible(u) for u in uses.get(id(t), ())}) == 1 < len(uses[id(t)]):
+                    lane = _visible(lane)
+                where[id(t)] = ("params", lane)
             elif id(t) in self.states and step is None:  # hx: in its state's t = 0 box
                 if id(t) in home:  # (folded, that box is not drawn: nor is hx)
                     where[id(t)] = home[id(t)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 import time
 
@@ -168,8 +169,8 @@ def make_where(walk, k, limit=4, compact=False):
     n = walk.steps[k].node
     on = walk.on_path(n)
 
-    def items(tensors):
-        out = [_at(walk, t, walk.expr(t))
+    def items(tensors, at=False):
+        out = [(_at(walk, t, walk.expr(t)) if at else walk.expr(t))
                + (f" ({path_words(walk)})" if on and walk.on_path(t) else "")
                for t in tensors[:limit]]
         return ", ".join(out + ([f"… {len(tensors) - limit} more"] if len(tensors) > limit
@@ -180,7 +181,8 @@ def make_where(walk, k, limit=4, compact=False):
     text.append("inputs: ", style="bold")
     text.append(items(n.parents) if n.parents else "none (a leaf: its gradient goes to .grad)")
     text.append("\nconsumers: ", style="bold")
-    text.append(items(consumers) if consumers else "none (the loss)" if k == 0 else "none")
+    text.append(items(consumers, at=True) if consumers else "none (the loss)" if k == 0
+                else "none")
     return text
 
 
@@ -188,7 +190,8 @@ def _at(walk, t, expr):
     """expr, with ` at t=3` when it names no timestep itself and t has one: a weight's
     consumers, one a step, all read `input (2, 3) @ W_ih0` without it."""
     step = (t.scope or {}).get("t")
-    return expr + (f" at t={step}" if step is not None and "t=" not in expr else "")
+    named = re.search(r"[\[,]t=", expr)  # a state of a step in it already: h[t=3], c[l=1,t=2]
+    return expr + (f" at t={step}" if step is not None and not named else "")
 
 
 def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None,
@@ -279,7 +282,9 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     however you stepped. Keys (each followed by ⏎): ⏎ or n next, b back, t N first node of
     timestep N, p next node on the state path the graph's highlight="auto" draws (an LSTM's
     c path, a GRU's h path: h[t−1] → × z → + → h[t]; a plain RNN's h[t−1] → h[t] runs through
-    @ and tanh, not additive, so it has none), c last node, g N node N, q quit.
+    @ and tanh, not additive, so it has none), c last node, g N node N, q quit. Ctrl-C
+    raises KeyboardInterrupt, as anywhere in Python (a demo then ends, status 130); the
+    backward has run by then, so `.grad` is complete.
 
     Args:
         loss: the scalar Tensor to differentiate.
@@ -312,8 +317,9 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
                     live.update(fit_step_panel(console, walk, k, title=title, controls=False),
                                 refresh=True)
                     time.sleep(auto)
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt:  # as with the keys: the demo ends, "interrupted", 130
+            console.print("stopped the animation", highlight=False)
+            raise
         return walk.steps
     k, message, seen = 0, None, set()
     while k is not None:

@@ -267,8 +267,14 @@ def rule(walk, s):
 
 
 def _factor(e):
-    """A factor's formula as it reads after `·`: `(1 − z[t=4])`, not `1 − z[t=4]`."""
-    return f"({e})" if any(f" {op} " in e for op in ("+", "−")) and not e.startswith("(") else e
+    """A factor's formula as it reads after `·`: `(1 − z[t=4])`, not `1 − z[t=4]`; brackets
+    only where a + or − stands outside every bracket (`σ(x + b)` needs none)."""
+    depth = 0
+    for i, ch in enumerate(e):
+        depth += ch in "([" and 1 or -(ch in ")]")
+        if depth == 0 and ch in "+−" and e[i - 1:i] == " " and e[i + 1:i + 2] == " ":
+            return f"({e})"
+    return e
 
 
 def _transposed(e):
