@@ -227,8 +227,8 @@ def no_path_reason(nodes, name, h_path):
         if _additive(h_path, nodes):
             why += f"; h[t−1] → h[t] is additive ({' and '.join(ops)}): try highlight='h'"
         else:
-            squash = [o for o in ops if o not in ("+", "×", "−")]  # what makes it not additive
-            why += (f"; h[t−1] → h[t] passes through {', '.join(squash or ops)}: no additive path, "
+            squash = [o for o in ops if o not in ("+", "×", "−")] or ops  # not additive
+            why += (f"; h[t−1] → h[t] passes through {', '.join(squash)}: no additive path, "
                     "so each step back scales the gradient by W_hh and the activation's slope: "
                     "it shrinks (or grows) geometrically")
     return why

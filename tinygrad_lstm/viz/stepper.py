@@ -31,7 +31,8 @@ from rich.text import Text
 from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: F401
                    rule)  # (re-exported)
 
-CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q quit"  # key_help()
+# the key help (key_help() fills in the path)
+CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q quit"
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
