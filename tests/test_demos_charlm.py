@@ -327,11 +327,19 @@ def test_a_diverging_last_step_and_a_failing_save_end_in_one_line(charlm, text_f
                                          r"1 \(a lower --lr\?\)$"):  # inf weights (float32)
         charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--lr", "1e300",
                                 "--sample-chars", "5"])
-    # finite weights of 1e30 whose logits overflow: no sample, said so, no traceback
-    r = charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--lr", "1e30",
-                                "--sample-chars", "5"])
-    assert r.sample is None and "no sample: the model's logits are not finite" in \
-        capsys.readouterr().out
+    # finite weights of 1e30 whose logits overflow: the probe before the final save finds
+    # it (one error line), or, where the probe's stretch of text stays finite, the sample
+    # does (no sample, said so); which of the two depends on numpy's float32 arithmetic
+    # (numpy 1.22 and 2.4 differ here). Never a traceback.
+    try:
+        r = charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--lr", "1e30",
+                                    "--sample-chars", "5"])
+    except SystemExit as e:
+        assert str(e.code).startswith("error: training diverged: the model's logits are not "
+                                      "finite at step 1 (a lower --lr?)"), e.code
+    else:
+        assert r.sample is None and "no sample: the model's logits are not finite" in \
+            capsys.readouterr().out
 
     def full(*args, **kw):
         raise OSError(28, "No space left on device")
