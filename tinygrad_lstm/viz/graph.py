@@ -115,12 +115,33 @@ class Picture(graphviz.Digraph):
     PLAIN = 2  # no ranks, no newrank: the one that drew every graph tried (`portable`)
     _layout = 0  # the first that has not failed yet: display after render starts there
 
+    def add_row(self, name, steps):
+        """A lane's step clusters, inside one more cluster without border or label: a cluster
+        is never split by the path, so every step box lands on the same side of it. Each step
+        on its own, dot put the Cho GRU's and a bidirectional GRU's steps one above the path,
+        the next below (a zigzag). Without newrank dot ranks a cluster on its own, and the
+        steps of a row went up and down: those layouts draw the steps without the row."""
+        row = graphviz.Digraph(name=name, graph_attr={"label": "", "peripheries": "0"})
+        flat = graphviz.Digraph()
+        for c in steps:
+            c.attr(peripheries="1")  # not the row's 0
+            row.subgraph(c)
+            flat.subgraph(c)
+        start = len(self.body)
+        self.subgraph(row)
+        self._rows = getattr(self, "_rows", []) + [(self.body[start:], flat.body)]
+
     def _use(self, k):
         """Lay the source out as LAYOUTS[k] from now on."""
         if self._layout == 0 and not hasattr(self, "_ranks"):
             self._ranks = [line for line in self.body if line.lstrip().startswith("{rank=same;")]
         self._layout = k
         ranked, newrank = self.LAYOUTS[k]
+        for rowed, flat in getattr(self, "_rows", ()):
+            old, new = (flat, rowed) if newrank else (rowed, flat)
+            if old[0] in self.body:  # its first line, a subgraph's opening: only one has its name
+                i = self.body.index(old[0])
+                self.body[i:i + len(old)] = new
         if not ranked:
             self.body = [line for line in self.body if line not in self._ranks]
         if newrank:
@@ -209,7 +230,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
         "fontname": "Helvetica", "fontsize": "12", "labelloc": "t", "labeljust": "l"},
         node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.04,0.02"},
         edge_attr={"arrowsize": "0.5"})
-    clusters, belt = {}, []
+    clusters, belt, belt_ids = {}, [], set()
     computed_at_0 = set()  # t = 0 boxes holding a computed tensor: a step, no initial state
     for t in reversed(s.nodes):  # in time order
         for node_id, attrs in (s.tensor_nodes(t) if id(t) in s.where else ()):
@@ -225,6 +246,8 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             dest = belt if id(t) in s.on_path and not folded else \
                 g.body if key is None else clusters.setdefault(key, [])
             dest.append(_node_line(node_id, attrs))
+            if dest is belt:
+                belt_ids.add(node_id)
     for lane in s.lanes:
         if max_steps is not None and s.last[lane] > 2 * max_steps and not folded:
             hidden = f"t = {max_steps + 1} … {s.last[lane] - max_steps} not drawn"
@@ -233,22 +256,30 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                                                 style="dashed,rounded", color="#999999",
                                                 fontsize="10", tooltip=hidden))]
     for key, node_id, label, beside in s.stubs:  # on the rank of the node it connects to
-        # (with the node on the highlighted path when that left the step's box empty)
-        clusters.get(key, belt).extend([
+        # (with the node on the highlighted path when that left the step's box empty, or when
+        # it is that node's: in the step's box it pulled the node off the path's straight line)
+        (belt if beside in belt_ids else clusters.get(key, belt)).extend([
             _node_line(node_id, dict(label=graphviz.escape(label), shape="plaintext",
                                      fontsize="8", fontcolor="#777777")),
             f"\t{{rank=same; {node_id}; {beside}}}\n"])
     for (src, dst), e in edges.items():
         g.edge(src, dst, **_edge_attrs(e, shaded))
     order = lambda k: (k[0] != "params", lane_order(k[1]), -1 if len(k) < 3 else k[2])
+    rows = {}  # unfolded, a lane's step boxes, kept in one row (Picture.add_row)
     for key in sorted(clusters, key=order):
         name, label = _cluster(s.shown_key(key),
                                s.last[key[1]] if folded and key[0] == "step" else None,
                                initial=key not in computed_at_0)
-        with g.subgraph(name=name) as c:
-            c.attr(label=label, style="rounded" if key[0] == "step" else "rounded,dashed",
-                   color="#bbbbbb", fontsize="10", fontcolor="#555555")
-            c.body.extend(clusters[key])
+        c = graphviz.Digraph(name=name)
+        c.attr(label=label, style="rounded" if key[0] == "step" else "rounded,dashed",
+               color="#bbbbbb", fontsize="10", fontcolor="#555555")
+        c.body.extend(clusters[key])
+        if key[0] == "step" and not folded:
+            rows.setdefault(key[1], (name.rsplit("_t", 1)[0] + "_row", []))[1].append(c)
+        else:
+            g.subgraph(c)
+    for name, steps in rows.values():
+        g.add_row(name, steps)
     g.body[:0] = belt
     g.node("legend", label=_legend(s, shaded and edges), shape="plaintext")
     heading = title if title is not None else _headline(s)
