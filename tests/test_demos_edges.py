@@ -2,6 +2,7 @@
 (exit status 2, as argparse's own errors) before any training, and nothing a user saved is
 overwritten. Short settings only."""
 
+import re
 import runpy
 import subprocess
 import sys
@@ -258,7 +259,7 @@ def test_a_time_budget_bar_fills_with_time_and_counts_steps():
                                "    while time.perf_counter() - t0 < 0.5:\n"
                                "        update(loss=1.0)  # the step, then its time\n"
                                "        time.sleep(0.3)\n")
-    assert "2 steps  100%" in at_budget, at_budget
+    assert re.search(r"[12] steps  100%", at_budget), at_budget  # 1 on a very slow start
     assert "1000000" not in screen and "1,000,000" not in screen, screen
     by_steps = _on_a_terminal("from tinygrad_lstm import cli\n"
                               "with cli.progress(3, 'steps') as update:\n"

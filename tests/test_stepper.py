@@ -345,6 +345,7 @@ def _session(argv, script):
     """Run argv in a pseudo-terminal, send each command and expect each pattern after it."""
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, argv, cwd=str(ROOT), encoding="utf-8",
+                          codec_errors="replace",  # an echoed ^C can split a 3-byte ─
                           dimensions=(45, 110), timeout=30)
     try:
         child.expect(r"node 1 of (\d+)")
@@ -772,6 +773,7 @@ def test_ctrl_c_in_the_stepper_ends_the_demo_as_in_training(auto):
     argv = [str(ROOT / "demos" / "hello.py"), "--step", "--steps", "2"] \
         + (["--auto", "0.2"] if auto else [])
     child = pexpect.spawn(sys.executable, argv, cwd=str(ROOT), encoding="utf-8",
+                          codec_errors="replace",  # an echoed ^C can split a 3-byte ─
                           dimensions=(40, 110), timeout=30)
     try:
         child.expect(r"node 1 of \d+")
