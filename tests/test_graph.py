@@ -919,3 +919,15 @@ def test_a_picture_without_recurrence_does_not_speak_of_time():
     assert "unrolled" not in src and "scope(t" not in src
     loss, _ = run("LSTM")
     assert "unrolled in time" in draw(loss).source
+
+
+def test_the_portable_source_drops_the_rows_and_the_stub_ranks():
+    """The plain layout (the DOT written where no dot can try the others) leaves out the
+    stubs' rank lines and the rows of steps. Inside a row a line is indented one tab more, so
+    the rank lines were matched by their exact text and all 39 of a T = 10 GRU stayed."""
+    loss, model = run("GRU", T=10)
+    g = draw(loss, params=model)
+    assert "{rank=same;" in g.source and "_row {" in g.source  # the first layout has both
+    plain = g.portable()
+    assert "{rank=same;" not in plain and "_row {" not in plain
+    assert plain.count("subgraph cluster_l0_t") == 11  # t = 0 (the start) to 10, all drawn

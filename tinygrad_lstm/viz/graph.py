@@ -134,7 +134,9 @@ class Picture(graphviz.Digraph):
     def _use(self, k):
         """Lay the source out as LAYOUTS[k] from now on."""
         if self._layout == 0 and not hasattr(self, "_ranks"):
-            self._ranks = [line for line in self.body if line.lstrip().startswith("{rank=same;")]
+            # by content: inside a row (add_row) a line is indented one tab more than flat
+            self._ranks = {line.strip() for line in self.body
+                           if line.lstrip().startswith("{rank=same;")}
         self._layout = k
         ranked, newrank = self.LAYOUTS[k]
         for rowed, flat in getattr(self, "_rows", ()):
@@ -143,7 +145,7 @@ class Picture(graphviz.Digraph):
                 i = self.body.index(old[0])
                 self.body[i:i + len(old)] = new
         if not ranked:
-            self.body = [line for line in self.body if line not in self._ranks]
+            self.body = [line for line in self.body if line.strip() not in self._ranks]
         if newrank:
             self.graph_attr["newrank"] = "true"
         else:
