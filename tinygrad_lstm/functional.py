@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import OpError, Tensor, _constant, default_rng
+from .tensor import OpError, Tensor, _constant, _int_axis, default_rng
 
 
 def _tensor(op, x):
@@ -18,10 +18,7 @@ def _shifted(op, x, axis):
     # max x is exactly zero: max is taken off the graph (as jax.nn.log_softmax does), which
     # spares the backward a pass through max and its broadcast (0.3 ms of the char-LM step).
     _tensor(op, x)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise OpError(f"{op}: axis must be an int, got {axis!r}")
-    if not -x.ndim <= axis < x.ndim:
-        raise OpError(f"{op}: axis {axis!r} is out of range for shape {x.shape}")
+    _int_axis(op, axis, x.shape)
     if x.shape[axis] == 0:  # an empty axis: nothing to shift, and an empty result (as torch)
         return x
     return x - x.max(axis=axis, keepdims=True).detach().named("max x")

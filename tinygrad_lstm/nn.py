@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from . import functional as F
-from .tensor import OpError, Tensor, default_rng
+from .tensor import OpError, Tensor, _float_dtype, default_rng
 
 
 class Parameter(Tensor):
@@ -226,8 +226,7 @@ def _check_size(cls, dtype=np.float32, **sizes):
     for name, v in sizes.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
             raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"{cls}: dtype {np.dtype(dtype)} is not supported; use float32 or float64")
+    _float_dtype(dtype, cls)
 
 
 class Linear(Module):

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import autograd, lazy
-from .tensor import Function, OpError
+from .tensor import Function, OpError, _is_int
 
 
 def _unbroadcast(g, shape):
@@ -339,10 +339,6 @@ class Relu(Function):
 
 # ---------------------------------------------------------------------------------------------
 # Reductions
-
-
-def _is_int(a):
-    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
 
 
 def _norm_axis(op, axis, ndim):

@@ -270,11 +270,36 @@ _RaggedWarning = getattr(np, "exceptions", np).VisibleDeprecationWarning
 _RAGGED = (ValueError, _RaggedWarning)
 
 
+def _float_dtype(dtype, who):
+    """dtype as a np.dtype when it is one a Tensor holds (float32, float64; None is numpy's
+    float64), else a TypeError naming `who`: the check of Tensor(), the constructors and the
+    layers."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:  # not a dtype at all ("bogus")
+        dt = None
+    if dt is None or dt not in _FLOATS:
+        raise TypeError(f"{who}: dtype {dtype if dt is None else dt} is not supported; "
+                        "use float32 or float64")
+    return dt
+
+
+def _is_int(a):
+    """An int or numpy integer, not a bool (True would be read as 1)."""
+    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
+
+def _int_axis(op, axis, shape):
+    """Refuse, naming op, an axis that is not an int or not one of `shape`'s."""
+    if not _is_int(axis):
+        raise OpError(f"{op}: axis must be an int, got {axis!r}")
+    if not -len(shape) <= axis < len(shape):
+        raise OpError(f"{op}: axis {axis} is out of range for shape {tuple(shape)}")
+
+
 def _as_array(data, dtype, who="Tensor"):
     if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype not in _FLOATS:
-            raise TypeError(f"{who}: dtype {dtype} is not supported; use float32 or float64")
+        dtype = _float_dtype(dtype, who)
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
@@ -345,14 +370,7 @@ class Tensor:
         been cut to integers)."""
         if dtype is None:  # the default, as torch's dtype=None (numpy's would be float64)
             return np.dtype(np.float32)
-        try:
-            dt = np.dtype(dtype)
-        except TypeError:
-            dt = None
-        if dt is None or dt not in _FLOATS:  # (None == np.dtype("float64") in numpy)
-            raise TypeError(f"{who}: dtype {dtype if dt is None else dt} is not supported; "
-                            "use float32 or float64")
-        return dt
+        return _float_dtype(dtype, who)
 
     @classmethod
     def zeros(cls, *shape, dtype=np.float32, requires_grad=False):
@@ -749,10 +767,7 @@ class Tensor:
         """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),
         as torch.chunk. Each piece is its own node, so an LSTM's four gates stay visible."""
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise OpError(f"chunk: axis must be an int, got {axis!r}")
-        if not -len(shape) <= axis < len(shape):
-            raise OpError(f"chunk: axis {axis} is out of range for shape {shape}")
+        _int_axis("chunk", axis, shape)
         if not isinstance(n, (int, np.integer)) or n <= 0:
             raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
         if not shape[axis]:  # n empty pieces, as torch.chunk
@@ -763,10 +778,7 @@ class Tensor:
         """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
         (a list that must add up to the axis length), as torch.split."""
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise OpError(f"split: axis must be an int, got {axis!r}")
-        if not -len(shape) <= axis < len(shape):
-            raise OpError(f"split: axis {axis} is out of range for shape {shape}")
+        _int_axis("split", axis, shape)
         if isinstance(split_size, (int, np.integer)):
             if split_size <= 0:
                 raise OpError(f"split: split_size must be positive, got {split_size}")
