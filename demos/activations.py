@@ -218,8 +218,8 @@ def main(argv=None):
         cl_argv += ["--data", args.data]
     if args.resume:
         cl_argv += ["--resume", args.resume, "--steps", "0"]
-        unused = [f for f in ("--steps", "--hidden")  # --seed still seeds the untrained control
-                  if any(a == f or a.startswith(f + "=") for a in parser.argv)]
+        # (--seed still seeds the untrained control)
+        unused = [f for f in ("--steps", "--hidden") if parser.given(f)]
         if unused:  # they were ignored without a word
             print(f"note: {', '.join(unused)} not used with --resume: the checkpoint's model "
                   "is read as it was trained")

@@ -346,7 +346,7 @@ class Result:
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    seed_given = any(a == "--seed" or a.startswith("--seed=") for a in parser.argv)
+    seed_given = parser.given("--seed")
     given = {f.name: getattr(args, f.name) for f in fields(Config) if hasattr(args, f.name)}
     if args.every and not args.save:
         raise SystemExit("error: --every needs --save PATH")

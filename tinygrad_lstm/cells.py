@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from .nn import Module, _check_size, as_input, uniform_
-from .tensor import OpError, Tensor, default_rng
+from .tensor import OpError, Tensor, _torch_kind, default_rng
 
 
 def made_from(given, t):
@@ -49,10 +49,8 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
         given = None
         if isinstance(s, np.ndarray):
             given, s = s, Tensor(s)
-        if not isinstance(s, Tensor):
-            kind = type(s).__name__
-            if kind == "Tensor":  # another library's (torch's): "a Tensor, expected a Tensor"
-                kind = f"{type(s).__module__}.{kind}"
+        if not isinstance(s, Tensor):  # torch's named as such: "a Tensor, expected a Tensor"
+            kind = _torch_kind(s) or type(s).__name__
             raise TypeError(f"{who}: {name} is a {kind}, expected a Tensor or a numpy array")
         if tuple(s.shape) != shape:
             raise ValueError(f"{who}: {name} has shape {tuple(s.shape)}, "

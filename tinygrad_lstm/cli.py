@@ -58,6 +58,11 @@ class _DemoParser(argparse.ArgumentParser):
                 self.error(f"argument --graph: {e}")
         return ns
 
+    def given(self, flag):
+        """True when the command line had `flag` (`--seed 3` or `--seed=3`), not its default:
+        for a note that a flag goes unused."""
+        return any(a == flag or a.startswith(flag + "=") for a in getattr(self, "argv", []))
+
     def error(self, message):
         argv = getattr(self, "argv", [])
         after_step = [b for a, b in zip(argv, argv[1:]) if a == "--step"]

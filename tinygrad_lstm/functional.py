@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import OpError, Tensor, _constant, _int_axis, default_rng
+from .tensor import OpError, Tensor, _constant, _int_axis, _torch_kind, default_rng
 
 
 def _tensor(op, x):
@@ -81,12 +81,10 @@ def integer_ids(who, what, ids, error=ValueError):
 def mse_loss(pred, target):
     """Mean squared error: (1/N) Σ (pred − target)²."""
     _tensor("mse_loss", pred)
-    if target is None or isinstance(target, (str, bytes, dict, set)) \
-            or type(target).__module__.startswith("torch"):  # as a layer's x from torch
-        kind = f"{type(target).__module__}.{type(target).__name__}" \
-            if type(target).__module__.startswith("torch") else type(target).__name__
+    torch = _torch_kind(target)  # as a layer's x from torch
+    if target is None or isinstance(target, (str, bytes, dict, set)) or torch:
         raise TypeError(f"mse_loss: target must be a Tensor, a numpy array or numbers, got "
-                        f"{kind}")
+                        f"{torch or type(target).__name__}")
     target_shape = getattr(target, "shape", np.shape(target))
     if tuple(pred.shape) != tuple(target_shape):
         raise OpError(f"mse_loss: pred {pred.shape} and target {tuple(target_shape)}: "

@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from . import functional as F
-from .tensor import OpError, Tensor, _float_dtype, default_rng
+from .tensor import OpError, Tensor, _float_dtype, _torch_kind, default_rng
 
 
 class Parameter(Tensor):
@@ -210,11 +210,10 @@ def as_input(who, x):
     or a cell's input; data a Tensor cannot hold is refused naming `who`."""
     if isinstance(x, Tensor):
         return x, None
-    if type(x).__module__.startswith("torch"):  # torch's Tensor or Parameter, refused as a state is
-        # (cells.check_states); numpy read one without grad silently, and one that requires
-        # grad raised torch's own error, naming neither the layer nor x
-        raise TypeError(f"{who}: x is a torch.{type(x).__name__}, expected a Tensor or a "
-                        "numpy array (from torch: x.detach().numpy())")
+    torch = _torch_kind(x)
+    if torch:  # refused as a state is (cells.check_states)
+        raise TypeError(f"{who}: x is a {torch}, expected a Tensor or a numpy array (from "
+                        "torch: x.detach().numpy())")
     try:
         return Tensor(x), x
     except (TypeError, ValueError) as e:

@@ -284,6 +284,13 @@ def _float_dtype(dtype, who):
     return dt
 
 
+def _torch_kind(x):
+    """How an error names one of torch's objects (`torch.Tensor`, `torch.Parameter`), which
+    are refused where a Tensor or an array goes (numpy read one without grad silently, and
+    one with grad raised torch's own error); None for anything else."""
+    return f"torch.{type(x).__name__}" if type(x).__module__.split(".")[0] == "torch" else None
+
+
 def _is_int(a):
     """An int or numpy integer, not a bool (True would be read as 1)."""
     return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
