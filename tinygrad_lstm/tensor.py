@@ -284,6 +284,14 @@ def _float_dtype(dtype, who):
     return dt
 
 
+def shown_scope(scope):
+    """A scope's (key, value) pairs as labels show them: keys starting with "_" are hidden
+    (a layer's `_call`, which tells its forward calls apart in the pictures). `scope` is a
+    dict, a tuple of pairs (a lane) or None."""
+    items = scope.items() if isinstance(scope, dict) else scope or ()
+    return [(k, v) for k, v in items if not str(k).startswith("_")]
+
+
 def _torch_kind(x):
     """How an error names one of torch's objects (`torch.Tensor`, `torch.Parameter`), which
     are refused where a Tensor or an array goes (numpy read one without grad silently, and
@@ -504,7 +512,7 @@ class Tensor:
         Scope keys starting with "_" (a layer's `_call`) are left out."""
         if self.name is None:
             return None
-        shown = [f"{k}={v}" for k, v in (self.scope or {}).items() if not str(k).startswith("_")]
+        shown = [f"{k}={v}" for k, v in shown_scope(self.scope)]
         return f"{self.name}[{','.join(shown)}]" if shown else self.name
 
     # --- autograd ------------------------------------------------------------------------

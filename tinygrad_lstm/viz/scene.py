@@ -14,7 +14,7 @@ from collections.abc import Hashable
 import graphviz
 
 from ..autograd import _FREED, toposort
-from ..tensor import Tensor
+from ..tensor import Tensor, shown_scope
 
 PATH_COLOR, PATH_FILL = "#e8710a", "#fde3cc"   # the highlighted state path
 EDGE_COLOR, PARAM_COLOR = "#3b4f6b", "#4a78b5"  # other edges (faded by edge_grads), parameters
@@ -115,7 +115,7 @@ def _lane(t):
 
 def _visible(lane):
     """The lane without its hidden keys (those starting with "_", such as a layer's `_call`)."""
-    return tuple((k, v) for k, v in lane if not str(k).startswith("_"))
+    return tuple(shown_scope(lane))
 
 
 def lane_order(lane):
@@ -245,8 +245,7 @@ def _state_label(t, folded=False, layer=False):
     `layer`: c[l=0,t=2] too, where no cluster says it (the stepper's formulas)."""
     s = t.scope or {}
     parts = [f"l={s['layer']}"] if s.get("layer", 0) != 0 or layer and "layer" in s else []
-    parts += [f"{k}={v}" for k, v in s.items()
-              if k not in ("layer", "t", "direction") and not str(k).startswith("_")]
+    parts += [f"{k}={v}" for k, v in shown_scope(s) if k not in ("layer", "t", "direction")]
     parts += (["t" if folded else f"t={s['t']}"] if "t" in s else [])
     parts += ["rev"] if s.get("direction") == "reverse" else []
     return t.name + (f"[{','.join(parts)}]" if parts else "")
