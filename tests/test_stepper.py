@@ -803,3 +803,13 @@ def test_a_weights_consumers_say_their_timestep():
     text = capture(make_step_panel(walk, walk.index[id(W)]))
     assert "consumers: input (2, 3) @ W at t=2, input (2, 3) @ W at t=1, input (2, 3) @ W at " \
            "t=0" in text
+
+
+def test_a_sum_as_a_factor_is_bracketed():
+    # `· 1 − z[t=2]` read as (· 1) − z: the × row writes the factor as inside a product
+    loss, model, states = tiny_lstm(layer=nn.GRU)
+    walk = record(loss, model)
+    mul = states.get("h")[1].parents[0]  # (1 − z) × n
+    text = capture(make_step_panel(walk, walk.index[id(mul)]), width=140)
+    assert "· (1 − z[t=2]), mean" in handed_to(text, "n[t=2]")
+    assert "· n[t=2], out/in" in handed_to(text, "1 − z[t=2]")

@@ -235,7 +235,8 @@ def rule(walk, s):
         # a gate's mean and the norm's own ratio: the mean alone (f, mean 0.955) did not give
         # the next norm (it shrank to 0.903 of it: the large f meet the small gradients)
         return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
-                [f"· {_factor(walk.expr(o))}, " + (f"mean {fmt(np.mean(o.data))}, "
+                # a factor as it reads after `·`: `(1 − z[t=4])`, as inside a product
+                [f"· {walk.expr(o, outer=_PREC['mul'])}, " + (f"mean {fmt(np.mean(o.data))}, "
                                                    if o.data.min(initial=0) >= 0 else "")
                  + f"out/in {r}" for o, r in zip(ps[::-1], ratio)])
     if op == "div":
@@ -264,17 +265,6 @@ def rule(walk, s):
         return (f"{op}: ∂L/∂y goes back to the entries [{where}] of zeros shaped "
                 f"{tuple(ps[0].shape)}; the rest get 0 from here"), [f"into [{where}]"]
     return f"{op}: the op's own backward", [""] * len(ps)
-
-
-def _factor(e):
-    """A factor's formula as it reads after `·`: `(1 − z[t=4])`, not `1 − z[t=4]`; brackets
-    only where a + or − stands outside every bracket (`σ(x + b)` needs none)."""
-    depth = 0
-    for i, ch in enumerate(e):
-        depth += ch in "([" and 1 or -(ch in ")]")
-        if depth == 0 and ch in "+−" and e[i - 1:i] == " " and e[i + 1:i + 2] == " ":
-            return f"({e})"
-    return e
 
 
 def _transposed(e):
