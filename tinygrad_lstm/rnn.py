@@ -211,16 +211,14 @@ class _RecurrentLayer(Module):
             if k % D:
                 labels["direction"] = "reverse"
             state = []
-            for j, name in enumerate(names):
-                if hx is None:
-                    s = Tensor(np.zeros((B, H), dtype))
-                    # with the scope around the call (a leaf is made with none): an encoder's
-                    # start lost its `scope(part="enc")`
-                    s.scope = {**_tensor._scope, **labels} if _tensor._scope else labels
-                else:
-                    with scope(**labels):
+            with scope(**labels):  # merged with the scope around the call (part="enc")
+                for j, name in enumerate(names):
+                    if hx is None:
+                        s = Tensor(np.zeros((B, H), dtype))
+                        s.scope = _tensor._scope  # a leaf is made with no scope of its own
+                    else:
                         s = hx[j][k]
-                state.append(s.named(name))
+                    state.append(s.named(name))
             out.append(tuple(state))
         return out
 
