@@ -153,6 +153,64 @@ def test_transpose_0_1_of_a_matrix_is_refused_not_read_as_torchs_swap(axes):
                                           r"it is .* write \.T or transpose\(1, 0\)"):
         w.transpose(*axes)
     assert w.transpose(1, 0).shape == (4, 3)
+
+
+# torch's spellings of reshape and transpose: the same spelling on both sides, numpy's result
+# written out (a tensor * itself so the gradient depends on the placement of every entry)
+@pytest.mark.parametrize("spelling, np_fn", [
+    ("view(3, 2, 2)", lambda a: a.reshape(3, 2, 2)),
+    ("view(-1)", lambda a: a.reshape(-1)),
+    ("flatten()", lambda a: a.reshape(-1)),
+    ("flatten(1)", lambda a: a.reshape(2, 6)),
+    ("flatten(0, 1)", lambda a: a.reshape(2, 3, 2)),
+    ("flatten(-3, -2)", lambda a: a.reshape(2, 3, 2)),
+    ("unsqueeze(0)", lambda a: a[None]),
+    ("unsqueeze(-1)", lambda a: a[..., None]),
+    ("unsqueeze(4)", lambda a: a[..., None]),
+    ("unsqueeze(-5)", lambda a: a[None]),
+    ("squeeze()", lambda a: a.reshape(2, 3, 2)),
+    ("squeeze(1)", lambda a: a.reshape(2, 3, 2)),
+    ("squeeze(0)", lambda a: a),
+    ("permute(3, 1, 0, 2)", lambda a: a.transpose(3, 1, 0, 2)),
+    ("permute((0, 1, 2, 3))", lambda a: a),
+    ("permute(-1, 0, 1, 2)", lambda a: a.transpose(3, 0, 1, 2)),
+])
+def test_torch_spellings_of_reshape_and_permute(spelling, np_fn):
+    fn = eval(f"lambda a: a.{spelling} * a.{spelling}")
+    check_op([(2, 1, 3, 2)], fn, lambda a: np_fn(a) ** 2, fn)
+
+
+@pytest.mark.parametrize("spelling, op", [("view(6)", "reshape"), ("flatten()", "reshape"),
+                                          ("unsqueeze(0)", "reshape"), ("squeeze()", "reshape"),
+                                          ("permute(1, 0)", "transpose")])
+def test_torch_spellings_record_the_op_they_stand_for(spelling, op):
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    assert eval(f"a.{spelling}").op == op
+
+
+def test_squeeze_and_unsqueeze_of_a_0d_tensor_as_torch():
+    s = Tensor(np.float64(2.0), requires_grad=True)
+    assert s.squeeze().shape == s.squeeze(0).shape == s.squeeze(-1).shape == ()
+    assert s.unsqueeze(0).shape == s.unsqueeze(-1).shape == s.flatten().shape == (1,)
+
+
+@pytest.mark.parametrize("spelling, message", [
+    ("unsqueeze(5)", r"unsqueeze: dim 5 is out of range for a 4-D tensor \(2, 1, 3, 2\) "
+                     r"\(from -5 to 4\)"),
+    ("unsqueeze(-6)", r"unsqueeze: dim -6 is out of range"),
+    ("squeeze(4)", r"squeeze: dim 4 is out of range for a 4-D tensor \(2, 1, 3, 2\) "
+                   r"\(from -4 to 3\)"),
+    ("flatten(2, 1)", r"flatten: start_dim 2 comes after end_dim 1 for shape \(2, 1, 3, 2\)"),
+    ("flatten(0.5)", r"flatten: dim must be an int, got 0.5"),
+    ("unsqueeze(True)", r"unsqueeze: dim must be an int, got True"),
+    ("permute(1, 0)", r"permute: 2 dims \(1, 0\) for a 4-D tensor \(2, 1, 3, 2\)"),
+    ("permute(0, 0, 1, 2)", r"transpose: \(2, 1, 3, 2\): axes \(0, 0, 1, 2\) are not a permutation"),
+    ("view(5, 2)", r"reshape"),
+])
+def test_torch_spellings_refuse_what_torch_refuses_naming_the_op(spelling, message):
+    a = Tensor(np.ones((2, 1, 3, 2)), requires_grad=True)
+    with pytest.raises(ops.OpError, match=message):
+        eval(f"a.{spelling}")
 def test_pow_zero_at_zero(): check_op([(3,)], lambda a: (a * 0.0) ** 0 * a, lambda a: a ** 1.0, lambda a: (a * 0.0) ** 0 * a)
 def test_iterating_gives_the_rows(): check_op([(3, 2)], lambda a: Tensor.stack([r * k for k, r in enumerate(a)]), lambda a: a * np.arange(3)[:, None])
 def test_getitem_int(): check_op([(3, 4)], lambda a: a[1], lambda a: a[1], lambda a: a[1])

@@ -312,6 +312,18 @@ def _int_axis(op, axis, shape):
         raise OpError(f"{op}: axis {axis} is out of range for shape {tuple(shape)}")
 
 
+def _dim(op, dim, shape, places=None):
+    """A torch-style `dim` of `shape` (one of `places` positions, len(shape) by default),
+    made non-negative; refused, naming op, when it is not an int or out of range."""
+    places = len(shape) if places is None else places
+    if not _is_int(dim):
+        raise OpError(f"{op}: dim must be an int, got {dim!r}")
+    if not -places <= dim < places:
+        raise OpError(f"{op}: dim {dim} is out of range for a {len(shape)}-D tensor "
+                      f"{tuple(shape)} (from {-places} to {places - 1})")
+    return int(dim) % places
+
+
 def _as_array(data, dtype, who="Tensor"):
     if dtype is not None:
         dtype = _float_dtype(dtype, who)
@@ -739,6 +751,51 @@ class Tensor:
     @property
     def T(self):
         return Transpose.apply(self, axes=None)
+
+    # torch's spellings of reshape and transpose, for code written from PyTorch: each records
+    # the reshape or transpose node it stands for, so the picture and the stepper show that op
+    def view(self, *shape):
+        """torch's name for `reshape` (numpy arrays need no contiguity for it here)."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Axes start_dim … end_dim merged into one, as torch.flatten (a reshape)."""
+        shape = self.shape
+        if not shape:
+            return self.reshape(1)
+        a, b = _dim("flatten", start_dim, shape), _dim("flatten", end_dim, shape)
+        if a > b:
+            raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                          f"for shape {shape}")
+        return self.reshape(shape[:a] + (math.prod(shape[a:b + 1]),) + shape[b + 1:])
+
+    def unsqueeze(self, dim):
+        """A new axis of length 1 at `dim` (−ndim−1 … ndim), as torch.unsqueeze (a reshape)."""
+        shape = self.shape
+        dim = _dim("unsqueeze", dim, shape, len(shape) + 1)  # one place more than axes
+        return self.reshape(shape[:dim] + (1,) + shape[dim:])
+
+    def squeeze(self, dim=None):
+        """The axes of length 1 removed (only `dim`'s when given, and only if it is 1), as
+        torch.squeeze (a reshape)."""
+        shape = self.shape
+        if dim is None:
+            return self.reshape(tuple(n for n in shape if n != 1))
+        if not shape:
+            _dim("squeeze", dim, shape, 1)  # torch takes 0 and −1 for a 0-d tensor
+            return self.reshape(())
+        dim = _dim("squeeze", dim, shape)
+        return self.reshape(shape[:dim] + shape[dim + 1:]) if shape[dim] == 1 else \
+            self.reshape(shape)
+
+    def permute(self, *dims):
+        """The axes in the order `dims`, as torch.permute (= numpy's transpose(dims); the
+        identity permutation is allowed here, as in torch)."""
+        dims = self._shape(dims)
+        if len(dims) != self.ndim:
+            raise OpError(f"permute: {len(dims)} dims {tuple(dims)} for a {self.ndim}-D tensor "
+                          f"{self.shape}")
+        return Transpose.apply(self, axes=dims)
 
     def __getitem__(self, index):
         if type(index) is int and _grad_enabled and self.requires_grad:
