@@ -433,6 +433,27 @@ def test_initial_states_that_require_grad_are_drawn_at_t0_not_as_parameters():
     assert all(a.get("style") != "dashed" for s, _, a in edges if s in ids)
 
 
+def test_a_truncated_bptt_carry_over_is_the_next_chunks_initial_state():
+    """A state carried between chunks (detached, so it needs no grad) lost its scope in the
+    layer: drawn as a bare `c` "constant" inside t = 1, no t = 0 box, the orange path starting
+    at c[t=1] (found by the review helper)."""
+    model = nn.LSTM(3, 4, rng=manual_seed(0))
+    x = np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32)
+    _, (h, c) = model(Tensor(x[:3]))
+    out, _ = model(Tensor(x[3:]), (h.detach(), c.detach()))
+    source = draw((out * out).mean(), params=model).source
+    first = draw((model(Tensor(x[3:]))[0] ** 2).mean(), params=model).source  # zero states
+    nodes, _, _ = parse(source)
+    where = {title(n): n["cluster"] for n in nodes.values()}
+    assert where["h[t=0]"] == "cluster_l0_t0"
+    assert where["c[t=0]"] == {title(n): n["cluster"] for n in parse(first)[0].values()}["c[t=0]"]
+    assert "layer 0 · t = 0 (initial state)" in source
+    assert highlighted_chain(source)[0] == "c[t=0]"
+    assert source.count("given, no gradient") == 2 and "constant" not in source
+    states = model(Tensor(x[3:]), (h.detach(), c.detach()), return_states=True)[2]
+    assert [s.label for s in states.initial[0]] == ["h[layer=0,t=0]", "c[layer=0,t=0]"]
+
+
 def test_constants_are_not_drawn_as_inputs():
     """The zeros GRUCell concatenates to its biases were a green "zeros (4,)" input box, and
     log_softmax's detached "max x" (computed from the logits) a green input box too."""

@@ -213,11 +213,9 @@ class _RecurrentLayer(Module):
             state = []
             with scope(**labels):  # merged with the scope around the call (part="enc")
                 for j, name in enumerate(names):
-                    if hx is None:
-                        s = Tensor(np.zeros((B, H), dtype))
-                        s.scope = _tensor._scope  # a leaf is made with no scope of its own
-                    else:
-                        s = hx[j][k]
+                    s = Tensor(np.zeros((B, H), dtype)) if hx is None else hx[j][k]
+                    if s._ctx is None:  # a leaf is made with no scope of its own: zeros, or
+                        s.scope = _tensor._scope  # a state with no grad (truncated BPTT's)
                     state.append(s.named(name))
             out.append(tuple(state))
         return out

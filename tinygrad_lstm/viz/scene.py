@@ -259,11 +259,12 @@ def _constant_label(t):
     return f"{v:g}" if t.size == 1 else ("zeros" if v == 0 else f"all {v:g}") + f" {_shape(t)}"
 
 
-def _box(title, t, norm, folded=False, constant=False):
+def _box(title, t, norm, folded=False, constant=False, state=False):
     lines = [f"<b>{html.escape(title)}</b>", f'<font point-size="8" color="#555555">'
              f"{_shape(t)}</font>"]
     if constant:  # why its edges carry no gradient (an input's box says so by its colour)
-        what = "zeros" if not t.data.any() else "constant"
+        # a state's given values: a truncated-BPTT carry-over, or an h_0 without grad
+        what = "zeros" if not t.data.any() else "given" if state else "constant"
         lines.append(f'<font point-size="8" color="#777777">{what}, no gradient</font>')
     if norm is not None:  # folded: the one step drawn stands for all; its norm is the last's
         at = f" at t={t.scope['t']}" if folded and t.scope and "t" in t.scope else ""
@@ -418,7 +419,7 @@ class _Scene:
         if t.is_leaf:
             constant = not t.requires_grad and kind != "input"
             return [(f"n{k}", dict(box, label=_box(self.title(t), t, norm, self.folded,
-                                                    constant)))]
+                                                    constant, id(t) in self.states)))]
         symbol, small = type(t._ctx).symbol, t.op in STRUCTURAL
         # escaped: a Function of one's own may have any symbol (a backslash broke the DOT)
         circle = dict(label=graphviz.escape(symbol), shape="circle", width="0.3", margin="0.01",
