@@ -165,3 +165,15 @@ def test_indices_and_targets_are_taken_as_they_are_when_the_op_runs():
     ids[:] = 0
     out.sum().backward()
     np.testing.assert_array_equal(emb.weight.grad[:, 0], [0, 2, 0, 0, 1])
+    # an array operand too: x * buf saved buf itself, so its backward (and the recompute of
+    # a released sum) read what the buffer held later (found by the code-reading helper)
+    buf = np.ones(3, np.float32)
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * buf).sum() + (buf * x).sum()
+    z = x + buf
+    value = z.data.copy()
+    z.release()
+    buf[:] = 5
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [2, 2, 2])
+    np.testing.assert_array_equal(z.data, value)

@@ -565,7 +565,9 @@ class Tensor:
         if arr is None or arr.dtype.kind not in "biuf":
             raise TypeError(f"{op}: a Tensor {self.shape} and a {type(other).__name__}: the "
                             "operands are Tensors, numbers or numeric arrays")
-        return _constant(arr.astype(dtype, copy=False))
+        # a copy: the op may save it for backward or a recompute, and the caller's buffer
+        # may be refilled before then (as _frozen copies an index array)
+        return _constant(arr.astype(dtype, copy=True))
 
     def __add__(self, other):
         return _binary(Add, self, other if type(other) is Tensor else self._lift(other, "add"))
