@@ -211,6 +211,29 @@ def test_copies_of_one_leaf_share_a_stamp_and_the_walk_keeps_them_apart():
         (copies[1] * 2.0).sum().backward()
 
 
+def test_a_walk_that_fails_part_way_says_so_when_walked_again():
+    """A user Function's wrong gradient stops the walk after it freed what it had passed; the
+    retry blamed only "a previous backward()", which had not run through (found by the
+    code-reading helper). .grad stays as it was both times."""
+    class Bad(Function):
+        op = "bad"
+
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, g):
+            return (np.ones(5),)
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (Bad.apply(x) * 3.0).sum()
+    with pytest.raises(AssertionError, match=r"bad: gradient shape \(5,\) must match"):
+        loss.backward()
+    with pytest.raises(RuntimeError, match=r"already freed by a previous backward\(\) \(at sum\) "
+                                           r"\(one that failed part-way frees what it passed"):
+        loss.backward()
+    assert x.grad is None
+
+
 def test_zero_d_intermediates_whose_gradients_numpy_makes_scalars():
     # ops on 0-d arrays give numpy scalars; the walk turns them back into arrays on arrival
     x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)

@@ -187,7 +187,8 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             (None where a parent needs none; an empty tuple at a leaf). It must only read them.
 
     `.grad` is written once the walk is through, so a walk that fails (a graph freed by an
-    earlier backward, an error in a user Function) leaves every `.grad` as it was.
+    earlier backward, an error in a user Function) leaves every `.grad` as it was; without
+    retain_graph, what it had passed is freed all the same.
     """
     if not root.requires_grad:
         raise RuntimeError(f"backward: the tensor of shape {root.shape} does not require grad "
@@ -242,8 +243,9 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if ctx.saved is _FREED:
             where = f" (at {node.label or ctx.op})"
             raise RuntimeError(f"backward: the graph was already freed by a previous backward()"
-                               f"{where}; pass retain_graph=True to the first backward() to walk "
-                               "it again")
+                               f"{where} (one that failed part-way frees what it passed too); "
+                               "pass retain_graph=True to the first backward() to walk it "
+                               "again")
         if node._retain:
             reached.append((node, g.copy()))
         parent_grads = ctx.backward(g)
