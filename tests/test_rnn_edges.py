@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tinygrad_lstm import OpError, Tensor, nn
+from tinygrad_lstm import OpError, Tensor, manual_seed, nn
 
 f32 = np.float32
 
@@ -443,3 +443,28 @@ def test_friendly_errors_for_torch_habits():
     assert gradcheck(lambda x: 3.0 ** x, [x])
     with pytest.raises(OpError, match=r"^pow: -2 \*\* a Tensor: the base must be positive"):
         (-2) ** x
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("dropped", ["bias_ih_l0", "bias_hh_l0"])
+def test_one_bias_set_to_none_leaves_the_other_in_use(kind, dropped):
+    """Setting bias_ih to None dropped bias_hh from the forward too (it was added only when
+    bias_ih was there), while bias_hh stayed a listed, saved Parameter that never trained
+    (found by the code-reading helper). Each bias now counts on its own: the same outputs and
+    gradients as the dropped bias held at zero."""
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 2, 3)))
+    zeroed = getattr(nn, kind)(3, 5, rng=manual_seed(0), dtype=np.float64)
+    getattr(zeroed, dropped).data[:] = 0
+    model = getattr(nn, kind)(3, 5, rng=manual_seed(0), dtype=np.float64)
+    setattr(model, dropped, None)
+    outs = [m(x)[0] for m in (zeroed, model)]
+    for y in outs:
+        (y * y).sum().backward()
+    np.testing.assert_allclose(outs[1].data, outs[0].data, rtol=1e-12)
+    kept = dict(model.named_parameters())
+    assert dropped not in kept and len(kept) == 3
+    full = dict(zeroed.named_parameters())
+    for name, p in kept.items():
+        assert p.grad is not None and np.abs(p.grad).sum() > 0, name
+        np.testing.assert_allclose(p.grad, full[name].grad, rtol=1e-10)
+    assert "bias=False" not in repr(model)

@@ -137,8 +137,9 @@ class _Cell(Module):
     def input_projection(self, x):
         """x W_ihᵀ + b_ih + b_hh, for one step (B, I) or all at once (T, B, I)."""
         y = x @ self.weight_ih.T
-        if self.bias_ih is not None:
-            y += self.bias_ih + self.bias_hh  # into y's array (Tensor.__iadd__)
+        b_ih, b_hh = self.bias_ih, self.bias_hh  # each may be set to None on its own
+        if b_ih is not None or b_hh is not None:
+            y += b_hh if b_ih is None else b_ih if b_hh is None else b_ih + b_hh  # in place
         return y
 
     def check_input(self, x, who=None, given=None):
@@ -181,7 +182,7 @@ class _Cell(Module):
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
-        if self.bias_ih is None:
+        if self.bias_ih is None and self.bias_hh is None:
             s += ", bias=False"
         return s + (f", forget_bias={self.forget_bias}" if self.forget_bias else "")
 
@@ -372,12 +373,13 @@ class GRUCell(_Cell):
         """x W_ihᵀ + b_ih, plus b_hr and b_hz, which add to r's and z's pre-activations just
         as b_ir and b_iz do (b_hn sits inside n's equation, so it stays in the step)."""
         y = x @ self.weight_ih.T
-        if self.bias_ih is None:
-            return y
-        H = self.hidden_size
-        b_hrz = self.bias_hh[:2 * H]
-        zeros = Tensor(np.zeros(H, self.bias_hh.dtype))
-        y += self.bias_ih + Tensor.cat([b_hrz, zeros])
+        b_ih, b_hh = self.bias_ih, self.bias_hh  # each may be set to None on its own
+        if b_hh is not None:
+            H = self.hidden_size
+            b = Tensor.cat([b_hh[:2 * H], Tensor(np.zeros(H, b_hh.dtype))])
+            y += b if b_ih is None else b_ih + b
+        elif b_ih is not None:
+            y += b_ih
         return y
 
     def recurrent(self):
