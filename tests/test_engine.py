@@ -639,6 +639,40 @@ def test_a_user_function_must_return_one_gradient_per_input_and_gets_its_dtype()
     assert xf.grad.dtype == np.float32
 
 
+def test_a_user_function_forward_keeps_its_inputs_dtype_or_is_refused_naming_it():
+    """A forward returning a Python float or a float64 array from float32 inputs made a
+    float64 node, refused later by some other op as "dtypes differ" (found by the
+    code-reading helper). A number or list now takes the inputs' dtype, as a number operand
+    does; an array of another dtype, or no numbers at all, is refused naming the op."""
+    def function(op_name, result):
+        class Own(Function):
+            op = op_name
+
+            def forward(self, x):
+                return result(x)
+
+            def backward(self, g):
+                return (np.broadcast_to(g, self.parents[0].shape).copy(),)
+        return Own
+
+    x = Tensor(np.float32([1.0, 2.0]), requires_grad=True)
+    y = function("total", lambda a: float(a.sum())).apply(x)
+    assert y.dtype == np.float32 and y.shape == ()
+    y.backward()
+    assert x.grad.dtype == np.float32
+    z = function("same", lambda a: a.tolist()).apply(x)
+    assert z.dtype == np.float32
+    z.release()
+    assert z.data.dtype == np.float32  # and so does a recompute of its released value
+    with pytest.raises(OpError, match=r"^up: forward returned float64 data from float32 inputs; "
+                                      r"return an array of float32"):
+        function("up", lambda a: a.astype(np.float64)).apply(x)
+    with pytest.raises(OpError, match=r"^pick: forward returned int64 data from float32"):
+        function("pick", lambda a: np.argsort(a)).apply(x)
+    with pytest.raises(OpError, match=r"^text: forward returned a str of <U3, not numbers"):
+        function("text", lambda a: "abc").apply(x)
+
+
 @pytest.mark.parametrize("make, kind", [
     (lambda a: a + None, "NoneType"),       # was NaN: numpy makes None a float32 NaN
     (lambda a: None * a, "NoneType"),

@@ -79,7 +79,7 @@ class Function:
                     raise TypeError(f"{cls.op}: input {i} is a {type(p).__name__}, not a "
                                     "Tensor; pass numbers as keyword arguments, or wrap them "
                                     "as Tensor(...)")
-        if not kwargs:  # the hot path of every op: one- and two-input ops run straight-line
+        if not kwargs and cls.trusted:  # the hot path: one- and two-input ops run inline
             n = len(parents)
             if n == 2:
                 return _binary(cls, *parents)
@@ -97,14 +97,43 @@ class Function:
             out = ctx.forward(*arrays, **kwargs)
         except (ValueError, IndexError, TypeError) as e:
             raise _op_error(cls, arrays, e) from None
+        if not cls.trusted:
+            out = _own_output(cls, arrays, out)
         return _node(ctx, out, tuple([p.requires_grad for p in parents]))
 
     def recompute(self):
         """This op's output, computed again from its parents' current values."""
         fresh = object.__new__(type(self))  # forward's `saved` goes to a throwaway
         fresh.saved = None
-        out = fresh.forward(*[p.data for p in self.parents], **(self.args or {}))
+        arrays = [p.data for p in self.parents]
+        out = fresh.forward(*arrays, **(self.args or {}))
+        if not self.trusted:
+            return _own_output(type(self), arrays, out)
         return out if type(out) is np.ndarray else np.asarray(out)
+
+
+def _own_output(cls, arrays, out):
+    """What a user-defined Function's forward returned, as an array of its inputs' dtype: a
+    number or a list takes that dtype (as a number operand does); an array of another dtype is
+    refused, naming the op (a float64 result from float32 inputs used to surface later as
+    another op's "dtypes differ")."""
+    if not arrays:
+        return np.asarray(out)
+    dtype = arrays[0].dtype
+    if isinstance(out, (np.ndarray, np.generic)):
+        if out.dtype != dtype:
+            raise OpError(f"{cls.op}: forward returned {out.dtype} data from {dtype} inputs; "
+                          f"return an array of {dtype} (e.g. .astype(x.dtype))")
+        return np.asarray(out)
+    try:
+        arr = np.asarray(out)
+    except (ValueError, TypeError) as e:
+        raise OpError(f"{cls.op}: forward returned a {type(out).__name__}, not an array: {e}") \
+            from None
+    if arr.dtype.kind not in "biuf":
+        raise OpError(f"{cls.op}: forward returned a {type(out).__name__} of {arr.dtype}, not "
+                      "numbers")
+    return arr.astype(dtype)
 
 
 # `needs` tuples, shared: _NEEDS[a][b] for two parents, _NEEDS[a][2] for one (no allocation)
