@@ -310,3 +310,22 @@ def test_sigmoid_values_do_not_depend_on_the_clip_path(n):
         got = Tensor(x).sigmoid().data
         np.testing.assert_array_equal(got, want.astype(dtype))
         assert got.dtype == dtype and np.all(got > 0)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda a: Tensor.cat([a, a], axis=None), r"cat: axis must be an int, got None"),
+    (lambda a: Tensor.cat([a, a], axis=1.0), r"cat: axis must be an int, got 1.0"),
+    (lambda a: Tensor.stack([a, a], axis=True), r"stack: axis must be an int, got True"),
+    (lambda a: a.chunk(True), r"chunk: the number of chunks must be a positive int, got True"),
+])
+def test_bools_floats_and_none_are_no_axis_or_count(make, message):
+    # numpy read True as 1 and cat's None as "flatten first" (found by the code-reading helper)
+    a = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ops.OpError, match=f"^{message}$"):
+        make(a)
+
+
+def test_len_of_a_0d_tensor_says_so():
+    with pytest.raises(TypeError, match=r"^len\(\) of a 0-d tensor$"):
+        len(Tensor(1.0))
+    assert len(Tensor(np.ones((3, 2)))) == 3

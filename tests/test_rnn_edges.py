@@ -4,6 +4,7 @@ in every combination against torch.nn, and what happens to input this package do
 
 import functools
 import itertools
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -468,3 +469,12 @@ def test_one_bias_set_to_none_leaves_the_other_in_use(kind, dropped):
         assert p.grad is not None and np.abs(p.grad).sum() > 0, name
         np.testing.assert_allclose(p.grad, full[name].grad, rtol=1e-10)
     assert "bias=False" not in repr(model)
+
+
+@pytest.mark.parametrize("value", ["no", None, 1, 0.0])
+def test_reset_after_must_be_a_bool(value):
+    # "no" read as True and None as Cho's form, without a word (found by the code-reading helper)
+    with pytest.raises(TypeError, match=rf"GRUCell: reset_after must be True or False, "
+                                        rf"got {re.escape(repr(value))}"):
+        nn.GRU(2, 3, reset_after=value)
+    assert nn.GRUCell(2, 3, reset_after=np.bool_(False)).reset_after is False

@@ -366,8 +366,10 @@ class GRUCell(_Cell):
     gates = 3
 
     def __init__(self, input_size, hidden_size, bias=True, reset_after=True, **kw):
+        if not isinstance(reset_after, (bool, np.bool_)):  # "no" would read as True
+            raise TypeError(f"GRUCell: reset_after must be True or False, got {reset_after!r}")
         super().__init__(input_size, hidden_size, bias, **kw)
-        self.reset_after = reset_after
+        self.reset_after = bool(reset_after)
 
     def input_projection(self, x):
         """x W_ihᵀ + b_ih, plus b_hr and b_hz, which add to r's and z's pre-activations just

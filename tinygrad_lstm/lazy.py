@@ -148,7 +148,8 @@ class Scatter:
         return [r for r in range(self.shape[0]) if r not in self.rows] + list(self.preset)
 
     def dense(self):
-        """The gradient as one array: buf itself, read-only while rows are lent out."""
+        """The gradient as one array: buf itself, which nothing may write into while rows are
+        lent out (a convention the recurrent layers keep; the array is not made read-only)."""
         if self.buf is None:
             self.buf = np.zeros(self.shape, self.dtype)
             self._write(self.parts)
@@ -289,7 +290,8 @@ class OuterSum:
         self.a.extend(other.a)
         self.g.extend(other.g)
         self.nbytes += other.nbytes
-        if other.acc is not None:  # already multiplied (an observer asked for its value)
+        if other.acc is not None:  # already multiplied (past OUTER_CHUNK_BYTES, or an array
+            # for the same weight added in)
             self.acc = other.acc if self.acc is None else self.acc + other.acc
         if self.nbytes >= OUTER_CHUNK_BYTES:
             self._flush()

@@ -507,6 +507,8 @@ class Cat(Function):
 
     def forward(self, *xs, axis=0):
         n = xs[0].ndim
+        if not _is_int(axis):  # numpy reads True as 1, and None as "flatten first"
+            raise OpError(f"cat: axis must be an int, got {axis!r}")
         if not -n <= axis < n:
             raise OpError(f"cat: axis {axis} is out of range for {n}-D tensors "
                           f"({', '.join(str(x.shape) for x in xs)})")
@@ -525,6 +527,8 @@ class Stack(Function):
     op, symbol = "stack", "stack"
 
     def forward(self, *xs, axis=0):
+        if not _is_int(axis):  # numpy reads True as 1
+            raise OpError(f"stack: axis must be an int, got {axis!r}")
         self.saved = axis
         return np.stack(xs, axis=axis)
 

@@ -378,7 +378,8 @@ class LSTM(_RecurrentLayer):
 class GRU(_RecurrentLayer):
     """Multi-layer GRU over a sequence; each step is GRUCell's equations.
 
-    Args: as LSTM, plus reset_after=True (torch's form; False for Cho 2014's). Returns out, h_n.
+    Args: as LSTM without forget_bias (a GRU has no forget gate), plus reset_after=True
+    (torch's form; False for Cho 2014's). Returns out, h_n.
     """
 
     cell_class = GRUCell

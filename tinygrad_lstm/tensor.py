@@ -500,6 +500,8 @@ class Tensor:
         return self._ctx is None
 
     def __len__(self):
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def __iter__(self):
@@ -871,7 +873,7 @@ class Tensor:
         as torch.chunk. Each piece is its own node, so an LSTM's four gates stay visible."""
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
         _int_axis("chunk", axis, shape)
-        if not isinstance(n, (int, np.integer)) or n <= 0:
+        if not _is_int(n) or n <= 0:
             raise OpError(f"chunk: the number of chunks must be a positive int, got {n!r}")
         if not shape[axis]:  # n empty pieces, as torch.chunk
             return self._pieces((0,) * int(n), axis, shape)
