@@ -374,6 +374,23 @@ def test_edge_width_is_its_own_gradient_on_one_fixed_scale():
     assert "1e-6</font>" not in draw((w * 1e-3).sum(), grads=True).source  # only when shaded
 
 
+def test_an_edge_into_both_slots_of_an_op_carries_their_sum():
+    """y → × in `y * y` (the squared loss the README's pictures use) was drawn at the larger
+    of its two slots' gradients, half of the ∂L/∂y it carries (found by the review helper)."""
+    w = Tensor(np.full(3, 0.1, np.float32), requires_grad=True)
+    y = (w * 1.0).named("y")
+    loss = (y * y).sum()
+    nodes, edges, _ = parse(draw(loss, grads=True, edge_grads=True).source)
+    width = {(title(nodes[s]), title(nodes[d])): float(a["penwidth"]) for s, d, a in edges}
+    dy = float(np.linalg.norm(2 * y.data))  # ‖∂L/∂y‖ = ‖2y‖ ≈ 0.35
+    assert width[("y", "×")] == pytest.approx(width_on_the_fixed_scale(dy), abs=0.01)
+    assert width[("y", "×")] > width_on_the_fixed_scale(dy / 2) + 0.05
+    y = (w * 1.0).named("y")
+    square = (y * y).sum().parents[0]
+    norms = collect_grad_norms(square.sum())
+    assert norms[(id(square), 0)] == norms[(id(square), 1)] == pytest.approx(dy, rel=1e-6)
+
+
 def test_the_orange_path_is_as_wide_as_its_gradient_on_a_wider_ramp():
     """The highlighted path was drawn at one width whatever its gradient: its width now says
     ‖∂L/∂c[t]‖ (read here off each box's ‖∂L‖ note, op circle -> its box) on the same scale

@@ -46,7 +46,9 @@ def collect_grad_norms(root, retain_graph=False):
     """Run `root.backward()` and return the gradient norms the walk saw.
 
     Keys: `id(tensor)` -> ‖∂L/∂tensor‖ for every tensor the walk visits, and `(id(tensor), i)`
-    -> the norm of the gradient that tensor hands its i-th parent (what flows along that edge).
+    -> the norm of the gradient that tensor hands its i-th parent (what flows along that edge;
+    where one parent fills several slots, as x in `x * x`, the one edge carries the sum of
+    what they hand it, and each of those slots gets that sum's norm).
     `.grad` ends up exactly as after a plain `root.backward()`; the graph is freed unless
     `retain_graph`.
     """
@@ -54,9 +56,15 @@ def collect_grad_norms(root, retain_graph=False):
 
     def on_step(node, grad, parent_grads):
         norms[id(node)] = norm(grad)
+        along = {}  # id(parent) -> ([slots], the sum of their gradients)
         for i, pg in enumerate(parent_grads):
             if pg is not None and node.parents[i].requires_grad:  # else: computed, not passed on
-                norms[(id(node), i)] = norm(pg)
+                slots, total = along.get(id(node.parents[i]), ((), None))
+                along[id(node.parents[i])] = (slots + (i,), pg if total is None else total + pg)
+        for slots, total in along.values():
+            n = norm(total)
+            for i in slots:
+                norms[(id(node), i)] = n
 
     root.backward(retain_graph=retain_graph, on_step=on_step)
     return norms
