@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import math
 import shlex
+import signal
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -449,61 +450,66 @@ def main(argv=None):
     val_loss, smooth, chars = None, None, 0
     start = time.perf_counter()
     budget = cfg.time_budget - seconds_before if cfg.time_budget else None  # left of it
-    with progress(todo, f"charlm ({cfg.cell})", seconds=budget, start=start) as update, \
-            StopBetweenSteps() as stop:
-        for _ in range(todo):
-            if stop.asked:
-                print(f"stopped by Ctrl-C at step {step}", flush=True)
-                break
-            trained = seconds_before + time.perf_counter() - start  # a resumed run's included
-            if cfg.time_budget and trained >= cfg.time_budget:
-                print(f"time budget of {cfg.time_budget:g} s reached at step {step}", flush=True)
-                break
-            frac = step / args.steps                     # how far along the run is
-            if cfg.time_budget:
-                frac = max(frac, trained / cfg.time_budget)
-            opt.lr = lr_at(cfg, frac)
-            if stream.at_epoch_start:
-                hx = None                                # a new pass over the text: fresh state
-            x, y = stream.next_batch()
-            loss, hx = loss_on(x, y, hx)
-            if not math.isfinite(loss.item()):  # no step can bring it back: stop, save nothing
-                raise SystemExit(f"error: training diverged: the loss is {loss.item()} at step "
-                                 f"{step + 1} (a lower --lr?)"
-                                 + (f"; not saved to {args.save}" if args.save else ""))
-            hx = restart_some(detach(hx), rng, cfg.reset)
-            opt.zero_grad()
-            loss.backward()
-            optim.clip_grad_norm_(params, cfg.clip)
-            opt.step()
-            step, chars = step + 1, chars + y.size
-            smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
-            fields_ = {"loss": smooth}
-            if cfg.eval_every and step % cfg.eval_every == 0:
-                val_loss = evaluate(model, eval_ids, cfg.eval_batch)
-                print(f"step {step}: train {smooth:.4f}  val {val_loss:.4f} nats/char  "
-                      f"({time.perf_counter() - start:.0f} s)", flush=True)
-            if val_loss is not None:
-                fields_["val"] = val_loss
-            fields_["chars/s"] = int(chars / max(time.perf_counter() - start, 1e-9))
-            update(**fields_)
-            if args.save and args.every and step % args.every == 0:
-                run.update(step=step, hx=hx, seconds=seconds_before + time.perf_counter() - start)
-                save_checkpoint(args.save, model, opt, cfg, vocab, run)
-    seconds = time.perf_counter() - start
-    # the last update can diverge too: a probe over a stretch of the text (state carried)
-    check_finite(model, step, args.save, train_ids[:256, None])
-    run.update(step=step, hx=hx, seconds=seconds_before + seconds)
-    if args.save:
-        save_checkpoint(args.save, model, opt, cfg, vocab, run)
-        print(f"saved {args.save} (step {step})")
-        if stop.asked:  # the flags a resumed run needs again (the rest the checkpoint keeps)
-            again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
-            again += ["--every", str(args.every)] if args.every else []
-            again += ["--data", args.data] if args.data else []
-            print(f"to go on: {command(__file__)} " + " ".join(map(shlex.quote, again)))
-    elif stop.asked:
-        print("nothing saved: give --save PATH to keep a run")
+    # the signal handler covers the final save too: a Ctrl-C during it used to discard the run
+    with StopBetweenSteps() as stop:
+        with progress(todo, f"charlm ({cfg.cell})", seconds=budget, start=start) as update:
+            for _ in range(todo):
+                if stop.asked:
+                    print(f"stopped by {stop.asked} at step {step}", flush=True)
+                    break
+                trained = seconds_before + time.perf_counter() - start  # a resumed run's too
+                if cfg.time_budget and trained >= cfg.time_budget:
+                    print(f"time budget of {cfg.time_budget:g} s reached at step {step}", flush=True)
+                    break
+                frac = step / args.steps                     # how far along the run is
+                if cfg.time_budget:
+                    frac = max(frac, trained / cfg.time_budget)
+                opt.lr = lr_at(cfg, frac)
+                if stream.at_epoch_start:
+                    hx = None                                # a new pass over the text: fresh state
+                x, y = stream.next_batch()
+                loss, hx = loss_on(x, y, hx)
+                if not math.isfinite(loss.item()):  # no step can bring it back: stop, save nothing
+                    raise SystemExit(f"error: training diverged: the loss is {loss.item()} at step "
+                                     f"{step + 1} (a lower --lr?)"
+                                     + (f"; not saved to {args.save}" if args.save else ""))
+                hx = restart_some(detach(hx), rng, cfg.reset)
+                opt.zero_grad()
+                loss.backward()
+                optim.clip_grad_norm_(params, cfg.clip)
+                opt.step()
+                step, chars = step + 1, chars + y.size
+                smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
+                fields_ = {"loss": smooth}
+                if cfg.eval_every and step % cfg.eval_every == 0:
+                    val_loss = evaluate(model, eval_ids, cfg.eval_batch)
+                    print(f"step {step}: train {smooth:.4f}  val {val_loss:.4f} nats/char  "
+                          f"({time.perf_counter() - start:.0f} s)", flush=True)
+                if val_loss is not None:
+                    fields_["val"] = val_loss
+                fields_["chars/s"] = int(chars / max(time.perf_counter() - start, 1e-9))
+                update(**fields_)
+                if args.save and args.every and step % args.every == 0:
+                    run.update(step=step, hx=hx,
+                               seconds=seconds_before + time.perf_counter() - start)
+                    save_checkpoint(args.save, model, opt, cfg, vocab, run)
+        seconds = time.perf_counter() - start
+        # the last update can diverge too: a probe over a stretch of the text (state carried)
+        check_finite(model, step, args.save, train_ids[:256, None])
+        run.update(step=step, hx=hx, seconds=seconds_before + seconds)
+        if args.save:
+            save_checkpoint(args.save, model, opt, cfg, vocab, run)
+            print(f"saved {args.save} (step {step})")
+            if stop.asked:  # the flags a resumed run needs again (the rest the checkpoint keeps)
+                again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
+                again += ["--every", str(args.every)] if args.every else []
+                again += ["--data", args.data] if args.data else []
+                print(f"to go on: {command(__file__)} " + " ".join(map(shlex.quote, again)))
+        elif stop.asked:
+            print("nothing saved: give --save PATH to keep a run")
+    if stop.signum == signal.SIGTERM:  # asked to end: the run is saved, the results can wait
+        print(f"ended by SIGTERM after step {step}", flush=True)
+        raise SystemExit(128 + signal.SIGTERM)
 
     # results
     t0 = time.perf_counter()

@@ -106,6 +106,52 @@ def test_ctrl_c_stops_between_steps_and_saves_a_resumable_checkpoint(charlm, tex
     assert_same(checkpoint.load(a)["model"], checkpoint.load(c)["model"])
 
 
+def test_sigterm_stops_between_steps_saves_and_ends(charlm, text_file, tmp_path, capsys,
+                                                    monkeypatch):
+    """`kill`, `timeout` or a scheduler's stop (SIGTERM) ended the run at once and lost it
+    (found by the review helper): it now stops after the step, saves, and ends with status
+    128 + 15, without the evaluation and sample."""
+    a = str(tmp_path / "a.npz")
+    calls, clip = [], optim.clip_grad_norm_
+
+    def term_in_step_2(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGTERM)
+        return clip(*args)
+
+    monkeypatch.setattr(optim, "clip_grad_norm_", term_in_step_2)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as e:
+        charlm["main"](SMALL + ["--data", text_file, "--steps", "50", "--save", a])
+    assert e.value.code == 128 + signal.SIGTERM
+    out = capsys.readouterr()
+    assert "SIGTERM: stopping after this step" in out.err
+    assert "stopped by SIGTERM at step 2" in out.out and "to go on:" in out.out
+    assert "after 2 steps" not in out.out  # no evaluation
+    assert int(checkpoint.load(a)["step"]) == 2
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_ctrl_c_during_the_final_save_lets_it_finish(charlm, text_file, tmp_path, capsys,
+                                                     monkeypatch):
+    """The final save ran after the Ctrl-C handler was given back: one Ctrl-C there ended the
+    process and the run's steps were lost (found by the review helper)."""
+    a = tmp_path / "a.npz"
+    save = checkpoint.save
+
+    def ctrl_c_while_saving(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save", ctrl_c_while_saving)
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "3", "--save", str(a),
+                            "--sample-chars", "0"])
+    assert "saved" in capsys.readouterr().out
+    monkeypatch.setattr(checkpoint, "save", save)
+    assert int(checkpoint.load(a)["step"]) == 3
+
+
 def test_resume_refuses_corrupt_and_mismatched_checkpoints(charlm, text_file, tmp_path):
     good = tmp_path / "good.npz"
     charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(good)])

@@ -289,28 +289,31 @@ def progress(total, description="training", seconds=None, start=None):
 
 
 class StopBetweenSteps:
-    """Within `with`, Ctrl-C sets `.asked` instead of raising, so that a training loop can stop
-    between two steps, with every parameter and optimizer state from one and the same step,
-    and save them. A second Ctrl-C raises KeyboardInterrupt at once."""
+    """Within `with`, Ctrl-C (SIGINT) and SIGTERM (`kill`, `timeout`, a scheduler's stop) set
+    `.asked` to the signal's name instead of ending the process, so that a training loop can
+    stop between two steps, with every parameter and optimizer state from one and the same
+    step, and save them. A second one raises KeyboardInterrupt at once."""
+
+    SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
     def __init__(self):
-        self.asked, self._old = False, None
+        self.asked, self.signum, self._old = None, None, {}
 
-    def _on_sigint(self, signum, frame):
+    def _on_signal(self, signum, frame):
         if self.asked:
             raise KeyboardInterrupt
-        self.asked = True
-        print("\nCtrl-C: stopping after this step (Ctrl-C again to quit at once)",
+        self.asked, self.signum = self.SIGNALS[signum], signum
+        print(f"\n{self.asked}: stopping after this step ({self.asked} again to quit at once)",
               file=sys.stderr, flush=True)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():  # where signals arrive
-            self._old = signal.signal(signal.SIGINT, self._on_sigint)
+            self._old = {s: signal.signal(s, self._on_signal) for s in self.SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for s, old in self._old.items():
+            signal.signal(s, old)
 
 
 def show_graph(loss, out, model=None, **draw_kwargs):
