@@ -210,6 +210,12 @@ def main(argv=None):
                              "the view as SVG only)")
         writable(args.svg, "--svg")
         graph_clash(args.graph, args.svg, "--svg")
+        for flag, value in (("--data", args.data), ("--resume", args.resume)):
+            if value and Path(value).resolve() == Path(args.svg).resolve():
+                raise SystemExit(f"error: --svg {args.svg} is the run's {flag}; give the "
+                                 "view another path")
+    for flag, value in (("--data", args.data), ("--resume", args.resume)):  # read, not written
+        graph_clash(args.graph, value, flag)
     charlm = load_charlm()
 
     # model: train a small LSTM char-LM with charlm's loop, or load one

@@ -365,6 +365,8 @@ def main(argv=None):
                                   and save.samefile(args.resume)):
             raise SystemExit(f"error: --save {args.save}: a file is already there; continue it "
                              f"with --resume {args.save}, or give another path")
+    for flag, value in (("--data", args.data), ("--resume", args.resume)):  # read, not written
+        graph_clash(args.graph, value, flag)
 
     # data: ids of the whole text, the last 10% held out for validation
     try:

@@ -177,6 +177,25 @@ def test_save_and_graph_may_not_write_the_same_file(text_file, tmp_path):
     assert not svg.exists()
 
 
+def test_graph_and_svg_may_not_write_over_the_runs_own_inputs(text_file, tmp_path):
+    # was: `--data corpus.dot --graph corpus.svg` trained, then wrote the DOT source over the
+    # training text (found by the review helper)
+    corpus = tmp_path / "corpus.dot"
+    corpus.write_bytes(Path(text_file).read_bytes())
+    before = corpus.read_bytes()
+    for demo, extra in (("charlm", SMALL), ("activations", ["--hidden", "8"])):
+        with pytest.raises(SystemExit, match=r"^error: --data .*corpus\.dot: --graph writes "
+                                             r"there too"):
+            load_demo(demo)["main"](extra + ["--data", str(corpus), "--steps", "1",
+                                             "--graph", str(tmp_path / "corpus.svg")])
+    view = tmp_path / "view.svg"
+    view.write_bytes(before)
+    with pytest.raises(SystemExit, match=r"^error: --svg .*view\.svg is the run's --data"):
+        load_demo("activations")["main"](["--data", str(view), "--hidden", "8", "--steps", "1",
+                                          "--svg", str(view)])
+    assert corpus.read_bytes() == before == view.read_bytes()
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
 def test_lines_printed_under_the_progress_bar_stay_on_a_redirected_stdout(tmp_path):
     """The bar is on stderr (a terminal here); `demo > log` must still get the demo's lines.
