@@ -408,6 +408,12 @@ def main(argv=None):
     except ValueError as e:  # it named `--data None` for a --batch-size too big for the text
         raise SystemExit(f"error: --batch-size {cfg.batch_size} / --seq-len {cfg.seq_len}: "
                          f"{e}") from None
+    if cfg.seq_len >= stream.stream_len:  # the stream would cut every chunk to its length:
+        # the run's "T" would not be what it unrolls (a huge one only ran out of memory)
+        raise SystemExit(f"error: --seq-len {cfg.seq_len} is longer than each of the "
+                         f"{cfg.batch_size} streams the text is cut into "
+                         f"({stream.stream_len:,} characters); give at most "
+                         f"{stream.stream_len - 1:,}, or a smaller --batch-size")
     if len(val_ids) < 2:  # evaluate() predicts one character from another
         raise SystemExit(f"error: --data {args.data}: {len(text)} characters leave "
                          f"{len(val_ids)} for validation (the last 10%), which needs 2: give a "
@@ -427,12 +433,16 @@ def main(argv=None):
             print(f"note: the checkpoint's place in its text (chunk "
                   f"{int(ck['stream']['position'])}) is past this text's {len(stream)} chunks "
                   f"(another --data?): reading it from the start")
+        elif "stream" in ck:  # other chunks: the saved place and state do not fit them
+            print(f"note: --batch-size {cfg.batch_size} / --seq-len {cfg.seq_len} cut the text "
+                  f"into other chunks than the checkpoint's ({base.get('batch_size')} / "
+                  f"{base.get('seq_len')}): reading it from the start, with a fresh state")
         if "rng" in ck:
             rng.bit_generator.state = ck["rng"]  # dropout masks continue as they would have
         print(f"resumed {args.resume} at step {step}")
         if seed_given and "rng" in ck:  # it was ignored without a word
-            print("note: --seed is not used when resuming: the checkpoint carries the run's "
-                  "random state (dropout masks, stream restarts)")
+            print("note: --seed only seeds the final sample when resuming: the checkpoint "
+                  "carries the run's random state (dropout masks, stream restarts)")
         if not args.save and args.steps > step:
             n = args.steps - step
             print(f"note: no --save: the {n} step{'s' * (n != 1)} of this run will not be "

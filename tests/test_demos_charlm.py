@@ -62,8 +62,13 @@ def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, 
     charlm["main"](["--data", text_file, "--resume", b, "--steps", "7", "--seed", "3",
                     "--sample-chars", "0"])
     out = capsys.readouterr().out
-    assert "note: --seed is not used when resuming" in out
+    assert "note: --seed only seeds the final sample when resuming" in out
     assert f"note: no --save: the 1 step of this run will not be kept (--save {b}" in out
+    # other chunks: the run read the text from the start without a word (review helper)
+    charlm["main"](["--data", text_file, "--resume", b, "--steps", "7", "--batch-size", "4",
+                    "--sample-chars", "0"])
+    assert ("note: --batch-size 4 / --seq-len 16 cut the text into other chunks than the "
+            "checkpoint's (8 / 16): reading it from the start" in capsys.readouterr().out)
     charlm["main"](flags + ["--steps", "6", "--save", c])
     resumed, straight = checkpoint.load(b), checkpoint.load(c)
     assert resumed["step"] == straight["step"] == 6

@@ -177,6 +177,16 @@ def test_save_and_graph_may_not_write_the_same_file(text_file, tmp_path):
     assert not svg.exists()
 
 
+def test_a_seq_len_longer_than_the_streams_is_refused(text_file):
+    # was: clamped without a word, the header saying T=100000000 while every step unrolled a
+    # whole stream (3.4 GB for a tiny model; found by the review helper)
+    with pytest.raises(SystemExit, match=r"^error: --seq-len 100000000 is longer than each of "
+                                         r"the 4 streams the text is cut into \([0-9,]+ "
+                                         r"characters\); give at most"):
+        load_demo("charlm")["main"](SMALL + ["--data", str(text_file), "--steps", "1",
+                                             "--seq-len", "100000000"])
+
+
 def test_graph_and_svg_may_not_write_over_the_runs_own_inputs(text_file, tmp_path):
     # was: `--data corpus.dot --graph corpus.svg` trained, then wrote the DOT source over the
     # training text (found by the review helper)
