@@ -323,3 +323,15 @@ def test_output_paths_that_pathlib_chokes_on_are_refused_in_one_line(tmp_path):
     dangling = tmp_path / "d.npz"
     dangling.symlink_to(tmp_path / "target.npz")  # not there yet: writing creates it
     assert writable(dangling, "--save") == dangling
+    # a folder in the path that is a link to nothing: the run trained, then its save found
+    # "a file" there (File exists); and a file link's own folder is probed, not the link's
+    (tmp_path / "dl").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(SystemExit, match=r"^error: --save .*dl/x\.npz: cannot write there "
+                                         r"\(.*dl is a symbolic link to .*nowhere, which does "
+                                         r"not exist\)"):
+        writable(tmp_path / "dl" / "x.npz", "--save")
+    into_a_file = tmp_path / "f.npz"
+    (tmp_path / "plain").write_text("x")
+    into_a_file.symlink_to(tmp_path / "plain" / "x.npz")  # its target's folder is a file
+    with pytest.raises(SystemExit, match=r"^error: --save .*f\.npz: cannot write there"):
+        writable(into_a_file, "--save")

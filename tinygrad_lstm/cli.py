@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import math
 import os
 import runpy
@@ -193,8 +194,12 @@ def writable(path, flag):
             os.stat(path)  # a symlink loop "does not exist" to pathlib, and fails the save
         except (FileNotFoundError, NotADirectoryError):  # the latter is said better below
             pass
-        folder = path.parent
+        # a link is written through (checkpoint.save): probe the folder of what it points to
+        folder = (Path(os.path.realpath(path)) if path.is_symlink() else path).parent
         while not folder.exists():
+            if folder.is_symlink():  # the save would find "a file" there and stop
+                raise FileNotFoundError(errno.ENOENT, f"{folder} is a symbolic link to "
+                                        f"{os.readlink(folder)}, which does not exist")
             folder = folder.parent
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is a file, not a folder")
