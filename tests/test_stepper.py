@@ -13,7 +13,8 @@ from rich.console import Console
 
 from tinygrad_lstm import Tensor, manual_seed, nn
 from tinygrad_lstm.viz import stepper
-from tinygrad_lstm.viz.stepper import fmt, make_step_panel, make_timestep_panel, navigate, record
+from tinygrad_lstm.viz.stepper import (fmt, make_step_panel, make_timestep_panel, navigate, norm,
+                                       record)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -686,7 +687,8 @@ def test_a_tensor_used_twice_by_one_op_lists_that_op_once_among_its_consumers():
     (nn.LSTM, 12, (80, 24), {}), (nn.RNN, 12, (80, 24), {}), (nn.LSTM, 8, (80, 24), {}),
     (nn.RNN, 30, (120, 40), {}), (nn.LSTM, 12, (60, 20), {}),
     (nn.LSTM, 12, (80, 24), dict(num_layers=2, bidirectional=True)),
-    (nn.GRU, 12, (80, 24), dict(bidirectional=True))])
+    (nn.GRU, 12, (80, 24), dict(bidirectional=True)), (nn.GRU, 5, (80, 24), {}),
+    (nn.GRU, 12, (60, 20), {})])
 def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size, kw):
     """fit_step_panel tried two sizes, cutting a row cap above the rows there were, and the
     screens of a T = 12 LSTM at 80x24 came out 1 to 6 lines too tall: the terminal scrolled
@@ -705,6 +707,14 @@ def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size,
             assert len(lines) <= height - 1, (k, len(lines))
             top = "".join(seg.text for seg in lines[0])
             assert f"node {k + 1} of {len(walk)}" in top
+            # cut to fit, a screen still shows the norms in and out: rich squeezed the label,
+            # shape and norm columns to nothing on some 80x24 screens (review helper)
+            text = "\n".join("".join(seg.text for seg in line) for line in lines)
+            st = walk.steps[k]
+            assert re.search(rf"\bin +∂L/∂.* ‖·‖ {re.escape(fmt(norm(st.grad)))} ", text), \
+                (k, text)
+            if any(g is not None for g in st.parent_grads):
+                assert "out →" in text, (k, text)
 
 
 def test_two_calls_of_one_layer_keep_their_own_timestep_rows():

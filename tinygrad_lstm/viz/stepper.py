@@ -76,26 +76,36 @@ def make_node_table(walk, k, max_out=MAX_OUT, compact=False):
     top.add_column(ratio=1)
     for row in (("node", head), ("", info), ("rule", Text(text, style="cyan", **cut))):
         top.add_row(*row)
+    # compact: the texts are cut to one line, but the tensor and values columns stay
+    # collapsible (a no_wrap column is not), so that a narrow screen shrinks them, not the
+    # label, shape and norm columns (rich squeezed those to nothing: review helper)
     io = Table.grid(padding=(0, 1))
     io.add_column(width=6)
-    io.add_column(max_width=30, overflow="ellipsis" if compact else "fold",
-                  no_wrap=compact)                  # tensor
+    io.add_column(max_width=30, overflow="ellipsis" if compact else "fold")  # tensor
     io.add_column(no_wrap=True)                     # shape
     io.add_column(no_wrap=True)                     # norm
-    io.add_column(ratio=1, **cut)                   # first values and how
-    io.add_row("in", Text(f"∂L/∂{lab or 'y'}"), str(tuple(s.grad.shape)),
-               f"‖·‖ {fmt(norm(s.grad))}", Text(preview(s.grad)))
+    io.add_column(ratio=1, overflow="ellipsis" if compact else "fold")  # values and how
+
+    def cell(text, **style):  # a Text, cut to one line when compact
+        return Text(text, **style, **cut)
+
+    io.add_row("in", cell(f"∂L/∂{lab or 'y'}"), str(tuple(s.grad.shape)),
+               f"‖·‖ {fmt(norm(s.grad))}", cell(preview(s.grad)))
     for j, p in enumerate(n.parents[:max_out]):
         pg, arrow = s.parent_grads[j], "out →" if j == 0 else "    →"
         if pg is None:
-            io.add_row(arrow, Text(walk.expr(p)), str(tuple(p.shape)), "—",
-                       Text("needs no gradient", style="dim"))
+            io.add_row(arrow, cell(walk.expr(p)), str(tuple(p.shape)), "—",
+                       cell("needs no gradient", style="dim"))
             continue
-        values = Text(preview(pg))
-        values.append(f"  {how[j]}" if how[j] else "", style="cyan")
+        notes = [(how[j], "cyan")] if how[j] else []
         if walk.on_path(n) and walk.on_path(p):
-            values.append(f"  ━ {path_words(walk)}", style="bold red")
-        io.add_row(arrow, Text(walk.expr(p)), str(tuple(pg.shape)), f"‖·‖ {fmt(norm(pg))}",
+            notes.append((f"━ {path_words(walk)}", "bold red"))
+        # cut to one line (compact), the factor and out/in go first, the values after
+        parts = notes + [(preview(pg), "")] if compact else [(preview(pg), "")] + notes
+        values = cell("")
+        for i, (text_, style) in enumerate(parts):
+            values.append(("  " if i else "") + text_, style=style or None)
+        io.add_row(arrow, cell(walk.expr(p)), str(tuple(pg.shape)), f"‖·‖ {fmt(norm(pg))}",
                    values)
     if len(n.parents) > max_out:
         io.add_row("", f"… and {len(n.parents) - max_out} more inputs", "", "", "")
