@@ -823,3 +823,25 @@ def test_a_sum_as_a_factor_is_bracketed():
     text = capture(make_step_panel(walk, walk.index[id(mul)]), width=140)
     assert "· (1 − z[t=2]), mean" in handed_to(text, "n[t=2]")
     assert "· n[t=2], out/in" in handed_to(text, "1 − z[t=2]")
+
+
+def test_the_timestep_bars_of_every_layer_share_one_scale():
+    """Each layer's panel scaled its own bars, its largest norm the full bar: layer 0's
+    4.5e-03 drew as long as layer 1's 4.3e-02 (found by the review helper). One scale for the
+    walk, as the docstring says: a tenth of the norm is a shorter bar in any layer."""
+    model = nn.LSTM(2, 3, num_layers=2, rng=manual_seed(1), dtype=np.float64)
+    out, _ = model(Tensor(np.random.default_rng(0).standard_normal((3, 2, 2))))
+    walk = record((out * out).mean(), model)
+    bars = {}  # norm -> bar length, over both layers' last screens
+    for lane in walk.states:
+        k = max(i for i in range(len(walk)) if walk.focus[i] == lane)
+        for line in capture(make_timestep_panel(walk, k)).splitlines():
+            for bar, value in re.findall(r"(█+) +(\d\.\d\de[-+]\d\d)", line):
+                bars[float(value)] = len(bar)
+    assert len(bars) == 12
+    top = max(bars)
+    assert bars[top] == stepper.BAR
+    # one line through (log value, length), to rounding; 3 decades, the least a scale spans
+    for value, length in bars.items():
+        want = stepper.BAR + np.log10(value / top) / 3 * (stepper.BAR - 1)
+        assert abs(length - want) <= 0.5 + 1e-9, (value, length, want)

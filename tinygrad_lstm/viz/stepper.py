@@ -119,7 +119,8 @@ def _focus(walk, k):
 
 def make_timestep_panel(walk, k, max_rows=None, width=None):
     """‖∂L/∂h_t‖ and ‖∂L/∂c_t‖ for every timestep of the current layer, as far as the walk has
-    reached them by step k, as bars on one log scale fixed for the whole walk; a window of
+    reached them by step k, as bars on one log scale fixed for the whole walk (every layer,
+    direction and call on the same one, so that their bars compare); a window of
     `max_rows` timesteps around the current one; bars shorter than BAR where `width`
     characters would not hold them. None when no h or c is named; a Table, with a line above
     and below it counting the timesteps left out of the window."""
@@ -128,7 +129,8 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
         return None
     entries = walk.states[key]
     names = [nm for nm in ("h", "c") if any(e[1] == nm for e in entries)]
-    logs = [np.log10(e[3]) for e in entries if 0 < e[3] < np.inf] or [0.0]  # not inf, nan
+    logs = [np.log10(e[3]) for lane in walk.states.values() for e in lane
+            if 0 < e[3] < np.inf] or [0.0]  # not inf, nan
     hi = max(logs)
     lo = min(max(min(logs), hi - DECADES), hi - 3)
     reached = {(e[1], e[2]): e[3] for e in entries if e[0] <= k}
