@@ -569,7 +569,7 @@ def test_formulas_call_leaves_what_the_graph_calls_them():
     walk = record(y.sum())
     assert walk.expr(y, named=False) == "input (2, 3) @ leaf (3, 4) + zeros (2, 4)"
     y = x @ w * Tensor(np.full((2, 4), 2.0))
-    assert record(y.sum()).expr(y, named=False) == "input (2, 3) @ leaf (3, 4) × constant (2, 4)"
+    assert record(y.sum()).expr(y, named=False) == "(input (2, 3) @ leaf (3, 4)) × constant (2, 4)"
 
 
 def test_a_one_element_constant_that_is_not_0d_is_written_as_its_value():
@@ -845,3 +845,21 @@ def test_the_timestep_bars_of_every_layer_share_one_scale():
     for value, length in bars.items():
         want = stepper.BAR + np.log10(value / top) / 3 * (stepper.BAR - 1)
         assert abs(length - want) <= 0.5 + 1e-9, (value, length, want)
+
+
+def test_a_product_next_to_a_matmul_is_bracketed_and_a_chunked_weight_named():
+    """Cho's GRU read `r[t=3] × h[t=2] @ W`, right by Python's left-to-right rule but read by
+    most as torch's r × (h @ W), the very difference between the two GRU forms; and the
+    weight's cut columns, past the formula's depth, were `…ᵀ` (found by the review helper)."""
+    loss, model, _ = tiny_lstm(layer=nn.GRU, reset_after=False)
+    walk = record(loss, model)
+    k = next(i for i, s in enumerate(walk.steps) if s.node.op == "matmul"
+             and s.node.parents[0].op == "mul")
+    text = capture(make_step_panel(walk, k), width=140)
+    assert "node   (r[t=3] × h[t=2]) @ weight_hh_l0ᵀ[:,6:9]" in text
+    assert "@ weight_hh_l0ᵀ[:,6:9]ᵀ (3, 3)" in text
+    x = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    walk = record((x[::-1] * x[:, None, 0] + x[::2].sum()).sum())
+    assert {walk.expr(s.node) for s in walk.steps} >= {"leaf (3, 2)[::-1]",
+                                                        "leaf (3, 2)[:,None,0]",
+                                                        "leaf (3, 2)[::2]"}

@@ -153,10 +153,14 @@ class Walk:
         op, sym, ps = t.op, type(t._ctx).symbol, t.parents
         if op == "transpose" and self.label(ps[0]) is not None:
             return self.label(ps[0]) + "ᵀ"
-        if depth <= 0:
+        if depth <= 0 and op != "chunk":  # a chunk costs no depth (below)
             return "…"
         if op in _PREC:
-            a, b = (self.expr(p, depth - 1, outer=_PREC[op] + j) for j, p in enumerate(ps))
+            # × next to @ gets brackets: `(r × h) @ W` reads as written, where `r × h @ W`
+            # (the same by Python's left-to-right rule) reads as torch's GRU's r × (h @ W)
+            a, b = (self.expr(p, depth - 1, outer=_PREC[op] + j + (
+                        op in _PRODUCTS and p.op in _PRODUCTS and p.op != op))
+                    for j, p in enumerate(ps))
             return f"({a} {sym} {b})" if _PREC[op] < outer else f"{a} {sym} {b}"
         if op in ("stack", "cat"):
             inner = [self.expr(p, depth - 1) for p in (ps if len(ps) <= 2 else (ps[0], ps[-1]))]
@@ -174,17 +178,20 @@ class Walk:
 
 
 _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2}
+_PRODUCTS = ("mul", "div", "matmul")
 
 
 def _index(saved):
-    """A getitem's index as short text: `:,3:6`, `2`, `·` for an array index."""
+    """A getitem's index as short text: `:,3:6`, `::-1`, `2`, `None`, `·` for an array
+    index."""
     index = saved[1] if isinstance(saved, tuple) and len(saved) == 3 else ...
     out = []
     for i in index if isinstance(index, tuple) else (index,):
         if isinstance(i, slice):
-            out.append(f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}")
+            text = f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}"
+            out.append(text if i.step is None else f"{text}:{i.step}")
         else:
-            out.append("…" if i is Ellipsis else str(int(i))
+            out.append("…" if i is Ellipsis else "None" if i is None else str(int(i))
                        if isinstance(i, (int, np.integer)) else "·")
     return ",".join(out)
 
