@@ -286,6 +286,8 @@ def test_max_steps_draws_first_and_last_steps_with_an_ellipsis_between():
     chain = highlighted_chain(source)  # still one chain, through the "…"
     assert chain[:7] == ["c[t=0]", "×", "+", "c[t=1]", "×", "+", "c[t=2]"]
     assert chain[7] == elided and chain[-1] == "c[t=10]"
+    one = draw(run("LSTM", T=5)[0], max_steps=2).source  # one step left out: not "3 … 3"
+    assert "…\\nt = 3 not drawn" in one and "3 … 3" not in one
     for bad in (0, 2.5, True, "3"):
         with pytest.raises(ValueError, match=r"draw: max_steps must be a whole number of at "
                                              r"least 1, got " + re.escape(repr(bad))):

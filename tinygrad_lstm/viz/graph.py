@@ -260,7 +260,8 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                 belt_ids.add(node_id)
     for lane in s.lanes:
         if max_steps is not None and s.last[lane] > 2 * max_steps and not folded:
-            hidden = f"t = {max_steps + 1} … {s.last[lane] - max_steps} not drawn"
+            first, last = max_steps + 1, s.last[lane] - max_steps
+            hidden = f"t = {first}{'' if first == last else f' … {last}'} not drawn"
             clusters[("elided", lane, max_steps + 0.5)] = [_node_line(
                 f"e{s.lane_index[lane]}", dict(label=f"…\\n{hidden}", shape="box",
                                                 style="dashed,rounded", color="#999999",
