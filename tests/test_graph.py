@@ -452,6 +452,19 @@ def test_initial_states_that_require_grad_are_drawn_at_t0_not_as_parameters():
     assert all(a.get("style") != "dashed" for s, _, a in edges if s in ids)
 
 
+def test_initial_states_of_a_stacked_layer_sit_together_in_the_first_layers_box():
+    """h_0 and c_0, each (2, B, H) and feeding both layers, were boxed under whichever layer
+    the walk met first: h_0 under layer 0, c_0 under layer 1 (found by the review helper)."""
+    model = nn.LSTM(2, 4, num_layers=2, rng=manual_seed(0))
+    h0, c0 = (Tensor(np.zeros((2, 2, 4), np.float32), requires_grad=True) for _ in range(2))
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 2, 2)).astype(np.float32))
+    loss = (model(x, (h0, c0))[0] ** 2).mean()
+    params = {**dict(model.named_parameters()), "h_0": h0, "c_0": c0}
+    nodes, _, _ = parse(draw(loss, params=params).source)
+    where = {title(n): n["cluster"] for n in nodes.values()}
+    assert where["h_0"] == where["c_0"] == "cluster_l0_t0"
+
+
 def test_a_truncated_bptt_carry_over_is_the_next_chunks_initial_state():
     """A state carried between chunks (detached, so it needs no grad) lost its scope in the
     layer: drawn as a bare `c` "constant" inside t = 1, no t = 0 box, the orange path starting

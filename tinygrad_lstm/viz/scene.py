@@ -346,7 +346,7 @@ class _Scene:
     def _place(self, max_steps):
         """where[id] = the cluster key of a drawn tensor (None: top level); stand_in[id] = the
         "…" node of an elided step. In neither, the tensor is not drawn (folded view)."""
-        where, stand_in, home = {}, {}, {}
+        where, stand_in, home, homes = {}, {}, {}, {}
         uses = {}  # id(parameter) -> the lanes of what uses it
         for t in self.nodes:
             for p in t.parents:
@@ -366,9 +366,12 @@ class _Scene:
                 if len({_visible(u) for u in uses.get(id(t), ())}) == 1 < len(uses[id(t)]):
                     lane = _visible(lane)
                 where[id(t)] = ("params", lane)
-            elif id(t) in self.states and step is None:  # hx: in its state's t = 0 box
+            elif id(t) in self.states and step is None:  # hx: in its state's t = 0 box,
+                # the first layer's where it feeds several (h_0 and c_0 took whichever layer
+                # the walk met first: h_0 layer 0's, c_0 layer 1's)
                 if id(t) in home:  # (folded, that box is not drawn: nor is hx)
-                    where[id(t)] = home[id(t)]
+                    where[id(t)] = min(homes[id(t)], key=lambda w: lane_order(w[1])
+                                       if type(w) is tuple and w[0] == "step" else ())
             elif step is not None:
                 where[id(t)] = ("step", lane, step)
             elif t.scope:
@@ -379,6 +382,7 @@ class _Scene:
                 where[id(t)] = home[id(t)]
             for p in (t.parents if id(t) in where else ()):
                 home.setdefault(id(p), where[id(t)])
+                homes.setdefault(id(p), []).append(where[id(t)])
         return where, stand_in
 
     def has_box(self, t):
