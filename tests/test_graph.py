@@ -615,6 +615,15 @@ def test_a_cell_loop_without_scopes_is_told_how_to_get_its_path():
     assert not [e for e in edges if e[2].get("color", "").startswith(PATH_COLOR)]
     assert "the 3 tensors named 'c' have no timestep" in source
     assert "with scope(t=t):" in source
+    # a GRUCell loop was told "no tensor here is named 'c'": its h has no timestep
+    # (found by the review helper)
+    gru = nn.GRUCell(3, 4, rng=rng)
+    h = None
+    for _ in range(3):
+        h = gru(Tensor(rng.standard_normal((2, 3)).astype(np.float32)), h)
+    source = draw((h * h).sum(), params=gru).source
+    assert "no h[t−1] → h[t] path to highlight: the 3 tensors named 'h' have no timestep" \
+        in source and "named 'c'" not in source
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

@@ -208,11 +208,15 @@ def no_path_reason(nodes, name, h_path):
     no tensor carries that name (a typo: the names there are listed, and c's path where there
     is one), or (from h_path, h's path) h's own path is additive or is not."""
     why = f"no {name}[t−1] → {name}[t] path to highlight"
-    unscoped = [t for t in nodes if t.name == name and _step(t) is None]
-    if len(unscoped) > 1:  # a loop over a cell without scopes: the states have no t to order
-        return (f"{why}: the {len(unscoped)} tensors named '{name}' have no timestep; run each "
-                "step inside `with scope(t=t):`")
     absent = not any(t.name == name for t in nodes)
+    # a loop over a cell without scopes: the states have no t to order (a GRU's h, where the
+    # default c is not there at all)
+    for state in (name, "h") if name == "c" and absent else (name,):
+        unscoped = [t for t in nodes if t.name == state and _step(t) is None]
+        if len(unscoped) > 1:
+            return (f"no {state}[t−1] → {state}[t] path to highlight: the {len(unscoped)} "
+                    f"tensors named '{state}' have no timestep; run each step inside "
+                    "`with scope(t=t):`")
     if not h_path and absent:  # a loop with scopes, no names
         return (f"{why}: no tensor here is named '{name}' (a cell names its states, e.g. "
                 f"`{name} = (...).named(\"{name}\")` inside `with scope(t=t):`)")
