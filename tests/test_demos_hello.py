@@ -135,6 +135,22 @@ def test_version_and_a_closed_pipe():
     assert "Traceback" not in err and "stopped: the output's reader closed the pipe" in err
 
 
+def test_a_size_too_big_for_memory_is_one_line(capsys, monkeypatch):
+    # `hello.py --hidden 100000000` ended in numpy's MemoryError traceback (review helper)
+    from tinygrad_lstm.cli import run_demo
+    monkeypatch.setenv("TINYGRAD_LSTM_PROG", "tinygrad-lstm hello")
+
+    def main():
+        raise MemoryError("Unable to allocate 284. PiB for an array")
+
+    with pytest.raises(SystemExit) as e:
+        run_demo(main)
+    assert e.value.code == 1
+    assert capsys.readouterr().err == (
+        "tinygrad-lstm hello: error: out of memory (Unable to allocate 284. PiB for an array); "
+        "try smaller sizes (--hidden, say)\n")
+
+
 def test_demos_run_numpy_on_one_thread_unless_told(monkeypatch):
     """OpenBLAS takes a thread a core: a char-LM demo took 6-8 s instead of 1 s on a busy
     2-core machine. The demos now set one thread (--threads N for more), and leave it to

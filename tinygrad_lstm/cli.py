@@ -156,6 +156,11 @@ def command(script):
     return f"python {shlex.quote(typed if same else str(script))}"
 
 
+def _prog():
+    """The command's name as the user typed it (the console script sets it)."""
+    return os.environ.get("TINYGRAD_LSTM_PROG") or os.path.basename(sys.argv[0])
+
+
 def run_demo(main):
     """Run a demo's `main()` as a command. Its own `error: ...` (a SystemExit with that
     message) is printed the way argparse prints one, `PROG: error: ...`, and exits with
@@ -166,9 +171,12 @@ def run_demo(main):
     except SystemExit as e:
         if not (isinstance(e.code, str) and e.code.startswith("error: ")):
             raise
-        prog = os.environ.get("TINYGRAD_LSTM_PROG") or os.path.basename(sys.argv[0])
-        print(f"{prog}: {e.code}", file=sys.stderr)
+        print(f"{_prog()}: {e.code}", file=sys.stderr)
         raise SystemExit(2) from None
+    except MemoryError as e:  # a size too big for the machine: a line, not a traceback
+        print(f"{_prog()}: error: out of memory ({e or 'an allocation failed'}); try "
+              "smaller sizes (--hidden, say)", file=sys.stderr)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback, and the shell's status 130
         print("\ninterrupted", file=sys.stderr)
         raise SystemExit(130) from None
