@@ -660,6 +660,18 @@ def test_grad_notes_and_edge_scale_survive_tiny_huge_and_inf_gradients():
     assert "gradient not finite: nan or inf along the edge" in source
     clean = draw(run("LSTM")[0], grads=True, edge_grads=True).source
     assert graph.NOT_FINITE not in clean and "not finite" not in clean
+    # a nan everywhere (a nan in the input): the orange path stays, dashed; it was all red
+    # and the heading still said "orange" (found by the review helper)
+    model = nn.LSTM(3, 4, rng=manual_seed(0))
+    x = np.random.default_rng(0).standard_normal((3, 2, 3)).astype(np.float32)
+    x[1, 0, 0] = np.nan
+    out, _ = model(Tensor(x))
+    source = draw((out[-1] * out[-1]).mean(), params=model, grads=True, edge_grads=True).source
+    assert highlighted_chain(source)[-1] == "c[t=3]"
+    _, edges, _ = parse(source)
+    lit = [a for _, _, a in edges if a.get("color", "").startswith(PATH_COLOR)]
+    assert lit and all(a.get("style") == "dashed" for a in lit if "dotted" not in a.get("style", ""))
+    assert "nan or inf along the edge (orange dashed on the path)" in source
 
 
 def test_a_cell_loop_over_numpy_timesteps_is_drawn_as_over_ints():

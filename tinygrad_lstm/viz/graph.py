@@ -93,8 +93,12 @@ def _edge_attrs(e, shaded):
     elif not e["norm"]:  # None: its tail needs no gradient; 0: none reaches it
         attrs, style = {"color": PATH_COLOR if e["heavy"] else NO_GRAD, "penwidth": "0.8"}, \
             "dotted"
-    elif not math.isfinite(e["norm"]):  # drawn as ‖grad‖ ≈ 1 it looked healthy
-        attrs, style = {"color": NOT_FINITE, "penwidth": "2.4"}, "dashed"
+    elif not math.isfinite(e["norm"]):  # drawn as ‖grad‖ ≈ 1 it looked healthy; the path
+        # keeps its colour (a nan loss made every edge red: no orange path was left)
+        lo, span = PATH_RAMP
+        attrs = {"color": PATH_COLOR, "penwidth": f"{lo + span:.2f}"} if e["heavy"] else \
+            {"color": NOT_FINITE, "penwidth": "2.4"}
+        style = "dashed"
     else:
         s = _strength(e["norm"])
         lo, span = PATH_RAMP if e["heavy"] else EDGE_RAMP
@@ -347,7 +351,8 @@ def _legend(s, shaded_edges):
                  ("", ramp + " or less"), ("", "the same in every picture; ∂L/∂L = 1 at the loss")]
         if any(e["norm"] and not math.isfinite(e["norm"]) for e in shaded_edges.values()):
             rows.append((f'<font color="{NOT_FINITE}"><b>- -</b></font>',
-                         "gradient not finite: nan or inf along the edge"))
+                         "gradient not finite: nan or inf along the edge"
+                         + (" (orange dashed on the path)" if s.path else "")))
         if any(not e["norm"] for e in shaded_edges.values()):
             rows.append((f'<font color="{NO_GRAD}">┈┈</font>',
                          "no gradient: from an input or a constant, or exactly 0"))
