@@ -863,3 +863,20 @@ def test_a_product_next_to_a_matmul_is_bracketed_and_a_chunked_weight_named():
     assert {walk.expr(s.node) for s in walk.steps} >= {"leaf (3, 2)[::-1]",
                                                         "leaf (3, 2)[:,None,0]",
                                                         "leaf (3, 2)[::2]"}
+
+
+def test_an_encoders_and_a_decoders_nodes_say_which_call_they_are_in():
+    """Both layers are "layer 0": the facts line read `layer 0 · t 2` at the decoder's h[t=2]
+    and at the encoder's, only the panel's heading telling them apart (review helper)."""
+    enc, dec = nn.LSTM(2, 3, rng=manual_seed(0)), nn.LSTM(2, 3, rng=manual_seed(1))
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 1, 2)).astype(np.float32))
+    out, _ = dec(x, enc(x)[1])
+    walk = record((out * out).mean())
+    facts = [re.search(r"op mul \(×\) +(.*?) *│", capture(make_step_panel(walk, k), 120)).group(1)
+             for k, s in enumerate(walk.steps)
+             if s.node.name == "h" and s.node.scope.get("t") == 2]
+    assert facts == ["layer 0 · call 2 · t 2", "layer 0 · call 1 · t 2"]
+    loss, model, _ = tiny_lstm()  # one call: no call number
+    walk = record(loss, model)
+    k = next(k for k, s in enumerate(walk.steps) if s.node.name == "h")
+    assert "op mul (×)   layer 0 · t 3" in capture(make_step_panel(walk, k))

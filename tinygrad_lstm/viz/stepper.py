@@ -28,7 +28,6 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from ..tensor import shown_scope
 from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: F401
                    rule)  # (re-exported)
 
@@ -67,7 +66,7 @@ def make_node_table(walk, k, max_out=MAX_OUT, compact=False):
     head = Text(formula if lab is None or n.is_leaf else f"{lab} = {formula}", style="bold",
                 **cut)
     facts = [f"op {n.op} ({type(n._ctx).symbol})" if n._ctx else "leaf"]
-    facts += [" · ".join(f"{key} {v}" for key, v in shown_scope(n.scope))]
+    facts += [walk.where(n)]
     info = Text("   ".join(f for f in facts if f), style="dim", **cut)
     if walk.on_path(n):
         info.append(f"   ━ {path_words(walk)}", style="bold red")

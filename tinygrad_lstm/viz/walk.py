@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..tensor import shown_scope
 from .scene import (_lane, _state_label, _uniform, _visible, check_root, no_path_reason,
                     param_pairs, pick_state, shown_lanes)
 
@@ -123,6 +124,15 @@ class Walk:
         """`lane_label` of the lane as shown: `layer 0 call 2` where two calls of a layer (or
         two layers both "layer 0") are in this walk."""
         return lane_label(self.shown.get(lane, lane))
+
+    def where(self, t):
+        """Where t is, for the stepper's facts line: `layer 0 · t 2`, with the call
+        (`layer 0 · call 2 · t 2`) where lanes differ by it alone (an encoder's and a
+        decoder's layer 0 said the same)."""
+        lane = self.shown.get(_lane(t))
+        items = list(shown_scope(t.scope)) if lane is None else \
+            list(lane) + [(k, v) for k, v in shown_scope(t.scope) if k == "t"]
+        return " · ".join(f"{key} {v}" for key, v in items)
 
     def on_path(self, t):
         return id(t) in self.path
