@@ -880,3 +880,22 @@ def test_an_encoders_and_a_decoders_nodes_say_which_call_they_are_in():
     walk = record(loss, model)
     k = next(k for k, s in enumerate(walk.steps) if s.node.name == "h")
     assert "op mul (×)   layer 0 · t 3" in capture(make_step_panel(walk, k))
+
+
+def test_a_reverse_lanes_rows_run_in_the_order_the_walk_reaches_them():
+    """The reverse direction's initial state (t = 0) feeds its step t = T, but its row sat
+    under t = 1, where 8.9e-03 under 1.1e-01 read as a 12× drop (review helper). The reverse
+    rows run t = 1 … T, then 0."""
+    model = nn.LSTM(2, 3, bidirectional=True, rng=manual_seed(0), dtype=np.float64)
+    h0, c0 = (Tensor(np.zeros((2, 1, 3)), requires_grad=True) for _ in range(2))
+    out, _ = model(Tensor(np.random.default_rng(0).standard_normal((3, 1, 2))), (h0, c0))
+    walk = record((out[0] ** 2).mean(), model)
+    for lane in walk.states:
+        k = max(i for i in range(len(walk)) if walk.focus[i] == lane)
+        rows = [line.split()[0] for line in capture(make_timestep_panel(walk, k)).splitlines()[1:]
+                if line.strip()]
+        reverse = dict(lane).get("direction") == "reverse"
+        assert rows == (["1", "2", "3", "0"] if reverse else ["3", "2", "1", "0"])
+        # windowed at the last rows: the two cut above are t = 1, 2 (reverse), 3, 2 (forward)
+        top = capture(make_timestep_panel(walk, k, max_rows=2)).splitlines()[0]
+        assert top.strip() == ("⋮ 2 earlier timesteps" if reverse else "⋮ 2 later timesteps")

@@ -134,6 +134,12 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
     lo = min(max(min(logs), hi - DECADES), hi - 3)
     reached = {(e[1], e[2]): e[3] for e in entries if e[0] <= k}
     ts = sorted({e[2] for e in entries}, reverse=True)
+    above, below = "later", "earlier"  # the rows cut from the window's top and bottom
+    if dict(key).get("direction") == "reverse":  # in the order the walk reaches them: t = 1
+        # first, the initial state (t = 0, which feeds t = T) last, beside t = T; under t = 1
+        # its norm read as a drop from t = 1 (review helper)
+        ts = sorted(t for t in ts if t) + [t for t in ts if not t]
+        above, below = below, above
     here = (walk.steps[k].node.scope or {}).get("t")
     start, stop = 0, len(ts)
     if max_rows is not None and len(ts) > max_rows:
@@ -156,8 +162,8 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
     # column "12 later timesteps" widened that column past a narrow screen, and rich then
     # squeezed the t and "← here" columns out
     pad = " " * (max(len(str(t)) for t in ts) - 1)
-    later = Text(f"{pad}⋮ {start} later timesteps", style="dim") if start else None
-    earlier = Text(f"{pad}⋮ {len(ts) - stop} earlier timesteps", style="dim") \
+    later = Text(f"{pad}⋮ {start} {above} timesteps", style="dim") if start else None
+    earlier = Text(f"{pad}⋮ {len(ts) - stop} {below} timesteps", style="dim") \
         if stop < len(ts) else None
     for t in ts[start:stop]:
         cells = []
