@@ -715,6 +715,8 @@ def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size,
                 (k, text)
             if any(g is not None for g in st.parent_grads):
                 assert "out →" in text, (k, text)
+            # the key help keeps "q quit" (at 60 columns it lost "c end · q quit")
+            assert "c end · q quit" in "".join(seg.text for seg in lines[-1])
 
 
 def test_two_calls_of_one_layer_keep_their_own_timestep_rows():

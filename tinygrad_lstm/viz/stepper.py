@@ -33,6 +33,7 @@ from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: 
 
 # the key help (key_help() fills in the path)
 CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q quit"
+SHORT_CONTROLS = "⏎/n next · b · t N · p · g N · c end · q quit"  # a narrow screen's
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
@@ -44,10 +45,12 @@ def path_words(walk):
     return f"{walk.path_state} path" if walk.path_state else None
 
 
-def key_help(walk):
+def key_help(walk, width=None):
     """The key help for this walk: `p c path` for an LSTM, `p h path` for a GRU, `p (no path
-    here)` for a plain RNN (pressing p says why)."""
-    return CONTROLS.format(path=path_words(walk) or "(no path here)")
+    here)` for a plain RNN (pressing p says why); shorter where `width` (the panel's) would
+    cut it, so that `q quit` stays on the screen."""
+    full = CONTROLS.format(path=path_words(walk) or "(no path here)")
+    return full if width is None or len(full) <= width - 6 else SHORT_CONTROLS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +232,8 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
         parts.append(Text(message, style="yellow"))
     head = Text("backprop" + (f" · {title}" if title else "") + f" · node {k + 1} of {len(walk)}")
     return Panel(Group(*parts), title=head, title_align="left",
-                 subtitle=Text(key_help(walk)) if controls else None, subtitle_align="left")
+                 subtitle=Text(key_help(walk, width)) if controls else None,
+                 subtitle_align="left")
 
 
 def fit_step_panel(console, walk, k, **kw):
