@@ -69,6 +69,10 @@ def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, 
                     "--sample-chars", "0"])
     assert ("note: --batch-size 4 / --seq-len 16 cut the text into other chunks than the "
             "checkpoint's (8 / 16): reading it from the start" in capsys.readouterr().out)
+    # a --steps not past the checkpoint's step trained nothing without a word (review helper)
+    charlm["main"](["--data", text_file, "--resume", b, "--steps", "5", "--sample-chars", "0"])
+    assert ("note: --steps 5 is not past the checkpoint's step 6: nothing to train"
+            in capsys.readouterr().out)
     charlm["main"](flags + ["--steps", "6", "--save", c])
     resumed, straight = checkpoint.load(b), checkpoint.load(c)
     assert resumed["step"] == straight["step"] == 6
