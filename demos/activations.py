@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tinygrad_lstm import no_grad
+from tinygrad_lstm import checkpoint, no_grad
 from tinygrad_lstm.cli import demo_parser, graph_clash, positive, run_demo, writable
 from tinygrad_lstm.data import split_train_val
 
@@ -310,8 +310,12 @@ def main(argv=None):
         console.print(coloured_lines(sample, values, window(sample, feats[fd.feature],
                                                             args.lines), args.lines))
     if args.svg:
-        Path(args.svg).parent.mkdir(parents=True, exist_ok=True)
-        console.save_svg(args.svg, title="tinygrad_lstm: hidden units over text")
+        svg = console.export_svg(title="tinygrad_lstm: hidden units over text").encode()
+        try:  # beside the file and renamed over it: a full disk leaves the last view whole
+            checkpoint.write_atomically(args.svg, lambda f: f.write(svg), "--svg")
+        except OSError as e:
+            raise SystemExit(f"error: --svg {args.svg}: could not write it "
+                             f"({e.strerror or e})") from None
         print(f"wrote {args.svg}")
     return Report(findings, picked, absent, run.val_loss)
 

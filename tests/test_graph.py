@@ -1005,3 +1005,30 @@ def test_the_portable_source_drops_the_rows_and_the_stub_ranks():
     plain = g.portable()
     assert "{rank=same;" not in plain and "_row {" not in plain
     assert plain.count("subgraph cluster_l0_t") == 11  # t = 0 (the start) to 10, all drawn
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_render_replaces_its_files_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A full disk left a truncated .dot (and activations' --svg a partial SVG) in place of
+    the last good one: they were written in place (found by the review helper)."""
+    import errno
+    import os
+
+    from tinygrad_lstm import checkpoint
+    out = tmp_path / "g.svg"
+    render(run("LSTM")[0], out)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["g.dot", "g.svg"]
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        render(run("GRU")[0], out)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temp left
+    monkeypatch.undo()
+    render(run("GRU")[0], out)
+    assert (tmp_path / "g.dot").read_bytes() != before["g.dot"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot", "g.svg"]
+    assert os.stat(out).st_mode & 0o777 == os.stat(tmp_path / "g.dot").st_mode & 0o777

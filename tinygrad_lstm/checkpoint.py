@@ -134,15 +134,32 @@ def save(obj, path):
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}, allow_nan=False)
     if not os.path.basename(path):
         raise ValueError(f"checkpoint.save: {path!r} names no file")
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, arr in [(MANIFEST, np.array(manifest))] + list(arrays.items()):
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, arr, allow_pickle=False)
+
+    write_atomically(path, write, "checkpoint.save")
+
+
+def write_atomically(path, write, who="write"):
+    """Call `write(f)` on a temporary file beside `path` (a binary file object), then rename it
+    over path: on any error the temporary file is removed and an existing file at path is left
+    untouched (a full disk never leaves half a file). Where path is a symbolic link, the file
+    it points to is replaced and the link stays; the folder is created if missing; the file
+    keeps an existing file's permissions, else gets 0o666 minus the umask."""
+    path = os.fsdecode(path)
     if os.path.islink(path):  # os.replace would put the file in place of the link
         target = os.path.realpath(path)
         if os.path.islink(target):
-            raise OSError(errno.ELOOP, f"checkpoint.save: {path} is a symbolic link that "
-                          "points back to itself")
+            raise OSError(errno.ELOOP, f"{who}: {path} is a symbolic link that points back "
+                          "to itself")
         path = target
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
-        raise IsADirectoryError(f"checkpoint.save: {path} is a folder; give a file name")
+        raise IsADirectoryError(f"{who}: {path} is a folder; give a file name")
     _makedirs(directory)
     mode = _file_mode(path)
     # the temporary file's name: the file's, cut so that the random part and ".tmp" still fit
@@ -155,10 +172,7 @@ def save(obj, path):
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):
                 os.fchmod(f.fileno(), mode)
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for name, arr in [(MANIFEST, np.array(manifest))] + list(arrays.items()):
-                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, arr, allow_pickle=False)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

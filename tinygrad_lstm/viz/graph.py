@@ -22,6 +22,7 @@ from pathlib import Path
 
 import graphviz
 
+from ..checkpoint import write_atomically
 from .scene import (BOXES, EDGE_COLOR, PARAM_COLOR, PATH_COLOR, STRUCTURAL, _additive, _cluster,
                     _Scene, _symbols, check_root, lane_order, no_path_reason, param_pairs)
 from .walk import norm
@@ -407,15 +408,15 @@ def render(root, out="graph.svg", **draw_kwargs):
     out.parent.mkdir(parents=True, exist_ok=True)
     hint = INSTALL_HINT.format(dot=dot_path, fmt=fmt, out=out)
     if shutil.which("dot") is None:  # the hint's command must draw what is written
-        dot_path.write_text(g.portable(), encoding="utf-8")
+        _write(dot_path, g.portable())
         return [dot_path], "" if fmt == "dot" else hint
     source = g.source
-    dot_path.write_text(source, encoding="utf-8")
+    _write(dot_path, source)
     try:
         # for .dot alone too: the layout written is one that `dot` has drawn
         data = g.pipe(format="svg" if fmt == "dot" else fmt, quiet=True)
     except graphviz.ExecutableNotFound:
-        dot_path.write_text(g.portable(), encoding="utf-8")
+        _write(dot_path, g.portable())
         return [dot_path], hint
     except graphviz.CalledProcessError as e:  # a `dot` that runs but fails
         err = (e.stderr or b"").decode(errors="replace").strip().splitlines()
@@ -424,8 +425,15 @@ def render(root, out="graph.svg", **draw_kwargs):
                             f"{': ' + err[-1] if err else ''}), so only the DOT source was "
                             f"written ({dot_path})")
     if g.source != source:  # dot needed another layout: keep what rendered
-        dot_path.write_text(g.source, encoding="utf-8")
+        _write(dot_path, g.source)
     if fmt == "dot":
         return [dot_path], ""
-    out.write_bytes(data)
+    _write(out, data)
     return [dot_path, out], ""
+
+
+def _write(path, data):
+    """path's new content (text or bytes), written beside it and renamed over it: a full disk
+    leaves the last picture whole (checkpoint.write_atomically)."""
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    write_atomically(path, lambda f: f.write(data), "render")
