@@ -443,7 +443,8 @@ def main(argv=None):
         if seed_given and "rng" in ck:  # it was ignored without a word
             print("note: --seed only seeds the final sample when resuming: the checkpoint "
                   "carries the run's random state (dropout masks, stream restarts)")
-        if args.steps <= step:  # a killed run resumed without its --steps: no word said it
+        if 0 < args.steps <= step:  # a killed run resumed without its --steps: no word said
+            # it (--steps 0 asks for no training: activations loads a model so)
             given_steps = "" if parser.given("--steps") else " (the default)"
             print(f"note: --steps {args.steps}{given_steps} is not past the checkpoint's step "
                   f"{step}: nothing to train (the run's total, --steps N, is not saved)")
