@@ -211,7 +211,11 @@ def main(argv=None):
         writable(args.svg, "--svg")
         graph_clash(args.graph, args.svg, "--svg")
         for flag, value in (("--data", args.data), ("--resume", args.resume)):
-            if value and Path(value).resolve() == Path(args.svg).resolve():
+            try:
+                same = value and Path(value).resolve() == Path(args.svg).resolve()
+            except (OSError, RuntimeError):  # a symlink loop: the read will say so
+                same = False
+            if same:
                 raise SystemExit(f"error: --svg {args.svg} is the run's {flag}; give the "
                                  "view another path")
     for flag, value in (("--data", args.data), ("--resume", args.resume)):  # read, not written
@@ -230,9 +234,11 @@ def main(argv=None):
             print(f"note: {', '.join(unused)} not used with --resume: the checkpoint's model "
                   "is read as it was trained")
     else:
+        # T is charlm's default, 64, which charlm shortens (with a note) for a short text;
+        # given here, a short --data was refused naming a --seq-len this demo does not have
         cl_argv += ["--steps", str(args.steps), "--seed", str(args.seed), "--cell", "lstm",
-                    "--hidden", str(args.hidden), "--batch-size", "32", "--seq-len", "64",
-                    "--lr", "0.01", "--dropout", "0"]
+                    "--hidden", str(args.hidden), "--batch-size", "32", "--lr", "0.01",
+                    "--dropout", "0"]
     if args.threads is not None:  # else charlm's own parse set one thread again
         cl_argv += ["--threads", str(args.threads)]
     if args.graph:

@@ -24,7 +24,7 @@ import math
 import shlex
 import signal
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -410,10 +410,17 @@ def main(argv=None):
                          f"{e}") from None
     if cfg.seq_len >= stream.stream_len:  # the stream would cut every chunk to its length:
         # the run's "T" would not be what it unrolls (a huge one only ran out of memory)
-        raise SystemExit(f"error: --seq-len {cfg.seq_len} is longer than each of the "
-                         f"{cfg.batch_size} streams the text is cut into "
-                         f"({stream.stream_len:,} characters); give at most "
-                         f"{stream.stream_len - 1:,}, or a smaller --batch-size")
+        longest = stream.stream_len - 1
+        if parser.given("--seq-len"):
+            raise SystemExit(f"error: --seq-len {cfg.seq_len} is longer than each of the "
+                             f"{cfg.batch_size} streams the text is cut into "
+                             f"({stream.stream_len:,} characters); give at most "
+                             f"{longest:,}, or a smaller --batch-size")
+        # not typed (the default, the checkpoint's, or activations' call on a short text)
+        print(f"note: T={cfg.seq_len} is longer than each of the {cfg.batch_size} streams "
+              f"the text is cut into ({stream.stream_len:,} characters): using T={longest}")
+        cfg = replace(cfg, seq_len=longest)
+        stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
     if len(val_ids) < 2:  # evaluate() predicts one character from another
         raise SystemExit(f"error: --data {args.data}: {len(text)} characters leave "
                          f"{len(val_ids)} for validation (the last 10%), which needs 2: give a "
@@ -433,7 +440,8 @@ def main(argv=None):
             print(f"note: the checkpoint's place in its text (chunk "
                   f"{int(ck['stream']['position'])}) is past this text's {len(stream)} chunks "
                   f"(another --data?): reading it from the start")
-        elif "stream" in ck:  # other chunks: the saved place and state do not fit them
+        elif "stream" in ck and args.steps > step:  # other chunks: the saved place and
+            # state do not fit them
             print(f"note: --batch-size {cfg.batch_size} / --seq-len {cfg.seq_len} cut the text "
                   f"into other chunks than the checkpoint's ({base.get('batch_size')} / "
                   f"{base.get('seq_len')}): reading it from the start, with a fresh state")
@@ -441,8 +449,9 @@ def main(argv=None):
             rng.bit_generator.state = ck["rng"]  # dropout masks continue as they would have
         print(f"resumed {args.resume} at step {step}")
         if seed_given and "rng" in ck:  # it was ignored without a word
-            print("note: --seed only seeds the final sample when resuming: the checkpoint "
-                  "carries the run's random state (dropout masks, stream restarts)")
+            use = "only seeds the final sample" if args.sample_chars else "is not used"
+            print(f"note: --seed {use} when resuming: the checkpoint carries the run's random "
+                  "state (dropout masks, stream restarts)")
         if 0 < args.steps <= step:  # a killed run resumed without its --steps: no word said
             # it (--steps 0 asks for no training: activations loads a model so)
             given_steps = "" if parser.given("--steps") else " (the default)"
@@ -476,7 +485,8 @@ def main(argv=None):
                     break
                 trained = seconds_before + time.perf_counter() - start  # a resumed run's too
                 if cfg.time_budget and trained >= cfg.time_budget:
-                    print(f"time budget of {cfg.time_budget:g} s reached at step {step}", flush=True)
+                    print(f"time budget of {cfg.time_budget:g} s reached at step {step}",
+                          flush=True)
                     break
                 frac = step / args.steps                     # how far along the run is
                 if cfg.time_budget:
@@ -517,7 +527,8 @@ def main(argv=None):
         if args.save:
             save_checkpoint(args.save, model, opt, cfg, vocab, run)
             print(f"saved {args.save} (step {step})")
-            if stop.asked:  # the flags a resumed run needs again (the rest the checkpoint keeps)
+            if stop.asked and step < args.steps:  # the flags a resumed run needs again (the
+                # rest the checkpoint keeps); none after the last step: nothing is left to run
                 again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
                 again += ["--every", str(args.every)] if args.every else []
                 again += ["--data", args.data] if args.data else []

@@ -60,10 +60,13 @@ def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, 
     # a --seed that is not used, and a resumed run that keeps nothing, are said (both went
     # without a word)
     charlm["main"](["--data", text_file, "--resume", b, "--steps", "7", "--seed", "3",
-                    "--sample-chars", "0"])
+                    "--sample-chars", "5"])
     out = capsys.readouterr().out
     assert "note: --seed only seeds the final sample when resuming" in out
     assert f"note: no --save: the 1 step of this run will not be kept (--save {b}" in out
+    charlm["main"](["--data", text_file, "--resume", b, "--steps", "7", "--seed", "3",
+                    "--sample-chars", "0"])
+    assert "note: --seed is not used when resuming" in capsys.readouterr().out  # no sample
     # other chunks: the run read the text from the start without a word (review helper)
     charlm["main"](["--data", text_file, "--resume", b, "--steps", "7", "--batch-size", "4",
                     "--sample-chars", "0"])
@@ -142,6 +145,35 @@ def test_sigterm_stops_between_steps_saves_and_ends(charlm, text_file, tmp_path,
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_second_sigterm_quits_at_once_as_sigterm(charlm, text_file, tmp_path, capsys,
+                                                    monkeypatch):
+    # it said "interrupted", status 130, as for Ctrl-C (review helper)
+    calls, clip = [], optim.clip_grad_norm_
+
+    def two_terms(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+        return clip(*args)
+
+    monkeypatch.setattr(optim, "clip_grad_norm_", two_terms)
+    with pytest.raises(SystemExit) as e:
+        charlm["main"](SMALL + ["--data", text_file, "--steps", "50"])
+    assert e.value.code == 128 + signal.SIGTERM
+    assert "SIGTERM again: quitting at once" in capsys.readouterr().err
+
+
+def test_stop_between_steps_leaves_a_handler_not_set_from_python(monkeypatch):
+    # signal.signal() gives None for a handler a host program set; restoring None raised
+    from tinygrad_lstm.cli import StopBetweenSteps
+    real = signal.signal
+    monkeypatch.setattr(signal, "signal", lambda s, h: None if h is not None and
+                        getattr(h, "__self__", None) is not None else real(s, h))
+    with StopBetweenSteps():
+        pass
+
+
 def test_ctrl_c_during_the_final_save_lets_it_finish(charlm, text_file, tmp_path, capsys,
                                                      monkeypatch):
     """The final save ran after the Ctrl-C handler was given back: one Ctrl-C there ended the
@@ -156,7 +188,8 @@ def test_ctrl_c_during_the_final_save_lets_it_finish(charlm, text_file, tmp_path
     monkeypatch.setattr(checkpoint, "save", ctrl_c_while_saving)
     charlm["main"](SMALL + ["--data", text_file, "--steps", "3", "--save", str(a),
                             "--sample-chars", "0"])
-    assert "saved" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "saved" in out and "to go on" not in out  # nothing is left to run (review helper)
     monkeypatch.setattr(checkpoint, "save", save)
     assert int(checkpoint.load(a)["step"]) == 3
 

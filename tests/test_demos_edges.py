@@ -187,6 +187,33 @@ def test_a_seq_len_longer_than_the_streams_is_refused(text_file):
                                              "--seq-len", "100000000"])
 
 
+def test_a_short_text_gets_a_shorter_t_where_seq_len_was_not_typed(tmp_path, capsys):
+    # the refusal above, taken without the flag typed, refused activations on any text under
+    # ~2,300 characters, naming a --seq-len it does not have (review helper)
+    short = tmp_path / "short.txt"
+    short.write_text(load_text()[:2000], encoding="utf-8")
+    r = load_demo("charlm")["main"](["--data", str(short), "--hidden", "8", "--steps", "1",
+                                     "--sample-chars", "0", "--eval-chars", "100"])
+    assert r.config.seq_len == 55
+    assert ("note: T=64 is longer than each of the 32 streams the text is cut into (56 "
+            "characters): using T=55") in capsys.readouterr().out
+    load_demo("activations")["main"](["--data", str(short), "--hidden", "8", "--steps", "1",
+                                      "--chars", "200"])
+    assert "using T=55" in capsys.readouterr().out
+
+
+def test_a_symlink_loop_as_an_input_is_named_by_its_read_not_a_traceback(tmp_path):
+    # graph_clash's Path.resolve() raised RuntimeError on a loop (Python 3.11; review helper)
+    loop = tmp_path / "l1"
+    loop.symlink_to(tmp_path / "l2")
+    (tmp_path / "l2").symlink_to(loop)
+    for demo, flags in (("charlm", SMALL + ["--graph", str(tmp_path / "g.svg")]),
+                        ("activations", ["--svg", str(tmp_path / "a.svg")])):
+        with pytest.raises(SystemExit, match=r"^error: --data: load_text: cannot read .*l1.*"
+                                             r"symbolic links"):
+            load_demo(demo)["main"](flags + ["--data", str(loop), "--steps", "1"])
+
+
 def test_graph_and_svg_may_not_write_over_the_runs_own_inputs(text_file, tmp_path):
     # was: `--data corpus.dot --graph corpus.svg` trained, then wrote the DOT source over the
     # training text (found by the review helper)

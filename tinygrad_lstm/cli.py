@@ -245,8 +245,12 @@ def graph_clash(graph, other, flag):
     training: the one written last would silently replace the other."""
     if graph and other:
         picture = Path(graph)
-        mine = {picture.resolve(), picture.with_suffix(".dot").resolve()}
-        if Path(other).resolve() in mine:
+        try:
+            mine = {picture.resolve(), picture.with_suffix(".dot").resolve()}
+            other_path = Path(other).resolve()
+        except (OSError, RuntimeError):  # a symlink loop (3.11 raises RuntimeError): the
+            return  # read or the write then says so in its own words
+        if other_path in mine:
             raise SystemExit(f"error: {flag} {other}: --graph writes there too ({picture} and "
                              f"its .dot); give them different paths")
 
@@ -314,6 +318,9 @@ class StopBetweenSteps:
 
     def _on_signal(self, signum, frame):
         if self.asked:
+            if signum == signal.SIGTERM:  # said as itself, with its own status (not Ctrl-C's)
+                print("\nSIGTERM again: quitting at once", file=sys.stderr, flush=True)
+                raise SystemExit(128 + signal.SIGTERM)
             raise KeyboardInterrupt
         self.asked, self.signum = self.SIGNALS[signum], signum
         print(f"\n{self.asked}: stopping after this step ({self.asked} again to quit at once)",
@@ -326,7 +333,8 @@ class StopBetweenSteps:
 
     def __exit__(self, *exc):
         for s, old in self._old.items():
-            signal.signal(s, old)
+            if old is not None:  # None: a handler not set from Python, which cannot be restored
+                signal.signal(s, old)
 
 
 def show_graph(loss, out, model=None, **draw_kwargs):
