@@ -660,6 +660,7 @@ def test_a_user_function_forward_keeps_its_inputs_dtype_or_is_refused_naming_it(
     assert y.dtype == np.float32 and y.shape == ()
     y.backward()
     assert x.grad.dtype == np.float32
+    assert function("count", lambda a: (a > 0).sum()).apply(x).dtype == np.float32  # np.int64
     z = function("same", lambda a: a.tolist()).apply(x)
     assert z.dtype == np.float32
     z.release()

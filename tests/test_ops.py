@@ -192,6 +192,9 @@ def test_squeeze_and_unsqueeze_of_a_0d_tensor_as_torch():
     s = Tensor(np.float64(2.0), requires_grad=True)
     assert s.squeeze().shape == s.squeeze(0).shape == s.squeeze(-1).shape == ()
     assert s.unsqueeze(0).shape == s.unsqueeze(-1).shape == s.flatten().shape == (1,)
+    assert s.flatten(0, -1).shape == (1,)
+    with pytest.raises(ops.OpError, match=r"flatten: dim 7 is out of range for a 0-D tensor"):
+        s.flatten(7, -9)  # torch: expected [-1, 0]
 
 
 @pytest.mark.parametrize("spelling, message", [
@@ -204,7 +207,10 @@ def test_squeeze_and_unsqueeze_of_a_0d_tensor_as_torch():
     ("flatten(0.5)", r"flatten: dim must be an int, got 0.5"),
     ("unsqueeze(True)", r"unsqueeze: dim must be an int, got True"),
     ("permute(1, 0)", r"permute: 2 dims \(1, 0\) for a 4-D tensor \(2, 1, 3, 2\)"),
-    ("permute(0, 0, 1, 2)", r"transpose: \(2, 1, 3, 2\): axes \(0, 0, 1, 2\) are not a permutation"),
+    ("permute(0, 0, 1, 2)", r"permute: dims \(0, 0, 1, 2\) repeat a dim of the 4-D tensor"),
+    ("permute(0, 1, 2, 5)", r"permute: dim 5 is out of range for a 4-D tensor \(2, 1, 3, 2\) "
+                            r"\(from -4 to 3\)"),
+    ("permute(True, 0, 2, 3)", r"permute: dim must be an int, got True"),
     ("view(5, 2)", r"reshape"),
 ])
 def test_torch_spellings_refuse_what_torch_refuses_naming_the_op(spelling, message):

@@ -120,7 +120,7 @@ def _own_output(cls, arrays, out):
     if not arrays:
         return np.asarray(out)
     dtype = arrays[0].dtype
-    if isinstance(out, (np.ndarray, np.generic)):
+    if isinstance(out, np.ndarray):  # a number, numpy's too ((x > 0).sum()), takes the dtype
         if out.dtype != dtype:
             raise OpError(f"{cls.op}: forward returned {out.dtype} data from {dtype} inputs; "
                           f"return an array of {dtype} (e.g. .astype(x.dtype))")
@@ -794,7 +794,9 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         """Axes start_dim … end_dim merged into one, as torch.flatten (a reshape)."""
         shape = self.shape
-        if not shape:
+        if not shape:  # torch takes 0 and −1 for a 0-d tensor
+            _dim("flatten", start_dim, shape, 1)
+            _dim("flatten", end_dim, shape, 1)
             return self.reshape(1)
         a, b = _dim("flatten", start_dim, shape), _dim("flatten", end_dim, shape)
         if a > b:
@@ -824,10 +826,13 @@ class Tensor:
     def permute(self, *dims):
         """The axes in the order `dims`, as torch.permute (= numpy's transpose(dims); the
         identity permutation is allowed here, as in torch)."""
-        dims = self._shape(dims)
-        if len(dims) != self.ndim:
-            raise OpError(f"permute: {len(dims)} dims {tuple(dims)} for a {self.ndim}-D tensor "
-                          f"{self.shape}")
+        dims, shape = self._shape(dims), self.shape
+        if len(dims) != len(shape):
+            raise OpError(f"permute: {len(dims)} dims {tuple(dims)} for a {len(shape)}-D tensor "
+                          f"{shape}")
+        if len({_dim("permute", d, shape) for d in dims}) < len(dims):
+            raise OpError(f"permute: dims {tuple(dims)} repeat a dim of the {len(shape)}-D "
+                          f"tensor {shape}")
         return Transpose.apply(self, axes=dims)
 
     def __getitem__(self, index):

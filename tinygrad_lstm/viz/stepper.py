@@ -33,7 +33,8 @@ from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: 
 
 # the key help (key_help() fills in the path)
 CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q quit"
-SHORT_CONTROLS = "⏎/n next · b · t N · p · g N · c end · q quit"  # a narrow screen's
+SHORT_CONTROLS = ("⏎/n next · b · t N · p · g N · c end · q quit",  # narrow screens'
+                  "⏎ n b t p g c · q quit")
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
@@ -50,7 +51,9 @@ def key_help(walk, width=None):
     here)` for a plain RNN (pressing p says why); shorter where `width` (the panel's) would
     cut it, so that `q quit` stays on the screen."""
     full = CONTROLS.format(path=path_words(walk) or "(no path here)")
-    return full if width is None or len(full) <= width - 6 else SHORT_CONTROLS
+    if width is None:
+        return full
+    return next((h for h in (full,) + SHORT_CONTROLS if len(h) <= width - 6), SHORT_CONTROLS[-1])
 
 
 # ---------------------------------------------------------------------------------------------
