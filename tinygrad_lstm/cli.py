@@ -309,7 +309,8 @@ class StopBetweenSteps:
     """Within `with`, Ctrl-C (SIGINT) and SIGTERM (`kill`, `timeout`, a scheduler's stop) set
     `.asked` to the signal's name instead of ending the process, so that a training loop can
     stop between two steps, with every parameter and optimizer state from one and the same
-    step, and save them. A second one raises KeyboardInterrupt at once."""
+    step, and save them. A second one quits at once: KeyboardInterrupt for Ctrl-C,
+    SystemExit(143) for SIGTERM."""
 
     SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 

@@ -114,9 +114,9 @@ class Function:
 
 def _own_output(cls, arrays, out):
     """What a user-defined Function's forward returned, as an array of its inputs' dtype: a
-    number or a list takes that dtype (as a number operand does); an array of another dtype is
-    refused, naming the op (a float64 result from float32 inputs used to surface later as
-    another op's "dtypes differ")."""
+    number (numpy's too) or a list takes that dtype (as a number operand does); an array of
+    another dtype is refused, naming the op (a float64 result from float32 inputs used to
+    surface later as another op's "dtypes differ")."""
     if not arrays:
         return np.asarray(out)
     dtype = arrays[0].dtype
