@@ -455,3 +455,22 @@ def test_a_save_removes_the_temporary_files_a_killed_save_left(tmp_path):
     checkpoint.save({"w": np.ones(3)}, path)
     assert not stale.exists() and recent.exists() and other.exists()
     assert checkpoint.load(path)["w"].tolist() == [1.0, 1.0, 1.0]
+    # and before writing: on a full disk the leftover blocked every later save, which never
+    # reached the cleanup after a success (review helper)
+    stale.write_bytes(b"x" * 100)
+    os.utime(stale, (old, old))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    real = np.lib.format.write_array
+    np.lib.format.write_array = full_disk
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            checkpoint.save({"w": np.zeros(3)}, path)
+    finally:
+        np.lib.format.write_array = real
+    assert not stale.exists() and recent.exists()
+    assert checkpoint.load(path)["w"].tolist() == [1.0, 1.0, 1.0]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ck.")) == \
+        [recent.name]

@@ -168,6 +168,10 @@ def write_atomically(path, write, who="write"):
     while len(os.fsencode(stem)) > TMP_STEM_BYTES:
         stem = stem[:-1]
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=directory)
+    # before writing, on the clock of the temporary file just made: on a full disk a killed
+    # save's leftover (a whole checkpoint) blocked every later save, which never got to the
+    # cleanup after a success
+    _remove_stale(directory, stem, tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):
@@ -183,14 +187,13 @@ def write_atomically(path, write, who="write"):
             pass
         raise
     _fsync_dir(directory)
-    _remove_stale(directory, stem, path)
 
 
 def _remove_stale(directory, stem, path, age=STALE_SECONDS):
     """Remove this file's temporary files that a killed save left (SIGKILL, a preempted job:
     nothing ran to unlink them, and each is a whole checkpoint): those older than `age`
     seconds, so that a save running at the same time in another process keeps its own. Their
-    age is read against the file just written, on the same filesystem's clock (an NFS
+    age is read against `path`, a file just made, on the same filesystem's clock (an NFS
     server's may differ from this machine's)."""
     prefix = f".{stem}."
     try:
