@@ -299,6 +299,7 @@ def read_checkpoint(path, given):
     missing = [k for k in need if not isinstance(ck, dict) or k not in ck]
     if missing:
         raise SystemExit(f"error: {path} is not a charlm checkpoint: no {missing[0]!r} entry")
+    _check_values(path, ck)
     saved = ck["config"]
     for key in MODEL_KEYS:
         if key not in saved:
@@ -310,6 +311,49 @@ def read_checkpoint(path, given):
             raise SystemExit(f"error: {path} was saved with {key}={saved[key]!r} but this run "
                              f"asks for {asked}; drop {flag} to resume it")
     return ck
+
+
+def _whole(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_values(path, ck):
+    """The values main reads from a checkpoint, of the kinds charlm saves them: a hand-edited
+    or foreign file is refused naming the key (a string step or an unknown cell ended in a
+    traceback). The weights and the optimizer state are checked as they load."""
+    def refuse(key, value, want):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        raise SystemExit(f"error: cannot resume from {path}: {key} is {shown}, expected {want}")
+    config = ck["config"]
+    if not isinstance(config, dict):
+        refuse("config", config, "a dict")
+    for f in fields(Config):
+        if f.name not in config:
+            continue
+        v = config[f.name]
+        if f.name == "cell":
+            if v not in CELLS:
+                refuse("config 'cell'", v, " or ".join(sorted(CELLS)))
+        elif f.type is bool:
+            if not isinstance(v, (bool, np.bool_)):
+                refuse(f"config {f.name!r}", v, "true or false")
+        elif not (_whole(v) or f.type is float and isinstance(v, (float, np.floating))):
+            refuse(f"config {f.name!r}", v, "an int" if f.type is int else "a number")
+    if not _whole(ck["step"]) or ck["step"] < 0:
+        refuse("step", ck["step"], "a whole number of steps")
+    seconds = ck.get("seconds", 0.0)
+    if not (_whole(seconds) or isinstance(seconds, (float, np.floating))) or not seconds >= 0:
+        refuse("seconds", seconds, "a number of seconds")
+    if not isinstance(ck["vocab"], str):
+        refuse("vocab", ck["vocab"], "the text's characters as a string")
+    stream = ck.get("stream", {"position": 0, "epoch": 0})
+    if not (isinstance(stream, dict) and all(_whole(stream.get(k)) and stream[k] >= 0
+                                             for k in ("position", "epoch"))):
+        refuse("stream", stream, "its position and epoch, whole numbers")
+    hx = ck.get("hx", [])
+    if not (isinstance(hx, (list, tuple)) and all(isinstance(a, np.ndarray) for a in hx)):
+        refuse("hx", hx, "a list of arrays (the carried state)")
 
 
 def _clip(text, n=40):
@@ -434,7 +478,13 @@ def main(argv=None):
         if same_stream and fits:  # continue mid-epoch with the carried state
             stream.position = int(ck["stream"]["position"])
             stream.epoch = int(ck["stream"]["epoch"])
-            hx = state_tensors(ck.get("hx", []))
+            want, held = (cfg.layers, cfg.batch_size, cfg.hidden), ck.get("hx", [])
+            if any(a.shape != want or a.dtype != np.float32 for a in held) or \
+                    len(held) not in (0, len(model.rnn.state_names)):
+                raise SystemExit(f"error: cannot resume from {args.resume}: hx holds "
+                                 f"{[(a.shape, str(a.dtype)) for a in held]}, expected "
+                                 f"{len(model.rnn.state_names)} float32 arrays of {want}")
+            hx = state_tensors(held)
         elif same_stream and "stream" in ck:  # another text of the same characters: it
             # crashed at the first step, asking for chunk k of a shorter stream
             print(f"note: the checkpoint's place in its text (chunk "
@@ -446,7 +496,10 @@ def main(argv=None):
                   f"into other chunks than the checkpoint's ({base.get('batch_size')} / "
                   f"{base.get('seq_len')}): reading it from the start, with a fresh state")
         if "rng" in ck:
-            rng.bit_generator.state = ck["rng"]  # dropout masks continue as they would have
+            try:  # dropout masks continue as they would have
+                rng.bit_generator.state = ck["rng"]
+            except (TypeError, ValueError, KeyError) as e:  # numpy names what is wrong
+                raise SystemExit(f"error: cannot resume from {args.resume}: rng: {e}") from None
         print(f"resumed {args.resume} at step {step}")
         if seed_given and "rng" in ck:  # it was ignored without a word
             use = "only seeds the final sample" if args.sample_chars else "is not used"

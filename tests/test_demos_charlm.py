@@ -194,6 +194,37 @@ def test_ctrl_c_during_the_final_save_lets_it_finish(charlm, text_file, tmp_path
     assert int(checkpoint.load(a)["step"]) == 3
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["config"].__setitem__("cell", "foo"),
+     r"config 'cell' is 'foo', expected gru or lstm or rnn"),
+    (lambda c: c.__setitem__("step", "12"), r"step is '12', expected a whole number"),
+    (lambda c: c.__setitem__("seconds", "x"), r"seconds is 'x', expected a number"),
+    (lambda c: c["config"].__setitem__("hidden", "32"),
+     r"config 'hidden' is '32', expected an int"),
+    (lambda c: c["config"].__setitem__("dropout", "0.1"), r"config 'dropout' is '0.1'"),
+    (lambda c: c.__setitem__("vocab", 5), r"vocab is 5, expected the text's characters"),
+    (lambda c: c.__setitem__("rng", {"bit_generator": "MT19937"}),
+     r"rng: state must be for a PCG64"),
+    (lambda c: c.__setitem__("stream", {"position": 1}), r"stream is \{'position': 1\}"),
+    (lambda c: c.__setitem__("hx", [np.zeros((1, 2, 3), np.float32)] * 2),
+     r"hx holds \[\(\(1, 2, 3\), 'float32'\), .*\], expected 2 float32 arrays of \(1, 8, 32\)"),
+    (lambda c: c.__setitem__("hx", c["hx"][:1]), r"hx holds .*expected 2 float32 arrays"),
+])
+def test_a_checkpoint_holding_values_charlm_never_saves_is_refused_in_one_line(
+        charlm, text_file, tmp_path, edit, message):
+    """A hand-edited or foreign checkpoint (a string step, an unknown cell, a carried state of
+    another shape) ended in a traceback (found by the review helper)."""
+    good = tmp_path / "good.npz"
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "2", "--save", str(good)])
+    ck = checkpoint.load(good)
+    edit(ck)
+    bad = tmp_path / "bad.npz"
+    checkpoint.save(ck, bad)
+    with pytest.raises(SystemExit, match=r"^error: cannot resume from .*bad\.npz: " + message):
+        charlm["main"](["--data", text_file, "--resume", str(bad), "--steps", "3",
+                        "--sample-chars", "0"])
+
+
 def test_resume_refuses_corrupt_and_mismatched_checkpoints(charlm, text_file, tmp_path):
     good = tmp_path / "good.npz"
     charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(good)])
