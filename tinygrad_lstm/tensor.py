@@ -794,11 +794,10 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         """Axes start_dim … end_dim merged into one, as torch.flatten (a reshape)."""
         shape = self.shape
-        if not shape:  # torch takes 0 and −1 for a 0-d tensor
-            _dim("flatten", start_dim, shape, 1)
-            _dim("flatten", end_dim, shape, 1)
+        places = len(shape) or 1  # torch takes 0 and −1 for a 0-d tensor
+        a, b = _dim("flatten", start_dim, shape, places), _dim("flatten", end_dim, shape, places)
+        if not shape:
             return self.reshape(1)
-        a, b = _dim("flatten", start_dim, shape), _dim("flatten", end_dim, shape)
         if a > b:
             raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
                           f"for shape {shape}")
@@ -816,12 +815,9 @@ class Tensor:
         shape = self.shape
         if dim is None:
             return self.reshape(tuple(n for n in shape if n != 1))
-        if not shape:
-            _dim("squeeze", dim, shape, 1)  # torch takes 0 and −1 for a 0-d tensor
-            return self.reshape(())
-        dim = _dim("squeeze", dim, shape)
-        return self.reshape(shape[:dim] + shape[dim + 1:]) if shape[dim] == 1 else \
-            self.reshape(shape)
+        dim = _dim("squeeze", dim, shape, len(shape) or 1)  # torch takes 0 and −1 for a 0-d
+        return self.reshape(shape[:dim] + shape[dim + 1:] if shape and shape[dim] == 1
+                            else shape)
 
     def permute(self, *dims):
         """The axes in the order `dims`, as torch.permute (= numpy's transpose(dims); the
