@@ -373,6 +373,8 @@ def test_construction_dtypes():
     (np.array([1 + 2j]), "complex"),
     (np.array(["a"]), "<U1 data is not supported"),
     (np.array([object()]), "object data is not supported"),
+    (np.array(["2020-01-01"], "datetime64[D]"), "datetime64.* data is not supported"),
+    (np.array([3], "timedelta64[s]"), "timedelta64.* data is not supported"),
     ([[1, 2], [3]], "ragged"),
     (np.ones(2, np.float16), "float16"),
 ])

@@ -239,6 +239,32 @@ def test_max_ties_share_the_gradient():
     np.testing.assert_array_equal(a.grad, [[0.0, 0.5, 0.5]])
 
 
+def test_max_at_a_nan_sends_the_gradient_to_the_nan():
+    # x == max is False for a NaN maximum, so the tie count was 0 and every element's
+    # gradient NaN (with a warning); torch's max() puts it on the NaN
+    a = Tensor(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]), requires_grad=True)
+    with np.errstate(all="raise"):
+        a.max().backward()
+    np.testing.assert_array_equal(a.grad, [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    b = Tensor(np.array([[np.nan, 1.0, np.nan], [4.0, 6.0, 6.0]]), requires_grad=True)
+    b.max(axis=1).sum().backward()  # ties share it, NaNs as numbers do
+    np.testing.assert_array_equal(b.grad, [[0.5, 0.0, 0.5], [0.0, 0.5, 0.5]])
+
+
+@pytest.mark.parametrize("shape,axis", [((0, 3), None), ((0, 3), 0), ((3, 0), 1), ((0, 3), 1)])
+def test_mean_over_nothing_is_nan_without_warnings(shape, axis):
+    # torch's answer, NaN, without numpy's three RuntimeWarnings about an empty slice and 0/0
+    import warnings
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = x.mean(axis=axis)
+        y.sum().backward()
+    assert y.shape == np.sum(np.zeros(shape), axis=axis).shape and y.dtype == x.dtype
+    assert np.all(np.isnan(y.data))  # (vacuously for an empty result)
+    assert x.grad.shape == shape
+
+
 def test_sigmoid_tanh_stable_at_extremes():
     for dtype in (np.float32, np.float64):
         x = Tensor(np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype), requires_grad=True)

@@ -387,13 +387,17 @@ class Mean(Function):
     def forward(self, x, axis=None, keepdims=False):
         axes = _norm_axis("mean", axis, x.ndim)
         self.saved = (x.shape, axes, keepdims)
-        return np.mean(x, axis=axes, keepdims=keepdims)
+        if x.size == 0 and any(x.shape[a] == 0 for a in axes):  # NaN, as torch, without
+            return np.full(np.sum(x, axis=axes, keepdims=keepdims).shape, np.nan, x.dtype)
+        return np.mean(x, axis=axes, keepdims=keepdims)  # numpy's three warnings about 0/0
 
     def backward(self, g):  # dy/dx = 1/n for each of the n averaged elements
         shape, axes, keepdims = self.saved
         n = 1
         for a in axes:
             n *= shape[a]
+        if n == 0:  # nothing was averaged: an empty gradient
+            return (np.zeros(shape, g.dtype),)
         if not keepdims:
             g = np.expand_dims(g, axes)
         return (np.broadcast_to(g / g.dtype.type(n), shape),)
@@ -413,7 +417,10 @@ class Max(Function):
 
     def backward(self, g):  # dy/dx = 1 at the maximum (shared equally among ties), else 0
         x, y, axes, keepdims = self.saved
-        mask = (x == y).astype(x.dtype)
+        mask = x == y
+        if np.isnan(y).any():  # a NaN is the maximum where it stands (torch's max() too)
+            mask |= np.isnan(x) & np.isnan(y)
+        mask = mask.astype(x.dtype)
         mask /= mask.sum(axis=axes, keepdims=True)
         if not keepdims:
             g = np.expand_dims(g, axes)

@@ -374,7 +374,7 @@ def _as_array(data, dtype, who="Tensor"):
     if kind == "c":
         raise TypeError(f"{who}: complex data ({arr.dtype}) is not supported: "
                         "gradients here are real")
-    if kind in "OUSV":
+    if kind in "OUSVMm":  # (dates and durations too: they would become counts of days)
         raise TypeError(f"{who}: {arr.dtype} data is not supported; "
                         "pass numbers (a list or a numeric numpy array)")
     if kind == "f" and dtype is None and arr.dtype not in _FLOATS:
