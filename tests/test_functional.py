@@ -86,6 +86,18 @@ def test_dropout_scales_kept_units_and_is_identity_in_eval():
         F.dropout(x, 1.0)
 
 
+
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_refuses_what_is_not_a_tensor_in_either_mode(training):
+    # an int array gave inf and nan (the keep scale 1/(1 − p) cast to int 0); an array in eval
+    # mode came back an array, in training a Tensor; a list failed inside numpy
+    for x in (np.arange(1, 7), np.ones(3), [1.0, 2.0]):
+        with pytest.raises(OpError, match=r"^dropout: expects a Tensor, got a "):
+            F.dropout(x, 0.5, training=training)
+        with pytest.raises(OpError, match=r"^dropout: expects a Tensor"):
+            nn.Dropout(0.5).train(training)(x)
+
+
 def test_the_softmax_shift_is_off_the_graph():
     # max x only keeps exp from overflowing: softmax(x − c) = softmax(x) for any c, so its
     # gradient through max is zero and the loss's backward skips it

@@ -108,6 +108,7 @@ def check_dropout_p(who, p):
 def dropout(x, p, training=True, rng=None):
     """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout,
     as torch). The identity when not training or p = 0."""
+    _tensor("dropout", x)  # in eval mode too: a layer gives back what it takes in either mode
     check_dropout_p("dropout", p)
     if not training or p == 0.0:
         return x
