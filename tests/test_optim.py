@@ -435,6 +435,17 @@ def test_clip_grad_value():
     assert q.grad is None
 
 
+def test_clipping_refuses_a_grad_of_another_shape_before_scaling_any():
+    # it rescaled the wrong-shaped grad, which step() then refused
+    good, bad = P(np.zeros(2), np.full(2, 10.0)), P(np.zeros(4), np.full(3, 10.0))
+    for clip in (lambda: optim.clip_grad_norm_([good, bad], 1.0),
+                 lambda: optim.clip_grad_value_([good, bad], 1.0)):
+        with pytest.raises(ValueError, match=r"params\[1\] has grad shape \(3,\) but data "
+                                             r"shape \(4,\)"):
+            clip()
+        np.testing.assert_array_equal(good.grad, [10.0, 10.0])
+
+
 def test_clipping_and_loading_refuse_what_is_not_a_number():
     ps = [P(np.zeros(2), np.ones(2))]
     with pytest.raises(TypeError, match="clip_grad_value_: clip_value must be a number, got 'a'"):

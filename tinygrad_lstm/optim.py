@@ -339,6 +339,9 @@ def _grads(params, op):
         if not isinstance(p.grad, np.ndarray):
             raise TypeError(f"{op}: params[{i}].grad is a {type(p.grad).__name__}, expected np.ndarray")
         _float_grad(op, i, p.grad)  # checked for all before any grad is scaled
+        if p.grad.shape != p.data.shape:  # step() would refuse it, after the clip rescaled it
+            raise ValueError(f"{op}: params[{i}] has grad shape {p.grad.shape} but data shape "
+                             f"{p.data.shape}")
         seen.add(id(p))
         out.append(p.grad)
     return out
