@@ -436,6 +436,9 @@ def test_friendly_errors_for_torch_habits():
     with pytest.raises(ValueError, match=r"^Linear: x is float64 but the parameters are float32; "
                                          r"make x float32"):
         lin(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"^Linear: x is float32 \(made from int64 data\) but "
+                                         r"the parameters are float64"):
+        nn.Linear(3, 2, dtype=np.float64)(np.ones((2, 3), np.int64))
     with pytest.raises(TypeError, match=r"^Adam: params must be an iterable of parameters, got "
                                         r"a LSTM module; pass model.parameters\(\)"):
         optim.Adam(nn.LSTM(3, 4))

@@ -20,19 +20,8 @@ import numbers
 
 import numpy as np
 
-from .nn import Module, _check_size, as_input, uniform_
+from .nn import Module, _check_size, as_input, made_from, uniform_
 from .tensor import OpError, Tensor, _torch_kind, default_rng
-
-
-def made_from(given, t):
-    """For an error about Tensor t's dtype: what the caller passed, when Tensor(given) changed
-    it (integers and Python numbers become float32), else ""."""
-    if given is None:
-        return ""
-    was = getattr(given, "dtype", None)
-    if was is None:
-        return f" (made from a {type(given).__name__})"
-    return "" if was == t.dtype else f" (made from {was} data)"
 
 
 def check_states(who, hx, names, shape, dtype, meaning=""):

@@ -220,6 +220,17 @@ def as_input(who, x):
         raise type(e)(f"{who}: x: {str(e).removeprefix('Tensor: ')}") from None
 
 
+def made_from(given, t):
+    """For an error about Tensor t's dtype: what the caller passed, when Tensor(given) changed
+    it (integers and Python numbers become float32), else ""."""
+    if given is None:
+        return ""
+    was = getattr(given, "dtype", None)
+    if was is None:
+        return f" (made from a {type(given).__name__})"
+    return "" if was == t.dtype else f" (made from {was} data)"
+
+
 def _check_size(cls, dtype=np.float32, **sizes):
     """Raise naming `cls` unless every size is a positive int and dtype float32 or float64."""
     for name, v in sizes.items():
@@ -251,12 +262,12 @@ class Linear(Module):
                                 else None)
 
     def forward(self, x):
-        x, _ = as_input("Linear", x)
+        x, given = as_input("Linear", x)
         if not x.ndim or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
                              f"features, expected in_features={self.in_features}")
         if x.dtype != self.weight.dtype:  # as the layers say it ("matmul: dtypes differ")
-            raise OpError(f"Linear: x is {x.dtype} but the parameters are "
+            raise OpError(f"Linear: x is {x.dtype}{made_from(given, x)} but the parameters are "
                           f"{self.weight.dtype}; make x {self.weight.dtype} (e.g. "
                           f"np.asarray(x, np.{self.weight.dtype}))")
         if x.ndim == 1:  # one sample, as torch takes it
