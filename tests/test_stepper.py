@@ -793,12 +793,7 @@ def test_ctrl_c_in_the_stepper_ends_the_demo_as_in_training(auto):
             child.expect("› ")
         child.sendintr()
         if not auto:  # (the animation may be between two screens: its line is not waited for)
-            # CPython's input() misses a SIGINT that lands after the prompt is printed and
-            # before it blocks in read() (the handler's flag waits for the next line): under
-            # load that window is wide enough to hit, and a user would press ^C again
-            if child.expect(["looked at 1 of the", pexpect.TIMEOUT], timeout=5) == 1:
-                child.sendintr()
-                child.expect("looked at 1 of the")
+            child.expect("looked at 1 of the")
         child.expect("interrupted")
         child.expect(pexpect.EOF)
     finally:
