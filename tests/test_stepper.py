@@ -3,6 +3,7 @@ gradient, the plain-text mode prints one block per node, and a real terminal ses
 
 import io
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -786,7 +787,11 @@ def test_ctrl_c_in_the_stepper_ends_the_demo_as_in_training(auto):
         + (["--auto", "0.2"] if auto else [])
     child = pexpect.spawn(sys.executable, argv, cwd=str(ROOT), encoding="utf-8",
                           codec_errors="replace",  # an echoed ^C can split a 3-byte ─
-                          dimensions=(40, 110), timeout=30)
+                          dimensions=(40, 110), timeout=30,
+                          # Ctrl-C as a terminal gives it, even when these tests run as a
+                          # background job (`pytest &`), whose children start with SIGINT
+                          # ignored (and Python then leaves it so)
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         child.expect(r"node 1 of \d+")
         if not auto:
