@@ -219,3 +219,16 @@ def test_the_resume_hint_names_the_demo_when_its_main_is_called_from_elsewhere(m
     assert command(demo) == f"python {demo}"
     monkeypatch.setenv("TINYGRAD_LSTM_PROG", "tinygrad-lstm charlm")
     assert command(demo) == "tinygrad-lstm charlm"
+
+
+def test_an_ascii_output_gets_question_marks_not_a_traceback():
+    # PYTHONIOENCODING=ascii (or a Latin-1 terminal): the stepper's · and σ, vanishing's −
+    # ended the run in a UnicodeEncodeError, some demos after all their training
+    import os
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    run = subprocess.run([sys.executable, str(ROOT / "demos" / "hello.py"), "--steps", "2",
+                          "--step"], capture_output=True, text=True, env=env,
+                         stdin=subprocess.DEVNULL, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "UnicodeEncodeError" not in run.stderr
+    assert "backprop ? hello ? LSTM ? node 1 of" in run.stdout  # the title's · as '?'

@@ -7,6 +7,7 @@ Only this module and the viz package import rich.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import math
@@ -161,11 +162,24 @@ def _prog():
     return os.environ.get("TINYGRAD_LSTM_PROG") or os.path.basename(sys.argv[0])
 
 
+def _replace_unencodable(stream):
+    """On an output whose encoding lacks the demos' σ, −, ×, · and ▁ (PYTHONIOENCODING=ascii,
+    a Latin-1 terminal), print such a character as '?' instead of ending the run, after all its
+    training perhaps, in a UnicodeEncodeError (rich already draws its boxes in ASCII there)."""
+    try:
+        utf = codecs.lookup(stream.encoding).name.startswith("utf")
+    except (AttributeError, TypeError, LookupError):  # not a text file we can ask
+        return
+    if not utf and stream.errors == "strict" and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="replace")
+
+
 def run_demo(main):
     """Run a demo's `main()` as a command. Its own `error: ...` (a SystemExit with that
     message) is printed the way argparse prints one, `PROG: error: ...`, and exits with
     argparse's status 2: Python's own handling would exit 1, so a script could not tell a
     refused command line by its status."""
+    _replace_unencodable(sys.stdout)
     try:
         main()
     except SystemExit as e:
