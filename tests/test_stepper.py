@@ -341,6 +341,21 @@ def test_auto_mode_plays_to_the_end():
     assert len(steps) == 44 and model.weight_hh_l0.grad is not None
 
 
+def test_auto_animates_on_a_terminal_whatever_stdin_is(monkeypatch):
+    # it reads no keys, so stdin not being a tty (make, nohup, </dev/null) printed every
+    # screen at once instead of playing them
+    loss, _, _ = tiny_lstm(T=2)
+    monkeypatch.setattr(sys, "stdin", io.StringIO())
+    naps = []
+    monkeypatch.setattr(stepper.time, "sleep", naps.append)
+    con = Console(file=io.StringIO(), width=100, height=40, force_terminal=True)
+    stepper.step(loss, console=con, auto=0.5)
+    assert naps == [0.5] * 44
+    plain = Console(file=io.StringIO(), width=100)  # not a terminal: printed, not played
+    stepper.step(tiny_lstm(T=2)[0], console=plain, auto=0.5)
+    assert len(naps) == 44 and "node 44 of 44" in plain.file.getvalue()
+
+
 # --- a real pseudo-terminal ----------------------------------------------------------------------
 
 def _session(argv, script):

@@ -314,7 +314,8 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     Args:
         loss: the scalar Tensor to differentiate.
         console: a rich Console. Defaults to one on stdout.
-        interactive: wait for keys. Defaults to True when stdin and the console are terminals.
+        interactive: wait for keys (with `auto`, animate). Defaults to True when stdin and the
+            console are terminals; with `auto`, when the console is one (it reads no keys).
         auto: play the walk as an animation, this many seconds per node. Defaults to None.
         no_pause: print every step as a text block and return (as without a terminal).
         title: shown in each screen's title, e.g. "hello · LSTM".
@@ -328,8 +329,8 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
                          f"got {auto!r}")
     console = console or Console()
     walk = record(loss, params, who="step")
-    if interactive is None:
-        interactive = sys.stdin.isatty() and console.is_terminal
+    if interactive is None:  # (`make`, `nohup`, `ssh host cmd </dev/null` can still animate)
+        interactive = console.is_terminal and (auto is not None or sys.stdin.isatty())
     if no_pause or not interactive:
         for k in range(len(walk)):
             console.print(make_step_panel(walk, k, title, controls=False, max_rows=12,
