@@ -932,3 +932,17 @@ def test_the_key_help_keeps_q_quit_on_narrow_screens(width):
     assert help_.endswith("q quit") and len(help_) <= max(width - 6, 22)
     assert "(no path here)" in stepper.key_help(walk) and "(no path here)" in \
         stepper.key_help(walk, 120)
+
+
+@pytest.mark.parametrize("width", [40, 60, 100])
+def test_a_long_title_is_cut_so_that_the_node_counter_stays(width):
+    # rich wraps a panel title too long for the screen and keeps its first line: at 60
+    # columns charlm's title lost "node k of N" without a mark
+    loss, _, _ = tiny_lstm(T=2)
+    con = Console(file=io.StringIO(), width=width, height=30)
+    walk = stepper.record(loss, None, who="step")
+    con.print(stepper.fit_step_panel(con, walk, 16, title="charlm · RNN · one step on a slice "
+                                                           "T=4, B=1"))
+    top = con.file.getvalue().splitlines()[0]
+    assert f"· node 17 of {len(walk)}" in top and len(top) <= width
+    assert ("…" in top) == (width < 100)

@@ -233,7 +233,11 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
     parts += [Rule("where", style="dim"), make_where(walk, k, compact=compact)]
     if message:
         parts.append(Text(message, style="yellow"))
-    head = Text("backprop" + (f" · {title}" if title else "") + f" · node {k + 1} of {len(walk)}")
+    name, counter = "backprop" + (f" · {title}" if title else ""), f" · node {k + 1} of {len(walk)}"
+    room = None if width is None else width - 6 - len(counter)  # "╭─ " … " ─╮"
+    if room is not None and len(name) > room:  # rich keeps a too long title's first line only
+        name = name[:max(room - 1, 0)] + "…"
+    head = Text(name + counter)
     return Panel(Group(*parts), title=head, title_align="left",
                  subtitle=Text(key_help(walk, width)) if controls else None,
                  subtitle_align="left")
