@@ -455,9 +455,9 @@ def main(argv=None):
                        max_steps=GRAPH_ENDS if args.graph_T > 2 * GRAPH_ENDS + 1 else None)
         small = small_losses(args.graph_T, args.seed)   # drawing ran their backward
     if args.step:
-        for name, (loss, params, kind) in small.items():
-            show_steps(loss, args, title=f"vanishing · {kind}, T={args.graph_T}, L = Σ h_T",
-                       model=params)
+        for i, (name, (loss, params, kind)) in enumerate(small.items(), 1):  # q: on to the next
+            show_steps(loss, args, title=f"vanishing · walk {i} of {len(small)}: {kind}, "
+                                         f"T={args.graph_T}, L = Σ h_T", model=params)
     return {"toy": rows, "toy_explode": explode, "toy_max_rel_diff": agree,
             "norms": norms, "ratios": ratios, "mean_f": mean_f,
             "cell_path": {n: ratios[f"{n} ∏f"] for n in mean_f}}

@@ -42,6 +42,15 @@ def test_vanishing_toy_engine_equals_hand_formula_and_rnn_vanishes(demos):
     assert r["ratios"]["LSTM fb=3 c"] > 1e4 * r["ratios"]["LSTM fb=0 c"]   # the forget bias
 
 
+def test_vanishing_step_says_which_of_its_two_walks_is_on_screen(demos, capsys):
+    # q ends the RNN's walk and the LSTM's starts on a cleared screen: without a count in
+    # the title, "q quit" seemed not to quit
+    demos("vanishing")["main"](["--steps", "1", "--toy-T", "4", "--T", "6", "--hidden", "4",
+                                "--graph-T", "3", "--step", "--no-pause"])
+    out = capsys.readouterr().out
+    assert "vanishing · walk 1 of 2: RNN, T=3" in out and "walk 2 of 2: LSTM" in out
+
+
 def test_vanishing_cell_path_is_dc_T_times_the_product_of_the_forget_gates(demos):
     # was: only the total ∂L/∂c_0 was shown, and credited to the × f path alone
     mod = demos("vanishing")
