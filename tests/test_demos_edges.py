@@ -254,7 +254,7 @@ def test_lines_printed_under_the_progress_bar_stay_on_a_redirected_stdout(tmp_pa
     assert log.read_text() == "step 1: val 2.5\n"
 
 
-def _on_a_terminal(code):
+def _on_a_terminal(code, columns=160):
     """What `code` (run in a child Python) writes to its stderr when that is a terminal."""
     import os
     import threading
@@ -283,7 +283,7 @@ def _on_a_terminal(code):
     reader.start()
     try:
         subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=slave,
-                       cwd=ROOT, check=True, timeout=60, env={**os.environ, "COLUMNS": "160"})
+                       cwd=ROOT, check=True, timeout=60, env={**os.environ, "COLUMNS": str(columns)})
     finally:
         child_done.set()
         reader.join(timeout=10)
@@ -322,6 +322,22 @@ def test_a_time_budget_bar_fills_with_time_and_counts_steps():
                               "    for _ in range(3):\n"
                               "        update(loss=1.0)\n")
     assert "3/3" in by_steps, by_steps
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+def test_on_80_columns_the_bar_keeps_its_count_and_times_and_drops_the_last_fields():
+    """rich cut every column alike when the line was too long: at 80 columns charlm's bar read
+    `104… loss 2.5647  chars/s 6496  203.0 it/s 0:00:… 0:07:59` (review helper)."""
+    code = ("from tinygrad_lstm import cli\n"
+            "with cli.progress(100000, 'charlm (lstm)') as update:\n"
+            "    for _ in range(959):\n"
+            "        update(loss=2.5647, val=3.7732, **{'chars/s': 6496})\n")
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _on_a_terminal(code, columns=80))
+    last = [line for line in screen.replace("\r", "\n").splitlines() if "charlm" in line][-1]
+    assert re.search(r"959/100000 loss 2\.5647  val 3\.7732 \d:\d\d:\d\d \d:\d\d:\d\d$",
+                     last.rstrip()), last
+    wide = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _on_a_terminal(code, columns=160))
+    assert re.search(r"chars/s 6496  [\d.]+ it/s", wide), wide  # room: every field
 
 
 def test_output_paths_that_pathlib_chokes_on_are_refused_in_one_line(tmp_path):

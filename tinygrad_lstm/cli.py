@@ -269,6 +269,9 @@ def graph_clash(graph, other, flag):
                              f"its .dot); give them different paths")
 
 
+BAR_MIN, BAR_MAX = 10, 40  # the progress bar's width: its fields give way below BAR_MIN
+
+
 @contextlib.contextmanager
 def progress(total, description="training", seconds=None, start=None):
     """A rich progress bar on stderr; yields `update(**fields)` to call once per step, e.g.
@@ -291,7 +294,8 @@ def progress(total, description="training", seconds=None, start=None):
     on_screen = getattr(sys.stdout, "isatty", lambda: False)()
     count = (MofNCompleteColumn() if seconds is None
              else TextColumn("{task.fields[steps]} steps  {task.percentage:>3.0f}%"))
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), count,
+    bar_column = BarColumn()
+    columns = [TextColumn("[bold]{task.description}"), bar_column, count,
                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     start = time.perf_counter() if start is None else start
     done = 0
@@ -304,9 +308,16 @@ def progress(total, description="training", seconds=None, start=None):
             nonlocal done
             done += 1
             elapsed = max(time.perf_counter() - start, 1e-9)
-            info = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                             for k, v in fields.items())
-            info = f"{info}  {done / elapsed:.1f} it/s"
+            parts = [f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in fields.items()] + [f"{done / elapsed:.1f} it/s"]
+            # rich cuts every column alike when the line is too long (at 80 columns charlm's
+            # count and times lost their digits): the last fields give way first instead
+            counted = len(f"{total}") * 2 + 1 if seconds is None else len(f"{done:,}") + 12
+            room = console.width - len(description) - counted - 2 * 7 - 5  # times, spaces
+            while len(parts) > 1 and len("  ".join(parts)) > room - BAR_MIN:
+                parts.pop()
+            info = "  ".join(parts)
+            bar_column.bar_width = min(max(room - len(info), BAR_MIN), BAR_MAX)
             if seconds is None:
                 bar.update(task, completed=done, info=info)
             else:
