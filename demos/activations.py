@@ -18,6 +18,7 @@ network reaches too is the input showing through, not something learned.
 """
 
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,7 +268,10 @@ def main(argv=None):
     control = {k: a for k, a in unit_activations(untrained, ids).items() if k in acts}
 
     # results: the best unit per feature, coloured text for those that track something
-    console = Console(record=True, width=None if sys.stdout.isatty() else 100)
+    # a file or a pipe gets 100 columns, unless COLUMNS says otherwise (rich's 80 cut the table)
+    console = Console(record=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS")
+                      else 100)
+    colourless = console.color_system is None or console.no_color  # a file, a pipe, NO_COLOR
     findings, absent = [], []
     for name, f in feats.items():
         if f.std() == 0 or (f.max() == 1 and f.sum() < 2):
@@ -313,6 +317,11 @@ def main(argv=None):
         console.print(f"\n[bold]layer {fd.layer} {fd.kind}[{fd.unit}][/bold] {how} "
                       f"[bold]{fd.feature}[/bold]{sign}: r = {fd.r:+.3f}, untrained best "
                       f"{fd.untrained_r:+.3f}  (red +, blue -)", highlight=False)
+        if colourless:  # the values would be nowhere in the output
+            console.print("(no colours in this output: "
+                          + (f"they are in {args.svg})" if args.svg else
+                             "--svg OUT saves them, or run this in a colour terminal)"),
+                          style="dim", highlight=False)
         console.print(coloured_lines(sample, values, window(sample, feats[fd.feature],
                                                             args.lines), args.lines))
     if args.svg:

@@ -345,6 +345,19 @@ def test_activations_picks_units_with_correlations(text_file, tmp_path):
     assert svg.exists() and "<svg" in svg.read_text(encoding="utf-8")[:500]
 
 
+def test_activations_in_a_colourless_output_says_where_the_colours_are(text_file, capsys,
+                                                                        tmp_path):
+    # piped, to a file or under NO_COLOR the coloured text printed as plain text, still
+    # captioned "(red +, blue -)": the unit's values were nowhere in the output
+    act = load_demo("activations")
+    argv = ["--data", text_file, "--hidden", "8", "--steps", "3", "--chars", "1500"]
+    act["main"](argv)
+    assert "(no colours in this output: --svg OUT saves them" in capsys.readouterr().out
+    svg = str(tmp_path / "a.svg")
+    act["main"](argv + ["--svg", svg])
+    out = " ".join(capsys.readouterr().out.split())  # (rich wraps the long path)
+    assert f"(no colours in this output: they are in {svg})" in out
+
 
 @pytest.mark.parametrize("name", ["act.pdf", "act"])
 def test_activations_refuses_an_svg_path_that_is_not_svg(tmp_path, name):
