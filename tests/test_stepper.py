@@ -378,6 +378,29 @@ def _session(argv, script):
     assert child.exitstatus == 0
 
 
+def test_quitting_the_stepper_gives_back_what_the_demo_printed_before_it(tmp_path):
+    # the stepper cleared the screen over the demo's results and its "wrote …" lines; it now
+    # runs on the terminal's other screen (as less does) and leaves it before its summary
+    pexpect = pytest.importorskip("pexpect")
+    svg = tmp_path / "h.svg"
+    child = pexpect.spawn(sys.executable, ["demos/hello.py", "--steps", "2", "--graph", str(svg),
+                                           "--step"], cwd=str(ROOT), encoding="utf-8",
+                          codec_errors="replace", dimensions=(40, 110), timeout=30)
+    child.logfile_read = log = io.StringIO()
+    try:
+        child.expect("› ")
+        child.sendline("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    out = log.getvalue()
+    results, walk = out.split("\x1b[?1049h", 1)  # xterm's "other screen on"
+    assert "after 2 steps" in results and f"wrote {svg}" in results
+    walk, after = walk.split("\x1b[?1049l", 1)   # … and off, before the summary
+    assert "node 1 of" in walk and "looked at 1 of the" in after
+    assert child.exitstatus == 0
+
+
 def test_pty_session_on_a_tiny_lstm():
     _session(["tests/step_target.py"], [
         ("n", [r"node 2 of 60", r"stack\(h\[t=1\] … h\[t=3\]\) ×"]),

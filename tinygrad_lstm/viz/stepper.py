@@ -351,23 +351,28 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
             console.print("stopped the animation", highlight=False)
             raise
         return walk.steps
-    k, message, seen = 0, None, set()
-    while k is not None:
-        seen.add(k)  # the screens shown (`c` jumps to the end without showing the rest)
-        console.clear()
-        console.print(fit_step_panel(console, walk, k, title=title, message=message))
-        try:
-            command = console.input("› ")
-            if command.strip().lower() in ("t", "g"):  # `t`, ⏎, then the number
-                which = "timestep" if command.strip().lower() == "t" else "node"
-                command += " " + console.input(f"{which} › ")
-        except EOFError:
-            break
-        except KeyboardInterrupt:  # as in training: the demo says "interrupted", status 130
-            _summary(console, walk, seen)
-            raise
-        k, message = navigate(walk, k, command)
+    k, message, seen, interrupted = 0, None, set(), False
+    # on the terminal's other screen, as less and top do: quitting gives back the demo's
+    # results and the lines it printed (`wrote out/hello.svg`), which clearing wiped
+    with console.screen(hide_cursor=False):
+        while k is not None:
+            seen.add(k)  # the screens shown (`c` jumps to the end without showing the rest)
+            console.clear()
+            console.print(fit_step_panel(console, walk, k, title=title, message=message))
+            try:
+                command = console.input("› ")
+                if command.strip().lower() in ("t", "g"):  # `t`, ⏎, then the number
+                    which = "timestep" if command.strip().lower() == "t" else "node"
+                    command += " " + console.input(f"{which} › ")
+            except EOFError:
+                break
+            except KeyboardInterrupt:  # as in training: the demo says "interrupted", 130
+                interrupted = True
+                break
+            k, message = navigate(walk, k, command)
     _summary(console, walk, seen)
+    if interrupted:
+        raise KeyboardInterrupt
     return walk.steps
 
 
