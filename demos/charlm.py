@@ -48,7 +48,7 @@ class Config:
     embedding: int = 64         # embedding size; 0 feeds one-hot vectors instead
     tie: bool = False           # head shares the embedding matrix (needs hidden == embedding)
     # training
-    dropout: float = 0.1        # on non-recurrent connections: between layers and before the head
+    dropout: float = 0.1        # on non-recurrent connections: into, between and out of the layers
     forget_bias: float = 1.0    # added to the LSTM forget gate's bias at init (remember by default)
     batch_size: int = 32        # B parallel streams through the text
     seq_len: int = 64           # T: truncated-BPTT chunk length
@@ -68,7 +68,7 @@ FLAG_HELP = {
     "cell": "recurrent layer", "layers": "stacked recurrent layers",
     "hidden": "hidden units per layer", "embedding": "embedding size (0: one-hot input)",
     "tie": "tie the head to the embedding (needs --hidden == --embedding)",
-    "dropout": "dropout between layers and before the head",
+    "dropout": "dropout into the first layer, between layers and before the head",
     "forget_bias": "LSTM forget-gate bias at init", "batch_size": "parallel streams B",
     "seq_len": "truncated-BPTT chunk length T", "lr": "Adam learning rate",
     "lr_final": "final lr as a fraction of --lr (cosine decay over --steps or --time-budget)",
@@ -141,7 +141,11 @@ def check_config(cfg):
 
 # ------------------------------------------------------------------------------------- model
 class CharLM(nn.Module):
-    """logits(t) = head(dropout(rnn(embed(x_≤t))))  -- next-character scores at every t.
+    """logits(t) = head(dropout(rnn(dropout(embed(x_≤t)))))  -- next-character scores at every t.
+
+    Dropout is on the non-recurrent connections only, as Zaremba et al. 2014 put it: into the
+    first layer, between layers (the layer's own `dropout`) and into the head, so a character's
+    information passes it L + 1 times on its way up through L layers, however far back it is.
 
     Inputs: x int (T, B) character ids; hx the carried state (or None for zeros).
     Outputs: logits (T, B, V) and the final state.
@@ -162,6 +166,8 @@ class CharLM(nn.Module):
 
     def forward(self, x, hx=None, return_states=False):
         inp = self.embed(x) if self.embed else Tensor(one_hot(x, self.vocab_size))  # (T, B, E|V)
+        if self.drop is not None:
+            inp = self.drop(inp)
         out, hx, *states = self.rnn(inp, hx, return_states=return_states)       # (T, B, H)
         if self.drop is not None:
             out = self.drop(out)

@@ -36,6 +36,20 @@ def text_file(tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.parametrize("layers,embedding", [(1, 8), (2, 8)])
+def test_charlm_drops_out_on_every_non_recurrent_connection(charlm, layers, embedding):
+    # Zaremba et al. 2014: into the first layer, between layers and into the head, L + 1 in
+    # all; the embedding's output went into layer 0 undropped (a review of the seed notes)
+    from tinygrad_lstm import autograd
+    cfg = charlm["Config"](layers=layers, hidden=6, embedding=embedding, dropout=0.5)
+    model = charlm["CharLM"](11, cfg, np.random.default_rng(0))
+    logits, _ = model(np.arange(8).reshape(4, 2) % 11)
+    masks = [p for t in autograd.toposort(logits.sum()) if t._ctx is not None
+             for p in t._ctx.parents if p.name == "dropout mask"]  # (constants: not walked)
+    assert len(masks) == layers + 1
+    assert {m.shape[-1] for m in masks} == {6, embedding}
+
+
 def test_charlm_learns_well_below_uniform(charlm, text_file):
     r = charlm["main"](["--data", text_file, "--hidden", "48", "--batch-size", "16",
                         "--seq-len", "32", "--lr", "0.01", "--steps", "60", "--sample-chars", "0"])
