@@ -326,6 +326,27 @@ def test_a_member_with_bytes_after_its_array_is_refused(tmp_path):
         checkpoint.load(path)
 
 
+def test_a_checkpoint_of_another_format_version_is_refused_by_its_version(tmp_path):
+    # a later format must be refused by name, not read as this one (a mutation review found
+    # no test of the check)
+    import io
+    import json
+    path = tmp_path / "v.ckpt"
+    checkpoint.save({"w": np.ones(2)}, path)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    with np.load(path) as npz:
+        manifest = json.loads(npz["__manifest__"].item())
+    buf = io.BytesIO()
+    np.save(buf, np.array(json.dumps({**manifest, "version": 2})))
+    members["__manifest__.npy"] = buf.getvalue()  # the same file, but version 2
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match=r"v.ckpt.*format version 2, expected 1"):
+        checkpoint.load(path)
+
+
 def test_foreign_files_are_refused(tmp_path):
     plain = tmp_path / "plain.npz"
     np.savez(plain, w=np.ones(2))

@@ -98,6 +98,21 @@ def test_dropout_refuses_what_is_not_a_tensor_in_either_mode(training):
             nn.Dropout(0.5).train(training)(x)
 
 
+@pytest.mark.parametrize("axis", [0, 1, -3])
+def test_softmax_and_log_softmax_along_another_axis(axis):
+    # every test used the last axis, so an axis ignored went unseen
+    x = np.random.default_rng(4).standard_normal((3, 4, 2))
+    s = F.softmax(Tensor(x), axis=axis).data
+    np.testing.assert_allclose(s.sum(axis=axis), 1.0, rtol=1e-12)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    np.testing.assert_allclose(s, e / e.sum(axis=axis, keepdims=True), rtol=1e-12)
+    ls = F.log_softmax(Tensor(x), axis=axis).data
+    np.testing.assert_allclose(ls, np.log(e / e.sum(axis=axis, keepdims=True)), rtol=1e-12)
+    w = Tensor(x[..., ::-1].copy())
+    for f in (F.softmax, F.log_softmax):
+        assert gradcheck(lambda t: (f(t, axis=axis) * w).sum(), [Tensor(x, requires_grad=True)])
+
+
 def test_the_softmax_shift_is_off_the_graph():
     # max x only keeps exp from overflowing: softmax(x − c) = softmax(x) for any c, so its
     # gradient through max is zero and the loss's backward skips it

@@ -183,6 +183,51 @@ def test_a_row_sum_never_writes_into_the_gradient_an_add_shares():
     np.testing.assert_allclose(gb, (c1 + c2).sum(axis=0), rtol=1e-12)
 
 
+def _weight_used_as_w_t_in_products_and_elementwise(W, on_step=None):
+    """loss = Σ x A + Σ A ∘ C + Σ (x2 B)², A and B two separate W.T nodes, and dL/dW and
+    dL/dA by hand: the pending products of each W.T meet an elementwise gradient at the first and
+    each other at W (OuterSum's merge, transpose and accumulated part)."""
+    rng = np.random.default_rng(5)
+    x, x2, C = rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal((4, 4))
+    A = W.T
+    loss = (Tensor(x) @ A).sum() + (A * Tensor(C)).sum()
+    B = W.T
+    loss = loss + ((Tensor(x2) @ B) ** 2).sum()
+    loss.backward(on_step=on_step)
+    d_a = x.T @ np.ones((3, 4)) + C                 # dL/dA
+    d_b = 2 * x2.T @ (x2 @ W.data.T)                # dL/dB
+    return (d_a + d_b).T, A, d_a
+
+
+def test_a_weight_used_through_two_transposes_in_products_and_elementwise():
+    # each W.T's per-step products stay pending, transposed on the way to W, and meet an
+    # elementwise gradient there; a merge that dropped the part already added, or a
+    # transpose that left it as it was, gave 8.0 and 4.0 off (a square, non-symmetric W)
+    W = Tensor(np.random.default_rng(6).standard_normal((4, 4)), requires_grad=True)
+    want, _, _ = _weight_used_as_w_t_in_products_and_elementwise(W)
+    np.testing.assert_allclose(W.grad, want, rtol=1e-12, atol=1e-12)
+
+
+def test_the_observer_is_shown_a_transposed_weights_whole_gradient():
+    # what the stepper shows at W.T is the pending products plus the part already added
+    W = Tensor(np.random.default_rng(7).standard_normal((4, 4)), requires_grad=True)
+    seen = {}
+    _, A, d_a = _weight_used_as_w_t_in_products_and_elementwise(
+        W, on_step=lambda node, g, pgs: seen.setdefault(id(node), np.array(g, copy=True)))
+    np.testing.assert_allclose(seen[id(A)], d_a, rtol=1e-12, atol=1e-12)
+
+
+def test_overlapping_chunks_that_start_at_different_columns_add_up():
+    # x.chunk(2, 1)[1] is columns 3-5 and x.chunk(3, 1)[1] columns 2-3: column 3 gets both
+    x = Tensor(RNG.standard_normal((2, 6)), requires_grad=True)
+    u, v = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 2))
+    ((x.chunk(2, axis=1)[1] * u).sum() + (x.chunk(3, axis=1)[1] * v).sum()).backward()
+    want = np.zeros((2, 6))
+    want[:, 3:6] += u
+    want[:, 2:4] += v
+    np.testing.assert_allclose(x.grad, want, rtol=1e-12)
+
+
 def test_observer_sees_the_same_gradients_bit_for_bit(monkeypatch):
     monkeypatch.setattr(lazy, "OUTER_CHUNK_BYTES", 500)
     a = RNG.standard_normal((6, 2, 4))

@@ -218,6 +218,15 @@ def test_torch_spellings_refuse_what_torch_refuses_naming_the_op(spelling, messa
     with pytest.raises(ops.OpError, match=message):
         eval(f"a.{spelling}")
 def test_pow_zero_at_zero(): check_op([(3,)], lambda a: (a * 0.0) ** 0 * a, lambda a: a ** 1.0, lambda a: (a * 0.0) ** 0 * a)
+
+
+def test_pow_zero_has_no_gradient():
+    # the test above multiplies by 0 before the power, so a wrong gradient of x ** 0 itself
+    # (g instead of 0) went unseen (a mutation review)
+    x = Tensor(np.array([0.0, 1.0, -2.0]), requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+
 def test_iterating_gives_the_rows(): check_op([(3, 2)], lambda a: Tensor.stack([r * k for k, r in enumerate(a)]), lambda a: a * np.arange(3)[:, None])
 def test_getitem_int(): check_op([(3, 4)], lambda a: a[1], lambda a: a[1], lambda a: a[1])
 def test_getitem_slice(): check_op([(5, 4)], lambda a: a[1:4, ::2], lambda a: a[1:4, ::2], lambda a: a[1:4, ::2])

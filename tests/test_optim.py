@@ -435,6 +435,21 @@ def test_clip_grad_value():
     assert q.grad is None
 
 
+def test_a_loaded_state_is_copied_not_shared_with_the_dict_it_came_from():
+    # two optimizers loaded from one dict would otherwise update the same moment arrays
+    ps = [P(np.zeros(3), np.ones(3))]
+    a = optim.Adam(ps)
+    a.step()
+    sd = a.state_dict()
+    before = {k: np.array(v, copy=True) for k, v in sd["state"][0].items()
+              if isinstance(v, np.ndarray)}
+    b = optim.Adam([P(np.zeros(3), np.ones(3))])
+    b.load_state_dict(sd)
+    b.step()
+    for k, v in before.items():
+        np.testing.assert_array_equal(sd["state"][0][k], v)
+
+
 def test_clipping_refuses_a_grad_of_another_shape_before_scaling_any():
     # it rescaled the wrong-shaped grad, which step() then refused
     good, bad = P(np.zeros(2), np.full(2, 10.0)), P(np.zeros(4), np.full(3, 10.0))

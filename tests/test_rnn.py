@@ -653,3 +653,19 @@ def test_batch_mismatch_between_x_and_h0():
     gru = nn.GRU(3, 4)
     with pytest.raises(ValueError, match=r"GRU: h0 has shape \(1, 5, 4\), expected .* = \(1, 2, 4\)"):
         gru(Tensor(np.zeros((6, 2, 3), np.float32)), Tensor(np.zeros((1, 5, 4), np.float32)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda H: nn.LSTM(7, H), lambda H: nn.GRU(7, H), lambda H: nn.RNN(7, H, num_layers=2),
+    lambda H: nn.LSTM(7, H, cell=nn.PeepholeLSTMCell), lambda H: nn.LSTM(7, H, cell=nn.LSTM1997Cell),
+    lambda H: nn.LSTM(7, H, cell=nn.CoupledLSTMCell), lambda H: nn.LSTMCell(7, H),
+    lambda H: nn.GRUCell(7, H), lambda H: nn.RNNCell(7, H)],
+    ids=["LSTM", "GRU", "RNN", "Peephole", "LSTM1997", "Coupled", "LSTMCell", "GRUCell", "RNNCell"])
+def test_every_parameter_starts_uniform_in_plus_minus_one_over_sqrt_h(make):
+    # torch's init, U(−1/√H, 1/√H), peephole weights included; the golden and live torch
+    # comparisons load their weights, so a wrong scale (1/H) went unseen (a mutation review)
+    H = 100
+    k = 1.0 / np.sqrt(H)
+    for name, p in make(H).named_parameters():
+        top = np.abs(p.data).max()
+        assert top <= k and top > 0.9 * k, (name, top, k)
