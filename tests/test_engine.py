@@ -545,6 +545,19 @@ def test_gradcheck_reports_a_wrong_gradient():
         gradcheck(lambda x, w: x * BadSquare.apply(w), [x, w])
 
 
+def test_gradcheck_checks_the_walk_training_takes_as_well_as_the_observed_one(monkeypatch):
+    # an observer (on_step) turns off the walk's passing of index and chunk pieces straight to
+    # their block (lazy.py); gradcheck read its gradients through one, so finite differences
+    # never saw the path training uses (a mutation review). A fault there is caught now.
+    from tinygrad_lstm import lazy
+    take = lazy.Pieces.take
+    monkeypatch.setattr(lazy.Pieces, "take", lambda self, saved, g: take(self, saved, 2 * g))
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 6)), requires_grad=True)
+    u, v = Tensor(np.ones((2, 3))), Tensor(np.full((2, 3), 3.0))
+    with pytest.raises(GradcheckError, match=r"input 0 of shape \(2, 6\): gradient mismatch"):
+        gradcheck(lambda x: (x.chunk(2, axis=1)[0] * u + x.chunk(2, axis=1)[1] * v).sum(), [x])
+
+
 def test_gradcheck_counts_a_nan_as_a_mismatch():
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     nan = Tensor(np.array([np.nan, 0.0]))

@@ -76,22 +76,36 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     wanted = {}
     for k in checked:
         wanted.setdefault(id(args[k]), []).append(k)
-    reached = {}
 
-    def on_step(node, g, parent_grads):
-        for k in wanted.get(id(node), ()):
-            reached[k] = np.array(g, dtype=np.float64)
+    def walk(observed):
+        """The analytic gradients, from one backward: with an observer (`on_step`, as the
+        stepper and the graph walk it) or without (the path training takes, where index and
+        chunk nodes pass their pieces straight on: lazy.py), read off the inputs' .grad."""
+        reached = {}
 
-    try:
-        # retained: the walk may go on into a graph of the caller's that fn reads (a layer's
-        # output it closes over), which the caller may still walk
-        out.backward(direction.astype(out.dtype), retain_graph=True, on_step=on_step)
-    finally:
-        for t, g in zip(reachable, saved_grads):
-            t.grad = g
-    analytic = [reached.get(k, np.zeros(inputs[k].shape)) for k in checked]
+        def on_step(node, g, parent_grads):
+            for k in wanted.get(id(node), ()):
+                reached[k] = np.array(g, dtype=np.float64)
 
-    for k, ana in zip(checked, analytic):
+        for t in reachable:
+            t.grad = None
+        try:
+            # retained: the walk may go on into a graph of the caller's that fn reads (a
+            # layer's output it closes over), which the caller may still walk
+            out.backward(direction.astype(out.dtype), retain_graph=True,
+                         on_step=on_step if observed else None)
+            if not observed:
+                reached = {k: np.array(args[k].grad, dtype=np.float64) for k in checked
+                           if args[k].grad is not None}
+        finally:
+            for t, g in zip(reachable, saved_grads):
+                t.grad = g
+        return [reached.get(k, np.zeros(inputs[k].shape)) for k in checked]
+
+    # both walks, each against the same finite differences
+    analytic = list(zip(walk(observed=False), walk(observed=True)))
+
+    for k, anas in zip(checked, analytic):
         x = args[k].data  # the input's array (an intermediate's, shared with its stand-in)
         num = np.empty_like(x)
         for i in np.ndindex(x.shape):
@@ -104,13 +118,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             finally:
                 x[i] = orig
             num[i] = (plus - minus) / (2 * eps)
-        excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
-        finite = np.isfinite(ana) & np.isfinite(num)  # a NaN compares as no mismatch: not here
-        if x.size and (not finite.all() or excess.max() > 0):
-            bad = np.where(finite, excess, np.inf)
-            worst = np.unravel_index(np.argmax(bad), x.shape)
-            raise GradcheckError(
-                f"gradcheck: input {k} of shape {x.shape}: gradient mismatch at element "
-                f"{tuple(int(j) for j in worst)}: analytic {ana[worst]:.8g} vs numerical "
-                f"{num[worst]:.8g} (atol={atol}, rtol={rtol})")
+        for ana, how in zip(anas, ("", " (the walk as an observer sees it)")):
+            excess = np.abs(ana - num) - (atol + rtol * np.abs(num))
+            finite = np.isfinite(ana) & np.isfinite(num)  # a NaN compares as no mismatch: not here
+            if x.size and (not finite.all() or excess.max() > 0):
+                bad = np.where(finite, excess, np.inf)
+                worst = np.unravel_index(np.argmax(bad), x.shape)
+                raise GradcheckError(
+                    f"gradcheck: input {k} of shape {x.shape}: gradient mismatch at element "
+                    f"{tuple(int(j) for j in worst)}: analytic {ana[worst]:.8g} vs numerical "
+                    f"{num[worst]:.8g} (atol={atol}, rtol={rtol}){how}")
     return True
