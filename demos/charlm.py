@@ -290,7 +290,8 @@ def _save(path, model, opt, cfg, vocab, run):
                      "step": run["step"], "seconds": run["seconds"], "vocab": "".join(vocab.itos),
                      "config": asdict(cfg), "stream": {"position": run["stream"].position,
                                                        "epoch": run["stream"].epoch},
-                     "hx": state_arrays(run["hx"]), "rng": run["rng"].bit_generator.state},
+                     "hx": state_arrays(run["hx"]), "rng": run["rng"].bit_generator.state,
+                     "smooth": run["smooth"]},  # the printed train loss's moving average
                     path)
 
 
@@ -360,6 +361,10 @@ def _check_values(path, ck):
     hx = ck.get("hx", [])
     if not (isinstance(hx, (list, tuple)) and all(isinstance(a, np.ndarray) for a in hx)):
         refuse("hx", hx, "a list of arrays (the carried state)")
+    smooth = ck.get("smooth")
+    if smooth is not None and not (isinstance(smooth, (float, np.floating)) and
+                                   math.isfinite(smooth)):
+        refuse("smooth", smooth, "the smoothed training loss, a number")
 
 
 def _clip(text, n=40):
@@ -475,10 +480,11 @@ def main(argv=None):
         raise SystemExit(f"error: --data {args.data}: {len(text)} characters leave "
                          f"{len(val_ids)} for validation (the last 10%), which needs 2: give a "
                          f"text of at least 11 characters")
-    step, seconds_before, hx = 0, 0.0, None
+    step, seconds_before, hx, smooth = 0, 0.0, None, None
     if ck is not None:
         restore(args.resume, ck, model, opt)
         step, seconds_before = int(ck["step"]), float(ck.get("seconds", 0.0))
+        smooth = ck.get("smooth")  # the `train` figure goes on as it would have (not anew)
         same_stream = (base.get("batch_size"), base.get("seq_len")) == (cfg.batch_size, cfg.seq_len)
         fits = "stream" in ck and 0 <= int(ck["stream"]["position"]) < len(stream)
         if same_stream and fits:  # continue mid-epoch with the carried state
@@ -530,9 +536,10 @@ def main(argv=None):
         return F.cross_entropy(logits, y), hx            # mean nats/char over T*B
 
     # loop: truncated BPTT over the streams, the state carried across chunks
-    run = {"step": step, "seconds": seconds_before, "stream": stream, "hx": hx, "rng": rng}
+    run = {"step": step, "seconds": seconds_before, "stream": stream, "hx": hx, "rng": rng,
+           "smooth": smooth}
     todo = max(args.steps - step, 0)
-    val_loss, smooth, chars = None, None, 0
+    val_loss, chars = None, 0
     start = time.perf_counter()
     budget = cfg.time_budget - seconds_before if cfg.time_budget else None  # left of it
     # the signal handler covers the final save too: a Ctrl-C during it used to discard the run
@@ -576,13 +583,13 @@ def main(argv=None):
                 fields_["chars/s"] = int(chars / max(time.perf_counter() - start, 1e-9))
                 update(**fields_)
                 if args.save and args.every and step % args.every == 0:
-                    run.update(step=step, hx=hx,
+                    run.update(step=step, hx=hx, smooth=smooth,
                                seconds=seconds_before + time.perf_counter() - start)
                     save_checkpoint(args.save, model, opt, cfg, vocab, run)
         seconds = time.perf_counter() - start
         # the last update can diverge too: a probe over a stretch of the text (state carried)
         check_finite(model, step, args.save, train_ids[:256, None])
-        run.update(step=step, hx=hx, seconds=seconds_before + seconds)
+        run.update(step=step, hx=hx, smooth=smooth, seconds=seconds_before + seconds)
         if args.save:
             save_checkpoint(args.save, model, opt, cfg, vocab, run)
             print(f"saved {args.save} (step {step})")

@@ -94,6 +94,9 @@ def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, 
     resumed, straight = checkpoint.load(b), checkpoint.load(c)
     assert resumed["step"] == straight["step"] == 6
     assert resumed["stream"] == straight["stream"]
+    # the printed `step N: train X` (a moving average of the step losses) restarted from the
+    # first resumed step's loss and read differently for hundreds of steps (review helper)
+    assert resumed["smooth"] == straight["smooth"] and math.isfinite(straight["smooth"])
     assert_same(resumed["optimizer"], straight["optimizer"])
     assert_same(resumed["model"], straight["model"])
     assert r.config.layers == 2 and r.config.dropout == 0.2   # taken from the checkpoint
@@ -223,6 +226,7 @@ def test_ctrl_c_during_the_final_save_lets_it_finish(charlm, text_file, tmp_path
     (lambda c: c.__setitem__("hx", [np.zeros((1, 2, 3), np.float32)] * 2),
      r"hx holds \[\(\(1, 2, 3\), 'float32'\), .*\], expected 2 float32 arrays of \(1, 8, 32\)"),
     (lambda c: c.__setitem__("hx", c["hx"][:1]), r"hx holds .*expected 2 float32 arrays"),
+    (lambda c: c.__setitem__("smooth", "2.5"), r"smooth is '2.5', expected the smoothed"),
 ])
 def test_a_checkpoint_holding_values_charlm_never_saves_is_refused_in_one_line(
         charlm, text_file, tmp_path, edit, message):
