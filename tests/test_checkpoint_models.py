@@ -45,6 +45,39 @@ def test_mismatched_checkpoint_is_refused_and_changes_nothing(tmp_path):
         np.testing.assert_array_equal(big.state_dict()[k], v)
 
 
+class _Net(nn.Module):
+    def __init__(self, layer):
+        self.rnn, self.head = layer, nn.Linear(4, 2)
+
+
+@pytest.mark.parametrize("saved, loaded, says", [
+    (lambda: nn.GRU(3, 4), lambda: nn.GRU(3, 4, reset_after=False),
+     r"the cells were saved as GRUCell\(reset_after=True\), this model's are "
+     r"GRUCell\(reset_after=False\)"),
+    (lambda: nn.LSTM(3, 4, cell=nn.LSTM1997Cell), lambda: nn.LSTM(3, 4, cell=nn.CoupledLSTMCell),
+     r"saved as LSTM1997Cell\(\), this model's are CoupledLSTMCell\(\)"),
+    (lambda: nn.RNN(3, 4), lambda: nn.RNN(3, 4, nonlinearity="relu"),
+     r"RNNCell\(nonlinearity=tanh\), this model's are RNNCell\(nonlinearity=relu\)"),
+    (lambda: nn.GRUCell(3, 4, reset_after=False), lambda: nn.GRUCell(3, 4), r"GRUCell"),
+    (lambda: _Net(nn.GRU(3, 4)), lambda: _Net(nn.GRU(3, 4, reset_after=False)),
+     r"the cells of 'rnn' were saved as GRUCell\(reset_after=True\)"),
+])
+def test_weights_of_another_cell_with_the_same_shapes_are_refused(tmp_path, saved, loaded, says):
+    # the shapes agree, so load_state_dict took them: a Cho GRU ran torch's GRU's weights,
+    # a coupled LSTM an LSTM1997's (its three gate blocks mean other gates) (review helper)
+    path = tmp_path / "m.ckpt"
+    checkpoint.save_model(path, saved())
+    model = loaded()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"^load_model: .*m.ckpt' does not fit: .*" + says):
+        checkpoint.load_model(path, model)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    checkpoint.load_model(path, saved())  # its own kind loads
+    checkpoint.save_model(path, nn.LSTM(3, 4, dropout=0.0, forget_bias=1.0))
+    checkpoint.load_model(path, nn.LSTM(3, 4))  # init-only options are not a kind
+
+
 def test_optimizer_mismatch_restores_the_model(tmp_path):
     lstm, opt = trained_lstm()
     path = tmp_path / "c.npz"

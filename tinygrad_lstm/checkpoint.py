@@ -322,10 +322,27 @@ def from_torch_state_dict(sd):
     return _map(sd, convert, lambda v: hasattr(v, "detach") and hasattr(v, "numpy"))
 
 
+def _kinds(model):
+    """{module path: what its recurrent cell computes}, e.g. {"rnn": "GRUCell(reset_after=False)"}:
+    weights of one shape can mean other equations (a Cho GRU's and torch's, an LSTM1997's
+    three gate blocks and a coupled LSTM's, a relu RNN's and a tanh one's), which the shapes
+    that load_state_dict checks cannot tell apart."""
+    kinds = {}
+    for name, module in model.named_modules():
+        cells = getattr(module, "_cells", None)  # a layer: its cells are all of one kind
+        cell = cells[0] if cells else module if hasattr(module, "state_names") else None
+        if cell is not None:
+            options = [f"{o}={getattr(cell, o)}" for o in ("nonlinearity", "reset_after")
+                       if hasattr(cell, o)]
+            kinds[name] = f"{type(cell).__name__}({', '.join(options)})"
+    return kinds
+
+
 def save_model(path, model, optimizer=None, **meta):
     """Save `model.state_dict()` (and the optimizer's state and any metadata such as the step)
-    atomically to path: {"model": ..., "optimizer": ..., "meta": {...}}."""
-    obj = {"model": dict(model.state_dict()), "meta": meta}
+    atomically to path: {"model": ..., "optimizer": ..., "meta": {...}, "kinds": {...}}, where
+    kinds says what each recurrent layer's cell computes, for load_model to check."""
+    obj = {"model": dict(model.state_dict()), "meta": meta, "kinds": _kinds(model)}
     if optimizer is not None:
         obj["optimizer"] = optimizer.state_dict()
     save(obj, path)
@@ -334,8 +351,10 @@ def save_model(path, model, optimizer=None, **meta):
 def load_model(path, model, optimizer=None, strict=True):
     """Load a `save_model` checkpoint into model (and optimizer); returns its metadata.
 
-    All or nothing: a corrupt file, a missing or unexpected key or a shape that does not match
-    raises ValueError naming the file and the key, and leaves model and optimizer as they were.
+    All or nothing: a corrupt file, a missing or unexpected key, a shape that does not match or
+    a recurrent layer saved with another cell (a Cho GRU's weights into torch's form, say, whose
+    shapes agree) raises ValueError naming the file and the key, and leaves model and
+    optimizer as they were.
     """
     path = os.fspath(path)
     ckpt = load(path)
@@ -344,6 +363,12 @@ def load_model(path, model, optimizer=None, strict=True):
                          "save_model?)")
     if optimizer is not None and "optimizer" not in ckpt:
         raise ValueError(f"load_model: {path!r} holds no 'optimizer' entry")
+    saved, kinds = ckpt.get("kinds", {}), _kinds(model)  # (older files have none)
+    for name in sorted(set(saved) & set(kinds)):
+        if saved[name] != kinds[name]:
+            what = f"the cells of {name!r}" if name else "the cells"
+            raise ValueError(f"load_model: {path!r} does not fit: {what} were saved as "
+                             f"{saved[name]}, this model's are {kinds[name]}")
     before = model.state_dict()
     try:
         model.load_state_dict(ckpt["model"], strict=strict)
