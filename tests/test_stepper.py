@@ -351,9 +351,16 @@ def test_auto_animates_on_a_terminal_whatever_stdin_is(monkeypatch):
     con = Console(file=io.StringIO(), width=100, height=40, force_terminal=True)
     stepper.step(loss, console=con, auto=0.5)
     assert naps == [0.5] * 44
+    dumb = Console(file=io.StringIO(), width=100, height=40, force_terminal=True)
+    monkeypatch.setattr(type(dumb), "is_dumb_terminal", property(lambda self: True))
+    stepper.step(tiny_lstm(T=2)[0], console=dumb, auto=0.5)  # TERM=dumb: Live drew nothing
+    shown = re.findall(r"node (\d+) of 44", dumb.file.getvalue())  # but the last screen
+    assert shown == [str(k) for k in range(1, 45)] and naps == [0.5] * 88
+    monkeypatch.setattr(type(dumb), "is_dumb_terminal", property(lambda self: False))
+    naps.clear()
     plain = Console(file=io.StringIO(), width=100)  # not a terminal: printed, not played
     stepper.step(tiny_lstm(T=2)[0], console=plain, auto=0.5)
-    assert len(naps) == 44 and "node 44 of 44" in plain.file.getvalue()
+    assert not naps and "node 44 of 44" in plain.file.getvalue()
 
 
 # --- a real pseudo-terminal ----------------------------------------------------------------------

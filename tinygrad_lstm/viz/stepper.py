@@ -342,6 +342,11 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         return walk.steps
     if auto is not None:
         try:
+            if console.is_dumb_terminal:  # (TERM=dumb) Live cannot redraw: one after another
+                for k in range(len(walk)):
+                    console.print(fit_step_panel(console, walk, k, title=title, controls=False))
+                    time.sleep(auto)
+                return walk.steps
             with Live(console=console, auto_refresh=False, vertical_overflow="crop") as live:
                 for k in range(len(walk)):
                     live.update(fit_step_panel(console, walk, k, title=title, controls=False),
