@@ -387,9 +387,10 @@ class Mean(Function):
     def forward(self, x, axis=None, keepdims=False):
         axes = _norm_axis("mean", axis, x.ndim)
         self.saved = (x.shape, axes, keepdims)
-        if x.size == 0 and any(x.shape[a] == 0 for a in axes):  # NaN, as torch, without
+        if x.size == 0 and any(x.shape[a] == 0 for a in axes):  # a mean of nothing: NaN, as
+            # torch and numpy give it, without numpy's three warnings about an empty slice
             return np.full(np.sum(x, axis=axes, keepdims=keepdims).shape, np.nan, x.dtype)
-        return np.mean(x, axis=axes, keepdims=keepdims)  # numpy's three warnings about 0/0
+        return np.mean(x, axis=axes, keepdims=keepdims)
 
     def backward(self, g):  # dy/dx = 1/n for each of the n averaged elements
         shape, axes, keepdims = self.saved
