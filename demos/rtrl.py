@@ -37,13 +37,14 @@ times and memory for a few H and T.
 """
 
 import time
+import tracemalloc
 
 import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tinygrad_lstm import Tensor, nn, toposort
+from tinygrad_lstm import Tensor, nn
 from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, run_demo
 
 NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
@@ -85,30 +86,21 @@ def bptt(rnn, x, y):
     return loss.item(), {k: named[TORCH_NAMES[k]].grad.copy() for k in NAMES}
 
 
-def graph_bytes(loss):
-    """Bytes of the arrays the recorded graph holds for its backward: the values of its
-    non-leaf nodes and what their ops saved, each buffer counted once (a step's x_t is a view
-    of the whole x W_ihᵀ). Leaves (the parameters, x, y) count only where an op saved them for
-    its backward: that is memory BPTT keeps and RTRL does not."""
-    seen = {}
-
-    def add(a):
-        if isinstance(a, np.ndarray):
-            base = a
-            while base.base is not None and isinstance(base.base, np.ndarray):
-                base = base.base
-            seen[id(base)] = base.nbytes
-        elif isinstance(a, tuple):
-            for b in a:
-                add(b)
-
-    for node in toposort(loss):
-        if node._ctx is None:
-            continue
-        if node._released is None:                 # a released value is recomputed, not held
-            add(node.data)
-        add(node._ctx.saved)
-    return sum(seen.values())
+def graph_bytes(rnn, x, y):
+    """Bytes the forward pass allocated and still holds when the backward would start: the
+    recorded graph, its arrays and its node objects, as tracemalloc counts them. That is the
+    memory BPTT keeps for its backward, and RTRL does not."""
+    bptt_loss(rnn, x, y)  # a first run fills the engine's small caches, which are not the graph
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        loss = bptt_loss(rnn, x, y)  # noqa: F841 (held while counting)
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
 
 
 # ---------------------------------------------------------------------------- RTRL: numpy
@@ -192,8 +184,7 @@ def measure(H, T, I, repeats, rng):
     """One row of the cost table, one sequence (B = 1, as an online learner sees it)."""
     rnn, x, y = make_problem(T, 1, I, H, rng)
     w = weights(rnn)
-    loss = bptt_loss(rnn, x, y)
-    held = graph_bytes(loss)
+    held = graph_bytes(rnn, x, y)
     _, _, info = rtrl(w, x, y)
     rtrl_macs, bptt_macs = macs_per_step(H, I)
     return {"H": H, "T": T, "n_params": n_params(H, I),
@@ -220,7 +211,7 @@ def cost_table(rows, I):
     table = Table(title=f"cost, one sequence (B = 1), I = {I}, float64, best of the repeats: "
                         "P = RTRL's sensitivities (H·n_params numbers), h_t = the states "
                         "BPTT keeps (T·H), graph = all that its recorded graph holds for the "
-                        "backward (measured), MAC = multiply-adds",
+                        "backward, arrays and node objects (tracemalloc), MAC = multiply-adds",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True, show_edge=False)
     for col in ("H", "T", "params", "RTRL\nP", "RTRL\nP KB", "BPTT\nh_t", "BPTT\ngraph KB",

@@ -90,7 +90,7 @@ def test_rtrl_holds_the_gradient_of_the_losses_so_far_at_every_step(demo):
 
 def test_the_memory_reported_grows_as_claimed(demo):
     I, rng = 2, np.random.default_rng(0)
-    Ts = (2, 4, 8, 16)
+    Ts = (4, 8, 16, 32)
     for H in (3, 6):
         rows = [demo["measure"](H, T, I, 1, rng) for T in Ts]
         # RTRL: H·n_params numbers whatever T is
@@ -100,7 +100,8 @@ def test_the_memory_reported_grows_as_claimed(demo):
         assert [r["bptt_states"] for r in rows] == [T * H for T in Ts]
         g = [r["bptt_graph_bytes"] for r in rows]
         per_step = [(b - a) / (t2 - t1) for a, b, t1, t2 in zip(g, g[1:], Ts, Ts[1:])]
-        assert per_step[0] > 0 and per_step == pytest.approx([per_step[0]] * len(per_step))
+        assert per_step[0] > 0 and per_step == pytest.approx([per_step[-1]] * len(per_step),
+                                                             rel=0.15)  # (counted by tracemalloc)
         # at least the h_t themselves (8 bytes each) are in it
         assert per_step[0] >= 8 * H
     lines = demo["cost_lines"]([demo["measure"](H, T, I, 1, rng) for H in (2, 4) for T in (3, 6)])
