@@ -558,6 +558,16 @@ def test_gradcheck_checks_the_walk_training_takes_as_well_as_the_observed_one(mo
         gradcheck(lambda x: (x.chunk(2, axis=1)[0] * u + x.chunk(2, axis=1)[1] * v).sum(), [x])
 
 
+def test_gradcheck_takes_an_unreached_inputs_old_grad_for_no_gradient():
+    # the walk that reads .grad found b's leftover gradient and called it a mismatch
+    a = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    b.grad = np.ones(3)
+    assert gradcheck(lambda a, b: a * 2.0, [a, b])
+    np.testing.assert_array_equal(b.grad, np.ones(3))  # given back as it was
+    assert a.grad is None
+
+
 def test_gradcheck_counts_a_nan_as_a_mismatch():
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     nan = Tensor(np.array([np.nan, 0.0]))

@@ -71,7 +71,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     # kept: the .grad of every tensor it reaches is restored (a weight fn uses but that is
     # not checked kept a gradient along the random direction, for the next optimizer step to
     # apply; a retained intermediate, one added to it).
+    # (the checked inputs too: one the output does not reach keeps no earlier .grad in the
+    # walk that reads them off .grad, where it would pass for a gradient)
     reachable = toposort(out)
+    reachable += [a for a in {id(args[k]): args[k] for k in checked}.values()
+                  if not any(a is t for t in reachable)]
     saved_grads = [t.grad for t in reachable]
     wanted = {}
     for k in checked:
