@@ -74,8 +74,30 @@ def test_weights_of_another_cell_with_the_same_shapes_are_refused(tmp_path, save
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
     checkpoint.load_model(path, saved())  # its own kind loads
+    checkpoint.load_model(path, loaded(), strict=False)  # and strict=False loads what fits
     checkpoint.save_model(path, nn.LSTM(3, 4, dropout=0.0, forget_bias=1.0))
     checkpoint.load_model(path, nn.LSTM(3, 4))  # init-only options are not a kind
+
+
+def test_a_cells_kind_is_noted_without_addresses_and_strict_false_starts_a_peephole(tmp_path):
+    # a user's cell with a function for its nonlinearity was noted with the function's
+    # address, so the same model refused its own file in a new process (review helper)
+    from tinygrad_lstm.checkpoint import _kinds
+
+    class MyCell(nn.RNNCell):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self.nonlinearity = Tensor.tanh
+
+    assert _kinds(nn.RNN(3, 4, cell=MyCell)) == {"": "MyCell(nonlinearity=Tensor.tanh)"}
+    path = tmp_path / "plain.ckpt"
+    checkpoint.save_model(path, nn.LSTM(3, 4))
+    peep = nn.LSTM(3, 4, cell=nn.PeepholeLSTMCell)
+    with pytest.raises(ValueError, match=r"strict=False loads the weights that fit anyway"):
+        checkpoint.load_model(path, peep)
+    checkpoint.load_model(path, peep, strict=False)  # torch's warm start: the rest stays
+    np.testing.assert_array_equal(peep.weight_hh_l0.data,
+                                  checkpoint.load(path)["model"]["weight_hh_l0"])
 
 
 def test_optimizer_mismatch_restores_the_model(tmp_path):

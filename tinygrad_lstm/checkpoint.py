@@ -322,6 +322,10 @@ def from_torch_state_dict(sd):
     return _map(sd, convert, lambda v: hasattr(v, "detach") and hasattr(v, "numpy"))
 
 
+def _plain(v):
+    return v if isinstance(v, (str, bool, int, float)) else getattr(v, "__qualname__", type(v).__name__)
+
+
 def _kinds(model):
     """{module path: what its recurrent cell computes}, e.g. {"rnn": "GRUCell(reset_after=False)"}:
     weights of one shape can mean other equations (a Cho GRU's and torch's, an LSTM1997's
@@ -331,8 +335,8 @@ def _kinds(model):
     for name, module in model.named_modules():
         cells = getattr(module, "_cells", None)  # a layer: its cells are all of one kind
         cell = cells[0] if cells else module if hasattr(module, "state_names") else None
-        if cell is not None:
-            options = [f"{o}={getattr(cell, o)}" for o in ("nonlinearity", "reset_after")
+        if cell is not None:  # (plain values only: a function's repr holds its address)
+            options = [f"{o}={_plain(getattr(cell, o))}" for o in ("nonlinearity", "reset_after")
                        if hasattr(cell, o)]
             kinds[name] = f"{type(cell).__name__}({', '.join(options)})"
     return kinds
@@ -354,7 +358,8 @@ def load_model(path, model, optimizer=None, strict=True):
     All or nothing: a corrupt file, a missing or unexpected key, a shape that does not match or
     a recurrent layer saved with another cell (a Cho GRU's weights into torch's form, say, whose
     shapes agree) raises ValueError naming the file and the key, and leaves model and
-    optimizer as they were.
+    optimizer as they were. strict=False loads what fits whatever the cells (a peephole LSTM
+    started from a plain one's weights), as torch's does.
     """
     path = os.fspath(path)
     ckpt = load(path)
@@ -364,11 +369,12 @@ def load_model(path, model, optimizer=None, strict=True):
     if optimizer is not None and "optimizer" not in ckpt:
         raise ValueError(f"load_model: {path!r} holds no 'optimizer' entry")
     saved, kinds = ckpt.get("kinds", {}), _kinds(model)  # (older files have none)
-    for name in sorted(set(saved) & set(kinds)):
+    for name in sorted(set(saved) & set(kinds)) if strict else ():
         if saved[name] != kinds[name]:
             what = f"the cells of {name!r}" if name else "the cells"
             raise ValueError(f"load_model: {path!r} does not fit: {what} were saved as "
-                             f"{saved[name]}, this model's are {kinds[name]}")
+                             f"{saved[name]}, this model's are {kinds[name]} (strict=False "
+                             "loads the weights that fit anyway)")
     before = model.state_dict()
     try:
         model.load_state_dict(ckpt["model"], strict=strict)
