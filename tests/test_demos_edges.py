@@ -336,6 +336,9 @@ def test_on_80_columns_the_bar_keeps_its_count_and_times_and_drops_the_last_fiel
     last = [line for line in screen.replace("\r", "\n").splitlines() if "charlm" in line][-1]
     assert re.search(r"959/100000 loss 2\.5647  val 3\.7732 \d:\d\d:\d\d \d:\d\d:\d\d$",
                      last.rstrip()), last
+    narrow = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _on_a_terminal(code, columns=60))
+    last = [line for line in narrow.replace("\r", "\n").splitlines() if "charlm" in line][-1]
+    assert re.search(r"959/100000 +\d:\d\d:\d\d \d:\d\d:\d\d$", last.rstrip()), last  # no fields
     wide = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", _on_a_terminal(code, columns=160))
     assert re.search(r"chars/s 6496  [\d.]+ it/s", wide), wide  # room: every field
 

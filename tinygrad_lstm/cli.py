@@ -314,7 +314,7 @@ def progress(total, description="training", seconds=None, start=None):
             # count and times lost their digits): the last fields give way first instead
             counted = len(f"{total}") * 2 + 1 if seconds is None else len(f"{done:,}") + 12
             room = console.width - len(description) - counted - 2 * 7 - 5  # times, spaces
-            while len(parts) > 1 and len("  ".join(parts)) > room - BAR_MIN:
+            while parts and len("  ".join(parts)) > room - BAR_MIN:
                 parts.pop()
             info = "  ".join(parts)
             bar_column.bar_width = min(max(room - len(info), BAR_MIN), BAR_MAX)
