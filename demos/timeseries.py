@@ -164,8 +164,9 @@ def relu_verdict(tanh, relu):
     trend better than tanh (a smaller mean forecast error, the bias), at about the same RMSE."""
     rmse = relu["rmse"] / tanh["rmse"]
     fit = "level RMSE" if abs(rmse - 1) < 0.02 else ("lower RMSE" if rmse < 1 else "higher RMSE")
-    bias = abs(relu["mfe"]) - abs(tanh["mfe"])
-    return f"relu: {fit}, {'less' if bias < 0 else 'more' if bias > 0 else 'the same'} bias (|MFE|)"
+    a, b = abs(tanh["mfe"]), abs(relu["mfe"])
+    bias = "the same" if abs(b - a) <= 0.02 * max(a, b) else "less" if b < a else "more"
+    return f"relu: {fit}, {bias} bias (|MFE|)"  # (within 2% of each other: the same, as RMSE)
 
 
 def main(argv=None):

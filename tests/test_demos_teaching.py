@@ -211,6 +211,7 @@ def test_timeseries_says_what_each_pair_says_of_the_notes_relu_claim(demos):
     assert verdict(tanh, {"rmse": 0.1100, "mfe": +0.0010}) == "relu: lower RMSE, less bias (|MFE|)"
     assert verdict(tanh, {"rmse": 0.1400, "mfe": +0.0042}) == "relu: higher RMSE, the same bias " \
                                                               "(|MFE|)"
+    assert verdict(tanh, {"rmse": 0.1271, "mfe": -0.00415}).endswith("the same bias (|MFE|)")
 
 
 def test_timeseries_says_how_long_a_series_must_be(demos):
