@@ -280,7 +280,8 @@ def int_list(flag, text):
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/rtrl.svg", steps_default=5,
                          steps_help="timing repeats per row of the cost table (the best counts)",
-                         graph_help="the BPTT side's graph (the agreement run's loss)")
+                         graph_help="the BPTT side's graph (the agreement run's loss)",
+                         step_help="the BPTT side's backward pass")
     parser.add_argument("--T", type=int, default=12, help="sequence length of the agreement run")
     parser.add_argument("--hidden", type=int, default=6, help="hidden units H of the agreement run")
     parser.add_argument("--input", type=int, default=3, help="input features I")

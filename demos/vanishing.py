@@ -386,6 +386,7 @@ def small_losses(T, seed):
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/vanishing.svg", steps_default=5,
                          graph_help="the RNN's and the LSTM's graphs, as OUT_rnn and OUT_lstm",
+                         step_help="the RNN's backward pass, then the LSTM's (q: on to the next)",
                          steps_help="random draws averaged (geometric mean)")
     parser.add_argument("--T", type=int, default=100, help="sequence length of part 2")
     parser.add_argument("--hidden", type=int, default=32, help="hidden units H")
@@ -457,7 +458,8 @@ def main(argv=None):
     if args.step:
         for i, (name, (loss, params, kind)) in enumerate(small.items(), 1):  # q: on to the next
             show_steps(loss, args, title=f"vanishing · walk {i} of {len(small)}: {kind}, "
-                                         f"T={args.graph_T}, L = Σ h_T", model=params)
+                                         f"T={args.graph_T}, L = Σ h_T", model=params,
+                       quit="quit" if i == len(small) else "next walk")
     return {"toy": rows, "toy_explode": explode, "toy_max_rel_diff": agree,
             "norms": norms, "ratios": ratios, "mean_f": mean_f,
             "cell_path": {n: ratios[f"{n} ∏f"] for n in mean_f}}

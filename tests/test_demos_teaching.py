@@ -49,6 +49,10 @@ def test_vanishing_step_says_which_of_its_two_walks_is_on_screen(demos, capsys):
                                 "--graph-T", "3", "--step", "--no-pause"])
     out = capsys.readouterr().out
     assert "vanishing · walk 1 of 2: RNN, T=3" in out and "walk 2 of 2: LSTM" in out
+    with pytest.raises(SystemExit):  # it trains nothing: --help said "one training step's"
+        demos("vanishing")["main"](["--help"])
+    assert "step through the RNN's backward pass, then the LSTM's" in \
+        " ".join(capsys.readouterr().out.split())
 
 
 def test_vanishing_cell_path_is_dc_T_times_the_product_of_the_forget_gates(demos):

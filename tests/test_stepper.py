@@ -408,6 +408,28 @@ def test_quitting_the_stepper_gives_back_what_the_demo_printed_before_it(tmp_pat
     assert child.exitstatus == 0
 
 
+def test_vanishing_says_that_q_goes_on_to_its_second_walk():
+    # `q quit` on the RNN's walk opened the LSTM's (a newcomer's review)
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["demos/vanishing.py", "--steps", "1", "--toy-T", "4",
+                                           "--T", "6", "--hidden", "4", "--graph-T", "3",
+                                           "--step"], cwd=str(ROOT), encoding="utf-8",
+                          codec_errors="replace", dimensions=(40, 110), timeout=60)
+    try:
+        child.expect("walk 1 of 2: RNN")
+        child.expect("q next walk")
+        child.expect("› ")
+        child.sendline("q")
+        child.expect("walk 2 of 2: LSTM")
+        child.expect(r"q quit")
+        child.expect("› ")
+        child.sendline("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+
+
 def test_pty_session_on_a_tiny_lstm():
     _session(["tests/step_target.py"], [
         ("n", [r"node 2 of 60", r"stack\(h\[t=1\] … h\[t=3\]\) ×"]),

@@ -86,7 +86,8 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_help="training steps",
-                min_steps=1, graph_help="one training step's graph"):
+                min_steps=1, graph_help="one training step's graph",
+                step_help="one training step's backward pass"):
     """An ArgumentParser with the flags every demo takes: --graph [OUT], --step, --steps N,
     --seed, plus --no-pause and --auto for the stepper. `doc` is the demo's docstring; its
     first paragraph becomes the description. `min_steps`: the least --steps allowed."""
@@ -98,7 +99,7 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_hel
                    help=f"write the DOT and an SVG (or .png/.pdf by extension) of {graph_help} "
                         f"(OUT: {graph_default}; a folder: the file goes inside)")
     p.add_argument("--step", action="store_true",
-                   help="step through one training step's backward pass in the terminal")
+                   help=f"step through {step_help} in the terminal")
     p.add_argument("--no-pause", action="store_true",
                    help="with --step: print every step as text without waiting for keys")
     p.add_argument("--auto", type=float, default=None, metavar="SECONDS",
@@ -384,12 +385,14 @@ def show_graph(loss, out, model=None, **draw_kwargs):
     return paths
 
 
-def show_steps(loss, args, title=None, model=None):
+def show_steps(loss, args, title=None, model=None, quit="quit"):
     """Step through `loss`'s backward in the terminal (this runs the backward). `model` (a
-    Module or a {name: Parameter} dict) names the parameters on screen."""
+    Module or a {name: Parameter} dict) names the parameters on screen; `quit`, what `q` does
+    (stepper.step)."""
     from .viz.stepper import step
 
-    return step(loss, no_pause=args.no_pause, auto=args.auto, title=title, params=model)
+    return step(loss, no_pause=args.no_pause, auto=args.auto, title=title, params=model,
+                quit=quit)
 
 
 def graph_and_steps(args, make_loss, model=None, title=None):

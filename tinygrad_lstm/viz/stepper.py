@@ -32,9 +32,9 @@ from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: 
                    rule)  # (re-exported)
 
 # the key help (key_help() fills in the path)
-CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q quit"
-SHORT_CONTROLS = ("⏎/n next · b · t N · p · g N · c end · q quit",  # narrow screens'
-                  "⏎ n b t p g c · q quit")
+CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q {quit}"
+SHORT_CONTROLS = ("⏎/n next · b · t N · p · g N · c end · q {quit}",  # narrow screens'
+                  "⏎ n b t p g c · q {quit}")
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
@@ -50,10 +50,11 @@ def key_help(walk, width=None):
     """The key help for this walk: `p c path` for an LSTM, `p h path` for a GRU, `p (no path
     here)` for a plain RNN (pressing p says why); shorter where `width` (the panel's) would
     cut it, so that `q quit` stays on the screen."""
-    full = CONTROLS.format(path=path_words(walk) or "(no path here)")
+    full = CONTROLS.format(path=path_words(walk) or "(no path here)", quit=walk.quit)
     if width is None:
         return full
-    return next((h for h in (full,) + SHORT_CONTROLS if len(h) <= width - 6), SHORT_CONTROLS[-1])
+    short = [h.format(quit=walk.quit) for h in SHORT_CONTROLS]
+    return next((h for h in [full] + short if len(h) <= width - 6), short[-1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,7 +304,7 @@ def navigate(walk, k, command):
 
 
 def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, title=None,
-         params=None):
+         params=None, quit="quit"):
     """Step through `loss`'s backward pass, one screen per node.
 
     Runs `loss.backward()` itself, once, and records the walk; the screens only read that
@@ -323,6 +324,8 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         auto: play the walk as an animation, this many seconds per node. Defaults to None.
         no_pause: print every step as a text block and return (as without a terminal).
         title: shown in each screen's title, e.g. "hello · LSTM".
+        quit: what the key help says `q` does: "next walk" where a demo steps through
+            another walk after this one (as vanishing does). Defaults to "quit".
         params: names for the leaves: a Module, a {name: tensor} dict or (name, tensor) pairs.
     Returns:
         the list of `Step`s (node, grad, parent_grads), in walk order.
@@ -333,6 +336,7 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
                          f"got {auto!r}")
     console = console or Console()
     walk = record(loss, params, who="step")
+    walk.quit = quit
     if interactive is None:  # (`make`, `nohup`, `ssh host cmd </dev/null` can still animate)
         interactive = console.is_terminal and (auto is not None or sys.stdin.isatty())
     if no_pause or not interactive:

@@ -82,6 +82,7 @@ class Walk:
 
     def __init__(self, steps, params=None):
         self.steps = steps
+        self.quit = "quit"  # what `q` does, for the key help ("next walk" where one follows)
         self.index = {id(s.node): s.index for s in steps}
         self.names = {id(p): k for k, p in params or ()}  # (name, tensor) pairs: record()
         self.children = {}
