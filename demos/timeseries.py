@@ -160,7 +160,7 @@ def results_table(series_name, rows):
 
 
 def relu_verdict(tanh, relu):
-    """What one series says of the seed notes' finding, from a Keras LSTM: relu follows the
+    """What one series says of the project's source notes' finding, from a Keras LSTM: relu follows the
     trend better than tanh (a smaller mean forecast error, the bias), at about the same RMSE."""
     rmse = relu["rmse"] / tanh["rmse"]
     fit = "level RMSE" if abs(rmse - 1) < 0.02 else ("lower RMSE" if rmse < 1 else "higher RMSE")
