@@ -160,8 +160,9 @@ def results_table(series_name, rows):
 
 
 def relu_verdict(tanh, relu):
-    """What one series says of the project's source notes' finding, from a Keras LSTM: relu follows the
-    trend better than tanh (a smaller mean forecast error, the bias), at about the same RMSE."""
+    """What one series says of a finding in the notes the project started from, with a Keras
+    LSTM: relu follows the trend better than tanh (a smaller mean forecast error, the bias), at
+    about the same RMSE."""
     rmse = relu["rmse"] / tanh["rmse"]
     fit = "level RMSE" if abs(rmse - 1) < 0.02 else ("lower RMSE" if rmse < 1 else "higher RMSE")
     a, b = abs(tanh["mfe"]), abs(relu["mfe"])
