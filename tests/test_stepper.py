@@ -998,3 +998,13 @@ def test_a_long_title_is_cut_so_that_the_node_counter_stays(width):
     top = con.file.getvalue().splitlines()[0]
     assert f"· node 17 of {len(walk)}" in top and len(top) <= width
     assert ("…" in top) == (width < 100)
+
+
+def test_the_loss_screens_say_cross_entropy_and_the_targets_logit():
+    # every char-model walk opened on `mean(log(…) − …[·,·])`: neither word was on screen
+    import tinygrad_lstm.functional as F
+    logits = Tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+    walk = stepper.record(F.cross_entropy(logits, np.array([0, 2, 1, 0])), None, who="step")
+    con = Console(file=io.StringIO(), width=100, height=40)
+    con.print(make_step_panel(walk, 0))
+    assert "cross_entropy = mean(log(…) − z[target])" in con.file.getvalue()
