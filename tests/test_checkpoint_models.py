@@ -244,3 +244,29 @@ def test_parameters_are_ordered_as_torch_orders_them_own_first_then_childrens():
         opt.step()
     for k, v in t.state_dict().items():
         np.testing.assert_allclose(m.state_dict()[k], v.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_state_dict_is_a_snapshot_and_a_value_of_the_same_size_but_another_shape_is_refused():
+    # (a second mutation review: neither was checked)
+    lin = nn.Linear(3, 2)
+    sd = lin.state_dict()
+    kept = {k: v.copy() for k, v in sd.items()}
+    lin.weight.data -= 1.0  # training goes on in place
+    for k in sd:
+        np.testing.assert_array_equal(sd[k], kept[k])
+    for key, value in (("bias", np.zeros((1, 2), np.float32)),
+                       ("weight", np.zeros((3, 2), np.float32))):  # W.T: 6 numbers too
+        before = {k: v.copy() for k, v in lin.state_dict().items()}
+        with pytest.raises(ValueError, match=rf"'{key}' has shape \({value.shape[0]}, "
+                                             rf"{value.shape[1]}\)"):
+            lin.load_state_dict({**lin.state_dict(), key: value})
+        for k, v in lin.state_dict().items():
+            np.testing.assert_array_equal(v, before[k])
+
+
+def test_linear_starts_as_torch_in_plus_minus_one_over_sqrt_in_features():
+    lin = nn.Linear(100, 50)
+    k = 1.0 / np.sqrt(100)
+    for p in (lin.weight, lin.bias):
+        top = np.abs(p.data).max()
+        assert top <= k and top > 0.8 * k, top

@@ -288,6 +288,8 @@ def test_max_steps_draws_first_and_last_steps_with_an_ellipsis_between():
     assert chain[7] == elided and chain[-1] == "c[t=10]"
     one = draw(run("LSTM", T=5)[0], max_steps=2).source  # one step left out: not "3 … 3"
     assert "…\\nt = 3 not drawn" in one and "3 … 3" not in one
+    none = draw(run("LSTM", T=4)[0], max_steps=2).source  # T = 2 · max_steps: all drawn
+    assert "not drawn" not in none and "c[t=4]" in none
     for bad in (0, 2.5, True, "3"):
         with pytest.raises(ValueError, match=r"draw: max_steps must be a whole number of at "
                                              r"least 1, got " + re.escape(repr(bad))):
@@ -1032,3 +1034,43 @@ def test_render_replaces_its_files_whole_or_not_at_all(tmp_path, monkeypatch):
     assert (tmp_path / "g.dot").read_bytes() != before["g.dot"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot", "g.svg"]
     assert os.stat(out).st_mode & 0o777 == os.stat(tmp_path / "g.dot").st_mode & 0o777
+
+
+# --- what a second mutation review found unchecked -------------------------------------------
+
+def test_the_path_is_drawn_heavy_without_gradients_and_fills_only_its_own_boxes():
+    from tinygrad_lstm.viz.scene import PATH_FILL
+    loss, model = run("LSTM", T=3)
+    nodes, edges, _ = parse(draw(loss, params=model).source)
+    orange = [float(a["penwidth"]) for _, _, a in edges if PATH_COLOR in a.get("color", "")]
+    other = [float(a.get("penwidth", 1.0)) for _, _, a in edges
+             if PATH_COLOR not in a.get("color", "")]
+    assert orange and min(orange) > max(other)  # thick, not only orange
+    loss, model = run("LSTM", T=3)
+    nodes, _, _ = parse(draw(loss, params=model, highlight="h").source)
+    filled = {title(n) for n in nodes.values() if PATH_FILL in n.get("fillcolor", "")}
+    assert filled and all(t.startswith("h[") for t in filled), filled  # (o[t] is on it too)
+
+
+def test_a_sigmoid_recurrence_of_ones_own_has_no_additive_path():
+    w = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    h = Tensor(np.zeros(2))
+    for t in range(1, 4):
+        with scope(t=t):
+            h = (h * 0.9 + w).sigmoid().named("h")
+    nodes, edges, _ = parse(draw(h.sum(), highlight="auto").source)
+    assert not any(PATH_COLOR in a.get("color", "") for _, _, a in edges)
+
+
+def test_an_encoders_state_path_does_not_run_on_into_its_decoders():
+    # the path goes on to the next step of its own lane only: through the state an encoder
+    # hands its decoder (a stack, then an index), it lit 3 more edges (a mutation review)
+    manual_seed(0)
+    x = Tensor(np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32))
+    enc, dec = nn.LSTM(3, 4), nn.LSTM(3, 4)
+    _, st = enc(x[:3])
+    out, _ = dec(x[3:], st)
+    nodes, edges, _ = parse(draw((out * out).mean()).source)
+    lit = [(title(nodes[s]), title(nodes[d])) for s, d, a in edges
+           if a.get("color", "").startswith(PATH_COLOR)]
+    assert lit and all(t in ("×", "+") or t.startswith("c[") for e in lit for t in e), lit

@@ -1008,3 +1008,46 @@ def test_the_loss_screens_say_cross_entropy_and_the_targets_logit():
     con = Console(file=io.StringIO(), width=100, height=40)
     con.print(make_step_panel(walk, 0))
     assert "cross_entropy = mean(log(…) − z[target])" in con.file.getvalue()
+
+
+# --- what a second mutation review found unchecked -------------------------------------------
+
+def _step_of(walk, op):
+    return next(s for s in walk.steps if s.node.op == op)
+
+
+def test_the_rules_numbers_for_sub_relu_and_a_mean_over_an_axis():
+    from tinygrad_lstm.viz.walk import rule
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    walk = record((a - b).sum())
+    assert rule(walk, _step_of(walk, "sub"))[1] == ["unchanged", "negated, summed to (3,)"]
+    walk = record((a - a * 2.0).sum())
+    assert rule(walk, _step_of(walk, "sub"))[1] == ["unchanged", "negated"]
+    x = Tensor(np.array([[1.0, 0.0, -2.0], [3.0, 4.0, 5.0]]), requires_grad=True)
+    walk = record(x.relu().sum())
+    assert "mean 0.667" in rule(walk, _step_of(walk, "relu"))[0]  # 0 does not pass: 4 of 6
+    walk = record(x.mean(axis=1).sum())
+    assert "∂L/∂y / 3 to each of the 3 averaged elements" in rule(walk, _step_of(walk, "mean"))[0]
+
+
+def test_a_bidirectional_walk_labels_its_lanes_and_keeps_one_in_view_from_the_loss():
+    manual_seed(0)
+    model = nn.LSTM(2, 3, bidirectional=True)
+    out, _ = model(Tensor(np.random.default_rng(0).standard_normal((3, 1, 2)), dtype=np.float32))
+    walk = record((out * out).mean())
+    assert sorted(walk.lane_label(lane) for lane in walk.states) == ["layer 0",
+                                                                     "layer 0 reverse"]
+    head = nn.Linear(3, 2)  # the steps before the first h (loss, head) show a lane's bars
+    y = head(nn.LSTM(2, 3)(Tensor(np.ones((3, 1, 2), np.float32)))[0])
+    walk = record((y * y).mean())
+    assert walk.focus[0] is not None and make_timestep_panel(walk, 0) is not None
+
+
+def test_a_reverse_directions_steps_are_labelled_by_their_position_in_the_sequence():
+    # t labels the position a state stands for, in either direction, as States indexes it
+    manual_seed(0)
+    model = nn.LSTM(2, 3, bidirectional=True)
+    _, _, states = model(Tensor(np.ones((3, 1, 2), np.float32)), return_states=True)
+    for direction in (0, 1):
+        assert [h.scope["t"] for h in states.get("h", direction=direction)] == [1, 2, 3]
