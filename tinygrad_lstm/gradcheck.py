@@ -73,13 +73,13 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     # apply; a retained intermediate, one added to it).
     # (the checked inputs too: one the output does not reach keeps no earlier .grad in the
     # walk that reads them off .grad, where it would pass for a gradient)
-    reachable = toposort(out)
-    reachable += [a for a in {id(args[k]): args[k] for k in checked}.values()
-                  if not any(a is t for t in reachable)]
-    saved_grads = [t.grad for t in reachable]
     wanted = {}
     for k in checked:
         wanted.setdefault(id(args[k]), []).append(k)
+    reachable = toposort(out)
+    walked = {id(t) for t in reachable}
+    reachable += [args[ks[0]] for i, ks in wanted.items() if i not in walked]
+    saved_grads = [t.grad for t in reachable]
 
     def walk(observed):
         """The analytic gradients, from one backward: with an observer (`on_step`, as the
