@@ -14,6 +14,7 @@ rule), is walk.py; here are the rich builders (`make_step_panel`, `make_node_tab
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import re
@@ -345,16 +346,17 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
                                           width=console.width))
         return walk.steps
     if auto is not None:
+        # (TERM=dumb: Live cannot redraw there, so the screens are printed one after another)
+        live = None if console.is_dumb_terminal else \
+            Live(console=console, auto_refresh=False, vertical_overflow="crop")
         try:
-            if console.is_dumb_terminal:  # (TERM=dumb) Live cannot redraw: one after another
+            with live or contextlib.nullcontext():
                 for k in range(len(walk)):
-                    console.print(fit_step_panel(console, walk, k, title=title, controls=False))
-                    time.sleep(auto)
-                return walk.steps
-            with Live(console=console, auto_refresh=False, vertical_overflow="crop") as live:
-                for k in range(len(walk)):
-                    live.update(fit_step_panel(console, walk, k, title=title, controls=False),
-                                refresh=True)
+                    panel = fit_step_panel(console, walk, k, title=title, controls=False)
+                    if live is None:
+                        console.print(panel)
+                    else:
+                        live.update(panel, refresh=True)
                     time.sleep(auto)
         except KeyboardInterrupt:  # as with the keys: the demo ends, "interrupted", 130
             console.print("stopped the animation", highlight=False)
