@@ -323,7 +323,9 @@ def from_torch_state_dict(sd):
 
 
 def _plain(v):
-    return v if isinstance(v, (str, bool, int, float)) else getattr(v, "__qualname__", type(v).__name__)
+    """v itself if a plain value, else its name (a function's repr holds its address)."""
+    return v if isinstance(v, (str, bool, int, float)) else \
+        getattr(v, "__qualname__", type(v).__name__)
 
 
 def _kinds(model):
@@ -335,7 +337,7 @@ def _kinds(model):
     for name, module in model.named_modules():
         cells = getattr(module, "_cells", None)  # a layer: its cells are all of one kind
         cell = cells[0] if cells else module if hasattr(module, "state_names") else None
-        if cell is not None:  # (plain values only: a function's repr holds its address)
+        if cell is not None:
             options = [f"{o}={_plain(getattr(cell, o))}" for o in ("nonlinearity", "reset_after")
                        if hasattr(cell, o)]
             kinds[name] = f"{type(cell).__name__}({', '.join(options)})"
