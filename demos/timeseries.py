@@ -159,15 +159,18 @@ def results_table(series_name, rows):
     return table
 
 
+LEVEL = 0.02  # two scores within 2% of each other read as level
+
+
 def relu_verdict(tanh, relu):
     """What one series says of a finding in the notes the project started from, with a Keras
     LSTM: relu follows the trend better than tanh (a smaller mean forecast error, the bias), at
     about the same RMSE."""
     rmse = relu["rmse"] / tanh["rmse"]
-    fit = "level RMSE" if abs(rmse - 1) < 0.02 else ("lower RMSE" if rmse < 1 else "higher RMSE")
+    fit = "level RMSE" if abs(rmse - 1) < LEVEL else ("lower RMSE" if rmse < 1 else "higher RMSE")
     a, b = abs(tanh["mfe"]), abs(relu["mfe"])
-    bias = "the same" if abs(b - a) <= 0.02 * max(a, b) else "less" if b < a else "more"
-    return f"relu: {fit}, {bias} bias (|MFE|)"  # (within 2% of each other: the same, as RMSE)
+    bias = "the same" if abs(b - a) <= LEVEL * max(a, b) else "less" if b < a else "more"
+    return f"relu: {fit}, {bias} bias (|MFE|)"
 
 
 def main(argv=None):
@@ -242,7 +245,7 @@ def main(argv=None):
         trained = {m: r for m, r in rows.items() if m in MODELS}
         best = min(trained, key=lambda m: trained[m]["rmse"])
         ratio = trained[best]["rmse"] / naive
-        verb = ("is level with (within 2% of)" if abs(ratio - 1) < 0.02 else
+        verb = (f"is level with (within {LEVEL:.0%} of)" if abs(ratio - 1) < LEVEL else
                 "beats" if ratio < 1 else "does not beat")
         console.print(f"{name}: best model {best} (RMSE {trained[best]['rmse']:.4f}) {verb} the "
                       f"naive last value ({naive:.4f})."
