@@ -3,6 +3,8 @@ through torch's autograd of their equations, tests/golden/make_golden.py), a liv
 comparison (float64 and float32, at the sizes where the engine's fast paths run), gradchecks of
 every cell (variants included), and the layer features (states, TBPTT, forget bias, errors)."""
 
+import itertools
+
 import numpy as np
 import pytest
 from golden.load import list_cases, load_case
@@ -238,6 +240,42 @@ def test_live_without_initial_state_and_bias():
                  dtype=np.float64, rtol=1e-9, atol=1e-12, with_state=False)
     live_compare("GRU", dict(reset_after=False, bias=False), B=3, T=5, I=4, H=6,
                  dtype=np.float64, rtol=1e-9, atol=1e-12, with_state=False)
+
+
+# Every layer kind across every combination of the layer options, so that no pairing is
+# left to the shared code's good behaviour (bias=False with a variant cell, a stacked or
+# bidirectional LSTM1997, a relu RNN both ways, forget_bias with the coupled and peephole
+# cells): 9 kinds x 16 option sets, ~10 ms each.
+GRID_KINDS = [
+    ("RNN", {}), ("RNN", dict(nonlinearity="relu")), ("LSTM", {}), ("GRU", {}),
+    ("GRU", dict(reset_after=False)), ("LSTM", dict(cell=nn.LSTM1997Cell)),
+    ("LSTM", dict(cell=nn.CoupledLSTMCell)), ("LSTM", dict(cell=nn.PeepholeLSTMCell)),
+    ("LSTM", dict(cell=nn.CoupledLSTMCell, forget_bias=1.0)),
+    ("LSTM", dict(cell=nn.PeepholeLSTMCell, forget_bias=1.0)),
+]
+GRID = [(kind, {**kw, **dict(zip(("bias", "num_layers", "bidirectional", "batch_first"), opts))})
+        for kind, kw in GRID_KINDS
+        for opts in itertools.product((True, False), (1, 2), (False, True), (False, True))
+        if opts[0] or "forget_bias" not in kw]  # forget_bias needs a bias to shift
+
+
+@pytest.mark.parametrize("kind,kw", GRID, ids=[
+    f"{k}-" + "-".join(f"{a}={getattr(v, '__name__', v)}" for a, v in kw.items())
+    for k, kw in GRID])
+def test_live_option_grid_against_torch(kind, kw):
+    live_compare(kind, kw, B=2, T=3, I=4, H=5, dtype=np.float64, rtol=1e-9, atol=1e-12,
+                 with_state=kw["num_layers"] == 2)
+
+
+@pytest.mark.parametrize("kind,kw", [
+    ("RNNCell", dict(bias=False)), ("RNNCell", dict(nonlinearity="relu", bias=False)),
+    ("LSTMCell", dict(bias=False)), ("GRUCell", dict(bias=False)),
+    ("GRUCell", dict(reset_after=False, bias=False)), ("LSTM1997Cell", dict(bias=False)),
+    ("CoupledLSTMCell", dict(bias=False)), ("PeepholeLSTMCell", dict(bias=False)),
+    ("CoupledLSTMCell", dict(forget_bias=1.0)), ("PeepholeLSTMCell", dict(forget_bias=1.0)),
+])
+def test_live_cells_without_bias_against_torch(kind, kw):
+    live_compare(kind, kw, B=2, T=1, I=4, H=5, dtype=np.float64, rtol=1e-9, atol=1e-12)
 
 
 def _fast_paths_apply(kind, kw, B, H):
