@@ -48,6 +48,33 @@ def test_gemm_layout_table_runs():
 # at most MAX_ROUNDS; --rounds N exactly N.
 
 
+def test_gru_forward_table_runs_and_its_replays_match_the_engine():
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gru_forward.py"), "--shape",
+                        "2,8", "--shape", "16,128", "--rounds", "1"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| 2 |")
+            or line.startswith("| 16 |")]
+    assert len(rows) == 2 and all(row.count("|") == 8 for row in rows)
+
+
+def test_gru_forward_refuses_a_replay_that_differs(monkeypatch):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")  # what its import sets, undone after the test
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gru_forward
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    fns = gru_forward.forwards(2, 8)
+    replay = fns["replay"]
+    fns["replay"] = lambda: replay() * 1.001  # a replay that does other work
+    with pytest.raises(AssertionError, match="the replay forward differs"):
+        gru_forward.check(fns)
+    fns["replay"] = replay
+    gru_forward.check(fns)
+
+
 def test_round_rule_constants_are_the_documented_ones():
     from benchmarks import bench
     assert (bench.ROUNDS, bench.ROUND_BUDGET, bench.MAX_ROUNDS) == (15, 20.0, 61)
