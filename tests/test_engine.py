@@ -432,8 +432,11 @@ def t(*shape, dtype=np.float32):
 
 @pytest.mark.parametrize("make,match", [
     (lambda: t(32, 100) @ t(128, 512), r"matmul: \(32, 100\) @ \(128, 512\): inner dimensions differ"),
-    (lambda: t(2, 3, 4) @ t(2, 4, 5), r"matmul: \(2, 3, 4\) @ \(2, 4, 5\): supported are"),
-    (lambda: t(4) @ t(4, 2), r"matmul: \(4,\) @ \(4, 2\)"),
+    (lambda: t(2, 3, 4) @ t(3, 4, 5), r"matmul: \(2, 3, 4\) @ \(3, 4, 5\): the batch axes "
+                                      r"\(2,\) and \(3,\) do not broadcast"),
+    (lambda: t(4) @ t(3, 2), r"matmul: \(4,\) @ \(3, 2\): inner dimensions differ"),
+    (lambda: t(2, 3, 4) @ t(5), r"matmul: \(2, 3, 4\) @ \(5,\): inner dimensions differ"),
+    (lambda: t() @ t(3), r"matmul: \(\) @ \(3,\): an operand is 0-d; use \*"),
     (lambda: t(3) + t(4), r"add: \(3,\) and \(4,\)"),
     (lambda: t(3, 2) - t(4), r"sub: \(3, 2\) and \(4,\)"),
     (lambda: t(3) * t(2, 4), r"mul: \(3,\) and \(2, 4\)"),

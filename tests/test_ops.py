@@ -81,6 +81,28 @@ def test_tanh(): check_op([(3, 4)], lambda a: a.tanh(), np.tanh, lambda a: a.tan
 def test_relu(): check_op([(3, 4)], lambda a: a.relu(), lambda a: np.maximum(a, 0), lambda a: a.relu())
 def test_matmul_2d(): check_op([(3, 4), (4, 5)], lambda a, b: a @ b, np.matmul, lambda a, b: a @ b)
 def test_matmul_nd(): check_op([(2, 3, 4), (4, 5)], lambda a, b: a @ b, np.matmul, lambda a, b: a @ b)
+# numpy's matmul: batch axes broadcast, a 1-D operand a row (left) or a column (right)
+MATMUL_BROADCASTS = [((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)), ((3, 4), (2, 4, 5)),
+                     ((1, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (1, 2, 4, 2)), ((4,), (2, 4, 5)),
+                     ((2, 3, 4), (4,)), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5))]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_BROADCASTS)
+def test_matmul_broadcast(sa, sb):
+    check_op([sa, sb], lambda a, b: a @ b, np.matmul, lambda a, b: a @ b)
+
+
+def test_matmul_broadcast_float32_and_a_constant_side():
+    rng = np.random.default_rng(1)
+    a = Tensor(rng.standard_normal((2, 3, 4)).astype(np.float32), requires_grad=True)
+    v = rng.standard_normal(4).astype(np.float32)
+    y = a @ v  # a numpy operand, lifted; its side gets no gradient
+    assert y.dtype == np.float32 and y.shape == (2, 3)
+    y.backward(np.ones((2, 3), np.float32))
+    assert a.grad.dtype == np.float32
+    np.testing.assert_allclose(a.grad, np.broadcast_to(v, (2, 3, 4)), rtol=1e-6)
+
+
 def test_matmul_shared_weight(): check_op([(3, 4), (4, 4)], lambda a, w: (a @ w).tanh() @ w, lambda a, w: np.tanh(a @ w) @ w)
 
 

@@ -122,21 +122,37 @@ class Div(Function):
 
 
 class MatMul(Function):
-    """(..., n, k) @ (k, m): the right operand is a 2-D weight, the left may carry batch axes."""
+    """a @ b as numpy's matmul: (..., n, k) @ (..., k, m) with the batch axes broadcast, and a
+    1-D operand taken as a row (left) or a column (right) that the result then drops. The
+    layers' and Linear's case, (..., n, k) @ a 2-D (k, m) weight, has a path of its own: the
+    batch axes fold into one GEMM, and the weight's gradient stays lazy."""
 
     __slots__ = ()
     op, symbol = "matmul", "@"
 
     def forward(self, a, b):
-        if a.ndim < 2 or b.ndim != 2:
-            raise OpError(f"matmul: {a.shape} @ {b.shape}: supported are 2-D @ 2-D and N-D @ 2-D")
-        if a.shape[-1] != b.shape[0]:
+        if a.ndim >= 2 and b.ndim == 2:
+            if a.shape[-1] != b.shape[0]:
+                raise OpError(f"matmul: {a.shape} @ {b.shape}: inner dimensions differ")
+            self.saved = (a, b)
+            return _matmul(a, b)
+        if a.ndim == 0 or b.ndim == 0:
+            raise OpError(f"matmul: {a.shape} @ {b.shape}: an operand is 0-d; "
+                          "use * to multiply by a scalar")
+        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise OpError(f"matmul: {a.shape} @ {b.shape}: inner dimensions differ")
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise OpError(f"matmul: {a.shape} @ {b.shape}: the batch axes {a.shape[:-2]} and "
+                          f"{b.shape[:-2]} do not broadcast") from None
         self.saved = (a, b)
-        return _matmul(a, b)
+        return np.matmul(a, b)
 
     def backward(self, g):  # dy/da = g bᵀ, dy/db = aᵀ g (summed over batch axes)
         a, b = self.saved
+        if a.ndim < 2 or b.ndim != 2:
+            return self._general_backward(a, b, g)
         ga = _matmul(g, b.T) if self.needs[0] else None
         gb = None
         if self.needs[1]:
@@ -146,6 +162,26 @@ class MatMul(Function):
                 a, g = a.reshape(n, a.shape[-1]), g.reshape(n, g.shape[-1])
             gb = lazy.OuterSum(a, g)
         return ga, gb
+
+    def _general_backward(self, a, b, g):
+        # a 1-D operand as the (1, k) row or (k, 1) column it stood for, g with that axis back
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if b.ndim == 1:
+            g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
+        na, nb = self.needs
+        ga = _sum_to(np.matmul(g, np.swapaxes(b2, -1, -2)), a2.shape, a.shape) if na else None
+        gb = _sum_to(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape, b.shape) if nb else None
+        return ga, gb
+
+
+def _sum_to(g, shape, out_shape):
+    """g summed over the batch axes its operand of `shape` was broadcast along, as an array of
+    `out_shape` (shape without the axis a 1-D operand was given)."""
+    g = _unbroadcast(g, shape)
+    return (g.dense() if type(g) is lazy.RowSum else g).reshape(out_shape)
 
 
 # OpenBLAS, numpy's BLAS, is slow at a @ b when b is a big transposed matrix (a `W.T` view: a
