@@ -1089,3 +1089,35 @@ def test_a_user_function_returning_a_gradient_of_the_wrong_shape_is_refused():
                                              r"input's shape \(2, 3\)"):
         Bad.apply(x).sum().backward()
     assert x.grad is None
+
+
+# --- torch's dim / keepdim spellings ------------------------------------------------------
+
+
+def test_reductions_splits_and_joins_take_torchs_dim_and_keepdim():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    same = [(x.sum(dim=1), x.sum(axis=1)), (x.sum(dim=(0, 2), keepdim=True), x.sum((0, 2), True)),
+            (x.mean(dim=-1, keepdim=True), x.mean(-1, keepdims=True)),
+            (x.sum(keepdim=True), x.sum(keepdims=True)),
+            (Tensor.cat([x, x], dim=1), Tensor.cat([x, x], axis=1)),
+            (Tensor.stack([x, x], dim=2), Tensor.stack([x, x], 2))]
+    same += list(zip(x.chunk(2, dim=2), x.chunk(2, axis=2)))
+    same += list(zip(x.split([1, 2], dim=1), x.split([1, 2], 1)))
+    for a, b in same:
+        assert a.shape == b.shape and np.array_equal(a.data, b.data)
+    assert x.sum(dim=1).shape != x.sum().shape  # dim is not ignored
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x: x.sum(1, dim=1), "sum: got both axis and dim"),
+    (lambda x: x.mean(keepdims=True, keepdim=True), "mean: got both keepdims and keepdim"),
+    (lambda x: x.chunk(2, 1, dim=2), "chunk: got both axis and dim"),
+    (lambda x: x.split(1, 2, dim=1), "split: got both axis and dim"),
+    (lambda x: Tensor.cat([x], 1, dim=1), "cat: got both axis and dim"),
+    (lambda x: Tensor.stack([x], 1, dim=0), "stack: got both axis and dim"),
+    (lambda x: x.max(dim=1), r"max: takes axis, not dim.*\(values, indices\).*max\(axis=1\)"),
+])
+def test_axis_and_dim_together_and_max_with_dim_are_refused(call, match):
+    x = Tensor(np.ones((2, 3, 4)), requires_grad=True)
+    with pytest.raises(TypeError, match=match):
+        call(x)

@@ -66,6 +66,26 @@ def test_cross_entropy_errors(targets, match):
         F.cross_entropy(Tensor(np.zeros((2, 4))), targets)
 
 
+def test_cross_entropy_in_torch_layout_says_where_the_classes_go():
+    logits = Tensor(np.zeros((2, 5, 3)))  # torch's (N, C, T) with targets (N, T)
+    with pytest.raises(OpError, match=r"classes go in the last axis here.*permute\(0, 2, 1\)"):
+        F.cross_entropy(logits, np.zeros((2, 3), int))
+    with pytest.raises(OpError) as e:  # a plain mismatch gets no such hint
+        F.cross_entropy(logits, np.zeros((2, 4), int))
+    assert "last axis" not in str(e.value)
+    moved = F.cross_entropy(logits.permute(0, 2, 1), np.zeros((2, 3), int))
+    assert moved.item() == pytest.approx(np.log(5))
+
+
+def test_softmaxes_take_torchs_dim():
+    x = t64(3, 4)
+    np.testing.assert_array_equal(F.softmax(x, dim=0).data, F.softmax(x, axis=0).data)
+    np.testing.assert_array_equal(F.log_softmax(x, dim=0).data, F.log_softmax(x, 0).data)
+    assert not np.allclose(F.softmax(x, dim=0).data, F.softmax(x).data)  # dim is not ignored
+    with pytest.raises(TypeError, match="log_softmax: got both axis and dim"):
+        F.log_softmax(x, 0, dim=1)
+
+
 def test_mse_loss():
     pred, target = t64(4, 3), RNG.standard_normal((4, 3))
     assert F.mse_loss(pred, target).item() == pytest.approx(((pred.data - target) ** 2).mean())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import OpError, Tensor, _constant, _int_axis, _torch_kind, default_rng
+from .tensor import (_UNSET, OpError, Tensor, _alias, _constant, _int_axis, _torch_kind,
+                     default_rng)
 
 
 def _tensor(op, x):
@@ -24,14 +25,17 @@ def _shifted(op, x, axis):
     return x - x.max(axis=axis, keepdims=True).detach().named("max x")
 
 
-def softmax(x, axis=-1):
-    """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x)"""
+def softmax(x, axis=-1, *, dim=_UNSET):
+    """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x), along `axis` (torch's `dim`)"""
+    axis = _alias("softmax", "axis", axis, "dim", dim, -1)
     e = _shifted("softmax", x, axis).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis=-1):
-    """log_softmax(x) = z − log Σ exp(z), with z = x − max x so exp never overflows."""
+def log_softmax(x, axis=-1, *, dim=_UNSET):
+    """log_softmax(x) = z − log Σ exp(z), with z = x − max x so exp never overflows; along
+    `axis` (torch's `dim`)."""
+    axis = _alias("log_softmax", "axis", axis, "dim", dim, -1)
     z = _shifted("log_softmax", x, axis)
     return z - z.exp().sum(axis=axis, keepdims=True).log()
 
@@ -49,8 +53,12 @@ def cross_entropy(logits, targets):
     _tensor("cross_entropy", logits)
     targets = integer_ids("cross_entropy", "targets", targets, OpError)
     if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
+        torch_layout = logits.ndim > 2 and targets.shape == logits.shape[:1] + logits.shape[2:]
+        hint = ("; the classes go in the last axis here, torch's (N, C, d…) puts them in axis 1: "
+                "move them last first (logits.permute(0, 2, 1) for (N, C, T))"
+                if torch_layout else "")
         raise OpError(f"cross_entropy: logits {logits.shape} and targets {targets.shape}: "
-                      "expected targets of shape logits.shape[:-1]")
+                      f"expected targets of shape logits.shape[:-1]{hint}")
     num_classes = logits.shape[-1]
     if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
         bad = targets[(targets < 0) | (targets >= num_classes)][0]

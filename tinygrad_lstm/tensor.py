@@ -341,6 +341,23 @@ def _int_axis(op, axis, shape):
         raise OpError(f"{op}: axis {axis} is out of range for shape {tuple(shape)}")
 
 
+# torch's names for an axis and keepdims, taken as keyword aliases by the reductions, splits,
+# joins and softmaxes: `x.sum(dim=1)`, `x.chunk(4, dim=1)`, `Tensor.cat(xs, dim=1)` port as
+# written. Not by max, whose torch form with a dim returns (values, indices): a pair unpacked
+# from a values-only result would be wrong without an error.
+_UNSET = object()
+
+
+def _alias(op, numpy_name, value, torch_name, alias, default):
+    """`value` (numpy's argument) or `alias` (torch's name for it), not both."""
+    if alias is _UNSET:
+        return value
+    if value is not default:
+        raise TypeError(f"{op}: got both {numpy_name} and {torch_name}; they are one argument "
+                        f"(numpy's name and torch's)")
+    return alias
+
+
 def _dim(op, dim, shape, places=None):
     """A torch-style `dim` of `shape` (one of `places` positions, len(shape) by default),
     made non-negative; refused, naming op, when it is not an int or out of range."""
@@ -754,13 +771,28 @@ class Tensor:
     def log(self):
         return _unary(Log, self)
 
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis=None, keepdims=False, *, dim=_UNSET, keepdim=_UNSET):
+        """Σ over `axis` (an int, a tuple, or None for all); torch's `dim`/`keepdim` work too."""
+        if dim is not _UNSET or keepdim is not _UNSET:
+            axis = _alias("sum", "axis", axis, "dim", dim, None)
+            keepdims = _alias("sum", "keepdims", keepdims, "keepdim", keepdim, False)
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=False, *, dim=_UNSET, keepdim=_UNSET):
+        """The mean over `axis` (an int, a tuple, or None for all); torch's `dim`/`keepdim`
+        work too."""
+        if dim is not _UNSET or keepdim is not _UNSET:
+            axis = _alias("mean", "axis", axis, "dim", dim, None)
+            keepdims = _alias("mean", "keepdims", keepdims, "keepdim", keepdim, False)
         return Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis=None, keepdims=False):
+    def max(self, axis=None, keepdims=False, *, dim=_UNSET):
+        """The largest values over `axis` (numpy's amax, torch's amax): values only, and a tie
+        shares the gradient equally."""
+        if dim is not _UNSET:  # refused by name: see _UNSET
+            raise TypeError("max: takes axis, not dim: torch's max(dim=d) returns (values, "
+                            "indices), this returns the values only, as torch.amax; write "
+                            f"max(axis={dim!r})")
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
@@ -869,9 +901,12 @@ class Tensor:
         except (IndexError, ValueError, TypeError) as e:
             raise OpError(f"setitem: {x.shape}[{index!r}] = {y.shape}: {e}") from None
 
-    def chunk(self, n, axis=0):
-        """Split into `n` pieces along `axis`, each ceil(size/n) long (the last may be shorter),
-        as torch.chunk. Each piece is its own node, so an LSTM's four gates stay visible."""
+    def chunk(self, n, axis=0, *, dim=_UNSET):
+        """Split into `n` pieces along `axis` (torch's `dim`), each ceil(size/n) long (the last
+        may be shorter), as torch.chunk. Each piece is its own node, so an LSTM's four gates
+        stay visible."""
+        if dim is not _UNSET:
+            axis = _alias("chunk", "axis", axis, "dim", dim, 0)
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
         _int_axis("chunk", axis, shape)
         if not _is_int(n) or n <= 0:
@@ -880,9 +915,11 @@ class Tensor:
             return self._pieces((0,) * int(n), axis, shape)
         return self._pieces(int(-(-shape[axis] // n)), axis, shape)
 
-    def split(self, split_size, axis=0):
-        """Split along `axis` into pieces of `split_size` (an int), or of the given sizes
-        (a list that must add up to the axis length), as torch.split."""
+    def split(self, split_size, axis=0, *, dim=_UNSET):
+        """Split along `axis` (torch's `dim`) into pieces of `split_size` (an int), or of the
+        given sizes (a list that must add up to the axis length), as torch.split."""
+        if dim is not _UNSET:
+            axis = _alias("split", "axis", axis, "dim", dim, 0)
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
         _int_axis("split", axis, shape)
         if isinstance(split_size, (int, np.integer)):
@@ -911,13 +948,15 @@ class Tensor:
         return out
 
     @staticmethod
-    def cat(tensors, axis=0):
-        """Concatenate along an existing axis, as np.concatenate / torch.cat."""
+    def cat(tensors, axis=0, *, dim=_UNSET):
+        """Concatenate along an existing axis (torch's `dim`), as np.concatenate / torch.cat."""
+        axis = _alias("cat", "axis", axis, "dim", dim, 0)
         return Cat.apply(*_tensor_list("cat", tensors), axis=axis)
 
     @staticmethod
-    def stack(tensors, axis=0):
-        """Stack along a new axis, as np.stack / torch.stack."""
+    def stack(tensors, axis=0, *, dim=_UNSET):
+        """Stack along a new axis (torch's `dim`), as np.stack / torch.stack."""
+        axis = _alias("stack", "axis", axis, "dim", dim, 0)
         return Stack.apply(*_tensor_list("stack", tensors), axis=axis)
 
 
