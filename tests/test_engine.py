@@ -450,6 +450,10 @@ def t(*shape, dtype=np.float32):
     (lambda: t(0).max(), "max: .*empty"),
     (lambda: t(2, 3).reshape(4, 2), r"reshape: \(2, 3\): cannot reshape"),
     (lambda: t(2, 3).transpose(0, 0), r"transpose: \(2, 3\): axes \(0, 0\) are not a permutation"),
+    (lambda: t(2, 3, 4).transpose(0, 1), r"transpose: \(2, 3, 4\): axes \(0, 1\) are not a "
+                                         r"permutation of 3 axes; to swap two axes as torch's "
+                                         r"transpose\(0, 1\) does, write permute\(1, 0, 2\)"),
+    (lambda: t(2, 3, 4).transpose(-1, 0), r"transpose\(-1, 0\) does, write permute\(2, 1, 0\)"),
     (lambda: t(2, 3)[5], r"getitem: \(2, 3\): index 5 is out of bounds"),
     (lambda: t(2, 3)[Tensor([0])], "getitem: indexing with a Tensor"),
     (lambda: Tensor.cat([t(2, 3), t(2, 4)]), r"cat: \(2, 3\) and \(2, 4\)"),

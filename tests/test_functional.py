@@ -102,8 +102,20 @@ def test_dropout_scales_kept_units_and_is_identity_in_eval():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, y.data)
     assert F.dropout(x, 0.5, training=False) is x
-    with pytest.raises(OpError, match=r"dropout: p must be a number in \[0, 1\), got 1.0"):
-        F.dropout(x, 1.0)
+    with pytest.raises(OpError, match=r"dropout: p must be a number in \[0, 1\], got 1.5"):
+        F.dropout(x, 1.5)
+
+
+def test_dropout_of_one_drops_everything_and_defaults_to_one_half_as_torch():
+    x = Tensor(np.ones((4, 5)), requires_grad=True)
+    y = F.dropout(x, 1.0)
+    assert not y.data.any() and np.isfinite(y.data).all()  # not 0/0
+    y.sum().backward()
+    assert not x.grad.any()
+    assert F.dropout(x, 1.0, training=False) is x
+    assert not nn.Dropout(1.0)(x).data.any()
+    half = F.dropout(Tensor(np.ones(4000)), rng=np.random.default_rng(0)).data
+    assert 0.45 < (half == 0).mean() < 0.55 and set(np.unique(half)) == {0.0, 2.0}
 
 
 

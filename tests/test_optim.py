@@ -541,3 +541,70 @@ def test_torch_state_with_a_switch_we_do_not_implement_is_refused_by_name():
                                           .state_dict())
     with pytest.raises(ValueError, match="SGD.load_state_dict: param group has maximize=True"):
         optim.SGD([P(np.zeros(3))], lr=0.5).load_state_dict(sd)
+
+
+# --- torch's spellings: zero_grad(set_to_none), param_groups, named parameters, the norm ---
+
+
+def test_zero_grad_set_to_none_false_zeroes_in_place_as_torch():
+    from tinygrad_lstm import nn
+    a, b = P([1.0, 2.0], [3.0, 4.0]), P([1.0])
+    grad = a.grad
+    opt = optim.SGD([a, b], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    assert a.grad is grad and not grad.any() and b.grad is None  # None stays None, as torch
+    opt.zero_grad()
+    assert a.grad is None
+    m = nn.Linear(2, 1)
+    m.weight.grad = np.ones((1, 2), np.float32)
+    m.zero_grad(set_to_none=False)
+    assert m.weight.grad is not None and not m.weight.grad.any()
+    m.zero_grad(set_to_none=True)
+    assert m.weight.grad is None
+    with pytest.raises(TypeError, match="SGD.zero_grad: set_to_none must be True or False"):
+        opt.zero_grad(set_to_none="no")
+
+
+def test_param_groups_read_and_write_the_hyperparameters():
+    a = P([1.0, 2.0], [1.0, 1.0])
+    opt = optim.SGD([a], lr=0.1, momentum=0.9)
+    (group,) = opt.param_groups
+    assert group["params"] == [a] and group["lr"] == 0.1 and "momentum" in group
+    assert list(group) == ["params", "lr", "momentum", "dampening", "weight_decay", "nesterov"]
+    for g in opt.param_groups:  # torch's hand-written decay
+        g["lr"] *= 0.5
+    assert opt.lr == 0.05 and opt.state_dict()["param_groups"][0]["lr"] == 0.05
+    opt.step()
+    np.testing.assert_allclose(a.data, [0.95, 1.95])  # the step used the new lr
+    with pytest.raises(ValueError, match="SGD.param_groups: lr must be 0 or more, got -1"):
+        group["lr"] = -1
+    with pytest.raises(ValueError, match="nesterov requires momentum > 0"):
+        optim.SGD([a], lr=0.1, momentum=0.9, nesterov=True).param_groups[0]["momentum"] = 0.0
+    with pytest.raises(KeyError, match="no 'betas' to set"):
+        group["betas"] = (0.9, 0.99)
+    with pytest.raises(KeyError, match="no 'params' to set"):
+        group["params"] = []
+    assert opt.lr == 0.05  # refused: nothing changed
+    adam = optim.Adam([a])
+    adam.param_groups[0]["betas"] = [0.8, 0.99]
+    assert adam.betas == (0.8, 0.99)
+
+
+def test_named_parameters_are_taken_as_torch_2_takes_them():
+    from tinygrad_lstm import nn
+    m = nn.Linear(3, 2)
+    assert optim.Adam(m.named_parameters()).params == optim.Adam(m.parameters()).params
+
+
+def test_clip_grad_norm_returns_a_float_with_item_and_can_refuse_a_nonfinite_norm():
+    a = P([0.0, 0.0], [3.0, 4.0])
+    total = optim.clip_grad_norm_([a], 1.0, foreach=None)
+    assert isinstance(total, float) and total.item() == pytest.approx(5.0)
+    assert optim.clip_grad_norm_([P([0.0])], 1.0).item() == 0.0  # no grads
+    b = P([0.0, 0.0], [np.nan, 1.0])
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of order 2.0 of "
+                                           "the gradients is nan"):
+        optim.clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)
+    assert b.grad[1] == 1.0 and a.grad[0] == pytest.approx(0.6)  # unchanged by the refusal
+    with pytest.raises(TypeError, match="error_if_nonfinite must be True or False"):
+        optim.clip_grad_norm_([a], 1.0, error_if_nonfinite="yes")

@@ -278,6 +278,14 @@ def test_live_cells_without_bias_against_torch(kind, kw):
     live_compare(kind, kw, B=2, T=1, I=4, H=5, dtype=np.float64, rtol=1e-9, atol=1e-12)
 
 
+def test_live_dropout_of_one_between_layers_against_torch():
+    # in training both drop everything between the layers, so the outputs can be compared
+    for kind in ("LSTM", "GRU", "RNN"):
+        ours = live_compare(kind, dict(num_layers=2, dropout=1.0), B=3, T=4, I=4, H=5,
+                            dtype=np.float64, rtol=1e-9, atol=1e-12)
+        assert ours.training
+
+
 def _fast_paths_apply(kind, kw, B, H):
     """The engine's size-dependent paths this size takes (asserted, so that a change of
     sizes or thresholds cannot quietly leave them untested): the release of a step's

@@ -78,12 +78,13 @@ def test_forget_bias_must_be_a_finite_number(bad):
 def test_dropout_that_is_not_a_number_is_refused_by_name():
     # was a TypeError from '<=' naming neither the layer nor the argument
     for bad, shown in (("a", "'a'"), (None, "None"), ([0.1], r"\[0.1\]")):
-        with pytest.raises(ValueError, match=f"LSTM: dropout must be in \\[0, 1\\), got {shown}"):
+        with pytest.raises(ValueError, match=f"LSTM: dropout must be in \\[0, 1\\], got {shown}"):
             nn.LSTM(3, 4, num_layers=2, dropout=bad)
-    with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\), got 1.0"):
-        nn.GRU(3, 4, dropout=1.0)
+    with pytest.raises(ValueError, match=r"GRU: dropout must be in \[0, 1\], got 1.01"):
+        nn.GRU(3, 4, dropout=1.01)
+    assert nn.GRU(3, 4, num_layers=2, dropout=1.0).dropout == 1.0  # as torch: all dropped
     assert nn.GRU(3, 4, num_layers=2, dropout=np.float64(0.25)).dropout == 0.25
-    with pytest.raises(ValueError, match=r"LSTM: dropout must be in \[0, 1\), got True"):
+    with pytest.raises(ValueError, match=r"LSTM: dropout must be in \[0, 1\], got True"):
         nn.LSTM(3, 4, num_layers=2, dropout=True)  # as torch
     # any real number is stored as a float, as torch does; a Fraction was stored as given
     # and then refused by Dropout, naming Dropout and leaving the layer saying dropout=1/2
@@ -107,7 +108,7 @@ def test_dropout_set_after_construction_takes_effect_as_in_torch():
     assert not np.allclose(lstm(x)[0].data, plain)                 # dropped between layers
     np.testing.assert_array_equal(lstm.eval()(x)[0].data, plain)   # eval: off
     lstm.train()
-    with pytest.raises(ValueError, match=r"LSTM: dropout must be in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"LSTM: dropout must be in \[0, 1\], got 1.5"):
         lstm.dropout = 1.5
     assert lstm.dropout == 0.5                                      # refused: nothing changed
     lstm.eval()

@@ -108,21 +108,24 @@ def mse_loss(pred, target):
 
 
 def check_dropout_p(who, p):
-    """p, if it is a number in [0, 1); else an OpError (a ValueError) naming `who`."""
+    """p, if it is a number in [0, 1]; else an OpError (a ValueError) naming `who`."""
     if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= p < 1.0:
-        raise OpError(f"{who}: p must be a number in [0, 1), got {p!r}")
+            or not 0.0 <= p <= 1.0:
+        raise OpError(f"{who}: p must be a number in [0, 1], got {p!r}")
     return p
 
 
-def dropout(x, p, training=True, rng=None):
+def dropout(x, p=0.5, training=True, rng=None):
     """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout,
-    as torch). The identity when not training or p = 0."""
+    as torch). The identity when not training or p = 0; all zeros at p = 1, as torch."""
     _tensor("dropout", x)  # in eval mode too: a layer gives back what it takes in either mode
     check_dropout_p("dropout", p)
     if not training or p == 0.0:
         return x
-    rng = default_rng() if rng is None else rng
-    keep = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
+    if p == 1.0:  # nothing kept (the scale 1/(1−p) would make 0/0)
+        keep = np.zeros(x.shape, x.dtype)
+    else:
+        rng = default_rng() if rng is None else rng
+        keep = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
     return x * _constant(keep, "dropout mask")  # named for the graph and the stepper
 

@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from . import functional as F
+from .optim import _zero_grads
 from .tensor import OpError, Tensor, _float_dtype, _torch_kind, default_rng
 
 
@@ -190,9 +191,10 @@ class Module:
         """Set evaluation mode (dropout off); returns self."""
         return self.train(False)
 
-    def zero_grad(self):
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Every parameter's .grad to None, as torch by default; with set_to_none=False the
+        grads there are are filled with zeros in place."""
+        _zero_grads(self.parameters(), set_to_none, f"{type(self).__name__}.zero_grad")
 
     # --- repr ----------------------------------------------------------------------------
     def extra_repr(self):
@@ -371,7 +373,7 @@ class Dropout(Module):
     """Zero each element with probability p in training, scaling the rest by 1/(1−p).
 
     Args:
-        p: drop probability in [0, 1). Defaults to 0.5.
+        p: drop probability in [0, 1] (1 drops everything, as torch). Defaults to 0.5.
         rng: np.random.Generator for the masks. Defaults to the one `manual_seed` sets.
     """
 

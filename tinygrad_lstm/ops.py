@@ -489,8 +489,17 @@ class Transpose(Function):
             n = x.ndim
             if not all(isinstance(a, (int, np.integer)) and -n <= a < n for a in axes) \
                     or sorted(a % n for a in axes) != list(range(n)):
+                hint = ""
+                if len(axes) == 2 and n > 2 and all(isinstance(a, (int, np.integer))
+                                                    and -n <= a < n for a in axes) \
+                        and axes[0] % n != axes[1] % n:  # torch's transpose(d0, d1): a swap
+                    swap = list(range(n))
+                    i, j = axes[0] % n, axes[1] % n
+                    swap[i], swap[j] = j, i
+                    hint = (f"; to swap two axes as torch's transpose{tuple(axes)} does, write "
+                            f"permute{tuple(swap)}")
                 raise OpError(f"transpose: {x.shape}: axes {tuple(axes)} are not a permutation "
-                              f"of {n} axes")
+                              f"of {n} axes{hint}")
             axes = tuple(int(a) % n for a in axes)  # backward inverts them: no negatives
         self.saved = axes
         return np.transpose(x, axes)

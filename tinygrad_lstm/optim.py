@@ -37,6 +37,8 @@ def _collect(params, op):
     for i, p in enumerate(params):
         if id(p) in seen:
             continue
+        if type(p) is tuple and len(p) == 2 and isinstance(p[0], str):
+            p = p[1]  # a (name, parameter) pair: torch 2 takes model.named_parameters() too
         if isinstance(p, dict):  # torch's parameter groups
             raise TypeError(f"{op}: params[{i}] is a dict: parameter groups are not supported; "
                             "pass the parameters (one optimizer per group, if their "
@@ -51,6 +53,68 @@ def _collect(params, op):
     if not out:
         raise ValueError(f"{op}: params is an empty list")
     return out
+
+
+def _zero_grads(params, set_to_none, op):
+    """Module.zero_grad's and Optimizer.zero_grad's work (see there)."""
+    if not isinstance(set_to_none, (bool, np.bool_)):  # 'no' would read as True
+        raise TypeError(f"{op}: set_to_none must be True or False, got {set_to_none!r}")
+    for p in params:
+        if set_to_none:
+            p.grad = None
+        elif p.grad is not None:
+            p.grad[...] = 0
+
+
+class ParamGroup:
+    """An optimizer's one parameter group as torch's dict: "params" and each hyperparameter,
+    read from and written to the optimizer (a write is validated before it is made)."""
+
+    def __init__(self, opt):
+        self._opt = opt
+
+    def keys(self):
+        return ["params", *self._opt._hyper]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self.keys())
+
+    def __contains__(self, key):
+        return key in self.keys()
+
+    def __getitem__(self, key):
+        if key == "params":
+            return list(self._opt.params)
+        if key not in self._opt._hyper:
+            raise KeyError(f"{type(self._opt).__name__}: the param group has no {key!r} "
+                           f"(it has {', '.join(self.keys())})")
+        return getattr(self._opt, key)
+
+    def __setitem__(self, key, value):
+        opt, cls = self._opt, type(self._opt).__name__
+        if key not in opt._hyper:
+            raise KeyError(f"{cls}: the param group has no {key!r} to set (its "
+                           f"hyperparameters: {', '.join(opt._hyper)}); the parameters are "
+                           "fixed when the optimizer is made")
+        hyper = {k: getattr(opt, k) for k in opt._hyper}
+        hyper[key] = tuple(value) if key == "betas" else value
+        opt._check(hyper, f"{cls}.param_groups")
+        setattr(opt, key, hyper[key])
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def items(self):
+        return [(k, self[k]) for k in self.keys()]
+
+    def values(self):
+        return [self[k] for k in self.keys()]
+
+    def __repr__(self):
+        return repr(dict(self.items()))
 
 
 def _buf(st, key, data):
@@ -138,10 +202,16 @@ class Optimizer:
             raise ValueError(f"{op}: nesterov requires momentum > 0 and dampening = 0, "
                              f"got momentum={h['momentum']!r}, dampening={h['dampening']!r}")
 
-    def zero_grad(self):
-        """Set every parameter's .grad to None (torch's set_to_none=True)."""
-        for p in self.params:
-            p.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Set every parameter's .grad to None, as torch does by default; with
+        set_to_none=False, fill the grads there are with zeros in place."""
+        _zero_grads(self.params, set_to_none, f"{type(self).__name__}.zero_grad")
+
+    @property
+    def param_groups(self):
+        """torch's view of the hyperparameters, one group here: `for g in opt.param_groups:
+        g["lr"] *= 0.5` sets `opt.lr`, validated as assigning it is."""
+        return [ParamGroup(self)]
 
     def step(self):
         """Update, in place, every parameter whose .grad is not None."""
@@ -352,14 +422,17 @@ def _pnorm(x, p):
     return float(np.sum(np.abs(np.asarray(x, dtype=np.float64)) ** p) ** (1.0 / p))
 
 
-def clip_grad_norm_(params, max_norm, norm_type=2.0):
-    """Scale all grads in place so their joint norm is at most max_norm; return the norm before.
+def clip_grad_norm_(params, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale all grads in place so their joint norm is at most max_norm; return the norm before
+    (a numpy float64: a float with torch's `.item()`).
 
     The total is the norm_type-norm of the per-parameter norms (``inf``: the largest |g|).
     Grads are multiplied by ``max_norm / (total + 1e-6)`` only when that is < 1, as in torch.
     A non-finite total is returned as is and scales the grads as in torch: an inf total
     zeroes the finite grads, a NaN total makes every grad NaN (the step that follows is then
     visibly broken, not silently unclipped).
+    With error_if_nonfinite=True such a total raises instead, before any grad changes, as
+    torch's. `foreach` (how torch schedules its kernels) is taken and has no effect.
     Parameters with grad None are skipped; 0.0 is returned when none have a grad.
     """
     _real("clip_grad_norm_", "max_norm", max_norm)
@@ -368,14 +441,22 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0):
     max_norm, norm_type = float(max_norm), float(norm_type)
     _need("clip_grad_norm_", "max_norm", max_norm, max_norm >= 0, "non-negative")
     _need("clip_grad_norm_", "norm_type", norm_type, norm_type > 0, "positive (or inf)")
+    if not isinstance(error_if_nonfinite, (bool, np.bool_)):
+        raise TypeError(f"clip_grad_norm_: error_if_nonfinite must be True or False, got "
+                        f"{error_if_nonfinite!r}")
     grads = _grads(params, "clip_grad_norm_")
     if not grads:
-        return 0.0
+        return np.float64(0.0)
     if math.isinf(norm_type):
         # np.max, not max(): the builtin keeps 3.0 over a NaN that comes after it
         total = float(np.max([np.max(np.abs(g)) if g.size else 0.0 for g in grads]))
     else:
         total = _pnorm([_pnorm(g, norm_type) for g in grads], norm_type)
+    total = np.float64(total)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                           f"gradients is {total}, so they cannot be clipped (the grads are "
+                           "unchanged); pass error_if_nonfinite=False to scale them anyway")
     coef = max_norm / (total + 1e-6)
     if not coef >= 1:  # NaN included
         for g in grads:

@@ -177,9 +177,9 @@ class _RecurrentLayer(Module):
 
     def _check_dropout(self, p):
         """p as a float (torch stores float(dropout)); a ValueError naming the layer unless
-        it is a number in [0, 1) (a bool is refused, as torch refuses it)."""
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1), got {p!r}")
+        it is a number in [0, 1] (a bool is refused, as torch refuses it)."""
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {p!r}")
         return float(p)
 
     @property
