@@ -594,6 +594,8 @@ def test_named_parameters_are_taken_as_torch_2_takes_them():
     from tinygrad_lstm import nn
     m = nn.Linear(3, 2)
     assert optim.Adam(m.named_parameters()).params == optim.Adam(m.parameters()).params
+    tied = [("a", m.weight), ("b", m.weight), ("c", m.bias)]  # one weight under two names
+    assert optim.SGD(tied, lr=0.1).params == [m.weight, m.bias]
 
 
 def test_clip_grad_norm_returns_a_float_with_item_and_can_refuse_a_nonfinite_norm():

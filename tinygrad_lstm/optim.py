@@ -35,10 +35,10 @@ def _collect(params, op):
                         f"{type(params).__name__} module; pass model.parameters()")
     out, seen = [], set()
     for i, p in enumerate(params):
-        if id(p) in seen:
-            continue
         if type(p) is tuple and len(p) == 2 and isinstance(p[0], str):
             p = p[1]  # a (name, parameter) pair: torch 2 takes model.named_parameters() too
+        if id(p) in seen:
+            continue
         if isinstance(p, dict):  # torch's parameter groups
             raise TypeError(f"{op}: params[{i}] is a dict: parameter groups are not supported; "
                             "pass the parameters (one optimizer per group, if their "
