@@ -571,6 +571,22 @@ def test_load_state_dict_errors_name_the_key_and_shapes():
     assert lstm.weight_hh_l0.data is not other.weight_hh_l0.data  # copied, not shared
 
 
+def test_load_state_dict_errors_are_runtime_errors_too_as_torchs():
+    lstm = nn.LSTM(3, 4)
+    sd = lstm.state_dict()
+    bads = (dict(sd, extra=np.zeros(1)), dict(sd, weight_hh_l0=np.zeros((16, 5))),
+            dict(sd, weight_hh_l0=np.full((16, 4), "a")))
+    for bad, kind in zip(bads, (KeyError, ValueError, TypeError)):
+        with pytest.raises(RuntimeError) as e:  # what ported code catches
+            lstm.load_state_dict(bad)
+        assert isinstance(e.value, kind)  # and what it was before
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.LSTM(3, 4)
+    for bad in bads[:2]:  # torch raises a RuntimeError for each
+        with pytest.raises(RuntimeError):
+            theirs.load_state_dict({k: torch.tensor(v) for k, v in bad.items()})
+
+
 def test_layer_input_errors():
     lstm = nn.LSTM(3, 4, num_layers=2)
     with pytest.raises(ValueError, match=r"LSTM: x \(5, 2, 7\) has 7 features, expected input_size=3"):

@@ -37,6 +37,20 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 _MISSING = object()
 
 
+# load_state_dict's errors: what they are here (a key, a shape, a type) and a RuntimeError, as
+# all of torch's load_state_dict errors are, so that ported `except RuntimeError:` catches them
+class _LoadKeyError(KeyError, RuntimeError):
+    pass
+
+
+class _LoadShapeError(ValueError, RuntimeError):
+    pass
+
+
+class _LoadTypeError(TypeError, RuntimeError):
+    pass
+
+
 class Module:
     """Base class: Parameters and sub-Modules assigned as attributes are found by
     `named_parameters()` and `state_dict()`: the module's own Parameters in assignment order,
@@ -144,7 +158,9 @@ class Module:
         """Copy arrays into the Parameters (in place, keeping their dtype).
 
         Everything is checked before anything is written: with `strict`, a missing or
-        unexpected key is an error; a shape mismatch always is. Accepts torch tensors too.
+        unexpected key is an error (a KeyError); a shape mismatch always is (a ValueError), and
+        an array that is not numbers (a TypeError). Each is a RuntimeError too, as torch's
+        errors are, so code written for torch catches them. Accepts torch tensors too.
         Returns (missing_keys, unexpected_keys), a named tuple of key lists, as torch.
         """
         own = OrderedDict(self._named_tensors())
@@ -157,7 +173,7 @@ class Module:
                 parts.append(f"missing keys {missing}")
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
-            raise KeyError(f"{cls}.load_state_dict: {'; '.join(parts)}")
+            raise _LoadKeyError(f"{cls}.load_state_dict: {'; '.join(parts)}")
         arrays = {}
         for k, p in own.items():
             if k not in state_dict:
@@ -170,11 +186,11 @@ class Module:
                 value = value.numpy()
             value = np.asarray(getattr(value, "data", value))
             if value.shape != p.shape:
-                raise ValueError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} in the "
-                                 f"state dict, expected {p.shape}")
+                raise _LoadShapeError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} "
+                                      f"in the state dict, expected {p.shape}")
             if value.dtype.kind not in "biuf":  # copyto would fail half-way through the copy
-                raise TypeError(f"{cls}.load_state_dict: {k!r} has dtype {value.dtype} in the "
-                                f"state dict, expected numbers ({p.dtype})")
+                raise _LoadTypeError(f"{cls}.load_state_dict: {k!r} has dtype {value.dtype} "
+                                     f"in the state dict, expected numbers ({p.dtype})")
             arrays[k] = value
         for k, value in arrays.items():
             np.copyto(own[k].data, value, casting="unsafe")
