@@ -9,6 +9,7 @@ import sysconfig
 import numpy as np
 import pytest
 
+import tinygrad_lstm.functional as F
 from tinygrad_lstm import GradcheckError, OpError, Tensor, gradcheck, nn, no_grad, scope, toposort
 from tinygrad_lstm.tensor import Function
 
@@ -970,9 +971,6 @@ def test_operands_and_arguments_that_are_not_numbers_are_refused_by_name():
     (found by the review helper): `x ** None` gave NaNs and `x ** "2"` parsed the string;
     randn with an integer dtype cut the normals to integers and returned float32; a float or
     bool axis; a number as a Function's input; a string or complex upstream gradient."""
-    from tinygrad_lstm.tensor import Function
-    import tinygrad_lstm.functional as F
-
     x = Tensor(np.array([0.5, 2.0, 3.0]), requires_grad=True)
     for bad in (None, "2", 1j):
         with pytest.raises(TypeError, match=f"^pow: a Tensor \\(3,\\) and a {type(bad).__name__}"):
@@ -983,7 +981,7 @@ def test_operands_and_arguments_that_are_not_numbers_are_refused_by_name():
             f()
     for make in (Tensor.randn, Tensor.uniform, Tensor.zeros, Tensor.ones):
         with pytest.raises(TypeError, match=f"^Tensor.{make.__name__}: dtype int64 is not "
-                                            "supported; use float32 or float64"):
+                                            "supported; use np.float32 or np.float64"):
             make(2, 3, dtype=np.int64)
         assert make(2, dtype=None).dtype == np.float32 and make(2, dtype="float64").dtype == np.float64
     m = Tensor(np.ones((2, 4)), requires_grad=True)
@@ -1102,7 +1100,8 @@ def test_reductions_splits_and_joins_take_torchs_dim_and_keepdim():
     x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
     same = [(x.sum(dim=1), x.sum(axis=1)), (x.sum(dim=(0, 2), keepdim=True), x.sum((0, 2), True)),
             (x.mean(dim=-1, keepdim=True), x.mean(-1, keepdims=True)),
-            (x.sum(keepdim=True), x.sum(keepdims=True)),
+            (x.sum(keepdim=True), x.sum(keepdims=True)), (x.sum(), x.sum(None, False)),
+            (x.max(axis=2, keepdim=True), x.max(2, True)), (x.chunk(3)[0], x.chunk(3, 0)[0]),
             (Tensor.cat([x, x], dim=1), Tensor.cat([x, x], axis=1)),
             (Tensor.stack([x, x], dim=2), Tensor.stack([x, x], 2))]
     same += list(zip(x.chunk(2, dim=2), x.chunk(2, axis=2)))
@@ -1120,8 +1119,76 @@ def test_reductions_splits_and_joins_take_torchs_dim_and_keepdim():
     (lambda x: Tensor.cat([x], 1, dim=1), "cat: got both axis and dim"),
     (lambda x: Tensor.stack([x], 1, dim=0), "stack: got both axis and dim"),
     (lambda x: x.max(dim=1), r"max: takes axis, not dim.*\(values, indices\).*max\(axis=1\)"),
+    # given explicitly as its default value, the numpy argument still conflicts
+    (lambda x: x.chunk(2, 0, dim=2), "chunk: got both axis and dim"),
+    (lambda x: x.sum(None, dim=1), "sum: got both axis and dim"),
+    (lambda x: x.sum(1, False, keepdim=True), "sum: got both keepdims and keepdim"),
+    (lambda x: x.max(1, False, keepdim=True), "max: got both keepdims and keepdim"),
+    (lambda x: Tensor.cat([x], 0, dim=1), "cat: got both axis and dim"),
+    (lambda x: Tensor.stack([x], axis=0, dim=1), "stack: got both axis and dim"),
+    (lambda x: F.softmax(x, -1, dim=0), "softmax: got both axis and dim"),
 ])
 def test_axis_and_dim_together_and_max_with_dim_are_refused(call, match):
     x = Tensor(np.ones((2, 3, 4)), requires_grad=True)
     with pytest.raises(TypeError, match=match):
         call(x)
+
+
+# --- comparisons, truth and conversions, as torch's (they were identity, len() and errors) ---
+
+
+def test_comparisons_are_elementwise_numpy_bool_arrays_and_index_a_tensor():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    np.testing.assert_array_equal(x == Tensor([1.0, 0.0, 3.0]), [True, False, True])
+    np.testing.assert_array_equal(x != 2.0, [True, False, True])
+    np.testing.assert_array_equal(x > 1.5, [False, True, True])
+    np.testing.assert_array_equal(x >= 2.0, [False, True, True])
+    np.testing.assert_array_equal(x < np.array([2.0, 2.0, 2.0]), [True, False, False])
+    np.testing.assert_array_equal(x <= 1.0, [True, False, False])
+    y = x[x > 1.5]  # a bool mask indexes, and the gradient goes to the picked entries
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0])
+    assert (x == x).all() and x in {x} and len({x, Tensor([1.0, 2.0, 3.0])}) == 2  # hash: id
+
+
+def test_truth_of_a_tensor_is_its_one_value_or_refused():
+    assert not Tensor([0.0]) and Tensor(2.0) and not Tensor([[0.0]])
+    for many in (Tensor([0.0, 0.0]), Tensor(np.zeros((0,)))):
+        with pytest.raises(RuntimeError, match=r"bool: the truth value of a tensor of shape "
+                                               r"\((2|0),\) is ambiguous"):
+            bool(many)
+
+
+def test_one_element_tensors_convert_to_numbers_and_format_as_torchs():
+    loss = Tensor(np.float64(1.23456), requires_grad=True) * 1.0
+    assert float(loss) == pytest.approx(1.23456) and int(Tensor([3.7])) == 3
+    assert f"{loss:.3f}" == "1.235" and f"{loss}" == repr(loss)
+    with pytest.raises(TypeError, match=r"float: only a one-element tensor converts to a Python "
+                                        r"number; this one has shape \(2,\)"):
+        float(Tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="format: only a one-element tensor"):
+        f"{Tensor([1.0, 2.0]):.2f}"
+    with pytest.raises(TypeError, match="only integer tensors can be used as an index"):
+        [1, 2, 3][Tensor(1.0)]
+
+
+def test_numpy_takes_a_tensors_values_unless_it_requires_grad():
+    t = Tensor([1.0, 2.0])
+    assert np.asarray(t) is t.data and np.asarray(t, np.float64).dtype == np.float64
+    assert np.mean([Tensor(1.0), Tensor(3.0)]) == 2.0 and np.float32(Tensor(2.0)) == 2.0
+    with pytest.raises(RuntimeError, match=r"numpy: the tensor of shape \(2,\) requires grad"):
+        np.asarray(Tensor([1.0, 2.0], requires_grad=True))
+    assert type(np.ones(2, np.float32) * Tensor([1.0, 2.0], requires_grad=True)) is Tensor
+
+
+def test_a_torch_tensor_becomes_a_tensor_of_its_dtype():
+    torch = pytest.importorskip("torch")
+    assert Tensor(torch.zeros(2, dtype=torch.float64)).dtype == np.float64  # was float32
+    assert Tensor(torch.zeros(2)).dtype == np.float32
+    np.testing.assert_array_equal(Tensor(torch.arange(3)).data, [0.0, 1.0, 2.0])
+    with pytest.raises(TypeError, match=r"Tensor: a torch.Tensor that requires grad; pass "
+                                        r"t.detach\(\)"):
+        Tensor(torch.ones(2, requires_grad=True))
+    with pytest.raises(TypeError, match=r"Linear: dtype torch.float64 \(torch's\) is not "
+                                        "supported; use np.float32 or np.float64"):
+        nn.Linear(3, 2, dtype=torch.float64)

@@ -70,6 +70,8 @@ def test_cross_entropy_in_torch_layout_says_where_the_classes_go():
     logits = Tensor(np.zeros((2, 5, 3)))  # torch's (N, C, T) with targets (N, T)
     with pytest.raises(OpError, match=r"classes go in the last axis here.*permute\(0, 2, 1\)"):
         F.cross_entropy(logits, np.zeros((2, 3), int))
+    with pytest.raises(OpError, match=r"permute\(0, 2, 3, 1\)"):  # (N, C, H, W) as torch's
+        F.cross_entropy(Tensor(np.zeros((2, 5, 3, 4))), np.zeros((2, 3, 4), int))
     with pytest.raises(OpError) as e:  # a plain mismatch gets no such hint
         F.cross_entropy(logits, np.zeros((2, 4), int))
     assert "last axis" not in str(e.value)

@@ -563,13 +563,16 @@ def test_zero_grad_set_to_none_false_zeroes_in_place_as_torch():
     assert m.weight.grad is None
     with pytest.raises(TypeError, match="SGD.zero_grad: set_to_none must be True or False"):
         opt.zero_grad(set_to_none="no")
+    a.grad, b.grad = np.ones(2), np.broadcast_to(np.ones(1), (1,))  # b's is read-only
+    opt.zero_grad(set_to_none=False)  # failed half-way, a's zeroed and b's not
+    assert not a.grad.any() and not b.grad.any() and b.grad.flags.writeable
 
 
 def test_param_groups_read_and_write_the_hyperparameters():
     a = P([1.0, 2.0], [1.0, 1.0])
     opt = optim.SGD([a], lr=0.1, momentum=0.9)
     (group,) = opt.param_groups
-    assert group["params"] == [a] and group["lr"] == 0.1 and "momentum" in group
+    assert group["params"] == (a,) and group["lr"] == 0.1 and "momentum" in group
     assert list(group) == ["params", "lr", "momentum", "dampening", "weight_decay", "nesterov"]
     for g in opt.param_groups:  # torch's hand-written decay
         g["lr"] *= 0.5
@@ -580,14 +583,33 @@ def test_param_groups_read_and_write_the_hyperparameters():
         group["lr"] = -1
     with pytest.raises(ValueError, match="nesterov requires momentum > 0"):
         optim.SGD([a], lr=0.1, momentum=0.9, nesterov=True).param_groups[0]["momentum"] = 0.0
-    with pytest.raises(KeyError, match="no 'betas' to set"):
-        group["betas"] = (0.9, 0.99)
-    with pytest.raises(KeyError, match="no 'params' to set"):
+    with pytest.raises(KeyError, match="'params' cannot be set"):
         group["params"] = []
     assert opt.lr == 0.05  # refused: nothing changed
     adam = optim.Adam([a])
     adam.param_groups[0]["betas"] = [0.8, 0.99]
     assert adam.betas == (0.8, 0.99)
+    with pytest.raises(ValueError, match=r"Adam.param_groups: betas must be a pair \(beta1, "
+                                         r"beta2\), got 0.9"):
+        adam.param_groups[0]["betas"] = 0.9
+
+
+def test_param_groups_keep_a_schedulers_keys_and_update_all_or_nothing():
+    opt = optim.Adam([P([1.0], [1.0])], lr=0.01)
+    g = opt.param_groups[0]
+    assert g.setdefault("initial_lr", g["lr"]) == 0.01
+    opt.lr = 0.005
+    assert opt.param_groups[0]["initial_lr"] == 0.01 and "initial_lr" in g.copy()
+    g.update(lr=0.5, weight_decay=0.1)
+    assert (opt.lr, opt.weight_decay) == (0.5, 0.1)
+    with pytest.raises(ValueError, match="Adam.param_groups: eps must be non-negative, got -1"):
+        g.update({"lr": 0.2}, eps=-1)
+    assert (opt.lr, opt.eps) == (0.5, 1e-8)  # all or nothing
+    assert g.pop("initial_lr") == 0.01 and "initial_lr" not in g and g.pop("x", 3) == 3
+    with pytest.raises(KeyError, match="'lr' cannot be removed"):
+        g.pop("lr")
+    with pytest.raises(KeyError, match="the param group has no 'nope'"):
+        g["nope"]
 
 
 def test_named_parameters_are_taken_as_torch_2_takes_them():

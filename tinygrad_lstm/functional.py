@@ -25,16 +25,17 @@ def _shifted(op, x, axis):
     return x - x.max(axis=axis, keepdims=True).detach().named("max x")
 
 
-def softmax(x, axis=-1, *, dim=_UNSET):
-    """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x), along `axis` (torch's `dim`)"""
+def softmax(x, axis=_UNSET, *, dim=_UNSET):
+    """softmax(x)ᵢ = exp(xᵢ − max x) / Σⱼ exp(xⱼ − max x), along `axis` (torch's `dim`;
+    default −1)"""
     axis = _alias("softmax", "axis", axis, "dim", dim, -1)
     e = _shifted("softmax", x, axis).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis=-1, *, dim=_UNSET):
+def log_softmax(x, axis=_UNSET, *, dim=_UNSET):
     """log_softmax(x) = z − log Σ exp(z), with z = x − max x so exp never overflows; along
-    `axis` (torch's `dim`)."""
+    `axis` (torch's `dim`; default −1)."""
     axis = _alias("log_softmax", "axis", axis, "dim", dim, -1)
     z = _shifted("log_softmax", x, axis)
     return z - z.exp().sum(axis=axis, keepdims=True).log()
@@ -53,10 +54,11 @@ def cross_entropy(logits, targets):
     _tensor("cross_entropy", logits)
     targets = integer_ids("cross_entropy", "targets", targets, OpError)
     if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
-        torch_layout = logits.ndim > 2 and targets.shape == logits.shape[:1] + logits.shape[2:]
-        hint = ("; the classes go in the last axis here, torch's (N, C, d…) puts them in axis 1: "
-                "move them last first (logits.permute(0, 2, 1) for (N, C, T))"
-                if torch_layout else "")
+        hint = ""
+        if logits.ndim > 2 and targets.shape == logits.shape[:1] + logits.shape[2:]:
+            last = (0, *range(2, logits.ndim), 1)  # axis 1 moved to the end
+            hint = ("; the classes go in the last axis here, torch's (N, C, d…) puts them in "
+                    f"axis 1: move them last first, logits.permute{last}")
         raise OpError(f"cross_entropy: logits {logits.shape} and targets {targets.shape}: "
                       f"expected targets of shape logits.shape[:-1]{hint}")
     num_classes = logits.shape[-1]

@@ -63,18 +63,30 @@ def _zero_grads(params, set_to_none, op):
         if set_to_none:
             p.grad = None
         elif p.grad is not None:
-            p.grad[...] = 0
+            g = p.grad
+            if isinstance(g, np.ndarray) and g.flags.writeable:
+                g[...] = 0  # in place, as torch's zero_()
+            else:  # a read-only or broadcast array (one a user set): new zeros instead
+                p.grad = np.zeros(np.shape(g), getattr(g, "dtype", p.data.dtype))
 
 
 class ParamGroup:
-    """An optimizer's one parameter group as torch's dict: "params" and each hyperparameter,
-    read from and written to the optimizer (a write is validated before it is made)."""
+    """An optimizer's one parameter group, as torch's dict: "params" (the parameters, a
+    tuple: they are fixed when the optimizer is made), each hyperparameter, read from and
+    written to the optimizer (a write is validated before it is made), and any other key a
+    scheduler keeps there ("initial_lr"), kept with the optimizer."""
 
     def __init__(self, opt):
         self._opt = opt
 
+    def _extra(self):
+        opt = self._opt
+        if "_group_extra" not in vars(opt):
+            opt._group_extra = {}
+        return opt._group_extra
+
     def keys(self):
-        return ["params", *self._opt._hyper]
+        return ["params", *self._opt._hyper, *self._extra()]
 
     def __iter__(self):
         return iter(self.keys())
@@ -86,32 +98,81 @@ class ParamGroup:
         return key in self.keys()
 
     def __getitem__(self, key):
+        opt = self._opt
         if key == "params":
-            return list(self._opt.params)
-        if key not in self._opt._hyper:
-            raise KeyError(f"{type(self._opt).__name__}: the param group has no {key!r} "
-                           f"(it has {', '.join(self.keys())})")
-        return getattr(self._opt, key)
+            return tuple(opt.params)
+        if key in opt._hyper:
+            return getattr(opt, key)
+        if key in self._extra():
+            return self._extra()[key]
+        raise KeyError(f"{type(opt).__name__}: the param group has no {key!r} "
+                       f"(it has {', '.join(map(str, self.keys()))})")
 
     def __setitem__(self, key, value):
         opt, cls = self._opt, type(self._opt).__name__
+        if key == "params":
+            raise KeyError(f"{cls}: the param group's 'params' cannot be set; the parameters "
+                           "are fixed when the optimizer is made")
         if key not in opt._hyper:
-            raise KeyError(f"{cls}: the param group has no {key!r} to set (its "
-                           f"hyperparameters: {', '.join(opt._hyper)}); the parameters are "
-                           "fixed when the optimizer is made")
+            self._extra()[key] = value  # a scheduler's own record: torch keeps any key
+            return
         hyper = {k: getattr(opt, k) for k in opt._hyper}
-        hyper[key] = tuple(value) if key == "betas" else value
+        hyper[key] = tuple(value) if key == "betas" and isinstance(value, list) else value
         opt._check(hyper, f"{cls}.param_groups")
         setattr(opt, key, hyper[key])
 
+    def __delitem__(self, key):
+        if key not in self._extra():
+            raise KeyError(f"{type(self._opt).__name__}: the param group's {key!r} cannot be "
+                           "removed" + ("" if key in self else " (there is none)"))
+        del self._extra()[key]
+
     def get(self, key, default=None):
         return self[key] if key in self else default
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, other=(), **more):
+        """Every key set as `group[key] = value` would: hyperparameters validated together
+        first, so a bad one leaves the optimizer unchanged."""
+        new = {**dict(other), **more}
+        opt = self._opt
+        if "params" in new:
+            self["params"] = new["params"]  # refused, naming it
+        hyper = {k: getattr(opt, k) for k in opt._hyper}
+        hyper.update({k: tuple(v) if k == "betas" and isinstance(v, list) else v
+                      for k, v in new.items() if k in opt._hyper})
+        opt._check(hyper, f"{type(opt).__name__}.param_groups")
+        for k, v in new.items():
+            if k in opt._hyper:
+                setattr(opt, k, hyper[k])
+            else:
+                self._extra()[k] = v
+
+    def pop(self, key, *default):
+        if key in self._extra():
+            return self._extra().pop(key)
+        if key not in self and default:
+            return default[0]
+        del self[key]  # refused, naming it
 
     def items(self):
         return [(k, self[k]) for k in self.keys()]
 
     def values(self):
         return [self[k] for k in self.keys()]
+
+    def copy(self):
+        return dict(self.items())
+
+    def __eq__(self, other):
+        return dict(self.items()) == (dict(other.items()) if isinstance(other, ParamGroup)
+                                      else other)
+
+    __hash__ = None
 
     def __repr__(self):
         return repr(dict(self.items()))
@@ -194,7 +255,8 @@ class Optimizer:
                 if name != "dampening":
                     _need(op, name, h[name], h[name] >= 0, "non-negative")
         if "betas" in h:
-            _need(op, "betas", h["betas"], len(h["betas"]) == 2, "a pair (beta1, beta2)")
+            _need(op, "betas", h["betas"], isinstance(h["betas"], (tuple, list))
+                  and len(h["betas"]) == 2, "a pair (beta1, beta2)")
             for k, b in enumerate(h["betas"]):
                 _real(op, f"betas[{k}]", b)
                 _need(op, f"betas[{k}]", b, 0 <= b < 1, "in [0, 1)")

@@ -308,8 +308,10 @@ def _float_dtype(dtype, who):
     except TypeError:  # not a dtype at all ("bogus")
         dt = None
     if dt is None or dt not in _FLOATS:
-        raise TypeError(f"{who}: dtype {dtype if dt is None else dt} is not supported; "
-                        "use float32 or float64")
+        shown = dtype if dt is None else dt
+        if type(dtype).__module__ == "torch":  # torch.float64 is not numpy's dtype
+            shown = f"{dtype} (torch's)"
+        raise TypeError(f"{who}: dtype {shown} is not supported; use np.float32 or np.float64")
     return dt
 
 
@@ -344,15 +346,25 @@ def _int_axis(op, axis, shape):
 # torch's names for an axis and keepdims, taken as keyword aliases by the reductions, splits,
 # joins and softmaxes: `x.sum(dim=1)`, `x.chunk(4, dim=1)`, `Tensor.cat(xs, dim=1)` port as
 # written. Not by max, whose torch form with a dim returns (values, indices): a pair unpacked
-# from a values-only result would be wrong without an error.
-_UNSET = object()
+# from a values-only result would be wrong without an error. The numpy argument's default is
+# this marker too, so that one given explicitly, even as its default value (`chunk(2, 0,
+# dim=1)`), is told from one left out.
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<default>"
+
+
+_UNSET = _Unset()
 
 
 def _alias(op, numpy_name, value, torch_name, alias, default):
-    """`value` (numpy's argument) or `alias` (torch's name for it), not both."""
+    """`value` (numpy's argument) or `alias` (torch's name for it), not both; `default` when
+    neither is given."""
     if alias is _UNSET:
-        return value
-    if value is not default:
+        return default if value is _UNSET else value
+    if value is not _UNSET:
         raise TypeError(f"{op}: got both {numpy_name} and {torch_name}; they are one argument "
                         f"(numpy's name and torch's)")
     return alias
@@ -375,6 +387,11 @@ def _as_array(data, dtype, who="Tensor"):
         dtype = _float_dtype(dtype, who)
     if isinstance(data, Tensor):
         data = data.data
+    elif _torch_kind(data):  # as an array, its dtype kept (the list path made float64 float32)
+        if getattr(data, "requires_grad", False):
+            raise TypeError(f"{who}: a {_torch_kind(data)} that requires grad; pass "
+                            "t.detach() (its values, without torch's graph)")
+        data = np.asarray(data.detach().cpu())
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)
     else:
@@ -399,6 +416,11 @@ def _as_array(data, dtype, who="Tensor"):
     if dtype is None:
         dtype = arr.dtype if kind == "f" else np.dtype(np.float32)
     return np.array(arr, dtype=dtype, copy=True)
+
+
+def _compared(other):
+    """The other side of a comparison: a Tensor's values, or what numpy makes of it."""
+    return other.data if isinstance(other, Tensor) else other
 
 
 class Tensor:
@@ -528,6 +550,64 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(self.data)))
 
+    # Comparisons are not differentiable: they give numpy bool arrays (torch gives bool tensors,
+    # which this package has none of), so `x[x > 0]`, `(pred == y).mean()` and `mask.any()`
+    # work. Without them `==` was identity, `x == y` False for equal values without a word.
+    def __eq__(self, other):
+        return self.data == _compared(other)
+
+    def __ne__(self, other):
+        return self.data != _compared(other)
+
+    def __lt__(self, other):
+        return self.data < _compared(other)
+
+    def __le__(self, other):
+        return self.data <= _compared(other)
+
+    def __gt__(self, other):
+        return self.data > _compared(other)
+
+    def __ge__(self, other):
+        return self.data >= _compared(other)
+
+    def __bool__(self):
+        """The truth of a one-element tensor; refused for more, as torch and numpy refuse it
+        (it was len() > 0, so `if Tensor([0.0])` read as True)."""
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: the truth value of a tensor of shape {self.shape} is "
+                               "ambiguous; use (x != 0).any() or .all()")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self._scalar("float"))
+
+    def __int__(self):
+        return int(self._scalar("int"))
+
+    def __index__(self):  # torch refuses floats as indices too
+        raise TypeError("only integer tensors can be used as an index, and a Tensor holds "
+                        "floats; use int(x) for a one-element tensor")
+
+    def __format__(self, spec):
+        """A format spec formats the value of a one-element tensor (f"{loss:.3f}"), as torch;
+        an empty one gives the repr."""
+        return format(self._scalar("format"), spec) if spec else repr(self)
+
+    def __array__(self, dtype=None, copy=None):
+        """What numpy makes of a tensor (np.asarray(t), np.mean([l1, l2])): its data, refused
+        when it requires grad, as .numpy() is."""
+        data = self.numpy()
+        if dtype is not None:
+            data = data.astype(dtype)
+        return data.copy() if copy else data
+
+    def _scalar(self, op):
+        if self.data.size != 1:
+            raise TypeError(f"{op}: only a one-element tensor converts to a Python number; "
+                            f"this one has shape {self.shape}")
+        return self.data.item()
+
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, "
@@ -607,8 +687,8 @@ class Tensor:
                           "no silent upcasting: create the operands with one dtype")
         try:
             arr = np.asarray(other)
-        except (ValueError, TypeError):  # e.g. a tuple of Tensors
-            arr = None
+        except (ValueError, TypeError, RuntimeError):  # a tuple of Tensors (which refuse
+            arr = None                                   # numpy when they require grad)
         # numpy would make None a NaN (float32) and a string a float or an error of its own
         if arr is None or arr.dtype.kind not in "biuf":
             raise TypeError(f"{op}: a Tensor {self.shape} and a {type(other).__name__}: the "
@@ -771,28 +851,27 @@ class Tensor:
     def log(self):
         return _unary(Log, self)
 
-    def sum(self, axis=None, keepdims=False, *, dim=_UNSET, keepdim=_UNSET):
-        """Σ over `axis` (an int, a tuple, or None for all); torch's `dim`/`keepdim` work too."""
-        if dim is not _UNSET or keepdim is not _UNSET:
-            axis = _alias("sum", "axis", axis, "dim", dim, None)
-            keepdims = _alias("sum", "keepdims", keepdims, "keepdim", keepdim, False)
-        return Sum.apply(self, axis=axis, keepdims=keepdims)
+    def sum(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
+        """Σ over `axis` (an int, a tuple, or None for all, the default), keeping the summed
+        axes as length 1 with `keepdims` (default False); or torch's `dim` and `keepdim`."""
+        return Sum.apply(self, axis=_alias("sum", "axis", axis, "dim", dim, None),
+                         keepdims=_alias("sum", "keepdims", keepdims, "keepdim", keepdim, False))
 
-    def mean(self, axis=None, keepdims=False, *, dim=_UNSET, keepdim=_UNSET):
-        """The mean over `axis` (an int, a tuple, or None for all); torch's `dim`/`keepdim`
-        work too."""
-        if dim is not _UNSET or keepdim is not _UNSET:
-            axis = _alias("mean", "axis", axis, "dim", dim, None)
-            keepdims = _alias("mean", "keepdims", keepdims, "keepdim", keepdim, False)
-        return Mean.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
+        """The mean over `axis` (an int, a tuple, or None for all, the default), with
+        `keepdims` (default False); or torch's `dim` and `keepdim`."""
+        return Mean.apply(self, axis=_alias("mean", "axis", axis, "dim", dim, None),
+                          keepdims=_alias("mean", "keepdims", keepdims, "keepdim", keepdim,
+                                          False))
 
-    def max(self, axis=None, keepdims=False, *, dim=_UNSET):
+    def max(self, axis=None, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
         """The largest values over `axis` (numpy's amax, torch's amax): values only, and a tie
-        shares the gradient equally."""
+        shares the gradient equally. `keepdims` (default False) or torch's `keepdim`."""
         if dim is not _UNSET:  # refused by name: see _UNSET
             raise TypeError("max: takes axis, not dim: torch's max(dim=d) returns (values, "
                             "indices), this returns the values only, as torch.amax; write "
                             f"max(axis={dim!r})")
+        keepdims = _alias("max", "keepdims", keepdims, "keepdim", keepdim, False)
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
@@ -901,11 +980,11 @@ class Tensor:
         except (IndexError, ValueError, TypeError) as e:
             raise OpError(f"setitem: {x.shape}[{index!r}] = {y.shape}: {e}") from None
 
-    def chunk(self, n, axis=0, *, dim=_UNSET):
-        """Split into `n` pieces along `axis` (torch's `dim`), each ceil(size/n) long (the last
-        may be shorter), as torch.chunk. Each piece is its own node, so an LSTM's four gates
-        stay visible."""
-        if dim is not _UNSET:
+    def chunk(self, n, axis=_UNSET, *, dim=_UNSET):
+        """Split into `n` pieces along `axis` (torch's `dim`; default 0), each ceil(size/n)
+        long (the last may be shorter), as torch.chunk. Each piece is its own node, so an
+        LSTM's four gates stay visible."""
+        if axis is _UNSET or dim is not _UNSET:  # (the layers pass axis: one test a step)
             axis = _alias("chunk", "axis", axis, "dim", dim, 0)
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
         _int_axis("chunk", axis, shape)
@@ -915,11 +994,10 @@ class Tensor:
             return self._pieces((0,) * int(n), axis, shape)
         return self._pieces(int(-(-shape[axis] // n)), axis, shape)
 
-    def split(self, split_size, axis=0, *, dim=_UNSET):
-        """Split along `axis` (torch's `dim`) into pieces of `split_size` (an int), or of the
-        given sizes (a list that must add up to the axis length), as torch.split."""
-        if dim is not _UNSET:
-            axis = _alias("split", "axis", axis, "dim", dim, 0)
+    def split(self, split_size, axis=_UNSET, *, dim=_UNSET):
+        """Split along `axis` (torch's `dim`; default 0) into pieces of `split_size` (an int),
+        or of the given sizes (a list that must add up to the axis length), as torch.split."""
+        axis = _alias("split", "axis", axis, "dim", dim, 0)
         shape = self.data.shape  # the pieces are views of the data (recomputed if released)
         _int_axis("split", axis, shape)
         if isinstance(split_size, (int, np.integer)):
@@ -948,14 +1026,15 @@ class Tensor:
         return out
 
     @staticmethod
-    def cat(tensors, axis=0, *, dim=_UNSET):
-        """Concatenate along an existing axis (torch's `dim`), as np.concatenate / torch.cat."""
+    def cat(tensors, axis=_UNSET, *, dim=_UNSET):
+        """Concatenate along an existing axis (torch's `dim`; default 0), as np.concatenate /
+        torch.cat."""
         axis = _alias("cat", "axis", axis, "dim", dim, 0)
         return Cat.apply(*_tensor_list("cat", tensors), axis=axis)
 
     @staticmethod
-    def stack(tensors, axis=0, *, dim=_UNSET):
-        """Stack along a new axis (torch's `dim`), as np.stack / torch.stack."""
+    def stack(tensors, axis=_UNSET, *, dim=_UNSET):
+        """Stack along a new axis (torch's `dim`; default 0), as np.stack / torch.stack."""
         axis = _alias("stack", "axis", axis, "dim", dim, 0)
         return Stack.apply(*_tensor_list("stack", tensors), axis=axis)
 
