@@ -166,6 +166,15 @@ def test_matmul_screen_names_the_matrix_and_the_norm_ratio():
     assert f"‖B‖ {fmt(np.linalg.norm(model.weight_hh_l0.data))}, out/in {fmt(ratio)}" in text
 
 
+def test_matmul_screen_gives_a_batched_or_1d_bs_transposed_shape():
+    for a_shape, b_shape, bt in (((2, 3, 4), (2, 4, 5), "(2, 5, 4)"), ((3, 4), (4,), "(1, 4)")):
+        a = Tensor(np.ones(a_shape), requires_grad=True)
+        b = Tensor(np.ones(b_shape), requires_grad=True).named("B")
+        walk = record((a @ b).sum())
+        s = find(walk, lambda n: n.op == "matmul")
+        assert f"@ Bᵀ {bt}, ‖B‖" in capture(make_step_panel(walk, s.index), width=160)
+
+
 def test_leaves_are_named_by_params_and_show_their_grad():
     loss, model, _ = tiny_lstm()
     walk = record(loss, model)

@@ -262,8 +262,10 @@ def rule(walk, s):
                 [f"/ {walk.expr(ps[1])}, out/in {ratio[0]}", f"· (−a / b²), out/in {ratio[1]}"])
     if op == "matmul":
         a, b = ps
+        # Bᵀ's shape: a batch of matrices each transposed; a 1-D b is the column it stood for
+        bt = (1, b.shape[0]) if len(b.shape) == 1 else (*b.shape[:-2], b.shape[-1], b.shape[-2])
         return "@: ∂L/∂A = ∂L/∂y @ Bᵀ, ∂L/∂B = Aᵀ @ ∂L/∂y", [
-            f"@ {_transposed(walk.expr(b, 0))} {tuple(b.shape[::-1])}, ‖B‖ {fmt(norm(b.data))}, "
+            f"@ {_transposed(walk.expr(b, 0))} {bt}, ‖B‖ {fmt(norm(b.data))}, "
             f"out/in {ratio[0]}", f"{_transposed(walk.expr(a, 0))} @ ∂L/∂y, out/in {ratio[1]}"]
     if op in _LOCAL:
         factor, local, bound = _LOCAL[op]
