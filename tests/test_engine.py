@@ -1192,3 +1192,54 @@ def test_a_torch_tensor_becomes_a_tensor_of_its_dtype():
     with pytest.raises(TypeError, match=r"Linear: dtype torch.float64 \(torch's\) is not "
                                         "supported; use np.float32 or np.float64"):
         nn.Linear(3, 2, dtype=torch.float64)
+
+
+# --- torch's small Tensor methods and no_grad forms -----------------------------------------
+
+
+def test_size_is_numpys_count_and_torchs_call():
+    x = Tensor(np.ones((2, 3, 4)))
+    assert x.size == 24 and x.size + 1 == 25 and x.numel() == 24 and x.dim() == 3
+    assert x.size() == (2, 3, 4) and x.size(0) == 2 and x.size(-1) == 4
+    with pytest.raises(OpError, match=r"size: dim 3 is out of range for a 3-D tensor"):
+        x.size(3)
+    assert sum(p.numel() for p in nn.Linear(3, 2).parameters()) == 8  # torch's count idiom
+
+
+def test_requires_grad_on_a_leaf_and_refused_off_on_a_computed_tensor():
+    w = Tensor([1.0, 2.0])
+    assert w.requires_grad_() is w and w.requires_grad
+    y = w * 2
+    assert y.requires_grad_(True) is y
+    with pytest.raises(RuntimeError, match="requires_grad_: a computed tensor's flag cannot be "
+                                           "turned off"):
+        y.requires_grad_(False)
+    assert y.requires_grad  # unchanged
+    with pytest.raises(TypeError, match="requires_grad_: True or False, got 'no'"):
+        w.requires_grad_("no")
+
+
+def test_no_grad_as_a_bare_decorator_a_called_one_and_one_instance_entered_twice():
+    from tinygrad_lstm.tensor import is_grad_enabled
+
+    @no_grad
+    def bare(x):
+        return (x * 2).requires_grad, is_grad_enabled()
+
+    @no_grad()
+    def called(x):
+        return (x * 2).requires_grad
+
+    x = Tensor([1.0], requires_grad=True)
+    assert bare(x) == (False, False) and not called(x) and bare.__name__ == "bare"
+    assert is_grad_enabled() and (x * 2).requires_grad
+    block = no_grad()
+    with block:
+        with block:
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()  # the outer entry still holds
+    assert is_grad_enabled()
+    with block:  # and again later
+        assert not (x * 2).requires_grad
+    with pytest.raises(TypeError, match="no_grad: takes no arguments"):
+        no_grad(3)

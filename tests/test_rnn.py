@@ -571,6 +571,14 @@ def test_load_state_dict_errors_name_the_key_and_shapes():
     assert lstm.weight_hh_l0.data is not other.weight_hh_l0.data  # copied, not shared
 
 
+def test_a_torch_state_dict_with_projections_is_named_as_such():
+    torch = pytest.importorskip("torch")
+    sd = torch.nn.LSTM(3, 4, proj_size=2).state_dict()
+    with pytest.raises(KeyError, match=r"unexpected keys \['weight_hr_l0'\]; the weight_hr keys "
+                                       r"are torch's projections \(LSTM proj_size\)"):
+        nn.LSTM(3, 4).load_state_dict(sd)
+
+
 def test_load_state_dict_errors_are_runtime_errors_too_as_torchs():
     lstm = nn.LSTM(3, 4)
     sd = lstm.state_dict()

@@ -343,6 +343,41 @@ def test_a_plain_tensor_set_over_a_parameter_is_refused_as_torch():
         nn.GRU(3, 4).weight_hh_l0 = np.zeros((12, 4), np.float32)
 
 
+def test_a_non_module_set_over_a_submodule_and_a_non_bool_mode_are_refused_as_torch():
+    class Model(nn.Module):
+        def __init__(self):
+            self.rnn, self.head = nn.GRU(2, 3), nn.Linear(3, 2)
+
+    m = Model()
+    head = m.head
+    with pytest.raises(TypeError, match=r"^Model: cannot assign a ndarray over submodule "
+                                        r"'head' \(a Module or None is expected, as torch\)"):
+        m.head = np.ones(2)
+    assert m.head is head and "head.weight" in m.state_dict()
+    m.head = nn.Linear(3, 4)  # another Module, or None: taken
+    m.head = None
+    assert not any(k.startswith("head.") for k in m.state_dict())
+    with pytest.raises(ValueError, match="Model.train: mode must be True or False, got 'no'"):
+        m.train("no")
+    assert m.training is True and m.train(False).rnn.training is False
+
+
+def test_requires_grad_and_apply_on_a_module_as_torch():
+    class Model(nn.Module):
+        def __init__(self):
+            self.rnn, self.head = nn.LSTM(2, 3), nn.Linear(3, 2)
+
+    m = Model()
+    visited = []
+    assert m.apply(lambda mod: visited.append(type(mod).__name__)) is m
+    assert visited == ["LSTM", "Linear", "Model"]  # children first, as torch
+    assert m.rnn.requires_grad_(False) is m.rnn
+    out, _ = m.rnn(Tensor(np.ones((2, 1, 2), np.float32)))
+    m.head(out).sum().backward()
+    assert all(p.grad is None for p in m.rnn.parameters())  # frozen: no grad
+    assert all(p.grad is not None for p in m.head.parameters())
+
+
 def test_module_traversal_and_returns_as_torch():
     """children(), named_modules(), ModuleList item assignment, load_state_dict's named
     (missing_keys, unexpected_keys) and a clear word on parameter groups (each an

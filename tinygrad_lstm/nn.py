@@ -66,6 +66,11 @@ class Module:
         # `bias=False` leaves it) would drop it from parameters() and state_dict(), and the
         # optimizer would never train what the forward now reads
         old = self.__dict__.get(name, _MISSING)
+        if isinstance(old, Module) and value is not None and not isinstance(value, Module):
+            # as torch: the submodule's parameters would leave parameters() and state_dict()
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} "
+                            f"over submodule {name!r} (a Module or None is expected, as "
+                            "torch); del it first to use the name for something else")
         if isinstance(old, Parameter) or old is None and name in self.__dict__.get(
                 "_none_params", ()):
             if value is None:
@@ -173,7 +178,8 @@ class Module:
                 parts.append(f"missing keys {missing}")
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
-            raise _LoadKeyError(f"{cls}.load_state_dict: {'; '.join(parts)}")
+            raise _LoadKeyError(f"{cls}.load_state_dict: {'; '.join(parts)}"
+                                f"{self._state_dict_hint(missing, unexpected)}")
         arrays = {}
         for k, p in own.items():
             if k not in state_dict:
@@ -196,11 +202,19 @@ class Module:
             np.copyto(own[k].data, value, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
+    def _state_dict_hint(self, missing, unexpected):
+        """What to add to load_state_dict's error about these keys (a layer says what torch
+        feature they come from); "" by default."""
+        return ""
+
     # --- modes ---------------------------------------------------------------------------
     def train(self, mode=True):
         """Set training mode (dropout on) in this module and all below; returns self."""
+        if not isinstance(mode, (bool, np.bool_)):  # "no" would read as True, as in torch
+            raise ValueError(f"{type(self).__name__}.train: mode must be True or False, got "
+                             f"{mode!r}")
         for m in self.modules():
-            m.training = mode
+            m.training = bool(mode)
         return self
 
     def eval(self):
@@ -211,6 +225,21 @@ class Module:
         """Every parameter's .grad to None, as torch by default; with set_to_none=False the
         grads there are are filled with zeros in place."""
         _zero_grads(self.parameters(), set_to_none, f"{type(self).__name__}.zero_grad")
+
+    def requires_grad_(self, requires_grad=True):
+        """Set requires_grad on every parameter (freezing a part of a model: its parameters
+        get no .grad, so an optimizer over all of them leaves them be); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn):
+        """fn(module) for every module below and then this one (children first, as torch's,
+        e.g. an init of one's own); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     # --- repr ----------------------------------------------------------------------------
     def extra_repr(self):

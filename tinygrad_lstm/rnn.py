@@ -175,6 +175,12 @@ class _RecurrentLayer(Module):
         if slot is not None:
             setattr(*slot, value)
 
+    def _state_dict_hint(self, missing, unexpected):
+        if any(k.startswith("weight_hr_l") for k in unexpected):
+            return ("; the weight_hr keys are torch's projections (LSTM proj_size), which "
+                    "this layer does not have")
+        return ""
+
     def _check_dropout(self, p):
         """p as a float (torch stores float(dropout)); a ValueError naming the layer unless
         it is a number in [0, 1] (a bool is refused, as torch refuses it)."""

@@ -418,6 +418,21 @@ def _as_array(data, dtype, who="Tensor"):
     return np.array(arr, dtype=dtype, copy=True)
 
 
+class _Size(int):
+    """A tensor's element count, numpy's `x.size`, which can also be called as torch's
+    `x.size()` (the shape) or `x.size(d)` (one axis's length)."""
+
+    def __new__(cls, n, shape):
+        self = super().__new__(cls, n)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self.shape[_dim("size", dim, self.shape)]
+
+
 def _compared(other):
     """The other side of a comparison: a Tensor's values, or what numpy makes of it."""
     return other.data if isinstance(other, Tensor) else other
@@ -509,7 +524,27 @@ class Tensor:
 
     @property
     def size(self):
+        """The number of elements, numpy's `size`; called, torch's `size()` (the shape) and
+        `size(d)` (the length of axis d)."""
+        return _Size(math.prod(self.shape), self.shape)
+
+    def numel(self):
         return math.prod(self.shape)
+
+    def dim(self):
+        return len(self.shape)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set requires_grad on a leaf (on a computed tensor only True, which it has: torch
+        refuses the rest, since turning it off would cut the graph there); returns self."""
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad_: True or False, got {requires_grad!r}")
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: a computed tensor's flag cannot be turned off "
+                               "(only a leaf's can, as torch); use .detach() for a copy cut "
+                               "from the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
 
     # --- released values -----------------------------------------------------------------
     def release(self):
@@ -1144,16 +1179,40 @@ def _piece_records(shape, axis, sizes):
 # Module state: no_grad, scope, seeding
 
 
-@contextlib.contextmanager
-def no_grad():
-    """Record no graph inside this block (also usable as a decorator)."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+class no_grad:
+    """Record no graph inside this block: `with no_grad():`, or as a decorator, `@no_grad()`
+    or `@no_grad`, as torch's. One instance may be entered again, nested or later."""
+
+    __slots__ = ("_previous",)
+
+    def __new__(cls, fn=None):
+        if fn is None:
+            return super().__new__(cls)
+        if not callable(fn):
+            raise TypeError(f"no_grad: takes no arguments (or a function, as a bare "
+                            f"decorator), got {fn!r}")
+        return cls()(fn)  # `@no_grad` without the call: the function, wrapped
+
+    def __init__(self, fn=None):
+        self._previous = []
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous.append(_grad_enabled)
+        _grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous.pop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def without_grad(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        return without_grad
 
 
 def is_grad_enabled():
