@@ -538,6 +538,31 @@ def test_embedding_repeated_indices_accumulate():
         emb(np.array([5]))
 
 
+def test_embedding_padding_idx_as_torchs():
+    emb = nn.Embedding(5, 3, padding_idx=-1, dtype=np.float64, rng=np.random.default_rng(0))
+    assert emb.padding_idx == 4 and not emb.weight.data[4].any() and "padding_idx=4" in repr(emb)
+    emb.weight.data[4] = 7.0  # a row set later is read as it is, and still not trained
+    ids = np.array([[0, 4, 2], [4, 4, 1]])
+    R = np.random.default_rng(1).standard_normal((2, 3, 3))
+    y = emb(ids)
+    (y * Tensor(R)).sum().backward()
+    np.testing.assert_array_equal(y.data, emb.weight.data[ids])
+    assert not emb.weight.grad[4].any()
+    np.testing.assert_allclose(emb.weight.grad[0], R[0, 0])  # the others as without padding
+    assert np.array_equal(emb(np.array([0, 1])).data, emb.weight.data[[0, 1]])  # no pad: plain
+    for bad in (5, -6, 1.0, True):
+        with pytest.raises(ValueError, match="Embedding: padding_idx must be an int in "
+                                             r"\[-5, 5\)"):
+            nn.Embedding(5, 3, padding_idx=bad)
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Embedding(5, 3, padding_idx=4, dtype=torch.float64)
+    theirs.weight.data = torch.tensor(emb.weight.data)
+    ty = theirs(torch.tensor(ids))
+    (ty * torch.tensor(R)).sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy())
+    np.testing.assert_allclose(emb.weight.grad, theirs.weight.grad.numpy())
+
+
 def test_linear_matches_its_equation_and_gradchecks():
     lin = nn.Linear(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
     x = Tensor(np.random.default_rng(1).standard_normal((4, 3)), requires_grad=True)

@@ -337,14 +337,28 @@ class Embedding(Module):
         dtype, rng: as Linear. W starts as N(0, 1), as torch.
 
     Shapes: ids (*) integers in [0, num_embeddings) -> y (*, embedding_dim).
+
+    padding_idx: as torch's, the id of padding: its row starts as zeros and gets no gradient
+    (the lookup reads it through a detached copy), so padded positions of a batch leave it
+    unchanged. Defaults to None.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, dtype=np.float32, rng=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32,
+                 rng=None):
         _check_size("Embedding", dtype, num_embeddings=num_embeddings,
                     embedding_dim=embedding_dim)
+        if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) \
+                    or not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be an int in [{-num_embeddings}, "
+                                 f"{num_embeddings}), got {padding_idx!r}")
+            padding_idx = int(padding_idx) % num_embeddings  # as torch stores it
         rng = default_rng() if rng is None else rng
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
         self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0
 
     def forward(self, ids):
         ids = F.integer_ids("Embedding", "ids", ids)
@@ -352,10 +366,15 @@ class Embedding(Module):
             bad = ids[(ids < 0) | (ids >= self.num_embeddings)][0]
             raise ValueError(f"Embedding: id {int(bad)} is out of range for "
                              f"num_embeddings={self.num_embeddings}")
-        return self.weight[ids]
+        p, w = self.padding_idx, self.weight
+        if p is None or not (ids == p).any():
+            return w[ids]
+        # the padding row read through a detached copy: the same values, no gradient to it
+        return Tensor.cat([w[:p], w[p:p + 1].detach(), w[p + 1:]], axis=0)[ids]
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
 class ModuleList(Module):
