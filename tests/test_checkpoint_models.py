@@ -75,6 +75,7 @@ def test_weights_of_another_cell_with_the_same_shapes_are_refused(tmp_path, save
         np.testing.assert_array_equal(v, before[k])
     checkpoint.load_model(path, saved())  # its own kind loads
     checkpoint.load_model(path, loaded(), strict=False)  # and strict=False loads what fits
+    # (all of it: the shapes agree, so nothing is said)
     checkpoint.save_model(path, nn.LSTM(3, 4, dropout=0.0, forget_bias=1.0))
     checkpoint.load_model(path, nn.LSTM(3, 4))  # init-only options are not a kind
 
@@ -95,7 +96,14 @@ def test_a_cells_kind_is_noted_without_addresses_and_strict_false_starts_a_peeph
     peep = nn.LSTM(3, 4, cell=nn.PeepholeLSTMCell)
     with pytest.raises(ValueError, match=r"strict=False loads the weights that fit anyway"):
         checkpoint.load_model(path, peep)
-    checkpoint.load_model(path, peep, strict=False)  # torch's warm start: the rest stays
+    with pytest.warns(UserWarning, match=r"plain.ckpt': kept 3 of this model's weights as they "
+                                         r"were \(not in the file: weight_ci_l0, weight_cf_l0, "
+                                         r"weight_co_l0\)$"):
+        checkpoint.load_model(path, peep, strict=False)  # torch's warm start: the rest stays
+    checkpoint.save_model(path, peep)
+    with pytest.warns(UserWarning, match=r"skipped 3 of the file's \(not in this model: "
+                                         r"weight_ci_l0, weight_cf_l0, weight_co_l0\)"):
+        checkpoint.load_model(path, nn.LSTM(3, 4), strict=False)
     np.testing.assert_array_equal(peep.weight_hh_l0.data,
                                   checkpoint.load(path)["model"]["weight_hh_l0"])
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 import zipfile
 
 import numpy as np
@@ -379,11 +380,19 @@ def load_model(path, model, optimizer=None, strict=True):
                              "loads the weights that fit anyway)")
     before = model.state_dict()
     try:
-        model.load_state_dict(ckpt["model"], strict=strict)
+        keys = model.load_state_dict(ckpt["model"], strict=strict)
         if optimizer is not None:
             optimizer.load_state_dict(ckpt["optimizer"])
     except (KeyError, ValueError, TypeError) as e:
         model.load_state_dict(before)
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise ValueError(f"load_model: {path!r} does not fit: {msg}") from None
+    if keys.missing_keys or keys.unexpected_keys:  # strict=False: say what did not load
+        parts = [f"kept {len(keys.missing_keys)} of this model's weights as they were "
+                 f"(not in the file: {', '.join(keys.missing_keys)})"] if keys.missing_keys \
+            else []
+        if keys.unexpected_keys:
+            parts.append(f"skipped {len(keys.unexpected_keys)} of the file's (not in this "
+                         f"model: {', '.join(keys.unexpected_keys)})")
+        warnings.warn(f"load_model: {path!r}: " + "; ".join(parts), UserWarning, stacklevel=2)
     return ckpt.get("meta", {})
