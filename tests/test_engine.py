@@ -1243,3 +1243,29 @@ def test_no_grad_as_a_bare_decorator_a_called_one_and_one_instance_entered_twice
         assert not (x * 2).requires_grad
     with pytest.raises(TypeError, match="no_grad: takes no arguments"):
         no_grad(3)
+
+
+def test_size_pickles_as_an_int_and_torch_sizes_and_half_tensors_are_taken_or_named():
+    import copy
+    import pickle
+    n = Tensor(np.ones((2, 3))).size
+    assert pickle.loads(pickle.dumps(n)) == 6 and type(copy.deepcopy(n)) is int
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(Tensor(torch.ones(2, 3).shape).data, [2.0, 3.0])  # a Size
+    with pytest.raises(TypeError, match=r"Tensor: a torch.Tensor of torch.bfloat16, which numpy "
+                                        r"has no dtype for; pass t.float\(\)"):
+        Tensor(torch.ones(2, dtype=torch.bfloat16))
+
+
+def test_no_grad_decorates_a_generator_function_body_and_all():
+    w = Tensor([1.0], requires_grad=True)
+
+    @no_grad
+    def steps():
+        got = yield (w * 2).requires_grad
+        yield got, (w * 3).requires_grad
+
+    it = steps()
+    assert next(it) is False and (w * 2).requires_grad  # grad back on between resumptions
+    assert it.send("x") == ("x", False)
+    it.close()

@@ -632,3 +632,27 @@ def test_clip_grad_norm_returns_a_float_with_item_and_can_refuse_a_nonfinite_nor
     assert b.grad[1] == 1.0 and a.grad[0] == pytest.approx(0.6)  # unchanged by the refusal
     with pytest.raises(TypeError, match="error_if_nonfinite must be True or False"):
         optim.clip_grad_norm_([a], 1.0, error_if_nonfinite="yes")
+
+
+def test_param_groups_refuse_a_typo_and_save_a_schedulers_initial_lr():
+    a = P([1.0, 2.0], [1.0, 1.0])
+    opt = optim.Adam([a], lr=0.01)
+    g = opt.param_groups[0]
+    for typo in ("lR", "momentum"):  # set nothing without a word: refused, naming the keys
+        with pytest.raises(KeyError, match=f"Adam: the param group has no '{typo}' to set"):
+            g[typo] = 0.5
+    with pytest.raises(KeyError, match="no 'lR' to set"):
+        g.update(lr=0.5, lR=0.5)
+    assert opt.lr == 0.01  # update is all or nothing
+    g["betas"] = np.array([0.8, 0.9])  # an array, as a list, becomes the tuple
+    assert opt.betas == (0.8, 0.9)
+    g["initial_lr"] = 0.01
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["initial_lr"] == 0.01  # saved, as torch's
+    fresh = optim.Adam([P([1.0, 2.0], [1.0, 1.0])], lr=0.5)
+    fresh.load_state_dict(sd)
+    assert fresh.param_groups[0]["initial_lr"] == 0.01 and fresh.lr == 0.01
+    fresh.load_state_dict(optim.Adam([a], lr=0.2).state_dict())  # none in this one: cleared
+    assert "initial_lr" not in fresh.param_groups[0]
+    assert opt.param_groups[0] == opt.param_groups[0]  # params compared by identity
+    assert opt.param_groups[0] != optim.Adam([P([1.0, 2.0])], lr=0.01).param_groups[0]

@@ -613,6 +613,10 @@ def test_load_state_dict_errors_are_runtime_errors_too_as_torchs():
         with pytest.raises(RuntimeError) as e:  # what ported code catches
             lstm.load_state_dict(bad)
         assert isinstance(e.value, kind)  # and what it was before
+    assert str(e.value).startswith("LSTM.load_state_dict: ")
+    with pytest.raises(KeyError) as e:
+        lstm.load_state_dict(bads[0])
+    assert str(e.value).startswith("LSTM.load_state_dict: unexpected")  # not in quotes
     torch = pytest.importorskip("torch")
     theirs = torch.nn.LSTM(3, 4)
     for bad in bads[:2]:  # torch raises a RuntimeError for each

@@ -40,7 +40,8 @@ _MISSING = object()
 # load_state_dict's errors: what they are here (a key, a shape, a type) and a RuntimeError, as
 # all of torch's load_state_dict errors are, so that ported `except RuntimeError:` catches them
 class _LoadKeyError(KeyError, RuntimeError):
-    pass
+    def __str__(self):  # the message as written (KeyError's str quotes it, as a key)
+        return str(self.args[0]) if self.args else ""
 
 
 class _LoadShapeError(ValueError, RuntimeError):

@@ -73,8 +73,9 @@ def _zero_grads(params, set_to_none, op):
 class ParamGroup:
     """An optimizer's one parameter group, as torch's dict: "params" (the parameters, a
     tuple: they are fixed when the optimizer is made), each hyperparameter, read from and
-    written to the optimizer (a write is validated before it is made), and any other key a
-    scheduler keeps there ("initial_lr"), kept with the optimizer."""
+    written to the optimizer (a write is validated before it is made), and "initial_lr", which
+    torch's LR schedulers keep there (saved in the optimizer's state_dict, as torch's). Any
+    other key is refused: a typo ("lR") would otherwise set nothing without a word."""
 
     def __init__(self, opt):
         self._opt = opt
@@ -114,12 +115,21 @@ class ParamGroup:
             raise KeyError(f"{cls}: the param group's 'params' cannot be set; the parameters "
                            "are fixed when the optimizer is made")
         if key not in opt._hyper:
-            self._extra()[key] = value  # a scheduler's own record: torch keeps any key
+            self._extra_key(key)
+            _real(f"{cls}.param_groups", key, value)
+            self._extra()[key] = value
             return
         hyper = {k: getattr(opt, k) for k in opt._hyper}
-        hyper[key] = tuple(value) if key == "betas" and isinstance(value, list) else value
+        hyper[key] = _as_hyper(key, value)
         opt._check(hyper, f"{cls}.param_groups")
         setattr(opt, key, hyper[key])
+
+    def _extra_key(self, key):
+        if key != "initial_lr":
+            opt = self._opt
+            raise KeyError(f"{type(opt).__name__}: the param group has no {key!r} to set (its "
+                           f"hyperparameters: {', '.join(opt._hyper)}; and 'initial_lr' for a "
+                           "scheduler)")
 
     def __delitem__(self, key):
         if key not in self._extra():
@@ -142,9 +152,12 @@ class ParamGroup:
         opt = self._opt
         if "params" in new:
             self["params"] = new["params"]  # refused, naming it
+        for k, v in new.items():
+            if k not in opt._hyper:
+                self._extra_key(k)
+                _real(f"{type(opt).__name__}.param_groups", k, v)
         hyper = {k: getattr(opt, k) for k in opt._hyper}
-        hyper.update({k: tuple(v) if k == "betas" and isinstance(v, list) else v
-                      for k, v in new.items() if k in opt._hyper})
+        hyper.update({k: _as_hyper(k, v) for k, v in new.items() if k in opt._hyper})
         opt._check(hyper, f"{type(opt).__name__}.param_groups")
         for k, v in new.items():
             if k in opt._hyper:
@@ -168,14 +181,26 @@ class ParamGroup:
     def copy(self):
         return dict(self.items())
 
-    def __eq__(self, other):
-        return dict(self.items()) == (dict(other.items()) if isinstance(other, ParamGroup)
-                                      else other)
+    def __eq__(self, other):  # the parameters by identity (Tensors compare elementwise)
+        if isinstance(other, ParamGroup):
+            other = dict(other.items())
+        if not isinstance(other, dict) or set(other) != set(self.keys()):
+            return False
+        mine, theirs = list(self["params"]), list(other["params"])
+        return (len(mine) == len(theirs) and all(a is b for a, b in zip(mine, theirs))
+                and all(self[k] == other[k] for k in self.keys() if k != "params"))
 
     __hash__ = None
 
     def __repr__(self):
         return repr(dict(self.items()))
+
+
+def _as_hyper(key, value):
+    """A hyperparameter as the optimizer keeps it: betas as a tuple (from a list, an array)."""
+    if key == "betas" and not isinstance(value, (str, bytes)) and hasattr(value, "__iter__"):
+        return tuple(value)
+    return value
 
 
 def _buf(st, key, data):
@@ -297,6 +322,7 @@ class Optimizer:
         state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.state[i].items()}
                  for i in sorted(self.state) if self.state[i]}
         group = {k: getattr(self, k) for k in self._hyper}
+        group.update(vars(self).get("_group_extra", {}))  # a scheduler's initial_lr, as torch's
         group["params"] = list(range(len(self.params)))
         return {"state": state, "param_groups": [group]}
 
@@ -315,6 +341,10 @@ class Optimizer:
         ids = list(group.pop("params", []))
         if len(ids) != len(self.params):
             raise ValueError(f"{op}: state_dict has {len(ids)} params, optimizer has {len(self.params)}")
+        extra = {}
+        if "initial_lr" in group and "initial_lr" not in self._hyper:
+            extra["initial_lr"] = group.pop("initial_lr")
+            _real(op, "initial_lr", extra["initial_lr"])
         for k in set(group) - set(self._hyper) & set(TORCH_SWITCHES):
             v = group.pop(k)
             if TORCH_SWITCHES[k] is not None and v not in (False, None):
@@ -341,6 +371,7 @@ class Optimizer:
                                    for k, v in st.items() if v is not None}  # torch: momentum_buffer=None
         for k, v in hyper.items():
             setattr(self, k, v)
+        self._group_extra = extra
         self.state = new_state
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import itertools
 import math
 import numbers
@@ -387,11 +388,15 @@ def _as_array(data, dtype, who="Tensor"):
         dtype = _float_dtype(dtype, who)
     if isinstance(data, Tensor):
         data = data.data
-    elif _torch_kind(data):  # as an array, its dtype kept (the list path made float64 float32)
-        if getattr(data, "requires_grad", False):
+    elif _torch_kind(data) and hasattr(data, "detach"):  # a torch tensor (not a Size): as an
+        if getattr(data, "requires_grad", False):        # array, its dtype kept
             raise TypeError(f"{who}: a {_torch_kind(data)} that requires grad; pass "
                             "t.detach() (its values, without torch's graph)")
-        data = np.asarray(data.detach().cpu())
+        try:
+            data = np.asarray(data.detach().cpu())
+        except TypeError:  # bfloat16: numpy has no such dtype
+            raise TypeError(f"{who}: a {_torch_kind(data)} of {data.dtype}, which numpy has no "
+                            "dtype for; pass t.float()") from None
     if isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)
     else:
@@ -426,6 +431,9 @@ class _Size(int):
         self = super().__new__(cls, n)
         self.shape = shape
         return self
+
+    def __reduce__(self):  # pickled and copied as the plain int it is
+        return int, (int(self),)
 
     def __call__(self, dim=None):
         if dim is None:
@@ -630,11 +638,14 @@ class Tensor:
         return format(self._scalar("format"), spec) if spec else repr(self)
 
     def __array__(self, dtype=None, copy=None):
-        """What numpy makes of a tensor (np.asarray(t), np.mean([l1, l2])): its data, refused
-        when it requires grad, as .numpy() is."""
+        """What numpy makes of a tensor (np.asarray(t), np.mean([a, b]) of detached values):
+        its data, refused when it requires grad, as .numpy() is."""
         data = self.numpy()
-        if dtype is not None:
-            data = data.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            if copy is False:  # numpy 2's protocol: say so rather than copy
+                raise ValueError(f"__array__: {data.dtype} to {np.dtype(dtype)} needs a copy, "
+                                 "and copy=False was asked")
+            return data.astype(dtype)
         return data.copy() if copy else data
 
     def _scalar(self, op):
@@ -1208,6 +1219,27 @@ class no_grad:
         return False
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):  # its body runs at each next(), not at the call
+            @functools.wraps(fn)
+            def without_grad_gen(*args, **kwargs):
+                gen = fn(*args, **kwargs)
+                with no_grad():
+                    value = next(gen)
+                while True:  # as torch's: each resumption of the body inside no_grad
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        with no_grad():
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with no_grad():
+                            value = gen.throw(e)
+                    else:
+                        with no_grad():
+                            value = gen.send(sent)
+            return without_grad_gen
+
         @functools.wraps(fn)
         def without_grad(*args, **kwargs):
             with no_grad():
