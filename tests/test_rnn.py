@@ -563,6 +563,33 @@ def test_embedding_padding_idx_as_torchs():
     np.testing.assert_allclose(emb.weight.grad, theirs.weight.grad.numpy())
 
 
+def test_sequential_and_activation_modules_as_torchs():
+    seq = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.Tanh(), nn.Identity(),
+                        nn.Linear(4, 4, dtype=np.float64), nn.ReLU(),
+                        nn.Linear(4, 2, dtype=np.float64), nn.Sigmoid())
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias", "5.weight",
+                                      "5.bias"]
+    assert len(seq) == 7 and isinstance(seq[:2], nn.Sequential) and isinstance(seq[1], nn.Tanh)
+    x = Tensor(np.random.default_rng(0).standard_normal((5, 3)), requires_grad=True)
+    assert gradcheck(lambda x: seq(x), [x])
+    with pytest.raises(TypeError, match="Sequential: takes the modules themselves, in order"):
+        nn.Sequential({"a": nn.Tanh()})
+    with pytest.raises(TypeError, match="ModuleList: element 1 is a function, not a Module"):
+        nn.Sequential(nn.Tanh(), lambda v: v)
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Identity(),
+                                 torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2),
+                                 torch.nn.Sigmoid()).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in seq.state_dict().items()})
+    tx = torch.tensor(x.data, requires_grad=True)
+    seq(x).sum().backward()
+    theirs(tx).sum().backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-10)
+    for k, p in seq.named_parameters():
+        np.testing.assert_allclose(p.grad, dict(theirs.named_parameters())[k].grad.numpy(),
+                                   rtol=1e-10, atol=1e-14)
+
+
 def test_linear_matches_its_equation_and_gradchecks():
     lin = nn.Linear(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
     x = Tensor(np.random.default_rng(1).standard_normal((4, 3)), requires_grad=True)

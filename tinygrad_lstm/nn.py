@@ -434,6 +434,58 @@ class ModuleList(Module):
         return str(int(index) % n)
 
 
+class Sequential(ModuleList):
+    """Modules applied in order, each to what the one before returned, as torch.nn.Sequential:
+
+        head = nn.Sequential(nn.Linear(H, H), nn.Tanh(), nn.Linear(H, V))
+
+    Registered under "0", "1", ... as a ModuleList's elements (`head.0.weight`)."""
+
+    def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            raise TypeError("Sequential: takes the modules themselves, in order "
+                            "(nn.Sequential(a, b)); named elements are not supported")
+        super().__init__(modules)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):  # a Sequential of those modules, as torch
+            return Sequential(*list(self)[index])
+        return super().__getitem__(index)
+
+    def forward(self, x):
+        for module in self:
+            x = module(x)
+        return x
+
+
+class Tanh(Module):
+    """tanh as a module, for a Sequential."""
+
+    def forward(self, x):
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    """σ as a module, for a Sequential."""
+
+    def forward(self, x):
+        return x.sigmoid()
+
+
+class ReLU(Module):
+    """relu as a module, for a Sequential."""
+
+    def forward(self, x):
+        return x.relu()
+
+
+class Identity(Module):
+    """x as it is (a placeholder, as torch's)."""
+
+    def forward(self, x):
+        return x
+
+
 class Dropout(Module):
     """Zero each element with probability p in training, scaling the rest by 1/(1−p).
 
@@ -456,6 +508,7 @@ class Dropout(Module):
 from .rnn import (GRU, LSTM, RNN, CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell,  # noqa: E402
                   PeepholeLSTMCell, RNNCell, States)
 
-__all__ = ["Parameter", "Module", "ModuleList", "Linear", "Embedding", "Dropout", "RNNCell",
+__all__ = ["Parameter", "Module", "ModuleList", "Sequential", "Tanh", "Sigmoid", "ReLU",
+           "Identity", "Linear", "Embedding", "Dropout", "RNNCell",
            "LSTMCell", "GRUCell", "LSTM1997Cell", "CoupledLSTMCell", "PeepholeLSTMCell", "RNN",
            "LSTM", "GRU", "States"]
