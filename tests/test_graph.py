@@ -153,6 +153,33 @@ def test_rnn_has_no_highlighted_path_and_says_why():
     assert PATH_COLOR not in source.split("legend")[-1] and "none here" not in source
 
 
+def test_a_cell_that_squashes_its_c_gets_no_conveyor_belt_and_is_told_why():
+    # its c[t−1] → c[t] runs through tanh: "auto" drew it as the additive belt (and the
+    # stepper marked it "c path") (review helper)
+    class SquashedC(nn.LSTMCell):
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
+            i, f, o, g = i.sigmoid(), f.sigmoid(), o.sigmoid(), g.tanh()
+            c = (f * c_prev + i * g).tanh().named("c")
+            return {"c": c, "h": (o * c).named("h")}
+
+    manual_seed(0)
+    model = nn.LSTM(2, 3, cell=SquashedC)
+    out, _ = model(Tensor(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32)))
+    loss = (out * out).mean()
+    g = draw(loss, highlight="auto", params=model)
+    _, edges, _ = parse(g.source)
+    assert not [e for e in edges if e[2].get("color", "").startswith(PATH_COLOR)]
+    assert "c's runs through tanh (a squashed state, no conveyor belt)" in heading(g)
+    from tinygrad_lstm.viz.stepper import record
+    walk = record(loss, model)
+    assert walk.path_state is None and "c's runs through tanh" in walk.no_path
+    plain = nn.LSTM(2, 3)  # the LSTM's own c keeps its belt
+    out, _ = plain(Tensor(np.ones((3, 1, 2), np.float32)))
+    assert highlighted_chain(draw((out * out).mean(), highlight="auto", params=plain).source)
+
+
 def test_gru_z_times_h_path_is_highlighted_with_highlight_h():
     loss, model = run("GRU")
     chain = highlighted_chain(draw(loss, highlight="h", params=model).source)
@@ -1074,3 +1101,23 @@ def test_an_encoders_state_path_does_not_run_on_into_its_decoders():
     lit = [(title(nodes[s]), title(nodes[d])) for s, d, a in edges
            if a.get("color", "").startswith(PATH_COLOR)]
     assert lit and all(t in ("×", "+") or t.startswith("c[") for e in lit for t in e), lit
+
+
+def test_graph_of_a_long_sequence_from_the_cli_draws_its_ends_and_says_so(tmp_path, capsys):
+    # a user's demo with T=200 wrote a 5 MB picture 142,000 points wide, in 15 s, unasked
+    from tinygrad_lstm.cli import GRAPH_ENDS, LONG_GRAPH, show_graph
+    model = nn.LSTM(2, 3)
+    out, _ = model(Tensor(np.ones((LONG_GRAPH + 1, 1, 2), np.float32)))
+    show_graph((out * out).mean(), str(tmp_path / "long.dot"), model=model)
+    said = capsys.readouterr().out
+    assert f"the graph has {LONG_GRAPH + 1} timesteps: drawing the first and last " \
+           f"{GRAPH_ENDS}" in said
+    assert f"t = {GRAPH_ENDS + 1} … {LONG_GRAPH + 1 - GRAPH_ENDS} not drawn" in \
+        (tmp_path / "long.dot").read_text()
+    out, _ = model(Tensor(np.ones((LONG_GRAPH, 1, 2), np.float32)))  # at the limit: all drawn
+    show_graph((out * out).mean(), str(tmp_path / "short.dot"), model=model)
+    assert "timesteps" not in capsys.readouterr().out
+    assert "not drawn" not in (tmp_path / "short.dot").read_text()
+    out, _ = model(Tensor(np.ones((LONG_GRAPH + 1, 1, 2), np.float32)))  # asked for: as asked
+    show_graph((out * out).mean(), str(tmp_path / "asked.dot"), model=model, max_steps=None)
+    assert "not drawn" not in (tmp_path / "asked.dot").read_text()

@@ -550,6 +550,11 @@ def test_embedding_padding_idx_as_torchs():
     assert not emb.weight.grad[4].any()
     np.testing.assert_allclose(emb.weight.grad[0], R[0, 0])  # the others as without padding
     assert np.array_equal(emb(np.array([0, 1])).data, emb.weight.data[[0, 1]])  # no pad: plain
+    for pad in (0, 4):  # no empty piece in the graph at either end
+        first = nn.Embedding(5, 3, padding_idx=pad, dtype=np.float64)
+        looked_up = first(np.array([pad, 2]))
+        table = looked_up.parents[0]
+        assert all(p.data.size for p in table.parents) and not looked_up.data[0].any()
     for bad in (5, -6, 1.0, True):
         with pytest.raises(ValueError, match="Embedding: padding_idx must be an int in "
                                              r"\[-5, 5\)"):

@@ -175,6 +175,38 @@ def test_matmul_screen_gives_a_batched_or_1d_bs_transposed_shape():
         assert f"@ Bᵀ {bt}, ‖B‖" in capture(make_step_panel(walk, s.index), width=160)
 
 
+def test_a_permute_reads_as_one_and_its_rule_puts_the_axes_back():
+    # it read `encᵀ` (2, 4, 3), the full transpose's formula, and "transposes ∂L/∂y back"
+    x = Tensor(np.ones((4, 2, 3)), requires_grad=True).named("enc")
+    walk = record(((x.permute(1, 0, 2) * Tensor(np.ones(3))).sum(axis=0) ** 2).mean())
+    s = find(walk, lambda n: n.op == "transpose")
+    text = capture(make_step_panel(walk, s.index), width=140)
+    assert "enc.permute(1, 0, 2)" in text and "op transpose (permute(1, 0, 2))" in text
+    assert "axes put in their old order (permute(1, 0, 2))" in text and "ᵀ" not in text
+    x2 = Tensor(np.ones((4, 2, 3)), requires_grad=True).named("x")
+    walk = record((x2.permute(2, 0, 1) * 1.0).sum())  # the inverse is another permutation
+    s = find(walk, lambda n: n.op == "transpose")
+    assert "(permute(1, 2, 0))" in capture(make_step_panel(walk, s.index), width=140)
+    w = Tensor(np.ones((3, 2)), requires_grad=True).named("W")
+    walk = record((w.T * 1.0).sum())  # a matrix's swap stays Wᵀ
+    assert "Wᵀ" in capture(make_step_panel(walk, find(walk, lambda n: n.op == "mul").index))
+
+
+def test_mul_div_rules_say_a_broadcast_input_is_summed_and_pow_gives_its_share():
+    x = Tensor(np.ones((2, 3)), requires_grad=True).named("x")
+    v = Tensor(np.full(3, 2.0), requires_grad=True).named("v")
+    walk = record(((x * v) / v + x ** 2.0).sum())
+    for op in ("mul", "div"):
+        text = capture(make_step_panel(walk, find(walk, lambda n, op=op: n.op == op).index),
+                       width=160)
+        assert "(summed over the axes it was broadcast along)" in line_of(text, "rule")
+    text = capture(make_step_panel(walk, find(walk, lambda n: n.op == "pow").index), width=160)
+    assert "· 2.0·x^(2.0−1), out/in" in text
+    walk = record((x * x).sum())  # no broadcast: no such note
+    text = capture(make_step_panel(walk, find(walk, lambda n: n.op == "mul").index), width=160)
+    assert "broadcast" not in text
+
+
 def test_leaves_are_named_by_params_and_show_their_grad():
     loss, model, _ = tiny_lstm()
     walk = record(loss, model)

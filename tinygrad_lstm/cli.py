@@ -11,6 +11,7 @@ import codecs
 import contextlib
 import errno
 import math
+import numbers
 import os
 import runpy
 import signal
@@ -364,16 +365,32 @@ class StopBetweenSteps:
                 signal.signal(s, old)
 
 
+# --graph on a sequence longer than this draws its first and last GRAPH_ENDS steps only, unless
+# the caller passes max_steps: dot lays out every node (an LSTM at T=200 took 15 s and made a
+# 5 MB picture 142,000 points wide; with the ends alone, 1 s)
+LONG_GRAPH = 24
+GRAPH_ENDS = 3
+
+
 def show_graph(loss, out, model=None, **draw_kwargs):
     """Render `loss`'s graph (with gradient norms: this runs the backward) and say where it
     went. A missing `dot` program is not an error: the DOT source is written and the message
     says how to install Graphviz. The orange path is an LSTM's c, or a GRU's h (`draw`'s
     highlight="auto"), and edges fade with log ‖grad‖ (edge_grads), unless `draw_kwargs` say
-    otherwise."""
+    otherwise. A graph of more than LONG_GRAPH timesteps is drawn by its ends (max_steps),
+    and the message says so, unless `draw_kwargs` give max_steps."""
+    from .autograd import toposort
     from .viz.graph import render
 
     draw_kwargs.setdefault("highlight", "auto")
     draw_kwargs.setdefault("edge_grads", True)  # edges fade where the gradient vanishes
+    if "max_steps" not in draw_kwargs and not draw_kwargs.get("folded"):
+        steps = max((t.scope["t"] for t in toposort(loss) if isinstance(t.scope, dict)
+                     and isinstance(t.scope.get("t"), numbers.Integral)), default=0)
+        if steps > LONG_GRAPH:
+            draw_kwargs["max_steps"] = GRAPH_ENDS
+            print(f"the graph has {steps} timesteps: drawing the first and last {GRAPH_ENDS} "
+                  "(viz.graph.render(..., max_steps=None) draws them all, slowly)")
     try:
         paths, message = render(loss, out, params=model, grads=True, **draw_kwargs)
     except (OSError, ValueError) as e:  # the path was checked before training; a disk may fill

@@ -371,7 +371,10 @@ class Embedding(Module):
         if p is None or not (ids == p).any():
             return w[ids]
         # the padding row read through a detached copy: the same values, no gradient to it
-        return Tensor.cat([w[:p], w[p:p + 1].detach(), w[p + 1:]], axis=0)[ids]
+        # (no empty piece before row 0 or after the last: the picture would show it)
+        parts = ([w[:p]] if p else []) + [w[p:p + 1].detach().named("padding row")]
+        parts += [w[p + 1:]] if p + 1 < self.num_embeddings else []
+        return Tensor.cat(parts, axis=0)[ids]
 
     def extra_repr(self):
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"

@@ -192,12 +192,13 @@ def _additive(path, nodes):
 
 def pick_state(nodes):
     """The state whose path `highlight="auto"` draws and the stepper's `p` follows, found from
-    the names and scopes alone: ("c", its path) where there is a c[t−1] → c[t] path (an LSTM's
-    cell state), else ("h", its path) where h's path is additive (a GRU's z * h_prev, its
-    conveyor belt), else None with h's path (maybe empty): a plain RNN's h[t−1] → h[t] runs
-    through @ and the activation, so nothing is highlighted and `no_path_reason` says why."""
+    the names and scopes alone: ("c", its path) where there is an additive c[t−1] → c[t] path
+    (an LSTM's cell state), else ("h", its path) where h's path is additive (a GRU's
+    z * h_prev, its conveyor belt), else None with h's path (maybe empty): a plain RNN's
+    h[t−1] → h[t] runs through @ and the activation (a cell of one's own may squash its c
+    too), so nothing is highlighted and `no_path_reason` says why."""
     c_path = state_paths(nodes, "c")
-    if c_path:
+    if c_path and _additive(c_path, nodes):
         return "c", c_path
     h_path = state_paths(nodes, "h")
     return ("h" if h_path and _additive(h_path, nodes) else None), h_path
@@ -226,6 +227,10 @@ def no_path_reason(nodes, name, h_path):
         why += f": no tensor here is named '{name}' (the names here: {shown})"
         if state_paths(nodes, "c"):  # then c's path is the one to look at, not h's
             return why + "; c[t−1] → c[t] is the additive cell-state path: try highlight='c'"
+    c_path = state_paths(nodes, "c") if name == "c" and not absent else None
+    if c_path and not _additive(c_path, nodes):  # a cell of one's own that squashes its c
+        squash = [o for o in _symbols(c_path, nodes) if o not in ("+", "×", "−")]
+        why += f": c's runs through {', '.join(squash)} (a squashed state, no conveyor belt)"
     if h_path:
         ops = _symbols(h_path, nodes)
         if _additive(h_path, nodes):
@@ -239,6 +244,23 @@ def no_path_reason(nodes, name, h_path):
 
 
 # --- labels ----------------------------------------------------------------------------------
+
+def permuted(t):
+    """How a transpose node reads after its input: `ᵀ` where it reverses the axes (`W.T`, a
+    matrix's swap), `.permute(1, 0, 2)` otherwise (a (2, 4, 3) from a (4, 2, 3) is no Aᵀ)."""
+    axes = (t._ctx.args or {}).get("axes")
+    n = len(t.shape)
+    if axes is None or [a % n for a in axes] == list(range(n))[::-1]:
+        return "ᵀ"
+    return f".permute({', '.join(str(a % n) for a in axes)})"
+
+
+def _op_text(t):
+    """An op's name for a tooltip: a permutation's axes with it (`permute(1, 0, 2)`)."""
+    if t.op == "transpose" and permuted(t) != "ᵀ":
+        return permuted(t)[1:]
+    return t.op
+
 
 def _shape(t):
     return "(" + ", ".join(map(str, t.shape)) + ("," if t.ndim == 1 else "") + ")"
@@ -303,12 +325,14 @@ class _Scene:
 
     def __init__(self, root, highlight, norms, params, folded, max_steps):
         self.nodes = _nodes(root)
-        if highlight == "auto":  # c, else h where additive; else c (and the heading says why)
-            highlight = pick_state(self.nodes)[0] or "c"
+        none = False  # auto found no additive path: none drawn (the heading says why)
+        if highlight == "auto":  # c, else h where additive; else none, named as c's
+            picked = pick_state(self.nodes)[0]
+            highlight, none = picked or "c", picked is None
         self.root, self.highlight, self.norms, self.folded = root, highlight, norms, folded
         self.num = {id(t): k for k, t in enumerate(self.nodes)}
         self.pnames = {id(p): name for name, p in params or ()}  # pairs: draw's param_pairs
-        self.path = state_paths(self.nodes, highlight)
+        self.path = [] if none else state_paths(self.nodes, highlight)
         self.spine = self.path if highlight == "h" else state_paths(self.nodes, "h")
         self.on_path = {i for e in self.path for i in e}
         self.path_ends = {c for _, c in self.path}
@@ -434,7 +458,7 @@ class _Scene:
                       fontsize="8" if small or len(symbol) > 2 else "11",
                       color="#aaaaaa" if small else "#555555",
                       fontcolor="#777777" if small else "black",
-                      tooltip=graphviz.escape(f"{t.op} → {_shape(t)}"),
+                      tooltip=graphviz.escape(f"{_op_text(t)} → {_shape(t)}"),
                       **({"group": box["group"]} if "group" in box else {}))
         if not self.has_box(t):
             return [(f"n{k}", circle)]

@@ -29,6 +29,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from .scene import permuted
 from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: F401
                    rule)  # (re-exported)
 
@@ -39,6 +40,13 @@ SHORT_CONTROLS = ("⏎/n next · b · t N · p · g N · c end · q {quit}",  # 
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
 MAX_OUT = 6     # parents listed one per row; the rest are counted
+
+
+def _op_symbol(n):
+    """The op's symbol as the screen shows it: a permutation's axes for a transpose that is
+    not a plain Aᵀ."""
+    p = permuted(n) if n.op == "transpose" else None
+    return p[1:] if p and p != "ᵀ" else type(n._ctx).symbol
 
 
 def path_words(walk):
@@ -73,7 +81,7 @@ def make_node_table(walk, k, max_out=MAX_OUT, compact=False):
     formula = walk.expr(n, 3, named=False)
     head = Text(formula if lab is None or n.is_leaf else f"{lab} = {formula}", style="bold",
                 **cut)
-    facts = [f"op {n.op} ({type(n._ctx).symbol})" if n._ctx else "leaf"]
+    facts = [f"op {n.op} ({_op_symbol(n)})" if n._ctx else "leaf"]
     facts += [walk.where(n)]
     info = Text("   ".join(f for f in facts if f), style="dim", **cut)
     if walk.on_path(n):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..tensor import shown_scope
 from .scene import (_lane, _state_label, _uniform, _visible, check_root, no_path_reason,
-                    param_pairs, pick_state, shown_lanes)
+                    param_pairs, permuted, pick_state, shown_lanes)
 
 
 def fmt(x):
@@ -163,7 +163,7 @@ class Walk:
             return f"{kind} {tuple(t.shape)}"
         op, sym, ps = t.op, type(t._ctx).symbol, t.parents
         if op == "transpose" and self.label(ps[0]) is not None:
-            return self.label(ps[0]) + "ᵀ"
+            return self.label(ps[0]) + permuted(t)
         if depth <= 0 and op != "chunk":  # a chunk costs no depth (below)
             return "…"
         if op in _PREC:
@@ -180,7 +180,7 @@ class Walk:
             # a gate's chunk costs no depth: `σ((…[2] + h[t=2] @ W_hhᵀ)[:,3:6])`
             base = self.expr(ps[0], depth - (op != "chunk"), outer=9)
             if op in ("neg", "transpose"):
-                return f"−{base}" if op == "neg" else f"{base}ᵀ"
+                return f"−{base}" if op == "neg" else f"{base}{permuted(t)}"
             return f"{base}[{_index(self.steps[self.index[id(t)]].saved)}]" \
                 if id(t) in self.index else f"{base}[…]"
         if op == "pow" and (t._ctx.args or {}).get("p") is not None:  # `^(a @ w)` lost p
@@ -234,6 +234,11 @@ def rule(walk, s):
     n, op, ps, y = s.node, s.node.op, s.node.parents, s.node.data
     if op is None:
         return "leaf: ∂L/∂x accumulates into .grad", []
+    if op == "transpose" and permuted(n) != "ᵀ":
+        axes = [a % n.ndim for a in n._ctx.args["axes"]]
+        back = tuple(int(i) for i in np.argsort(axes))
+        return (f"permute: hands ∂L/∂y back with its axes put in their old order "
+                f"(permute{back})"), ["axes put back"]
     if op in _FIXED:
         return _FIXED[op][0], [_FIXED[op][1]] * len(ps)
     if op in ("add", "sub"):
@@ -242,8 +247,7 @@ def rule(walk, s):
             how[1] = "negated" if ps[1].shape == n.shape else f"negated, {how[1]}"
         text = "+ hands ∂L/∂y to each input unchanged" if op == "add" else \
             "− hands ∂L/∂y to the left input and −∂L/∂y to the right"
-        broadcast = any(pg is not None and pg.shape != n.shape for pg in s.parent_grads)
-        return text + (" (summed over the axes it was broadcast along)" if broadcast else ""), how
+        return text + _broadcast_note(s), how
     # How much of the arriving gradient's norm each input gets. A × by a factor that is never
     # negative (a gate) shows its mean instead (f ≈ 0.54: about half passes); a signed
     # factor's mean would say "−0.01" where the norm kept 98%
@@ -252,13 +256,14 @@ def rule(walk, s):
     if op == "mul":
         # a gate's mean and the norm's own ratio: the mean alone (f, mean 0.955) did not give
         # the next norm (it shrank to 0.903 of it: the large f meet the small gradients)
-        return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a",
+        return ("× scales ∂L/∂y by the other input: ∂L/∂a = ∂L/∂y · b, ∂L/∂b = ∂L/∂y · a"
+                + _broadcast_note(s),
                 # a factor as it reads after `·`: `(1 − z[t=4])`, as inside a product
                 [f"· {walk.expr(o, outer=_PREC['mul'])}, " + (f"mean {fmt(np.mean(o.data))}, "
                                                    if o.data.min(initial=0) >= 0 else "")
                  + f"out/in {r}" for o, r in zip(ps[::-1], ratio)])
     if op == "div":
-        return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²",
+        return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²" + _broadcast_note(s),
                 [f"/ {walk.expr(ps[1])}, out/in {ratio[0]}", f"· (−a / b²), out/in {ratio[1]}"])
     if op == "matmul":
         a, b = ps
@@ -274,7 +279,7 @@ def rule(walk, s):
             [f"· {factor}, mean {m}, out/in {ratio[0]}"]
     if op == "pow":
         p = s.saved[1] if isinstance(s.saved, tuple) else "p"
-        return f"pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = {p}", [f"· {p}·x^({p}−1)"]
+        return f"pow: ∂L/∂x = ∂L/∂y · p·x^(p−1)   p = {p}", [f"· {p}·x^({p}−1), out/in {ratio[0]}"]
     if op in ("sum", "mean"):
         k = ps[0].data.size // max(y.size, 1)
         if op == "sum":
@@ -285,6 +290,13 @@ def rule(walk, s):
         return (f"{op}: ∂L/∂y goes back to the entries [{where}] of zeros shaped "
                 f"{tuple(ps[0].shape)}; the rest get 0 from here"), [f"into [{where}]"]
     return f"{op}: the op's own backward", [""] * len(ps)
+
+
+def _broadcast_note(s):
+    """What the rule line adds when an input was broadcast: its gradient is summed back."""
+    if any(pg is not None and pg.shape != s.node.shape for pg in s.parent_grads):
+        return " (summed over the axes it was broadcast along)"
+    return ""
 
 
 def _transposed(e):
