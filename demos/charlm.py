@@ -373,7 +373,9 @@ def _clip(text, n=40):
 
 
 def restore(path, ck, model, opt):
-    """Load weights and optimizer state; errors name the file and the key."""
+    """Load weights and optimizer state; errors name the file and the key. A weight or a
+    moment that is not finite is refused here: training on it failed as "diverged (a lower
+    --lr?)", blaming the learning rate for the file."""
     try:
         model.load_state_dict(ck["model"])
     except (KeyError, ValueError) as e:
@@ -382,6 +384,14 @@ def restore(path, ck, model, opt):
         opt.load_state_dict(ck["optimizer"])
     except (KeyError, ValueError, TypeError) as e:
         raise SystemExit(f"error: cannot resume from {path}: optimizer: {e}") from None
+    bad = next((f"model {k!r}" for k, v in model.state_dict().items()
+                if not np.isfinite(v).all()), None)
+    bad = bad or next((f"optimizer state {name!r} of parameter {i}"
+                       for i, st in opt.state.items() for name, v in st.items()
+                       if isinstance(v, np.ndarray) and not np.isfinite(v).all()), None)
+    if bad:
+        raise SystemExit(f"error: cannot resume from {path}: {bad} is not finite (the file, "
+                         "not this run: resume an earlier checkpoint or start afresh)")
 
 
 # ------------------------------------------------------------------------------------- main
@@ -510,7 +520,7 @@ def main(argv=None):
         if "rng" in ck:
             try:  # dropout masks continue as they would have
                 rng.bit_generator.state = ck["rng"]
-            except (TypeError, ValueError, KeyError) as e:  # numpy names what is wrong
+            except (TypeError, ValueError, KeyError, OverflowError) as e:  # numpy names it
                 raise SystemExit(f"error: cannot resume from {args.resume}: rng: {e}") from None
         print(f"resumed {args.resume} at step {step}")
         if seed_given and "rng" in ck:  # it was ignored without a word
@@ -590,7 +600,11 @@ def main(argv=None):
         # the last update can diverge too: a probe over a stretch of the text (state carried)
         check_finite(model, step, args.save, train_ids[:256, None])
         run.update(step=step, hx=hx, smooth=smooth, seconds=seconds_before + seconds)
-        if args.save:
+        if args.save and ck is not None and step == int(ck["step"]):
+            # nothing trained: saving would only rewrite the checkpoint with this run's flags
+            # (another --batch-size reset its place in the text and dropped its state)
+            print(f"nothing trained: {args.save} not written")
+        elif args.save:
             save_checkpoint(args.save, model, opt, cfg, vocab, run)
             print(f"saved {args.save} (step {step})")
             if stop.asked and step < args.steps:  # the flags a resumed run needs again (the

@@ -495,3 +495,108 @@ def test_a_save_removes_the_temporary_files_a_killed_save_left(tmp_path):
     assert checkpoint.load(path)["w"].tolist() == [1.0, 1.0, 1.0]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ck.")) == \
         [recent.name]
+
+
+# --- hostile files and unlucky writes (a fuzzing review) ------------------------------------
+
+
+def _rewrite(path, members, compress=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compress) as z:
+        for name, data in members:
+            z.writestr(name, data)
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as z:
+        return [(i.filename, z.read(i.filename)) for i in z.infolist()]
+
+
+def test_a_compressed_member_and_a_header_claiming_more_than_its_bytes_are_refused(tmp_path):
+    import io
+    path = tmp_path / "m.ckpt"
+    checkpoint.save({"w": np.zeros(1000)}, path)
+    members = _members(path)
+    _rewrite(path, members, zipfile.ZIP_DEFLATED)  # 8 KB of zeros inflate from ~100 bytes
+    with pytest.raises(ValueError, match=r"array '__manifest__' is compressed, which save "
+                                         "never does"):
+        checkpoint.load(path)
+    big = io.BytesIO()  # a header for 10^10 float64 (80 GB) over 8 bytes of data
+    np.lib.format.write_array_header_1_0(big, {"descr": "<f8", "fortran_order": False,
+                                               "shape": (10 ** 10,)})
+    _rewrite(path, [m for m in members if m[0] != "w.npy"]
+             + [("w.npy", big.getvalue() + b"\0" * 8)])
+    with pytest.raises(ValueError, match=r"array 'w' claims shape \(10000000000,\) of float64 "
+                                         r"in 8 bytes of data"):
+        checkpoint.load(path)
+
+
+def test_a_manifest_with_a_key_twice_a_member_twice_or_a_bool_version_is_refused(tmp_path):
+    import json
+    path = tmp_path / "m.ckpt"
+    checkpoint.save({"w": np.zeros(2)}, path)
+    members = dict(_members(path))
+    text = str(np.load(path)["__manifest__"])
+
+    def with_manifest(manifest_text):
+        import io
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, np.array(manifest_text), allow_pickle=False)
+        _rewrite(path, [("__manifest__.npy", buf.getvalue()), ("w.npy", members["w.npy"])])
+
+    with_manifest(text.replace('"version": 1', '"version": 1, "version": 1'))
+    with pytest.raises(ValueError, match="the manifest gives 'version' twice in one object"):
+        checkpoint.load(path)
+    with_manifest(text.replace('"version": 1', '"version": true'))
+    with pytest.raises(ValueError, match="format version True, expected 1"):
+        checkpoint.load(path)
+    deep = json.loads(text)
+    node = deep["root"]
+    for _ in range(checkpoint.MAX_DEPTH + 1):
+        node = {"t": "list", "items": [node]}
+    deep["root"] = node
+    with_manifest(json.dumps(deep))
+    with pytest.raises(ValueError, match="the manifest nests deeper than 64 levels"):
+        checkpoint.load(path)
+    for bad, says in (({"t": "dict", "items": 5}, "bad manifest node"),
+                      ({"t": "dict", "items": [[1, 2]]}, "bad dict item"),
+                      (5, "bad manifest node 5"),
+                      ({"t": "array", "name": "w", "scalar": "yes"}, "bad manifest node")):
+        with_manifest(json.dumps(dict(json.loads(text), root=bad)))
+        with pytest.raises(ValueError, match=says):
+            checkpoint.load(path)
+    with pytest.warns(UserWarning, match="Duplicate name"):  # zipfile's own word on writing it
+        _rewrite(path, [("__manifest__.npy", members["__manifest__.npy"]),
+                        ("w.npy", members["w.npy"]), ("w.npy", members["w.npy"])])
+    with pytest.raises(ValueError, match="member 'w.npy' is there twice"):
+        checkpoint.load(path)
+
+
+def test_a_failed_write_names_the_file_and_leaves_the_old_one(tmp_path, monkeypatch):
+    import errno
+    path = tmp_path / "keep.ckpt"
+    checkpoint.save({"w": np.arange(3.0)}, path)
+    before = path.read_bytes()
+    real = np.lib.format.write_array
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", full)
+    with pytest.raises(OSError, match=r"^\[Errno 28\] checkpoint.save: cannot write .*keep\.ckpt: "
+                                      r"No space left on device; a file already there is "
+                                      "unchanged"):
+        checkpoint.save({"w": np.zeros(3)}, path)
+    monkeypatch.setattr(np.lib.format, "write_array", real)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["keep.ckpt"]
+
+    def denied(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError, match=r"checkpoint.save: cannot write .*keep\.ckpt: "
+                                              "Permission denied"):
+        checkpoint.save({"w": np.zeros(3)}, path)
+    monkeypatch.undo()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OSError, match=r"checkpoint.save: cannot write .*afile.*c\.ckpt"):
+        checkpoint.save({"w": np.zeros(3)}, tmp_path / "afile" / "sub" / "c.ckpt")

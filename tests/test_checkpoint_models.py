@@ -278,3 +278,39 @@ def test_linear_starts_as_torch_in_plus_minus_one_over_sqrt_in_features():
     for p in (lin.weight, lin.bias):
         top = np.abs(p.data).max()
         assert top <= k and top > 0.8 * k, top
+
+
+def test_load_model_refuses_an_overflowing_weight_and_bad_kinds_and_restores_on_an_interrupt(
+        tmp_path, monkeypatch):
+    # a float64 1e300 became inf in a float32 weight after the others were copied (with
+    # warnings as errors, a bare RuntimeWarning and the model half loaded); a Ctrl-C between
+    # the model and the optimizer left the model changed (review helper)
+    path = tmp_path / "m.ckpt"
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    opt = optim.SGD(lstm.parameters(), lr=0.1, momentum=0.9)
+    checkpoint.save_model(path, lstm, opt)
+    ck = checkpoint.load(path)
+    ck["model"]["bias_hh_l1"] = np.full(16, 1e300)
+    checkpoint.save(ck, tmp_path / "big.ckpt")
+    model = nn.LSTM(3, 4, num_layers=2)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"big.ckpt' does not fit: .*'bias_hh_l1' holds 1e\+300, "
+                                         r"past the largest float32"):
+        checkpoint.load_model(tmp_path / "big.ckpt", model)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    ck = checkpoint.load(path)
+    ck["kinds"] = [""]
+    checkpoint.save(ck, tmp_path / "kinds.ckpt")
+    with pytest.raises(ValueError, match=r"kinds.ckpt' does not fit: its 'kinds' is \[''\]"):
+        checkpoint.load_model(tmp_path / "kinds.ckpt", model)
+
+    def interrupted(self, sd):
+        raise KeyboardInterrupt
+
+    other = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    monkeypatch.setattr(optim.SGD, "load_state_dict", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.load_model(path, model, other)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])

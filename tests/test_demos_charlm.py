@@ -227,6 +227,12 @@ def test_ctrl_c_during_the_final_save_lets_it_finish(charlm, text_file, tmp_path
      r"hx holds \[\(\(1, 2, 3\), 'float32'\), .*\], expected 2 float32 arrays of \(1, 8, 32\)"),
     (lambda c: c.__setitem__("hx", c["hx"][:1]), r"hx holds .*expected 2 float32 arrays"),
     (lambda c: c.__setitem__("smooth", "2.5"), r"smooth is '2.5', expected the smoothed"),
+    # (review helper: a traceback; then "training diverged (a lower --lr?)", blaming the lr)
+    (lambda c: c["rng"]["state"].__setitem__("state", -1), r"rng: "),
+    (lambda c: c["model"]["rnn.weight_hh_l0"].__setitem__((0, 0), np.nan),
+     r"model 'rnn.weight_hh_l0' is not finite \(the file, not this run"),
+    (lambda c: next(iter(c["optimizer"]["state"].values()))["exp_avg"].__setitem__(0, np.inf),
+     r"optimizer state 'exp_avg' of parameter \d+ is not finite"),
 ])
 def test_a_checkpoint_holding_values_charlm_never_saves_is_refused_in_one_line(
         charlm, text_file, tmp_path, edit, message):
@@ -241,6 +247,23 @@ def test_a_checkpoint_holding_values_charlm_never_saves_is_refused_in_one_line(
     with pytest.raises(SystemExit, match=r"^error: cannot resume from .*bad\.npz: " + message):
         charlm["main"](["--data", text_file, "--resume", str(bad), "--steps", "3",
                         "--sample-chars", "0"])
+
+
+def test_a_resumed_run_that_trains_nothing_leaves_its_checkpoint_alone(charlm, text_file,
+                                                                      tmp_path, capsys):
+    # it wrote the file anew with this run's flags: another --batch-size put its place in the
+    # text back to 0 and dropped its carried state, without a word (review helper)
+    path = tmp_path / "k.npz"
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "3", "--save", str(path)])
+    before = path.read_bytes()
+    flags = [f for f in SMALL if f not in ("--batch-size", "8")]
+    charlm["main"](flags + ["--batch-size", "4", "--data", text_file, "--steps", "2",
+                            "--resume", str(path), "--save", str(path)])
+    assert "nothing trained: " + str(path) + " not written" in capsys.readouterr().out
+    assert path.read_bytes() == before
+    charlm["main"](SMALL + ["--data", text_file, "--steps", "4", "--resume", str(path),
+                            "--save", str(path)])  # one step trained: saved
+    assert checkpoint.load(path)["step"] == 4
 
 
 def test_resume_refuses_corrupt_and_mismatched_checkpoints(charlm, text_file, tmp_path):

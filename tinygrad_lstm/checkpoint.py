@@ -161,19 +161,25 @@ def write_atomically(path, write, who="write"):
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"{who}: {path} is a folder; give a file name")
-    _makedirs(directory)
+    try:
+        _makedirs(directory)
+    except OSError as e:  # a parent that is a file: "[Errno 17] File exists: 'afile'"
+        raise _named(e, who, path) from e
     mode = _file_mode(path)
     # the temporary file's name: the file's, cut so that the random part and ".tmp" still fit
     # in a name of 255 bytes (a legal 250-byte file name was refused as too long)
     stem = os.path.basename(path)
     while len(os.fsencode(stem)) > TMP_STEM_BYTES:
         stem = stem[:-1]
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=directory)
-    # before writing, on the clock of the temporary file just made: on a full disk a killed
-    # save's leftover (a whole checkpoint) blocked every later save, which never got to the
-    # cleanup after a success
-    _remove_stale(directory, stem, tmp)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=directory)
+    except OSError as e:  # a read-only folder: named by the file asked for, not the temporary
+        raise _named(e, who, path) from e
+    try:
+        # before writing, on the clock of the temporary file just made: on a full disk a
+        # killed save's leftover (a whole checkpoint) blocked every later save, which never
+        # got to the cleanup after a success
+        _remove_stale(directory, stem, tmp)
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):
                 os.fchmod(f.fileno(), mode)
@@ -181,13 +187,23 @@ def write_atomically(path, write, who="write"):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and not str(e).startswith(who):  # a full disk, say
+            raise _named(e, who, path) from e
         raise
     _fsync_dir(directory)
+
+
+def _named(e, who, path):
+    """OSError `e` (of its own kind: PermissionError stays one) with what was being written,
+    and that a file already there is unchanged: "[Errno 28] No space left on device" named
+    neither."""
+    return type(e)(e.errno, f"{who}: cannot write {path}: {e.strerror or e}; a file already "
+                   "there is unchanged")
 
 
 def _remove_stale(directory, stem, path, age=STALE_SECONDS):
@@ -214,39 +230,79 @@ def _remove_stale(directory, stem, path, age=STALE_SECONDS):
 
 
 def _member(zf, name):
-    """Read member name (without .npy) as an array, refusing pickles and trailing bytes."""
+    """Read member name (without .npy) as an array, refusing pickles and trailing bytes, and
+    before reading any data: a compressed member (save never compresses; a few KB of zeros
+    inflated to 200 MB) and a header whose shape does not fit the member's size."""
     try:
-        fp = zf.open(name + ".npy")
+        info = zf.getinfo(name + ".npy")
     except KeyError:
         raise _Corrupt(f"array {name!r} listed in the manifest is missing") from None
-    with fp:
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise _Corrupt(f"array {name!r} is compressed, which save never does")
+    with zf.open(info) as fp:
+        version = np.lib.format.read_magic(fp)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(fp)
+        data, need = info.file_size - fp.tell(), math.prod(shape) * dtype.itemsize
+        if data > need and not dtype.hasobject:
+            raise _Corrupt(f"array {name!r} has trailing bytes")
+        if data < need:
+            raise _Corrupt(f"array {name!r} claims shape {shape} of {dtype} in "
+                           f"{max(data, 0)} bytes of data")
+    with zf.open(info) as fp:
         arr = np.lib.format.read_array(fp, allow_pickle=False)
         if fp.read(1):  # reading to the end also makes zipfile check the CRC
             raise _Corrupt(f"array {name!r} has trailing bytes")
     return arr
 
 
-def _decode(node, where, zf):
+MAX_DEPTH = 64  # nesting of a manifest (a state_dict is 3 deep; 5,000 hit the recursion limit)
+
+
+def _decode(node, where, zf, depth=0):
     """Rebuild the value described by a manifest node, reading its arrays from zf."""
-    t = node["t"]
+    at = where or "<root>"
+    if depth > MAX_DEPTH:
+        raise _Corrupt(f"the manifest nests deeper than {MAX_DEPTH} levels at {at}")
+    t = node.get("t") if isinstance(node, dict) else None
+    items = node.get("items") if t in ("dict", "list", "tuple") else None
+    if t in ("dict", "list", "tuple") and not isinstance(items, list):
+        raise _Corrupt(f"bad manifest node {str(node)[:80]} at {at}")
     if t == "dict":
         out = {}
-        for kind, k, child in node["items"]:
+        for item in items:
+            if not (isinstance(item, list) and len(item) == 3):
+                raise _Corrupt(f"bad dict item {str(item)[:80]} at {at}")
+            kind, k, child = item
             if (kind, type(k)) not in (("s", str), ("i", int)):
-                raise _Corrupt(f"bad key {k!r} of kind {kind!r} at {where or '<root>'}")
-            out[k] = _decode(child, f"{where}{SEP}{k}" if where else str(k), zf)
+                raise _Corrupt(f"bad key {k!r} of kind {kind!r} at {at}")
+            if k in out:
+                raise _Corrupt(f"key {k!r} twice at {at}")
+            out[k] = _decode(child, f"{where}{SEP}{k}" if where else str(k), zf, depth + 1)
         return out
     if t in ("list", "tuple"):
-        items = [_decode(c, f"{where}{SEP}{i}", zf) for i, c in enumerate(node["items"])]
+        items = [_decode(c, f"{where}{SEP}{i}", zf, depth + 1) for i, c in enumerate(items)]
         return items if t == "list" else tuple(items)
-    if t == "array":
+    if t == "array" and isinstance(node.get("name"), str) and type(node.get("scalar")) is bool:
         arr = _member(zf, node["name"])
         return arr[()] if node["scalar"] else arr
-    if t == "v" and (node["v"] is None or isinstance(node["v"], (bool, int, float, str))):
-        return node["v"]
-    if t == "float" and node["v"] in ("nan", "inf", "-inf"):
-        return float(node["v"])
-    raise _Corrupt(f"bad manifest node {str(node)[:80]} at {where or '<root>'}")
+    v = node.get("v") if t in ("v", "float") else None
+    if t == "v" and (v is None or isinstance(v, (bool, int, float, str))):
+        return v
+    if t == "float" and v in ("nan", "inf", "-inf"):
+        return float(v)
+    raise _Corrupt(f"bad manifest node {str(node)[:80]} at {at}")
+
+
+def _unique_keys(pairs):
+    """json.loads' object_pairs_hook: a key given twice is refused (JSON would keep the last)."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Corrupt(f"the manifest gives {k!r} twice in one object")
+        out[k] = v
+    return out
 
 
 def load(path):
@@ -259,16 +315,21 @@ def load(path):
     with open(path, "rb") as f:
         try:
             with zipfile.ZipFile(f) as zf:
-                if MANIFEST + ".npy" not in zf.namelist():
+                names = zf.namelist()
+                if MANIFEST + ".npy" not in names:
                     raise _Corrupt(f"no {MANIFEST!r} entry; not a tinygrad_lstm checkpoint")
+                if len(set(names)) != len(names):  # zipfile reads the last of a name
+                    twice = sorted({n for n in names if names.count(n) > 1})
+                    raise _Corrupt(f"member {twice[0]!r} is there twice")
                 text = _member(zf, MANIFEST)
                 if text.shape != () or text.dtype.kind != "U":
                     raise _Corrupt(f"{MANIFEST!r} is not a 0-d unicode array")
-                manifest = json.loads(str(text))
+                manifest = json.loads(str(text), object_pairs_hook=_unique_keys)
                 if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                     raise _Corrupt("manifest is not a tinygrad_lstm checkpoint manifest")
-                if manifest.get("version") != VERSION:
-                    raise _Corrupt(f"format version {manifest.get('version')!r}, expected {VERSION}")
+                version = manifest.get("version")
+                if type(version) is not int or version != VERSION:  # not True, which == 1
+                    raise _Corrupt(f"format version {version!r}, expected {VERSION}")
                 return _decode(manifest["root"], "", zf)
         except Exception as e:
             reason = str(e) if isinstance(e, _Corrupt) else f"{type(e).__name__}: {e}"
@@ -372,6 +433,9 @@ def load_model(path, model, optimizer=None, strict=True):
     if optimizer is not None and "optimizer" not in ckpt:
         raise ValueError(f"load_model: {path!r} holds no 'optimizer' entry")
     saved, kinds = ckpt.get("kinds", {}), _kinds(model)  # (older files have none)
+    if not isinstance(saved, dict) or not all(isinstance(v, str) for v in saved.values()):
+        raise ValueError(f"load_model: {path!r} does not fit: its 'kinds' is "
+                         f"{str(saved)[:80]}, expected {{layer: cell}} as save_model notes them")
     for name in sorted(set(saved) & set(kinds)) if strict else ():
         if saved[name] != kinds[name]:
             what = f"the cells of {name!r}" if name else "the cells"
@@ -383,8 +447,10 @@ def load_model(path, model, optimizer=None, strict=True):
         keys = model.load_state_dict(ckpt["model"], strict=strict)
         if optimizer is not None:
             optimizer.load_state_dict(ckpt["optimizer"])
-    except (KeyError, ValueError, TypeError) as e:
+    except BaseException as e:  # a Ctrl-C between the model and the optimizer too
         model.load_state_dict(before)
+        if not isinstance(e, (KeyError, ValueError, TypeError)):
+            raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise ValueError(f"load_model: {path!r} does not fit: {msg}") from None
     if keys.missing_keys or keys.unexpected_keys:  # strict=False: say what did not load

@@ -44,7 +44,7 @@ class _LoadKeyError(KeyError, RuntimeError):
         return str(self.args[0]) if self.args else ""
 
 
-class _LoadShapeError(ValueError, RuntimeError):
+class _LoadValueError(ValueError, RuntimeError):
     pass
 
 
@@ -193,11 +193,16 @@ class Module:
                 value = value.numpy()
             value = np.asarray(getattr(value, "data", value))
             if value.shape != p.shape:
-                raise _LoadShapeError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} "
+                raise _LoadValueError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} "
                                       f"in the state dict, expected {p.shape}")
             if value.dtype.kind not in "biuf":  # copyto would fail half-way through the copy
                 raise _LoadTypeError(f"{cls}.load_state_dict: {k!r} has dtype {value.dtype} "
                                      f"in the state dict, expected numbers ({p.dtype})")
+            if value.dtype.kind == "f" and value.dtype.itemsize > p.dtype.itemsize and value.size:
+                top = np.abs(value[np.isfinite(value)]).max(initial=0)  # a float64 into float32
+                if top > np.finfo(p.dtype).max:
+                    raise _LoadValueError(f"{cls}.load_state_dict: {k!r} holds {top:.3g}, past "
+                                          f"the largest {p.dtype} ({np.finfo(p.dtype).max:.3g})")
             arrays[k] = value
         for k, value in arrays.items():
             np.copyto(own[k].data, value, casting="unsafe")
