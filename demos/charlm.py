@@ -280,8 +280,9 @@ def save_checkpoint(path, model, opt, cfg, vocab, run):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         _save(path, model, opt, cfg, vocab, run)
     except OSError as e:  # a full disk at the end of the run: a line, not a traceback
+        why = getattr(e.__cause__, "strerror", None) or e.strerror or e  # the OS's own words
         raise SystemExit(f"error: --save {path}: could not write the checkpoint at step "
-                         f"{run['step']} ({e.strerror or e}); a checkpoint already there is "
+                         f"{run['step']} ({why}); a checkpoint already there is "
                          "unchanged") from None
 
 

@@ -522,6 +522,12 @@ def test_a_diverging_last_step_and_a_failing_save_end_in_one_line(charlm, text_f
     with pytest.raises(SystemExit, match=r"^error: --save .*c\.npz: could not write the "
                                          r"checkpoint at step 1 \(No space left on device\)"):
         charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(ck)])
+    monkeypatch.undo()  # and through checkpoint.save's own naming of the error, once
+    monkeypatch.setattr(np.lib.format, "write_array", full)
+    with pytest.raises(SystemExit, match=r"^error: --save .*c\.npz: could not write the "
+                                         r"checkpoint at step 1 \(No space left on device\); a "
+                                         r"checkpoint already there is unchanged$"):
+        charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(ck)])
 
 
 def test_resuming_on_another_text_of_the_same_characters(charlm, text_file, tmp_path, capsys):
