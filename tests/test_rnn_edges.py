@@ -378,6 +378,26 @@ def test_requires_grad_and_apply_on_a_module_as_torch():
     assert all(p.grad is not None for p in m.head.parameters())
 
 
+def test_module_list_deletes_inserts_pops_and_extends_renumbered_as_torchs():
+    ml = nn.ModuleList([nn.Linear(1, 1), nn.Linear(2, 2), nn.Linear(3, 3)])
+    del ml[1]
+    assert [m.in_features for m in ml] == [1, 3]
+    assert list(ml.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]  # renumbered
+    ml.insert(0, nn.Tanh())
+    assert [type(m).__name__ for m in ml] == ["Tanh", "Linear", "Linear"] and ml[1].in_features == 1
+    assert ml.pop().in_features == 3 and len(ml) == 2
+    ml += [nn.ReLU()]
+    assert [type(m).__name__ for m in ml] == ["Tanh", "Linear", "ReLU"]
+    del ml[0:2]
+    assert [type(m).__name__ for m in ml] == ["ReLU"] and list(ml.state_dict()) == []
+    assert len(nn.ModuleList(None)) == 0
+    with pytest.raises(TypeError, match="ModuleList: insert takes a Module, got a int"):
+        ml.insert(0, 5)
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1))
+    del seq[1]  # a Sequential is one too
+    assert seq(Tensor(np.ones((3, 2), np.float32))).shape == (3, 1)
+
+
 def test_module_traversal_and_returns_as_torch():
     """children(), named_modules(), ModuleList item assignment, load_state_dict's named
     (missing_keys, unexpected_keys) and a clear word on parameter groups (each an

@@ -395,8 +395,8 @@ class ModuleList(Module):
         for layer in self.layers: x = layer(x).tanh()
     """
 
-    def __init__(self, modules=()):
-        self.extend(modules)
+    def __init__(self, modules=None):
+        self.extend(() if modules is None else modules)  # None too, as torch
 
     def append(self, module):
         if not isinstance(module, Module):
@@ -430,6 +430,37 @@ class ModuleList(Module):
             raise TypeError(f"ModuleList: element {key} would be a {type(module).__name__}, "
                             "not a Module")
         setattr(self, key, module)
+
+    def __delitem__(self, index):
+        modules = list(self)
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[int(self._key(index))]
+        self._renumber(modules)
+
+    def insert(self, index, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: insert takes a Module, got a {type(module).__name__}")
+        modules = list(self)
+        modules.insert(index, module)
+        self._renumber(modules)
+
+    def pop(self, index=-1):
+        module = self[index]
+        del self[index]
+        return module
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def _renumber(self, modules):
+        """Hold `modules` under "0", "1", ... again (after a deletion or an insertion), as
+        torch renumbers its ModuleList."""
+        for key in [k for k, v in vars(self).items() if isinstance(v, Module)]:
+            delattr(self, key)
+        for m in modules:
+            self.append(m)
 
     def _key(self, index):
         """The attribute name of element `index` (an int, negative from the end)."""
