@@ -600,3 +600,33 @@ def test_a_failed_write_names_the_file_and_leaves_the_old_one(tmp_path, monkeypa
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OSError, match=r"checkpoint.save: cannot write .*afile.*c\.ckpt"):
         checkpoint.save({"w": np.zeros(3)}, tmp_path / "afile" / "sub" / "c.ckpt")
+
+
+def test_manifest_depth_counts_dicts_at_its_limit_and_a_dict_item_key_twice_is_refused(tmp_path):
+    import io
+    import json
+
+    def load_with_root(root):
+        path = tmp_path / "d.ckpt"
+        buf = io.BytesIO()
+        text = json.dumps({"format": checkpoint.FORMAT, "version": checkpoint.VERSION,
+                           "root": root})
+        np.lib.format.write_array(buf, np.array(text), allow_pickle=False)
+        _rewrite(path, [("__manifest__.npy", buf.getvalue())])
+        return checkpoint.load(path)
+
+    def nested(levels):
+        node = {"t": "v", "v": 1}
+        for _ in range(levels):
+            node = {"t": "dict", "items": [["s", "a", node]]}
+        return node
+
+    value = load_with_root(nested(checkpoint.MAX_DEPTH))  # at the limit: loads
+    for _ in range(checkpoint.MAX_DEPTH):
+        value = value["a"]
+    assert value == 1
+    with pytest.raises(ValueError, match="nests deeper than 64 levels"):
+        load_with_root(nested(checkpoint.MAX_DEPTH + 1))  # dicts count, as lists do
+    twice = {"t": "dict", "items": [["s", "a", {"t": "v", "v": 1}], ["s", "a", {"t": "v", "v": 2}]]}
+    with pytest.raises(ValueError, match="key 'a' twice at <root>"):
+        load_with_root(twice)

@@ -305,6 +305,18 @@ def test_load_model_refuses_an_overflowing_weight_and_bad_kinds_and_restores_on_
     with pytest.raises(ValueError, match=r"kinds.ckpt' does not fit: its 'kinds' is \[''\]"):
         checkpoint.load_model(tmp_path / "kinds.ckpt", model)
 
+    inf = {k: v.astype(np.float64) for k, v in before.items()}  # inf and NaN are no overflow:
+    inf["bias_hh_l1"][:2] = [np.inf, np.nan]                    # they load, as torch's do
+    model.load_state_dict(inf)
+    assert np.isinf(model.bias_hh_l1.data[0]) and np.isnan(model.bias_hh_l1.data[1])
+    model.load_state_dict(before)
+    saved = checkpoint.load(path)
+    checkpoint.save_model(path, nn.LSTM(3, 4, cell=nn.PeepholeLSTMCell))
+    with pytest.warns(UserWarning) as rec:  # said where the caller is, not inside checkpoint.py
+        checkpoint.load_model(path, nn.LSTM(3, 4), strict=False)
+    assert rec[0].filename == __file__
+    checkpoint.save(saved, path)
+
     def interrupted(self, sd):
         raise KeyboardInterrupt
 

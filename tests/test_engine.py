@@ -1269,3 +1269,61 @@ def test_no_grad_decorates_a_generator_function_body_and_all():
     assert next(it) is False and (w * 2).requires_grad  # grad back on between resumptions
     assert it.send("x") == ("x", False)
     it.close()
+
+
+def test_no_grad_generator_ends_returns_and_takes_throw_and_close_inside_no_grad():
+    # a for loop over a @no_grad generator ended in "generator raised StopIteration"
+    # (mutation review)
+    from tinygrad_lstm.tensor import is_grad_enabled
+    w = Tensor([1.0], requires_grad=True)
+    seen = []
+
+    @no_grad
+    def count(n):
+        for i in range(n):
+            yield i
+        return "done"
+
+    @no_grad
+    def body():
+        try:
+            while True:
+                try:
+                    yield (w * 2).requires_grad
+                except ValueError:
+                    yield "value", (w * 2).requires_grad
+                except KeyboardInterrupt:
+                    yield "caught"
+        finally:
+            seen.append(is_grad_enabled())
+
+    assert list(count(3)) == [0, 1, 2] and list(count(0)) == []
+
+    def outer():
+        result = yield from count(2)
+        yield result
+
+    assert list(outer()) == [0, 1, "done"]
+    it = body()
+    assert next(it) is False
+    assert it.throw(ValueError) == ("value", False)
+    assert next(it) is False  # back in the try: the next throw is caught there
+    assert it.throw(KeyboardInterrupt) == "caught"
+    it.close()
+    assert seen == [False] and is_grad_enabled()
+
+
+def test_each_comparison_at_equal_values_and_conversions_of_no_element():
+    a, b = Tensor([1.0, 2.0]), Tensor([1.0, 3.0])
+    assert (a > b).tolist() == [False, False] and (a >= b).tolist() == [True, False]
+    assert (a < b).tolist() == [False, True] and (a <= b).tolist() == [True, True]
+    assert (a == b).tolist() == [True, False] and (a != b).tolist() == [False, True]
+    assert (a > 1.0).tolist() == [False, True] and (a >= 1.0).tolist() == [True, True]
+    empty = Tensor(np.zeros(0))
+    for convert, op in ((float, "float"), (int, "int"), (lambda t: f"{t:.2f}", "format")):
+        with pytest.raises(TypeError, match=f"{op}: only a one-element tensor converts"):
+            convert(empty)
+    t = Tensor([1.0, 2.0])
+    copied = np.array(t, copy=True)
+    copied[0] = 9.0
+    assert t.data[0] == 1.0  # a copy when asked for one

@@ -175,6 +175,20 @@ def test_a_cell_that_squashes_its_c_gets_no_conveyor_belt_and_is_told_why():
     from tinygrad_lstm.viz.stepper import record
     walk = record(loss, model)
     assert walk.path_state is None and "c's runs through tanh" in walk.no_path
+    assert "c's runs" not in heading(draw(loss, highlight="h", params=model))  # h asked for
+
+    class HalfSquashed(SquashedC):  # a − on the path is no squashing: only tanh is named
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
+            i, f, o, g = i.sigmoid(), f.sigmoid(), o.sigmoid(), g.tanh()
+            c = (f * c_prev - i * g).tanh().named("c")
+            return {"c": c, "h": (o * c).named("h")}
+
+    model = nn.LSTM(2, 3, cell=HalfSquashed)
+    out, _ = model(Tensor(np.ones((3, 1, 2), np.float32)))
+    assert "c's runs through tanh (a squashed" in heading(draw((out * out).mean(),
+                                                               highlight="auto", params=model))
     plain = nn.LSTM(2, 3)  # the LSTM's own c keeps its belt
     out, _ = plain(Tensor(np.ones((3, 1, 2), np.float32)))
     assert highlighted_chain(draw((out * out).mean(), highlight="auto", params=plain).source)
@@ -1118,6 +1132,10 @@ def test_graph_of_a_long_sequence_from_the_cli_draws_its_ends_and_says_so(tmp_pa
     show_graph((out * out).mean(), str(tmp_path / "short.dot"), model=model)
     assert "timesteps" not in capsys.readouterr().out
     assert "not drawn" not in (tmp_path / "short.dot").read_text()
+    assert (LONG_GRAPH, GRAPH_ENDS) == (24, 3)  # the README's numbers
+    out, _ = model(Tensor(np.ones((LONG_GRAPH + 1, 1, 2), np.float32)))  # folded: one step
+    show_graph((out * out).mean(), str(tmp_path / "folded.dot"), model=model, folded=True)
+    assert "timesteps" not in capsys.readouterr().out
     out, _ = model(Tensor(np.ones((LONG_GRAPH + 1, 1, 2), np.float32)))  # asked for: as asked
     show_graph((out * out).mean(), str(tmp_path / "asked.dot"), model=model, max_steps=None)
     assert "not drawn" not in (tmp_path / "asked.dot").read_text()

@@ -656,3 +656,22 @@ def test_param_groups_refuse_a_typo_and_save_a_schedulers_initial_lr():
     assert "initial_lr" not in fresh.param_groups[0]
     assert opt.param_groups[0] == opt.param_groups[0]  # params compared by identity
     assert opt.param_groups[0] != optim.Adam([P([1.0, 2.0])], lr=0.01).param_groups[0]
+
+
+def test_param_group_equality_pop_and_initial_lr_are_checked():
+    w, v = P([1.0], [1.0]), P([2.0], [1.0])
+    g = optim.SGD([w, v], lr=0.1).param_groups[0]
+    assert g == g.copy() and g == optim.SGD([w, v], lr=0.1).param_groups[0]
+    assert g != optim.SGD([v, w], lr=0.1).param_groups[0]  # the same params, another order
+    assert g != {**g.copy(), "params": g["params"][:1]}
+    assert g != {**g.copy(), "lr": 9.0} and g != {**g.copy(), "x": 1} and g != {"lr": 0.1}
+    with pytest.raises(KeyError, match="'lr' cannot be removed"):
+        g.pop("lr", None)  # a default is for a key that is not there
+    for setting in (lambda: g.__setitem__("initial_lr", "abc"),
+                    lambda: g.update(initial_lr="abc")):
+        with pytest.raises(TypeError, match="initial_lr must be a number"):
+            setting()
+    sd = optim.SGD([w], lr=0.1).state_dict()
+    sd["param_groups"][0]["initial_lr"] = "abc"
+    with pytest.raises(TypeError, match="initial_lr must be a number"):
+        optim.SGD([w], lr=0.1).load_state_dict(sd)

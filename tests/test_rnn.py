@@ -550,6 +550,8 @@ def test_embedding_padding_idx_as_torchs():
     assert not emb.weight.grad[4].any()
     np.testing.assert_allclose(emb.weight.grad[0], R[0, 0])  # the others as without padding
     assert np.array_equal(emb(np.array([0, 1])).data, emb.weight.data[[0, 1]])  # no pad: plain
+    plain = nn.Embedding(5, 3, padding_idx=0)(np.array([1, 2]))  # no padding id: a plain
+    assert plain.op == "getitem" and isinstance(plain.parents[0], nn.Parameter)  # lookup
     for pad in (0, 4):  # no empty piece in the graph at either end
         first = nn.Embedding(5, 3, padding_idx=pad, dtype=np.float64)
         looked_up = first(np.array([pad, 2]))

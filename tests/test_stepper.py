@@ -190,6 +190,13 @@ def test_a_permute_reads_as_one_and_its_rule_puts_the_axes_back():
     w = Tensor(np.ones((3, 2)), requires_grad=True).named("W")
     walk = record((w.T * 1.0).sum())  # a matrix's swap stays Wᵀ
     assert "Wᵀ" in capture(make_step_panel(walk, find(walk, lambda n: n.op == "mul").index))
+    walk = record((w.permute(1, 0) * 1.0).sum())  # however it is spelled
+    assert "Wᵀ" in capture(make_step_panel(walk, find(walk, lambda n: n.op == "mul").index))
+    walk = record(((x * 2.0).permute(1, 0, 2) * 1.0).sum())  # an unnamed input's permute too
+    s = find(walk, lambda n: n.op == "transpose")
+    assert "(enc × 2).permute(1, 0, 2)" in capture(make_step_panel(walk, s.index), width=140)
+    from tinygrad_lstm.viz.graph import draw
+    assert 'tooltip="permute(1, 0, 2) → (2, 4, 3)"' in draw((x.permute(1, 0, 2) * 1.0).sum()).source
 
 
 def test_mul_div_rules_say_a_broadcast_input_is_summed_and_pow_gives_its_share():

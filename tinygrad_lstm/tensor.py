@@ -1223,21 +1223,24 @@ class no_grad:
             @functools.wraps(fn)
             def without_grad_gen(*args, **kwargs):
                 gen = fn(*args, **kwargs)
-                with no_grad():
-                    value = next(gen)
-                while True:  # as torch's: each resumption of the body inside no_grad
-                    try:
-                        sent = yield value
-                    except GeneratorExit:
-                        with no_grad():
-                            gen.close()
-                        raise
-                    except BaseException as e:
-                        with no_grad():
-                            value = gen.throw(e)
-                    else:
-                        with no_grad():
-                            value = gen.send(sent)
+                try:  # (a StopIteration let out of a generator is a RuntimeError: PEP 479)
+                    with no_grad():
+                        value = next(gen)
+                    while True:  # as torch's: each resumption of the body inside no_grad
+                        try:
+                            sent = yield value
+                        except GeneratorExit:
+                            with no_grad():
+                                gen.close()
+                            raise
+                        except BaseException as e:
+                            with no_grad():
+                                value = gen.throw(e)
+                        else:
+                            with no_grad():
+                                value = gen.send(sent)
+                except StopIteration as e:  # the body returned: its value is the wrapper's
+                    return e.value
             return without_grad_gen
 
         @functools.wraps(fn)
