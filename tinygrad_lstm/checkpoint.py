@@ -192,7 +192,7 @@ def write_atomically(path, write, who="write"):
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(e, OSError) and not str(e).startswith(who):  # a full disk, say
+        if isinstance(e, OSError):  # a full disk, say
             raise _named(e, who, path) from e
         raise
     _fsync_dir(directory)
