@@ -37,8 +37,9 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 _MISSING = object()
 
 
-# load_state_dict's errors: what they are here (a key, a shape or value, a type) and a RuntimeError, as
-# all of torch's load_state_dict errors are, so that ported `except RuntimeError:` catches them
+# load_state_dict's errors: what they are here (a key, a shape or value, a type) and a
+# RuntimeError, as all of torch's load_state_dict errors are, so that ported
+# `except RuntimeError:` catches them
 class _LoadKeyError(KeyError, RuntimeError):
     def __str__(self):  # the message as written (KeyError's str quotes it, as a key)
         return str(self.args[0]) if self.args else ""
