@@ -1219,6 +1219,26 @@ def test_requires_grad_on_a_leaf_and_refused_off_on_a_computed_tensor():
         w.requires_grad_("no")
 
 
+def test_requires_grad_assigned_is_checked_as_requires_grad_():
+    # `y.requires_grad = False` on a computed tensor used to cut the graph there silently
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = w * 2
+    with pytest.raises(RuntimeError, match="requires_grad: a computed tensor's flag cannot be "
+                                           "turned off"):
+        y.requires_grad = False
+    (y * y).sum().backward()
+    np.testing.assert_allclose(w.grad, [8.0, 16.0])  # the graph still runs through y
+    y.requires_grad = True  # what it has: allowed, as torch
+    with pytest.raises(TypeError, match="requires_grad: True or False, got 1"):
+        w.requires_grad = 1
+    assert w.requires_grad is True
+    w.requires_grad = np.False_  # a leaf's flag may go either way (freezing a parameter)
+    assert w.requires_grad is False and not (w * 2).requires_grad
+    p = nn.Linear(2, 1).weight
+    p.requires_grad = False
+    assert not p.requires_grad and p.requires_grad_() is p and p.requires_grad
+
+
 def test_no_grad_as_a_bare_decorator_a_called_one_and_one_instance_entered_twice():
     from tinygrad_lstm.tensor import is_grad_enabled
 

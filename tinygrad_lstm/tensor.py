@@ -100,7 +100,7 @@ class Function:
             raise _op_error(cls, arrays, e) from None
         if not cls.trusted:
             out = _own_output(cls, arrays, out)
-        return _node(ctx, out, tuple([p.requires_grad for p in parents]))
+        return _node(ctx, out, tuple([p._requires_grad for p in parents]))
 
     def recompute(self):
         """This op's output, computed again from its parents' current values."""
@@ -157,7 +157,7 @@ def _binary(cls, a, b):
         out = ctx.forward(x, y)
     except (ValueError, IndexError, TypeError) as e:
         raise _op_error(cls, (x, y), e) from None
-    return _node(ctx, out, _NEEDS[a.requires_grad][b.requires_grad])
+    return _node(ctx, out, _NEEDS[a._requires_grad][b._requires_grad])
 
 
 def _unary(cls, p):
@@ -171,7 +171,7 @@ def _unary(cls, p):
         out = ctx.forward(x)
     except (ValueError, IndexError, TypeError) as e:
         raise _op_error(cls, (x,), e) from None
-    return _node(ctx, out, _NEEDS[p.requires_grad][2])
+    return _node(ctx, out, _NEEDS[p._requires_grad][2])
 
 
 def _op_error(cls, arrays, e):
@@ -194,13 +194,13 @@ def _node(ctx, out, needs):
     t._released = None
     if _grad_enabled and True in needs:
         ctx.needs = needs
-        t.requires_grad = True
+        t._requires_grad = True
         t._ctx = ctx
         t.scope = _scope
         if _made is not None:
             _made(t)
     else:
-        t.requires_grad = False
+        t._requires_grad = False
         t._ctx = None
         t.scope = None
     return t
@@ -457,7 +457,7 @@ class Tensor:
         dtype: float32 or float64. Defaults to the rule above.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "scope", "_retain", "_released",
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "name", "scope", "_retain", "_released",
                  "_seq")
     # numpy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__)
     __array_ufunc__ = None
@@ -468,7 +468,7 @@ class Tensor:
         self.data = _as_array(data, dtype)
         self._seq = _stamp()
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         self._ctx = None
         self.name = None
         self.scope = None
@@ -542,17 +542,31 @@ class Tensor:
     def dim(self):
         return len(self.shape)
 
+    # A property over the slot `_requires_grad`, which the engine's own hot paths read: setting
+    # it is checked (a computed tensor's flag turned off used to cut the graph there without a
+    # word, as `.detach()` would, where torch refuses), reading it costs a user one call.
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad):
+        self._set_requires_grad(requires_grad, "requires_grad")
+
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad on a leaf (on a computed tensor only True, which it has: torch
         refuses the rest, since turning it off would cut the graph there); returns self."""
-        if not isinstance(requires_grad, (bool, np.bool_)):
-            raise TypeError(f"requires_grad_: True or False, got {requires_grad!r}")
-        if self._ctx is not None and not requires_grad:
-            raise RuntimeError("requires_grad_: a computed tensor's flag cannot be turned off "
-                               "(only a leaf's can, as torch); use .detach() for a copy cut "
-                               "from the graph")
-        self.requires_grad = bool(requires_grad)
+        self._set_requires_grad(requires_grad, "requires_grad_")
         return self
+
+    def _set_requires_grad(self, requires_grad, who):
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"{who}: True or False, got {requires_grad!r}")
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError(f"{who}: a computed tensor's flag cannot be turned off (only a "
+                               "leaf's can, as torch); use .detach() for a copy cut from the "
+                               "graph")
+        self._requires_grad = bool(requires_grad)
 
     # --- released values -----------------------------------------------------------------
     def release(self):
@@ -664,7 +678,7 @@ class Tensor:
         """The data as a numpy array (shared, not copied), as torch's `.numpy()`: refused on a
         tensor that requires grad, since numpy work on it would be cut from the graph without
         a word (`.detach().numpy()` says that is meant; `.data` reads the values as they are)."""
-        if self.requires_grad:
+        if self._requires_grad:
             raise RuntimeError(f"numpy: the tensor of shape {self.shape} requires grad, and "
                                "what numpy computes from it has no gradient; use "
                                ".detach().numpy() when that is meant")
@@ -679,7 +693,7 @@ class Tensor:
         extra = [f"dtype={self.dtype}"]
         if self._ctx is not None:
             extra.append(f"op={self._ctx.op}")
-        elif self.requires_grad:
+        elif self._requires_grad:
             extra.append("requires_grad=True")
         if self.name is not None:
             extra.append(f"name={self.name!r}")
@@ -768,7 +782,7 @@ class Tensor:
             ctx.args = None
             np.add(x, y, out=x)
             _release(self)
-            return _node(ctx, x, _NEEDS[self.requires_grad][other.requires_grad])
+            return _node(ctx, x, _NEEDS[self._requires_grad][other._requires_grad])
         return _binary(Add, self, other)
 
     def _in_place(self, other, cls, ufunc, sign):
@@ -779,11 +793,11 @@ class Tensor:
         change could not be recorded). Where `other` requires grad, the op `cls` is recorded
         and the name is bound to the new node, as `p = p + x`."""
         op, recording = cls.op, _grad_enabled
-        if recording and self.requires_grad:
+        if recording and self._requires_grad:
             raise RuntimeError(f"{op}: `{sign}` on a leaf tensor {self.shape} that requires "
                                f"grad could not be recorded; update it under no_grad() (as "
                                f"torch), or through its .data")
-        if recording and other.requires_grad:
+        if recording and other._requires_grad:
             return _binary(cls, self, other)
         x, y = self.data, other.data
         if x.dtype != y.dtype:
@@ -989,7 +1003,7 @@ class Tensor:
         return Transpose.apply(self, axes=dims)
 
     def __getitem__(self, index):
-        if type(index) is int and _grad_enabled and self.requires_grad:
+        if type(index) is int and _grad_enabled and self._requires_grad:
             shape = self.data.shape
             if shape and -shape[0] <= index < shape[0]:  # xs[t], every timestep
                 saved, args = _int_record(shape, index)
@@ -1010,9 +1024,9 @@ class Tensor:
             raise TypeError(f"setitem: a tensor {self.shape} computed by an op cannot be "
                             "assigned into (the change could not be recorded); build the new "
                             "value with ops (cat, stack, +, ×)")
-        if _grad_enabled and (self.requires_grad or value.requires_grad):
+        if _grad_enabled and (self._requires_grad or value._requires_grad):
             which = f"into a leaf tensor {self.shape} that requires grad" \
-                if self.requires_grad else "a value that requires grad"
+                if self._requires_grad else "a value that requires grad"
             raise RuntimeError(f"setitem: assigning {which} could not be recorded; do it under "
                                "no_grad() (as torch), or through .data")
         x, y = self.data, value.data
@@ -1063,7 +1077,7 @@ class Tensor:
 
     def _pieces(self, sizes, axis, shape):
         pieces = _piece_records(shape, axis % len(shape), sizes)
-        if not (_grad_enabled and self.requires_grad):
+        if not (_grad_enabled and self._requires_grad):
             return [Chunk.apply(self, index=index) for index, _, _ in pieces]
         parents = (self,)  # one tuple for all the pieces: read-only, like their records
         out = []
@@ -1146,7 +1160,7 @@ def _constant(data, name=None):
     """A tensor of `data` as it is (no copy, no checks) outside any graph: an operand lifted
     from a number or array, or a detached value."""
     t = _new(Tensor)
-    t.data, t._seq, t.grad, t.requires_grad, t._ctx = data, _stamp(), None, False, None
+    t.data, t._seq, t.grad, t._requires_grad, t._ctx = data, _stamp(), None, False, None
     t.name, t.scope, t._retain, t._released = name, None, False, None
     return t
 
