@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import tinygrad_lstm.functional as F
-from tinygrad_lstm import GradcheckError, OpError, Tensor, gradcheck, nn, no_grad, scope, toposort
+from tinygrad_lstm import (GradcheckError, OpError, Tensor, gradcheck, nn, no_grad, optim, scope,
+                           toposort)
 from tinygrad_lstm.tensor import Function
 
 
@@ -1109,6 +1110,27 @@ def test_reductions_splits_and_joins_take_torchs_dim_and_keepdim():
     for a, b in same:
         assert a.shape == b.shape and np.array_equal(a.data, b.data)
     assert x.sum(dim=1).shape != x.sum().shape  # dim is not ignored
+
+
+def test_an_empty_dim_reduces_every_axis_as_torch_an_empty_axis_none_as_numpy():
+    a = np.arange(6.0).reshape(2, 3)
+    x = Tensor(a, requires_grad=True)
+    for empty in ((), []):
+        assert x.sum(dim=empty).item() == 15.0 and x.mean(dim=empty).item() == 2.5
+        assert x.sum(dim=empty, keepdim=True).shape == (1, 1)
+    assert np.array_equal(x.sum(axis=()).data, a) and np.array_equal(x.mean(axis=()).data, a)
+    (x / x.sum(dim=())).sum().backward()  # normalising: every entry a / 15, not a / a
+    np.testing.assert_allclose(x.grad, np.zeros_like(a), atol=1e-15)
+
+
+def test_a_0d_parameters_grad_is_an_array_after_a_strided_broadcast():
+    # a non-contiguous 3-D gradient summed to 0-d was handed on as a numpy scalar, which
+    # clip_grad_norm_ then refused as the user's .grad
+    w = nn.Parameter(np.array(2.0))
+    (Tensor(np.ones((2, 3, 4))).transpose(1, 0, 2) * w).sum().backward()
+    assert type(w.grad) is np.ndarray and w.grad.shape == () and w.grad == 24.0
+    optim.clip_grad_value_([w], 1.0)
+    assert w.grad == 1.0
 
 
 @pytest.mark.parametrize("call,match", [

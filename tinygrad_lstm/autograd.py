@@ -283,5 +283,4 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
     for node, g in reached:
         if node.grad is not None:
             g = node.grad + g
-            g = g if type(g) is ndarray else np.asarray(g)  # 0-d: numpy gives a scalar
-        node.grad = g
+        node.grad = g if type(g) is ndarray else np.asarray(g)  # 0-d: numpy gives a scalar

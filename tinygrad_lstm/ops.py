@@ -38,8 +38,8 @@ def _unbroadcast(g, shape):
 def _sum_rows(g, shape):
     """g (…, *shape) summed over its leading axes, as a new array of `shape`."""
     lead = g.ndim - len(shape)
-    if g.ndim != 2 and not g.flags.c_contiguous:
-        return g.sum(axis=tuple(range(lead)))
+    if g.ndim != 2 and not g.flags.c_contiguous:  # (a 0-d sum is a numpy scalar: made an array)
+        return np.asarray(g.sum(axis=tuple(range(lead))))
     n = math.prod(g.shape[:lead])
     # as 1ᵀ g, one BLAS gemv, which took 0.5-0.75 of numpy's sum(axis=0) and was the more
     # accurate of the two (float32, (32, 256) to (8192, 2048): the (T·B, 4H) input

@@ -371,6 +371,12 @@ def _alias(op, numpy_name, value, torch_name, alias, default):
     return alias
 
 
+def _all_if_empty(dim):
+    """torch's `dim` for a reduction: an empty one, () or [], reduces over every axis there
+    (numpy's `axis=()` reduces over none, and is kept so under that name)."""
+    return None if type(dim) in (tuple, list) and not dim else dim
+
+
 def _dim(op, dim, shape, places=None):
     """A torch-style `dim` of `shape` (one of `places` positions, len(shape) by default),
     made non-negative; refused, naming op, when it is not an int or out of range."""
@@ -913,14 +919,17 @@ class Tensor:
 
     def sum(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
         """Σ over `axis` (an int, a tuple, or None for all, the default), keeping the summed
-        axes as length 1 with `keepdims` (default False); or torch's `dim` and `keepdim`."""
-        return Sum.apply(self, axis=_alias("sum", "axis", axis, "dim", dim, None),
+        axes as length 1 with `keepdims` (default False); or torch's `dim` and `keepdim`
+        (`dim=()` sums over every axis, as torch; `axis=()` over none, as numpy)."""
+        return Sum.apply(self, axis=_alias("sum", "axis", axis, "dim", _all_if_empty(dim), None),
                          keepdims=_alias("sum", "keepdims", keepdims, "keepdim", keepdim, False))
 
     def mean(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
         """The mean over `axis` (an int, a tuple, or None for all, the default), with
-        `keepdims` (default False); or torch's `dim` and `keepdim`."""
-        return Mean.apply(self, axis=_alias("mean", "axis", axis, "dim", dim, None),
+        `keepdims` (default False); or torch's `dim` and `keepdim` (`dim=()` is every axis,
+        as torch; `axis=()` none, as numpy)."""
+        return Mean.apply(self, axis=_alias("mean", "axis", axis, "dim", _all_if_empty(dim),
+                                            None),
                           keepdims=_alias("mean", "keepdims", keepdims, "keepdim", keepdim,
                                           False))
 
