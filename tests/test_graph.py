@@ -623,6 +623,19 @@ def test_render_refuses_an_unknown_extension_before_writing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_render_keeps_the_extension_as_given(tmp_path, monkeypatch):
+    # g.SVG was written as g.svg: on a case-sensitive disk, not the file asked for
+    monkeypatch.setattr(graph.shutil, "which", lambda name: None)  # no dot: the DOT only
+    paths, _ = render(run("LSTM")[0], tmp_path / "g.DOT")
+    assert [p.name for p in paths] == ["g.DOT"]
+    monkeypatch.undo()
+    if shutil.which("dot") is not None:
+        paths, _ = render(run("LSTM")[0], tmp_path / "h.SVG")
+        assert [p.name for p in paths] == ["h.dot", "h.SVG"]
+        assert (tmp_path / "h.SVG").read_text().lstrip().startswith("<?xml")
+    assert graph.picture_path(tmp_path / "x")[1].name == "x.svg"
+
+
 def test_a_trainable_initial_state_on_the_highlighted_path_of_a_long_graph():
     """h[t=0] moves to the highlighted row, leaving the t = 0 box empty: its stub goes along
     (it used to be a KeyError)."""
@@ -938,6 +951,49 @@ def test_folded_with_max_steps_draws_no_elided_box():
     assert "not drawn" not in source and "elided" not in source
     loss, model = run("LSTM", T=8)
     assert "not drawn" in draw(loss, max_steps=2).source
+
+
+def test_folded_reverse_direction_draws_the_step_it_ran_last():
+    # it drew t=T, the reverse direction's first step, whose states come from the zero
+    # initial ones: its loops were dotted ("no gradient") and its norms 0
+    m = nn.LSTM(3, 4, bidirectional=True, dtype=np.float64)
+    out, _ = m(Tensor(np.random.default_rng(0).standard_normal((3, 2, 3))))
+    source = draw((out * out).mean(), folded=True, grads=True, edge_grads=True).source
+    _, edges, clusters = parse(source)
+    assert [c for c in clusters if "_t" in c] == ["cluster_l0_t3", "cluster_l0_reverse_t1"]
+    loops = [a for _, _, a in edges if a.get("label") == "× T"]
+    assert len(loops) >= 4 and not any("dotted" in a.get("style", "") for a in loops)
+    assert "‖∂L‖ at t=1 " in source and "0.00e+00" not in source
+    assert source.count("repeated × T (T = 3)") == 2
+
+
+def readme_loop(T):
+    """The README's loop of its own: scope(t=t) for t in range(T), so t counts from 0."""
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((2, 8)) * 0.3, requires_grad=True)
+    h = c = Tensor(np.zeros((1, 2)))
+    for t in range(T):
+        with scope(t=t):
+            i, f, g, o = (h @ W).chunk(4, axis=1)
+            c = (f.sigmoid() * c + i.sigmoid() * g.tanh()).named("c")
+            h = (o.sigmoid() * c.tanh()).named("h")
+    return (h * h).mean()
+
+
+def test_a_loop_counting_from_0_is_counted_and_trimmed_by_its_own_steps(tmp_path, capsys):
+    # T was its greatest t (4 for 5 steps), and max_steps=1 drew t = 0, 1 and 4
+    from tinygrad_lstm.cli import GRAPH_ENDS, LONG_GRAPH, show_graph
+    assert "repeated × T (T = 5)" in draw(readme_loop(5), folded=True).source
+    source = draw(readme_loop(5), max_steps=1).source
+    _, _, clusters = parse(source)
+    assert sorted(c for c in clusters if re.search(r"_t\d+$", c)) == ["cluster_t0", "cluster_t4"]
+    assert "t = 1 … 3 not drawn" in source
+    show_graph(readme_loop(LONG_GRAPH + 1), str(tmp_path / "long.dot"))
+    assert f"the graph has {LONG_GRAPH + 1} timesteps" in capsys.readouterr().out
+    assert f"t = {GRAPH_ENDS} … {LONG_GRAPH - GRAPH_ENDS} not drawn" in \
+        (tmp_path / "long.dot").read_text()
+    show_graph(readme_loop(LONG_GRAPH), str(tmp_path / "short.dot"))  # t = 0 … 23: all drawn
+    assert "timesteps" not in capsys.readouterr().out
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

@@ -214,6 +214,15 @@ def test_mul_div_rules_say_a_broadcast_input_is_summed_and_pow_gives_its_share()
     assert "broadcast" not in text
 
 
+def test_the_div_rows_divisor_is_bracketed_as_in_the_heading():
+    # the row read `/ b × b + 1`, which is ((a / b) · b) + 1
+    a = Tensor([[1.0, 2.0]], requires_grad=True).named("a")
+    b = Tensor([3.0, 4.0], requires_grad=True).named("b")
+    walk = record((a / (b * b + 1)).sum())
+    text = capture(make_step_panel(walk, find(walk, lambda n: n.op == "div").index), width=160)
+    assert "/ (b × b + 1), out/in" in text
+
+
 def test_leaves_are_named_by_params_and_show_their_grad():
     loss, model, _ = tiny_lstm()
     walk = record(loss, model)

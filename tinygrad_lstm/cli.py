@@ -385,8 +385,9 @@ def show_graph(loss, out, model=None, **draw_kwargs):
     draw_kwargs.setdefault("highlight", "auto")
     draw_kwargs.setdefault("edge_grads", True)  # edges fade where the gradient vanishes
     if "max_steps" not in draw_kwargs and not draw_kwargs.get("folded"):
-        steps = max((t.scope["t"] for t in toposort(loss) if isinstance(t.scope, dict)
-                     and isinstance(t.scope.get("t"), numbers.Integral)), default=0)
+        steps = len({t.scope["t"] for t in toposort(loss) if t._ctx is not None  # computed:
+                     and isinstance(t.scope, dict)  # a layer's t = 0 holds its initial states
+                     and isinstance(t.scope.get("t"), numbers.Integral)})
         if steps > LONG_GRAPH:
             draw_kwargs["max_steps"] = GRAPH_ENDS
             print(f"the graph has {steps} timesteps: drawing the first and last {GRAPH_ENDS} "

@@ -263,11 +263,11 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             dest.append(_node_line(node_id, attrs))
             if dest is belt:
                 belt_ids.add(node_id)
-    for lane in s.lanes:
-        if max_steps is not None and s.last[lane] > 2 * max_steps and not folded:
-            first, last = max_steps + 1, s.last[lane] - max_steps
+    for lane in s.lanes if max_steps is not None and not folded else ():
+        first, last = s.first[lane] + max_steps, s.last[lane] - max_steps  # what is elided
+        if first <= last:
             hidden = f"t = {first}{'' if first == last else f' … {last}'} not drawn"
-            clusters[("elided", lane, max_steps + 0.5)] = [_node_line(
+            clusters[("elided", lane, first - 0.5)] = [_node_line(
                 f"e{s.lane_index[lane]}", dict(label=f"…\\n{hidden}", shape="box",
                                                 style="dashed,rounded", color="#999999",
                                                 fontsize="10", tooltip=hidden))]
@@ -284,7 +284,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     rows = {}  # unfolded, a lane's step boxes, kept in one row (Picture.add_row)
     for key in sorted(clusters, key=order):
         name, label = _cluster(s.shown_key(key),
-                               s.last[key[1]] if folded and key[0] == "step" else None,
+                               s.count[key[1]] if folded and key[0] == "step" else None,
                                initial=key not in computed_at_0)
         c = graphviz.Digraph(name=name)
         c.attr(label=label, style="rounded" if key[0] == "step" else "rounded,dashed",
@@ -367,13 +367,14 @@ def _legend(s, shaded_edges):
 
 def picture_path(out):
     """(format, path) that `render` writes for `out`: the format from the extension (.svg,
-    .png, .pdf or .dot; none: .svg). ValueError for any other extension."""
+    .png, .pdf or .dot, in either case, kept as given; none: .svg). ValueError for any other
+    extension."""
     out = Path(out)
     fmt = out.suffix.lstrip(".").lower() or "svg"
     if fmt not in ("svg", "png", "pdf", "dot"):
         raise ValueError(f"render: cannot write {out.name!r}: the extension must be .svg, .png, "
                          f".pdf or .dot, got {out.suffix!r}")
-    return fmt, out.with_suffix("." + fmt)
+    return fmt, out if out.suffix else out.with_suffix(".svg")
 
 
 def _check_writable(*paths):
@@ -402,7 +403,7 @@ def render(root, out="graph.svg", **draw_kwargs):
     if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # as --graph does
         out = Path(out) / "graph.svg"
     fmt, out = picture_path(out)
-    dot_path = out.with_suffix(".dot")
+    dot_path = out if fmt == "dot" else out.with_suffix(".dot")  # x.DOT: that file, as asked
     _check_writable(out, dot_path)  # before draw, which may run the backward
     g = draw(root, **draw_kwargs)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -337,21 +337,48 @@ class _Scene:
         self.on_path = {i for e in self.path for i in e}
         self.path_ends = {c for _, c in self.path}
         self.on_spine = {i for e in self.spine for i in e}
-        self.last = {}
-        for t in self.nodes:
-            if _step(t) is not None:
-                self.last[_lane(t)] = max(self.last.get(_lane(t), 0), _step(t))
+        self._count_steps()
         self.lanes = sorted(self.last, key=lane_order)
         self.lane_index = {lane: k for k, lane in enumerate(self.lanes)}
         self.shown = shown_lanes(self.lanes)
         self.twins = {(t.name, _lane(t)): t for t in self.nodes  # the folded view's states
                       if t.name is not None and _step(t) is not None
-                      and _step(t) == self.last[_lane(t)]}
+                      and _step(t) == self.folded_step[_lane(t)]}
         self.states = _initial_states(self.nodes)
         self.where, self.stand_in = self._place(max_steps)
         steps = {k for k in self.where.values() if k and k[0] == "step"}  # per lane: a row
         self.long = any(sum(k[1] == lane for k in steps) > LONG for lane in self.lanes)
         self.stubs, self.referenced, self.kinds = [], set(), set()
+
+    def _count_steps(self):
+        """Per lane: `last` and `first`, the greatest and smallest t of its computed tensors
+        (a layer's t = 0 holds only its initial states; a loop of one's own may compute at
+        t = 0), `count`, how many such t, and `folded_step`, the step the folded view draws:
+        the one run last (the greatest t; a reverse direction's smallest), whose states have
+        a step before them for their loops to come from."""
+        self.last, self.first, self.count, self.folded_step = {}, {}, {}, {}
+        steps, latest = {}, {}
+        for t in self.nodes:
+            step = _step(t)
+            if step is None:
+                continue
+            lane = _lane(t)
+            if t._ctx is not None:
+                steps.setdefault(lane, set()).add(step)
+                if t._seq > latest.get(lane, (-1, None))[0]:
+                    latest[lane] = (t._seq, step)
+            else:
+                steps.setdefault(lane, set())
+        for lane, computed in steps.items():
+            every = computed or {min(_step(t) for t in self.nodes
+                                     if _step(t) is not None and _lane(t) == lane)}
+            self.first[lane], self.last[lane] = min(every), max(every)
+            self.count[lane] = len(every)
+            self.folded_step[lane] = latest[lane][1] if lane in latest else self.last[lane]
+
+    def elided(self, step, lane, max_steps):
+        """True when `max_steps` (steps drawn at each end of a lane) leaves `step` out."""
+        return self.first[lane] + max_steps <= step <= self.last[lane] - max_steps
 
     def shown_key(self, key):
         """A cluster key with its lane as shown (shown_lanes)."""
@@ -381,10 +408,9 @@ class _Scene:
                 uses.setdefault(id(p), set()).add(_lane(t))
         for t in self.nodes:  # every consumer comes before its parents
             step, lane = _step(t), _lane(t)
-            if step is not None and self.folded and step != self.last[lane]:
+            if step is not None and self.folded and step != self.folded_step[lane]:
                 continue
-            if step is not None and max_steps is not None and \
-                    max_steps < step <= self.last[lane] - max_steps:
+            if step is not None and max_steps is not None and self.elided(step, lane, max_steps):
                 stand_in[id(t)] = f"e{self.lane_index[lane]}"
             elif self.is_param(t):
                 lane = (home.get(id(t)) or ("", ()))[1]

@@ -264,7 +264,9 @@ def rule(walk, s):
                  + f"out/in {r}" for o, r in zip(ps[::-1], ratio)])
     if op == "div":
         return ("÷: ∂L/∂a = ∂L/∂y / b, ∂L/∂b = −∂L/∂y · a / b²" + _broadcast_note(s),
-                [f"/ {walk.expr(ps[1])}, out/in {ratio[0]}", f"· (−a / b²), out/in {ratio[1]}"])
+                # the divisor bracketed as on the right of ÷: `/ (b × b + 1)`
+                [f"/ {walk.expr(ps[1], outer=_PREC['div'] + 1)}, out/in {ratio[0]}",
+                 f"· (−a / b²), out/in {ratio[1]}"])
     if op == "matmul":
         a, b = ps
         # Bᵀ's shape: a batch of matrices each transposed; a 1-D b is the column it stood for
