@@ -692,8 +692,12 @@ def test_a_dtype_error_names_what_the_caller_passed():
         lstm(np.ones((2, 1, 3)), (np.zeros((1, 1, 4), np.int64),) * 2)
     with pytest.raises(ValueError, match=r"GRUCell: x is float32 \(made from int32 data\) but"):
         nn.GRUCell(3, 4, dtype=np.float64)(np.ones((2, 3), np.int32))
-    with pytest.raises(ValueError, match=r"LSTM: x is float64 but the parameters are float32$"):
-        nn.LSTM(3, 4)(np.ones((2, 1, 3)))  # passed as float64: nothing to add
+    # numpy's default dtype meeting the default float32 weights: the error says the way out
+    with pytest.raises(ValueError, match=r"LSTM: x is float64 but the parameters are float32; "
+                                         r"make x float32 \(e\.g\. Tensor\(x, "
+                                         r"dtype=np\.float32\)\), or the model float64 "
+                                         r"\(LSTM\(\.\.\., dtype=np\.float64\)\)$"):
+        nn.LSTM(3, 4)(np.ones((2, 1, 3)))
 
 
 def test_input_a_tensor_cannot_hold_is_refused_naming_the_layer():

@@ -138,9 +138,11 @@ class _Cell(Module):
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{who}: x {x.shape} has {x.shape[-1]} features, "
                              f"expected input_size={self.input_size}")
-        if x.dtype != self.weight_ih.dtype:
-            raise ValueError(f"{who}: x is {x.dtype}{made_from(given, x)} but the parameters "
-                             f"are {self.weight_ih.dtype}")
+        if x.dtype != self.weight_ih.dtype:  # numpy's default float64 meets float32 weights
+            want, have = self.weight_ih.dtype, x.dtype
+            raise ValueError(f"{who}: x is {have}{made_from(given, x)} but the parameters are "
+                             f"{want}; make x {want} (e.g. Tensor(x, dtype=np.{want})), or the "
+                             f"model {have} ({who.split('.')[0]}(..., dtype=np.{have}))")
 
     def forward(self, x, hx=None):
         """One step: `h = cell(x, h)`, or `h, c = cell(x, (h, c))` for the LSTM kinds.
