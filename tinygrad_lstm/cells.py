@@ -142,7 +142,7 @@ class _Cell(Module):
             want, have = self.weight_ih.dtype, x.dtype
             raise ValueError(f"{who}: x is {have}{made_from(given, x)} but the parameters are "
                              f"{want}; make x {want} (e.g. Tensor(x, dtype=np.{want})), or the "
-                             f"model {have} ({who.split('.')[0]}(..., dtype=np.{have}))")
+                             f"model {have} ({who}(..., dtype=np.{have}))")
 
     def forward(self, x, hx=None):
         """One step: `h = cell(x, h)`, or `h, c = cell(x, (h, c))` for the LSTM kinds.
