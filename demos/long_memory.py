@@ -240,8 +240,10 @@ def main(argv=None):
             console.print(f"{r['label']}: MSE {r['mse']:.4f} ({r['verdict']}), against "
                           f"{ref['mse']:.4f} ({ref['verdict']}) with full BPTT on the same task. "
                           + (f"No marked number is ever within {k} steps of the loss, so no "
-                             "gradient connects the answer to them: truncated BPTT cannot learn "
-                             "a relation longer than its window." if as_expected else
+                             "gradient connects the answer to them: truncated BPTT gets no "
+                             f"signal across more than {k} steps, and a relation that always "
+                             "spans more is not learned (the plain task above was, through the "
+                             "spans inside the window)." if as_expected else
                              "Expected full BPTT to learn and truncated BPTT not to; this run "
                              "does not show that (more --steps?)."))
 

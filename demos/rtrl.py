@@ -245,13 +245,24 @@ def cost_lines(rows):
                      f"×{b['bptt_s'] / a['bptt_s']:.1f} (multiply-adds: "
                      f"×{b['rtrl_macs'] / a['rtrl_macs']:.0f} and "
                      f"×{b['bptt_macs'] / a['bptt_macs']:.0f}"
-                     + ("; the times grow far less than the arithmetic: at these sizes much of "
-                        "each is Python's per-step overhead"
+                     + ("; the times grow far less than the arithmetic, since at the small "
+                        "sizes much of each is Python's per-step overhead"
                         if b["bptt_s"] / a["bptt_s"] < 0.1 * b["bptt_macs"] / a["bptt_macs"] and
                         b["rtrl_s"] / a["rtrl_s"] < 0.1 * b["rtrl_macs"] / a["rtrl_macs"] else "")
-                     + f"). At H = "
-                     f"{hi}, T = {T} RTRL takes {b['rtrl_s'] / b['bptt_s']:.1f}× BPTT's time "
-                     f"and holds {b['rtrl_bytes'] / b['bptt_graph_bytes']:.1f}× its memory.")
+                     + ").")
+        if len(Hs) > 2:  # the top of the range, where RTRL's arithmetic has taken over
+            c = at[Hs[-2], T]
+            lines.append(f"From H = {Hs[-2]} to H = {hi}, RTRL's time grows "
+                         f"×{b['rtrl_s'] / c['rtrl_s']:.1f} for ×"
+                         f"{b['rtrl_macs'] / c['rtrl_macs']:.1f} the multiply-adds.")
+        # memory against what BPTT itself must keep (the h_t), and against the engine's graph,
+        # which holds node objects beside each number (~12× the bytes of its h_t here)
+        lines.append(f"At H = {hi}, T = {T} RTRL takes {b['rtrl_s'] / b['bptt_s']:.1f}× BPTT's "
+                     f"time; its P is {b['rtrl_bytes'] / (b['bptt_states'] * 8):.0f}× the h_t a "
+                     f"BPTT keeps (T·H numbers) and "
+                     f"{b['rtrl_bytes'] / b['bptt_graph_bytes']:.1f}× this engine's whole "
+                     f"recorded graph; P's size does not grow with T, so BPTT's h_t catch up "
+                     f"at T = n_params = {b['n_params']:,}.")
     return lines
 
 
@@ -259,8 +270,8 @@ WHY = ("Why RTRL still matters: its gradient is ready at every step without stor
        "so a learner can update online on an endless stream, where BPTT must wait for the end "
        "of a sequence and keep all of it. Its H⁴ cost is why it is rarely used beyond small "
        "networks; the usual compromise is truncated BPTT (backward over the last k steps "
-       "only, carrying the state), which cannot learn a dependency longer than k: "
-       "demos/long_memory.py shows that.")
+       "only, carrying the state), which gets no gradient across more than k steps, so a "
+       "dependency that always spans more is not learned: demos/long_memory.py shows that.")
 
 
 # ---------------------------------------------------------------------------- main

@@ -214,7 +214,8 @@ def test_repr_shows_the_cell_options_that_change_the_model():
 
 
 @pytest.mark.parametrize("kind, kw, says", [
-    ("GRU", dict(forget_bias=1.0), "GRU: GRUCell: forget_bias=1.0 but the cell has no forget gate"),
+    ("GRU", dict(forget_bias=1.0), "GRU: GRUCell: forget_bias=1.0 but the cell has no forget gate "
+                                   "of its own (its z, the share of h_prev kept, is a coupled one"),
     ("LSTM", dict(bias=False, forget_bias=1.0),
      "LSTM: LSTMCell: forget_bias=1.0 but the cell has no bias"),
     ("RNN", dict(nonlinearity="gelu"), "RNN: RNNCell: nonlinearity must be 'tanh' or 'relu'"),

@@ -96,6 +96,7 @@ class _Cell(Module):
     gates = 1  # blocks of H rows in weight_ih / weight_hh
     state_names = ("h",)
     forget_block = None  # index of the forget gate's block, where the cell has one
+    no_forget = "has no forget gate"  # what forget_bias is refused with where it has none
 
     def __init__(self, input_size, hidden_size, bias=True, forget_bias=0.0, dtype=np.float32,
                  rng=None):
@@ -105,7 +106,7 @@ class _Cell(Module):
         if not isinstance(forget_bias, numbers.Real) or not math.isfinite(forget_bias):
             raise ValueError(f"{cls}: forget_bias must be a finite number, got {forget_bias!r}")
         if forget_bias and (self.forget_block is None or not bias):
-            why = "has no forget gate" if bias else "has no bias (bias=False)"
+            why = self.no_forget if bias else "has no bias (bias=False)"
             raise ValueError(f"{cls}: forget_bias={forget_bias} but the cell {why}")
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size = input_size, hidden_size
@@ -355,6 +356,9 @@ class GRUCell(_Cell):
     """
 
     gates = 3
+    # z is a forget gate coupled with n's input, as CoupledLSTMCell's f is with g
+    no_forget = ("has no forget gate of its own (its z, the share of h_prev kept, is a coupled "
+                 "one: to open that path at init, add to z's block of bias_hh, [H:2H])")
 
     def __init__(self, input_size, hidden_size, bias=True, reset_after=True, **kw):
         if not isinstance(reset_after, (bool, np.bool_)):  # "no" would read as True

@@ -384,8 +384,9 @@ class LSTM(_RecurrentLayer):
 class GRU(_RecurrentLayer):
     """Multi-layer GRU over a sequence; each step is GRUCell's equations.
 
-    Args: as LSTM without forget_bias (a GRU has no forget gate), plus reset_after=True
-    (torch's form; False for Cho 2014's). Returns out, h_n.
+    Args: as LSTM without forget_bias (a GRU's forget gate is its z, coupled with n's input:
+    h = (1 − z)·n + z·h_prev; to open that path at init, add to z's block of bias_hh), plus
+    reset_after=True (torch's form; False for Cho 2014's). Returns out, h_n.
     """
 
     cell_class = GRUCell
