@@ -1070,6 +1070,9 @@ def test_two_calls_in_one_graph_are_drawn_apart(kind):
                 assert src.count(f'label="layer 0 · call {call} · t = {t}"') == 1, (call, t)
         labels = " ".join(re.findall(r'label=(".*?"|<.*?>)\s', src))
         assert "call 3" not in labels and "_call" not in labels
+        # the states' own titles say the call too: both read h[t=1] (the review helper)
+        for call in (1, 2):
+            assert f"<b>h[call={call},t=1]</b>" in src and f"<b>h[call={call},t=3]</b>" in src
     # the weights both calls share are the layer's, drawn once as such (the box said
     # "call 2", the call the walk met first)
     src = draw((out * out).mean()).source

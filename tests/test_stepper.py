@@ -860,6 +860,8 @@ def test_two_calls_of_one_layer_keep_their_own_timestep_rows():
     walk = record((out1 * out1).mean() + (out2 * out2).mean())
     assert sorted(walk.lane_label(k) for k in walk.states) == ["layer 0 call 1",
                                                                "layer 0 call 2"]
+    assert walk.label(s1.get("h")[2]) == "h[call=1,t=3]"  # both read h[t=3]
+    assert walk.label(s2.get("c")[0]) == "c[call=2,t=1]"
     for lane, states in zip(sorted(walk.states, key=walk.lane_label), (s1, s2)):
         got = {e[2]: e[3] for e in walk.states[lane] if e[1] == "h"}
         want = {t: float(np.linalg.norm(h.grad)) for t, h in enumerate(states.get("h"), 1)}

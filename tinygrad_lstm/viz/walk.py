@@ -145,7 +145,8 @@ class Walk:
             return self.names[id(t)]
         if t.name is None:
             return None
-        return _state_label(t, layer=self.layered)  # c[t=2], c[l=1,t=2], c[t=2,rev]
+        # c[t=2], c[l=1,t=2], c[t=2,rev], c[call=2,t=2]
+        return _state_label(t, layer=self.layered, shown=self.shown)
 
     def expr(self, t, depth=2, named=True, outer=0):
         """A short formula for a tensor: its label, or its op applied to its parents'
