@@ -209,6 +209,25 @@ def test_version_needs_no_demos_folder(monkeypatch, capsys, tmp_path):
     assert capsys.readouterr().out == f"tinygrad-lstm {__version__}\n"
 
 
+def test_a_plain_install_has_no_demos_even_where_site_packages_has_a_demos_folder(
+        monkeypatch, capsys, tmp_path):
+    # another distribution's top-level `demos` in site-packages was listed and run
+    from tinygrad_lstm import cli
+    site = tmp_path / "site-packages"
+    (site / "demos").mkdir(parents=True)
+    (site / "demos" / "setup.py").write_text("raise SystemExit('ran')\n")
+    monkeypatch.setattr(cli, "DEMOS_DIR", site / "demos")
+    assert cli.main(["setup"]) == 2
+    assert "no demos folder" in capsys.readouterr().err
+    for asked in ([], ["--help"], ["list"]):  # help is given, and is no error
+        assert cli.main(asked) == 0
+        out = capsys.readouterr()
+        assert out.out.startswith("usage: tinygrad-lstm DEMO") and "no demos folder" in out.err
+    assert cli.have_demos() is False
+    monkeypatch.setattr(cli, "DEMOS_DIR", ROOT / "demos")
+    assert cli.have_demos() is True
+
+
 def test_the_resume_hint_names_the_demo_when_its_main_is_called_from_elsewhere(monkeypatch):
     from tinygrad_lstm.cli import command
     monkeypatch.delenv("TINYGRAD_LSTM_PROG", raising=False)

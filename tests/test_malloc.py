@@ -66,3 +66,17 @@ def test_also_where_malloc_asks_for_huge_pages():
     # glibc.malloc.hugetlb=1 makes malloc madvise its heap for huge pages, which is what THP
     # "always" does to every heap: the program's prctl must keep the control meaningful.
     check({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"})
+
+
+def test_a_c_library_that_cannot_be_opened_so_leaves_malloc_alone(monkeypatch):
+    # Windows's ctypes refuses CDLL(None) with a TypeError, which the import let through
+    import ctypes
+
+    from tinygrad_lstm import _malloc
+
+    def refuses(name, *args, **kwargs):
+        return "/" in name  # CPython's own first line on Windows: None is not iterable
+
+    monkeypatch.setattr(ctypes, "CDLL", refuses)
+    monkeypatch.delenv("TINYGRAD_LSTM_KEEP_MEMORY", raising=False)
+    assert _malloc.keep_freed_memory() is False

@@ -33,10 +33,10 @@ def keep_freed_memory():
     if os.environ.get("TINYGRAD_LSTM_KEEP_MEMORY", "1") == "0":
         return False
     try:
-        libc = ctypes.CDLL(None)
+        libc = ctypes.CDLL(None)  # the process's own symbols; Windows refuses None (TypeError)
         libc.gnu_get_libc_version  # glibc, not musl or another C library  # noqa: B018
         mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # M_TRIM_THRESHOLD alone would switch off glibc's dynamic mmap threshold and leave it at

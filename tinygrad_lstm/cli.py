@@ -24,6 +24,12 @@ from pathlib import Path
 DEMOS_DIR = Path(__file__).resolve().parent.parent / "demos"
 
 
+def have_demos():
+    """True when DEMOS_DIR is this checkout's demos folder: beside the package in a checkout
+    (with its pyproject.toml), not a `demos` folder another distribution put in site-packages."""
+    return (DEMOS_DIR / "hello.py").is_file() and (DEMOS_DIR.parent / "pyproject.toml").is_file()
+
+
 PATH_FLAGS = ("save", "resume", "data", "svg")  # a demo's paths, refused when empty
 
 
@@ -434,13 +440,17 @@ def main(argv=None):
         from . import __version__
         print(f"tinygrad-lstm {__version__}")
         return 0
-    if not DEMOS_DIR.is_dir():
+    usage = "usage: tinygrad-lstm DEMO [--graph [OUT]] [--step] [--steps N] [--seed S] ..."
+    asked_help = not argv or argv[0] in ("-h", "--help", "list")
+    if not have_demos():
+        if asked_help:
+            print(usage)
         print(f"tinygrad-lstm: no demos folder at {DEMOS_DIR} (the demos ship with the "
               "repository; install it with `pip install -e .` from a checkout)", file=sys.stderr)
-        return 2
+        return 0 if asked_help else 2
     demos = list_demos()
-    if not argv or argv[0] in ("-h", "--help", "list"):
-        print("usage: tinygrad-lstm DEMO [--graph [OUT]] [--step] [--steps N] [--seed S] ...")
+    if asked_help:
+        print(usage)
         print("demos: " + ", ".join(demos))
         return 0
     name = argv[0]
