@@ -363,6 +363,17 @@ def test_a_non_module_set_over_a_submodule_and_a_non_bool_mode_are_refused_as_to
     assert m.training is True and m.train(False).rnn.training is False
 
 
+def test_next_of_parameters_is_the_first_one_as_torchs_generator_gives():
+    m = nn.LSTM(3, 4)
+    assert next(m.parameters()) is m.weight_ih_l0  # torch's idiom for a model's dtype
+    ps = m.parameters()
+    assert next(ps) is ps[0] and next(ps) is ps[1]  # one object read on, as a generator
+    assert len(ps) == 4 and ps[3] is m.bias_hh_l0 and list(ps) == list(ps)  # still a list
+    assert not nn.Linear(2, 2, bias=False).parameters()[1:]  # sliced: a plain list
+    with pytest.raises(StopIteration):
+        next(nn.Module().parameters())
+
+
 def test_requires_grad_and_apply_on_a_module_as_torch():
     class Model(nn.Module):
         def __init__(self):

@@ -151,7 +151,8 @@ class Module:
                 yield name, p
 
     def parameters(self):
-        return [p for _, p in self.named_parameters()]
+        """Every Parameter once, as a list that `next()` also reads (see _Parameters)."""
+        return _Parameters(p for _, p in self.named_parameters())
 
     def num_parameters(self):
         return sum(p.size for p in self.parameters())
@@ -291,6 +292,15 @@ def _check_size(cls, dtype=np.float32, **sizes):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
             raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
     _float_dtype(dtype, cls)
+
+
+class _Parameters(list):
+    """A module's parameters: a list (len, indexing, iterated again and again), which `next()`
+    also reads, from the first on, as torch's generator: `next(model.parameters())`, the torch
+    idiom for a model's first parameter (its dtype), was a TypeError."""
+
+    def __next__(self):
+        return next(self.__dict__.setdefault("_walk", iter(self)))
 
 
 class Linear(Module):

@@ -48,19 +48,20 @@ def param_pairs(params, who):
     if params is None:
         return []
     given, want = params, "params must be a Module, a {name: tensor} dict or (name, tensor) pairs"
+    kind = "list" if isinstance(given, list) else type(given).__name__  # model.parameters() too
     if hasattr(params, "named_parameters"):
         params = params.named_parameters()
     elif isinstance(params, dict):
         params = params.items()
     if isinstance(params, (Tensor, str)) or not hasattr(params, "__iter__"):
-        raise TypeError(f"{who}: {want}; got {type(given).__name__}")
+        raise TypeError(f"{who}: {want}; got {kind}")
     pairs = list(params)
     for pair in pairs:
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2
                 and isinstance(pair[1], Tensor)):
             what = f"{pair[0]!r}: {type(pair[1]).__name__}" \
                 if isinstance(pair, (tuple, list)) and len(pair) == 2 else type(pair).__name__
-            raise TypeError(f"{who}: {want}; got {type(given).__name__} holding {what}")
+            raise TypeError(f"{who}: {want}; got {kind} holding {what}")
     return pairs
 
 
