@@ -10,6 +10,7 @@ import pytest
 from tinygrad_lstm import Tensor, autograd, lazy, nn
 from tinygrad_lstm.gradcheck import gradcheck
 import tinygrad_lstm.rnn as rnn
+from tinygrad_lstm.viz import walk
 
 RNG = np.random.default_rng(0)
 
@@ -245,6 +246,52 @@ def test_observer_sees_the_same_gradients_bit_for_bit(monkeypatch):
     assert seen
     for p, q in zip(plain, watched):
         assert p.tobytes() == q.tobytes()
+
+
+def test_an_index_shows_the_observer_its_piece_not_a_dense_array_per_timestep():
+    # each xs[t] handed the observer a new (T, B, G·H) array, kept by the stepper for every
+    # step: O(T²) memory (2.8 GB at an LSTM's T=200, B=32, H=128; the scaling review)
+    a = RNG.standard_normal((5, 2, 3))
+    idx = np.array([0, 0, 4])
+    seen = []
+
+    def fn(a):
+        return (a[1] * a[3] + a[-1] + a[1:4:2].sum() + a[idx, 1].sum() * 0.5).sum()
+
+    grads_of(fn, a, on_step=lambda node, g, pgs: seen.extend(
+        (node, pg) for pg in pgs if type(pg) is lazy.Scattered))
+    assert len(seen) == 5  # a[1], a[3], a[-1], a[1:4:2], a[idx, 1]
+    for _, pg in seen:
+        full = np.asarray(pg)
+        assert full.shape == pg.shape == a.shape and full.dtype == pg.dtype == np.float64
+        assert walk.norm(pg) == pytest.approx(np.linalg.norm(full), rel=1e-15)
+        for n in (1, 4, 7, 30, 31):
+            np.testing.assert_array_equal(pg.head(n), full.reshape(-1)[:n])
+        assert walk.preview(pg) == walk.preview(full)
+        np.testing.assert_array_equal(pg + 1.0, full + 1.0)
+    # the repeated index's piece accumulates (np.add.at): a[0, 1] is picked twice, and each
+    # pick gets 0.5 from each of the 6 entries the scalar was broadcast to
+    rep = next(pg for _, pg in seen if not pg.parts[0][2])
+    assert np.asarray(rep)[0, 1].tolist() == [6.0, 6.0, 6.0]
+    assert walk.norm(rep) == pytest.approx(np.sqrt(3 * 36 + 3 * 9))
+
+
+def test_recording_a_long_walk_keeps_memory_linear_in_t():
+    import tracemalloc
+
+    def peak(T):
+        model = nn.LSTM(8, 16, dtype=np.float64, rng=np.random.default_rng(0))
+        out, _ = model(Tensor(RNG.standard_normal((T, 4, 8))))
+        loss = (out * out).mean()
+        tracemalloc.start()
+        steps = walk.record(loss, model)
+        used = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(steps.steps) > T
+        return used
+
+    small, big = peak(40), peak(160)
+    assert big / small < 6  # 4× the steps; a (T, …) array a step made it ~16×
 
 
 @pytest.mark.parametrize("layer", [nn.LSTM, nn.GRU, nn.RNN])

@@ -71,13 +71,13 @@ def test_grads_bit_identical_to_plain_backward():
 def test_navigating_back_and_forth_changes_nothing():
     loss, model, _ = tiny_lstm()
     walk = record(loss, model)
-    before = [(s.grad.tobytes(), [None if g is None else g.tobytes() for g in s.parent_grads])
+    before = [(s.grad.tobytes(), [None if g is None else np.asarray(g).tobytes() for g in s.parent_grads])
               for s in walk.steps]
     k = 0
     for cmd in ["n", "n", "b", "t 2", "p", "p", "c", "b", "g 5", "t 1"]:
         k, _ = navigate(walk, k, cmd)
         capture(make_step_panel(walk, k))
-    after = [(s.grad.tobytes(), [None if g is None else g.tobytes() for g in s.parent_grads])
+    after = [(s.grad.tobytes(), [None if g is None else np.asarray(g).tobytes() for g in s.parent_grads])
              for s in walk.steps]
     assert before == after
 

@@ -21,7 +21,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from .lazy import _LAZY, OuterSum, Pieces, Scatter, _accumulate
+from .lazy import _LAZY, OuterSum, Pieces, Scatter, _accumulate, observed
 
 _FREED = object()  # what a Function's `saved` becomes once backward has passed it
 
@@ -185,6 +185,8 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         on_step: called as `on_step(node, grad, parent_grads)` for every tensor in walk order
             (latest-made first): the gradient that reached it and the ones it hands each parent
             (None where a parent needs none; an empty tuple at a leaf). It must only read them.
+            An index node's gradient for its input (`xs[t]` hands xs all zeros but row t)
+            comes as a `lazy.Scattered`: `np.asarray(pg)` makes the array.
 
     `.grad` is written once the walk is through, so a walk that fails (a graph freed by an
     earlier backward, an error in a user Function) leaves every `.grad` as it was; without
@@ -253,7 +255,7 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
             parent_grads = _checked(ctx, parent_grads)
         if on_step is not None:
             on_step(node, g.value() if type(g) is OuterSum else g,
-                    tuple(pg.value() if type(pg) in _LAZY else pg for pg in parent_grads))
+                    tuple(observed(pg) for pg in parent_grads))
         for p, pg in zip(ctx.parents, parent_grads):
             if pg is None:
                 continue

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..lazy import Scattered
 from ..tensor import shown_scope
 from .scene import (_lane, _state_label, _uniform, _visible, check_root, no_path_reason,
                     param_pairs, permuted, pick_state, shown_lanes)
@@ -25,19 +26,26 @@ def fmt(x):
 
 def norm(a):
     # in float64: the squares of a float32 gradient of 1e-25 are 0 there, of 1e20 inf
+    if type(a) is Scattered:  # x[t]'s gradient to x: from the piece, not a (T, …) array
+        return a.norm()
     return float(np.linalg.norm(np.asarray(a, dtype=np.float64)))
 
 
 def preview(a, n=4):
     """The first n values of an array, e.g. `[0.031 -0.118 0.007 0.2 …]`."""
-    flat = np.asarray(a).reshape(-1)
-    return f"[{' '.join(fmt(v) for v in flat[:n])}{' …' if flat.size > n else ''}]"
+    if type(a) is Scattered:  # its first values without the (T, …) array
+        flat, size = a.head(n), a.size
+    else:
+        flat = np.asarray(a).reshape(-1)
+        size = flat.size
+    return f"[{' '.join(fmt(v) for v in flat[:n])}{' …' if size > n else ''}]"
 
 
 @dataclass
 class Step:
     """One node of the walk: the gradient that reached it (∂L/∂node) and the ones it handed
-    each parent (None where a parent needs none; empty at a leaf)."""
+    each parent (None where a parent needs none; empty at a leaf; an index's, `xs[t]`'s, a
+    lazy.Scattered: `np.asarray` for the array)."""
 
     index: int
     node: object
