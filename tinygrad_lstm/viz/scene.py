@@ -361,21 +361,19 @@ class _Scene:
         the one run last (the greatest t; a reverse direction's smallest), whose states have
         a step before them for their loops to come from."""
         self.last, self.first, self.count, self.folded_step = {}, {}, {}, {}
-        steps, latest = {}, {}
+        seen, computed, latest = {}, {}, {}  # per lane: every t, computed tensors' t, the last
         for t in self.nodes:
             step = _step(t)
             if step is None:
                 continue
             lane = _lane(t)
+            seen.setdefault(lane, set()).add(step)
             if t._ctx is not None:
-                steps.setdefault(lane, set()).add(step)
+                computed.setdefault(lane, set()).add(step)
                 if t._seq > latest.get(lane, (-1, None))[0]:
                     latest[lane] = (t._seq, step)
-            else:
-                steps.setdefault(lane, set())
-        for lane, computed in steps.items():
-            every = computed or {min(_step(t) for t in self.nodes
-                                     if _step(t) is not None and _lane(t) == lane)}
+        for lane, every in seen.items():
+            every = computed.get(lane) or every  # a lane of states only: their t
             self.first[lane], self.last[lane] = min(every), max(every)
             self.count[lane] = len(every)
             self.folded_step[lane] = latest[lane][1] if lane in latest else self.last[lane]
