@@ -1123,6 +1123,13 @@ def test_an_empty_dim_reduces_every_axis_as_torch_an_empty_axis_none_as_numpy():
     np.testing.assert_allclose(x.grad, np.zeros_like(a), atol=1e-15)
 
 
+def test_sum_rows_of_a_strided_gradient_into_0d_is_an_array():
+    from tinygrad_lstm.ops import _sum_rows
+    g = np.ones((2, 3, 4)).transpose(1, 0, 2)  # not C-contiguous: numpy's sum path
+    out = _sum_rows(g, ())
+    assert type(out) is np.ndarray and out.shape == () and out == 24.0
+
+
 def test_a_0d_parameters_grad_is_an_array_after_a_strided_broadcast():
     # a non-contiguous 3-D gradient summed to 0-d was handed on as a numpy scalar, which
     # clip_grad_norm_ then refused as the user's .grad
@@ -1253,6 +1260,9 @@ def test_requires_grad_assigned_is_checked_as_requires_grad_():
     y.requires_grad = True  # what it has: allowed, as torch
     with pytest.raises(TypeError, match="requires_grad: True or False, got 1"):
         w.requires_grad = 1
+    with pytest.raises(TypeError, match="^Tensor: requires_grad must be True or False, got 'no'"):
+        Tensor([1.0], requires_grad="no")  # read as True by bool(), as torch refuses it
+    assert Tensor([1.0], requires_grad=np.True_).requires_grad is True
     assert w.requires_grad is True
     w.requires_grad = np.False_  # a leaf's flag may go either way (freezing a parameter)
     assert w.requires_grad is False and not (w * 2).requires_grad

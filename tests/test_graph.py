@@ -994,6 +994,22 @@ def test_a_loop_counting_from_0_is_counted_and_trimmed_by_its_own_steps(tmp_path
         (tmp_path / "long.dot").read_text()
     show_graph(readme_loop(LONG_GRAPH), str(tmp_path / "short.dot"))  # t = 0 … 23: all drawn
     assert "timesteps" not in capsys.readouterr().out
+    # a layer's t = 0 that only picks trainable initial states, h[t=0] = h0[layer], is no step
+    # (counted as one, T read 6 for 5 steps and max_steps=1 dropped t = 1: the diff review)
+    rng = np.random.default_rng(0)
+    m = nn.LSTM(3, 4, dtype=np.float64)
+    h0, c0 = (Tensor(rng.standard_normal((1, 2, 4)), requires_grad=True) for _ in "hc")
+
+    def loss(T):
+        return (m(Tensor(rng.standard_normal((T, 2, 3))), (h0, c0))[0] ** 2).mean()
+
+    assert "repeated × T (T = 5)" in draw(loss(5), folded=True).source
+    source = draw(loss(5), max_steps=1).source
+    _, _, clusters = parse(source)
+    assert sorted(c for c in clusters if re.search(r"_t\d+$", c)) == \
+        ["cluster_l0_t0", "cluster_l0_t1", "cluster_l0_t5"] and "t = 2 … 4 not drawn" in source
+    show_graph(loss(LONG_GRAPH), str(tmp_path / "hx.dot"))  # 24 steps: all drawn
+    assert "timesteps" not in capsys.readouterr().out
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

@@ -276,6 +276,26 @@ def test_an_index_shows_the_observer_its_piece_not_a_dense_array_per_timestep():
     assert walk.norm(rep) == pytest.approx(np.sqrt(3 * 36 + 3 * 9))
 
 
+def test_what_an_observer_was_handed_stays_when_a_grad_is_zeroed_in_place():
+    # a piece assembled in place is a row of the buffer that becomes x.grad; zeroing x.grad
+    # (zero_grad(set_to_none=False)) changed every recorded gradient (the diff review)
+    x = Tensor(RNG.standard_normal((5, 32, 512)), requires_grad=True)
+    W = Tensor(RNG.standard_normal((256, 512)) * 0.01, requires_grad=True)
+    h = Tensor(np.zeros((32, 256)))
+    for t in range(5):  # a gate block in chunks, as a cell's: joined into x's row in place
+        i, g = (x[t] + h @ W).chunk(2, axis=1)
+        h = i.sigmoid() * g.tanh()
+    kept = []
+    (h * h).sum().backward(on_step=lambda node, g, pgs: kept.extend(
+        pg for pg in pgs if type(pg) is lazy.Scattered))
+    assert len(kept) == 5
+    before = [np.asarray(pg).copy() for pg in kept]
+    x.grad[...] = 0
+    for pg, was in zip(kept, before):
+        np.testing.assert_array_equal(np.asarray(pg), was)
+    assert any(np.asarray(pg).any() for pg in kept)
+
+
 def test_recording_a_long_walk_keeps_memory_linear_in_t():
     import tracemalloc
 

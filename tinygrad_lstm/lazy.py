@@ -237,10 +237,11 @@ class Scattered:
 def observed(g):
     """A gradient as backward hands it to an observer: a new array (the walk's own lazy one
     left as it is, so the gradients come out bit for bit as without the observer), or, for
-    the pieces of `x[index]` not yet gathered, a Scattered."""
+    the pieces of `x[index]` not yet gathered, a Scattered of copies of them (a piece may be
+    a row of the buffer that becomes x's .grad, which a user may zero in place later)."""
     tg = type(g)
     if tg is Scatter and g.buf is None:
-        return Scattered(g.shape, g.dtype, tuple(g.parts))
+        return Scattered(g.shape, g.dtype, tuple((i, np.array(v), b) for i, v, b in g.parts))
     return g.value() if tg in _LAZY else g
 
 

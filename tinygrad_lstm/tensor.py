@@ -474,6 +474,8 @@ class Tensor:
         self.data = _as_array(data, dtype)
         self._seq = _stamp()
         self.grad = None
+        if not isinstance(requires_grad, (bool, np.bool_)):  # "no" would read as True
+            raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
         self._requires_grad = bool(requires_grad)
         self._ctx = None
         self.name = None

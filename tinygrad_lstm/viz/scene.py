@@ -355,9 +355,9 @@ class _Scene:
         self.stubs, self.referenced, self.kinds = [], set(), set()
 
     def _count_steps(self):
-        """Per lane: `last` and `first`, the greatest and smallest t of its computed tensors
-        (a layer's t = 0 holds only its initial states; a loop of one's own may compute at
-        t = 0), `count`, how many such t, and `folded_step`, the step the folded view draws:
+        """Per lane: `last` and `first`, the greatest and smallest t where it computes (not
+        only picks: a layer's t = 0 holds its initial states, h[t=0] = hx[layer] when hx is
+        given; a loop of one's own may compute at t = 0), `count`, how many such t, and `folded_step`, the step the folded view draws:
         the one run last (the greatest t; a reverse direction's smallest), whose states have
         a step before them for their loops to come from."""
         self.last, self.first, self.count, self.folded_step = {}, {}, {}, {}
@@ -368,7 +368,7 @@ class _Scene:
                 continue
             lane = _lane(t)
             seen.setdefault(lane, set()).add(step)
-            if t._ctx is not None:
+            if t._ctx is not None and t.op not in STRUCTURAL:
                 computed.setdefault(lane, set()).add(step)
                 if t._seq > latest.get(lane, (-1, None))[0]:
                     latest[lane] = (t._seq, step)
