@@ -11,7 +11,6 @@ import codecs
 import contextlib
 import errno
 import math
-import numbers
 import os
 import runpy
 import signal
@@ -387,16 +386,13 @@ def show_graph(loss, out, model=None, **draw_kwargs):
     and the message says so, unless `draw_kwargs` give max_steps."""
     from .autograd import toposort
     from .viz.graph import render
-    from .viz.scene import STRUCTURAL
+    from .viz.scene import _step, computes
 
     draw_kwargs.setdefault("highlight", "auto")
     draw_kwargs.setdefault("edge_grads", True)  # edges fade where the gradient vanishes
     if "max_steps" not in draw_kwargs and not draw_kwargs.get("folded"):
-        # the t where something is computed, not only picked (a layer's t = 0 holds its
-        # initial states, h[t=0] = hx[layer] when hx is given)
-        steps = len({t.scope["t"] for t in toposort(loss) if t._ctx is not None
-                     and t.op not in STRUCTURAL and isinstance(t.scope, dict)
-                     and isinstance(t.scope.get("t"), numbers.Integral)})
+        # the t where something is computed, not only picked (scene._count_steps's count)
+        steps = len({_step(t) for t in toposort(loss) if computes(t)} - {None})
         if steps > LONG_GRAPH:
             draw_kwargs["max_steps"] = GRAPH_ENDS
             print(f"the graph has {steps} timesteps: drawing the first and last {GRAPH_ENDS} "

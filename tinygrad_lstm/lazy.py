@@ -37,6 +37,14 @@ def _add_into(out, index, value, basic):
         np.add.at(out, index, value)  # repeated indices accumulate
 
 
+def _zeros_plus(shape, dtype, parts):
+    """A new array of zeros with the pieces `parts` added in."""
+    out = np.zeros(shape, dtype)
+    for part in parts:
+        _add_into(out, *part)
+    return out
+
+
 class Scatter:
     """Gradient of `x[index]`: pieces to be added into zeros of x's shape.
 
@@ -173,10 +181,7 @@ class Scatter:
         """The dense value for an observer: a new array, and self left as it was (so the
         gradients come out bit for bit as without the observer)."""
         if self.buf is None:
-            out = np.zeros(self.shape, self.dtype)
-            for part in self.parts:
-                _add_into(out, *part)
-            return out
+            return _zeros_plus(self.shape, self.dtype, self.parts)
         out = self.buf.copy()
         if self.rows is not None:
             out[self._unwritten()] = 0
@@ -204,9 +209,7 @@ class Scattered:
         return math.prod(self.shape)
 
     def __array__(self, dtype=None, copy=None):
-        out = np.zeros(self.shape, self.dtype)
-        for part in self.parts:
-            _add_into(out, *part)
+        out = _zeros_plus(self.shape, self.dtype, self.parts)
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __add__(self, other):

@@ -23,8 +23,8 @@ from pathlib import Path
 import graphviz
 
 from ..checkpoint import write_atomically
-from .scene import (BOXES, EDGE_COLOR, PARAM_COLOR, PATH_COLOR, STRUCTURAL, _additive, _cluster,
-                    _Scene, _symbols, check_root, lane_order, no_path_reason, param_pairs)
+from .scene import (BOXES, EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _additive, _cluster,
+                    _Scene, _symbols, check_root, computes, lane_order, no_path_reason, param_pairs)
 from .walk import norm
 
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source was written "
@@ -255,8 +255,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             # straight line along the row of steps, on the same side of every step's box (last,
             # it could pass above some boxes and below others, and stack them as a staircase).
             key = s.where[id(t)]
-            if key is not None and key[0] == "step" and key[2] == 0 and t._ctx is not None \
-                    and t.op not in STRUCTURAL:  # not just h[t=0] = hx[layer]
+            if key is not None and key[0] == "step" and key[2] == 0 and computes(t):
                 computed_at_0.add(key)
             dest = belt if id(t) in s.on_path and not folded else \
                 g.body if key is None else clusters.setdefault(key, [])

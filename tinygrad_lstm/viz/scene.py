@@ -105,6 +105,12 @@ def _initial_states(nodes):
     return found
 
 
+def computes(t):
+    """True when t is computed by an op that does more than pick or join (a layer's t = 0
+    holds its initial states, h[t=0] = hx[layer], which are picked, not computed)."""
+    return t._ctx is not None and t.op not in STRUCTURAL
+
+
 def _lane(t):
     """The scope without the timestep, e.g. (("layer", 0),): which row of steps t is in. A
     value that cannot be a dict key (scope(tags=["enc"])) stands there as its repr."""
@@ -368,7 +374,7 @@ class _Scene:
                 continue
             lane = _lane(t)
             seen.setdefault(lane, set()).add(step)
-            if t._ctx is not None and t.op not in STRUCTURAL:
+            if computes(t):
                 computed.setdefault(lane, set()).add(step)
                 if t._seq > latest.get(lane, (-1, None))[0]:
                     latest[lane] = (t._seq, step)
