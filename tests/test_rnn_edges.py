@@ -358,6 +358,19 @@ def test_a_non_module_set_over_a_submodule_and_a_non_bool_mode_are_refused_as_to
     m.head = nn.Linear(3, 4)  # another Module, or None: taken
     m.head = None
     assert not any(k.startswith("head.") for k in m.state_dict())
+    with pytest.raises(TypeError, match="cannot assign a int over submodule 'head'"):
+        m.head = 5  # through None, the slot is still a submodule's (torch's _modules entry)
+    assert m.head is None
+    m.head = nn.Linear(3, 2)
+    assert "head.weight" in m.state_dict()
+    del m.head  # del frees the name, as torch
+    m.head = 5
+    lin = nn.Linear(2, 2)
+    lin.bias = None
+    del lin.bias
+    lin.bias = None  # now a plain attribute
+    lin.bias = "free"
+    assert [k for k, _ in lin.named_parameters()] == ["weight"]
     with pytest.raises(ValueError, match="Model.train: mode must be True or False, got 'no'"):
         m.train("no")
     assert m.training is True and m.train(False).rnn.training is False

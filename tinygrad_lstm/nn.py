@@ -68,11 +68,15 @@ class Module:
         # `bias=False` leaves it) would drop it from parameters() and state_dict(), and the
         # optimizer would never train what the forward now reads
         old = self.__dict__.get(name, _MISSING)
-        if isinstance(old, Module) and value is not None and not isinstance(value, Module):
-            # as torch: the submodule's parameters would leave parameters() and state_dict()
+        if (isinstance(old, Module) or old is None and name in self.__dict__.get(
+                "_none_modules", ())) and value is not None and not isinstance(value, Module):
+            # as torch: the submodule's parameters would leave parameters() and state_dict();
+            # a submodule set to None keeps its slot (torch's _modules entry) all the same
             raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} "
                             f"over submodule {name!r} (a Module or None is expected, as "
                             "torch); del it first to use the name for something else")
+        if isinstance(old, Module) and value is None:
+            self.__dict__.setdefault("_none_modules", set()).add(name)
         if isinstance(old, Parameter) or old is None and name in self.__dict__.get(
                 "_none_params", ()):
             if value is None:
@@ -82,6 +86,12 @@ class Module:
                                 f"{type(value).__name__} as parameter {name!r} (a Parameter "
                                 "or None is expected, as torch)")
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        # `del` frees the name, as torch: a slot for a parameter or a submodule no more
+        object.__delattr__(self, name)
+        for slots in ("_none_params", "_none_modules"):
+            self.__dict__.get(slots, set()).discard(name)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError
