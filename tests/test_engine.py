@@ -1379,3 +1379,63 @@ def test_each_comparison_at_equal_values_and_conversions_of_no_element():
     copied = np.array(t, copy=True)
     copied[0] = 9.0
     assert t.data[0] == 1.0  # a copy when asked for one
+
+
+# Bad input as a torch user meets it: each case, the exception classes torch raises for it
+# (an OpError is a ValueError too, so `except ValueError:` keeps working). A review helper
+# found every one a plain ValueError, which `except RuntimeError:` / `except IndexError:`
+# written for torch missed.
+_TORCH_LIKE_ERRORS = [
+    ("add", lambda T: T.ones(2, 3) + T.ones(4), RuntimeError),
+    ("matmul", lambda T: T.ones(2, 3) @ T.ones(4, 2), RuntimeError),
+    ("cat", lambda T: T.cat([T.ones(2, 3), T.ones(2, 4)]), RuntimeError),
+    ("reshape", lambda T: T.ones(2, 3).reshape(4, 2), RuntimeError),
+    ("sum dim", lambda T: T.ones(2, 3).sum(dim=2), IndexError),
+    ("chunk dim", lambda T: T.ones(2, 3).chunk(2, dim=5), IndexError),
+    ("cat dim", lambda T: T.cat([T.ones(2, 3), T.ones(2, 3)], dim=2), IndexError),
+    ("getitem", lambda T: T.ones(2, 3)[5], IndexError),
+]
+
+
+def _ours(make):
+    class T:  # the torch names the cases use, over this package
+        ones = staticmethod(lambda *s: Tensor(np.ones(s, np.float32)))
+        cat = staticmethod(lambda xs, dim=0: Tensor.cat(xs, axis=dim))
+    return make(T)
+
+
+@pytest.mark.parametrize("name, make, torch_kind", _TORCH_LIKE_ERRORS,
+                         ids=[c[0] for c in _TORCH_LIKE_ERRORS])
+def test_bad_input_raises_torchs_exception_class_and_a_value_error(name, make, torch_kind):
+    with pytest.raises(torch_kind) as info:
+        _ours(make)
+    assert isinstance(info.value, (OpError, ValueError))
+
+
+def test_layer_and_loss_errors_are_torchs_classes_too():
+    x = Tensor(np.ones((5, 2, 3), np.float32))
+    with pytest.raises(RuntimeError, match=r"h0 has shape \(1, 3, 4\)"):
+        nn.LSTM(3, 4)(x, (Tensor(np.zeros((1, 3, 4), np.float32)),) * 2)
+    with pytest.raises(RuntimeError, match="has 3 features, expected input_size=2"):
+        nn.GRUCell(2, 4)(Tensor(np.ones((2, 3), np.float32)))
+    with pytest.raises(RuntimeError, match="expected in_features=2"):
+        nn.Linear(2, 4)(Tensor(np.ones((2, 3), np.float32)))
+    with pytest.raises(RuntimeError, match=r"x has shape \(5, 3\), expected \(T, B, input_size\)"):
+        nn.GRU(3, 4)(Tensor(np.ones((5, 3), np.float32)))
+    with pytest.raises(IndexError, match="id 7 is out of range"):
+        nn.Embedding(5, 2)(np.array([1, 7]))
+    with pytest.raises(IndexError, match="target 9 is out of range for 4 classes"):
+        F.cross_entropy(Tensor(np.zeros((2, 4), np.float32)), np.array([0, 9]))
+    with pytest.raises(ValueError):  # still what it was
+        nn.Embedding(5, 2)(np.array([1, 7]))
+
+
+def test_torch_raises_the_classes_the_table_says():
+    torch = pytest.importorskip("torch")
+
+    class T:
+        ones = staticmethod(lambda *s: torch.ones(s))
+        cat = staticmethod(torch.cat)
+    for name, make, kind in _TORCH_LIKE_ERRORS:
+        with pytest.raises(kind):
+            make(T)

@@ -11,10 +11,10 @@ from .autograd import toposort
 from .gradcheck import GradcheckError, gradcheck
 from . import checkpoint, nn, optim
 from ._blas import set_num_threads
-from .tensor import Function, OpError, Tensor, manual_seed, no_grad, scope
+from .tensor import Function, OpError, OpIndexError, Tensor, manual_seed, no_grad, scope
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "Function", "OpError", "no_grad", "scope", "manual_seed", "toposort",
-           "gradcheck", "GradcheckError", "functional", "nn", "optim", "checkpoint",
+__all__ = ["Tensor", "Function", "OpError", "OpIndexError", "no_grad", "scope", "manual_seed",
+           "toposort", "gradcheck", "GradcheckError", "functional", "nn", "optim", "checkpoint",
            "set_num_threads"]

@@ -42,8 +42,8 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
             kind = _torch_kind(s) or type(s).__name__
             raise TypeError(f"{who}: {name} is a {kind}, expected a Tensor or a numpy array")
         if tuple(s.shape) != shape:
-            raise ValueError(f"{who}: {name} has shape {tuple(s.shape)}, "
-                             f"expected {meaning}{shape}")
+            raise OpError(f"{who}: {name} has shape {tuple(s.shape)}, "
+                          f"expected {meaning}{shape}")
         if s.dtype != dtype:
             raise ValueError(f"{who}: {name} is {s.dtype}{made_from(given, s)} but the "
                              f"parameters are {dtype}")
@@ -137,8 +137,8 @@ class _Cell(Module):
         not one) does not fit this cell's input size and dtype."""
         who = who or type(self).__name__
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{who}: x {x.shape} has {x.shape[-1]} features, "
-                             f"expected input_size={self.input_size}")
+            raise OpError(f"{who}: x {x.shape} has {x.shape[-1]} features, "
+                          f"expected input_size={self.input_size}")
         if x.dtype != self.weight_ih.dtype:  # numpy's default float64 meets float32 weights
             want, have = self.weight_ih.dtype, x.dtype
             raise ValueError(f"{who}: x is {have}{made_from(given, x)} but the parameters are "
@@ -156,7 +156,7 @@ class _Cell(Module):
             if x.ndim == 1:  # torch's unbatched form
                 hint = (f"; one unbatched sample is not taken: add a batch axis of 1, "
                         f"x.reshape(1, {x.shape[0]}) (and each state (1, hidden_size))")
-            raise ValueError(f"{cls}: x has shape {x.shape}, expected (batch, input_size){hint}")
+            raise OpError(f"{cls}: x has shape {x.shape}, expected (batch, input_size){hint}")
         self.check_input(x, given=given)
         B, H = x.shape[0], self.hidden_size
         if hx is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import (_UNSET, OpError, Tensor, _alias, _constant, _int_axis, _torch_kind,
+from .tensor import (_UNSET, OpError, OpIndexError, Tensor, _alias, _constant, _int_axis, _torch_kind,
                      default_rng)
 
 
@@ -64,7 +64,7 @@ def cross_entropy(logits, targets):
     num_classes = logits.shape[-1]
     if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
         bad = targets[(targets < 0) | (targets >= num_classes)][0]
-        raise OpError(f"cross_entropy: target {int(bad)} is out of range for {num_classes} "
+        raise OpIndexError(f"cross_entropy: target {int(bad)} is out of range for {num_classes} "
                       "classes")
     if logits.ndim != 2:
         logits = logits.reshape(-1, num_classes)

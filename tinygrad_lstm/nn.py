@@ -13,7 +13,7 @@ import numpy as np
 
 from . import functional as F
 from .optim import _zero_grads
-from .tensor import OpError, Tensor, _float_dtype, _torch_kind, default_rng
+from .tensor import OpError, OpIndexError, Tensor, _float_dtype, _torch_kind, default_rng
 
 
 class Parameter(Tensor):
@@ -338,8 +338,8 @@ class Linear(Module):
     def forward(self, x):
         x, given = as_input("Linear", x)
         if not x.ndim or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
-                             f"features, expected in_features={self.in_features}")
+            raise OpError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
+                          f"features, expected in_features={self.in_features}")
         if x.dtype != self.weight.dtype:  # as the layers say it ("matmul: dtypes differ")
             raise OpError(f"Linear: x is {x.dtype}{made_from(given, x)} but the parameters are "
                           f"{self.weight.dtype}; make x {self.weight.dtype} (e.g. "
@@ -391,8 +391,8 @@ class Embedding(Module):
         ids = F.integer_ids("Embedding", "ids", ids)
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
             bad = ids[(ids < 0) | (ids >= self.num_embeddings)][0]
-            raise ValueError(f"Embedding: id {int(bad)} is out of range for "
-                             f"num_embeddings={self.num_embeddings}")
+            raise OpIndexError(f"Embedding: id {int(bad)} is out of range for "
+                               f"num_embeddings={self.num_embeddings}")
         p, w = self.padding_idx, self.weight
         if p is None or not (ids == p).any():
             return w[ids]

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import autograd, lazy
-from .tensor import Function, OpError, _is_int
+from .tensor import Function, OpError, OpIndexError, _is_int
 
 
 def _unbroadcast(g, shape):
@@ -393,7 +393,7 @@ def _norm_axis(op, axis, ndim):
         raise OpError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     for a in axes:
         if not -ndim <= a < ndim:
-            raise OpError(f"{op}: axis {a} is out of range for a {ndim}-D tensor")
+            raise OpIndexError(f"{op}: axis {a} is out of range for a {ndim}-D tensor")
     out = tuple(sorted(a % ndim for a in axes))
     if len(set(out)) != len(out):
         raise OpError(f"{op}: axis {axis!r} names an axis twice")
@@ -563,7 +563,7 @@ class Cat(Function):
         if not _is_int(axis):  # numpy reads True as 1, and None as "flatten first"
             raise OpError(f"cat: axis must be an int, got {axis!r}")
         if not -n <= axis < n:
-            raise OpError(f"cat: axis {axis} is out of range for {n}-D tensors "
+            raise OpIndexError(f"cat: axis {axis} is out of range for {n}-D tensors "
                           f"({', '.join(str(x.shape) for x in xs)})")
         self.saved = (axis, [x.shape[axis] for x in xs])
         return np.concatenate(xs, axis=axis)

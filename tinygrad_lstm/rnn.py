@@ -293,7 +293,7 @@ class _RecurrentLayer(Module):
                 one = (1, *x.shape) if self.batch_first else (x.shape[0], 1, x.shape[1])
                 hint = (f"; unbatched (T, input_size) input is not taken: add a batch axis of 1, "
                         f"x.reshape{one} (and hx with B = 1)")
-            raise ValueError(f"{cls}: x has shape {x.shape}, expected {want}{hint}")
+            raise OpError(f"{cls}: x has shape {x.shape}, expected {want}{hint}")
         self._cells[0].check_input(x, cls, passed)
         given = x.shape  # as the caller wrote it, for the message below
         if self.batch_first:

@@ -43,8 +43,14 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _new = object.__new__  # a node's Function and Tensor, made without __init__ (hot path)
 
 
-class OpError(ValueError):
-    """Bad input to an op; the message already names the op and the shapes."""
+class OpError(ValueError, RuntimeError):
+    """Bad input to an op; the message already names the op and the shapes. A ValueError,
+    and a RuntimeError as torch raises for shapes that do not fit (`except RuntimeError:`
+    written for torch catches it too)."""
+
+
+class OpIndexError(OpError, IndexError):
+    """An index, an axis or a class id out of range: an OpError, and an IndexError as torch's."""
 
 
 def _shapes(arrays):
@@ -177,7 +183,10 @@ def _unary(cls, p):
 def _op_error(cls, arrays, e):
     """The error to raise for `e` from an op's forward: OpErrors as they are (they name the op
     and shapes already), numpy's errors with the op and the input shapes put in front."""
-    return e if isinstance(e, OpError) else OpError(f"{cls.op}: {_shapes(arrays)}: {e}")
+    if isinstance(e, OpError):
+        return e
+    kind = OpIndexError if isinstance(e, IndexError) else OpError  # numpy's AxisError is both
+    return kind(f"{cls.op}: {_shapes(arrays)}: {e}")
 
 
 def _node(ctx, out, needs):
@@ -341,7 +350,7 @@ def _int_axis(op, axis, shape):
     if not _is_int(axis):
         raise OpError(f"{op}: axis must be an int, got {axis!r}")
     if not -len(shape) <= axis < len(shape):
-        raise OpError(f"{op}: axis {axis} is out of range for shape {tuple(shape)}")
+        raise OpIndexError(f"{op}: axis {axis} is out of range for shape {tuple(shape)}")
 
 
 # torch's names for an axis and keepdims, taken as keyword aliases by the reductions, splits,
@@ -384,7 +393,7 @@ def _dim(op, dim, shape, places=None):
     if not _is_int(dim):
         raise OpError(f"{op}: dim must be an int, got {dim!r}")
     if not -places <= dim < places:
-        raise OpError(f"{op}: dim {dim} is out of range for a {len(shape)}-D tensor "
+        raise OpIndexError(f"{op}: dim {dim} is out of range for a {len(shape)}-D tensor "
                       f"{tuple(shape)} (from {-places} to {places - 1})")
     return int(dim) % places
 
@@ -1049,7 +1058,8 @@ class Tensor:
         try:
             x[_frozen(index)] = y
         except (IndexError, ValueError, TypeError) as e:
-            raise OpError(f"setitem: {x.shape}[{index!r}] = {y.shape}: {e}") from None
+            kind = OpIndexError if isinstance(e, IndexError) else OpError
+            raise kind(f"setitem: {x.shape}[{index!r}] = {y.shape}: {e}") from None
 
     def chunk(self, n, axis=_UNSET, *, dim=_UNSET):
         """Split into `n` pieces along `axis` (torch's `dim`; default 0), each ceil(size/n)
