@@ -10,7 +10,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+import tinygrad_lstm.functional as F
 from tinygrad_lstm import OpError, Tensor, manual_seed, nn
+from tinygrad_lstm.tensor import default_rng
 
 f32 = np.float32
 
@@ -562,3 +564,33 @@ def test_reset_after_must_be_a_bool(value):
                                         rf"got {re.escape(repr(value))}"):
         nn.GRU(2, 3, reset_after=value)
     assert nn.GRUCell(2, 3, reset_after=np.bool_(False)).reset_after is False
+
+
+def test_true_or_false_options_refuse_other_values_and_rng_a_seed():
+    # a string is truthy: batch_first="False" read a (T, B, I) input as (B, T, I), bias="no"
+    # kept the biases, and the printout hid it (error-policy review); torch refuses them
+    lstm = nn.LSTM(3, 4)
+    cases = [
+        (lambda: nn.LSTM(3, 4, batch_first="False"), r"^LSTM: batch_first must be True or False, got 'False'"),
+        (lambda: nn.GRU(3, 4, bidirectional="False"), "GRU: bidirectional must be True or False"),
+        (lambda: nn.RNN(3, 4, bias="no"), "RNN: bias must be True or False"),
+        (lambda: nn.Linear(2, 2, bias="no"), "Linear: bias must be True or False"),
+        (lambda: nn.LSTMCell(2, 2, bias=0), "LSTMCell: bias must be True or False, got 0"),
+        (lambda: lstm(Tensor(np.ones((2, 1, 3), np.float32)), return_states="no"),
+         "LSTM: return_states must be True or False"),
+        (lambda: nn.LSTM(3, 4, rng=3), r"LSTM: rng must be a numpy Generator or None, got int 3 "
+                                        r"\(a seed: rng=np.random.default_rng\(3\)\)"),
+        (lambda: nn.GRUCell(3, 4, rng="a"), "GRUCell: rng must be a numpy Generator or None"),
+        (lambda: nn.Linear(3, 4, rng=1), "Linear: rng must be"),
+        (lambda: nn.Embedding(3, 4, rng=1), "Embedding: rng must be"),
+        (lambda: nn.Dropout(0.5, rng=1), "Dropout: rng must be"),
+        (lambda: F.dropout(Tensor(np.ones(3)), 0.5, rng=5), "dropout: rng must be"),
+    ]
+    state = default_rng().bit_generator.state
+    for make, message in cases:
+        with pytest.raises(TypeError, match=message):
+            make()
+    assert default_rng().bit_generator.state == state  # refused before drawing any weight
+    m = nn.LSTM(3, 4, batch_first=np.bool_(True), bias=True, rng=np.random.default_rng(0))
+    assert m.batch_first is True and m(Tensor(np.ones((2, 5, 3), np.float32)))[0].shape == (2, 5, 4)
+    nn.Linear(2, 2, rng=np.random.RandomState(0))  # the legacy generator draws as well

@@ -117,11 +117,23 @@ def check_dropout_p(who, p):
     return p
 
 
+def check_rng(who, rng):
+    """Refuse, naming `who`, an rng that is not None or a numpy generator (`rng=3`, meant as a
+    seed, failed deep inside as "'int' object has no attribute 'uniform'")."""
+    if rng is not None and not isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        hint = f" (a seed: rng=np.random.default_rng({rng!r}))" if isinstance(
+            rng, (int, np.integer)) and not isinstance(rng, bool) else ""
+        raise TypeError(f"{who}: rng must be a numpy Generator or None, got "
+                        f"{type(rng).__name__} {rng!r}{hint}")
+    return rng
+
+
 def dropout(x, p=0.5, training=True, rng=None):
     """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout,
     as torch). The identity when not training or p = 0; all zeros at p = 1, as torch."""
     _tensor("dropout", x)  # in eval mode too: a layer gives back what it takes in either mode
     check_dropout_p("dropout", p)
+    check_rng("dropout", rng)
     if not training or p == 0.0:
         return x
     if p == 1.0:  # nothing kept (the scale 1/(1−p) would make 0/0)

@@ -304,6 +304,14 @@ def _check_size(cls, dtype=np.float32, **sizes):
     _float_dtype(dtype, cls)
 
 
+def _check_flags(cls, **flags):
+    """Raise naming `cls` unless every flag is True or False: a string is truthy, so
+    `batch_first="False"` read as True and trained along the wrong axis (torch refuses it)."""
+    for name, v in flags.items():
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{cls}: {name} must be True or False, got {v!r}")
+
+
 class _Parameters(list):
     """A module's parameters: a list (len, indexing, iterated again and again), which `next()`
     also reads, from the first on, as torch's generator: `next(model.parameters())`, the torch
@@ -328,6 +336,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         _check_size("Linear", dtype, in_features=in_features, out_features=out_features)
+        _check_flags("Linear", bias=bias)
+        F.check_rng("Linear", rng)
         rng = default_rng() if rng is None else rng
         self.in_features, self.out_features = in_features, out_features
         k = 1.0 / math.sqrt(in_features)
@@ -374,6 +384,7 @@ class Embedding(Module):
                  rng=None):
         _check_size("Embedding", dtype, num_embeddings=num_embeddings,
                     embedding_dim=embedding_dim)
+        F.check_rng("Embedding", rng)
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) \
                     or not -num_embeddings <= padding_idx < num_embeddings:
@@ -555,7 +566,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p=0.5, rng=None):
-        self.p, self.rng = F.check_dropout_p("Dropout", p), rng
+        self.p, self.rng = F.check_dropout_p("Dropout", p), F.check_rng("Dropout", rng)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, self.rng)

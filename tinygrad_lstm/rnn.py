@@ -21,7 +21,7 @@ from . import tensor as _tensor
 from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLSTMCell,
                     RNNCell, check_states, check_step, squash, step_error)
 from . import functional as F
-from .nn import Module, Parameter, _check_size, as_input
+from .nn import Module, Parameter, _check_flags, _check_size, as_input
 from .tensor import OpError, Tensor, _release, default_rng, scope
 
 
@@ -114,6 +114,8 @@ class _RecurrentLayer(Module):
         cls = type(self).__name__
         _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size,
                     num_layers=num_layers)
+        _check_flags(cls, bias=bias, batch_first=batch_first, bidirectional=bidirectional)
+        F.check_rng(cls, rng)
         self._check_dropout(dropout)
         cell_cls = cell or self.cell_class
         if isinstance(cell_cls, Module) or not callable(cell_cls):  # a built cell, or a name
@@ -140,7 +142,8 @@ class _RecurrentLayer(Module):
         self._drop_rng = rng
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.bias, self.batch_first = bool(bias), bool(batch_first)  # np.bool_ passed the check
+        self.bidirectional = bool(bidirectional)
         self.dropout = dropout
         self.cell = cell_cls
         D = 2 if bidirectional else 1
@@ -285,6 +288,7 @@ class _RecurrentLayer(Module):
         return_states=True also a States with every layer's per-timestep tensors.
         """
         cls = type(self).__name__
+        _check_flags(cls, return_states=return_states)
         x, passed = as_input(cls, x)
         if x.ndim != 3:
             want = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
