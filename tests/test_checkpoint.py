@@ -285,6 +285,29 @@ def test_overwrite_keeps_the_file_mode(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o640
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_a_read_only_checkpoint_is_refused_not_replaced(tmp_path, monkeypatch):
+    # the rename needs only the folder's permission, so a file made read-only to keep it was
+    # replaced (error-policy review); open(path, "wb") and torch.save refuse it. As root
+    # (CI) open() writes anyway, and so does save: os.access says so, and is what is asked
+    path = tmp_path / "keep.ckpt"
+    checkpoint.save({"a": np.arange(3)}, path)
+    os.chmod(path, 0o444)
+    before = path.read_bytes()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if os.fspath(p) == str(
+        path) and mode == os.W_OK else real(p, mode, **kw))
+    with pytest.raises(PermissionError, match=r"checkpoint.save: cannot write .*keep.ckpt: "
+                                              r"the file is read-only .*it is unchanged"):
+        checkpoint.save({"a": np.zeros(3)}, path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["keep.ckpt"]
+    monkeypatch.setattr(os, "access", real)
+    if os.geteuid() != 0:  # the real thing, where permissions apply
+        with pytest.raises(PermissionError):
+            checkpoint.save({"a": np.zeros(3)}, path)
+        assert path.read_bytes() == before
+
+
 # ---------------------------------------------------------------- corrupt and foreign files
 
 @pytest.mark.parametrize("keep", [0, 10, 100, 0.5, -1, -30])

@@ -148,7 +148,8 @@ def save(obj, path):
 def write_atomically(path, write, who="write"):
     """Call `write(f)` on a temporary file beside `path` (a binary file object), then rename it
     over path: on any error the temporary file is removed and an existing file at path is left
-    untouched (a full disk never leaves half a file). Where path is a symbolic link, the file
+    untouched (a full disk never leaves half a file); a file there that this process may not
+    write (read-only) is refused, as open() refuses it. Where path is a symbolic link, the file
     it points to is replaced and the link stays; the folder is created if missing; the file
     keeps an existing file's permissions, else gets 0o666 minus the umask."""
     path = os.fsdecode(path)
@@ -161,6 +162,11 @@ def write_atomically(path, write, who="write"):
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"{who}: {path} is a folder; give a file name")
+    # the rename needs only the folder's permission: a file its owner made read-only (to keep
+    # it) was replaced all the same, where open(path, "wb") and torch.save refuse it
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, f"{who}: cannot write {path}: the file is "
+                              "read-only (chmod u+w it to replace it); it is unchanged")
     try:
         _makedirs(directory)
     except OSError as e:  # a parent that is a file: "[Errno 17] File exists: 'afile'"
