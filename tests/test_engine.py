@@ -1439,3 +1439,25 @@ def test_torch_raises_the_classes_the_table_says():
     for name, make, kind in _TORCH_LIKE_ERRORS:
         with pytest.raises(kind):
             make(T)
+
+
+def test_a_grad_assigned_by_hand_must_fit_the_tensor():
+    # b.grad = np.zeros(4) on a (3,) tensor was taken, and the next backward() failed half-way
+    # in numpy's broadcasting after writing c.grad (error-policy review); torch refuses it
+    a, b, c = (Tensor(np.ones(3), requires_grad=True) for _ in range(3))
+    for bad, kind, message in [
+            (np.zeros(4), RuntimeError, r"^Tensor.grad: a gradient of shape \(4,\) for a tensor "
+                                        r"of shape \(3,\)$"),
+            (np.zeros((1, 3)), ValueError, r"shape \(1, 3\) for a tensor of shape \(3,\)"),
+            (Tensor(np.zeros(3)), TypeError, "got a Tensor: .grad holds a numpy array, e.g. "
+                                             "t.grad = g.data"),
+            ([0.0, 0.0, 0.0], TypeError, "expected a numpy array or None, got a list"),
+            (np.zeros(3, np.int64), TypeError, "must be a float array, got int64")]:
+        with pytest.raises(kind, match=message):
+            b.grad = bad
+        assert b.grad is None
+    b.grad = np.full(3, 2.0)  # one that fits: kept as given, and added to
+    (a * b * c).sum().backward()
+    assert b.grad.tolist() == [3.0, 3.0, 3.0] and c.grad.tolist() == [1.0, 1.0, 1.0]
+    b.grad = None
+    assert b.grad is None

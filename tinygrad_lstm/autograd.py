@@ -283,6 +283,6 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if not retain_graph and not shared:  # copies share ctx: the last one frees it
             ctx.saved = _FREED
     for node, g in reached:
-        if node.grad is not None:
-            g = node.grad + g
-        node.grad = g if type(g) is ndarray else np.asarray(g)  # 0-d: numpy gives a scalar
+        if node._grad is not None:
+            g = node._grad + g
+        node._grad = g if type(g) is ndarray else np.asarray(g)  # 0-d: numpy gives a scalar

@@ -197,7 +197,7 @@ def _node(ctx, out, needs):
     t = _new(Tensor)
     t._seq = _stamp()
     t.data = out
-    t.grad = None
+    t._grad = None
     t.name = None
     t._retain = False
     t._released = None
@@ -472,7 +472,7 @@ class Tensor:
         dtype: float32 or float64. Defaults to the rule above.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "name", "scope", "_retain", "_released",
+    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "name", "scope", "_retain", "_released",
                  "_seq")
     # numpy defers to our reflected operators (ndarray * Tensor -> Tensor.__rmul__)
     __array_ufunc__ = None
@@ -482,7 +482,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
         self._seq = _stamp()
-        self.grad = None
+        self._grad = None
         if not isinstance(requires_grad, (bool, np.bool_)):  # "no" would read as True
             raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
         self._requires_grad = bool(requires_grad)
@@ -558,6 +558,30 @@ class Tensor:
 
     def dim(self):
         return len(self.shape)
+
+    # A property over the slot `_grad`, which the walk writes directly: a gradient assigned by
+    # hand must fit (one of another shape was taken, and the next backward() failed half-way
+    # in numpy's broadcasting, after writing some leaves' .grad; torch refuses it at once)
+    @property
+    def grad(self):
+        """∂L/∂self, summed over every backward() since it was last cleared: a numpy array of
+        this tensor's shape, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, g):
+        if g is not None:
+            if not isinstance(g, np.ndarray):
+                hint = ": .grad holds a numpy array, e.g. t.grad = g.data" \
+                    if isinstance(g, Tensor) else ""
+                raise TypeError(f"Tensor.grad: expected a numpy array or None, got a "
+                                f"{type(g).__name__}{hint}")
+            if g.dtype.kind != "f":
+                raise TypeError(f"Tensor.grad: a gradient must be a float array, got {g.dtype}")
+            if g.shape != self.shape:
+                raise OpError(f"Tensor.grad: a gradient of shape {g.shape} for a tensor of "
+                              f"shape {self.shape}")
+        self._grad = g
 
     # A property over the slot `_requires_grad`, which the engine's own hot paths read: setting
     # it is checked (a computed tensor's flag turned off used to cut the graph there without a
