@@ -675,3 +675,25 @@ def test_param_group_equality_pop_and_initial_lr_are_checked():
     sd["param_groups"][0]["initial_lr"] = "abc"
     with pytest.raises(TypeError, match="initial_lr must be a number"):
         optim.SGD([w], lr=0.1).load_state_dict(sd)
+
+
+def test_a_computed_tensor_is_refused_and_a_failed_step_or_clip_changes_nothing():
+    # found by the error-policy review: a non-leaf never gets a .grad, so step() skipped it
+    # without a word; a read-only .data at params[1] failed after params[0] had moved and
+    # Adam's count and moments had changed; a read-only grad failed clip half-way
+    from tinygrad_lstm.tensor import Tensor
+    with pytest.raises(ValueError, match=r"^SGD: params\[0\] is computed by an op \(mul\), not a "
+                                         r"leaf: .*can't optimize a non-leaf Tensor"):
+        optim.SGD([Tensor([1.0], requires_grad=True) * 2], lr=0.1)
+    a, b = P([1.0, 2.0], [1.0, 1.0]), P([3.0], [1.0])
+    opt = optim.Adam([a, b], lr=0.1)
+    b.data.flags.writeable = False
+    with pytest.raises(ValueError, match=r"^Adam.step: params\[1\].data is read-only; no "
+                                         "parameter was updated"):
+        opt.step()
+    assert a.data.tolist() == [1.0, 2.0] and opt.state == {}
+    b.data.flags.writeable = True
+    b.grad = np.broadcast_to(np.ones(1), (1,))  # read-only
+    with pytest.raises(ValueError, match=r"clip_grad_norm_: params\[1\].grad is read-only"):
+        optim.clip_grad_norm_([a, b], 0.1)
+    assert a.grad.tolist() == [1.0, 1.0]

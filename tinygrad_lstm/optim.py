@@ -48,6 +48,10 @@ def _collect(params, op):
             raise TypeError(f"{op}: params[{i}] ({type(p).__name__}) has no np.ndarray .data")
         if data.dtype.kind != "f":
             raise ValueError(f"{op}: params[{i}] has dtype {data.dtype}, expected a floating-point dtype")
+        if getattr(p, "is_leaf", True) is False:  # it would never get a .grad: never move
+            raise ValueError(f"{op}: params[{i}] is computed by an op ({p.op}), not a leaf: "
+                             "optimize the tensors it is made from (torch: can't optimize a "
+                             "non-leaf Tensor)")
         seen.add(id(p))
         out.append(p)
     if not out:
@@ -311,6 +315,9 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.step: params[{i}] has grad shape {g.shape} "
                                  f"but data shape {p.data.shape}")
             _float_grad(f"{type(self).__name__}.step", i, g)  # before any parameter moves
+            if not p.data.flags.writeable:  # else the parameters before it had moved
+                raise ValueError(f"{type(self).__name__}.step: params[{i}].data is read-only; "
+                                 "no parameter was updated")
             todo.append((i, p.data, g))
         for i, data, g in todo:
             if self.weight_decay:  # L2 penalty added to the gradient (never written back to .grad)
@@ -502,6 +509,8 @@ def _grads(params, op):
         if not isinstance(p.grad, np.ndarray):
             raise TypeError(f"{op}: params[{i}].grad is a {type(p.grad).__name__}, expected np.ndarray")
         _float_grad(op, i, p.grad)  # checked for all before any grad is scaled
+        if not p.grad.flags.writeable:  # e.g. np.broadcast_to's, assigned by hand
+            raise ValueError(f"{op}: params[{i}].grad is read-only; no grad was changed")
         if p.grad.shape != p.data.shape:  # step() would refuse it, after the clip rescaled it
             raise ValueError(f"{op}: params[{i}] has grad shape {p.grad.shape} but data shape "
                              f"{p.data.shape}")
