@@ -326,3 +326,28 @@ def test_load_model_refuses_an_overflowing_weight_and_bad_kinds_and_restores_on_
         checkpoint.load_model(path, model, other)
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_loaders_and_save_model_refuse_what_is_not_theirs(tmp_path):
+    # bare TypeErrors that named no operation, and save_model(p, model, model) saved the
+    # model's weights as the optimizer's state (error-policy review)
+    m = nn.Linear(2, 2)
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    with pytest.raises(RuntimeError, match=r"^Linear.load_state_dict: expected a dict of name "
+                                           r"-> array \(a state_dict\(\)\), got a NoneType"):
+        m.load_state_dict(None)
+    sd = opt.state_dict()
+    with pytest.raises(ValueError, match=r"^SGD.load_state_dict: param_groups\[0\] must be a "
+                                         "dict of hyperparameters and 'params', got a int"):
+        opt.load_state_dict({"state": {}, "param_groups": [5]})
+    with pytest.raises(ValueError, match="^SGD.load_state_dict: state must be a dict of param "
+                                         "index -> state, got a list"):
+        opt.load_state_dict({"state": [1, 2], "param_groups": sd["param_groups"]})
+    path = tmp_path / "m.ckpt"
+    for who, call in [("save_model", checkpoint.save_model), ("load_model", checkpoint.load_model)]:
+        with pytest.raises(TypeError, match=f"^{who}: optimizer must be an optimizer "
+                                            r"\(optim.SGD, optim.Adam, ...\) or None, got a Linear"):
+            call(path, m, m)
+    assert not path.exists()
+    checkpoint.save_model(path, m, opt, step=1)
+    assert checkpoint.load_model(path, m, opt) == {"step": 1}

@@ -1461,3 +1461,35 @@ def test_a_grad_assigned_by_hand_must_fit_the_tensor():
     assert b.grad.tolist() == [3.0, 3.0, 3.0] and c.grad.tolist() == [1.0, 1.0, 1.0]
     b.grad = None
     assert b.grad is None
+
+
+def test_constructors_and_flags_name_the_op_for_bad_values():
+    # numpy's own words named no op ("negative dimensions are not allowed", "high - low < 0",
+    # "SeedSequence expects int ... not a"); keepdims="no" read as True; found by the
+    # error-policy review
+    from tinygrad_lstm import manual_seed
+    for make, kind, message in [
+            (lambda: Tensor.zeros(-1), ValueError, r"^Tensor.zeros: the sizes must be ints of 0 "
+                                                   r"or more, got \(-1,\)"),
+            (lambda: Tensor.randn(2.5), ValueError, r"^Tensor.randn: the sizes must be ints"),
+            (lambda: Tensor.ones((2, None)), ValueError, r"^Tensor.ones: the sizes"),
+            (lambda: Tensor.uniform(2, low=1, high=0), ValueError,
+             r"^Tensor.uniform: low and high must be finite numbers with low <= high, got "
+             r"low=1, high=0"),
+            (lambda: Tensor.randn(2, rng=7), TypeError, r"^Tensor.randn: rng must be a numpy "
+                                                         r"Generator or None, got int 7"),
+            (lambda: manual_seed("a"), TypeError, r"^manual_seed: the seed must be an int of 0 "
+                                                  r"or more, got 'a'"),
+            (lambda: Tensor(np.ones(3)).sum(keepdims="no"), TypeError,
+             "^sum: keepdims must be True or False, got 'no'"),
+            (lambda: Tensor(np.ones(3)).mean(keepdim=1), TypeError, "^mean: keepdims must be"),
+            (lambda: Tensor(np.ones(3)).max(keepdims="yes"), TypeError, "^max: keepdims must be"),
+            (lambda: Tensor(np.ones(3)).retain_grad(), RuntimeError,
+             r"^retain_grad: the tensor of shape \(3,\) does not require grad"),
+            (lambda: Tensor(np.ones(3)).named(3), TypeError, "^named: a name is a str")]:
+        with pytest.raises(kind, match=message):
+            make()
+    assert Tensor.zeros(0, 2).shape == (0, 2) and Tensor.ones((2, 3)).shape == (2, 3)
+    assert Tensor.uniform(3, low=0.5, high=0.5).data.tolist() == [0.5] * 3
+    assert Tensor.ones(2, 3).reshape(-1).shape == (6,)  # a reshape's -1 is not a size
+    assert nn.Embedding(3, 2)([]).shape == (0, 2)  # [] is no float array (numpy reads it so)

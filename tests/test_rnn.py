@@ -581,7 +581,7 @@ def test_sequential_and_activation_modules_as_torchs():
     assert gradcheck(lambda x: seq(x), [x])
     with pytest.raises(TypeError, match="Sequential: takes the modules themselves, in order"):
         nn.Sequential({"a": nn.Tanh()})
-    with pytest.raises(TypeError, match="ModuleList: element 1 is a function, not a Module"):
+    with pytest.raises(TypeError, match="^Sequential: element 1 is a function, not a Module"):
         nn.Sequential(nn.Tanh(), lambda v: v)
     torch = pytest.importorskip("torch")
     theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Identity(),

@@ -410,10 +410,20 @@ def _kinds(model):
     return kinds
 
 
+def _check_optimizer(who, optimizer):
+    """Refuse, naming `who`, an optimizer argument that is not one: `save_model(p, model,
+    model)` saved the model's weights as the optimizer's state without a word."""
+    if optimizer is not None and not (hasattr(optimizer, "param_groups")
+                                      and hasattr(optimizer, "load_state_dict")):
+        raise TypeError(f"{who}: optimizer must be an optimizer (optim.SGD, optim.Adam, ...) or "
+                        f"None, got a {type(optimizer).__name__}")
+
+
 def save_model(path, model, optimizer=None, **meta):
     """Save `model.state_dict()` (and the optimizer's state and any metadata such as the step)
     atomically to path: {"model": ..., "optimizer": ..., "meta": {...}, "kinds": {...}}, where
     kinds says what each recurrent layer's cell computes, for load_model to check."""
+    _check_optimizer("save_model", optimizer)
     obj = {"model": dict(model.state_dict()), "meta": meta, "kinds": _kinds(model)}
     if optimizer is not None:
         obj["optimizer"] = optimizer.state_dict()
@@ -430,6 +440,7 @@ def load_model(path, model, optimizer=None, strict=True):
     started from a plain one's weights), as torch's does.
     """
     path = os.fspath(path)
+    _check_optimizer("load_model", optimizer)
     ckpt = load(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"load_model: {path!r} holds no 'model' entry (was it written by "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .tensor import (_UNSET, OpError, OpIndexError, Tensor, _alias, _constant, _int_axis, _torch_kind,
-                     default_rng)
+                     check_rng, default_rng)
 
 
 def _tensor(op, x):
@@ -84,6 +84,8 @@ def integer_ids(who, what, ids, error=ValueError):
     if isinstance(ids, Tensor):
         raise error(f"{who}: {what} must be integers, and a Tensor holds floats ({ids.dtype}); "
                     "pass a numpy integer array or a list of ints")
+    if isinstance(ids, (list, tuple)) and not ids:
+        ids = np.zeros(0, np.int64)  # numpy reads [] as float64
     ids = np.asarray(ids)
     if ids.dtype.kind not in "iu":
         raise error(f"{who}: {what} must be integers, got {ids.dtype}")
@@ -115,17 +117,6 @@ def check_dropout_p(who, p):
             or not 0.0 <= p <= 1.0:
         raise OpError(f"{who}: p must be a number in [0, 1], got {p!r}")
     return p
-
-
-def check_rng(who, rng):
-    """Refuse, naming `who`, an rng that is not None or a numpy generator (`rng=3`, meant as a
-    seed, failed deep inside as "'int' object has no attribute 'uniform'")."""
-    if rng is not None and not isinstance(rng, (np.random.Generator, np.random.RandomState)):
-        hint = f" (a seed: rng=np.random.default_rng({rng!r}))" if isinstance(
-            rng, (int, np.integer)) and not isinstance(rng, bool) else ""
-        raise TypeError(f"{who}: rng must be a numpy Generator or None, got "
-                        f"{type(rng).__name__} {rng!r}{hint}")
-    return rng
 
 
 def dropout(x, p=0.5, training=True, rng=None):

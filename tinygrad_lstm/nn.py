@@ -183,6 +183,9 @@ class Module:
         """
         own = OrderedDict(self._named_tensors())
         cls = type(self).__name__
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise _LoadTypeError(f"{cls}.load_state_dict: expected a dict of name -> array "
+                                 f"(a state_dict()), got a {type(state_dict).__name__}")
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -432,7 +435,7 @@ class ModuleList(Module):
 
     def append(self, module):
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: element {len(self)} is a {type(module).__name__}, "
+            raise TypeError(f"{type(self).__name__}: element {len(self)} is a {type(module).__name__}, "
                             "not a Module")
         setattr(self, str(len(self)), module)
         return self
@@ -455,11 +458,11 @@ class ModuleList(Module):
 
     def __setitem__(self, index, module):
         if isinstance(index, slice):
-            raise TypeError("ModuleList: slice assignment is not supported; assign one "
+            raise TypeError(f"{type(self).__name__}: slice assignment is not supported; assign one "
                             "element at a time (layers[i] = module)")
         key = self._key(index)
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: element {key} would be a {type(module).__name__}, "
+            raise TypeError(f"{type(self).__name__}: element {key} would be a {type(module).__name__}, "
                             "not a Module")
         setattr(self, key, module)
 
@@ -473,7 +476,7 @@ class ModuleList(Module):
 
     def insert(self, index, module):
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: insert takes a Module, got a {type(module).__name__}")
+            raise TypeError(f"{type(self).__name__}: insert takes a Module, got a {type(module).__name__}")
         modules = list(self)
         modules.insert(index, module)
         self._renumber(modules)
@@ -498,10 +501,10 @@ class ModuleList(Module):
         """The attribute name of element `index` (an int, negative from the end)."""
         n = len(self)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"ModuleList: indices must be ints or slices, got "
+            raise TypeError(f"{type(self).__name__}: indices must be ints or slices, got "
                             f"{type(index).__name__}")
         if not -n <= index < n:
-            raise IndexError(f"ModuleList: index {index!r} is out of range for {n} modules")
+            raise IndexError(f"{type(self).__name__}: index {index!r} is out of range for {n} modules")
         return str(int(index) % n)
 
 

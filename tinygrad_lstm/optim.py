@@ -344,6 +344,12 @@ class Optimizer:
         groups = sd["param_groups"]
         if not isinstance(groups, (list, tuple)) or len(groups) != 1:
             raise ValueError(f"{op}: expected a list of 1 param group, got {groups!r}")
+        if not isinstance(groups[0], dict):
+            raise ValueError(f"{op}: param_groups[0] must be a dict of hyperparameters and "
+                             f"'params', got a {type(groups[0]).__name__}")
+        if not isinstance(sd["state"], dict):
+            raise ValueError(f"{op}: state must be a dict of param index -> state, got a "
+                             f"{type(sd['state']).__name__}")
         group = dict(groups[0])
         ids = list(group.pop("params", []))
         if len(ids) != len(self.params):

@@ -345,6 +345,30 @@ def _is_int(a):
     return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
 
 
+def check_rng(who, rng):
+    """Refuse, naming `who`, an rng that is not None or a numpy generator (`rng=3`, meant as a
+    seed, failed deep inside as "'int' object has no attribute 'uniform'")."""
+    if rng is not None and not isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        hint = f" (a seed: rng=np.random.default_rng({rng!r}))" if isinstance(
+            rng, (int, np.integer)) and not isinstance(rng, bool) else ""
+        raise TypeError(f"{who}: rng must be a numpy Generator or None, got "
+                        f"{type(rng).__name__} {rng!r}{hint}")
+    return rng
+
+
+def _flag(op, name, v):
+    """v, if it is True or False; else a TypeError naming op ("no" read as True, and numpy's
+    own message named an integer)."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be True or False, got {v!r}")
+    return v
+
+
+def _is_real(a):
+    """A real number (int, float or numpy's), not a bool."""
+    return isinstance(a, numbers.Real) and not isinstance(a, (bool, np.bool_))
+
+
 def _int_axis(op, axis, shape):
     """Refuse, naming op, an axis that is not an int or not one of `shape`'s."""
     if not _is_int(axis):
@@ -498,6 +522,16 @@ class Tensor:
         return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
             else tuple(shape)
 
+    @classmethod
+    def _sizes(cls, shape, who):
+        """A new tensor's shape, from `*shape` or one tuple or list; refused, naming `who`,
+        unless every size is an int of 0 or more (numpy said "negative dimensions are not
+        allowed")."""
+        shape = cls._shape(shape)
+        if not all(_is_int(n) and n >= 0 for n in shape):
+            raise OpError(f"{who}: the sizes must be ints of 0 or more, got {shape}")
+        return shape
+
     @staticmethod
     def _dtype(dtype, who):
         """dtype as a np.dtype, when it is one a Tensor holds; else a TypeError naming `who`
@@ -509,28 +543,33 @@ class Tensor:
 
     @classmethod
     def zeros(cls, *shape, dtype=np.float32, requires_grad=False):
-        return cls(np.zeros(cls._shape(shape), cls._dtype(dtype, "Tensor.zeros")),
+        return cls(np.zeros(cls._sizes(shape, "Tensor.zeros"), cls._dtype(dtype, "Tensor.zeros")),
                    requires_grad)
 
     @classmethod
     def ones(cls, *shape, dtype=np.float32, requires_grad=False):
-        return cls(np.ones(cls._shape(shape), cls._dtype(dtype, "Tensor.ones")), requires_grad)
+        return cls(np.ones(cls._sizes(shape, "Tensor.ones"), cls._dtype(dtype, "Tensor.ones")),
+                   requires_grad)
 
     @classmethod
     def randn(cls, *shape, dtype=np.float32, requires_grad=False, rng=None):
         """Standard normal entries from `rng` (a np.random.Generator; defaults to the one
         `manual_seed` sets)."""
-        dtype = cls._dtype(dtype, "Tensor.randn")
-        rng = _rng if rng is None else rng
-        return cls(rng.standard_normal(cls._shape(shape)).astype(dtype), requires_grad)
+        dtype, shape = cls._dtype(dtype, "Tensor.randn"), cls._sizes(shape, "Tensor.randn")
+        rng = _rng if rng is None else check_rng("Tensor.randn", rng)
+        return cls(rng.standard_normal(shape).astype(dtype), requires_grad)
 
     @classmethod
     def uniform(cls, *shape, low=-1.0, high=1.0, dtype=np.float32, requires_grad=False,
                 rng=None):
         """Entries drawn from U(low, high) with `rng` (defaults to the `manual_seed` one)."""
-        dtype = cls._dtype(dtype, "Tensor.uniform")
-        rng = _rng if rng is None else rng
-        return cls(rng.uniform(low, high, cls._shape(shape)).astype(dtype), requires_grad)
+        dtype, shape = cls._dtype(dtype, "Tensor.uniform"), cls._sizes(shape, "Tensor.uniform")
+        if not (_is_real(low) and _is_real(high) and math.isfinite(low) and math.isfinite(high)
+                and low <= high):
+            raise OpError(f"Tensor.uniform: low and high must be finite numbers with low <= "
+                          f"high, got low={low!r}, high={high!r}")
+        rng = _rng if rng is None else check_rng("Tensor.uniform", rng)
+        return cls(rng.uniform(low, high, shape).astype(dtype), requires_grad)
 
     # --- properties ----------------------------------------------------------------------
     @property
@@ -744,6 +783,9 @@ class Tensor:
     def named(self, name):
         """Label this tensor (e.g. "c", "h", "f") for the renderer and the stepper; returns
         self, so a cell writes `c = (f * c_prev + i * g).named("c")`."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"named: a name is a str (or None), got {type(name).__name__} "
+                            f"{name!r}")
         self.name = name
         return self
 
@@ -764,6 +806,9 @@ class Tensor:
 
     def retain_grad(self):
         """Keep `.grad` on this intermediate tensor after backward (leaves always keep it)."""
+        if not self._requires_grad:  # no backward reaches it: its .grad would stay None
+            raise RuntimeError(f"retain_grad: the tensor of shape {self.shape} does not "
+                               "require grad, so no backward reaches it (as torch refuses)")
         self._retain = True
         return self
 
@@ -957,7 +1002,8 @@ class Tensor:
         axes as length 1 with `keepdims` (default False); or torch's `dim` and `keepdim`
         (`dim=()` sums over every axis, as torch; `axis=()` over none, as numpy)."""
         return Sum.apply(self, axis=_alias("sum", "axis", axis, "dim", _all_if_empty(dim), None),
-                         keepdims=_alias("sum", "keepdims", keepdims, "keepdim", keepdim, False))
+                         keepdims=_flag("sum", "keepdims", _alias("sum", "keepdims", keepdims,
+                                                                  "keepdim", keepdim, False)))
 
     def mean(self, axis=_UNSET, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
         """The mean over `axis` (an int, a tuple, or None for all, the default), with
@@ -965,8 +1011,8 @@ class Tensor:
         as torch; `axis=()` none, as numpy)."""
         return Mean.apply(self, axis=_alias("mean", "axis", axis, "dim", _all_if_empty(dim),
                                             None),
-                          keepdims=_alias("mean", "keepdims", keepdims, "keepdim", keepdim,
-                                          False))
+                          keepdims=_flag("mean", "keepdims", _alias(
+                              "mean", "keepdims", keepdims, "keepdim", keepdim, False)))
 
     def max(self, axis=None, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
         """The largest values over `axis` (numpy's amax, torch's amax): values only, and a tie
@@ -975,7 +1021,8 @@ class Tensor:
             raise TypeError("max: takes axis, not dim: torch's max(dim=d) returns (values, "
                             "indices), this returns the values only, as torch.amax; write "
                             f"max(axis={dim!r})")
-        keepdims = _alias("max", "keepdims", keepdims, "keepdim", keepdim, False)
+        keepdims = _flag("max", "keepdims", _alias("max", "keepdims", keepdims, "keepdim",
+                                                   keepdim, False))
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
@@ -1341,6 +1388,9 @@ class scope(contextlib.ContextDecorator):
 def manual_seed(seed):
     """Seed the default generator used by Tensor.randn/uniform and the layers' init."""
     global _rng
+    if isinstance(seed, bool) or not (_is_int(seed) and seed >= 0):  # numpy: "SeedSequence
+        # expects int or sequence of ints for entropy not a"
+        raise TypeError(f"manual_seed: the seed must be an int of 0 or more, got {seed!r}")
     _rng = np.random.default_rng(seed)
     return _rng
 
