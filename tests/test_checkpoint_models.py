@@ -346,7 +346,8 @@ def test_loaders_and_save_model_refuse_what_is_not_theirs(tmp_path):
     path = tmp_path / "m.ckpt"
     for who, call in [("save_model", checkpoint.save_model), ("load_model", checkpoint.load_model)]:
         with pytest.raises(TypeError, match=f"^{who}: optimizer must be an optimizer "
-                                            r"\(optim.SGD, optim.Adam, ...\) or None, got a Linear"):
+                                            r"\(optim.SGD, optim.Adam, ...\) or None, got a "
+                                            "Linear"):
             call(path, m, m)
     assert not path.exists()
     checkpoint.save_model(path, m, opt, step=1)

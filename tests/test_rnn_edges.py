@@ -571,7 +571,8 @@ def test_true_or_false_options_refuse_other_values_and_rng_a_seed():
     # kept the biases, and the printout hid it (error-policy review); torch refuses them
     lstm = nn.LSTM(3, 4)
     cases = [
-        (lambda: nn.LSTM(3, 4, batch_first="False"), r"^LSTM: batch_first must be True or False, got 'False'"),
+        (lambda: nn.LSTM(3, 4, batch_first="False"),
+         r"^LSTM: batch_first must be True or False, got 'False'"),
         (lambda: nn.GRU(3, 4, bidirectional="False"), "GRU: bidirectional must be True or False"),
         (lambda: nn.RNN(3, 4, bias="no"), "RNN: bias must be True or False"),
         (lambda: nn.Linear(2, 2, bias="no"), "Linear: bias must be True or False"),

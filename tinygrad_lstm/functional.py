@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import (_UNSET, OpError, OpIndexError, Tensor, _alias, _constant, _int_axis, _torch_kind,
-                     check_rng, default_rng)
+from .tensor import (_UNSET, OpError, OpIndexError, Tensor, _alias, _constant, _int_axis,
+                     _torch_kind, check_rng, default_rng)
 
 
 def _tensor(op, x):
@@ -64,8 +64,8 @@ def cross_entropy(logits, targets):
     num_classes = logits.shape[-1]
     if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
         bad = targets[(targets < 0) | (targets >= num_classes)][0]
-        raise OpIndexError(f"cross_entropy: target {int(bad)} is out of range for {num_classes} "
-                      "classes")
+        raise OpIndexError(f"cross_entropy: target {int(bad)} is out of range for "
+                           f"{num_classes} classes")
     if logits.ndim != 2:
         logits = logits.reshape(-1, num_classes)
         targets = targets.reshape(-1)

@@ -435,8 +435,8 @@ class ModuleList(Module):
 
     def append(self, module):
         if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: element {len(self)} is a {type(module).__name__}, "
-                            "not a Module")
+            raise TypeError(f"{type(self).__name__}: element {len(self)} is a "
+                            f"{type(module).__name__}, not a Module")
         setattr(self, str(len(self)), module)
         return self
 
@@ -462,8 +462,8 @@ class ModuleList(Module):
                             "element at a time (layers[i] = module)")
         key = self._key(index)
         if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: element {key} would be a {type(module).__name__}, "
-                            "not a Module")
+            raise TypeError(f"{type(self).__name__}: element {key} would be a "
+                            f"{type(module).__name__}, not a Module")
         setattr(self, key, module)
 
     def __delitem__(self, index):
@@ -476,7 +476,8 @@ class ModuleList(Module):
 
     def insert(self, index, module):
         if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: insert takes a Module, got a {type(module).__name__}")
+            raise TypeError(f"{type(self).__name__}: insert takes a Module, got a "
+                            f"{type(module).__name__}")
         modules = list(self)
         modules.insert(index, module)
         self._renumber(modules)
@@ -504,7 +505,8 @@ class ModuleList(Module):
             raise TypeError(f"{type(self).__name__}: indices must be ints or slices, got "
                             f"{type(index).__name__}")
         if not -n <= index < n:
-            raise IndexError(f"{type(self).__name__}: index {index!r} is out of range for {n} modules")
+            raise IndexError(f"{type(self).__name__}: index {index!r} is out of range for {n} "
+                             "modules")
         return str(int(index) % n)
 
 

@@ -564,7 +564,7 @@ class Cat(Function):
             raise OpError(f"cat: axis must be an int, got {axis!r}")
         if not -n <= axis < n:
             raise OpIndexError(f"cat: axis {axis} is out of range for {n}-D tensors "
-                          f"({', '.join(str(x.shape) for x in xs)})")
+                               f"({', '.join(str(x.shape) for x in xs)})")
         self.saved = (axis, [x.shape[axis] for x in xs])
         return np.concatenate(xs, axis=axis)
 
