@@ -1493,3 +1493,84 @@ def test_constructors_and_flags_name_the_op_for_bad_values():
     assert Tensor.uniform(3, low=0.5, high=0.5).data.tolist() == [0.5] * 3
     assert Tensor.ones(2, 3).reshape(-1).shape == (6,)  # a reshape's -1 is not a size
     assert nn.Embedding(3, 2)([]).shape == (0, 2)  # [] is no float array (numpy reads it so)
+
+
+# --- from a mutation review: behaviour no test pinned -----------------------------------------
+
+def _scaled(factor, shift_to_mean=False):
+    from tinygrad_lstm.tensor import Function
+
+    class Scaled(Function):  # y = x, with a backward off by `factor` (or right only for g = 1)
+        op = "scaled"
+
+        def forward(self, x):
+            return x * 1.0
+
+        def backward(self, g):
+            return (np.full_like(g, g.mean()) if shift_to_mean else g * factor,)
+    return Scaled
+
+
+def test_gradcheck_tolerance_and_direction_are_what_it_says():
+    x = Tensor(np.random.default_rng(1).standard_normal(6), requires_grad=True)
+    # off by 1.2e-3 relative: beyond rtol=1e-3 (gradcheck 100x looser passed every op test)
+    with pytest.raises(GradcheckError, match="gradient mismatch"):
+        gradcheck(lambda x: _scaled(1.0012).apply(x), [x])
+    assert gradcheck(lambda x: _scaled(1.00001).apply(x), [x])  # inside it
+    # right only for an all-ones upstream gradient (as Jᵀ·1 = 0 hides a softmax's faults):
+    # the random direction R is what finds it
+    with pytest.raises(GradcheckError, match="gradient mismatch"):
+        gradcheck(lambda x: _scaled(1.0, shift_to_mean=True).apply(x), [x])
+
+
+def test_gradcheck_checks_the_gradients_an_observer_sees(monkeypatch):
+    # the stepper's and the picture's gradients (what on_step is handed) against finite
+    # differences: a fault only there must be caught, and named as the observer's
+    # differences: a fault only there must be caught, and named as the observer's. With an
+    # observer every chunk takes its own turn and its piece is merged into the block's
+    # (Pieces.merge); the walk training takes hands the pieces on directly (Pieces.take)
+    from tinygrad_lstm import lazy
+    merge = lazy.Pieces.merge
+
+    def doubled(self, other):
+        other.pieces = {k: (stop, 2 * v) for k, (stop, v) in other.pieces.items()}
+        return merge(self, other)
+    monkeypatch.setattr(lazy.Pieces, "merge", doubled)
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 6)), requires_grad=True)
+    u, v = Tensor(np.ones((2, 3))), Tensor(np.full((2, 3), 3.0))
+    with pytest.raises(GradcheckError, match=r"input 0 .*\(the walk as an observer sees it\)"):
+        gradcheck(lambda x: (x.chunk(2, axis=1)[0] * u + x.chunk(2, axis=1)[1] * v).tanh(), [x])
+
+
+@pytest.mark.parametrize("make", [
+    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
+    lambda a, b: a @ b.T, lambda a, b: Tensor.cat([a, b], axis=0),
+    lambda a, b: Tensor.stack([a, b], axis=1), lambda a, b: Tensor.cat([b, a], axis=1)],
+    ids=["add", "sub", "mul", "div", "matmul", "cat", "stack", "cat-b-first"])
+def test_an_input_without_grad_is_handed_none(make):
+    # each op's backward must leave an input that needs no gradient alone: else a constant
+    # (the zeros GRUCell joins to its biases, a detached padding row) got a .grad, and the
+    # walk carried arrays for it
+    rng = np.random.default_rng(0)
+    for a_grad in (True, False):
+        a = Tensor(rng.standard_normal((2, 3)) + 3, requires_grad=a_grad)
+        b = Tensor(rng.standard_normal((2, 3)) + 3, requires_grad=not a_grad)
+        handed = []
+        make(a, b).sum().backward(on_step=lambda node, g, pgs: handed.append((node, pgs)))
+        const = b if a_grad else a
+        assert const.grad is None and (a if a_grad else b).grad is not None
+        for node, pgs in handed:
+            for p, pg in zip(node.parents, pgs):
+                assert p is not const or pg is None, node.op
+
+
+def test_retained_gradients_are_arrays_of_their_own():
+    # a retained tensor's .grad was the very array handed on (an add passes g on as it is):
+    # y.grad is z.grad, and zeroing one in place zeroed the other
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = (x * 2).retain_grad()
+    z = (y + 1).retain_grad()
+    (z * 1).sum().backward()
+    assert y.grad is not z.grad and x.grad is not y.grad
+    z.grad[...] = 0
+    assert y.grad.tolist() == [1.0, 1.0, 1.0]

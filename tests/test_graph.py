@@ -1214,3 +1214,19 @@ def test_graph_of_a_long_sequence_from_the_cli_draws_its_ends_and_says_so(tmp_pa
     out, _ = model(Tensor(np.ones((LONG_GRAPH + 1, 1, 2), np.float32)))  # asked for: as asked
     show_graph((out * out).mean(), str(tmp_path / "asked.dot"), model=model, max_steps=None)
     assert "not drawn" not in (tmp_path / "asked.dot").read_text()
+
+
+def test_edge_colours_tell_the_path_from_the_rest_shaded_or_not():
+    # from a mutation review: the path's colour on an edge that carries no gradient, and the
+    # other edges' translucency in the plain picture, were pinned by no test
+    loss, model = run("LSTM")
+    _, edges, _ = parse(draw(loss, params=model).source)
+    path = [a for _, _, a in edges if a["color"] == PATH_COLOR]
+    rest = [a for _, _, a in edges if a["color"] != PATH_COLOR]
+    assert path and all(a["penwidth"] == "3.2" for a in path)
+    assert rest and all(a["color"].endswith("99") and len(a["color"]) == 9 for a in rest)
+    # shaded: c[t=0] (zeros, no gradient into it) starts the path: still orange, dotted
+    _, edges, _ = parse(draw(loss, params=model, grads=True, edge_grads=True).source)
+    dotted = [a for _, _, a in edges if a.get("style") == "dotted"]
+    assert any(a["color"] == PATH_COLOR for a in dotted)
+    assert all(a["color"] in (PATH_COLOR, graph.NO_GRAD) for a in dotted)
