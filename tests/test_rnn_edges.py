@@ -568,7 +568,8 @@ def test_reset_after_must_be_a_bool(value):
 
 def test_true_or_false_options_refuse_other_values_and_rng_a_seed():
     # a string is truthy: batch_first="False" read a (T, B, I) input as (B, T, I), bias="no"
-    # kept the biases, and the printout hid it (error-policy review); torch refuses them
+    # kept the biases, and the printout hid it (error-policy review). torch refuses a string
+    # for a layer's bias and batch_first (and takes one elsewhere); here every flag does
     lstm = nn.LSTM(3, 4)
     cases = [
         (lambda: nn.LSTM(3, 4, batch_first="False"),
@@ -576,7 +577,8 @@ def test_true_or_false_options_refuse_other_values_and_rng_a_seed():
         (lambda: nn.GRU(3, 4, bidirectional="False"), "GRU: bidirectional must be True or False"),
         (lambda: nn.RNN(3, 4, bias="no"), "RNN: bias must be True or False"),
         (lambda: nn.Linear(2, 2, bias="no"), "Linear: bias must be True or False"),
-        (lambda: nn.LSTMCell(2, 2, bias=0), "LSTMCell: bias must be True or False, got 0"),
+        (lambda: nn.LSTMCell(2, 2, bias="True"), "LSTMCell: bias must be True or False, got 'True'"),
+        (lambda: nn.GRU(2, 2, batch_first=2), "GRU: batch_first must be True or False, got 2"),
         (lambda: lstm(Tensor(np.ones((2, 1, 3), np.float32)), return_states="no"),
          "LSTM: return_states must be True or False"),
         (lambda: nn.LSTM(3, 4, rng=3), r"LSTM: rng must be a numpy Generator or None, got int 3 "
@@ -595,3 +597,7 @@ def test_true_or_false_options_refuse_other_values_and_rng_a_seed():
     m = nn.LSTM(3, 4, batch_first=np.bool_(True), bias=True, rng=np.random.default_rng(0))
     assert m.batch_first is True and m(Tensor(np.ones((2, 5, 3), np.float32)))[0].shape == (2, 5, 4)
     nn.Linear(2, 2, rng=np.random.RandomState(0))  # the legacy generator draws as well
+    nn.Linear(2, 2, rng=np.random)  # and numpy's module-level one
+    # 0 and 1, which torch takes for a Linear's bias and a layer's bidirectional
+    assert nn.Linear(2, 2, bias=0).bias is None and nn.LSTMCell(2, 2, bias=1).bias_ih is not None
+    assert nn.LSTM(3, 4, bidirectional=1).bidirectional is True

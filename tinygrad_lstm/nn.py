@@ -13,7 +13,8 @@ import numpy as np
 
 from . import functional as F
 from .optim import _zero_grads
-from .tensor import OpError, OpIndexError, Tensor, _float_dtype, _torch_kind, default_rng
+from .tensor import (OpError, OpIndexError, Tensor, _flag, _float_dtype, _torch_kind,
+                     default_rng)
 
 
 class Parameter(Tensor):
@@ -308,11 +309,12 @@ def _check_size(cls, dtype=np.float32, **sizes):
 
 
 def _check_flags(cls, **flags):
-    """Raise naming `cls` unless every flag is True or False: a string is truthy, so
-    `batch_first="False"` read as True and trained along the wrong axis (torch refuses it)."""
+    """Raise naming `cls` unless every flag is True or False (or 0 or 1, which torch takes for
+    most): a string is truthy, so `batch_first="False"` read as True and trained along the
+    wrong axis (torch refuses a string for a layer's bias and batch_first, and takes one for
+    bidirectional or a Linear's bias: here every such flag refuses it)."""
     for name, v in flags.items():
-        if not isinstance(v, (bool, np.bool_)):
-            raise TypeError(f"{cls}: {name} must be True or False, got {v!r}")
+        _flag(cls, name, v)
 
 
 class _Parameters(list):

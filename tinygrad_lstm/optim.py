@@ -48,7 +48,8 @@ def _collect(params, op):
             raise TypeError(f"{op}: params[{i}] ({type(p).__name__}) has no np.ndarray .data")
         if data.dtype.kind != "f":
             raise ValueError(f"{op}: params[{i}] has dtype {data.dtype}, expected a floating-point dtype")
-        if getattr(p, "is_leaf", True) is False:  # it would never get a .grad: never move
+        # a computed tensor gets no .grad (unless it retains one, which torch takes too)
+        if getattr(p, "is_leaf", True) is False and not getattr(p, "_retain", False):
             raise ValueError(f"{op}: params[{i}] is computed by an op ({p.op}), not a leaf: "
                              "optimize the tensors it is made from (torch: can't optimize a "
                              "non-leaf Tensor)")

@@ -19,6 +19,7 @@ import inspect
 import itertools
 import math
 import numbers
+import operator
 import sys
 import sysconfig
 import warnings
@@ -345,10 +346,13 @@ def _is_int(a):
     return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
 
 
+_RNG_METHODS = ("random", "uniform", "standard_normal")  # what the package draws with
+
+
 def check_rng(who, rng):
     """Refuse, naming `who`, an rng that is not None or a numpy generator (`rng=3`, meant as a
     seed, failed deep inside as "'int' object has no attribute 'uniform'")."""
-    if rng is not None and not isinstance(rng, (np.random.Generator, np.random.RandomState)):
+    if rng is not None and not all(callable(getattr(rng, m, None)) for m in _RNG_METHODS):
         hint = f" (a seed: rng=np.random.default_rng({rng!r}))" if isinstance(
             rng, (int, np.integer)) and not isinstance(rng, bool) else ""
         raise TypeError(f"{who}: rng must be a numpy Generator or None, got "
@@ -357,11 +361,11 @@ def check_rng(who, rng):
 
 
 def _flag(op, name, v):
-    """v, if it is True or False; else a TypeError naming op ("no" read as True, and numpy's
-    own message named an integer)."""
-    if not isinstance(v, (bool, np.bool_)):
+    """bool(v), if v is True or False (or 0 or 1); else a TypeError naming op: a string is
+    truthy, so "no" read as True (and numpy's own message named an integer)."""
+    if not (isinstance(v, (bool, np.bool_)) or _is_int(v) and v in (0, 1)):
         raise TypeError(f"{op}: {name} must be True or False, got {v!r}")
-    return v
+    return bool(v)
 
 
 def _is_real(a):
@@ -528,9 +532,15 @@ class Tensor:
         unless every size is an int of 0 or more (numpy said "negative dimensions are not
         allowed")."""
         shape = cls._shape(shape)
-        if not all(_is_int(n) and n >= 0 for n in shape):
-            raise OpError(f"{who}: the sizes must be ints of 0 or more, got {shape}")
-        return shape
+        try:
+            if any(isinstance(n, (bool, np.bool_)) for n in shape):
+                raise TypeError
+            sizes = tuple(operator.index(n) for n in shape)  # np.array(3) too, as torch's
+        except TypeError:
+            raise TypeError(f"{who}: the sizes must be ints, got {shape}") from None
+        if any(n < 0 for n in sizes):
+            raise OpError(f"{who}: the sizes must be 0 or more, got {sizes}")
+        return sizes
 
     @staticmethod
     def _dtype(dtype, who):
@@ -609,6 +619,8 @@ class Tensor:
 
     @grad.setter
     def grad(self, g):
+        if isinstance(g, np.generic):  # what numpy makes of 0-d arithmetic: `s.grad * 2`
+            g = np.asarray(g)
         if g is not None:
             if not isinstance(g, np.ndarray):
                 hint = ": .grad holds a numpy array, e.g. t.grad = g.data" \
@@ -617,9 +629,12 @@ class Tensor:
                                 f"{type(g).__name__}{hint}")
             if g.dtype.kind != "f":
                 raise TypeError(f"Tensor.grad: a gradient must be a float array, got {g.dtype}")
-            if g.shape != self.shape:
+            # (not self.shape: a pickle of an older version sets grad before _released)
+            r = getattr(self, "_released", None)
+            shape = self.data.shape if r is None else r[0]
+            if g.shape != shape:
                 raise OpError(f"Tensor.grad: a gradient of shape {g.shape} for a tensor of "
-                              f"shape {self.shape}")
+                              f"shape {shape}")
         self._grad = g
 
     # A property over the slot `_requires_grad`, which the engine's own hot paths read: setting
@@ -1252,7 +1267,7 @@ def _constant(data, name=None):
     """A tensor of `data` as it is (no copy, no checks) outside any graph: an operand lifted
     from a number or array, or a detached value."""
     t = _new(Tensor)
-    t.data, t._seq, t.grad, t._requires_grad, t._ctx = data, _stamp(), None, False, None
+    t.data, t._seq, t._grad, t._requires_grad, t._ctx = data, _stamp(), None, False, None
     t.name, t.scope, t._retain, t._released = name, None, False, None
     return t
 
@@ -1388,9 +1403,10 @@ class scope(contextlib.ContextDecorator):
 def manual_seed(seed):
     """Seed the default generator used by Tensor.randn/uniform and the layers' init."""
     global _rng
-    if isinstance(seed, bool) or not (_is_int(seed) and seed >= 0):  # numpy: "SeedSequence
-        # expects int or sequence of ints for entropy not a"
-        raise TypeError(f"manual_seed: the seed must be an int of 0 or more, got {seed!r}")
+    try:  # numpy said "SeedSequence expects int or sequence of ints for entropy not a"
+        seed = operator.index(seed) % 2**64  # any int, as torch's (numpy refuses negatives)
+    except TypeError:
+        raise TypeError(f"manual_seed: the seed must be an int, got {seed!r}") from None
     _rng = np.random.default_rng(seed)
     return _rng
 
