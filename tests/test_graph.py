@@ -1230,3 +1230,16 @@ def test_edge_colours_tell_the_path_from_the_rest_shaded_or_not():
     dotted = [a for _, _, a in edges if a.get("style") == "dotted"]
     assert any(a["color"] == PATH_COLOR for a in dotted)
     assert all(a["color"] in (PATH_COLOR, graph.NO_GRAD) for a in dotted)
+
+
+def test_stronger_gradients_are_drawn_more_opaque():
+    # with edge_grads, an edge's alpha rises with its gradient (inverted, the vanishing edges
+    # of an RNN were the strong ones: a second mutation review)
+    assert graph._opacity(1.0) == "ff" and graph._opacity(0.0) == "3c"
+    alphas = [int(graph._opacity(graph._strength(n)), 16) for n in (1e-9, 1e-4, 1e-2, 1.0)]
+    assert alphas == sorted(alphas) and alphas[0] < alphas[-1]
+    loss, model = run("RNN", T=6)
+    _, edges, _ = parse(draw(loss, params=model, grads=True, edge_grads=True).source)
+    by_width = sorted((float(a["penwidth"]), int(a["color"][7:], 16)) for _, _, a in edges
+                      if len(a["color"]) == 9 and a.get("style") != "dotted")
+    assert by_width[0][1] < by_width[-1][1]  # the thinnest edge is the faintest

@@ -1,0 +1,164 @@
+"""The demos' own arithmetic, pinned where a second mutation review found no test: the
+time-series forecast and its metrics, the adding problem's inputs and verdicts, the char-LM's
+stream restarts, evaluation and sampling, and RTRL's cost count. Each assertion here failed on
+a plausible bug that every other test let through."""
+
+import io
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from tinygrad_lstm import Tensor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_demo(name):
+    return runpy.run_path(str(ROOT / "demos" / f"{name}.py"), run_name=name)
+
+
+@pytest.fixture(scope="module")
+def ts():
+    return load_demo("timeseries")
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return load_demo("long_memory")
+
+
+@pytest.fixture(scope="module")
+def charlm():
+    return load_demo("charlm")
+
+
+def rendered(table):
+    console = Console(file=io.StringIO(), width=120)
+    console.print(table)
+    return console.file.getvalue()
+
+
+# --------------------------------------------------------------------------- timeseries
+
+def test_forecast_targets_their_last_values_and_adds_the_change(ts):
+    series = np.cumsum(np.random.default_rng(0).standard_normal(60)) + 10
+    data = ts["prepare"](series, 5, 0.2)
+    n_test = len(data["y_test"])
+    np.testing.assert_array_equal(data["y_test"], series[-n_test:])
+    np.testing.assert_array_equal(data["prev_test"], series[-n_test - 1:-1])  # one step back
+
+    class Predicts:  # a model whose normalised change is a constant
+        def __init__(self, z):
+            self.z = z
+
+        def __call__(self, x):
+            return Tensor(np.full((x.shape[1], 1), self.z, np.float32))
+    for z in (0.0, 1.0):
+        np.testing.assert_allclose(ts["forecast"](Predicts(z), data),
+                                   data["prev_test"] + z * data["std"] + data["mean"], rtol=1e-6)
+
+
+def test_metrics_table_reads_as_its_columns_say(ts):
+    assert ts["fmt_mda"](0.6) == "60.0%" and ts["fmt_mda"](None) == "n/a"
+    m = ts["metrics"](np.array([2.0, 0.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0]))
+    assert m == {"rmse": 1.0, "mda": 0.5, "mfe": 0.0}
+    rows = {"naive (last value)": {"rmse": 2.0, "mda": None, "mfe": 0.1},
+            "lstm": {"rmse": 1.0, "mda": 0.6, "mfe": -0.2}}
+    line = next(l for l in rendered(ts["results_table"]("s", rows)).splitlines()
+                if l.lstrip().startswith("lstm"))
+    assert "0.500" in line and "60.0%" in line and "-0.2000" in line  # rmse / naive's
+
+
+# --------------------------------------------------------------------------- long_memory
+
+def test_adding_inputs_are_centred_values_and_0_1_markers_then_quiet(lm):
+    x, y = lm["batch"](10, 3, 4, np.random.default_rng(0))
+    assert x.shape == (13, 4, 2) and y.shape == (4, 1)
+    assert set(np.unique(x[:10, :, 1])) == {0.0, 1.0}  # the markers are left as they are
+    assert (x[:10, :, 0] >= -0.5).all() and (x[:10, :, 0] < 0.5).all()
+    assert not x[10:].any()  # the quiet steps: value ½ before centring, no marker
+
+
+def test_verdicts_curves_and_the_runs_compared(lm):
+    assert [lm["verdict"](m, 1.0) for m in (0.05, 0.15, 0.8)] == ["yes", "partly", "no"]
+    assert lm["curve"]([0.95], 1.0) == "█" and lm["curve"]([0.0], 1.0) == "▁"
+    assert lm["curve"]([0.5], 1.0) == lm["SPARK"][4]  # round(3.5): ▅, not ▄
+    args = SimpleNamespace(models=["lstm"], truncation="on", window=10, delay=10)
+    assert lm["experiments"](args) == [
+        ("LSTM", "lstm", 0, None), ("LSTM TBPTT k=10", "lstm", 0, 10),
+        ("LSTM +10 quiet", "lstm", 10, None),  # the control: full BPTT over the quiet steps
+        ("LSTM +10 quiet TBPTT k=10", "lstm", 10, 10)]
+
+
+# --------------------------------------------------------------------------- charlm
+
+def test_restart_some_zeroes_about_p_of_the_streams(charlm):
+    hx = Tensor(np.ones((1, 1000, 3), np.float32))
+    assert charlm["restart_some"](hx, np.random.default_rng(0), 0.0) is hx
+    out = charlm["restart_some"](hx, np.random.default_rng(0), 0.05)
+    zeroed = float((out.data[0, :, 0] == 0).mean())
+    assert 0.02 < zeroed < 0.09
+    assert ((out.data == 0).all(axis=2) | (out.data == 1).all(axis=2)).all()  # whole streams
+
+
+def _small_lm(charlm, text):
+    from tinygrad_lstm.data import CharVocab
+    vocab = CharVocab(text)
+    cfg = SimpleNamespace(embedding=0, hidden=8, cell="lstm", forget_bias=0.0, layers=1,
+                          dropout=0.0, tie=False)
+    return charlm["CharLM"](len(vocab), cfg, np.random.default_rng(0)), vocab
+
+
+def test_evaluation_weighs_every_character_once(charlm):
+    text = "the quick brown fox jumps over the lazy dog " * 3
+    model, vocab = _small_lm(charlm, text)
+    ids = vocab.encode(text)
+    whole = charlm["evaluate"](model, ids, batch_size=2, seq_len=10 ** 6)
+    chunked = charlm["evaluate"](model, ids, batch_size=2, seq_len=7)  # a short last chunk
+    assert chunked == pytest.approx(whole, rel=1e-5)
+
+
+def test_a_cold_sample_is_the_most_likely_one(charlm):
+    model, vocab = _small_lm(charlm, "abcdefgh")
+    greedy = charlm["sample"](model, vocab, "ab", 12, temperature=0)
+    assert charlm["sample"](model, vocab, "ab", 12, temperature=1e-4) == greedy
+
+
+# --------------------------------------------------------------------------- rtrl
+
+def test_rtrl_and_bptt_multiply_adds_as_counted():
+    rtrl = load_demo("rtrl")
+    H, I = 4, 3
+    n = rtrl["n_params"](H, I)
+    # RTRL: W_hh · P (H·H·n), tanh' and (h − y)ᵀP (H·n each), the forward (H·I + H²);
+    # BPTT: the forward and the backward, 2·H·I + 3·H²
+    assert rtrl["macs_per_step"](H, I) == (H * H * n + 2 * H * n + H * I + H * H,
+                                           2 * H * I + 3 * H * H)
+
+
+def test_training_starts_each_pass_over_the_text_from_a_fresh_state(charlm, tmp_path, monkeypatch):
+    # the state carried from the text's end into its start again joins two unrelated places
+    from tinygrad_lstm.data import CharStream, load_text
+    path = tmp_path / "t.txt"
+    path.write_text(load_text()[:3000], encoding="utf-8")
+    starts, fresh = [], []
+    next_batch, forward = CharStream.next_batch, charlm["CharLM"].forward
+
+    def spy_batch(self):
+        starts.append(self.at_epoch_start)
+        return next_batch(self)
+
+    def spy_forward(self, x, hx=None, **kw):
+        if self.training:
+            fresh.append(hx is None)
+        return forward(self, x, hx, **kw)
+    monkeypatch.setattr(CharStream, "next_batch", spy_batch)
+    monkeypatch.setattr(charlm["CharLM"], "forward", spy_forward)
+    charlm["main"](["--data", str(path), "--hidden", "8", "--batch-size", "4", "--seq-len", "16",
+                    "--steps", "100", "--sample-chars", "0"])
+    assert len(starts) == len(fresh) == 100 and sum(starts) >= 3  # three passes or more
+    assert fresh == starts
