@@ -4,21 +4,14 @@ stream restarts, evaluation and sampling, and RTRL's cost count. Each assertion 
 a plausible bug that every other test let through."""
 
 import io
-import runpy
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from rich.console import Console
+from test_demos_charlm import load_demo
 
 from tinygrad_lstm import Tensor
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_demo(name):
-    return runpy.run_path(str(ROOT / "demos" / f"{name}.py"), run_name=name)
 
 
 @pytest.fixture(scope="module")
