@@ -422,7 +422,7 @@ def _dim(op, dim, shape, places=None):
         raise OpError(f"{op}: dim must be an int, got {dim!r}")
     if not -places <= dim < places:
         raise OpIndexError(f"{op}: dim {dim} is out of range for a {len(shape)}-D tensor "
-                      f"{tuple(shape)} (from {-places} to {places - 1})")
+                           f"{tuple(shape)} (from {-places} to {places - 1})")
     return int(dim) % places
 
 
@@ -1404,9 +1404,11 @@ def manual_seed(seed):
     """Seed the default generator used by Tensor.randn/uniform and the layers' init."""
     global _rng
     try:  # numpy said "SeedSequence expects int or sequence of ints for entropy not a"
-        seed = operator.index(seed) % 2**64  # any int, as torch's (numpy refuses negatives)
+        seed = operator.index(seed)
     except TypeError:
         raise TypeError(f"manual_seed: the seed must be an int, got {seed!r}") from None
+    if seed < 0:  # any int, as torch's; numpy refuses a negative one
+        seed %= 2**64
     _rng = np.random.default_rng(seed)
     return _rng
 
