@@ -352,3 +352,16 @@ def test_loaders_and_save_model_refuse_what_is_not_theirs(tmp_path):
     assert not path.exists()
     checkpoint.save_model(path, m, opt, step=1)
     assert checkpoint.load_model(path, m, opt) == {"step": 1}
+
+
+def test_torch_interchange_copies_and_keeps_the_structure():
+    # from a third mutation review: the docstrings promise copies and "the same" structure
+    torch = pytest.importorskip("torch")
+    a = np.ones(3, np.float32)
+    t = checkpoint.to_torch_state_dict({"a": a})["a"]
+    a[0] = 5
+    assert t[0].item() == 1.0  # a copy: training on afterwards does not move the export
+    sd = from_torch_state_dict({"betas": (0.9, 0.99), "w": (torch.ones(1),), "l": [torch.ones(1)]})
+    assert type(sd["betas"]) is tuple and type(sd["w"]) is tuple and type(sd["l"]) is list
+    back = checkpoint.to_torch_state_dict(sd)
+    assert type(back["betas"]) is tuple and type(back["w"]) is tuple

@@ -601,3 +601,43 @@ def test_true_or_false_options_refuse_other_values_and_rng_a_seed():
     # 0 and 1, which torch takes for a Linear's bias and a layer's bidirectional
     assert nn.Linear(2, 2, bias=0).bias is None and nn.LSTMCell(2, 2, bias=1).bias_ih is not None
     assert nn.LSTM(3, 4, bidirectional=1).bidirectional is True
+
+
+# --- from a third mutation review: behaviour no test pinned -------------------------------------
+
+def test_a_big_layer_releases_its_input_projection():
+    # the (T, B, G·H) input projection is what a step reads a row of; kept, it doubled the
+    # graph's memory for the life of the graph (the memory goal in benchmarks/ measures it)
+    from tinygrad_lstm.tensor import _Released
+    lstm = nn.LSTM(8, 256, rng=np.random.default_rng(0))  # a (B, 4H) block of 32 KiB a step
+    out, _ = lstm(Tensor(np.ones((3, 8, 8), np.float32)))
+    seen, stack, big = set(), [out], []
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or t._ctx is None:
+            continue
+        seen.add(id(t))
+        stack.extend(t._ctx.parents)
+        if t.shape == (3, 8, 1024):
+            big.append(t)
+    assert big and all(type(t) is _Released for t in big)
+
+
+def test_a_peephole_layer_draws_its_peepholes_from_the_rng_given():
+    # weight_ci/cf/co came from the global generator: a build with rng= could not be repeated
+    manual_seed(0)
+    before = default_rng().bit_generator.state
+    a = nn.LSTM(3, 4, cell=nn.PeepholeLSTMCell, rng=np.random.default_rng(7)).state_dict()
+    assert default_rng().bit_generator.state == before
+    b = nn.LSTM(3, 4, cell=nn.PeepholeLSTMCell, rng=np.random.default_rng(7)).state_dict()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_module_defaults_as_torchs():
+    m = nn.Linear(2, 2).requires_grad_(False).requires_grad_()  # no argument: unfreeze
+    assert all(p.requires_grad for p in m.parameters())
+    assert nn.Dropout().p == 0.5
+    x = Tensor(np.ones(1000, np.float32))
+    seq = nn.Sequential(nn.Dropout(0.5))
+    assert (seq(x).data == 0).any()  # training: drops
+    assert np.array_equal(seq.eval()(x).data, x.data)  # eval() reaches it through Sequential
