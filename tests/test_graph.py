@@ -1243,3 +1243,26 @@ def test_stronger_gradients_are_drawn_more_opaque():
     by_width = sorted((float(a["penwidth"]), int(a["color"][7:], 16)) for _, _, a in edges
                       if len(a["color"]) == 9 and a.get("style") != "dotted")
     assert by_width[0][1] < by_width[-1][1]  # the thinnest edge is the faintest
+
+
+def test_edges_merged_into_the_elided_box_are_drawn_at_their_largest_gradient():
+    # two edges from h[t=2] into the elided step t=3 become one edge into "…": drawn at the
+    # larger of their two gradients whichever comes first (a second mutation review: the
+    # last one read was drawn)
+    w = Tensor(np.full(2, 0.5), requires_grad=True)
+    h, steps = Tensor(np.ones(2), requires_grad=True), []
+    for t in range(1, 6):
+        with scope(t=t):
+            a, b = h * w, h * 2.0
+            h = (a + b).named("h")
+        steps.append((a, b))
+    loss = h.sum()
+    a3, b3 = steps[2]
+    widths = []
+    for big, small in ((a3, b3), (b3, a3)):
+        norms = {(id(big), 0): 1.0, (id(small), 0): 1e-4}
+        nodes, edges, _ = parse(draw(loss, grads=norms, edge_grads=True, max_steps=2).source)
+        (width,) = [float(a["penwidth"]) for s, d, a in edges
+                    if title(nodes[s]) == "h[t=2]" and d.startswith("e")]
+        widths.append(width)
+    assert widths[0] == widths[1] == pytest.approx(width_on_the_fixed_scale(1.0), abs=0.01)
