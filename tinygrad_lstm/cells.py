@@ -20,9 +20,8 @@ import numbers
 
 import numpy as np
 
-from . import functional as F
 from .nn import Module, _check_flags, _check_size, as_input, made_from, uniform_
-from .tensor import OpError, Tensor, _torch_kind, default_rng
+from .tensor import OpError, Tensor, _torch_kind, check_rng, default_rng
 
 
 def check_states(who, hx, names, shape, dtype, meaning=""):
@@ -104,7 +103,7 @@ class _Cell(Module):
         cls = type(self).__name__
         _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size)
         _check_flags(cls, bias=bias)
-        F.check_rng(cls, rng)
+        check_rng(cls, rng)
         # Checked before the init draws from rng, so a refused cell leaves the generator as it was
         if not isinstance(forget_bias, numbers.Real) or not math.isfinite(forget_bias):
             raise ValueError(f"{cls}: forget_bias must be a finite number, got {forget_bias!r}")

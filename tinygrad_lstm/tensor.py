@@ -353,8 +353,7 @@ def check_rng(who, rng):
     """Refuse, naming `who`, an rng that is not None or a numpy generator (`rng=3`, meant as a
     seed, failed deep inside as "'int' object has no attribute 'uniform'")."""
     if rng is not None and not all(callable(getattr(rng, m, None)) for m in _RNG_METHODS):
-        hint = f" (a seed: rng=np.random.default_rng({rng!r}))" if isinstance(
-            rng, (int, np.integer)) and not isinstance(rng, bool) else ""
+        hint = f" (a seed: rng=np.random.default_rng({rng!r}))" if _is_int(rng) else ""
         raise TypeError(f"{who}: rng must be a numpy Generator or None, got "
                         f"{type(rng).__name__} {rng!r}{hint}")
     return rng
