@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from tinygrad_lstm import Tensor, manual_seed, nn
+from tinygrad_lstm import Tensor, manual_seed, nn, scope
 from tinygrad_lstm.viz import stepper
 from tinygrad_lstm.viz.stepper import (fmt, make_step_panel, make_timestep_panel, navigate, norm,
                                        record)
@@ -573,6 +573,34 @@ def test_formulas_show_a_scalar_constant_as_its_value():
     h = find(walk, lambda n: n.name == "h" and n.scope.get("t") == 3)
     assert walk.expr(h.node, depth=3, named=False) == "(1 − z[t=3]) × n[t=3] + z[t=3] × h[t=2]"
     assert fmt(-0.0) == "0" and fmt(-1e-5) == "-1e-05"
+
+
+def test_formulas_name_a_steps_row_of_the_input_projection_by_its_t():
+    """The row a layer takes of its input projection at step t was `…[t − 1]`, its 0-based
+    index next to the 1-based `h[t−1]`: `σ((…[1] + h[t=1] @ W_hhᵀ)…)` read as one step."""
+    loss, model, _ = tiny_lstm(num_layers=2, bidirectional=True)
+    walk = record(loss, model)
+    seen = {}
+    for s in walk.steps:
+        if s.node.name == "i":
+            sc = s.node.scope
+            seen[sc["layer"], sc.get("direction"), sc["t"]] = walk.expr(s.node, 3, named=False)
+    assert seen[0, None, 2] == "σ((xw[l=0,t=2] + h[l=0,t=1] @ weight_hh_l0ᵀ)[:,0:3])"
+    assert seen[1, "reverse", 1] == ("σ((xw[l=1,t=1,rev] + h[l=1,t=2,rev] @ "
+                                     "weight_hh_l1_reverseᵀ)[:,0:3])")
+    assert len(seen) == 12 and all("xw[" in f and "…" not in f for f in seen.values())
+    loss, model, _ = tiny_lstm(layer=nn.GRU)
+    walk = record(loss, model)
+    r = find(walk, lambda n: n.name == "r" and n.scope["t"] == 2)
+    assert walk.expr(r.node, 3, named=False) == "σ(xw[t=2][:,0:3] + (h[t=1] @ weight_hh_l0ᵀ)[:,0:3])"
+    # rows taken otherwise keep their index: of a leaf, or at a t that is not index + 1
+    x = Tensor(np.ones((3, 1, 2), np.float32), requires_grad=True)
+    y = x @ Tensor(np.ones((2, 2), np.float32))
+    with scope(t=1):
+        picks = [y[1], x[0], y[0]]
+    walk = record(sum(p.tanh() for p in picks).sum())
+    assert {walk.expr(s.node) for s in walk.steps if s.node.op == "tanh"} == {
+        "tanh(…[1])", "tanh(leaf (3, 1, 2)[0])", "tanh(xw[t=1])"}
 
 
 def test_the_walk_record_needs_no_rich():

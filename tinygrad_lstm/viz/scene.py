@@ -273,18 +273,18 @@ def _shape(t):
     return "(" + ", ".join(map(str, t.shape)) + ("," if t.ndim == 1 else "") + ")"
 
 
-def _state_label(t, folded=False, layer=False, shown=None):
+def _state_label(t, folded=False, layer=False, shown=None, name=None):
     """c[t=2], c[l=1,t=2], c[t=2,rev] (c[t] when folded): the cluster says the rest;
     `layer`: c[l=0,t=2] too, where no cluster says it (the stepper's formulas); `shown`
     (shown_lanes), c[call=2,t=2] where one layer made two lanes (an encoder's and a decoder's
-    c[t=2] read the same)."""
+    c[t=2] read the same). `name` stands for t.name (the stepper's `xw[t=2]`)."""
     s = t.scope or {}
     parts = [f"l={s['layer']}"] if s.get("layer", 0) != 0 or layer and "layer" in s else []
     parts += [f"{k}={v}" for k, v in shown_scope(s) if k not in ("layer", "t", "direction")]
     parts += [f"call={v}" for k, v in (shown or {}).get(_lane(t), ()) if k == "call"]
     parts += (["t" if folded else f"t={s['t']}"] if "t" in s else [])
     parts += ["rev"] if s.get("direction") == "reverse" else []
-    return t.name + (f"[{','.join(parts)}]" if parts else "")
+    return (name or t.name) + (f"[{','.join(parts)}]" if parts else "")
 
 
 def _constant_label(t):

@@ -185,8 +185,10 @@ class Walk:
         if op in ("stack", "cat"):
             inner = [self.expr(p, depth - 1) for p in (ps if len(ps) <= 2 else (ps[0], ps[-1]))]
             return f"{op}({', '.join(inner) if len(ps) <= 2 else ' … '.join(inner)})"
+        if op == "getitem" and self._row_of_step(t):
+            return _state_label(t, layer=self.layered, shown=self.shown, name="xw")
         if op in ("getitem", "chunk", "transpose", "neg"):
-            # a gate's chunk costs no depth: `σ((…[2] + h[t=2] @ W_hhᵀ)[:,3:6])`
+            # a gate's chunk costs no depth: `σ((xw[t=3] + h[t=2] @ W_hhᵀ)[:,3:6])`
             base = self.expr(ps[0], depth - (op != "chunk"), outer=9)
             if op in ("neg", "transpose"):
                 return f"−{base}" if op == "neg" else f"{base}{permuted(t)}"
@@ -195,6 +197,19 @@ class Walk:
         if op == "pow" and (t._ctx.args or {}).get("p") is not None:  # `^(a @ w)` lost p
             return f"{self.expr(ps[0], depth - 1, outer=9)}^{t._ctx.args['p']:g}"
         return f"{sym}({self.expr(ps[0], depth - 1)})"
+
+
+    def _row_of_step(self, t):
+        """True when t is a layer's `xw[t]`: row i of its input projection (x W_ihᵀ + b for
+        all T at once, made outside the steps), taken inside the step the layer numbers
+        t = i + 1. Shown as `xw[t=3]`, so the row's 0-based index does not stand beside the
+        1-based t of `h[t=2]` (`…[2] + h[t=2]` read as one step)."""
+        s = self.index.get(id(t))
+        saved = self.steps[s].saved if s is not None else None
+        i = saved[1] if isinstance(saved, tuple) and len(saved) == 3 else None
+        x = t.parents[0]
+        return (type(i) is int and i + 1 == (t.scope or {}).get("t") and x.name is None
+                and not x.is_leaf and "t" not in (x.scope or {}))
 
 
 _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2}
