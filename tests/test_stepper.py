@@ -278,6 +278,27 @@ def test_cell_path_marks_c_and_the_forget_product_only():
                   "f[t=1] × c[t=0]", "f[t=2] × c[t=1]", "f[t=3] × c[t=2]"}
 
 
+@pytest.mark.parametrize("width", [60, 70, 80, 100])
+def test_the_path_mark_is_never_cut_at_the_wrap(width):
+    """`━ c path` at the end of an out row was wrapped as `━` on one line and `c path` on
+    the next at 60 to 80 columns; it has a column of its own now."""
+    loss, model, _ = tiny_lstm()
+    walk = record(loss, model)
+    marked = 0
+    for s in walk.steps:
+        if walk.on_path(s.node):
+            text = capture(make_step_panel(walk, s.index, width=width), width=width)
+            lines = text.splitlines()
+            assert not any(ln.rstrip(" │").endswith("━") for ln in lines)
+            rows = [ln for ln in lines if "→" in ln and "━ c path" in ln]
+            on = [p for p, pg in zip(s.node.parents, s.parent_grads)
+                  if pg is not None and walk.on_path(p)]
+            assert len(rows) == len(on)  # on the row of the input on the path (its name may wrap)
+            assert all(handed_to(text, walk.expr(p).split()[0]) == r for p, r in zip(on, rows))
+            marked += len(rows)
+    assert marked == 5  # c[t=3] → f[t=3] × c[t=2] → c[t=2] … → c[t=1] (c[t=0]: no gradient)
+
+
 def p_walk(walk):
     """The nodes `p` visits from node 1 on, and the message where it stops."""
     k, seen = 0, []

@@ -104,26 +104,31 @@ def make_node_table(walk, k, max_out=MAX_OUT, compact=False):
     def cell(text, **style):  # a Text, cut to one line when compact
         return Text(text, **style, **cut)
 
-    io.add_row("in", cell(f"∂L/∂{lab or 'y'}"), str(tuple(s.grad.shape)),
-               f"‖·‖ {fmt(norm(s.grad))}", cell(preview(s.grad)))
+    rows = [["in", cell(f"∂L/∂{lab or 'y'}"), str(tuple(s.grad.shape)),
+             f"‖·‖ {fmt(norm(s.grad))}", cell(preview(s.grad))]]
+    marked = False
     for j, p in enumerate(n.parents[:max_out]):
         pg, arrow = s.parent_grads[j], "out →" if j == 0 else "    →"
         if pg is None:
-            io.add_row(arrow, cell(walk.expr(p)), str(tuple(p.shape)), "—",
-                       cell("needs no gradient", style="dim"))
+            rows.append([arrow, cell(walk.expr(p)), str(tuple(p.shape)), "—",
+                         cell("needs no gradient", style="dim")])
             continue
-        notes = [(how[j], "cyan")] if how[j] else []
-        if walk.on_path(n) and walk.on_path(p):
-            notes.append((f"━ {path_words(walk)}", "bold red"))
         # cut to one line (compact), the factor and out/in go first, the values after
-        parts = notes + [(preview(pg), "")] if compact else [(preview(pg), "")] + notes
+        parts = [(preview(pg), "")] + ([(how[j], "cyan")] if how[j] else [])
         values = cell("")
-        for i, (text_, style) in enumerate(parts):
+        for i, (text_, style) in enumerate(parts[::-1] if compact else parts):
             values.append(("  " if i else "") + text_, style=style or None)
-        io.add_row(arrow, cell(walk.expr(p)), str(tuple(pg.shape)), f"‖·‖ {fmt(norm(pg))}",
-                   values)
+        rows.append([arrow, cell(walk.expr(p)), str(tuple(pg.shape)), f"‖·‖ {fmt(norm(pg))}",
+                     values])
+        if walk.on_path(n) and walk.on_path(p):  # in a column of its own: never cut in two
+            rows[-1].append(Text(f"━ {path_words(walk)}", style="bold red"))  # at the wrap
+            marked = True
+    if marked:
+        io.add_column(no_wrap=True)
     if len(n.parents) > max_out:
-        io.add_row("", f"… and {len(n.parents) - max_out} more inputs", "", "", "")
+        rows.append(["", f"… and {len(n.parents) - max_out} more inputs", "", "", ""])
+    for row in rows:
+        io.add_row(*row)
     return Group(top, io)
 
 
