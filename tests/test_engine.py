@@ -30,6 +30,25 @@ def test_leaf_grads_accumulate_across_backward_calls():
     assert a.grad.tolist() == [6.0, 6.0]
 
 
+def test_leaf_grads_accumulate_into_the_array_that_is_there_as_torch():
+    """torch adds a second backward's gradient in place: `g = p.grad` kept from the first sees
+    the sum (here it went stale, a new array each time: torch-parity review)."""
+    a = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    (a * 3).sum().backward()
+    g = a.grad
+    (a * a).sum().backward()
+    assert a.grad is g and g.tolist() == [5.0, 7.0]
+    # one assigned by hand that cannot take the sum is replaced, not written into
+    frozen = np.ones(2, np.float32)
+    frozen.flags.writeable = False
+    wide = np.ones(2, np.float64)
+    for given in (frozen, wide):
+        a.grad = given
+        (a * 3).sum().backward()
+        assert a.grad is not given and a.grad.tolist() == [4.0, 4.0] and given.tolist() == [1, 1]
+    assert a.grad.dtype == np.float64  # numpy's sum of the two, as before
+
+
 def test_leaf_grads_are_not_shared_arrays():
     # add hands one array to both parents; in-place clipping of one must not touch the other
     a, b = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
@@ -1102,7 +1121,7 @@ def test_reductions_splits_and_joins_take_torchs_dim_and_keepdim():
     same = [(x.sum(dim=1), x.sum(axis=1)), (x.sum(dim=(0, 2), keepdim=True), x.sum((0, 2), True)),
             (x.mean(dim=-1, keepdim=True), x.mean(-1, keepdims=True)),
             (x.sum(keepdim=True), x.sum(keepdims=True)), (x.sum(), x.sum(None, False)),
-            (x.max(axis=2, keepdim=True), x.max(2, True)), (x.chunk(3)[0], x.chunk(3, 0)[0]),
+            (x.max(axis=2, keepdim=True), x.max(axis=2, keepdims=True)), (x.chunk(3)[0], x.chunk(3, 0)[0]),
             (Tensor.cat([x, x], dim=1), Tensor.cat([x, x], axis=1)),
             (Tensor.stack([x, x], dim=2), Tensor.stack([x, x], 2))]
     same += list(zip(x.chunk(2, dim=2), x.chunk(2, axis=2)))
@@ -1152,7 +1171,10 @@ def test_a_0d_parameters_grad_is_an_array_after_a_strided_broadcast():
     (lambda x: x.chunk(2, 0, dim=2), "chunk: got both axis and dim"),
     (lambda x: x.sum(None, dim=1), "sum: got both axis and dim"),
     (lambda x: x.sum(1, False, keepdim=True), "sum: got both keepdims and keepdim"),
-    (lambda x: x.max(1, False, keepdim=True), "max: got both keepdims and keepdim"),
+    (lambda x: x.max(axis=1, keepdims=False, keepdim=True), "max: got both keepdims and keepdim"),
+    # torch's max(1) is (values, indices), numpy's the values: max(1)[1] would be row 1
+    (lambda x: x.max(1), r"max: give the axis by name, max\(axis=1\).*torch's \(values, indices\)"),
+    (lambda x: x.max(None, True), r"max: give the axis by name, max\(axis=None\)"),
     (lambda x: Tensor.cat([x], 0, dim=1), "cat: got both axis and dim"),
     (lambda x: Tensor.stack([x], axis=0, dim=1), "stack: got both axis and dim"),
     (lambda x: F.softmax(x, -1, dim=0), "softmax: got both axis and dim"),
@@ -1178,6 +1200,55 @@ def test_comparisons_are_elementwise_numpy_bool_arrays_and_index_a_tensor():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0])
     assert (x == x).all() and x in {x} and len({x, Tensor([1.0, 2.0, 3.0])}) == 2  # hash: id
+
+
+INDEX_AS_TORCH = [(slice(None), [1, 2], 0), ([0, 1], 0), (0, [1, 2]), ([1, 0], slice(None), [1, 2]),
+                  (slice(None), 0, [1, 3]), (np.int64(1), [0, 2], slice(1, 3)),
+                  (Ellipsis, 1, np.array([0, 3])), (1, Ellipsis), (np.array([True, False]),)]
+INDEX_REFUSED = [(0, slice(None), [1, 3]), (1, Ellipsis, [0, 2]), ([1], slice(None), 2),
+                 (np.int64(0), slice(0, 2), np.array([1, 3])), (0, slice(None), (1, 3))]
+
+
+@pytest.mark.parametrize("index", INDEX_AS_TORCH)
+def test_an_index_numpy_and_torch_read_alike_is_taken(index):
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    y = x[index]
+    (y * y).sum().backward()
+    want = np.zeros_like(x.data)
+    np.add.at(want, index, 2 * x.data[index])
+    np.testing.assert_array_equal(x.grad, want)
+    try:
+        import torch
+    except ImportError:
+        return
+    t = torch.arange(24.0).reshape(2, 3, 4)[tuple(torch.from_numpy(i) if isinstance(
+        i, np.ndarray) else i for i in index)]
+    assert y.shape == tuple(t.shape)
+
+
+@pytest.mark.parametrize("index", INDEX_REFUSED)
+def test_an_int_and_a_list_index_apart_are_refused_as_numpy_and_torch_shape_them_apart(index):
+    """numpy reads x[0, :, [1, 3]] of (2, 3, 4) as (2, 3), torch as (3, 2) (torch's review
+    helper found the values transposed without a word)."""
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    with pytest.raises(OpError, match=r"getitem: index \[.*\] mixes an int and a list or array "
+                                      r"index with a slice or \.\.\. between them.*x\[0\]\[:, "):
+        x[index]
+    with pytest.raises(OpError, match="setitem: index"), no_grad():
+        x[index] = 0.0
+    assert x.data[0, 0, 0] == 0.0 and x.data[1, 2, 3] == 23.0
+
+
+def test_another_librarys_array_in_an_index_is_refused():
+    """numpy took a one-element torch tensor as an int: x[torch.tensor([1])] was x[1], (4,)
+    where torch gives (1, 4)."""
+    torch = pytest.importorskip("torch")
+    x = Tensor(np.arange(12.0).reshape(3, 4))
+    for index in (torch.tensor([1]), (torch.tensor(1), 0), (slice(None), torch.tensor([0, 2]))):
+        with pytest.raises(OpError, match=r"getitem: an index of type torch.Tensor is not taken "
+                                          r".*\(a torch tensor: \.numpy\(\)\)"):
+            x[index]
+    assert x[torch.tensor([1]).numpy()].shape == (1, 4) and x[range(2)].shape == (2, 4)
 
 
 def test_truth_of_a_tensor_is_its_one_value_or_refused():
@@ -1394,6 +1465,7 @@ _TORCH_LIKE_ERRORS = [
     ("chunk dim", lambda T: T.ones(2, 3).chunk(2, dim=5), IndexError),
     ("cat dim", lambda T: T.cat([T.ones(2, 3), T.ones(2, 3)], dim=2), IndexError),
     ("getitem", lambda T: T.ones(2, 3)[5], IndexError),
+    ("item", lambda T: T.ones(2, 3).item(), RuntimeError),
 ]
 
 

@@ -283,6 +283,13 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
         if not retain_graph and not shared:  # copies share ctx: the last one frees it
             ctx.saved = _FREED
     for node, g in reached:
-        if node._grad is not None:
-            g = node._grad + g
+        old = node._grad
+        if old is not None:
+            # into the array that is there, as torch accumulates: `g = p.grad` taken after one
+            # backward sees the next one's sum (a read-only array or another dtype, assigned by
+            # hand, is replaced by a new one instead)
+            if type(old) is ndarray and old.flags.writeable and old.dtype == g.dtype:
+                old += g
+                continue
+            g = old + g
         node._grad = g if type(g) is ndarray else np.asarray(g)  # 0-d: numpy gives a scalar

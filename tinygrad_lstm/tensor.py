@@ -764,8 +764,8 @@ class Tensor:
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, "
-                             "item() needs exactly one")
+            raise OpError(f"item: tensor of shape {self.shape} has {self.data.size} elements, "
+                          "item() needs exactly one")  # a RuntimeError in torch
         return self.data.item()
 
     def numpy(self):
@@ -1028,9 +1028,16 @@ class Tensor:
                           keepdims=_flag("mean", "keepdims", _alias(
                               "mean", "keepdims", keepdims, "keepdim", keepdim, False)))
 
-    def max(self, axis=None, keepdims=_UNSET, *, dim=_UNSET, keepdim=_UNSET):
+    def max(self, *positional, axis=None, keepdims=_UNSET, dim=_UNSET, keepdim=_UNSET):
         """The largest values over `axis` (numpy's amax, torch's amax): values only, and a tie
-        shares the gradient equally. `keepdims` (default False) or torch's `keepdim`."""
+        shares the gradient equally. `keepdims` (default False) or torch's `keepdim`. The axis
+        goes by name: `x.max(1)` is numpy's values but torch's (values, indices), and
+        `x.max(1)[1]`, torch's argmax, would pick row 1 of the values without a word."""
+        if positional:
+            raise TypeError(f"max: give the axis by name, max(axis={positional[0]!r}): numpy's "
+                            "max(1) returns the values, torch's (values, indices); this returns "
+                            "the values only, as torch.amax (for the indices: "
+                            "np.argmax(x.data, axis))")
         if dim is not _UNSET:  # refused by name: see _UNSET
             raise TypeError("max: takes axis, not dim: torch's max(dim=d) returns (values, "
                             "indices), this returns the values only, as torch.amax; write "
@@ -1205,11 +1212,49 @@ class Tensor:
         return Stack.apply(*_tensor_list("stack", tensors), axis=axis)
 
 
+# What an index may hold: numpy reads anything else with `__index__` as an int (a one-element
+# torch tensor: x[torch.tensor([1])] took row 1 as x[1], shape (4,) where torch gives (1, 4))
+_INDEX_ITEMS = (int, np.integer, bool, np.bool_, slice, type(None), type(Ellipsis), list, range,
+                np.ndarray)
+
+
 def _no_tensor_index(op, index):
+    """Refuses an index that numpy and torch read differently: a Tensor or another library's
+    array in it, or an int and a list (or array) index with a slice or `...` between them."""
     items = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(i, Tensor) for i in items):
-        raise OpError(f"{op}: indexing with a Tensor is not supported; "
-                      "index with ints, slices or a numpy integer array")
+    for i in items:
+        if isinstance(i, Tensor):
+            raise OpError(f"{op}: indexing with a Tensor is not supported; "
+                          "index with ints, slices or a numpy integer array")
+        if not isinstance(i, _INDEX_ITEMS) and not (isinstance(i, tuple) and i is not index):
+            raise OpError(f"{op}: an index of type {type(i).__module__}.{type(i).__qualname__} "
+                          "is not taken (numpy may read it as an int); index with ints, "
+                          "slices, lists or numpy arrays (a torch tensor: .numpy())")
+    # numpy takes an int beside an array as one more array index, and moves the indexed axes
+    # to the front when a slice separates them: x[0, :, [1, 3]] of (2, 3, 4) is (2, 3) in
+    # numpy and (3, 2) in torch, whose int selects an axis first
+    fancy = [k for k, i in enumerate(items) if isinstance(i, (list, range, np.ndarray, tuple))
+             and np.ndim(i) > 0]
+    ints = [k for k, i in enumerate(items) if isinstance(i, (int, np.integer))
+            and not isinstance(i, (bool, np.bool_))]
+    if fancy and ints:
+        where = fancy + ints
+        if max(where) - min(where) + 1 != len(where):
+            raise OpError(f"{op}: index {_show_index(items)} mixes an int and a list or array "
+                          "index with a slice or ... between them, which numpy and torch "
+                          "shape differently; index in two steps, the ints first (as torch "
+                          "does: x[0, :, [1, 3]] is x[0][:, [1, 3]])")
+
+
+def _show_index(items):
+    def one(i):
+        if isinstance(i, np.ndarray):
+            return f"<array {i.shape}>"
+        if isinstance(i, slice):
+            return ":".join("" if v is None else str(v) for v in
+                            (i.start, i.stop) + (() if i.step is None else (i.step,)))
+        return "..." if i is Ellipsis else str(int(i)) if isinstance(i, np.integer) else repr(i)
+    return "[" + ", ".join(map(one, items)) + "]"
 
 
 def _tensor_list(op, tensors):
