@@ -100,9 +100,10 @@ def build_parser():
                    "already there is replaced only when it is the one --resume continues")
     p.add_argument("--every", type=int, default=0, metavar="N",
                    help="checkpoint every N steps as well as at the end (needs --save)")
-    p.add_argument("--resume", metavar="PATH", help="continue training from a checkpoint; "
-                   "--steps is the total to reach (the cosine decay runs over it: a larger "
-                   "--steps than the saved run's raises the rate again, a warm restart)")
+    p.add_argument("--resume", metavar="PATH", help="continue training from a checkpoint, "
+                   "to the saved run's own --steps; a --steps given is the total to reach "
+                   "instead (the cosine decay runs over it: a larger --steps than the saved "
+                   "run's raises the rate again, a warm restart)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
     p.add_argument("--prime", default="", help="text to start the sample with "
                    "(default: the first character of the data)")
@@ -288,7 +289,8 @@ def save_checkpoint(path, model, opt, cfg, vocab, run):
 
 def _save(path, model, opt, cfg, vocab, run):
     checkpoint.save({"model": dict(model.state_dict()), "optimizer": opt.state_dict(),
-                     "step": run["step"], "seconds": run["seconds"], "vocab": "".join(vocab.itos),
+                     "step": run["step"], "steps": run["steps"], "seconds": run["seconds"],
+                     "vocab": "".join(vocab.itos),
                      "config": asdict(cfg), "stream": {"position": run["stream"].position,
                                                        "epoch": run["stream"].epoch},
                      "hx": state_arrays(run["hx"]), "rng": run["rng"].bit_generator.state,
@@ -350,6 +352,9 @@ def _check_values(path, ck):
             refuse(f"config {f.name!r}", v, "an int" if f.type is int else "a number")
     if not _whole(ck["step"]) or ck["step"] < 0:
         refuse("step", ck["step"], "a whole number of steps")
+    steps = ck.get("steps", 0)  # the run's --steps (none before 2026-12-07)
+    if not _whole(steps) or steps < 0:
+        refuse("steps", steps, "the run's --steps, a whole number")
     seconds = ck.get("seconds", 0.0)
     if not (_whole(seconds) or isinstance(seconds, (float, np.floating))) or not seconds >= 0:
         refuse("seconds", seconds, "a number of seconds")
@@ -524,15 +529,23 @@ def main(argv=None):
             except (TypeError, ValueError, KeyError, OverflowError) as e:  # numpy names it
                 raise SystemExit(f"error: cannot resume from {args.resume}: rng: {e}") from None
         print(f"resumed {args.resume} at step {step}")
+        planned = int(ck.get("steps", 0))
+        if not parser.given("--steps") and planned:
+            # the run goes on to its own total, and its learning rate decays over it: the
+            # default 1000 ended a --steps 1500 run at 1000 and cut its rate at once
+            args.steps = planned
+            if planned > step:
+                print(f"note: going on to step {planned}, the run's --steps (saved with it)")
         if seed_given and "rng" in ck:  # it was ignored without a word
             use = "only seeds the final sample" if args.sample_chars else "is not used"
             print(f"note: --seed {use} when resuming: the checkpoint carries the run's random "
                   "state (dropout masks, stream restarts)")
         if 0 < args.steps <= step:  # a killed run resumed without its --steps: no word said
             # it (--steps 0 asks for no training: activations loads a model so)
-            given_steps = "" if parser.given("--steps") else " (the default)"
+            given_steps = "" if parser.given("--steps") else \
+                " (the run's own, saved with it)" if planned else " (the default)"
             print(f"note: --steps {args.steps}{given_steps} is not past the checkpoint's step "
-                  f"{step}: nothing to train (the run's total, --steps N, is not saved)")
+                  f"{step}: nothing to train (--steps N trains on to step N)")
         if not args.save and args.steps > step:
             n = args.steps - step
             print(f"note: no --save: the {n} step{'s' * (n != 1)} of this run will not be "
@@ -547,8 +560,8 @@ def main(argv=None):
         return F.cross_entropy(logits, y), hx            # mean nats/char over T*B
 
     # loop: truncated BPTT over the streams, the state carried across chunks
-    run = {"step": step, "seconds": seconds_before, "stream": stream, "hx": hx, "rng": rng,
-           "smooth": smooth}
+    run = {"step": step, "steps": args.steps, "seconds": seconds_before, "stream": stream,
+           "hx": hx, "rng": rng, "smooth": smooth}
     todo = max(args.steps - step, 0)
     val_loss, chars = None, 0
     start = time.perf_counter()

@@ -135,6 +135,40 @@ def test_ctrl_c_stops_between_steps_and_saves_a_resumable_checkpoint(charlm, tex
     assert_same(checkpoint.load(a)["model"], checkpoint.load(c)["model"])
 
 
+def test_a_resumed_run_goes_on_to_its_own_steps(charlm, text_file, tmp_path, capsys,
+                                               monkeypatch):
+    """--steps was not saved: a --steps 6 run stopped at step 3 and resumed without --steps
+    went on to the default 1000, its learning rate decaying over 1000 steps from then on
+    (found by a review helper). The planned total is saved now and is the default on resume."""
+    flags = SMALL + ["--data", text_file, "--sample-chars", "0"]  # the rate decays
+    a, c = str(tmp_path / "a.npz"), str(tmp_path / "c.npz")
+    calls, clip = [], optim.clip_grad_norm_
+
+    def ctrl_c_in_step_3(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)
+        return clip(*args)
+
+    monkeypatch.setattr(optim, "clip_grad_norm_", ctrl_c_in_step_3)
+    assert charlm["main"](flags + ["--steps", "6", "--save", a]).step == 3
+    monkeypatch.setattr(optim, "clip_grad_norm_", clip)
+    capsys.readouterr()
+    r = charlm["main"](["--resume", a, "--save", a, "--data", text_file, "--sample-chars", "0"])
+    assert r.step == 6 and checkpoint.load(a)["steps"] == 6
+    assert "note: going on to step 6, the run's --steps (saved with it)" in capsys.readouterr().out
+    charlm["main"](flags + ["--steps", "6", "--save", c])
+    assert_same(checkpoint.load(a)["model"], checkpoint.load(c)["model"])
+    assert_same(checkpoint.load(a)["optimizer"], checkpoint.load(c)["optimizer"])
+    # a finished run resumed without --steps trains nothing, and says so
+    r = charlm["main"](["--resume", c, "--data", text_file, "--sample-chars", "0"])
+    assert r.step == 6 and ("note: --steps 6 (the run's own, saved with it) is not past the "
+                            "checkpoint's step 6: nothing to train" in capsys.readouterr().out)
+    # a given --steps still wins
+    assert charlm["main"](["--resume", c, "--data", text_file, "--sample-chars", "0",
+                           "--steps", "7"]).step == 7
+
+
 def test_sigterm_stops_between_steps_saves_and_ends(charlm, text_file, tmp_path, capsys,
                                                     monkeypatch):
     """`kill`, `timeout` or a scheduler's stop (SIGTERM) ended the run at once and lost it
