@@ -32,7 +32,8 @@ import numpy as np
 from tinygrad_lstm import Tensor, checkpoint, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
 from tinygrad_lstm.cli import (StopBetweenSteps, command, demo_parser, finite, graph_and_steps,
-                               graph_clash, positive, progress, run_demo, writable)
+                               graph_clash, positive, progress, room_for, run_demo,
+                               writable)
 from tinygrad_lstm.data import CharStream, CharVocab, load_text, one_hot, split_train_val
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -275,16 +276,29 @@ def check_finite(model, step, path=None, probe=None):
                          + (f"; not saved to {path}" if path else ""))
 
 
-def save_checkpoint(path, model, opt, cfg, vocab, run):
+def save_checkpoint(path, model, opt, cfg, vocab, run, final=True):
+    """Save the run. A write that fails (a full disk) is an error at the end of the run, and
+    a warning at an `--every` save, after which training goes on and the next save tries
+    again (it used to end the run, losing the steps since the last save)."""
     check_finite(model, run["step"], path)
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         _save(path, model, opt, cfg, vocab, run)
-    except OSError as e:  # a full disk at the end of the run: a line, not a traceback
+    except OSError as e:  # a line, not a traceback
         why = getattr(e.__cause__, "strerror", None) or e.strerror or e  # the OS's own words
-        raise SystemExit(f"error: --save {path}: could not write the checkpoint at step "
-                         f"{run['step']} ({why}); a checkpoint already there is "
-                         "unchanged") from None
+        said = (f"--save {path}: could not write the checkpoint at step {run['step']} "
+                f"({why}); a checkpoint already there is unchanged")
+        if final:
+            raise SystemExit(f"error: {said}") from None
+        print(f"warning: {said}; training goes on, and the next save tries again", flush=True)
+
+
+def checkpoint_bytes(model, cfg):
+    """About what a checkpoint of this run takes on disk: the weights and Adam's two moments,
+    the carried state, and room for the rest (vocabulary, config, the zip's headers)."""
+    weights = sum(p.data.nbytes for p in model.parameters())
+    state = cfg.layers * cfg.batch_size * cfg.hidden * 4 * len(model.rnn.state_names)
+    return 3 * weights + state + (64 << 10)
 
 
 def _save(path, model, opt, cfg, vocab, run):
@@ -474,6 +488,8 @@ def main(argv=None):
     model = CharLM(len(vocab), cfg, rng)
     params = model.parameters()
     opt = optim.Adam(params, lr=cfg.lr)
+    if args.save:
+        room_for(args.save, checkpoint_bytes(model, cfg), "--save")
     try:
         stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
     except ValueError as e:  # it named `--data None` for a --batch-size too big for the text
@@ -609,7 +625,7 @@ def main(argv=None):
                 if args.save and args.every and step % args.every == 0:
                     run.update(step=step, hx=hx, smooth=smooth,
                                seconds=seconds_before + time.perf_counter() - start)
-                    save_checkpoint(args.save, model, opt, cfg, vocab, run)
+                    save_checkpoint(args.save, model, opt, cfg, vocab, run, final=False)
         seconds = time.perf_counter() - start
         # the last update can diverge too: a probe over a stretch of the text (state carried)
         check_finite(model, step, args.save, train_ids[:256, None])

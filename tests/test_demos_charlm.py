@@ -565,6 +565,49 @@ def test_a_diverging_last_step_and_a_failing_save_end_in_one_line(charlm, text_f
         charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save", str(ck)])
 
 
+def test_a_disk_too_full_for_the_checkpoint_is_refused_before_training(charlm, text_file,
+                                                                      tmp_path, monkeypatch):
+    """A full disk at the final save lost the whole run (a review helper's 64 KB tmpfs)."""
+    from tinygrad_lstm import cli
+    real = cli.shutil.disk_usage
+    free = []
+
+    def disk_usage(folder):
+        free.append(folder)
+        return real(folder)._replace(free=40 << 10)
+
+    monkeypatch.setattr(cli.shutil, "disk_usage", disk_usage)
+    monkeypatch.setattr(optim.Adam, "step", lambda self: pytest.fail("it trained"))
+    ck = tmp_path / "new" / "c.npz"
+    with pytest.raises(SystemExit, match=r"^error: --save .*c\.npz: 40\.0 KB free on its disk, "
+                                         r"and a checkpoint of this run takes about 1\d\d\.\d KB; "
+                                         r"free some space or give another path$"):
+        charlm["main"](SMALL + ["--data", text_file, "--steps", "3", "--save", str(ck)])
+    assert free == [tmp_path] and not ck.parent.exists()
+
+
+def test_an_every_save_that_fails_warns_and_training_goes_on(charlm, text_file, tmp_path,
+                                                              capsys, monkeypatch):
+    """A failed `--every` save ended the run: the steps since the last save were lost."""
+    saves, save = [], checkpoint.save
+
+    def full_at_step_4(obj, path):
+        saves.append(obj["step"])
+        if obj["step"] == 4:
+            raise OSError(28, "No space left on device")
+        return save(obj, path)
+
+    monkeypatch.setattr(checkpoint, "save", full_at_step_4)
+    ck = str(tmp_path / "c.npz")
+    r = charlm["main"](SMALL + ["--data", text_file, "--steps", "6", "--every", "2",
+                                "--save", ck])
+    out = capsys.readouterr().out
+    assert r.step == 6 and saves == [2, 4, 6, 6] and checkpoint.load(ck)["step"] == 6  # + final
+    assert (f"warning: --save {ck}: could not write the checkpoint at step 4 (No space left on "
+            "device); a checkpoint already there is unchanged; training goes on, and the next "
+            "save tries again") in out
+
+
 def test_resuming_on_another_text_of_the_same_characters(charlm, text_file, tmp_path, capsys):
     # the saved place in the text was past the new text's end: a crash at the first step
     ck = str(tmp_path / "c.npz")

@@ -13,6 +13,7 @@ import errno
 import math
 import os
 import runpy
+import shutil
 import signal
 import sys
 import tempfile
@@ -207,6 +208,30 @@ def run_demo(main):
         os.dup2(devnull, sys.stdout.fileno())
         print("stopped: the output's reader closed the pipe", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def room_for(path, nbytes, flag):
+    """SystemExit naming `flag` when the disk that `path` (a file to write; its folder may not
+    exist yet) is on has less than `nbytes` free. Checked before training: a full disk at the
+    final save lost the whole run (the checkpoint already there stays whole either way)."""
+    folder = Path(os.path.realpath(path)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # cannot tell: the save says so if it fails
+        return
+    if free < nbytes:
+        raise SystemExit(f"error: {flag} {path}: {_size(free)} free on its disk, and a "
+                         f"checkpoint of this run takes about {_size(nbytes)}; free some space "
+                         "or give another path")
+
+
+def _size(nbytes):
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
 
 
 def writable(path, flag):
