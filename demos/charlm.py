@@ -642,6 +642,9 @@ def main(argv=None):
                 again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
                 again += ["--every", str(args.every)] if args.every else []
                 again += ["--data", args.data] if args.data else []
+                for flag in ("--temperature", "--prime", "--sample-chars", "--threads"):
+                    if parser.given(flag):  # the checkpoint keeps the config, not these
+                        again += [flag, str(getattr(args, flag[2:].replace("-", "_")))]
                 print(f"to go on: {command(__file__)} " + " ".join(map(shlex.quote, again)))
         elif stop.asked:
             print("nothing saved: give --save PATH to keep a run")
