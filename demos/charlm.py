@@ -12,8 +12,10 @@ validation loss (nats/char) on the last 10% of the text, checkpoints, and sample
     python demos/charlm.py --time-budget 590 --steps 1000000   # ≤ 1.60 val nats/char in 10 min
     python demos/charlm.py --cell gru --hidden 128 --seq-len 32 --lr 0.01 --dropout 0 \\
         --time-budget 20 --steps 100000                     # beats min-char-rnn's 2.06 in 20 s
-    python demos/charlm.py --save out/charlm.npz --every 200
-    python demos/charlm.py --resume out/charlm.npz --steps 4000 --prime "ROMEO:"
+    python demos/charlm.py --save out/charlm.npz --every 200      # stopped (Ctrl-C) or killed:
+    python demos/charlm.py --resume out/charlm.npz --save out/charlm.npz   # on to its step 1000
+    python demos/charlm.py --resume out/charlm.npz --steps 4000 --prime "ROMEO:"  # warm restart:
+        # past the run's own end, the rate rises again and decays over the 4000 steps
     python demos/charlm.py --data my.txt --hidden 128 --embedding 0   # one-hot input
     python demos/charlm.py --graph out/charlm.svg           # one training step's graph (T=4, B=1)
 """
