@@ -1121,7 +1121,7 @@ class Tensor:
                 saved, args = _int_record(shape, index)
                 return _index_node(GetItem, self, index, saved, args, (self,))
         if type(index) is not int:
-            _no_tensor_index("getitem", index)
+            _check_index("getitem", index)
         return GetItem.apply(self, index=_frozen(index))
 
     def __setitem__(self, index, value):
@@ -1130,7 +1130,7 @@ class Tensor:
         `w[0] -= lr * g` work). What an op computed, a leaf that requires grad with grad on,
         and a value that requires grad are refused, before anything changes: the assignment
         could not be recorded."""
-        _no_tensor_index("setitem", index)
+        _check_index("setitem", index)
         value = value if isinstance(value, Tensor) else self._lift(value, "setitem")
         if self._ctx is not None:
             raise TypeError(f"setitem: a tensor {self.shape} computed by an op cannot be "
@@ -1215,10 +1215,10 @@ class Tensor:
 # What an index may hold: numpy reads anything else with `__index__` as an int (a one-element
 # torch tensor: x[torch.tensor([1])] took row 1 as x[1], shape (4,) where torch gives (1, 4))
 _INDEX_ITEMS = (int, np.integer, bool, np.bool_, slice, type(None), type(Ellipsis), list, range,
-                np.ndarray)
+                np.ndarray, tuple)  # a tuple inside the index is a sequence, as a list
 
 
-def _no_tensor_index(op, index):
+def _check_index(op, index):
     """Refuses an index that numpy and torch read differently: a Tensor or another library's
     array in it, or an int and a list (or array) index with a slice or `...` between them."""
     items = index if isinstance(index, tuple) else (index,)
@@ -1226,7 +1226,7 @@ def _no_tensor_index(op, index):
         if isinstance(i, Tensor):
             raise OpError(f"{op}: indexing with a Tensor is not supported; "
                           "index with ints, slices or a numpy integer array")
-        if not isinstance(i, _INDEX_ITEMS) and not (isinstance(i, tuple) and i is not index):
+        if not isinstance(i, _INDEX_ITEMS):
             raise OpError(f"{op}: an index of type {type(i).__module__}.{type(i).__qualname__} "
                           "is not taken (numpy may read it as an int); index with ints, "
                           "slices, lists or numpy arrays (a torch tensor: .numpy())")

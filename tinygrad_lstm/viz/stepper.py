@@ -120,8 +120,8 @@ def make_node_table(walk, k, max_out=MAX_OUT, compact=False):
             values.append(("  " if i else "") + text_, style=style or None)
         rows.append([arrow, cell(walk.expr(p)), str(tuple(pg.shape)), f"‖·‖ {fmt(norm(pg))}",
                      values])
-        if walk.on_path(n) and walk.on_path(p):  # in a column of its own: never cut in two
-            rows[-1].append(Text(f"━ {path_words(walk)}", style="bold red"))  # at the wrap
+        if walk.on_path(n) and walk.on_path(p):  # a column of its own: never cut at the wrap
+            rows[-1].append(Text(f"━ {path_words(walk)}", style="bold red"))
             marked = True
     if marked:
         io.add_column(no_wrap=True)

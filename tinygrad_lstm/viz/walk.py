@@ -198,7 +198,6 @@ class Walk:
             return f"{self.expr(ps[0], depth - 1, outer=9)}^{t._ctx.args['p']:g}"
         return f"{sym}({self.expr(ps[0], depth - 1)})"
 
-
     def _row_of_step(self, t):
         """True when t is a layer's `xw[t]`: row i of its input projection (x W_ihᵀ + b for
         all T at once, made outside the steps), taken inside the step the layer numbers
