@@ -606,6 +606,19 @@ def test_render_survives_executable_not_found_from_graphviz(tmp_path, monkeypatc
     assert [p.name for p in paths] == ["g.dot"] and "graphviz.org/download" in message
 
 
+def test_a_picture_shown_in_jupyter_without_dot_says_how_to_install(monkeypatch):
+    """Jupyter showed a 20-frame ExecutableNotFound traceback for `draw(loss)` where no `dot`
+    program is installed (a notebook review helper), where render() gives the hint."""
+    picture = draw(run("LSTM")[0])
+    monkeypatch.setenv("PATH", "")  # graphviz runs `dot` from PATH
+    shown = picture._repr_mimebundle_()
+    assert list(shown) == ["text/plain"] and "dot` program was not found" in shown["text/plain"]
+    assert "apt-get install graphviz" in shown["text/plain"] and "`.source` (" in shown["text/plain"]
+    monkeypatch.undo()
+    if graph.shutil.which("dot"):  # and with it, the picture
+        assert list(picture._repr_mimebundle_()) == ["image/svg+xml"]
+
+
 def test_render_survives_a_dot_that_fails(tmp_path, monkeypatch):
     def failing(*args, **kwargs):
         raise graphviz.CalledProcessError(1, ["dot"], stderr=b"Error: syntax error in line 1")

@@ -508,6 +508,25 @@ def test_vanishing_says_that_q_goes_on_to_its_second_walk():
     assert child.exitstatus == 0
 
 
+def test_a_notebooks_shell_command_prints_every_node_and_waits_for_no_key():
+    """`!python demos/hello.py --step` in a Jupyter cell runs in a terminal that shows the
+    output but sends no keys: the stepper waited at its first screen for ever (a notebook
+    review helper). A program the kernel started has its JPY_PARENT_PID."""
+    pexpect = pytest.importorskip("pexpect")
+    import os
+    child = pexpect.spawn(sys.executable, ["tests/step_target.py", "--T", "2"], cwd=str(ROOT),
+                          env={**os.environ, "JPY_PARENT_PID": "1"}, encoding="utf-8",
+                          codec_errors="replace", dimensions=(40, 110), timeout=30)
+    child.logfile_read = log = io.StringIO()
+    try:
+        child.expect(pexpect.EOF)  # no key sent
+    finally:
+        child.close()
+    out = log.getvalue()
+    assert child.exitstatus == 0 and out.count("╭─ backprop") == 44 and "node 44 of 44" in out
+    assert "\x1b[?1049h" not in out and "› " not in out  # no other screen, no prompt
+
+
 def test_pty_session_on_a_tiny_lstm():
     _session(["tests/step_target.py"], [
         ("n", [r"node 2 of 60", r"stack\(h\[t=1\] … h\[t=3\]\) ×"]),

@@ -27,10 +27,12 @@ from .scene import (BOXES, EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _additive, _clus
                     _Scene, _symbols, check_root, computes, lane_order, no_path_reason, param_pairs)
 from .walk import norm
 
+HOW_TO_INSTALL = ("To render pictures install Graphviz: `apt-get install graphviz` on "
+                  "Debian/Ubuntu, `brew install graphviz` on macOS, otherwise see "
+                  "https://graphviz.org/download/")
 INSTALL_HINT = ("Graphviz's `dot` program was not found, so only the DOT source was written "
-                "({dot}). To render pictures install Graphviz: `apt-get install graphviz` on "
-                "Debian/Ubuntu, `brew install graphviz` on macOS, otherwise see "
-                "https://graphviz.org/download/ ; then run `dot -T{fmt} {dot} -o {out}`.")
+                "({dot}). " + HOW_TO_INSTALL.replace("{", "{{") + " ; then run "
+                "`dot -T{fmt} {dot} -o {out}`.")
 
 # edge_grads' scale, the same in every picture so that two can be compared (an LSTM's with an
 # RNN's): ‖grad‖ from 1, the ∂L/∂L every backward starts from, down to 1e-6, about where a
@@ -163,6 +165,17 @@ class Picture(graphviz.Digraph):
             self.graph_attr["newrank"] = "true"
         else:
             self.graph_attr.pop("newrank", None)
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kw):
+        """What Jupyter shows: the SVG, or where no `dot` program is found, the install hint
+        and the DOT source as text (graphviz's own raised ExecutableNotFound, a long
+        traceback in the notebook)."""
+        try:
+            return super()._repr_mimebundle_(include, exclude, **kw)
+        except graphviz.ExecutableNotFound:
+            return {"text/plain": "Graphviz's `dot` program was not found, so the picture "
+                                  f"cannot be shown. {HOW_TO_INSTALL} . The DOT source is "
+                                  f"`.source` ({len(self.source.splitlines())} lines)."}
 
     def portable(self):
         """The source in the plainest layout, for a DOT file written where no `dot` program

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
 import re
 import sys
 import time
@@ -317,6 +318,13 @@ def navigate(walk, k, command):
     return k, f"unknown command {command.strip()!r} ({key_help(walk)})"
 
 
+def under_a_notebook():
+    """True in a program a Jupyter kernel started (`!python demo.py` in a notebook cell), whose
+    environment the kernel's JPY_PARENT_PID reaches: the cell shows the output of a terminal
+    it makes, but sends it no keys and cannot redraw a screen in place."""
+    return "JPY_PARENT_PID" in os.environ
+
+
 def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, title=None,
          params=None, quit="quit"):
     """Step through `loss`'s backward pass, one screen per node.
@@ -335,6 +343,8 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
         console: a rich Console. Defaults to one on stdout.
         interactive: wait for keys (with `auto`, animate). Defaults to True when stdin and the
             console are terminals; with `auto`, when the console is one (it reads no keys).
+            Never by default in a notebook's `!python demo.py --step`: its terminal shows the
+            output but sends no keys (it waited for them for ever).
         auto: play the walk as an animation, this many seconds per node. Defaults to None.
         no_pause: print every step as a text block and return (as without a terminal).
         title: shown in each screen's title, e.g. "hello · LSTM".
@@ -352,7 +362,8 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     walk = record(loss, params, who="step")
     walk.quit = quit
     if interactive is None:  # (`make`, `nohup`, `ssh host cmd </dev/null` can still animate)
-        interactive = console.is_terminal and (auto is not None or sys.stdin.isatty())
+        interactive = console.is_terminal and (auto is not None or sys.stdin.isatty()) \
+            and not under_a_notebook()
     if no_pause or not interactive:
         for k in range(len(walk)):
             console.print(make_step_panel(walk, k, title, controls=False, max_rows=12,
