@@ -26,7 +26,7 @@ import math
 import shlex
 import signal
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -428,7 +428,8 @@ class Result:
     model: CharLM
     vocab: CharVocab
     config: Config
-    text: str = ""        # the text trained on (a pipe as --data reads only once)
+    text: str = field(default="", repr=False)  # the text trained on (a pipe as --data reads
+    # only once); not in the repr, which a notebook cell echoed whole (1 MB of Shakespeare)
 
 
 def main(argv=None):

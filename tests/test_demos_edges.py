@@ -37,6 +37,21 @@ def test_a_negative_seed_is_refused_by_the_parser(capsys):
     assert "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
 
 
+def test_main_in_a_notebook_reads_no_command_line_of_the_kernels(monkeypatch, text_file):
+    """`hello.main()` in a notebook parsed the kernel's own sys.argv (`-f …json`) and exited
+    with "unrecognized arguments"; charlm's Result echoed the whole text it trained on (a
+    notebook review helper)."""
+    import types
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
+    load_demo("hello")["main"]()  # its defaults, 200 steps
+    r = load_demo("charlm")["main"](SMALL + ["--data", str(text_file), "--steps", "1"])
+    assert r.text and r.text[:20] not in repr(r) and len(repr(r)) < 2000
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    with pytest.raises(SystemExit):  # a script's own command line is read as ever
+        load_demo("charlm")["main"]()
+
+
 @pytest.mark.parametrize("argv,says", [
     (["--no-pause"], "argument --no-pause: goes with --step, which was not given"),
     (["--auto", "0.3"], "argument --auto: goes with --step, which was not given"),

@@ -163,3 +163,93 @@ def test_a_gates_that_the_input_projection_does_not_match_names_the_cell():
         nn.GRU(3, 4, cell=TwoBlockGRU)(x)
     with pytest.raises(OpError, match="TwoBlockGRU: " + message):
         TwoBlockGRU(3, 4)(x[0])
+
+
+# --- what a cell writer met (a review helper's own cells) --------------------------------------
+
+class IndRNNCell(RNNCell):
+    """IndRNN (Li et al. 2018): h = relu(x W_ihᵀ + b + w ⊙ h_prev), w a vector; relu by default."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="relu", **kw):
+        super().__init__(input_size, hidden_size, bias, nonlinearity, **kw)
+
+    def step(self, xw, state, w_hh):
+        (h_prev,) = state
+        h = (xw + h_prev * w_hh[:, 0]).relu().named("h")
+        return {"h": h}
+
+
+def test_a_layer_gives_the_cell_only_the_options_given():
+    """nn.RNN passed nonlinearity="tanh" always, over a cell whose own default is relu (the
+    helper's IndRNN trained as a tanh RNN, and the repr did not say so); nn.LSTM passed
+    forget_bias=0.0 to a cell that takes no such keyword."""
+    rnn = nn.RNN(2, 3, cell=IndRNNCell)
+    assert rnn._cells[0].nonlinearity == "relu" and "nonlinearity=relu" in repr(rnn)
+    assert nn.RNN(2, 3, nonlinearity="tanh", cell=IndRNNCell)._cells[0].nonlinearity == "tanh"
+    assert nn.RNN(2, 3)._cells[0].nonlinearity == "tanh" and nn.RNN(2, 3, 1, "relu")._cells[
+        0].nonlinearity == "relu"  # torch's positional order
+
+    class Plain(LSTMCell):
+        def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, rng=None):
+            super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
+
+    assert nn.LSTM(2, 3, cell=Plain)._cells[0].forget_bias == 0.0
+    with pytest.raises(TypeError, match=r"LSTM: unexpected keyword argument 'forget_bias' "
+                                        r"\(Plain does not take it\)"):
+        nn.LSTM(2, 3, cell=Plain, forget_bias=1.0)
+    for bad in (float("nan"), None, "1"):  # still refused, by the cell, naming itself
+        with pytest.raises(ValueError, match="LSTM: LSTMCell: forget_bias must be a finite"):
+            nn.LSTM(2, 3, forget_bias=bad)
+
+
+def test_a_forget_block_that_is_not_one_of_the_cells_blocks_is_refused():
+    """A one-block subclass of LSTMCell inherited its forget_block 1: forget_bias=1.0 went
+    nowhere, and the layer's repr said forget_bias=1.0."""
+    class OneBlock(LSTMCell):
+        gates = 1
+
+    with pytest.raises(ValueError, match=r"LSTM: OneBlock: forget_bias=1.0 goes to block "
+                                         r"forget_block=1, but the cell has 1 block\(s\)"):
+        nn.LSTM(2, 3, cell=OneBlock, forget_bias=1.0)
+    nn.LSTM(2, 3, cell=OneBlock)  # without forget_bias it is a cell like any
+
+
+def test_an_error_in_ones_own_step_keeps_the_line_that_made_it():
+    """The traceback ended in the layer: the cell's faulty line was in no frame."""
+    import traceback
+
+    class Faulty(RNNCell):
+        def step(self, xw, state, w_hh):
+            (h_prev,) = state
+            p = h_prev @ self.weight_ih  # the mistake: (B, 5) @ (5, 2), where W_hhᵀ was meant
+            return {"h": (xw + p).tanh().named("h")}
+
+    x = Tensor(np.ones((4, 1, 2), np.float32))
+    with pytest.raises(OpError, match=r"RNN: in Faulty\.step.*add: \(1, 5\) and \(1, 2\)") as info:
+        nn.RNN(2, 5, cell=Faulty)(x)
+    lines = [f.line for f in traceback.extract_tb(info.value.__traceback__)]
+    assert 'return {"h": (xw + p).tanh().named("h")}' in lines  # where numpy found it
+
+
+def test_states_returned_by_key_only_are_named_by_their_keys():
+    """{"h": h, "c": c} without .named(): the picture had no state boxes and the stepper no
+    states (its per-timestep panel empty), without a word (a review helper's cell)."""
+    from tinygrad_lstm.viz.walk import record
+
+    class Unnamed(LSTMCell):
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
+            c = f.sigmoid() * c_prev + i.sigmoid() * g.tanh()
+            return {"c": c, "h": o.sigmoid() * c.tanh()}
+
+    for bidirectional in (False, True):
+        layer = nn.LSTM(2, 3, cell=Unnamed, bidirectional=bidirectional)
+        out, _ = layer(Tensor(np.ones((3, 1, 2), np.float32)))
+        walk = record((out * out).mean(), layer)
+        assert walk.path_state == "c"  # the c path the picture draws orange, and `p` follows
+        (lane, *more) = walk.states.values()
+        assert sorted((name, t) for _, name, t, _ in lane) == [
+            (n, t) for n in ("c", "h") for t in (1, 2, 3)]
+    h, c = Unnamed(2, 3)(Tensor(np.ones((1, 2), np.float32)))
+    assert (h.name, c.name) == ("h", "c")

@@ -74,6 +74,14 @@ def check_step(who, cell, out, shape, dtype):
                              f"and {t.dtype}, expected (B, hidden_size) = {shape} and {dtype}")
 
 
+def _unnamed(out):
+    """The keys of a step's dict whose tensors have no name: the layer (and a cell called on
+    its own) names them by their keys, since the picture and the stepper find the states and
+    label the gates by name (a cell returning {"h": h, "c": c} unnamed had no state in
+    either)."""
+    return [k for k, v in out.items() if isinstance(v, Tensor) and v.name is None]
+
+
 def step_error(who, cell, xw, e):
     """An op's error inside `cell.step` (or, with xw None, `cell.input_projection`), with the
     cell and what it was given put in front: a cell whose `gates` does not match how it splits
@@ -81,15 +89,29 @@ def step_error(who, cell, xw, e):
     H, name = cell.hidden_size, type(cell).__name__
     blocks = f"gates = {cell.gates} blocks of hidden_size {H}"
     if xw is None:
-        return OpError(f"{who}: in {name}.input_projection ({blocks}): {e}")
-    return OpError(f"{who}: in {name}.step, given xw {tuple(xw.shape)} ({blocks}) and states "
-                   f"(B, {H}): {e}")
+        out = OpError(f"{who}: in {name}.input_projection ({blocks}): {e}")
+    else:
+        out = OpError(f"{who}: in {name}.step, given xw {tuple(xw.shape)} ({blocks}) and "
+                      f"states (B, {H}): {e}")
+    # a cell of one's own keeps the frames the error passed, its faulty line among them (the
+    # traceback ended in the layer); a built-in cell's are the package's, not the caller's
+    return out if type(cell).__module__ == __name__ else out.with_traceback(e.__traceback__)
 
 
 def squash(z):
     """squash(z) = 2·tanh(z/2) = 4σ(z) − 2, the 1997 LSTM's [−2, 2] squashing of the cell
     input (the paper's g; its output squashing h is half of it, tanh(z/2) = 2σ(z) − 1)."""
     return (z * 0.5).tanh() * 2.0
+
+
+def _check_forget_block(cell, forget_bias):
+    """Refuses a forget_block that is not one of the cell's blocks: LSTMCell's 1, inherited by
+    a cell of one block, added forget_bias nowhere, and its repr still said forget_bias=1.0."""
+    if not 0 <= cell.forget_block < cell.gates:
+        raise ValueError(f"{cell.__name__}: forget_bias={forget_bias} goes to block "
+                         f"forget_block={cell.forget_block}, but the cell has {cell.gates} "
+                         "block(s) (gates): set forget_block to its forget gate's block "
+                         "(None: it has none)")
 
 
 class _Cell(Module):
@@ -110,6 +132,8 @@ class _Cell(Module):
         if forget_bias and (self.forget_block is None or not bias):
             why = self.no_forget if bias else "has no bias (bias=False)"
             raise ValueError(f"{cls}: forget_bias={forget_bias} but the cell {why}")
+        if forget_bias:
+            _check_forget_block(type(self), forget_bias)
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size = input_size, hidden_size
         G, H, k = self.gates, hidden_size, 1.0 / math.sqrt(hidden_size)
@@ -172,6 +196,8 @@ class _Cell(Module):
         except OpError as e:
             raise step_error(cls, self, xw, e) from None
         check_step(cls, self, out, (B, H), x.dtype)
+        for k in _unnamed(out):
+            out[k].name = k
         return out["h"] if len(self.state_names) == 1 else tuple(out[n] for n in self.state_names)
 
     def extra_repr(self):

@@ -40,6 +40,8 @@ class _DemoParser(argparse.ArgumentParser):
     graph_default, min_steps = "out/graph.svg", 1
 
     def parse_args(self, args=None, namespace=None):
+        if args is None and "ipykernel" in sys.modules:  # `main()` in a notebook: its
+            args = []  # sys.argv is the kernel's (`-f …json`, refused as unknown flags)
         self.argv = list(sys.argv[1:] if args is None else args)
         ns = super().parse_args(args, namespace)
         if (ns.auto is not None or ns.no_pause) and not ns.step:

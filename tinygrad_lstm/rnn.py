@@ -19,7 +19,7 @@ import numpy as np
 
 from . import tensor as _tensor
 from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLSTMCell,
-                    RNNCell, check_states, check_step, squash, step_error)
+                    RNNCell, _unnamed, check_states, check_step, squash, step_error)
 from . import functional as F
 from .nn import Module, Parameter, _check_flags, _check_size, as_input
 from .tensor import OpError, Tensor, _release, default_rng, scope
@@ -265,6 +265,10 @@ class _RecurrentLayer(Module):
                         out = cell.step(x_t, state, w_hh)
                         if t == first:
                             check_step(who, cell, out, state[0].shape, xs.dtype)
+                            unnamed = _unnamed(out)
+                        if unnamed:  # a cell that returns them by key only
+                            for k in unnamed:
+                                out[k].name = k
                         if lean:
                             _tensor._made = outer_made
                             _release_intermediates(made, out.values())
@@ -356,17 +360,21 @@ class _RecurrentLayer(Module):
 class RNN(_RecurrentLayer):
     """Multi-layer Elman RNN over a sequence; each step is RNNCell's equation.
 
-    Args: input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-    batch_first=False, dropout=0.0 (between layers), bidirectional=False, dtype, rng.
+    Args: input_size, hidden_size, num_layers=1, nonlinearity ("tanh" or "relu"; not given,
+    the cell's own default: RNNCell's "tanh"), bias=True, batch_first=False, dropout=0.0
+    (between layers), bidirectional=False, cell=RNNCell, dtype, rng.
     Returns out, h_n. See `_RecurrentLayer.forward` for shapes.
     """
 
     cell_class = RNNCell
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", *args, **kw):
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity=None, *args, **kw):
         # *args: torch's positional order goes on with bias, batch_first, dropout, bidirectional
-        super().__init__(input_size, hidden_size, num_layers, *args, nonlinearity=nonlinearity,
-                         **kw)
+        # nonlinearity goes to the cell only when given: "tanh" passed always overrode a cell
+        # of one's own whose default is relu (an IndRNN), and its repr did not say so
+        if nonlinearity is not None:
+            kw["nonlinearity"] = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, *args, **kw)
 
 
 class LSTM(_RecurrentLayer):
@@ -381,8 +389,10 @@ class LSTM(_RecurrentLayer):
     cell_class = LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *args, forget_bias=0.0, **kw):
-        super().__init__(input_size, hidden_size, num_layers, *args, forget_bias=forget_bias,
-                         **kw)
+        # to the cell only when set: a cell of one's own need not take a keyword not passed
+        if not (isinstance(forget_bias, numbers.Real) and forget_bias == 0):
+            kw["forget_bias"] = forget_bias
+        super().__init__(input_size, hidden_size, num_layers, *args, **kw)
 
 
 class GRU(_RecurrentLayer):
