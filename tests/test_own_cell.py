@@ -97,6 +97,11 @@ class _SumsTheBatch(GRUCell):
         return out
 
 
+class _ReturnsANumber(LSTMCell):
+    def step(self, xw, state, w_hh):
+        return {**super().step(xw, state, w_hh), "rate": 0.5}
+
+
 @pytest.mark.parametrize("cell, layer, error, message", [
     # was KeyError: 'c', from the layer's own code
     (_NoC, "LSTM", ValueError, r"_NoC.step returned no 'c' \(it returned 'i', 'f', 'g', 'o', "
@@ -112,6 +117,9 @@ class _SumsTheBatch(GRUCell):
     (_SumsTheBatch, "GRU", ValueError, r"_SumsTheBatch.step returned 'h' of shape \(4,\) and "
                                        r"float32, expected \(B, hidden_size\) = \(2, 4\) and "
                                        r"float32"),
+    # was "'float' object has no attribute 'data'", later, from States.numpy()
+    (_ReturnsANumber, "LSTM", TypeError, r"_ReturnsANumber.step returned 'rate' as a float, "
+                                         r"expected a Tensor"),
 ])
 def test_a_cell_of_ones_own_that_breaks_the_contract_is_named(cell, layer, error, message):
     x = Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
@@ -200,6 +208,20 @@ def test_a_layer_gives_the_cell_only_the_options_given():
     for bad in (float("nan"), None, "1"):  # still refused, by the cell, naming itself
         with pytest.raises(ValueError, match="LSTM: LSTMCell: forget_bias must be a finite"):
             nn.LSTM(2, 3, forget_bias=bad)
+
+
+def test_a_cell_with_other_state_names_is_told_to_name_them_as_the_layers():
+    """("h", "s") in nn.LSTM was told to "use the layer of that cell's kind (nn.LSTM …)", the
+    layer it was in (a cell writer's review)."""
+    class Slow(LSTMCell):
+        state_names = ("h", "s")
+
+    with pytest.raises(TypeError, match=r"LSTM: cell Slow carries h, s, but the LSTM layer "
+                                        r"carries h, c; name its states h, c, as the layer "
+                                        r"returns them \(state_names = \('h', 'c'\)\)"):
+        nn.LSTM(2, 3, cell=Slow)
+    with pytest.raises(TypeError, match=r"use the layer of that cell's kind"):
+        nn.GRU(2, 3, cell=LSTMCell)
 
 
 def test_a_forget_block_that_is_not_one_of_the_cells_blocks_is_refused():

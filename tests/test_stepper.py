@@ -252,6 +252,27 @@ def test_timestep_panel_fills_as_the_walk_reaches_each_state():
         assert f"{np.linalg.norm(c.grad):.2e}" in rows[str(t)]
 
 
+def test_a_state_no_gradient_reaches_says_none_not_not_yet():
+    """A cell whose h is made before its c: c[T] never reaches the loss, and at the walk's last
+    node the panel still said "not yet" for it (a cell writer's review)."""
+    class HFirst(nn.LSTMCell):
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
+            h = (o.sigmoid() * c_prev.tanh()).named("h")
+            c = (f.sigmoid() * c_prev + i.sigmoid() * g.tanh()).named("c")
+            return {"h": h, "c": c}
+
+    loss, _, _ = tiny_lstm(cell=HFirst)
+    walk = record(loss)
+    first, last = (capture(make_timestep_panel(walk, k)) for k in (0, len(walk) - 1))
+    rows = {ln.split()[0]: ln for ln in last.splitlines()[1:]}
+    assert "none" in rows["3"] and "not yet" not in last  # c[t=3]: no gradient, ever
+    assert all(rows[t].count("e-") == 2 for t in ("1", "2"))
+    rows = {ln.split()[0]: ln for ln in first.splitlines()[1:]}
+    assert rows["3"].count("not yet") == 1 and rows["3"].count("none") == 1
+
+
 def test_timestep_panel_windows_long_sequences():
     loss, model, _ = tiny_lstm(T=20)
     walk = record(loss, model)

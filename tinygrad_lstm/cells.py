@@ -60,15 +60,16 @@ def check_step(who, cell, out, shape, dtype):
     if not isinstance(out, dict):
         raise TypeError(f"{who}: {name}.step returned a {type(out).__name__}; "
                         f"it must return {want}")
+    for key, t in out.items():  # a number in it failed later, in States.numpy()
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{who}: {name}.step returned {key!r} as a {type(t).__name__}, "
+                            "expected a Tensor")
     for state in states:
         if state not in out:
             got = ", ".join(map(repr, out)) or "an empty dict"
             raise ValueError(f"{who}: {name}.step returned no {state!r} (it returned {got}); "
                              f"it must return {want}")
         t = out[state]
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{who}: {name}.step returned {state!r} as a {type(t).__name__}, "
-                            "expected a Tensor")
         if tuple(t.shape) != shape or t.dtype != dtype:
             raise ValueError(f"{who}: {name}.step returned {state!r} of shape {tuple(t.shape)} "
                              f"and {t.dtype}, expected (B, hidden_size) = {shape} and {dtype}")

@@ -125,10 +125,14 @@ class _RecurrentLayer(Module):
         # the layer's states (LSTM(cell=GRUCell) ran, and returned a GRU's h_n as an LSTM's)
         names = getattr(getattr(cell_cls, "func", cell_cls), "state_names", None)
         if names is not None and names != self.cell_class.state_names:
+            carried = self.cell_class.state_names
+            fix = (f"name its states {', '.join(carried)}, as the layer returns them "
+                   f"(state_names = {carried})" if len(names) == len(carried) else
+                   "use the layer of that cell's kind (nn.LSTM for the LSTM cells, nn.GRU or "
+                   "nn.RNN otherwise)")
             raise TypeError(f"{cls}: cell {getattr(cell_cls, '__name__', cell_cls)} carries "
                             f"{', '.join(names)}, but the {cls} layer carries "
-                            f"{', '.join(self.cell_class.state_names)}; use the layer of that "
-                            "cell's kind (nn.LSTM for the LSTM cells, nn.GRU or nn.RNN otherwise)")
+                            f"{', '.join(carried)}; {fix}")
         unknown = _unknown_keywords(cell_cls, cell_kwargs) if isinstance(cell_cls, type) else []
         if unknown:  # else the error names _Cell.__init__, not the layer
             raise TypeError(f"{cls}: unexpected keyword argument {unknown[0]!r} "

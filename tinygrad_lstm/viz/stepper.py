@@ -155,6 +155,8 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
     hi = max(logs)
     lo = min(max(min(logs), hi - DECADES), hi - 3)
     reached = {(e[1], e[2]): e[3] for e in entries if e[0] <= k}
+    ever = {(e[1], e[2]) for e in entries}  # the rest the walk never reaches (c[T] where the
+    # loss reads h alone): "none", where "not yet" promised a gradient to the last node
     ts = sorted({e[2] for e in entries}, reverse=True)
     above, below = "later", "earlier"  # the rows cut from the window's top and bottom
     if dict(key).get("direction") == "reverse":  # in the order the walk reaches them: t = 1
@@ -192,7 +194,8 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
         for nm in names:
             x = reached.get((nm, t))
             if x is None:
-                cells += [Text("·", style="dim"), Text("not yet", style="dim")]
+                cells += [Text("·", style="dim"),
+                          Text("not yet" if (nm, t) in ever else "none", style="dim")]
             else:
                 w = bar if x == np.inf else 0 if not x > 0 else \
                     1 + round((np.log10(x) - lo) / (hi - lo) * (bar - 1))
