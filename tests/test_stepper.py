@@ -664,6 +664,16 @@ def test_formulas_name_a_steps_row_of_the_input_projection_by_its_t():
         "tanh(…[1])", "tanh(leaf (3, 1, 2)[0])", "tanh(xw[t=1])"}
 
 
+def test_a_step_prints_on_one_line():
+    """The dataclass's repr printed every array: `step(loss)` as a notebook cell's last line
+    echoed 56 KB for T=3 (a notebook review helper)."""
+    loss, model, _ = tiny_lstm()
+    steps = record(loss, model).steps
+    h3 = find(record(tiny_lstm()[0]), lambda n: n.name == "h" and n.scope["t"] == 3)
+    assert repr(h3) == f"Step({h3.index}, h[layer=0,t=3] (1, 3), ‖∂L‖ {fmt(norm(h3.grad))})"
+    assert repr(steps[0]) == "Step(0, mean (), ‖∂L‖ 1)" and len(repr(steps)) < 60 * len(steps)
+
+
 def test_the_walk_record_needs_no_rich():
     # walk.py is what the stepper reads; it must work where rich is not installed
     code = ("import sys; sys.modules['rich'] = None\n"

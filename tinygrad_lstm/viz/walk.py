@@ -41,7 +41,7 @@ def preview(a, n=4):
     return f"[{' '.join(fmt(v) for v in flat[:n])}{' …' if size > n else ''}]"
 
 
-@dataclass
+@dataclass(repr=False)
 class Step:
     """One node of the walk: the gradient that reached it (∂L/∂node) and the ones it handed
     each parent (None where a parent needs none; empty at a leaf; an index's, `xs[t]`'s, a
@@ -52,6 +52,12 @@ class Step:
     grad: np.ndarray
     parent_grads: tuple
     saved: object  # what the op saved for its backward (the walk frees the op's own copy)
+
+    def __repr__(self):  # one line: the dataclass's printed every array (56 KB for T=3,
+        # which a notebook echoed for `step(loss)` as a cell's last line)
+        n = self.node
+        return (f"Step({self.index}, {n.label or n.op or 'leaf'} {tuple(n.shape)}, "
+                f"‖∂L‖ {fmt(norm(self.grad))})")
 
 
 def record(loss, params=None, who="record"):
