@@ -491,8 +491,9 @@ def main(argv=None):
     model = CharLM(len(vocab), cfg, rng)
     params = model.parameters()
     opt = optim.Adam(params, lr=cfg.lr)
-    if args.save:
-        room_for(args.save, checkpoint_bytes(model, cfg), "--save")
+    if args.save:  # (an --every save beside the last; resumed, the last is there already)
+        room_for(args.save, checkpoint_bytes(model, cfg), "--save",
+                 copies=2 if args.every and not Path(args.save).exists() else 1)
     try:
         stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
     except ValueError as e:  # it named `--data None` for a --batch-size too big for the text
@@ -625,7 +626,8 @@ def main(argv=None):
                     fields_["val"] = val_loss
                 fields_["chars/s"] = int(chars / max(time.perf_counter() - start, 1e-9))
                 update(**fields_)
-                if args.save and args.every and step % args.every == 0:
+                if args.save and args.every and step % args.every == 0 and step < args.steps:
+                    # (not at the last step: the final save follows at once)
                     run.update(step=step, hx=hx, smooth=smooth,
                                seconds=seconds_before + time.perf_counter() - start)
                     save_checkpoint(args.save, model, opt, cfg, vocab, run, final=False)
@@ -645,7 +647,8 @@ def main(argv=None):
                 again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
                 again += ["--every", str(args.every)] if args.every else []
                 again += ["--data", args.data] if args.data else []
-                for flag in ("--temperature", "--prime", "--sample-chars", "--threads"):
+                for flag in ("--temperature", "--prime", "--sample-chars", "--seed",
+                             "--threads"):
                     if parser.given(flag):  # the checkpoint keeps the config, not these
                         again += [flag, str(getattr(args, flag[2:].replace("-", "_")))]
                 print(f"to go on: {command(__file__)} " + " ".join(map(shlex.quote, again)))

@@ -119,7 +119,8 @@ def test_ctrl_c_stops_between_steps_and_saves_a_resumable_checkpoint(charlm, tex
     # run as the console script runs it: the hint names that command (it said `python
     # demos/charlm.py`, which fails where there is no demos/ folder)
     monkeypatch.setenv("TINYGRAD_LSTM_PROG", "tinygrad-lstm charlm")
-    r = charlm["main"](flags + ["--steps", "50", "--save", a, "--temperature", "0.5"])
+    r = charlm["main"](flags + ["--steps", "50", "--save", a, "--temperature", "0.5",
+                                "--seed", "3"])
     out = capsys.readouterr().out
     assert r.step == 3 and "stopped by Ctrl-C at step 3" in out
     # the hint repeats --save and --data (without them it saved nothing, or refused the
@@ -127,13 +128,13 @@ def test_ctrl_c_stops_between_steps_and_saves_a_resumable_checkpoint(charlm, tex
     # checkpoint does not keep (a resumed run printed the 400-character sample asked away)
     hint = re.search(r"to go on: tinygrad-lstm charlm (.*)", out).group(1)
     assert shlex.split(hint) == ["--resume", a, "--save", a, "--steps", "50", "--data", text_file,
-                                 "--temperature", "0.5", "--sample-chars", "0"]
+                                 "--temperature", "0.5", "--sample-chars", "0", "--seed", "3"]
     assert signal.getsignal(signal.SIGINT) is before  # given back
     monkeypatch.setattr(optim, "clip_grad_norm_", clip)
     again = shlex.split(hint)
     again[again.index("--steps") + 1] = "6"
     charlm["main"](again + ["--sample-chars", "0"])  # the hint's command, for 6 steps
-    charlm["main"](flags + ["--steps", "6", "--save", c])
+    charlm["main"](flags + ["--steps", "6", "--save", c, "--seed", "3"])
     assert_same(checkpoint.load(a)["model"], checkpoint.load(c)["model"])
 
 
@@ -586,6 +587,17 @@ def test_a_disk_too_full_for_the_checkpoint_is_refused_before_training(charlm, t
                                          r"free some space or give another path$"):
         charlm["main"](SMALL + ["--data", text_file, "--steps", "3", "--save", str(ck)])
     assert free == [tmp_path] and not ck.parent.exists()
+    # --every writes each checkpoint beside the last: two at once (a review found 1.5× taken,
+    # and every save after the first failing, the final one too)
+    monkeypatch.setattr(cli.shutil, "disk_usage", lambda f: real(f)._replace(free=300 << 10))
+    with pytest.raises(SystemExit, match=r"takes about 1\d\d\.\d KB, and 2 at once while one "
+                                         r"replaces the last; free some space"):
+        charlm["main"](SMALL + ["--data", text_file, "--steps", "3", "--save", str(ck),
+                                "--every", "1"])
+    monkeypatch.undo()
+    monkeypatch.setattr(cli.shutil, "disk_usage", lambda f: real(f)._replace(free=300 << 10))
+    assert charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save",
+                                   str(ck)]).step == 1  # one save: room enough
 
 
 def test_an_every_save_that_fails_warns_and_training_goes_on(charlm, text_file, tmp_path,
@@ -604,7 +616,9 @@ def test_an_every_save_that_fails_warns_and_training_goes_on(charlm, text_file, 
     r = charlm["main"](SMALL + ["--data", text_file, "--steps", "6", "--every", "2",
                                 "--save", ck])
     out = capsys.readouterr().out
-    assert r.step == 6 and saves == [2, 4, 6, 6] and checkpoint.load(ck)["step"] == 6  # + final
+    # (no --every save at the last step: the final save follows at once; step 6 was saved
+    # twice, and a failure there said "training goes on" after the last step)
+    assert r.step == 6 and saves == [2, 4, 6] and checkpoint.load(ck)["step"] == 6
     assert (f"warning: --save {ck}: could not write the checkpoint at step 4 (No space left on "
             "device); a checkpoint already there is unchanged; training goes on, and the next "
             "save tries again") in out

@@ -47,8 +47,13 @@ def test_main_in_a_notebook_reads_no_command_line_of_the_kernels(monkeypatch, te
     load_demo("hello")["main"]()  # its defaults, 200 steps
     r = load_demo("charlm")["main"](SMALL + ["--data", str(text_file), "--steps", "1"])
     assert r.text and r.text[:20] not in repr(r) and len(repr(r)) < 2000
+    # `%run demos/charlm.py --steps x` in a kernel: the demo's own command line, read
+    monkeypatch.setattr(sys, "argv", ["demos/charlm.py", "--steps", "x"])
+    with pytest.raises(SystemExit):
+        load_demo("charlm")["main"]()
     monkeypatch.delitem(sys.modules, "ipykernel")
-    with pytest.raises(SystemExit):  # a script's own command line is read as ever
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
+    with pytest.raises(SystemExit):  # without a kernel, a command line is read as ever
         load_demo("charlm")["main"]()
 
 

@@ -1202,11 +1202,13 @@ def test_comparisons_are_elementwise_numpy_bool_arrays_and_index_a_tensor():
     assert (x == x).all() and x in {x} and len({x, Tensor([1.0, 2.0, 3.0])}) == 2  # hash: id
 
 
-INDEX_AS_TORCH = [(slice(None), [1, 2], 0), ([0, 1], 0), (0, [1, 2]), ([1, 0], slice(None), [1, 2]),
+INDEX_AS_TORCH = [(slice(None), [1, 2], 0), ([0, 1], 0), ([1], slice(None), 2),
+                  ([0, 1], slice(None), 0), (None, 0, [1, 2]), (Ellipsis, 0, [1]), ([0, 1], slice(None), None, 0), (0, [1, 2]), ([1, 0], slice(None), [1, 2]),
                   (slice(None), 0, [1, 3]), (np.int64(1), [0, 2], slice(1, 3)),
                   (Ellipsis, 1, np.array([0, 3])), (1, Ellipsis), (np.array([True, False]),)]
-INDEX_REFUSED = [(0, slice(None), [1, 3]), (1, Ellipsis, [0, 2]), ([1], slice(None), 2),
-                 (np.int64(0), slice(0, 2), np.array([1, 3])), (0, slice(None), (1, 3))]
+INDEX_REFUSED = [(0, slice(None), [1, 3]), (1, Ellipsis, [0, 2]), (0, None, [1, 2]),
+                 (np.int64(0), slice(0, 2), np.array([1, 3])), (0, slice(None), (1, 3)),
+                 (np.array(1), slice(None), [0, 1])]  # a 0-d array: an int to torch
 
 
 @pytest.mark.parametrize("index", INDEX_AS_TORCH)
@@ -1232,7 +1234,8 @@ def test_an_int_and_a_list_index_apart_are_refused_as_numpy_and_torch_shape_them
     helper found the values transposed without a word)."""
     x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
     with pytest.raises(OpError, match=r"getitem: index \[.*\] mixes an int and a list or array "
-                                      r"index with a slice or \.\.\. between them.*x\[0\]\[:, "):
+                                      r"index with a slice, None or \.\.\. between them.*"
+                                      r"x\[0\]\[:, "):
         x[index]
     with pytest.raises(OpError, match="setitem: index"), no_grad():
         x[index] = 0.0
@@ -1249,6 +1252,8 @@ def test_another_librarys_array_in_an_index_is_refused():
                                           r".*\(a torch tensor: \.numpy\(\)\)"):
             x[index]
     assert x[torch.tensor([1]).numpy()].shape == (1, 4) and x[range(2)].shape == (2, 4)
+    with pytest.raises(IndexError, match="getitem: .*only integers"):  # numpy's, as before
+        x[1.0]
 
 
 def test_truth_of_a_tensor_is_its_one_value_or_refused():

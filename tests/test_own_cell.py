@@ -205,9 +205,16 @@ def test_a_layer_gives_the_cell_only_the_options_given():
     with pytest.raises(TypeError, match=r"LSTM: unexpected keyword argument 'forget_bias' "
                                         r"\(Plain does not take it\)"):
         nn.LSTM(2, 3, cell=Plain, forget_bias=1.0)
-    for bad in (float("nan"), None, "1"):  # still refused, by the cell, naming itself
+    for bad in (float("nan"), "1"):  # still refused, by the cell, naming itself
         with pytest.raises(ValueError, match="LSTM: LSTMCell: forget_bias must be a finite"):
             nn.LSTM(2, 3, forget_bias=bad)
+
+    class OpenByDefault(LSTMCell):
+        def __init__(self, *args, forget_bias=1.0, **kw):
+            super().__init__(*args, forget_bias=forget_bias, **kw)
+
+    assert nn.LSTM(2, 3, cell=OpenByDefault)._cells[0].forget_bias == 1.0
+    assert nn.LSTM(2, 3, cell=OpenByDefault, forget_bias=0.0)._cells[0].forget_bias == 0.0
 
 
 def test_a_cell_with_other_state_names_is_told_to_name_them_as_the_layers():
@@ -275,3 +282,12 @@ def test_states_returned_by_key_only_are_named_by_their_keys():
             (n, t) for n in ("c", "h") for t in (1, 2, 3)]
     h, c = Unnamed(2, 3)(Tensor(np.ones((1, 2), np.float32)))
     assert (h.name, c.name) == ("h", "c")
+
+    class Twice(Unnamed):  # one tensor under two keys keeps its state's name
+        def step(self, xw, state, w_hh):
+            out = super().step(xw, state, w_hh)
+            return {"out": out["h"], **out}
+
+    out, _ = nn.LSTM(2, 3, cell=Twice)(Tensor(np.ones((2, 1, 2), np.float32)))
+    names = [s.node.name for s in record((out * out).mean()).steps if s.node.name]
+    assert names.count("h") == 2 and "out" not in names  # it was named "out": no h state

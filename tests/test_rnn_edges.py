@@ -70,8 +70,12 @@ def test_an_initial_state_from_torch_is_named_as_torchs():
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1", None])
 def test_forget_bias_must_be_a_finite_number(bad):
     # nan filled the f block with NaN; a string failed inside numpy's add
-    with pytest.raises(ValueError, match="LSTMCell: forget_bias must be a finite number, got"):
-        nn.LSTM(3, 4, forget_bias=bad)
+    if bad is None:  # the layer's default: the cell's own (LSTMCell's 0)
+        assert nn.LSTM(3, 4, forget_bias=None)._cells[0].forget_bias == 0.0
+    else:
+        with pytest.raises(ValueError, match="LSTMCell: forget_bias must be a finite number, "
+                                             "got"):
+            nn.LSTM(3, 4, forget_bias=bad)
     with pytest.raises(ValueError, match="CoupledLSTMCell: forget_bias must be a finite number"):
         nn.CoupledLSTMCell(3, 4, forget_bias=bad)
     assert nn.LSTM(3, 4, forget_bias=np.float32(1.5))._cells[0].forget_bias == 1.5

@@ -68,6 +68,20 @@ def test_grads_bit_identical_to_plain_backward():
     assert [s.index for s in steps] == list(range(len(steps)))
 
 
+def test_a_later_backward_changes_no_number_of_a_recorded_walk():
+    """.grad accumulates in place (as torch's): the walk's record of a weight's gradient was
+    that very array, and the next backward added into it (a review of the change)."""
+    loss, model, _ = tiny_lstm()
+    walk = record(loss, model)
+    kept = [np.array(s.grad) for s in walk.steps]
+    x = Tensor(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32))
+    out, _ = model(x)  # tiny_lstm's loss again, on the same model: .grad doubles
+    (out * out).mean().backward()
+    assert all(np.array_equal(np.asarray(s.grad), k) for s, k in zip(walk.steps, kept))
+    w = model.weight_hh_l0
+    assert np.allclose(w.grad, 2 * np.asarray(find(walk, lambda n: n is w).grad))
+
+
 def test_navigating_back_and_forth_changes_nothing():
     loss, model, _ = tiny_lstm()
     walk = record(loss, model)

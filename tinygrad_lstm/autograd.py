@@ -238,7 +238,9 @@ def backward(root, grad=None, retain_graph=False, on_step=None):
                      if tg in _LAZY else np.asarray(g))
         ctx = node._ctx
         if ctx is None:
-            reached.append((node, g if owned else g.copy()))
+            # .grad gets an array of its own; also where an observer keeps this one (the
+            # stepper's record), since a later backward adds into .grad in place
+            reached.append((node, g if owned and on_step is None else g.copy()))
             if on_step is not None:
                 on_step(node, g, ())
             continue

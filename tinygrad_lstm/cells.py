@@ -75,12 +75,20 @@ def check_step(who, cell, out, shape, dtype):
                              f"and {t.dtype}, expected (B, hidden_size) = {shape} and {dtype}")
 
 
-def _unnamed(out):
-    """The keys of a step's dict whose tensors have no name: the layer (and a cell called on
-    its own) names them by their keys, since the picture and the stepper find the states and
-    label the gates by name (a cell returning {"h": h, "c": c} unnamed had no state in
-    either)."""
-    return [k for k, v in out.items() if isinstance(v, Tensor) and v.name is None]
+def _unnamed(cell, out):
+    """The keys of a step's dict whose tensors have no name, the cell's states first: the
+    layer (and a cell called on its own) names them by their keys (`_name_by_keys`), since
+    the picture and the stepper find the states and label the gates by name (a cell
+    returning {"h": h, "c": c} unnamed had no state in either)."""
+    keys = [k for k in cell.state_names if k in out] + \
+        [k for k in out if k not in cell.state_names]
+    return [k for k in keys if isinstance(out[k], Tensor) and out[k].name is None]
+
+
+def _name_by_keys(out, keys):
+    for k in keys:
+        if out[k].name is None:  # {"h": h, "out": h}: h stays "h"
+            out[k].name = k
 
 
 def step_error(who, cell, xw, e):
@@ -197,8 +205,7 @@ class _Cell(Module):
         except OpError as e:
             raise step_error(cls, self, xw, e) from None
         check_step(cls, self, out, (B, H), x.dtype)
-        for k in _unnamed(out):
-            out[k].name = k
+        _name_by_keys(out, _unnamed(self, out))
         return out["h"] if len(self.state_names) == 1 else tuple(out[n] for n in self.state_names)
 
     def extra_repr(self):

@@ -33,6 +33,13 @@ def have_demos():
 PATH_FLAGS = ("save", "resume", "data", "svg")  # a demo's paths, refused when empty
 
 
+def _kernels_argv():
+    """True when sys.argv is a Jupyter kernel's own (ipykernel_launcher.py -f …json)."""
+    first = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return "ipykernel" in sys.modules and (first == "ipykernel_launcher.py" or (
+        first == "__main__.py" and os.path.basename(os.path.dirname(sys.argv[0])) == "ipykernel"))
+
+
 class _DemoParser(argparse.ArgumentParser):
     """Checks the shared flags as it parses, so that a bad --graph path or --steps count is
     refused before any training, not after it."""
@@ -40,8 +47,9 @@ class _DemoParser(argparse.ArgumentParser):
     graph_default, min_steps = "out/graph.svg", 1
 
     def parse_args(self, args=None, namespace=None):
-        if args is None and "ipykernel" in sys.modules:  # `main()` in a notebook: its
-            args = []  # sys.argv is the kernel's (`-f …json`, refused as unknown flags)
+        if args is None and _kernels_argv():  # `main()` in a notebook: sys.argv is the
+            args = []  # kernel's (`-f …json`, refused as unknown flags); `%run demo.py --x`'s
+            # is the demo's own
         self.argv = list(sys.argv[1:] if args is None else args)
         ns = super().parse_args(args, namespace)
         if (ns.auto is not None or ns.no_pause) and not ns.step:
@@ -212,21 +220,32 @@ def run_demo(main):
         raise SystemExit(1) from None
 
 
-def room_for(path, nbytes, flag):
+def room_for(path, nbytes, flag, copies=1):
     """SystemExit naming `flag` when the disk that `path` (a file to write; its folder may not
-    exist yet) is on has less than `nbytes` free. Checked before training: a full disk at the
-    final save lost the whole run (the checkpoint already there stays whole either way)."""
-    folder = Path(os.path.realpath(path)).parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    exist yet) is on has less than `copies` × `nbytes` free: a checkpoint is written beside
+    the last one and replaces it after, so saves made during a run that starts without one
+    need two at once. Checked before training: a full disk at the final save lost the whole
+    run (the checkpoint already there stays whole either way)."""
     try:
-        free = shutil.disk_usage(folder).free
+        free = shutil.disk_usage(_nearest_folder(Path(os.path.realpath(path)).parent)).free
     except OSError:  # cannot tell: the save says so if it fails
         return
-    if free < nbytes:
+    if free < copies * nbytes:
+        two = (f", and {copies} at once while one replaces the last" if copies > 1 else "")
         raise SystemExit(f"error: {flag} {path}: {_size(free)} free on its disk, and a "
-                         f"checkpoint of this run takes about {_size(nbytes)}; free some space "
-                         "or give another path")
+                         f"checkpoint of this run takes about {_size(nbytes)}{two}; free "
+                         "some space or give another path")
+
+
+def _nearest_folder(folder):
+    """folder, or the nearest of its parents that exists (where a save would make the rest);
+    FileNotFoundError for a dangling link on the way (the save would find "a file" there)."""
+    while not folder.exists():
+        if folder.is_symlink():
+            raise FileNotFoundError(errno.ENOENT, f"{folder} is a symbolic link to "
+                                    f"{os.readlink(folder)}, which does not exist")
+        folder = folder.parent
+    return folder
 
 
 def _size(nbytes):
@@ -251,12 +270,8 @@ def writable(path, flag):
         except (FileNotFoundError, NotADirectoryError):  # the latter is said better below
             pass
         # a link is written through (checkpoint.save): probe the folder of what it points to
-        folder = (Path(os.path.realpath(path)) if path.is_symlink() else path).parent
-        while not folder.exists():
-            if folder.is_symlink():  # the save would find "a file" there and stop
-                raise FileNotFoundError(errno.ENOENT, f"{folder} is a symbolic link to "
-                                        f"{os.readlink(folder)}, which does not exist")
-            folder = folder.parent
+        folder = _nearest_folder((Path(os.path.realpath(path)) if path.is_symlink()
+                                  else path).parent)
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is a file, not a folder")
         with tempfile.TemporaryFile(dir=folder):  # the only sure test, on any filesystem

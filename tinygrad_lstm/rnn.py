@@ -19,7 +19,8 @@ import numpy as np
 
 from . import tensor as _tensor
 from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLSTMCell,
-                    RNNCell, _unnamed, check_states, check_step, squash, step_error)
+                    RNNCell, _name_by_keys, _unnamed, check_states, check_step, squash,
+                    step_error)
 from . import functional as F
 from .nn import Module, Parameter, _check_flags, _check_size, as_input
 from .tensor import OpError, Tensor, _release, default_rng, scope
@@ -269,10 +270,9 @@ class _RecurrentLayer(Module):
                         out = cell.step(x_t, state, w_hh)
                         if t == first:
                             check_step(who, cell, out, state[0].shape, xs.dtype)
-                            unnamed = _unnamed(out)
+                            unnamed = _unnamed(cell, out)
                         if unnamed:  # a cell that returns them by key only
-                            for k in unnamed:
-                                out[k].name = k
+                            _name_by_keys(out, unnamed)
                         if lean:
                             _tensor._made = outer_made
                             _release_intermediates(made, out.values())
@@ -386,15 +386,15 @@ class LSTM(_RecurrentLayer):
 
     Args: input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
     dropout=0.0 (between layers, never on the recurrent path), bidirectional=False,
-    forget_bias=0.0, cell=LSTMCell (or LSTM1997Cell, CoupledLSTMCell, PeepholeLSTMCell),
+    forget_bias (not given: the cell's own default, LSTMCell's 0.0), cell=LSTMCell (or LSTM1997Cell, CoupledLSTMCell, PeepholeLSTMCell),
     dtype, rng. Returns out, (h_n, c_n).
     """
 
     cell_class = LSTMCell
 
-    def __init__(self, input_size, hidden_size, num_layers=1, *args, forget_bias=0.0, **kw):
-        # to the cell only when set: a cell of one's own need not take a keyword not passed
-        if not (isinstance(forget_bias, numbers.Real) and forget_bias == 0):
+    def __init__(self, input_size, hidden_size, num_layers=1, *args, forget_bias=None, **kw):
+        # to the cell only when given: a cell of one's own need not take a keyword not passed
+        if forget_bias is not None:
             kw["forget_bias"] = forget_bias
         super().__init__(input_size, hidden_size, num_layers, *args, **kw)
 

@@ -1121,7 +1121,7 @@ class Tensor:
                 saved, args = _int_record(shape, index)
                 return _index_node(GetItem, self, index, saved, args, (self,))
         if type(index) is not int:
-            _check_index("getitem", index)
+            _check_index("getitem", index, self.ndim)
         return GetItem.apply(self, index=_frozen(index))
 
     def __setitem__(self, index, value):
@@ -1130,7 +1130,7 @@ class Tensor:
         `w[0] -= lr * g` work). What an op computed, a leaf that requires grad with grad on,
         and a value that requires grad are refused, before anything changes: the assignment
         could not be recorded."""
-        _check_index("setitem", index)
+        _check_index("setitem", index, self.ndim)
         value = value if isinstance(value, Tensor) else self._lift(value, "setitem")
         if self._ctx is not None:
             raise TypeError(f"setitem: a tensor {self.shape} computed by an op cannot be "
@@ -1212,38 +1212,60 @@ class Tensor:
         return Stack.apply(*_tensor_list("stack", tensors), axis=axis)
 
 
-# What an index may hold: numpy reads anything else with `__index__` as an int (a one-element
-# torch tensor: x[torch.tensor([1])] took row 1 as x[1], shape (4,) where torch gives (1, 4))
-_INDEX_ITEMS = (int, np.integer, bool, np.bool_, slice, type(None), type(Ellipsis), list, range,
-                np.ndarray, tuple)  # a tuple inside the index is a sequence, as a list
-
-
-def _check_index(op, index):
+def _check_index(op, index, ndim):
     """Refuses an index that numpy and torch read differently: a Tensor or another library's
-    array in it, or an int and a list (or array) index with a slice or `...` between them."""
+    array or int-like in it (numpy took a one-element torch tensor as an int: x[torch.tensor([1])]
+    was x[1], (4,) where torch gives (1, 4)), or an int and a list (or array) index that numpy
+    orders otherwise (`_ordered_apart`). `ndim`: the indexed tensor's."""
     items = index if isinstance(index, tuple) else (index,)
     for i in items:
         if isinstance(i, Tensor):
             raise OpError(f"{op}: indexing with a Tensor is not supported; "
                           "index with ints, slices or a numpy integer array")
-        if not isinstance(i, _INDEX_ITEMS):
+        if not isinstance(i, _INDEX_ITEMS) and (hasattr(type(i), "__index__")
+                                                 or hasattr(i, "__array__")):
             raise OpError(f"{op}: an index of type {type(i).__module__}.{type(i).__qualname__} "
                           "is not taken (numpy may read it as an int); index with ints, "
                           "slices, lists or numpy arrays (a torch tensor: .numpy())")
-    # numpy takes an int beside an array as one more array index, and moves the indexed axes
-    # to the front when a slice separates them: x[0, :, [1, 3]] of (2, 3, 4) is (2, 3) in
-    # numpy and (3, 2) in torch, whose int selects an axis first
-    fancy = [k for k, i in enumerate(items) if isinstance(i, (list, range, np.ndarray, tuple))
-             and np.ndim(i) > 0]
-    ints = [k for k, i in enumerate(items) if isinstance(i, (int, np.integer))
-            and not isinstance(i, (bool, np.bool_))]
-    if fancy and ints:
-        where = fancy + ints
-        if max(where) - min(where) + 1 != len(where):
-            raise OpError(f"{op}: index {_show_index(items)} mixes an int and a list or array "
-                          "index with a slice or ... between them, which numpy and torch "
-                          "shape differently; index in two steps, the ints first (as torch "
-                          "does: x[0, :, [1, 3]] is x[0][:, [1, 3]])")
+    if _ordered_apart(items, ndim):
+        raise OpError(f"{op}: index {_show_index(items)} mixes an int and a list or array "
+                      "index with a slice, None or ... between them, which numpy and torch "
+                      "order differently; index in two steps, the ints first (as torch does: "
+                      "x[0, :, [1, 3]] is x[0][:, [1, 3]])")
+
+
+# numpy and torch read these alike; an int-like or array-like of another kind is refused
+_INDEX_ITEMS = (int, np.integer, bool, np.bool_, slice, type(None), type(Ellipsis), list, range,
+                np.ndarray, tuple)  # a tuple inside the index is a sequence, as a list
+
+
+def _ordered_apart(items, ndim):
+    """True when numpy and torch put the axes of an index's arrays in different places.
+    numpy reads an int beside an array as one more array index, and when the array indices
+    (ints included) are not side by side, puts their axes first; torch selects with the ints
+    first, then places the arrays' axes where they stand among the rest (first only when they
+    are apart there too). So x[0, :, [1, 3]] of (2, 3, 4) is (2, 3) in numpy and (3, 2) in
+    torch, while x[[1], :, 2] is (1, 3) in both."""
+    ints, arrays = [], []
+    for k, i in enumerate(items):
+        if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) or \
+                isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
+            ints.append(k)
+        elif isinstance(i, (list, range, np.ndarray, tuple)) and np.ndim(i) > 0:
+            arrays.append(k)
+    if not ints or not arrays or _side_by_side(sorted(ints + arrays)):
+        return False
+    rest = [k for k in range(len(items)) if k not in ints]
+    if not _side_by_side([rest.index(k) for k in arrays]):
+        return False  # apart in torch's reading too: both put the arrays' axes first
+    # the axes torch puts before them: one per slice or None, an Ellipsis's share of the rest
+    used = sum(np.ndim(i) if np.asarray(i).dtype == bool else 1 for i in items
+               if i is not None and i is not Ellipsis)
+    return any(items[k] is not Ellipsis or ndim > used for k in rest[:rest.index(arrays[0])])
+
+
+def _side_by_side(positions):
+    return positions == list(range(positions[0], positions[0] + len(positions)))
 
 
 def _show_index(items):
