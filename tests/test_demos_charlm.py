@@ -102,19 +102,26 @@ def test_resume_continues_exactly_where_it_stopped(charlm, text_file, tmp_path, 
     assert r.config.layers == 2 and r.config.dropout == 0.2   # taken from the checkpoint
 
 
+def ctrl_c_in_step(k, monkeypatch):
+    """Ctrl-C arrives in training step k, mid-step (in the clip, before the update: the step
+    completes). Returns the real clip_grad_norm_, to put back."""
+    calls, clip = [], optim.clip_grad_norm_
+
+    def clip_and_signal(*args):
+        calls.append(1)
+        if len(calls) == k:
+            signal.raise_signal(signal.SIGINT)
+        return clip(*args)
+
+    monkeypatch.setattr(optim, "clip_grad_norm_", clip_and_signal)
+    return clip
+
+
 def test_ctrl_c_stops_between_steps_and_saves_a_resumable_checkpoint(charlm, text_file, tmp_path,
                                                                      capsys, monkeypatch):
     flags = SMALL + ["--data", text_file, "--lr-final", "1"]
     a, c = str(tmp_path / "a.npz"), str(tmp_path / "c.npz")
-    calls, clip = [], optim.clip_grad_norm_
-
-    def ctrl_c_in_step_3(*args):  # arrives mid-step, before the update: the step completes
-        calls.append(1)
-        if len(calls) == 3:
-            signal.raise_signal(signal.SIGINT)
-        return clip(*args)
-
-    monkeypatch.setattr(optim, "clip_grad_norm_", ctrl_c_in_step_3)
+    clip = ctrl_c_in_step(3, monkeypatch)
     before = signal.getsignal(signal.SIGINT)  # not always Python's default (nohup, &)
     # run as the console script runs it: the hint names that command (it said `python
     # demos/charlm.py`, which fails where there is no demos/ folder)
@@ -145,15 +152,7 @@ def test_a_resumed_run_goes_on_to_its_own_steps(charlm, text_file, tmp_path, cap
     (found by a review helper). The planned total is saved now and is the default on resume."""
     flags = SMALL + ["--data", text_file, "--sample-chars", "0"]  # the rate decays
     a, c = str(tmp_path / "a.npz"), str(tmp_path / "c.npz")
-    calls, clip = [], optim.clip_grad_norm_
-
-    def ctrl_c_in_step_3(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            signal.raise_signal(signal.SIGINT)
-        return clip(*args)
-
-    monkeypatch.setattr(optim, "clip_grad_norm_", ctrl_c_in_step_3)
+    clip = ctrl_c_in_step(3, monkeypatch)
     assert charlm["main"](flags + ["--steps", "6", "--save", a]).step == 3
     monkeypatch.setattr(optim, "clip_grad_norm_", clip)
     capsys.readouterr()
