@@ -8,7 +8,7 @@ state_dict moves between the two unchanged.
 Every cell has `step(xw, state, w_hh) -> dict` of its named tensors, where
 `xw = input_projection(x)` (x W_ihᵀ + biases, computed for all timesteps at once by a layer)
 and `w_hh = recurrent()`, by default W_hhᵀ (one transpose per sequence, so the weight's
-gradient from every timestep becomes one matmul). Tensors are named after their symbols (i, f,
+gradient from every timestep becomes a few big matmuls). Tensors are named after their symbols (i, f,
 g, o, c, h; r, z, n); the renderer and the stepper find the state paths through those names
 (an LSTM's c[t−1] → c[t], a GRU's additive h[t−1] → h[t]).
 """
@@ -20,7 +20,8 @@ import numbers
 
 import numpy as np
 
-from .nn import Module, _check_flags, _check_size, as_input, made_from, uniform_
+from .nn import (Module, _check_flags, _check_size, as_input, made_from,
+                 uniform_parameter)
 from .tensor import OpError, Tensor, _torch_kind, check_rng, default_rng
 
 
@@ -113,12 +114,12 @@ def squash(z):
     return (z * 0.5).tanh() * 2.0
 
 
-def _check_forget_block(cell, forget_bias):
+def _check_forget_block(cls, forget_bias):
     """Refuses a forget_block that is not one of the cell's blocks: LSTMCell's 1, inherited by
     a cell of one block, added forget_bias nowhere, and its repr still said forget_bias=1.0."""
-    if not 0 <= cell.forget_block < cell.gates:
-        raise ValueError(f"{cell.__name__}: forget_bias={forget_bias} goes to block "
-                         f"forget_block={cell.forget_block}, but the cell has {cell.gates} "
+    if not 0 <= cls.forget_block < cls.gates:
+        raise ValueError(f"{cls.__name__}: forget_bias={forget_bias} goes to block "
+                         f"forget_block={cls.forget_block}, but the cell has {cls.gates} "
                          "block(s) (gates): set forget_block to its forget gate's block "
                          "(None: it has none)")
 
@@ -146,10 +147,11 @@ class _Cell(Module):
         rng = default_rng() if rng is None else rng
         self.input_size, self.hidden_size = input_size, hidden_size
         G, H, k = self.gates, hidden_size, 1.0 / math.sqrt(hidden_size)
-        self.weight_ih = uniform_((G * H, input_size), k, rng, dtype)
-        self.weight_hh = uniform_((G * H, H), k, rng, dtype)
-        self.register_parameter("bias_ih", uniform_((G * H,), k, rng, dtype) if bias else None)
-        self.register_parameter("bias_hh", uniform_((G * H,), k, rng, dtype) if bias else None)
+        self.weight_ih = uniform_parameter((G * H, input_size), k, rng, dtype)
+        self.weight_hh = uniform_parameter((G * H, H), k, rng, dtype)
+        for name in ("bias_ih", "bias_hh"):
+            self.register_parameter(name, uniform_parameter((G * H,), k, rng, dtype) if bias
+                                    else None)
         if forget_bias:
             b = self.forget_block * H
             self.bias_ih.data[b:b + H] += forget_bias
@@ -164,7 +166,7 @@ class _Cell(Module):
         y = x @ self.weight_ih.T
         b_ih, b_hh = self.bias_ih, self.bias_hh  # each may be set to None on its own
         if b_ih is not None or b_hh is not None:
-            y += b_hh if b_ih is None else b_ih if b_hh is None else b_ih + b_hh  # in place
+            y += b_hh if b_ih is None else b_ih if b_hh is None else b_ih + b_hh  # in place if big
         return y
 
     def check_input(self, x, who=None, given=None):
@@ -176,7 +178,7 @@ class _Cell(Module):
                           f"expected input_size={self.input_size}")
         if x.dtype != self.weight_ih.dtype:  # numpy's default float64 meets float32 weights
             want, have = self.weight_ih.dtype, x.dtype
-            raise ValueError(f"{who}: x is {have}{made_from(given, x)} but the parameters are "
+            raise OpError(f"{who}: x is {have}{made_from(given, x)} but the parameters are "
                              f"{want}; make x {want} (e.g. Tensor(x, dtype=np.{want})), or the "
                              f"model {have} ({who}(..., dtype=np.{have}))")
 
@@ -355,9 +357,9 @@ class PeepholeLSTMCell(_Cell):
         super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng, **kw)
         rng = default_rng() if rng is None else rng
         k = 1.0 / math.sqrt(hidden_size)
-        self.weight_ci = uniform_((hidden_size,), k, rng, dtype)
-        self.weight_cf = uniform_((hidden_size,), k, rng, dtype)
-        self.weight_co = uniform_((hidden_size,), k, rng, dtype)
+        self.weight_ci = uniform_parameter((hidden_size,), k, rng, dtype)
+        self.weight_cf = uniform_parameter((hidden_size,), k, rng, dtype)
+        self.weight_co = uniform_parameter((hidden_size,), k, rng, dtype)
 
     def step(self, xw, state, w_hh):
         h_prev, c_prev = state

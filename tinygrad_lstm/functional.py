@@ -1,4 +1,4 @@
-"""Composed ops: built from the primitives in tensor.py, so they need no backward code."""
+"""Composed ops: built from the primitives in ops.py, so they need no backward code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Parameter, Module and the plain layers (Linear, Embedding, Dropout).
+"""Parameter, Module, the containers (ModuleList, Sequential) and the plain layers (Linear,
+Embedding, Dropout, Tanh, Sigmoid, ReLU, Identity).
 
 The recurrent cells (cells.py) and layers (rnn.py) are re-exported here, so `nn.LSTM` works
 as in torch.
@@ -14,7 +15,7 @@ import numpy as np
 from . import functional as F
 from .optim import _zero_grads
 from .tensor import (OpError, OpIndexError, Tensor, _flag, _float_dtype, _torch_kind,
-                     default_rng)
+                     check_rng, default_rng)
 
 
 class Parameter(Tensor):
@@ -29,7 +30,7 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor"):]
 
 
-def uniform_(shape, bound, rng, dtype):
+def uniform_parameter(shape, bound, rng, dtype):
     """U(−bound, bound) entries as a Parameter (PyTorch's default init for Linear and RNNs)."""
     return Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
 
@@ -342,12 +343,12 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         _check_size("Linear", dtype, in_features=in_features, out_features=out_features)
         _check_flags("Linear", bias=bias)
-        F.check_rng("Linear", rng)
+        check_rng("Linear", rng)
         rng = default_rng() if rng is None else rng
         self.in_features, self.out_features = in_features, out_features
         k = 1.0 / math.sqrt(in_features)
-        self.weight = uniform_((out_features, in_features), k, rng, dtype)
-        self.register_parameter("bias", uniform_((out_features,), k, rng, dtype) if bias
+        self.weight = uniform_parameter((out_features, in_features), k, rng, dtype)
+        self.register_parameter("bias", uniform_parameter((out_features,), k, rng, dtype) if bias
                                 else None)
 
     def forward(self, x):
@@ -355,7 +356,7 @@ class Linear(Module):
         if not x.ndim or x.shape[-1] != self.in_features:
             raise OpError(f"Linear: x {x.shape} has {x.shape[-1] if x.ndim else 'no'} "
                           f"features, expected in_features={self.in_features}")
-        if x.dtype != self.weight.dtype:  # as the layers say it ("matmul: dtypes differ")
+        if x.dtype != self.weight.dtype:  # before matmul's "dtypes differ", naming the layer
             raise OpError(f"Linear: x is {x.dtype}{made_from(given, x)} but the parameters are "
                           f"{self.weight.dtype}; make x {self.weight.dtype} (e.g. "
                           f"np.asarray(x, np.{self.weight.dtype}))")
@@ -389,7 +390,7 @@ class Embedding(Module):
                  rng=None):
         _check_size("Embedding", dtype, num_embeddings=num_embeddings,
                     embedding_dim=embedding_dim)
-        F.check_rng("Embedding", rng)
+        check_rng("Embedding", rng)
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) \
                     or not -num_embeddings <= padding_idx < num_embeddings:
@@ -573,7 +574,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p=0.5, rng=None):
-        self.p, self.rng = F.check_dropout_p("Dropout", p), F.check_rng("Dropout", rng)
+        self.p, self.rng = F.check_dropout_p("Dropout", p), check_rng("Dropout", rng)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training, self.rng)

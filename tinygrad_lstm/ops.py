@@ -149,14 +149,15 @@ class MatMul(Function):
         self.saved = (a, b)
         return np.matmul(a, b)
 
-    def backward(self, g):  # dy/da = g bᵀ, dy/db = aᵀ g (summed over batch axes)
+    def backward(self, g):  # ∂L/∂a = g bᵀ, ∂L/∂b = aᵀ g (summed over batch axes)
         a, b = self.saved
         if a.ndim < 2 or b.ndim != 2:
             return self._general_backward(a, b, g)
         ga = _matmul(g, b.T) if self.needs[0] else None
         gb = None
         if self.needs[1]:
-            # Kept lazy: the weight's gradient from every timestep becomes one matmul (lazy.py).
+            # Kept lazy: the weight's gradient from every timestep becomes a few big matmuls
+            # (lazy.py).
             if a.ndim > 2:  # rows counted, not -1: numpy cannot infer it when a size is 0
                 n = math.prod(a.shape[:-1])
                 a, g = a.reshape(n, a.shape[-1]), g.reshape(n, g.shape[-1])
@@ -548,7 +549,7 @@ class Chunk(GetItem):
         self.saved = (x.shape, index, True)
         return x[index]
 
-    def backward(self, g):  # the pieces of one chunk() become one concatenate (lazy.py)
+    def backward(self, g):  # dy/dx = 1 on the slice (one chunk()'s pieces join in lazy.Pieces)
         shape, index, _ = self.saved
         last = index[-1]
         return (lazy.Pieces(shape, g.dtype, len(index) - 1, last.start, last.stop, g),)

@@ -270,8 +270,8 @@ class Optimizer:
         self._lr = value
 
     def _check(self, h, op=None):
-        """Validate a dict of hyperparameters, raising ValueError naming the bad one (and
-        `op`: the class, or its load_state_dict)."""
+        """Validate a dict of hyperparameters, raising ValueError or TypeError naming the bad
+        one (and `op`: the class, or its load_state_dict)."""
         op = op or type(self).__name__
         for name in ("nesterov", "centered"):  # a switch: 'no' would have read as True
             if name in h and not isinstance(h[name], (bool, np.bool_)):

@@ -23,7 +23,7 @@ from .cells import (CoupledLSTMCell, GRUCell, LSTM1997Cell, LSTMCell, PeepholeLS
                     step_error)
 from . import functional as F
 from .nn import Module, Parameter, _check_flags, _check_size, as_input
-from .tensor import OpError, Tensor, _release, default_rng, scope
+from .tensor import OpError, Tensor, _release, check_rng, default_rng, scope
 
 
 class States:
@@ -32,6 +32,8 @@ class States:
         states.get("c", layer=0)          # [c_1, ..., c_T], Tensors (B, H), in time order
         states.numpy("f", layer=1)        # (T, B, H) array of the forget gate
         states.steps[k][t]["i"]           # k = layer * num_directions + direction
+        states.names                      # the keys of a step's dict: ("i", "f", ..., "h")
+        states.initial[k]                 # the (h, c) or (h,) it started from (t = 0)
     """
 
     def __init__(self, steps, initial, num_directions):
@@ -116,7 +118,7 @@ class _RecurrentLayer(Module):
         _check_size(cls, dtype, input_size=input_size, hidden_size=hidden_size,
                     num_layers=num_layers)
         _check_flags(cls, bias=bias, batch_first=batch_first, bidirectional=bidirectional)
-        F.check_rng(cls, rng)
+        check_rng(cls, rng)
         self._check_dropout(dropout)
         cell_cls = cell or self.cell_class
         if isinstance(cell_cls, Module) or not callable(cell_cls):  # a built cell, or a name
@@ -237,7 +239,7 @@ class _RecurrentLayer(Module):
     def _unroll(self, cell, xs, state, labels, reverse):
         T = xs.shape[0]
         with scope(**labels):
-            w_hh = cell.recurrent()        # once per sequence: one matmul for its gradient
+            w_hh = cell.recurrent()        # once per sequence: a few big matmuls for its gradient
             steps = [None] * T
             names = cell.state_names
             pick = itemgetter(*names) if len(names) > 1 else (lambda out: (out[names[0]],))
@@ -329,7 +331,7 @@ class _RecurrentLayer(Module):
                 finals.append(final)
                 outs.append(Tensor.stack([s["h"] for s in steps]))   # (T, B, H)
             layer_input = outs[0] if D == 1 else Tensor.cat(outs, axis=2)
-            if self._dropout and layer < self.num_layers - 1:  # between layers only (Zaremba 2014)
+            if self._dropout and layer < self.num_layers - 1:  # between layers only, as torch's
                 layer_input = F.dropout(layer_input, self._dropout, self.training, self._drop_rng)
         out = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
         final = tuple(Tensor.stack([f[j] for f in finals]) for j in range(len(self.state_names)))

@@ -128,12 +128,12 @@ def _own_output(cls, arrays, out):
     if not arrays:
         return np.asarray(out)
     dtype = arrays[0].dtype
-    if isinstance(out, np.ndarray):  # a number, numpy's too ((x > 0).sum()), takes the dtype
+    if isinstance(out, np.ndarray):  # an array keeps its dtype, or is refused
         if out.dtype != dtype:
             raise OpError(f"{cls.op}: forward returned {out.dtype} data from {dtype} inputs; "
                           f"return an array of {dtype} (e.g. .astype(x.dtype))")
         return np.asarray(out)
-    try:
+    try:  # a number, numpy's too ((x > 0).sum()), or a list: takes the inputs' dtype
         arr = np.asarray(out)
     except (ValueError, TypeError) as e:
         raise OpError(f"{cls.op}: forward returned a {type(out).__name__}, not an array: {e}") \
@@ -546,7 +546,7 @@ class Tensor:
         """dtype as a np.dtype, when it is one a Tensor holds; else a TypeError naming `who`
         (an integer dtype was turned into float32 without a word, after randn's normals had
         been cut to integers)."""
-        if dtype is None:  # the default, as torch's dtype=None (numpy's would be float64)
+        if dtype is None:  # as torch's dtype=None: float32 (numpy's would be float64)
             return np.dtype(np.float32)
         return _float_dtype(dtype, who)
 

@@ -1,2 +1,3 @@
-"""Readers of the recorded graph: the Graphviz renderer (graph.py) and the terminal stepper
-(stepper.py). Only this package and the CLI import rich."""
+"""Readers of the recorded graph: the Graphviz renderer (graph.py, with scene.py: what goes
+where) and the terminal stepper (stepper.py, with walk.py: the walk it records, read without
+rich). Only this package and the CLI import rich."""

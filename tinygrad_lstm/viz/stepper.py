@@ -94,7 +94,7 @@ def make_node_table(walk, k, max_out=MAX_OUT, compact=False):
         top.add_row(*row)
     # compact: the texts are cut to one line, but the tensor and values columns stay
     # collapsible (a no_wrap column is not), so that a narrow screen shrinks them, not the
-    # label, shape and norm columns (rich squeezed those to nothing: review helper)
+    # label, shape and norm columns (rich squeezed those to nothing)
     io = Table.grid(padding=(0, 1))
     io.add_column(width=6)
     io.add_column(max_width=30, overflow="ellipsis" if compact else "fold")  # tensor
@@ -161,7 +161,7 @@ def make_timestep_panel(walk, k, max_rows=None, width=None):
     above, below = "later", "earlier"  # the rows cut from the window's top and bottom
     if dict(key).get("direction") == "reverse":  # in the order the walk reaches them: t = 1
         # first, the initial state (t = 0, which feeds t = T) last, beside t = T; under t = 1
-        # its norm read as a drop from t = 1 (review helper)
+        # its norm read as a drop from t = 1
         ts = sorted(t for t in ts if t) + [t for t in ts if not t]
         above, below = below, above
     here = (walk.steps[k].node.scope or {}).get("t")
