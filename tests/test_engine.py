@@ -1121,7 +1121,8 @@ def test_reductions_splits_and_joins_take_torchs_dim_and_keepdim():
     same = [(x.sum(dim=1), x.sum(axis=1)), (x.sum(dim=(0, 2), keepdim=True), x.sum((0, 2), True)),
             (x.mean(dim=-1, keepdim=True), x.mean(-1, keepdims=True)),
             (x.sum(keepdim=True), x.sum(keepdims=True)), (x.sum(), x.sum(None, False)),
-            (x.max(axis=2, keepdim=True), x.max(axis=2, keepdims=True)), (x.chunk(3)[0], x.chunk(3, 0)[0]),
+            (x.max(axis=2, keepdim=True), x.max(axis=2, keepdims=True)),
+            (x.chunk(3)[0], x.chunk(3, 0)[0]),
             (Tensor.cat([x, x], dim=1), Tensor.cat([x, x], axis=1)),
             (Tensor.stack([x, x], dim=2), Tensor.stack([x, x], 2))]
     same += list(zip(x.chunk(2, dim=2), x.chunk(2, axis=2)))
@@ -1203,7 +1204,8 @@ def test_comparisons_are_elementwise_numpy_bool_arrays_and_index_a_tensor():
 
 
 INDEX_AS_TORCH = [(slice(None), [1, 2], 0), ([0, 1], 0), ([1], slice(None), 2),
-                  ([0, 1], slice(None), 0), (None, 0, [1, 2]), (Ellipsis, 0, [1]), ([0, 1], slice(None), None, 0), (0, [1, 2]), ([1, 0], slice(None), [1, 2]),
+                  ([0, 1], slice(None), 0), (None, 0, [1, 2]), (Ellipsis, 0, [1]),
+                  ([0, 1], slice(None), None, 0), (0, [1, 2]), ([1, 0], slice(None), [1, 2]),
                   (slice(None), 0, [1, 3]), (np.int64(1), [0, 2], slice(1, 3)),
                   (Ellipsis, 1, np.array([0, 3])), (1, Ellipsis), (np.array([True, False]),)]
 INDEX_REFUSED = [(0, slice(None), [1, 3]), (1, Ellipsis, [0, 2]), (0, None, [1, 2]),

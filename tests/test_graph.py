@@ -613,7 +613,8 @@ def test_a_picture_shown_in_jupyter_without_dot_says_how_to_install(monkeypatch)
     monkeypatch.setenv("PATH", "")  # graphviz runs `dot` from PATH
     shown = picture._repr_mimebundle_()
     assert list(shown) == ["text/plain"] and "dot` program was not found" in shown["text/plain"]
-    assert "apt-get install graphviz" in shown["text/plain"] and "`.source` (" in shown["text/plain"]
+    text = shown["text/plain"]
+    assert "apt-get install graphviz" in text and "`.source` (" in text
     monkeypatch.undo()
     if graph.shutil.which("dot"):  # and with it, the picture
         assert list(picture._repr_mimebundle_()) == ["image/svg+xml"]

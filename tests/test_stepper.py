@@ -667,7 +667,8 @@ def test_formulas_name_a_steps_row_of_the_input_projection_by_its_t():
     loss, model, _ = tiny_lstm(layer=nn.GRU)
     walk = record(loss, model)
     r = find(walk, lambda n: n.name == "r" and n.scope["t"] == 2)
-    assert walk.expr(r.node, 3, named=False) == "σ(xw[t=2][:,0:3] + (h[t=1] @ weight_hh_l0ᵀ)[:,0:3])"
+    assert walk.expr(r.node, 3, named=False) == \
+        "σ(xw[t=2][:,0:3] + (h[t=1] @ weight_hh_l0ᵀ)[:,0:3])"
     # rows taken otherwise keep their index: of a leaf, or at a t that is not index + 1
     x = Tensor(np.ones((3, 1, 2), np.float32), requires_grad=True)
     y = x @ Tensor(np.ones((2, 2), np.float32))

@@ -8,8 +8,8 @@ state_dict moves between the two unchanged.
 Every cell has `step(xw, state, w_hh) -> dict` of its named tensors, where
 `xw = input_projection(x)` (x W_ihᵀ + biases, computed for all timesteps at once by a layer)
 and `w_hh = recurrent()`, by default W_hhᵀ (one transpose per sequence, so the weight's
-gradient from every timestep becomes a few big matmuls). Tensors are named after their symbols (i, f,
-g, o, c, h; r, z, n); the renderer and the stepper find the state paths through those names
+gradient from every timestep becomes a few big matmuls). Tensors are named after their symbols
+(i, f, g, o, c, h; r, z, n); the renderer and the stepper find the state paths through those names
 (an LSTM's c[t−1] → c[t], a GRU's additive h[t−1] → h[t]).
 """
 
@@ -179,8 +179,8 @@ class _Cell(Module):
         if x.dtype != self.weight_ih.dtype:  # numpy's default float64 meets float32 weights
             want, have = self.weight_ih.dtype, x.dtype
             raise OpError(f"{who}: x is {have}{made_from(given, x)} but the parameters are "
-                             f"{want}; make x {want} (e.g. Tensor(x, dtype=np.{want})), or the "
-                             f"model {have} ({who}(..., dtype=np.{have}))")
+                          f"{want}; make x {want} (e.g. Tensor(x, dtype=np.{want})), or the "
+                          f"model {have} ({who}(..., dtype=np.{have}))")
 
     def forward(self, x, hx=None):
         """One step: `h = cell(x, h)`, or `h, c = cell(x, (h, c))` for the LSTM kinds.

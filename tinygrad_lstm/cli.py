@@ -106,8 +106,9 @@ def demo_parser(doc, graph_default="out/graph.svg", steps_default=200, steps_hel
                 min_steps=1, graph_help="one training step's graph",
                 step_help="one training step's backward pass"):
     """An ArgumentParser with the flags every demo takes: --graph [OUT], --step, --steps N,
-    --seed, --threads, plus --no-pause and --auto for the stepper. `doc` is the demo's docstring; its
-    first paragraph becomes the description. `min_steps`: the least --steps allowed."""
+    --seed, --threads, plus --no-pause and --auto for the stepper. `doc` is the demo's
+    docstring; its first paragraph becomes the description. `min_steps`: the least --steps
+    allowed."""
     first = " ".join(doc.strip().split("\n\n")[0].split()) if doc else None
     prog = os.environ.get("TINYGRAD_LSTM_PROG")  # set by the console script
     p = _DemoParser(prog=prog, description=first, formatter_class=_Help)

@@ -388,8 +388,8 @@ class LSTM(_RecurrentLayer):
 
     Args: input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
     dropout=0.0 (between layers, never on the recurrent path), bidirectional=False,
-    forget_bias (not given: the cell's own default, LSTMCell's 0.0), cell=LSTMCell (or LSTM1997Cell, CoupledLSTMCell, PeepholeLSTMCell),
-    dtype, rng. Returns out, (h_n, c_n).
+    forget_bias (not given: the cell's own default, LSTMCell's 0.0), cell=LSTMCell (or
+    LSTM1997Cell, CoupledLSTMCell, PeepholeLSTMCell), dtype, rng. Returns out, (h_n, c_n).
     """
 
     cell_class = LSTMCell
