@@ -491,9 +491,11 @@ def main(argv=None):
     model = CharLM(len(vocab), cfg, rng)
     params = model.parameters()
     opt = optim.Adam(params, lr=cfg.lr)
-    if args.save:  # (an --every save beside the last; resumed, the last is there already)
+    if args.save:  # (an --every save before the last one, which is written beside it;
+        # resumed, the last is on the disk already)
         room_for(args.save, checkpoint_bytes(model, cfg), "--save",
-                 copies=2 if args.every and not Path(args.save).exists() else 1)
+                 copies=2 if 0 < args.every < args.steps and not Path(args.save).exists()
+                 else 1)
     try:
         stream = CharStream(train_ids, cfg.batch_size, cfg.seq_len)
     except ValueError as e:  # it named `--data None` for a --batch-size too big for the text

@@ -597,6 +597,9 @@ def test_a_disk_too_full_for_the_checkpoint_is_refused_before_training(charlm, t
     monkeypatch.setattr(cli.shutil, "disk_usage", lambda f: real(f)._replace(free=300 << 10))
     assert charlm["main"](SMALL + ["--data", text_file, "--steps", "1", "--save",
                                    str(ck)]).step == 1  # one save: room enough
+    ck.unlink()  # an --every past the run's end makes no save before the last one
+    assert charlm["main"](SMALL + ["--data", text_file, "--steps", "2", "--every", "2",
+                                   "--save", str(ck)]).step == 2
 
 
 def test_an_every_save_that_fails_warns_and_training_goes_on(charlm, text_file, tmp_path,

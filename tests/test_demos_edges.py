@@ -37,13 +37,34 @@ def test_a_negative_seed_is_refused_by_the_parser(capsys):
     assert "argument --seed: must be 0 or more, got -1" in capsys.readouterr().err
 
 
-def test_main_in_a_notebook_reads_no_command_line_of_the_kernels(monkeypatch, text_file):
+def _kernel(monkeypatch, argv):
+    """A Jupyter kernel as ipykernel's kernel app leaves it: the app, and the argv it parsed."""
+    import types
+    kernelapp = types.ModuleType("ipykernel.kernelapp")
+
+    class IPKernelApp:
+        @classmethod
+        def initialized(cls):
+            return True
+
+        @classmethod
+        def instance(cls):
+            return types.SimpleNamespace(argv=argv[1:])
+
+    kernelapp.IPKernelApp = IPKernelApp
+    monkeypatch.setitem(sys.modules, "ipykernel.kernelapp", kernelapp)
+    monkeypatch.setattr(sys, "argv", list(argv))
+
+
+@pytest.mark.parametrize("launcher", ["/x/ipykernel_launcher.py", "/x/colab_kernel_launcher.py",
+                                      "/x/spyder_kernels/console/__main__.py"])
+def test_main_in_a_notebook_reads_no_command_line_of_the_kernels(monkeypatch, text_file,
+                                                                 launcher):
     """`hello.main()` in a notebook parsed the kernel's own sys.argv (`-f …json`) and exited
     with "unrecognized arguments"; charlm's Result echoed the whole text it trained on (a
-    notebook review helper)."""
-    import types
-    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
-    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
+    notebook review helper). Any launcher: the first fix knew ipykernel_launcher's name only,
+    and Colab's and Spyder's kernels failed again (a review of it)."""
+    _kernel(monkeypatch, [launcher, "-f", "/tmp/kernel-1.json"])
     load_demo("hello")["main"]()  # its defaults, 200 steps
     r = load_demo("charlm")["main"](SMALL + ["--data", str(text_file), "--steps", "1"])
     assert r.text and r.text[:20] not in repr(r) and len(repr(r)) < 2000
@@ -51,8 +72,8 @@ def test_main_in_a_notebook_reads_no_command_line_of_the_kernels(monkeypatch, te
     monkeypatch.setattr(sys, "argv", ["demos/charlm.py", "--steps", "x"])
     with pytest.raises(SystemExit):
         load_demo("charlm")["main"]()
-    monkeypatch.delitem(sys.modules, "ipykernel")
-    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
+    monkeypatch.delitem(sys.modules, "ipykernel.kernelapp")
+    monkeypatch.setattr(sys, "argv", [launcher, "-f", "/tmp/kernel-1.json"])
     with pytest.raises(SystemExit):  # without a kernel, a command line is read as ever
         load_demo("charlm")["main"]()
 

@@ -1210,7 +1210,11 @@ INDEX_AS_TORCH = [(slice(None), [1, 2], 0), ([0, 1], 0), ([1], slice(None), 2),
                   (Ellipsis, 1, np.array([0, 3])), (1, Ellipsis), (np.array([True, False]),)]
 INDEX_REFUSED = [(0, slice(None), [1, 3]), (1, Ellipsis, [0, 2]), (0, None, [1, 2]),
                  (np.int64(0), slice(0, 2), np.array([1, 3])), (0, slice(None), (1, 3)),
-                 (np.array(1), slice(None), [0, 1])]  # a 0-d array: an int to torch
+                 (np.array(1), slice(None), [0, 1]),  # a 0-d array: an int to torch
+                 # a `...` covering no axis stands between in numpy's reading, not in torch's
+                 (slice(None), [0, 1], Ellipsis, [1, 2]),
+                 (0, slice(None), True), (np.int64(1), slice(None), np.array(True))]  # a new
+                 # axis to torch where it stands, an array index to numpy
 
 
 @pytest.mark.parametrize("index", INDEX_AS_TORCH)
@@ -1235,13 +1239,22 @@ def test_an_int_and_a_list_index_apart_are_refused_as_numpy_and_torch_shape_them
     """numpy reads x[0, :, [1, 3]] of (2, 3, 4) as (2, 3), torch as (3, 2) (torch's review
     helper found the values transposed without a word)."""
     x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
-    with pytest.raises(OpError, match=r"getitem: index \[.*\] mixes an int and a list or array "
-                                      r"index with a slice, None or \.\.\. between them.*"
+    with pytest.raises(OpError, match=r"getitem: index \[.*\] puts its list or array axes "
+                                      r"where numpy and torch order them differently.*"
                                       r"x\[0\]\[:, "):
         x[index]
     with pytest.raises(OpError, match="setitem: index"), no_grad():
         x[index] = 0.0
     assert x.data[0, 0, 0] == 0.0 and x.data[1, 2, 3] == 23.0
+    try:
+        import torch
+    except ImportError:
+        return
+    theirs = torch.arange(24.0).reshape(2, 3, 4)[tuple(torch.from_numpy(np.asarray(i)) if
+                                                       isinstance(i, np.ndarray) else i
+                                                       for i in index)].numpy()
+    ours = x.data[index]  # numpy's reading: not torch's
+    assert ours.shape != theirs.shape or not np.array_equal(ours, theirs)
 
 
 def test_another_librarys_array_in_an_index_is_refused():
@@ -1254,8 +1267,9 @@ def test_another_librarys_array_in_an_index_is_refused():
                                           r".*\(a torch tensor: \.numpy\(\)\)"):
             x[index]
     assert x[torch.tensor([1]).numpy()].shape == (1, 4) and x[range(2)].shape == (2, 4)
-    with pytest.raises(IndexError, match="getitem: .*only integers"):  # numpy's, as before
-        x[1.0]
+    for floats in (1.0, (0, slice(None), [1.5])):  # numpy's IndexError, as before
+        with pytest.raises(IndexError, match="getitem: .*only integers"):
+            x[floats]
 
 
 def test_truth_of_a_tensor_is_its_one_value_or_refused():

@@ -46,8 +46,8 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
             raise OpError(f"{who}: {name} has shape {tuple(s.shape)}, "
                           f"expected {meaning}{shape}")
         if s.dtype != dtype:
-            raise ValueError(f"{who}: {name} is {s.dtype}{made_from(given, s)} but the "
-                             f"parameters are {dtype}")
+            raise OpError(f"{who}: {name} is {s.dtype}{made_from(given, s)} but the "
+                          f"parameters are {dtype}")
         out.append(s)
     return tuple(out)
 
@@ -83,7 +83,7 @@ def _unnamed(cell, out):
     returning {"h": h, "c": c} unnamed had no state in either)."""
     keys = [k for k in cell.state_names if k in out] + \
         [k for k in out if k not in cell.state_names]
-    return [k for k in keys if isinstance(out[k], Tensor) and out[k].name is None]
+    return [k for k in keys if out[k].name is None]  # Tensors all: check_step saw to it
 
 
 def _name_by_keys(out, keys):

@@ -34,10 +34,13 @@ PATH_FLAGS = ("save", "resume", "data", "svg")  # a demo's paths, refused when e
 
 
 def _kernels_argv():
-    """True when sys.argv is a Jupyter kernel's own (ipykernel_launcher.py -f …json)."""
-    first = os.path.basename(sys.argv[0]) if sys.argv else ""
-    return "ipykernel" in sys.modules and (first == "ipykernel_launcher.py" or (
-        first == "__main__.py" and os.path.basename(os.path.dirname(sys.argv[0])) == "ipykernel"))
+    """True when sys.argv is a Jupyter kernel's own (`-f …json`, however the kernel was
+    started: ipykernel_launcher, Colab's or Spyder's launcher, `ipython kernel`), not the
+    demo's own that `%run demo.py --x` sets."""
+    app = getattr(sys.modules.get("ipykernel.kernelapp"), "IPKernelApp", None)
+    if app is None or not app.initialized():
+        return False
+    return list(sys.argv[1:]) == list(getattr(app.instance(), "argv", None) or [])
 
 
 class _DemoParser(argparse.ArgumentParser):

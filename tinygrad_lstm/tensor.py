@@ -1228,10 +1228,10 @@ def _check_index(op, index, ndim):
                           "is not taken (numpy may read it as an int); index with ints, "
                           "slices, lists or numpy arrays (a torch tensor: .numpy())")
     if _ordered_apart(items, ndim):
-        raise OpError(f"{op}: index {_show_index(items)} mixes an int and a list or array "
-                      "index with a slice, None or ... between them, which numpy and torch "
-                      "order differently; index in two steps, the ints first (as torch does: "
-                      "x[0, :, [1, 3]] is x[0][:, [1, 3]])")
+        raise OpError(f"{op}: index {_show_index(items)} puts its list or array axes where "
+                      "numpy and torch order them differently (ints, lists or arrays, True or "
+                      "False, apart with a slice, None or ... between them); index in two "
+                      "steps, as torch reads it: x[0, :, [1, 3]] is x[0][:, [1, 3]]")
 
 
 # numpy and torch read these alike; an int-like or array-like of another kind is refused
@@ -1244,24 +1244,44 @@ def _ordered_apart(items, ndim):
     numpy reads an int beside an array as one more array index, and when the array indices
     (ints included) are not side by side, puts their axes first; torch selects with the ints
     first, then places the arrays' axes where they stand among the rest (first only when they
-    are apart there too). So x[0, :, [1, 3]] of (2, 3, 4) is (2, 3) in numpy and (3, 2) in
-    torch, while x[[1], :, 2] is (1, 3) in both."""
-    ints, arrays = [], []
+    are apart there too), a `...` that covers no axis not standing between them. So
+    x[0, :, [1, 3]] of (2, 3, 4) is (2, 3) in numpy and (3, 2) in torch, while x[[1], :, 2] is
+    (1, 3) in both. A True or False beside ints or arrays counts as apart: numpy reads it as
+    an array index, torch as a new axis where it stands."""
+    ints, arrays, flags = [], [], False
     for k, i in enumerate(items):
-        if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) or \
+        if isinstance(i, (bool, np.bool_)) or isinstance(i, np.ndarray) and i.ndim == 0 \
+                and i.dtype == bool:
+            flags = True
+        elif isinstance(i, (int, np.integer)) or \
                 isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
             ints.append(k)
-        elif isinstance(i, (list, range, np.ndarray, tuple)) and np.ndim(i) > 0:
+        elif isinstance(i, (list, range, np.ndarray, tuple)) and _int_or_bool_array(i):
             arrays.append(k)
-    if not ints or not arrays or _side_by_side(sorted(ints + arrays)):
+    if flags:
+        return bool(ints or arrays)
+    if not arrays or _side_by_side(sorted(ints + arrays)):
         return False
-    rest = [k for k in range(len(items)) if k not in ints]
-    if not _side_by_side([rest.index(k) for k in arrays]):
-        return False  # apart in torch's reading too: both put the arrays' axes first
-    # the axes torch puts before them: one per slice or None, an Ellipsis's share of the rest
     used = sum(np.ndim(i) if np.asarray(i).dtype == bool else 1 for i in items
                if i is not None and i is not Ellipsis)
-    return any(items[k] is not Ellipsis or ndim > used for k in rest[:rest.index(arrays[0])])
+    spread = ndim - used  # the axes a `...` covers
+    rest = [k for k in range(len(items))
+            if k not in ints and not (items[k] is Ellipsis and spread == 0)]
+    if not _side_by_side([rest.index(k) for k in arrays]):
+        return False  # apart in torch's reading too: both put the arrays' axes first
+    # the axes torch puts before them: one per slice or None, a `...`'s share of the rest
+    return any(items[k] is not Ellipsis for k in rest[:rest.index(arrays[0])]) or spread > 0 \
+        and Ellipsis in [items[k] for k in rest[:rest.index(arrays[0])]]
+
+
+def _int_or_bool_array(i):
+    """True for an index array numpy takes (ints or bools, at least 1-d); a list of floats is
+    left to numpy, whose IndexError says what is wrong with it."""
+    try:
+        a = np.asarray(i)
+    except ValueError:  # ragged: numpy's own error, later
+        return False
+    return a.ndim > 0 and (a.dtype.kind in "iub" or a.size == 0)
 
 
 def _side_by_side(positions):
