@@ -1215,8 +1215,8 @@ class Tensor:
 def _check_index(op, index, ndim):
     """Refuses an index that numpy and torch read differently: a Tensor or another library's
     array or int-like in it (numpy took a one-element torch tensor as an int: x[torch.tensor([1])]
-    was x[1], (4,) where torch gives (1, 4)), or an int and a list (or array) index that numpy
-    orders otherwise (`_ordered_apart`). `ndim`: the indexed tensor's."""
+    was x[1], (4,) where torch gives (1, 4)), or ints, lists or arrays whose axes numpy orders
+    otherwise (`_ordered_apart`). `ndim`: the indexed tensor's."""
     items = index if isinstance(index, tuple) else (index,)
     for i in items:
         if isinstance(i, Tensor):
@@ -1248,7 +1248,7 @@ def _ordered_apart(items, ndim):
     x[0, :, [1, 3]] of (2, 3, 4) is (2, 3) in numpy and (3, 2) in torch, while x[[1], :, 2] is
     (1, 3) in both. A True or False beside ints or arrays counts as apart: numpy reads it as
     an array index, torch as a new axis where it stands."""
-    ints, arrays, flags = [], [], False
+    ints, arrays, flags, used = [], [], False, 0  # used: the axes the items index
     for k, i in enumerate(items):
         if isinstance(i, (bool, np.bool_)) or isinstance(i, np.ndarray) and i.ndim == 0 \
                 and i.dtype == bool:
@@ -1256,32 +1256,36 @@ def _ordered_apart(items, ndim):
         elif isinstance(i, (int, np.integer)) or \
                 isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
             ints.append(k)
-        elif isinstance(i, (list, range, np.ndarray, tuple)) and _int_or_bool_array(i):
-            arrays.append(k)
+            used += 1
+        elif isinstance(i, (list, range, np.ndarray, tuple)):
+            a = _int_or_bool_array(i)
+            if a is not None:
+                arrays.append(k)
+                used += a.ndim if a.dtype == bool else 1
+        elif isinstance(i, slice):
+            used += 1
     if flags:
         return bool(ints or arrays)
     if not arrays or _side_by_side(sorted(ints + arrays)):
         return False
-    used = sum(np.ndim(i) if np.asarray(i).dtype == bool else 1 for i in items
-               if i is not None and i is not Ellipsis)
     spread = ndim - used  # the axes a `...` covers
     rest = [k for k in range(len(items))
             if k not in ints and not (items[k] is Ellipsis and spread == 0)]
     if not _side_by_side([rest.index(k) for k in arrays]):
         return False  # apart in torch's reading too: both put the arrays' axes first
     # the axes torch puts before them: one per slice or None, a `...`'s share of the rest
-    return any(items[k] is not Ellipsis for k in rest[:rest.index(arrays[0])]) or spread > 0 \
-        and Ellipsis in [items[k] for k in rest[:rest.index(arrays[0])]]
+    return any(items[k] is not Ellipsis or spread > 0 for k in rest[:rest.index(arrays[0])])
 
 
 def _int_or_bool_array(i):
-    """True for an index array numpy takes (ints or bools, at least 1-d); a list of floats is
-    left to numpy, whose IndexError says what is wrong with it."""
+    """i as an array, when it is an index array numpy takes (ints or bools, at least 1-d);
+    else None: a list of floats, or a ragged one, is left to numpy, whose IndexError says
+    what is wrong with it."""
     try:
         a = np.asarray(i)
-    except ValueError:  # ragged: numpy's own error, later
-        return False
-    return a.ndim > 0 and (a.dtype.kind in "iub" or a.size == 0)
+    except ValueError:
+        return None
+    return a if a.ndim > 0 and (a.dtype.kind in "iub" or a.size == 0) else None
 
 
 def _side_by_side(positions):
