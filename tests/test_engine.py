@@ -1231,7 +1231,7 @@ def test_an_index_numpy_and_torch_read_alike_is_taken(index):
         return
     t = torch.arange(24.0).reshape(2, 3, 4)[tuple(torch.from_numpy(i) if isinstance(
         i, np.ndarray) else i for i in index)]
-    assert y.shape == tuple(t.shape)
+    assert y.shape == tuple(t.shape) and np.array_equal(y.data, t.numpy())  # same axes order
 
 
 @pytest.mark.parametrize("index", INDEX_REFUSED)
