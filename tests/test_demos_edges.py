@@ -78,6 +78,22 @@ def test_main_in_a_notebook_reads_no_command_line_of_the_kernels(monkeypatch, te
         load_demo("charlm")["main"]()
 
 
+def test_a_progress_bar_is_drawn_in_a_notebook_where_ipywidgets_can_draw_it(monkeypatch):
+    """A notebook's training cells showed no bar until done: it was drawn on terminals only
+    (a notebook review helper). In a kernel rich draws it with ipywidgets; without them
+    rich only warns, so there it stays off."""
+    import types
+    from tinygrad_lstm import cli
+    have = {"ipywidgets": object()}
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: have.get(name))
+    shown = {(term, nb): cli.bar_shown(types.SimpleNamespace(is_terminal=term, is_jupyter=nb))
+             for term in (False, True) for nb in (False, True)}
+    assert shown == {(False, False): False, (False, True): True, (True, False): True,
+                     (True, True): True}
+    have.clear()
+    assert not cli.bar_shown(types.SimpleNamespace(is_terminal=False, is_jupyter=True))
+
+
 @pytest.mark.parametrize("argv,says", [
     (["--no-pause"], "argument --no-pause: goes with --step, which was not given"),
     (["--auto", "0.3"], "argument --auto: goes with --step, which was not given"),

@@ -10,6 +10,7 @@ import argparse
 import codecs
 import contextlib
 import errno
+import importlib.util
 import math
 import os
 import runpy
@@ -241,6 +242,14 @@ def room_for(path, nbytes, flag, copies=1):
                          "some space or give another path")
 
 
+def bar_shown(console):
+    """Whether a progress bar is drawn on `console`: on a terminal, and in a Jupyter kernel
+    where ipywidgets draws it (rich's own way there; without ipywidgets rich only warns). A
+    notebook's training cells showed nothing until they were done."""
+    return console.is_terminal or (console.is_jupyter and
+                                   importlib.util.find_spec("ipywidgets") is not None)
+
+
 def _nearest_folder(folder):
     """folder, or the nearest of its parents that exists (where a save would make the rest);
     FileNotFoundError for a dangling link on the way (the save would find "a file" there)."""
@@ -353,7 +362,7 @@ def progress(total, description="training", seconds=None, start=None):
     start = time.perf_counter() if start is None else start
     done = 0
     with Progress(*columns, console=console, transient=False, redirect_stdout=on_screen,
-                  disable=not console.is_terminal) as bar:
+                  disable=not bar_shown(console)) as bar:
         task = bar.add_task(description, total=total if seconds is None else 1.0, info="",
                             steps=0)
 
