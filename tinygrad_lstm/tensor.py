@@ -1253,8 +1253,7 @@ def _ordered_apart(items, ndim):
         if isinstance(i, (bool, np.bool_)) or isinstance(i, np.ndarray) and i.ndim == 0 \
                 and i.dtype == bool:
             flags = True
-        elif isinstance(i, (int, np.integer)) or \
-                isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
+        elif _is_int(i) or isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
             ints.append(k)
             used += 1
         elif isinstance(i, (list, range, np.ndarray, tuple)):

@@ -364,8 +364,9 @@ class _Scene:
         """Per lane: `last` and `first`, the greatest and smallest t where it computes (not
         only picks: a layer's t = 0 holds its initial states, h[t=0] = hx[layer] when hx is
         given; a loop of one's own may compute at t = 0), `count`, how many such t, and
-        `folded_step`, the step the folded view draws: the one run last (the greatest t; a reverse direction's smallest), whose states have
-        a step before them for their loops to come from."""
+        `folded_step`, the step the folded view draws: the one run last (the greatest t; a
+        reverse direction's smallest), whose states have a step before them for their loops
+        to come from."""
         self.last, self.first, self.count, self.folded_step = {}, {}, {}, {}
         seen, computed, latest = {}, {}, {}  # per lane: every t, computed tensors' t, the last
         for t in self.nodes:

@@ -210,8 +210,7 @@ class Walk:
         t = i + 1. Shown as `xw[t=3]`, so the row's 0-based index does not stand beside the
         1-based t of `h[t=2]` (`…[2] + h[t=2]` read as one step)."""
         s = self.index.get(id(t))
-        saved = self.steps[s].saved if s is not None else None
-        i = saved[1] if isinstance(saved, tuple) and len(saved) == 3 else None
+        i = _saved_index(self.steps[s].saved, None) if s is not None else None
         x = t.parents[0]
         return (type(i) is int and i + 1 == (t.scope or {}).get("t") and x.name is None
                 and not x.is_leaf and "t" not in (x.scope or {}))
@@ -221,10 +220,16 @@ _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2}
 _PRODUCTS = ("mul", "div", "matmul")
 
 
+def _saved_index(saved, default):
+    """The index a getitem node saved, (x's shape, index, basic); `default` where the walk
+    kept none."""
+    return saved[1] if isinstance(saved, tuple) and len(saved) == 3 else default
+
+
 def _index(saved):
     """A getitem's index as short text: `:,3:6`, `::-1`, `2`, `None`, `·` for an array
     index."""
-    index = saved[1] if isinstance(saved, tuple) and len(saved) == 3 else ...
+    index = _saved_index(saved, ...)
     out = []
     for i in index if isinstance(index, tuple) else (index,):
         if isinstance(i, slice):
