@@ -216,7 +216,8 @@ def early_edges(source):
         m = re.search(r"\[t=(\d+)\]$", title(nodes[n]) or "")
         return box(n) if box(n) is not None else int(m.group(1)) if m else None
 
-    inner = {s for s, d, _ in edges if box(d) is not None and step(s) == box(d)}
+    stub = lambda n: nodes[n].get("shape") == "plaintext"  # a label in s's box, not a use
+    inner = {s for s, d, _ in edges if box(d) is not None and step(s) == box(d) and not stub(d)}
     return [(s, d, a) for s, d, a in edges if s in inner and box(d) is not None
             and box(d) > step(s) and not a.get("color", "").startswith(PATH_COLOR)]
 
@@ -226,8 +227,8 @@ def early_edges(source):
 def test_steps_stay_in_line_when_a_state_feeds_the_next_step_early(kind, cell):
     """A peephole LSTM's i, f gates read c[t−1] while step t−1 still uses it (tanh(c), o's
     peephole). Ranked, those edges started step t before step t−1 ended and dot stacked the
-    boxes as a staircase: they must not set the ranks. Only they are freed: every other edge
-    with constraint=false comes from outside the steps (parameters, the input projection)."""
+    boxes as a staircase: they must not set the ranks. Only they are freed (an edge into a
+    step from outside, W_hhᵀ or the input projection, ends at a stub in the step's box)."""
     loss, model = run(kind, T=4, **({"cell": getattr(nn, cell)} if cell else {}))
     source = draw(loss, params=model, highlight="auto").source
     early = early_edges(source)
@@ -243,8 +244,8 @@ def test_steps_stay_in_line_when_a_state_feeds_the_next_step_early(kind, cell):
     stepwise = lambda n: re.search(r"_t\d+$", nodes[n]["cluster"] or "") or \
         re.search(r"\[t=\d+\]$", title(nodes[n]) or "")
     free = [(s, d) for s, d, a in edges if a.get("constraint") == "false"]
-    assert free and all(not stepwise(s) or (s, d) in {(s, d) for s, d, _ in early}
-                        for s, d in free)
+    assert all(not stepwise(s) or (s, d) in {(s, d) for s, d, _ in early} for s, d in free)
+    assert bool(free) == bool(cell)  # what enters a step from outside ends at a stub
 
 
 def test_lstm_cell_loop_with_user_scopes_is_found_by_names():
@@ -350,6 +351,22 @@ def test_long_sequences_use_stubs_instead_of_edges_across_the_row():
         if (a is None) != (b is None):  # between a step and the outside: only near the ends
             t = int((a or b).group(1))
             assert t in (0, 1, 20), (nodes[s], nodes[d])
+
+
+@pytest.mark.parametrize("kind, T", [("LSTM", 3), ("GRU", 4), ("RNN", 2)])
+def test_what_enters_a_step_from_outside_ends_at_a_stub_in_short_graphs_too(kind, T):
+    """Drawn whole, the edges from the once-per-sequence box (W_hhᵀ, the input projection) into
+    each of a few steps crossed the cell path and the other steps' boxes: the README's T = 3
+    pictures and hello's T = 4 were the tangled ones (a review of every demo's picture). From
+    two steps on, each ends at a stub in its step's box, naming its source."""
+    loss, model = run(kind, T=T)
+    nodes, edges, _ = parse(draw(loss, params=model).source)
+    step = lambda n: re.search(r"_t([1-9]\d*)$", nodes[n]["cluster"] or "")  # t = 0: states
+    stubs = [n for n, a in nodes.items() if a.get("shape") == "plaintext" and n != "legend"]
+    assert len(stubs) >= 2 * T  # W_hhᵀ and the input row, at every step
+    for s, d, _ in edges:
+        if step(d) and not step(s):
+            assert s in stubs or "[t=" in (title(nodes[s]) or ""), (nodes[s], nodes[d])
 
 
 # --- gradients -------------------------------------------------------------------------------
@@ -742,6 +759,17 @@ def test_grad_notes_and_edge_scale_survive_tiny_huge_and_inf_gradients():
     lit = [a for _, _, a in edges if a.get("color", "").startswith(PATH_COLOR)]
     assert lit and all(a.get("style") == "dashed" for a in lit if "dotted" not in a.get("style", ""))
     assert "nan or inf along the edge (orange dashed on the path)" in source
+
+
+def test_the_legend_names_the_dotted_orange_edge_of_a_path_without_gradient():
+    """c[t=0] → × carries no gradient (its c is zeros): drawn orange and dotted, which the
+    legend's grey "no gradient" sample did not explain (a review of the pictures); the RNN's
+    picture has no path, and its legend does not mention one."""
+    for kind, said in (("LSTM", True), ("RNN", False)):
+        loss, model = run(kind)
+        source = draw(loss, params=model, grads=True, edge_grads=True).source
+        assert "no gradient: from an input" in source
+        assert ("(orange dotted on the path)" in source) is said
 
 
 def test_a_cell_loop_over_numpy_timesteps_is_drawn_as_over_ints():

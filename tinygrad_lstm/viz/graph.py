@@ -368,7 +368,10 @@ def _legend(s, shaded_edges):
                          + (" (orange dashed on the path)" if s.path else "")))
         if any(not e["norm"] for e in shaded_edges.values()):
             rows.append((f'<font color="{NO_GRAD}">┈┈</font>',
-                         "no gradient: from an input or a constant, or exactly 0"))
+                         "no gradient: from an input or a constant, or exactly 0"
+                         + (" (orange dotted on the path)" if any(
+                             e["heavy"] and not e["norm"] for e in shaded_edges.values())
+                            else "")))
     if s.stubs:
         rows.append(("stub", "grey text: an edge to a node drawn elsewhere (named by its id, nN)"))
     row = '<tr><td align="left">{}</td><td align="left">{}</td></tr>'

@@ -22,7 +22,11 @@ STRUCTURAL = {"chunk", "getitem", "transpose", "reshape", "stack", "cat"}  # dra
 BOXES = {"lit": (PATH_FILL, PATH_COLOR), "param": ("#dbe8f7", PARAM_COLOR),  # fill, border
          "input": ("#e5f2e0", "#6a9a5b"), "tensor": ("#f4f4f4", "#999999"),
          "constant": ("#ffffff", "#999999")}
-LONG = 6  # more steps than this in a lane: an edge between a step and the outside ends at a stub
+# More steps than this in a lane: an edge between a step and the outside (W_hhᵀ, the input
+# projection, the loss) ends at a stub, a grey label naming its source. Drawn whole from 2
+# to 6 steps, these edges crossed the cell path and other steps' boxes (a review of every
+# demo's picture: the README's and hello's T = 3 and 4 were the tangled ones).
+LONG = 1
 
 
 # --- reading the records ---------------------------------------------------------------------
