@@ -713,6 +713,28 @@ def test_a_cell_loop_without_scopes_is_told_how_to_get_its_path():
         in source and "named 'c'" not in source
 
 
+def test_a_cell_loop_without_scopes_beside_a_layer_is_told_it_is_off_the_path():
+    """A decoder loop over an LSTMCell after an LSTM encoder: the encoder's c path is drawn,
+    and the heading said nothing of the decoder's c, which had no timestep and no path (a
+    review writing a seq2seq model)."""
+    rng = manual_seed(1)
+    enc, dec = nn.LSTM(3, 4, rng=rng), nn.LSTMCell(3, 4, rng=rng)
+    _, (h, c) = enc(Tensor(rng.standard_normal((3, 2, 3)).astype(np.float32)))
+    h0, c0 = h[0], c[0]
+    h, c = h0, c0
+    for _ in range(3):
+        h, c = dec(Tensor(rng.standard_normal((2, 3)).astype(np.float32)), (h, c))
+    source = draw((h * h).sum(), params=enc).source
+    assert "orange: c[t−1] → c[t], through + and × only" in source
+    assert "off it: the 3 tensors named 'c' have no timestep; run each step inside" in source
+    h, c = h0, c0
+    with scope(part="dec"):  # scoped, the decoder's c is on a path of its own: no note
+        for t in range(3):
+            with scope(t=t + 1):
+                h, c = dec(Tensor(rng.standard_normal((2, 3)).astype(np.float32)), (h, c))
+    assert "off it" not in draw((h * h).sum(), params=enc).source
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 def test_render_draws_a_bidirectional_lstm(tmp_path):
     """dot 2.43 loses a stub's edge of a bidirectional LSTM with and without newrank ("lost

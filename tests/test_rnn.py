@@ -724,6 +724,11 @@ def test_initial_states_of_the_wrong_kind_are_named():
         gru(x, (Tensor(h0),))
     with pytest.raises(ValueError, match="LSTM: c0 is float64 but the parameters are float32"):
         lstm(x, (Tensor(h0), Tensor(h0.astype(np.float64))))
+    # a learnable h0 from np.zeros is float64: the message says how to make it float32
+    with pytest.raises(ValueError, match=r"GRU: h0 is float64 but the parameters are float32; "
+                       r"make it float32 \(e\.g\. Tensor\(\.\.\., dtype=np\.float32\) or "
+                       r"nn\.Parameter\(\.\.\., dtype=np\.float32\)\)"):
+        gru(x, nn.Parameter(np.zeros((1, 2, 4))))
     with pytest.raises(TypeError, match="RNNCell: h is a list, expected a Tensor"):
         nn.RNNCell(3, 4)(x[0], [[0.0] * 4] * 2)
     out, (h, c) = lstm(x, (h0, h0))  # numpy arrays are taken as constant states

@@ -45,9 +45,10 @@ def check_states(who, hx, names, shape, dtype, meaning=""):
         if tuple(s.shape) != shape:
             raise OpError(f"{who}: {name} has shape {tuple(s.shape)}, "
                           f"expected {meaning}{shape}")
-        if s.dtype != dtype:
+        if s.dtype != dtype:  # a state from np.zeros(shape), numpy's float64, say
             raise OpError(f"{who}: {name} is {s.dtype}{made_from(given, s)} but the "
-                          f"parameters are {dtype}")
+                          f"parameters are {dtype}; make it {dtype} (e.g. "
+                          f"Tensor(..., dtype=np.{dtype}) or nn.Parameter(..., dtype=np.{dtype}))")
         out.append(s)
     return tuple(out)
 

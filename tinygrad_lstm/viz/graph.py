@@ -24,7 +24,8 @@ import graphviz
 
 from ..checkpoint import write_atomically
 from .scene import (BOXES, EDGE_COLOR, PARAM_COLOR, PATH_COLOR, _additive, _cluster,
-                    _Scene, _symbols, check_root, computes, lane_order, no_path_reason, param_pairs)
+                    _Scene, _symbols, check_root, computes, lane_order, no_path_reason, param_pairs,
+                    unscoped_states)
 from .walk import norm
 
 HOW_TO_INSTALL = ("To render pictures install Graphviz: `apt-get install graphviz` on "
@@ -331,10 +332,15 @@ def _heading(s):
     name = s.highlight
     if s.path:
         ops = " and ".join(_symbols(s.path, s.nodes))
+        # a cell loop of one's own beside a layer (a decoder after an encoder): the layer's
+        # path is found, the loop's states have no t and are not on it
+        off = unscoped_states(s.nodes, name)
+        off = f"\noff it: {off}" if off else ""
         if _additive(s.path, s.nodes):
-            return f"computation graph, {view}\norange: {name}[t−1] → {name}[t], through {ops} only"
+            return (f"computation graph, {view}\norange: {name}[t−1] → {name}[t], through "
+                    f"{ops} only{off}")
         return (f"computation graph, {view}\norange: the shortest route "
-                f"{name}[t−1] → {name}[t], through {ops}")
+                f"{name}[t−1] → {name}[t], through {ops}{off}")
     return f"computation graph, {view}\n{no_path_reason(s.nodes, name, s.spine)}"
 
 

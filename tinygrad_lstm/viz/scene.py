@@ -215,6 +215,14 @@ def pick_state(nodes):
     return ("h" if h_path and _additive(h_path, nodes) else None), h_path
 
 
+def unscoped_states(nodes, state):
+    """Where several tensors named `state` have no timestep (a cell called in a loop of one's
+    own, without scopes): what to do about it, as a phrase; else ""."""
+    n = sum(t.name == state and _step(t) is None for t in nodes)
+    return (f"the {n} tensors named '{state}' have no timestep; run each step inside "
+            "`with scope(t=t):`") if n > 1 else ""
+
+
 def no_path_reason(nodes, name, h_path):
     """Why `nodes` have no name[t−1] → name[t] path: the states have no timestep or no name,
     no tensor carries that name (a typo: the names there are listed, and c's path where there
@@ -224,11 +232,9 @@ def no_path_reason(nodes, name, h_path):
     # a loop over a cell without scopes: the states have no t to order (a GRU's h, where the
     # default c is not there at all)
     for state in (name, "h") if name == "c" and absent else (name,):
-        unscoped = [t for t in nodes if t.name == state and _step(t) is None]
-        if len(unscoped) > 1:
-            return (f"no {state}[t−1] → {state}[t] path to highlight: the {len(unscoped)} "
-                    f"tensors named '{state}' have no timestep; run each step inside "
-                    "`with scope(t=t):`")
+        unscoped = unscoped_states(nodes, state)
+        if unscoped:
+            return f"no {state}[t−1] → {state}[t] path to highlight: {unscoped}"
     if not h_path and absent:  # a loop with scopes, no names
         return (f"{why}: no tensor here is named '{name}' (a cell names its states, e.g. "
                 f"`{name} = (...).named(\"{name}\")` inside `with scope(t=t):`)")
