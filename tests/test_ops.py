@@ -1,6 +1,8 @@
 """Every differentiable op against float64 central differences, one line per op (tinygrad's
 helper_test_op), plus numpy forward values and, when installed, torch's gradients."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -294,6 +296,39 @@ def test_mean_over_nothing_is_nan_without_warnings(shape, axis):
     assert y.shape == np.sum(np.zeros(shape), axis=axis).shape and y.dtype == x.dtype
     assert np.all(np.isnan(y.data))  # (vacuously for an empty result)
     assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("shape, axis", [((5000, 3), 0), ((3000, 2, 4), (0, 1)),
+                                         ((2049, 5), 0), ((1024, 3), 0), ((0, 3), 0),
+                                         ((4, 6, 5), (0, 1)), ((7, 5), 1), ((4, 6, 5), (0, 2))])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sums_and_means_over_leading_axes_in_blocks_agree_with_numpy(shape, axis, keepdims):
+    # over leading axes the sum is taken as gemvs over blocks of rows (ops.SUM_BLOCK): shapes
+    # and values as numpy's, and over other axes numpy's own
+    x = RNG.standard_normal(shape).astype(np.float32)
+    for op in ("sum", "mean"):
+        got = getattr(Tensor(x), op)(axis=axis, keepdims=keepdims).data
+        with warnings.catch_warnings():  # numpy's mean of nothing warns (the engine's not)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = getattr(x.astype(np.float64), op)(axis=axis, keepdims=keepdims)
+        assert got.shape == want.shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(x.shape[0]))
+
+
+def test_a_float32_sum_over_a_million_rows_keeps_its_accuracy():
+    # numpy's sum(axis=0) and one BLAS gemv both add the rows one after another: of a million
+    # rows of like sign they lost 1e-2 and 6e-4 of the sum (a review against torch, whose
+    # cascaded sums lose ~1e-6); in blocks of rows the loss is torch's. The bias of a Linear
+    # over a million rows gets its gradient by the same sum.
+    from tinygrad_lstm import nn
+    x = (0.1 * RNG.uniform(0.5, 1.5, (10 ** 6, 4))).astype(np.float32)
+    truth = x.astype(np.float64).sum(axis=0)
+    rel = lambda v: np.max(np.abs(v - truth)) / np.max(np.abs(truth))  # noqa: E731
+    assert rel(Tensor(x).sum(axis=0).data) < 2e-6
+    assert rel(Tensor(x).mean(axis=0).data * 10 ** 6) < 2e-6
+    lin = nn.Linear(3, 4)
+    lin(Tensor(np.zeros((10 ** 6, 3), np.float32))).backward(x)
+    assert rel(lin.bias.grad) < 2e-6
 
 
 def test_sigmoid_tanh_stable_at_extremes():
