@@ -412,6 +412,14 @@ def test_clip_grad_norm_inf_float32_and_single_param():
     np.testing.assert_allclose(g, np.array([1.0, -6.0, 2.0]) * 3.0 / (6.0 + 1e-6), rtol=1e-6)
 
 
+def test_clip_grad_norm_of_huge_float32_grads_is_finite():
+    # taken in float64 (the docstring says so): torch's float32 norm of these is inf, and
+    # its clip zeroes them; here they are scaled to the norm asked for
+    p = P(np.zeros(2, np.float32), np.full(2, 1e30, np.float32))
+    assert optim.clip_grad_norm_(p, 1.0) == pytest.approx(math.sqrt(2) * 1e30, rel=1e-6)
+    np.testing.assert_allclose(p.grad, [2 ** -0.5] * 2, rtol=1e-5)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
 def test_clip_grad_norm_non_finite_total_is_returned():
     p, q = P(np.zeros(2), [np.inf, 1.0]), P(np.zeros(1), [2.0])

@@ -535,7 +535,9 @@ def clip_grad_norm_(params, max_norm, norm_type=2.0, error_if_nonfinite=False, f
     """Scale all grads in place so their joint norm is at most max_norm; return the norm before
     (a numpy float64: a float with torch's `.item()`).
 
-    The total is the norm_type-norm of the per-parameter norms (``inf``: the largest |g|).
+    The total is the norm_type-norm of the per-parameter norms (``inf``: the largest |g|),
+    taken in float64: float32 grads of 2e19 or more, whose norm torch's float32 sum makes
+    inf (and so zeroes them), are scaled down here as any others.
     Grads are multiplied by ``max_norm / (total + 1e-6)`` only when that is < 1, as in torch.
     A non-finite total is returned as is and scales the grads as in torch: an inf total
     zeroes the finite grads, a NaN total makes every grad NaN (the step that follows is then
