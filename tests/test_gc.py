@@ -59,3 +59,26 @@ def test_a_threshold_the_program_set_is_kept():
     assert run("0")[:2] == (False, 0)            # automatic collection switched off: stays off
     assert run("50000")[:2] == (False, 50_000)   # already higher: left as it is
     assert run("1000")[:2] == (True, 20_000)     # lower: raised
+
+
+def test_restore_process_defaults_puts_the_threshold_back():
+    # the raised threshold also delays the program's own cyclic garbage (a review of the
+    # package's process-wide settings): it can be undone after the import
+    program = """
+import gc, sys
+default = gc.get_threshold()[0]
+import tinygrad_lstm
+raised = gc.get_threshold()[0]
+print(default, raised, tinygrad_lstm.restore_process_defaults()[0], gc.get_threshold()[0])
+gc.set_threshold(5000)  # a threshold the program set itself is its own: left as it is
+import tinygrad_lstm._gc as g
+g.RAISED = True
+print(g.restore(), gc.get_threshold()[0])
+"""
+    env = dict(os.environ)
+    env.pop("TINYGRAD_LSTM_GC", None)
+    lines = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    default, raised, restored, now = lines[0].split()
+    assert raised == "20000" and restored == "True" and now == default
+    assert lines[1].split() == ["False", "5000"]

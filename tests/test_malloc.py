@@ -80,3 +80,38 @@ def test_a_c_library_that_cannot_be_opened_so_leaves_malloc_alone(monkeypatch):
     monkeypatch.setattr(ctypes, "CDLL", refuses)
     monkeypatch.delenv("TINYGRAD_LSTM_KEEP_MEMORY", raising=False)
     assert _malloc.keep_freed_memory() is False
+
+
+RESTORE = r"""
+import numpy as np
+import tinygrad_lstm
+
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) >> 10  # MB
+
+def round_of_arrays():  # other work of the program: 200 MB of 10 MB arrays, made and freed
+    arrays = [np.ones(10 << 18, np.float32) for _ in range(20)]
+    return sum(a[0] for a in arrays)
+
+base = rss()
+round_of_arrays()
+kept = rss() - base
+restored = tinygrad_lstm.restore_process_defaults()
+after = rss() - base
+round_of_arrays()
+print(restored[1], kept, after, rss() - base)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc tuning only")
+def test_restore_process_defaults_hands_the_kept_memory_back():
+    # the setting keeps what the rest of the program frees too (a review of the package's
+    # process-wide settings); restore_process_defaults() gives it back and ends the keeping
+    env = dict(os.environ)
+    env.pop("TINYGRAD_LSTM_KEEP_MEMORY", None)
+    out = subprocess.run([sys.executable, "-c", RESTORE], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    restored, kept, after, again = out[0] == "True", int(out[1]), int(out[2]), int(out[3])
+    assert restored and kept >= 150, f"{kept} MB kept: the test would show nothing"
+    assert after <= 30 and again <= 30, (kept, after, again)

@@ -11,10 +11,14 @@ one; paired against the default threshold, the steps took 0.990x, 0.985x (GRU) a
 (LSTM B=1) of the time.
 
 `collect_less_often()` raises the threshold, once, at import, to GEN0 = 20,000: a step's graph
-is then usually freed before a pass starts. Cyclic garbage the program makes waits longer to
-be collected (up to 20,000 objects' worth, a few MB). A threshold the program has already set
-higher, or 0 (automatic collection off), is left alone, and so is everything when
-TINYGRAD_LSTM_GC=0 is set before the import.
+is then usually freed before a pass starts. The cost falls on the rest of the program: cyclic
+garbage it makes waits longer to be collected, up to 20,000 objects and all they hold, which
+is a lot where each holds an array (30,000 self-referencing objects holding 40 KB each peaked
+at 764 MB against 53 MB at the default threshold; exceptions kept with their tracebacks, a
+frame cycle each, at 591 against 85 MB: a review of the package's process-wide settings). A
+threshold the program has already set higher, or 0 (automatic collection off), is left alone,
+and so is everything when TINYGRAD_LSTM_GC=0 is set before the import; `restore()` (the
+package's `restore_process_defaults()`) puts the threshold back later.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import gc
 import os
 
 GEN0 = 20_000
+
+
+BEFORE = gc.get_threshold()  # the program's own, at the import
 
 
 def collect_less_often():
@@ -34,6 +41,18 @@ def collect_less_often():
     if first == 0 or first >= GEN0:
         return False
     gc.set_threshold(GEN0, *rest)
+    return True
+
+
+def restore():
+    """Put the first threshold back to what it was before the import, where it is still the
+    one set here (a threshold the program has set since is its own). Returns True when it
+    did."""
+    global RAISED
+    if not RAISED or gc.get_threshold()[0] != GEN0:
+        return False
+    gc.set_threshold(BEFORE[0], *gc.get_threshold()[1:])
+    RAISED = False
     return True
 
 
