@@ -617,8 +617,12 @@ def main(argv=None):
                 loss.backward()
                 optim.clip_grad_norm_(params, cfg.clip)
                 opt.step()
+                # the step's graph goes now: held by `loss` until the next step's replaced it,
+                # it stayed in memory beside that step's forward (and an evaluation)
+                value = loss.item()
+                del loss
                 step, chars = step + 1, chars + y.size
-                smooth = loss.item() if smooth is None else 0.98 * smooth + 0.02 * loss.item()
+                smooth = value if smooth is None else 0.98 * smooth + 0.02 * value
                 fields_ = {"loss": smooth}
                 if cfg.eval_every and step % cfg.eval_every == 0:
                     val_loss = evaluate(model, eval_ids, cfg.eval_batch)
