@@ -5,6 +5,7 @@ views, gradient annotations against a plain backward, determinism, and a missing
 import re
 import shutil
 import subprocess
+import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter
 
@@ -1330,3 +1331,17 @@ def test_edges_merged_into_the_elided_box_are_drawn_at_their_largest_gradient():
                     if title(nodes[s]) == "h[t=2]" and d.startswith("e")]
         widths.append(width)
     assert widths[0] == widths[1] == pytest.approx(width_on_the_fixed_scale(1.0), abs=0.01)
+
+
+def test_a_picture_too_long_for_dot_is_warned_of():
+    """render() of 500 steps drawn whole took dot 100 s and made a 12 MB picture without a
+    word (a review of long runs); a demo's --graph shortens it, a library call warns."""
+    loss, model = run("RNN", T=101)
+    with pytest.warns(UserWarning, match=r"draw: 101 timesteps drawn whole .*max_steps=3"):
+        draw(loss, params=model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(loss, params=model, max_steps=3)
+        draw(loss, params=model, folded=True)
+        loss, model = run("RNN", T=100)  # at the limit: drawn without a word
+        draw(loss, params=model)

@@ -18,6 +18,7 @@ import numbers
 import os
 import shutil
 import textwrap
+import warnings
 from pathlib import Path
 
 import graphviz
@@ -203,6 +204,10 @@ def _node_line(node_id, attrs):
     return g.body[0]
 
 
+# More steps than this drawn whole and draw warns: a 2-layer LSTM at T = 64 (128) took 138 s
+SLOW_STEPS = 100
+
+
 def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_steps=None,
          edge_grads=False, title=None):
     """The computation graph of `root` as a graphviz.Digraph (displays inline in Jupyter).
@@ -251,6 +256,13 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
     s = _Scene(root, highlight, norms, params, folded, max_steps)
+    drawn = sum(s.count.values())  # the steps drawn whole, over all lanes
+    if not folded and max_steps is None and drawn > SLOW_STEPS:
+        # a library call draws what it is given (a demo's --graph shortens it): 500 steps of
+        # a small LSTM took dot 100 s and made a 12 MB picture, without a word
+        warnings.warn(f"draw: {drawn} timesteps drawn whole (over {len(s.count)} lane(s)): dot "
+                      "takes minutes to lay out a picture this long; max_steps=3 draws the "
+                      "first and last 3 of each, folded=True one cell", stacklevel=2)
     shaded = bool(edge_grads) and any(isinstance(k, tuple) for k in norms)  # edges' norms known
     edges = s.edges()
 
