@@ -100,18 +100,27 @@ kept = rss() - base
 restored = tinygrad_lstm.restore_process_defaults()
 after = rss() - base
 round_of_arrays()
-print(restored[1], kept, after, rss() - base)
+again = rss() - base
+import resource
+a = np.ones((512, 512))  # 2 MB temporaries, made and freed: reused, not faulted in anew
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(100):
+    b = a * 2.0 + 1.0
+print(restored[1], kept, after, again, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
 """
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc tuning only")
 def test_restore_process_defaults_hands_the_kept_memory_back():
     # the setting keeps what the rest of the program frees too (a review of the package's
-    # process-wide settings); restore_process_defaults() gives it back and ends the keeping
+    # process-wide settings); restore_process_defaults() gives it back and keeps less
     env = dict(os.environ)
     env.pop("TINYGRAD_LSTM_KEEP_MEMORY", None)
     out = subprocess.run([sys.executable, "-c", RESTORE], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
-    restored, kept, after, again = out[0] == "True", int(out[1]), int(out[2]), int(out[3])
+    restored, kept, after, again, faults = out[0] == "True", *map(int, out[1:])
     assert restored and kept >= 150, f"{kept} MB kept: the test would show nothing"
-    assert after <= 30 and again <= 30, (kept, after, again)
+    assert after <= 30 and again <= 80, (kept, after, again)  # at most 64 MB kept from then on
+    # glibc's starting thresholds, fixed for good, made every 2 MB array a fresh mmap (the
+    # first restore did so: 100,000 faults here and numpy work at 11x the time)
+    assert faults < 5_000, f"{faults} minor faults for 100 rounds of 2 MB temporaries"

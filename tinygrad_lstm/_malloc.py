@@ -18,7 +18,8 @@ the program allocates and frees also stays, up to 256 MB in each of malloc's are
 has its own: four threads that each made and freed 200 MB of arrays left 397 MB resident,
 against 46 MB; a review of the package's process-wide settings). Set
 TINYGRAD_LSTM_KEEP_MEMORY=0 before the import to leave malloc as it is, or call `restore()`
-(the package's `restore_process_defaults()`) later.
+(the package's `restore_process_defaults()`) later, which hands the memory back and keeps at
+most 64 MB from then on.
 """
 
 from __future__ import annotations
@@ -49,17 +50,24 @@ def keep_freed_memory():
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
+# What `restore()` leaves: glibc's sliding thresholds cannot be switched back on once a program
+# has set one, and its starting values (128 KB each) fixed for good make every array of 128 KB
+# or more a fresh mmap and every free a trim: numpy work on 2 MB arrays took 11x the time,
+# an LSTM B=32 step 2x (a review of this module). These are where glibc's own would end after
+# a program frees arrays of 32 MB (its ceiling, and twice that for the trim).
+RESTORED_TRIM = 2 * MMAP_THRESHOLD
+
+
 def restore():
-    """Put glibc's thresholds back to its defaults (128 KB each) and hand the freed memory it
-    holds back to the kernel (malloc_trim). glibc's own sliding mmap threshold stays off:
-    once a program has set it, glibc keeps the value set. Returns True when it did."""
+    """Hand the freed memory malloc holds back to the kernel (malloc_trim) and keep at most
+    RESTORED_TRIM of it from then on, in place of TRIM_THRESHOLD; the mmap threshold stays at
+    32 MB (see RESTORED_TRIM). Returns True when it did."""
     global KEPT
     if not KEPT:
         return False
     libc = ctypes.CDLL(None)
     libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    libc.mallopt(M_MMAP_THRESHOLD, 128 << 10)
-    libc.mallopt(M_TRIM_THRESHOLD, 128 << 10)
+    libc.mallopt(M_TRIM_THRESHOLD, RESTORED_TRIM)
     libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
     libc.malloc_trim(0)
     KEPT = False
