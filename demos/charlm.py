@@ -608,8 +608,9 @@ def main(argv=None):
                     hx = None                                # a new pass over the text: fresh state
                 x, y = stream.next_batch()
                 loss, hx = loss_on(x, y, hx)
-                if not math.isfinite(loss.item()):  # no step can bring it back: stop, save nothing
-                    raise SystemExit(f"error: training diverged: the loss is {loss.item()} at step "
+                value = loss.item()
+                if not math.isfinite(value):  # no step can bring it back: stop, save nothing
+                    raise SystemExit(f"error: training diverged: the loss is {value} at step "
                                      f"{step + 1} (a lower --lr?)"
                                      + (f"; not saved to {args.save}" if args.save else ""))
                 hx = restart_some(detach(hx), rng, cfg.reset)
@@ -619,7 +620,6 @@ def main(argv=None):
                 opt.step()
                 # the step's graph goes now: held by `loss` until the next step's replaced it,
                 # it stayed in memory beside that step's forward (and an evaluation)
-                value = loss.item()
                 del loss
                 step, chars = step + 1, chars + y.size
                 smooth = value if smooth is None else 0.98 * smooth + 0.02 * value

@@ -727,7 +727,9 @@ def test_a_cell_loop_without_scopes_beside_a_layer_is_told_it_is_off_the_path():
         h, c = dec(Tensor(rng.standard_normal((2, 3)).astype(np.float32)), (h, c))
     source = draw((h * h).sum(), params=enc).source
     assert "orange: c[t−1] → c[t], through + and × only" in source
-    assert "off it: the 3 tensors named 'c' have no timestep; run each step inside" in source
+    heading = source.replace("\\l", " ").replace('\\"', '"')  # as shown: unwrapped
+    assert "off it: the 3 tensors named 'c' have no timestep; run each step inside `with " \
+        'scope(part="dec", t=t + 1):`' in heading  # scope(t=t) alone: a second lane 0
     h, c = h0, c0
     with scope(part="dec"):  # scoped, the decoder's c is on a path of its own: no note
         for t in range(3):
@@ -792,7 +794,7 @@ def test_the_legend_names_the_dotted_orange_edge_of_a_path_without_gradient():
         loss, model = run(kind)
         source = draw(loss, params=model, grads=True, edge_grads=True).source
         assert "no gradient: from an input" in source
-        assert ("(orange dotted on the path)" in source) is said
+        assert ("no gradient, on the path" in source) is said
 
 
 def test_a_cell_loop_over_numpy_timesteps_is_drawn_as_over_ints():
@@ -1333,12 +1335,19 @@ def test_edges_merged_into_the_elided_box_are_drawn_at_their_largest_gradient():
     assert widths[0] == widths[1] == pytest.approx(width_on_the_fixed_scale(1.0), abs=0.01)
 
 
-def test_a_picture_too_long_for_dot_is_warned_of():
+def test_a_picture_too_long_for_dot_is_warned_of(tmp_path):
     """render() of 500 steps drawn whole took dot 100 s and made a 12 MB picture without a
     word (a review of long runs); a demo's --graph shortens it, a library call warns."""
     loss, model = run("RNN", T=101)
-    with pytest.warns(UserWarning, match=r"draw: 101 timesteps drawn whole .*max_steps=3"):
+    with pytest.warns(UserWarning, match=r"draw: 101 timesteps drawn whole .*max_steps=3") as w:
         draw(loss, params=model)
+    assert w[0].filename == __file__  # the caller's line, through render too
+    with pytest.warns(UserWarning, match=r"draw: 101 timesteps") as w:
+        render(loss, tmp_path / "long.dot", params=model)
+    assert w[0].filename == __file__
+    long_loss, long_model = run("RNN", T=300)
+    with pytest.warns(UserWarning, match=r"draw: 120 timesteps"):  # elided, still too many
+        draw(long_loss, params=long_model, max_steps=60)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         draw(loss, params=model, max_steps=3)

@@ -17,6 +17,7 @@ import math
 import numbers
 import os
 import shutil
+import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -208,6 +209,16 @@ def _node_line(node_id, attrs):
 SLOW_STEPS = 100
 
 
+def _outside_the_package():
+    """The stacklevel of draw's warning: the first frame outside this package, the caller's
+    line (render calls draw)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    level, frame = 1, sys._getframe(1)  # draw's
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_steps=None,
          edge_grads=False, title=None):
     """The computation graph of `root` as a graphviz.Digraph (displays inline in Jupyter).
@@ -256,13 +267,14 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     norms = collect_grad_norms(root) if grads is True else {
         k if isinstance(k, (int, tuple)) else id(k): v for k, v in (grads or {}).items()}
     s = _Scene(root, highlight, norms, params, folded, max_steps)
-    drawn = sum(s.count.values())  # the steps drawn whole, over all lanes
-    if not folded and max_steps is None and drawn > SLOW_STEPS:
+    drawn = sum(c if max_steps is None else min(c, 2 * max_steps) for c in s.count.values())
+    if not folded and drawn > SLOW_STEPS:
         # a library call draws what it is given (a demo's --graph shortens it): 500 steps of
         # a small LSTM took dot 100 s and made a 12 MB picture, without a word
         warnings.warn(f"draw: {drawn} timesteps drawn whole (over {len(s.count)} lane(s)): dot "
                       "takes minutes to lay out a picture this long; max_steps=3 draws the "
-                      "first and last 3 of each, folded=True one cell", stacklevel=2)
+                      "first and last 3 of each, folded=True one cell",
+                      stacklevel=_outside_the_package())
     shaded = bool(edge_grads) and any(isinstance(k, tuple) for k in norms)  # edges' norms known
     edges = s.edges()
 
@@ -346,7 +358,7 @@ def _heading(s):
         ops = " and ".join(_symbols(s.path, s.nodes))
         # a cell loop of one's own beside a layer (a decoder after an encoder): the layer's
         # path is found, the loop's states have no t and are not on it
-        off = unscoped_states(s.nodes, name)
+        off = unscoped_states(s.nodes, name, beside=True)
         off = f"\noff it: {off}" if off else ""
         if _additive(s.path, s.nodes):
             return (f"computation graph, {view}\norange: {name}[t−1] → {name}[t], through "
@@ -386,10 +398,12 @@ def _legend(s, shaded_edges):
                          + (" (orange dashed on the path)" if s.path else "")))
         if any(not e["norm"] for e in shaded_edges.values()):
             rows.append((f'<font color="{NO_GRAD}">┈┈</font>',
-                         "no gradient: from an input or a constant, or exactly 0"
-                         + (" (orange dotted on the path)" if any(
-                             e["heavy"] and not e["norm"] for e in shaded_edges.values())
-                            else "")))
+                         "no gradient: from an input or a constant, or exactly 0"))
+            if any(e["heavy"] and not e["norm"] for e in shaded_edges.values()):
+                # a row of its own: appended to the line above, the longest, it ran past the
+                # legend's border where the viewer's font is wider than dot's
+                rows.append((f'<font color="{PATH_COLOR}">┈┈</font>',
+                             "no gradient, on the path"))
     if s.stubs:
         rows.append(("stub", "grey text: an edge to a node drawn elsewhere (named by its id, nN)"))
     row = '<tr><td align="left">{}</td><td align="left">{}</td></tr>'

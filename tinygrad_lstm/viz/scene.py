@@ -215,12 +215,15 @@ def pick_state(nodes):
     return ("h" if h_path and _additive(h_path, nodes) else None), h_path
 
 
-def unscoped_states(nodes, state):
+def unscoped_states(nodes, state, beside=False):
     """Where several tensors named `state` have no timestep (a cell called in a loop of one's
-    own, without scopes): what to do about it, as a phrase; else ""."""
+    own, without scopes): what to do about it, as a phrase; else "". `beside`: the loop is
+    beside a layer, whose lane `scope(t=t)` alone would join (a second t = 0, its steps in
+    the layer's row)."""
     n = sum(t.name == state and _step(t) is None for t in nodes)
+    fix = 'scope(part="dec", t=t + 1)' if beside else "scope(t=t)"
     return (f"the {n} tensors named '{state}' have no timestep; run each step inside "
-            "`with scope(t=t):`") if n > 1 else ""
+            f"`with {fix}:`") if n > 1 else ""
 
 
 def no_path_reason(nodes, name, h_path):
@@ -341,7 +344,7 @@ def _cluster(key, T=None, initial=True):
 
 class _Scene:
     """Everything one drawing decides about the graph: what is drawn where, which edges are on
-    the highlighted path, and the stubs of a long graph."""
+    the highlighted path, and the stubs."""
 
     def __init__(self, root, highlight, norms, params, folded, max_steps):
         self.nodes = _nodes(root)
@@ -367,7 +370,7 @@ class _Scene:
         self.states = _initial_states(self.nodes)
         self.where, self.stand_in = self._place(max_steps)
         steps = {k for k in self.where.values() if k and k[0] == "step"}  # per lane: a row
-        self.long = any(sum(k[1] == lane for k in steps) > LONG for lane in self.lanes)
+        self.stubbed = any(sum(k[1] == lane for k in steps) > LONG for lane in self.lanes)
         self.stubs, self.referenced, self.kinds = [], set(), set()
 
     def _count_steps(self):
@@ -529,8 +532,9 @@ class _Scene:
         the ranks: it enters a step from outside, or it leaves the highlighted row for a later
         step while its own step still uses the state, as the peephole c[t−1] → i, f gates do;
         ranked, it would start step t before step t−1 ends and dot would stack the boxes as a
-        staircase). In a long graph an edge between a step and the outside would cross every
-        step between (and cost dot minutes): it ends at a stub."""
+        staircase). Where a lane has more than LONG steps, an edge between a step and the outside
+        would cross the cell path and the steps between (and, in a long graph, cost dot
+        minutes): it ends at a stub."""
         edges = {}
         inner = {id(p) for t in self.nodes if self._stepwise(t) not in (None, "elided")
                  for p in t.parents if self.where.get(id(p)) == self.where.get(id(t))}
@@ -555,7 +559,7 @@ class _Scene:
                     "elided" not in (sp, st) and None not in (sp, st) and sp[1] == st[1] and \
                     (id(p), id(t)) not in self.path and (id(p), id(t)) not in self.spine
                 free = st is not None and (loop or ahead or sp is None and not local)
-                if self.long and not (loop or local) and (sp is None) != (st is None) and \
+                if self.stubbed and not (loop or local) and (sp is None) != (st is None) and \
                         "elided" not in (sp, st) and not (sp and sp[2] == self.last[sp[1]]):
                     if st is not None:  # from the outside into a step
                         src = f"{dst}i{i}"
