@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tinygrad_lstm import Tensor, manual_seed, nn, scope
+from tinygrad_lstm import functional as F
 from tinygrad_lstm.viz import graph
 from tinygrad_lstm.viz.graph import PATH_COLOR, collect_grad_norms, draw, render
 
@@ -1354,3 +1355,36 @@ def test_a_picture_too_long_for_dot_is_warned_of(tmp_path):
         draw(loss, params=model, folded=True)
         loss, model = run("RNN", T=100)  # at the limit: drawn without a word
         draw(loss, params=model)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_a_peephole_lstm_keeps_its_steps_in_line_with_its_cell_path(tmp_path):
+    """The variants demo's peephole LSTM (an embedding, the layer, a head): stubs ranked beside
+    the peephole weights' × made dot 2.43's newrank layout fail ("triangulation failed"), and
+    the fallback drew c[t=4] under step 3's box (the review of this session's diff). A
+    parameter's stub is not ranked; the layout kept is newrank's, each c[t] over its step."""
+    rng = manual_seed(0)
+    emb, lstm = nn.Embedding(20, 8, rng=rng), nn.LSTM(8, 16, cell=nn.PeepholeLSTMCell, rng=rng)
+    head = nn.Linear(16, 20, rng=rng)
+    ids = np.random.default_rng(0).integers(0, 20, (4, 2))
+    out, _ = lstm(emb(ids))
+    loss = F.cross_entropy(head(out), np.random.default_rng(1).integers(0, 20, (4, 2)))
+    model = nn.ModuleList([emb, lstm, head])
+    paths, message = render(loss, tmp_path / "p.svg", params=model, grads=True)
+    assert message == "" and "newrank=true" in paths[0].read_text()
+    svg = ET.parse(paths[1]).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    boxes, cs = {}, {}
+    for g in svg.iter(ns + "g"):
+        texts = [t.text or "" for t in g.iter(ns + "text")]
+        if g.get("class") == "cluster" and texts and re.search(r"· t = (\d)$", texts[0]):
+            outline = g.find(ns + "path")  # rounded: a path; else a polygon
+            outline = outline.get("d") if outline is not None else \
+                g.find(ns + "polygon").get("points")
+            xs = [float(v) for v in re.findall(r"(-?[\d.]+),", outline)]
+            boxes[int(texts[0][-1])] = (min(xs), max(xs))
+        elif g.get("class") == "node" and texts and re.fullmatch(r"c\[t=[1-4]\]", texts[0]):
+            cs[int(texts[0][4])] = float(next(g.iter(ns + "text")).get("x"))
+    assert sorted(cs) == sorted(boxes) == [1, 2, 3, 4]
+    for t, x in cs.items():
+        assert boxes[t][0] <= x <= boxes[t][1], (t, x, boxes)

@@ -308,13 +308,17 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                 f"e{s.lane_index[lane]}", dict(label=f"…\\n{hidden}", shape="box",
                                                 style="dashed,rounded", color="#999999",
                                                 fontsize="10", tooltip=hidden))]
-    for key, node_id, label, beside in s.stubs:  # on the rank of the node it connects to
+    for key, node_id, label, beside, ranked in s.stubs:  # on the rank of the node it reaches
         # (with the node on the highlighted path when that left the step's box empty, or when
-        # it is that node's: in the step's box it pulled the node off the path's straight line)
+        # it is that node's: in the step's box it pulled the node off the path's straight line).
+        # A parameter's stub is not ranked: ranked beside a peephole weight's ×, which an
+        # earlier step's c also reaches, stubs made dot 2.43's newrank layout fail
+        # ("triangulation failed", the variants demo's peephole LSTM) and its fallback drew
+        # c[t] a box off; unranked, a stub still sits in its step's box, before its node.
         (belt if beside in belt_ids else clusters.get(key, belt)).extend([
             _node_line(node_id, dict(label=graphviz.escape(label), shape="plaintext",
-                                     fontsize="8", fontcolor="#777777")),
-            f"\t{{rank=same; {node_id}; {beside}}}\n"])
+                                     fontsize="8", fontcolor="#777777"))]
+            + ([f"\t{{rank=same; {node_id}; {beside}}}\n"] if ranked else []))
     for (src, dst), e in edges.items():
         g.edge(src, dst, **_edge_attrs(e, shaded))
     order = lambda k: (k[0] != "params", lane_order(k[1]), -1 if len(k) < 3 else k[2])

@@ -563,10 +563,10 @@ class _Scene:
                         "elided" not in (sp, st) and not (sp and sp[2] == self.last[sp[1]]):
                     if st is not None:  # from the outside into a step
                         src = f"{dst}i{i}"
-                        self.stubs.append((st, src, self.ref(p), dst))
+                        self.stubs.append((st, src, self.ref(p), dst, not self.is_param(p)))
                     else:               # out of a step (to the loss, say)
                         dst = f"{src}o{self.num[id(t)]}"
-                        self.stubs.append((sp, dst, "▸ " + self.ref(t), src))
+                        self.stubs.append((sp, dst, "▸ " + self.ref(t), src, True))
                     free = False
                 e = edges.setdefault((src, dst), dict(heavy=False, spine=False, norm=None))
                 e["heavy"] |= (id(p), id(t)) in self.path
