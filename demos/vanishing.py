@@ -362,8 +362,12 @@ def verdict(ratios, mean_f, T, floored=()):
                      + (" and above 1: the gradient on c grew going back" if total3 > 1 else "")
                      + ". The rest returned through h: from each c_t into the gates and g of "
                        "step t, to h_{t−1}, and from h_{t−1} = o ⊙ tanh(c_{t−1}) into c_{t−1}"
-                     + ("; the total is above ∏f at every forget bias here." if above else
-                        "; but not at every forget bias here."))
+                     + ("; the total is above ∏f at every forget bias here" if above else
+                        "; but not at every forget bias here")
+                     # a detour leaves c and comes back to it within a step: it has no long
+                     # route of its own (README: with × f's gradient cut, 1e-85 at t = 0)
+                     + ". Each such detour leaves c and comes back to it, so it rides on the "
+                       "cell path: it is no second route.")
     else:
         lines.append(f"The total ‖∂L/∂c_0‖/‖∂L/∂c_T‖ there is {total3:.1e}, no more than the "
                      "cell path alone: in this run what came back through h did not add to it.")

@@ -136,6 +136,33 @@ def test_vanishing_says_when_a_ratio_is_only_a_bound_below_the_floor(demos, caps
     assert "too small to compare" in out  # the LSTM and the GRU at t = 0: both floored
 
 
+def test_what_returns_through_h_rides_on_the_cell_path(demos):
+    # the verdict and the README: the gradient that returns through h into the gates is no
+    # second route. The same forward with no gradient along × f (c_prev detached there)
+    # vanishes as an RNN's does, where the LSTM's reaches t = 0 (a review of the demos'
+    # teaching claims measured 4e-86 against 0.2)
+    from tinygrad_lstm import nn
+    V = demos("vanishing")
+
+    class NoCellPath(nn.LSTMCell):
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
+            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+            c = (f * c_prev.detach() + i * g).named("c")  # the same value, no gradient along × f
+            return {"c": c, "h": (o * c.tanh()).named("h")}
+
+    ratios = []
+    for cell in (nn.LSTMCell, NoCellPath):
+        rng = np.random.default_rng(0)
+        model = nn.LSTM(8, 32, forget_bias=3.0, cell=cell, dtype=np.float64, rng=rng)
+        loss, seqs, _, _ = V["last_h_loss"](model, Tensor(rng.standard_normal((100, 8, 8))))
+        loss.backward()
+        h = [V["scaled_norm"](s.grad) for s in seqs["h"]]
+        ratios.append(h[0] / h[-1])
+    assert ratios[0] > 1e-2 and ratios[1] < 1e-60, ratios
+
+
 def test_vanishing_verdict_wording_follows_the_numbers(demos):
     verdict = demos("vanishing")["verdict"]
     ratios = {"RNN h": 1e-28, "GRU h": 1e-21, "LSTM fb=0 c": 1e-10}
@@ -216,6 +243,24 @@ def test_timeseries_says_what_each_pair_says_of_the_notes_relu_claim(demos):
     assert verdict(tanh, {"rmse": 0.1400, "mfe": +0.0042}) == "relu: higher RMSE, the same bias " \
                                                               "(|MFE|)"
     assert verdict(tanh, {"rmse": 0.1271, "mfe": -0.00415}).endswith("the same bias (|MFE|)")
+    # with the forecast errors kept, the noise is read: gaps of 0.001-0.03 in |MFE| on the
+    # walk, whose one MFE has a standard error of ~0.05, were called more or less bias
+    rng = np.random.default_rng(0)
+    common = rng.standard_normal(400)  # the tail's own noise, shared by both models
+    common -= common.mean()
+    e_tanh, e_relu = common + 0.03, common + 0.01 + 0.01 * rng.standard_normal(400)
+    rows = [{"rmse": 1.0, "mfe": float(e.mean()), "errors": e} for e in (e_tanh, e_relu)]
+    assert "no bias in either that this tail can show" in verdict(*rows)
+    assert verdict(*[{k: v for k, v in r.items() if k != "errors"} for r in rows]) \
+        .endswith("less bias (|MFE|)")  # the numbers alone: as before
+    wobble = rng.standard_normal(400)
+    wobble -= wobble.mean()
+    e_tanh, e_relu = common + 0.3, common + 0.31 + 0.2 * wobble  # a gap of 0.01, ±0.02
+    rows = [{"rmse": 1.0, "mfe": float(e.mean()), "errors": e} for e in (e_tanh, e_relu)]
+    assert "the same bias (|MFE|: the gap" in verdict(*rows)
+    e_relu = common + 0.2  # clearly less bias, beyond the noise
+    rows[1] = {"rmse": 1.0, "mfe": float(e_relu.mean()), "errors": e_relu}
+    assert verdict(*rows).endswith("less bias (|MFE|)")
 
 
 def test_timeseries_says_how_long_a_series_must_be(demos):
