@@ -2,6 +2,7 @@
 gradient, the plain-text mode prints one block per node, and a real terminal session works."""
 
 import io
+import os
 import re
 import signal
 import subprocess
@@ -1224,3 +1225,56 @@ def test_a_reverse_directions_steps_are_labelled_by_their_position_in_the_sequen
     _, _, states = model(Tensor(np.ones((3, 1, 2), np.float32)), return_states=True)
     for direction in (0, 1):
         assert [h.scope["t"] for h in states.get("h", direction=direction)] == [1, 2, 3]
+
+
+class _TtyOut(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+class _NoKeys(io.StringIO):
+    """A terminal stdin that must not be read: the stepper would wait for keys."""
+
+    def isatty(self):
+        return True
+
+    def readline(self, *args):
+        raise AssertionError("the stepper waited for keys")
+
+
+def test_force_color_does_not_make_a_log_file_a_terminal(monkeypatch):
+    # FORCE_COLOR makes rich take any file for a terminal: `--step > log` in a terminal then
+    # waited for keys, blind, its screens going to the log (a review of terminals)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stdin", _NoKeys())
+    steps = stepper.step(tiny_lstm(T=2)[0])
+    assert "node 44 of 44" in sys.stdout.getvalue() and len(steps) == 44
+    from tinygrad_lstm import cli
+    import types
+    term = types.SimpleNamespace(is_terminal=True, is_jupyter=False)
+    assert not cli.bar_shown(term, io.StringIO()) and cli.bar_shown(term, _TtyOut())
+
+
+def test_a_closed_stdin_reads_no_keys(monkeypatch):
+    # `python demos/hello.py --step <&-`: sys.stdin is None, and `sys.stdin.isatty()` was an
+    # AttributeError after the training (a review of terminals)
+    monkeypatch.setattr(sys, "stdout", _TtyOut())
+    monkeypatch.setattr(sys, "stdin", None)
+    assert len(stepper.step(tiny_lstm(T=2)[0])) == 44
+    assert "node 44 of 44" in sys.stdout.getvalue()
+
+
+def test_a_c_locale_without_utf8_mode_prints_the_symbols_as_question_marks(tmp_path):
+    # LC_ALL=C with UTF-8 mode off gives stdout errors="surrogateescape", which fails on σ as
+    # "strict" does: five demos and every --step ended in a UnicodeEncodeError, three of
+    # them after all their training (a review of terminals and locales)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONIO"))}
+    env.update(LC_ALL="C", PYTHONUTF8="0")
+    run = subprocess.run([sys.executable, str(ROOT / "demos" / "hello.py"), "--steps", "2",
+                          "--step", "--no-pause"], env=env, cwd=tmp_path, capture_output=True,
+                         stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")[-400:]
+    assert b"backprop ? hello" in run.stdout  # the title's "·"

@@ -193,7 +193,11 @@ def _replace_unencodable(stream):
         utf = codecs.lookup(stream.encoding).name.startswith("utf")
     except (AttributeError, TypeError, LookupError):  # not a text file we can ask
         return
-    if not utf and stream.errors == "strict" and hasattr(stream, "reconfigure"):
+    # surrogateescape: what Python gives stdout in a C or POSIX locale with UTF-8 mode off
+    # (LC_ALL=C PYTHONUTF8=0); it fails on σ as strict does, and three demos ended at their
+    # results table so (a review of terminals and locales)
+    if not utf and stream.errors in ("strict", "surrogateescape") and \
+            hasattr(stream, "reconfigure"):
         stream.reconfigure(errors="replace")
 
 
@@ -242,12 +246,23 @@ def room_for(path, nbytes, flag, copies=1):
                          "some space or give another path")
 
 
-def bar_shown(console):
+def isatty(stream):
+    """True when `stream` is a terminal; False for a file, a pipe, a closed or missing stream
+    (`sys.stdin` is None when the shell closed it: `<&-`)."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):  # no isatty; a closed file
+        return False
+
+
+def bar_shown(console, stream=None):
     """Whether a progress bar is drawn on `console`: on a terminal, and in a Jupyter kernel
     where ipywidgets draws it (rich's own way there; without ipywidgets rich only warns). A
-    notebook's training cells showed nothing until they were done."""
-    return console.is_terminal or (console.is_jupyter and
-                                   importlib.util.find_spec("ipywidgets") is not None)
+    notebook's training cells showed nothing until they were done. With `stream`, the file
+    the console writes to, that must be a terminal too: FORCE_COLOR makes rich take any file
+    for one, and a CI log got every redraw of the bar (1.9 KB a second)."""
+    return (console.is_terminal and (stream is None or isatty(stream))) or (
+        console.is_jupyter and importlib.util.find_spec("ipywidgets") is not None)
 
 
 def _nearest_folder(folder):
@@ -353,7 +368,7 @@ def progress(total, description="training", seconds=None, start=None):
     console = Console(stderr=True)
     # rich sends print() above a live bar by swapping sys.stdout for the bar's console (on
     # stderr): only when stdout is that terminal too, else `> log` lost the demo's lines
-    on_screen = getattr(sys.stdout, "isatty", lambda: False)()
+    on_screen = isatty(sys.stdout)
     count = (MofNCompleteColumn() if seconds is None
              else TextColumn("{task.fields[steps]} steps  {task.percentage:>3.0f}%"))
     bar_column = BarColumn()
@@ -362,7 +377,7 @@ def progress(total, description="training", seconds=None, start=None):
     start = time.perf_counter() if start is None else start
     done = 0
     with Progress(*columns, console=console, transient=False, redirect_stdout=on_screen,
-                  disable=not bar_shown(console)) as bar:
+                  disable=not bar_shown(console, sys.stderr)) as bar:
         task = bar.add_task(description, total=total if seconds is None else 1.0, info="",
                             steps=0)
 

@@ -30,6 +30,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from ..cli import isatty
 from .scene import permuted
 from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: F401
                    rule)  # (re-exported)
@@ -361,12 +362,15 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
                              or not 0 <= auto < math.inf):  # before the backward runs
         raise ValueError(f"step: auto must be a number of seconds per node, 0 or more; "
                          f"got {auto!r}")
-    console = console or Console()
+    # a console made here writes to stdout, which must be a terminal too: FORCE_COLOR makes
+    # rich take any file for one, and `--step > log` then waited for keys with nothing shown
+    # (a console passed in is taken at its word)
+    ours, console = console is None, console or Console()
     walk = record(loss, params, who="step")
     walk.quit = quit
     if interactive is None:  # (`make`, `nohup`, `ssh host cmd </dev/null` can still animate)
-        interactive = console.is_terminal and (auto is not None or sys.stdin.isatty()) \
-            and not under_a_notebook()
+        interactive = console.is_terminal and (not ours or isatty(sys.stdout)) \
+            and (auto is not None or isatty(sys.stdin)) and not under_a_notebook()
     if no_pause or not interactive:
         for k in range(len(walk)):
             console.print(make_step_panel(walk, k, title, controls=False, max_rows=12,
