@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tinygrad_lstm import checkpoint, no_grad
-from tinygrad_lstm.cli import demo_parser, graph_clash, positive, run_demo, writable
+from tinygrad_lstm.cli import demo_parser, graph_clash, isatty, positive, run_demo, writable
 from tinygrad_lstm.data import split_train_val
 
 
@@ -269,7 +269,7 @@ def main(argv=None):
 
     # results: the best unit per feature, coloured text for those that track something
     # a file or a pipe gets 100 columns, unless COLUMNS says otherwise (rich's 80 cut the table)
-    console = Console(record=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS")
+    console = Console(record=True, width=None if isatty(sys.stdout) or os.environ.get("COLUMNS")
                       else 100)
     colourless = console.color_system is None or console.no_color  # a file, a pipe, NO_COLOR
     findings, absent = [], []

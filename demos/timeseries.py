@@ -177,9 +177,10 @@ def relu_verdict(tanh, relu):
         return f"relu: {fit}, the same bias (|MFE|)"
     if "errors" in tanh and "errors" in relu:
         two_se = lambda e: 2 * float(np.std(e)) / np.sqrt(len(e))  # noqa: E731
-        if a <= two_se(tanh["errors"]) and b <= two_se(relu["errors"]):
+        se_tanh = two_se(tanh["errors"])
+        if a <= se_tanh and b <= two_se(relu["errors"]):
             return (f"relu: {fit}, no bias in either that this tail can show (|MFE| within two "
-                    f"standard errors of 0, {two_se(tanh['errors']):.4f})")
+                    f"standard errors of 0, {se_tanh:.4f})")
         if abs(b - a) <= two_se(relu["errors"] - tanh["errors"]):
             return (f"relu: {fit}, the same bias (|MFE|: the gap, {abs(b - a):.4f}, is within "
                     "two standard errors)")

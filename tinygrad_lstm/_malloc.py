@@ -32,22 +32,31 @@ MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 256 << 20
 
 
+def _glibc():
+    """The process's C library with mallopt and malloc_trim typed, where it is glibc; else
+    None."""
+    try:
+        libc = ctypes.CDLL(None)  # the process's own symbols; Windows refuses None (TypeError)
+        libc.gnu_get_libc_version  # glibc, not musl or another C library  # noqa: B018
+        libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    except (OSError, AttributeError, TypeError):
+        return None
+    return libc
+
+
 def keep_freed_memory():
     """Raise glibc's trim and mmap thresholds (see the module docstring). Returns True when
     they were set; False off glibc or when TINYGRAD_LSTM_KEEP_MEMORY=0."""
     if os.environ.get("TINYGRAD_LSTM_KEEP_MEMORY", "1") == "0":
         return False
-    try:
-        libc = ctypes.CDLL(None)  # the process's own symbols; Windows refuses None (TypeError)
-        libc.gnu_get_libc_version  # glibc, not musl or another C library  # noqa: B018
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
+    libc = _glibc()
+    if libc is None:
         return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # M_TRIM_THRESHOLD alone would switch off glibc's dynamic mmap threshold and leave it at
     # 128 KB, so that every gate-sized array would be a fresh mmap: set both.
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 # What `restore()` leaves: glibc's sliding thresholds cannot be switched back on once a program
@@ -65,10 +74,8 @@ def restore():
     global KEPT
     if not KEPT:
         return False
-    libc = ctypes.CDLL(None)
-    libc.mallopt.argtypes, libc.mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    libc = _glibc()  # (KEPT: it is glibc)
     libc.mallopt(M_TRIM_THRESHOLD, RESTORED_TRIM)
-    libc.malloc_trim.argtypes, libc.malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
     libc.malloc_trim(0)
     KEPT = False
     return True

@@ -431,9 +431,8 @@ def _sum(x, axes, keepdims):
     14 ms at (10^6, 4), 18x the blocked sum's time."""
     lead = len(axes)
     if lead < x.ndim and axes == tuple(range(lead)) and x.flags.c_contiguous:
-        rest = x.shape[lead:]
-        y = _ones_dot(x.reshape(math.prod(x.shape[:lead]), math.prod(rest))).reshape(rest)
-        return y.reshape((1,) * lead + rest) if keepdims else y
+        y = _sum_rows(x, x.shape[lead:])
+        return y.reshape((1,) * lead + y.shape) if keepdims else y
     return np.sum(x, axis=axes, keepdims=keepdims)
 
 
@@ -468,9 +467,7 @@ class Mean(Function):
 
     def backward(self, g):  # dy/dx = 1/n for each of the n averaged elements
         shape, axes, keepdims = self.saved
-        n = 1
-        for a in axes:
-            n *= shape[a]
+        n = math.prod(shape[a] for a in axes)  # as forward counts them
         if n == 0:  # nothing was averaged: an empty gradient
             return (np.zeros(shape, g.dtype),)
         if not keepdims:
