@@ -195,10 +195,26 @@ def test_softmax_over_an_empty_axis_is_empty_and_a_bad_axis_names_softmax():
     assert F.softmax(x).shape == (3, 0) and F.log_softmax(x, axis=0).shape == (3, 0)
     F.softmax(x).sum().backward()
     assert x.grad.shape == (3, 0)
-    with pytest.raises(OpError, match=r"softmax: axis -1 is out of range for shape \(\)"):
-        F.softmax(Tensor(np.array(1.0)))
+    with pytest.raises(OpError, match=r"softmax: axis 1 is out of range for shape \(\)"):
+        F.softmax(Tensor(np.array(1.0)), axis=1)
     with pytest.raises(OpError, match=r"log_softmax: axis 2 is out of range for shape \(3, 2\)"):
         F.log_softmax(Tensor(np.zeros((3, 2))), axis=2)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+def test_softmax_of_a_0d_tensor_along_its_one_axis_as_torch(fn, axis):
+    # torch gives a 0-d tensor dims 0 and -1 (softmax 1, log_softmax 0, gradient 0); this
+    # refused them, naming an axis out of range for shape ()
+    x = Tensor(np.array(0.7), requires_grad=True)
+    y = fn(x, axis=axis)
+    y.backward()
+    assert y.shape == () and y.item() == (1.0 if fn is F.softmax else 0.0) and x.grad == 0.0
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    ty = getattr(torch, fn.__name__)(t, dim=axis)
+    ty.backward()
+    assert ty.item() == y.item() and t.grad.item() == x.grad
 
 
 def test_indices_and_targets_are_taken_as_they_are_when_the_op_runs():

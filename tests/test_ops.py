@@ -144,6 +144,19 @@ def test_mean_all(): check_op([(3, 4)], lambda a: a.mean(), np.mean, lambda a: a
 def test_mean_axis(): check_op([(3, 4)], lambda a: a.mean(axis=-1, keepdims=True), lambda a: a.mean(axis=-1, keepdims=True), lambda a: a.mean(dim=-1, keepdim=True))
 def test_max_all(): check_op([(3, 4)], lambda a: a.max(), np.max, lambda a: a.max())
 def test_max_axis(): check_op([(3, 4)], lambda a: a.max(axis=1), lambda a: a.max(axis=1), lambda a: a.max(dim=1).values)
+# a 0-d tensor has axis 0 (and -1) to reduce over, as in torch (numpy's sum and max take them
+# too); they reduce over nothing. Refused before, as out of range for a 0-D tensor.
+@pytest.mark.parametrize("axis", [0, -1, (0,), [-1]])
+@pytest.mark.parametrize("op", ["sum", "mean", "max"])
+def test_reductions_of_a_0d_tensor_along_its_one_axis(op, axis):
+    dim = tuple(axis) if isinstance(axis, list) else axis
+    check_op([()], lambda a: getattr(a, op)(axis=axis), lambda a: a,
+             lambda a: getattr(a, "amax" if op == "max" else op)(dim=dim))
+    check_op([()], lambda a: getattr(a, op)(axis=axis, keepdims=True), lambda a: a)
+    with pytest.raises(ops.OpIndexError, match=rf"{op}: axis 1 is out of range for a 0-D tensor"):
+        getattr(Tensor(np.array(1.0)), op)(axis=1)
+    with pytest.raises(ops.OpError, match=rf"{op}: axis \(0, -1\) names an axis twice"):
+        getattr(Tensor(np.array(1.0)), op)(axis=(0, -1))
 def test_max_keepdims(): check_op([(3, 4)], lambda a: a.max(axis=0, keepdims=True), lambda a: a.max(axis=0, keepdims=True))
 def test_reshape(): check_op([(3, 4)], lambda a: a.reshape(2, 6) * a.reshape(2, 6), lambda a: a.reshape(2, 6) ** 2)
 def test_transpose(): check_op([(3, 4)], lambda a: a.T, lambda a: a.T, lambda a: a.T)

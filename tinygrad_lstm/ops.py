@@ -415,13 +415,14 @@ def _norm_axis(op, axis, ndim):
         isinstance(axis, (str, bytes, dict, set)) else None
     if axes is None or not all(_is_int(a) for a in axes):
         raise OpError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
+    span = ndim or 1  # a 0-d tensor takes axis 0 (and -1) and reduces over nothing, as in torch
     for a in axes:
-        if not -ndim <= a < ndim:
+        if not -span <= a < span:
             raise OpIndexError(f"{op}: axis {a} is out of range for a {ndim}-D tensor")
-    out = tuple(sorted(a % ndim for a in axes))
+    out = tuple(sorted(a % span for a in axes))
     if len(set(out)) != len(out):
         raise OpError(f"{op}: axis {axis!r} names an axis twice")
-    return out
+    return out if ndim else ()
 
 
 def _sum(x, axes, keepdims):

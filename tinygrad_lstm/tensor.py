@@ -372,11 +372,13 @@ def _is_real(a):
     return isinstance(a, numbers.Real) and not isinstance(a, (bool, np.bool_))
 
 
-def _int_axis(op, axis, shape):
-    """Refuse, naming op, an axis that is not an int or not one of `shape`'s."""
+def _int_axis(op, axis, shape, scalar=False):
+    """Refuse, naming op, an axis that is not an int or not one of `shape`'s. With `scalar`,
+    a 0-d shape has axis 0 (and -1), as torch's reductions and softmaxes take it."""
     if not _is_int(axis):
         raise OpError(f"{op}: axis must be an int, got {axis!r}")
-    if not -len(shape) <= axis < len(shape):
+    span = len(shape) or (1 if scalar else 0)
+    if not -span <= axis < span:
         raise OpIndexError(f"{op}: axis {axis} is out of range for shape {tuple(shape)}")
 
 
