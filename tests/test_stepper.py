@@ -959,6 +959,29 @@ def test_every_screen_fits_the_terminal_so_its_title_stays_on_it(layer, T, size,
             assert "q quit" in "".join(seg.text for seg in lines[-1])
 
 
+def test_a_terminal_too_short_for_the_timestep_bars_is_told_how_tall_shows_them():
+    """Below ~17 rows the per-timestep panel was dropped without a word, which read as a
+    walk with no timesteps (a review of terminals). The screen says so now, and the height
+    it names does show the bars."""
+    from tinygrad_lstm.viz.stepper import fit_step_panel
+    loss, model, _ = tiny_lstm(T=6)
+    walk = record(loss, model)
+    k = len(walk) // 2
+
+    def screen(height):
+        con = Console(file=io.StringIO(), width=80, height=height, color_system=None)
+        lines = con.render_lines(fit_step_panel(con, walk, k, title="t"), pad=False)
+        return "\n".join("".join(seg.text for seg in line) for line in lines)
+
+    text = screen(12)
+    said = re.search(r"timestep bars hidden: (\d+) rows show them, this terminal has 12", text)
+    assert said and "gradient that has reached each timestep" not in text, text
+    need = int(said.group(1))
+    assert "gradient that has reached each timestep" in screen(need)
+    assert "bars hidden" not in screen(need)
+    assert "bars hidden" in screen(need - 1)
+
+
 def test_two_calls_of_one_layer_keep_their_own_timestep_rows():
     """The truncated-BPTT pattern with both chunks' losses in one graph: the walk kept one
     row per (h, t) for both calls, so the panel showed 3 rows for 6 steps, and at the first

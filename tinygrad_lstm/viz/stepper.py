@@ -287,7 +287,12 @@ def fit_step_panel(console, walk, k, **kw):
             if rows == 1:
                 break
             rows = max(1, rows - over)
-    # the smallest there is; taller still, the terminal scrolls
+    # the smallest there is; taller still, the terminal scrolls. Where there were bars to
+    # drop, it says so: without a word their absence read as a walk with no timesteps.
+    if make_timestep_panel(walk, k, 1) is not None:
+        need = room + over + 1  # the bars' panel at one row, compact, and the prompt line
+        note = f"(timestep bars hidden: {need} rows show them, this terminal has {room + 1})"
+        kw["message"] = f"{kw['message']} {note}" if kw.get("message") else note
     return make_step_panel(walk, k, max_out=2, width=width, bars=False, compact=True, **kw)
 
 
