@@ -10,10 +10,10 @@ most 1 and tiny once h saturates near ±1, so usually the product vanishes inste
 is computed twice, by the engine's backward and by the formula, and the two must agree.
 
 Part 2 sends the gradient of a loss on the last h only, L = Σ h_T, back through 100 steps of a
-tanh RNN, a GRU and an LSTM with forget-gate bias 0, 1, 2 and 3 (same sizes, same random
-input), and prints ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖ for the LSTM) for every t: a table, a log-scale
-chart and the t = 0 / t = T ratio. The RNN's gradient dies through a product of W_hh·tanh'
-factors. In the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, and c_{t-1} also feeds
+tanh RNN, a GRU with z bias 0, 1, 2 and 3 and an LSTM with forget-gate bias 0, 1, 2 and 3 (same
+sizes, same random input), and prints ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖ for the LSTM) for every t: a
+table, a log-scale chart and the t = 0 / t = T ratio. The RNN's gradient dies through a product
+of W_hh·tanh' factors. In the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, and c_{t-1} also feeds
 h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), so the total gradient on c has two parts at every step:
 
     ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t  +  ∂L/∂h_{t-1} ⊙ o_{t-1} ⊙ tanh'(c_{t-1})
@@ -22,10 +22,17 @@ The first alone, followed from c_T down to c_0 through the × f nodes only, is t
 ∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1. The chart and the ratio table show it as "∏f" next to the total
 ‖∂L/∂c_0‖, with the mean forget gate: a forget bias of 3 holds f near σ(3) ≈ 0.95, so ∏f decays
 slowly (0.95^100 ≈ 6e-3) but does decay. With the default settings the total on c is larger,
-about 1 at forget bias 3 (2.0 with seed 0, ▒ in the ratio chart: it grew going back; 0.9 to
-2.5 over seeds 0–5), because gradient also
+about 1 at forget bias 3 (0.5 with seed 0, 0.5 to 2.4 over seeds 0–5; above 1, ▒ in the ratio
+chart, it grew going back), because gradient also
 comes back through h: from c_t into the gates and g of step t, to h_{t-1}, and from h_{t-1}
-into c_{t-1} (the second part). The verdict under the tables compares the measured numbers.
+into c_{t-1} (the second part).
+
+The GRU is the LSTM's simplification: it has no c, and h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1},
+so z_t, the share of h_{t-1} kept, plays f (coupled with n's input, as a coupled LSTM's f is
+with g), and its direct path h_{t-1} → × z → + → h_t plays the cell path. nn.GRU takes no
+forget_bias; adding b to z's block of bias_hh (rows H:2H) holds z near σ(b) as the forget bias
+holds f, so "GRU zb=N" runs beside "LSTM fb=N", the GRU's h beside the LSTM's c. The verdict
+under the tables compares the measured numbers.
 Float64, so nothing underflows at the default T = 100 (past a few hundred steps the smallest
 figures fall below 1e-300 and are floored there); `--steps N` averages N random draws
 (geometric mean).
@@ -48,7 +55,7 @@ from tinygrad_lstm import Tensor, nn
 from tinygrad_lstm.cli import demo_parser, positive, progress, run_demo, show_graph, show_steps
 
 W_XH, W_HH, B = 2.0, 3.0, 1.0           # the toy: h_t = tanh(2 x_t + 3 h_{t-1} + 1)
-FORGET_BIASES = (0, 1, 2, 3)
+FORGET_BIASES = (0, 1, 2, 3)          # the LSTMs' forget-gate biases, and the GRUs' z biases
 SPARK = "▁▂▃▄▅▆▇█"
 GRAPH_ENDS = 3  # --graph: steps drawn at each end; enough steps between them for the RNN's
                 # edges to fade visibly on the graph's fixed scale
@@ -114,15 +121,21 @@ def max_rel_diff(rows):
 
 # ---------------------------------------------------------------------------- part 2: 100 steps
 def model_names():
-    return ["RNN", "GRU"] + [f"LSTM fb={b}" for b in FORGET_BIASES]
+    return (["RNN"] + [f"GRU zb={b}" for b in FORGET_BIASES]
+            + [f"LSTM fb={b}" for b in FORGET_BIASES])
 
 
 def build(name, input_size, hidden, rng, dtype=np.float64):
     if name == "RNN":
         return nn.RNN(input_size, hidden, dtype=dtype, rng=rng)
-    if name == "GRU":
-        return nn.GRU(input_size, hidden, dtype=dtype, rng=rng)
-    return nn.LSTM(input_size, hidden, forget_bias=float(name.split("=")[1]), dtype=dtype, rng=rng)
+    bias = float(name.split("=")[1])
+    if name.startswith("GRU"):
+        model = nn.GRU(input_size, hidden, dtype=dtype, rng=rng)
+        # nn.GRU takes no forget_bias: its forget gate is z, coupled with n's input, so the
+        # bias goes by hand where GRUCell's message says, to z's block of bias_hh
+        model.bias_hh_l0.data[hidden:2 * hidden] += bias
+        return model
+    return nn.LSTM(input_size, hidden, forget_bias=bias, dtype=dtype, rng=rng)
 
 
 def last_h_loss(model, x):
@@ -163,7 +176,7 @@ def scaled_norm(a, axis=None):
 def gradient_norms(name, T, batch, hidden, input_size, rng):
     """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for t = 0 … T with L = Σ h_T, fresh weights and input; for
     an LSTM also the cell path alone ("cell_path", see cell_path) and the mean forget gate
-    ("mean_f", a number)."""
+    ("mean_f", a number), for a GRU its mean z ("mean_z")."""
     model = build(name, input_size, hidden, rng)
     x = Tensor(rng.standard_normal((T, batch, input_size)))   # (T, B, I) float64
     loss, seqs, _, states = last_h_loss(model, x)
@@ -173,10 +186,13 @@ def gradient_norms(name, T, batch, hidden, input_size, rng):
         f = states.numpy("f", layer=0)
         out["cell_path"] = cell_path(seqs["c"][-1].grad, f)
         out["mean_f"] = float(f.mean())
+    if "z" in states.names:
+        out["mean_z"] = float(states.numpy("z", layer=0).mean())
     return out
 
 
 CURVES = (("h", "h"), ("c", "c"), ("cell_path", "∏f"))     # norms key, label suffix
+MEANS = ("mean_f", "mean_z")                                # per draw a number, not per t
 
 
 def series(norms, keys=("h", "c", "cell_path")):
@@ -221,14 +237,23 @@ def ratio_bar(ratio, lo, hi, width=30):
     return ones + "▒" * max(1, int(round(excess)))
 
 
+def memory(norms):
+    """(label, per-t norms) of the LSTMs' c and the other models' h: the GRU's h, carried
+    through × z and + from step to step, is the LSTM's c's counterpart (and the LSTMs' h too
+    would make 13 columns, more than 80 characters)."""
+    return [(label, v) for label, v in series(norms, ("h", "c"))
+            if not (label.endswith(" h") and "c" in norms[label[:-2]])]
+
+
 def short(label):
-    """"LSTM fb=3 c" -> "fb3 c" for narrow table headers."""
-    return label.replace("LSTM fb=", "fb")
+    """"LSTM fb=3 c" -> "fb3 c", "GRU zb=3 h" -> "zb3 h" for narrow table headers."""
+    return label.replace("LSTM fb=", "fb").replace("GRU zb=", "zb")
 
 
 def norms_table(curves, T, every):
     table = compact_table(f"‖∂L/∂h_t‖ (h) and ‖∂L/∂c_t‖ (c), L = Σ h_T, every {every}th t; "
-                          "fbN = LSTM with forget bias N")
+                          "zbN = GRU with z bias N, fbN = LSTM with forget bias N (its h: in "
+                          "the chart and ratios below)")
     table.add_column("t", justify="right")
     for label, _ in curves:
         table.add_column(short(label), justify="right")
@@ -259,10 +284,11 @@ def chart_table(curves, T):
     return table
 
 
-def ratio_table(curves, mean_f=None, width=40, floored=()):
+def ratio_table(curves, mean_f=None, width=40, floored=(), mean_z=None):
     """The t=0 / t=T ratio of every curve as a log bar; mean_f: {"LSTM fb=3": 0.95, …}, shown
-    on the ∏f rows; `floored`: the curves whose ratio is only a bound (at_floor)."""
-    mean_f = mean_f or {}
+    on the ∏f rows, and mean_z: {"GRU zb=3": 0.95, …} on the GRUs' h rows; `floored`: the
+    curves whose ratio is only a bound (at_floor)."""
+    mean_f, mean_z = mean_f or {}, mean_z or {}
     ratios = [(label, v[0] / v[-1]) for label, v in curves]
     lo, hi = log_range([(label, np.array([r])) for label, r in ratios])
     lo, hi = min(lo, 0), max(hi, 0)     # 1e+0, "no loss", is always on the scale
@@ -272,13 +298,15 @@ def ratio_table(curves, mean_f=None, width=40, floored=()):
         + (": █ up to the ratio but at most 1e+0 (no loss over the sequence), then ▒ for a "
            "ratio above 1 (the gradient grew going back)" if grew else
            " (a full bar: no loss over the sequence; no ratio here is above 1)")
-        + ". ∏f: the cell path alone, ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1‖ / ‖∂L/∂c_T‖")
+        + ". ∏f: the cell path alone, ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1‖ / ‖∂L/∂c_T‖; mean f/z: the "
+          "LSTM's forget gate, the GRU's z (the share of h_{t−1} it keeps)")
     table.add_column("curve")
     table.add_column("t=0 / t=T", justify="right")
-    table.add_column("mean f", justify="right")
+    table.add_column("mean f/z", justify="right")
     table.add_column("", no_wrap=True)
     for label, ratio in ratios:
-        f = mean_f.get(label[:-len(" ∏f")]) if label.endswith(" ∏f") else None
+        f = mean_f.get(label[:-len(" ∏f")]) if label.endswith(" ∏f") else \
+            mean_z.get(label[:-len(" h")]) if label.endswith(" h") else None
         table.add_row(label, shown(ratio, label in floored), "" if f is None else f"{f:.2f}",
                       ratio_bar(ratio, lo, hi, width))
     if floored:
@@ -306,24 +334,26 @@ def shown(ratio, floored):
     return f"≤ {ratio:.1e}" if floored else f"{ratio:.1e}"
 
 
-def verdict(ratios, mean_f, T, floored=()):
-    """What this run's t=0/t=T ratios (and mean forget gates) say, in words: every claim is
-    a comparison of the measured numbers, and its wording follows the outcome. `floored`: the
-    curves whose t = 0 norm sat on the floor (their ratios are upper bounds)."""
-    rnn, gru = ratios["RNN h"], ratios["GRU h"]
+def verdict(ratios, mean_f, mean_z, T, floored=()):
+    """What this run's t=0/t=T ratios (and mean forget gates and z) say, in words: every claim
+    is a comparison of the measured numbers, and its wording follows the outcome. `floored`:
+    the curves whose t = 0 norm sat on the floor (their ratios are upper bounds)."""
+    rnn, gru = ratios["RNN h"], ratios["GRU zb=0 h"]
     lstm0 = ratios["LSTM fb=0 c"]
     lines = []
     same = abs(math.log10(lstm0) - math.log10(gru)) <= 3
-    if {"LSTM fb=0 c", "GRU h"} & set(floored):
+    if {"LSTM fb=0 c", "GRU zb=0 h"} & set(floored):
         lines.append(f"At default init (forget bias 0) the total gradient on the LSTM's cell "
                      f"falls to {shown(lstm0, 'LSTM fb=0 c' in floored)} of its end value over "
-                     f"the sequence, the GRU's to {shown(gru, 'GRU h' in floored)}: below "
-                     f"the {FLOOR:.0e} floor, too small to compare (a shorter --T).")
+                     f"the sequence, the GRU's (z bias 0) to "
+                     f"{shown(gru, 'GRU zb=0 h' in floored)}: below the {FLOOR:.0e} floor, too "
+                     "small to compare (a shorter --T).")
     else:
         lines.append(f"At default init (forget bias 0) the total gradient on the LSTM's cell "
-                     f"falls to {lstm0:.1e} of its end value over the sequence, the GRU's to "
-                     f"{gru:.1e}: " + ("within 3 orders of magnitude of each other." if same else
-                                       "NOT within 3 orders of magnitude of each other."))
+                     f"falls to {lstm0:.1e} of its end value over the sequence, the GRU's (z "
+                     f"bias 0) to {gru:.1e}: "
+                     + ("within 3 orders of magnitude of each other." if same else
+                        "NOT within 3 orders of magnitude of each other."))
     lines.append(f"The tanh RNN falls to {shown(rnn, 'RNN h' in floored)}"
                  + (f" (below the {FLOOR:.0e} floor)." if "RNN h" in floored else "."))
     too_small = f": below the {FLOOR:.0e} floor, too small to compare (a shorter --T)."
@@ -343,7 +373,7 @@ def verdict(ratios, mean_f, T, floored=()):
                     ": the nearer f is to 1, the slower it decays." if slower else
                     ": it does NOT decay more slowly as the forget bias grows."))
     if "LSTM fb=3 ∏f" in floored or "LSTM fb=3 c" in floored:
-        return lines
+        return lines + z_bias_verdict(ratios, mean_z, T, floored)
 
     f3, path3, total3 = mean_f["LSTM fb=3"], ratios["LSTM fb=3 ∏f"], ratios["LSTM fb=3 c"]
     f3_T = f3 ** T
@@ -371,7 +401,50 @@ def verdict(ratios, mean_f, T, floored=()):
     else:
         lines.append(f"The total ‖∂L/∂c_0‖/‖∂L/∂c_T‖ there is {total3:.1e}, no more than the "
                      "cell path alone: in this run what came back through h did not add to it.")
-    return lines
+    return lines + z_bias_verdict(ratios, mean_z, T, floored)
+
+
+def z_bias_verdict(ratios, mean_z, T, floored=()):
+    """The GRU's ladder beside the LSTM's, as verdict's lines: what z's bias did to the GRU's
+    ‖∂L/∂h_0‖/‖∂L/∂h_T‖ against what the forget bias did to the LSTM's c."""
+    grus = [f"GRU zb={b}" for b in FORGET_BIASES]
+    kept = [ratios[f"{n} h"] for n in grus]
+    cells = [ratios[f"LSTM fb={b} c"] for b in FORGET_BIASES]
+    line = ("The GRU's h keeps "
+            + ", ".join(shown(r, f"{n} h" in floored) for r, n in zip(kept, grus))
+            + f" of ‖∂L/∂h_T‖ over {T} steps at z bias "
+            + ", ".join(str(b) for b in FORGET_BIASES) + " (mean z "
+            + ", ".join(f"{mean_z[n]:.2f}" for n in grus) + ")")
+    if {f"{n} h" for n in grus} & set(floored) \
+            or {f"LSTM fb={b} c" for b in FORGET_BIASES} & set(floored):
+        return [line + f": below the {FLOOR:.0e} floor, too small to compare (a shorter --T)."]
+    rises = all(a < b for a, b in zip(kept, kept[1:]))
+    cell_rises = all(a < b for a, b in zip(cells, cells[1:]))
+    gain, cell_gain = (math.log10(r[-1] / r[0]) for r in (kept, cells))
+    def orders(g):  # a short --T gains about 1: "0" or "1 orders" would say little
+        return f"{g:.0f}" if abs(g) >= 10 else f"{g:.1f}"
+    line += (f", {orders(gain)} orders of magnitude more at z bias {FORGET_BIASES[-1]} than at "
+             f"{FORGET_BIASES[0]}, where the LSTM's c gains {orders(cell_gain)} ({cells[0]:.1e} "
+             f"to {cells[-1]:.1e})")
+    # "does what the forget bias does" needs both ladders to climb, and the GRU's by as much
+    # as the LSTM's in order of magnitude (half of it or more), not merely to climb a little
+    if rises and cell_rises and gain >= cell_gain / 2:
+        line += (": the more of h_{t−1} z keeps, the more of the gradient reaches t = 0. z's "
+                 "bias does for the GRU's h what the forget bias does for the LSTM's c.")
+    elif rises and cell_rises:
+        line += (": it climbs with z's bias, but NOT as far as the LSTM's c climbs with the "
+                 "forget bias.")
+    elif rises:
+        line += (": it climbs with z's bias, but the LSTM's c does NOT climb at every step "
+                 "of the forget bias here.")
+    else:
+        line += ": it does NOT keep more at every step of z's bias."
+    z3, kept3 = mean_z[grus[-1]], kept[-1]
+    near = abs(math.log10(kept3) - T * math.log10(z3)) <= 1
+    return [line, f"At z bias {FORGET_BIASES[-1]} that is {kept3:.1e}, "
+                  + ("within 10× of" if near else "NOT within 10× of")
+                  + f" (mean z)^{T} = {z3:.3f}^{T} = {z3 ** T:.1e}: what the direct path "
+                    "h_{t−1} → × z → + → h_t alone would keep with every z at its mean."]
 
 
 # ---------------------------------------------------------------------------- --graph / --step
@@ -422,7 +495,8 @@ def main(argv=None):
                   f"although 3^{args.toy_T} = {3.0 ** args.toy_T:.0f}); x_t = −½: "
                   f"{explode[-1]['running']:.0f} = 3^{args.toy_T} (exploding).\n")
 
-    # part 2: RNN vs GRU vs LSTM(forget bias 0..3), loss on the last h, --steps random draws
+    # part 2: RNN vs GRU(z bias 0..3) vs LSTM(forget bias 0..3), loss on the last h, --steps
+    # random draws
     T, names = args.T, model_names()
     draws = {n: [] for n in names}
     with progress(args.steps * len(names), f"‖∂L/∂h_t‖ over T={T}") as update:
@@ -430,23 +504,23 @@ def main(argv=None):
             for name in names:
                 draws[name].append(gradient_norms(name, T, args.batch, args.hidden, 8, rng))
                 update(model=name)
-    norms = {n: {k: geomean([d[k] for d in draws[n]]) for k in draws[n][0] if k != "mean_f"}
+    norms = {n: {k: geomean([d[k] for d in draws[n]]) for k in draws[n][0] if k not in MEANS}
              for n in names}
-    floors = {n: {k: at_floor([d[k] for d in draws[n]]) for k in draws[n][0] if k != "mean_f"}
+    floors = {n: {k: at_floor([d[k] for d in draws[n]]) for k in draws[n][0] if k not in MEANS}
               for n in names}
     floored = {label for label, low in series(floors) if low[0]}
-    mean_f = {n: float(np.mean([d["mean_f"] for d in draws[n]]))
-              for n in names if "mean_f" in draws[n][0]}
+    mean_f, mean_z = ({n: float(np.mean([d[k] for d in draws[n]]))
+                       for n in names if k in draws[n][0]} for k in MEANS)
     curves = series(norms)
     console.print(f"H={args.hidden}, B={args.batch}, T={T}, input N(0, 1) of 8 features, "
                   f"torch's default init, float64; geometric mean of {args.steps} draw(s). (The engine's "
                   "gradients equal torch.nn's on the same weights: tests/test_rnn.py.)\n")
-    for table in (norms_table(series(norms, ("h", "c")), T, 10), chart_table(curves, T),
-                  ratio_table(curves, mean_f, floored=floored)):
+    for table in (norms_table(memory(norms), T, 10), chart_table(curves, T),
+                  ratio_table(curves, mean_f, floored=floored, mean_z=mean_z)):
         console.print(table)
         console.print()
     ratios = {label: float(v[0] / v[-1]) for label, v in curves}
-    for line in verdict(ratios, mean_f, T, floored):
+    for line in verdict(ratios, mean_f, mean_z, T, floored):
         console.print(line)
 
     # one small RNN and LSTM to draw (side by side: two files) or to step through
@@ -465,7 +539,7 @@ def main(argv=None):
                                          f"T={args.graph_T}, L = Σ h_T", model=params,
                        quit="quit" if i == len(small) else "next walk")
     return {"toy": rows, "toy_explode": explode, "toy_max_rel_diff": agree,
-            "norms": norms, "ratios": ratios, "mean_f": mean_f,
+            "norms": norms, "ratios": ratios, "mean_f": mean_f, "mean_z": mean_z,
             "cell_path": {n: ratios[f"{n} ∏f"] for n in mean_f}}
 
 

@@ -103,7 +103,7 @@ def test_vanishing_reports_the_cell_path_alone_and_no_unmeasured_torch_figures(d
     assert 0.93 < r["mean_f"]["LSTM fb=3"] < 0.97                   # σ(3) ≈ 0.95
     assert [r["cell_path"][f"LSTM fb={b}"] < ratios[f"LSTM fb={b} c"] for b in range(4)] \
         == [True] * 4
-    text = " ".join(mod["verdict"](ratios, r["mean_f"], 100))
+    text = " ".join(mod["verdict"](ratios, r["mean_f"], r["mean_z"], 100))
     assert "torch" not in text and "torch" not in out[out.index("At default init"):]
     assert f"∏f = {path3:.1e}" in text and "0.95" in text
     assert "the nearer f is to 1, the slower it decays" in text
@@ -165,16 +165,53 @@ def test_what_returns_through_h_rides_on_the_cell_path(demos):
 
 def test_vanishing_verdict_wording_follows_the_numbers(demos):
     verdict = demos("vanishing")["verdict"]
-    ratios = {"RNN h": 1e-28, "GRU h": 1e-21, "LSTM fb=0 c": 1e-10}
+    ratios = {"RNN h": 1e-28, "LSTM fb=0 c": 1e-10}
     mean_f = {f"LSTM fb={b}": f for b, f in zip(range(4), (0.5, 0.7, 0.9, 0.95))}
+    mean_z = {f"GRU zb={b}": f for b, f in zip(range(4), (0.5, 0.7, 0.9, 0.95))}
     for b, (total, path) in enumerate([(1e-10, 1e-12), (1e-8, 1e-6), (1e-3, 1e-5),
                                        (1e-2, 0.5)]):
         ratios[f"LSTM fb={b} c"], ratios[f"LSTM fb={b} ∏f"] = total, path
-    text = " ".join(verdict(ratios, mean_f, 100))
+    for b, kept in enumerate([1e-21, 1e-22, 1e-23, 1e-24]):        # falls as z's bias grows
+        ratios[f"GRU zb={b} h"] = kept
+    text = " ".join(" ".join(verdict(ratios, mean_f, mean_z, 100)).split())
     assert "NOT within 3 orders" in text                            # 1e-10 vs 1e-21
     assert "NOT within 10× of (mean f)^100" in text                 # 0.5 vs 0.95^100 ≈ 6e-3
     assert "no more than the cell path alone" in text and "did not add" in text  # 1e-2 < 0.5
     assert "grew" not in text and "torch" not in text
+    assert "it does NOT keep more at every step of z's bias" in text
+    assert "what the forget bias does" not in text
+    assert "NOT within 10× of (mean z)^100" in text                 # 1e-24 vs 0.95^100
+    # climbing, but 2 orders of magnitude where the LSTM's c climbs 8: not "the same"
+    for b, kept in enumerate([1e-21, 1e-20, 1e-20 * 5, 1e-19]):
+        ratios[f"GRU zb={b} h"] = kept
+    text = " ".join(" ".join(verdict(ratios, mean_f, mean_z, 100)).split())
+    assert "NOT as far as the LSTM's c climbs" in text and "what the forget bias does" not in text
+
+
+def test_vanishing_z_bias_opens_the_grus_h_as_the_forget_bias_opens_the_lstms_c(demos, capsys):
+    # the GRU's counterpart of the forget-bias ladder was never shown (a review of the demo
+    # against the seed notes: z, the share of h_prev kept, is a forget gate coupled with n's
+    # input, and its bias opens h_prev → × z → + → h as f's opens the cell path)
+    mod = demos("vanishing")
+    H = 6
+    zb0, zb3 = (mod["build"](f"GRU zb={b}", 4, H, np.random.default_rng(5)) for b in (0, 3))
+    assert type(zb3) is type(zb0)
+    bias = {n: getattr(zb3, n).data - getattr(zb0, n).data for n in ("bias_ih_l0", "bias_hh_l0")}
+    # z's pre-activation gets b_iz + b_hz: 3 more there, r's and n's biases as they were
+    np.testing.assert_allclose(bias["bias_ih_l0"][H:2 * H] + bias["bias_hh_l0"][H:2 * H], 3.0)
+    for name, b in bias.items():
+        np.testing.assert_array_equal(b[:H], 0.0, err_msg=name)          # r
+        np.testing.assert_array_equal(b[2 * H:], 0.0, err_msg=name)      # n
+    r = mod["main"](["--steps", "1", "--toy-T", "6"])
+    out = " ".join(capsys.readouterr().out.split())
+    ratios, mean_z = r["ratios"], r["mean_z"]
+    kept = [ratios[f"GRU zb={b} h"] for b in range(4)]
+    assert all(a < b for a, b in zip(kept, kept[1:])), kept             # the ladder climbs
+    assert kept[3] > 1e10 * kept[0], kept                               # by orders of magnitude
+    assert 0.45 < mean_z["GRU zb=0"] < 0.55 and 0.93 < mean_z["GRU zb=3"] < 0.97  # σ(3) ≈ 0.95
+    assert "z's bias does for the GRU's h what the forget bias does for the LSTM's c" in out
+    assert f"GRU zb=3 h {kept[3]:.1e} {mean_z['GRU zb=3']:.2f}" in out  # the ratio table's row
+    assert "zb3 h" in out and "fb3 c" in out                            # the every-10th table
 
 
 def test_vanishing_ratio_chart_does_not_draw_growth_as_no_loss(demos):
