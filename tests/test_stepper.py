@@ -522,6 +522,47 @@ def test_quitting_the_stepper_gives_back_what_the_demo_printed_before_it(tmp_pat
     assert child.exitstatus == 0
 
 
+def test_ctrl_z_leaves_the_other_screen_and_fg_comes_back_to_it():
+    """Ctrl-Z stopped the stepper on the terminal's other screen: the shell's "Stopped" and
+    prompt were written over it, and `fg` left the screen so (a review of terminals). A
+    shell with job control runs the demo here, since a terminal's Ctrl-Z stops nothing in a
+    process group without one."""
+    pexpect = pytest.importorskip("pexpect")
+    import os
+    import shutil
+    if not shutil.which("bash"):
+        pytest.skip("needs bash for job control")
+    child = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], cwd=str(ROOT),
+                          env={**os.environ, "PS1": "PROMPT$ "}, encoding="utf-8",
+                          codec_errors="replace", dimensions=(40, 110), timeout=30)
+    child.logfile_read = log = io.StringIO()
+    try:
+        child.expect(r"PROMPT\$ ")
+        child.sendline(f"{sys.executable} demos/hello.py --steps 2 --step")
+        child.expect("› ")
+        start = len(log.getvalue())
+        child.send("\x1a")
+        child.expect(r"Stopped.*PROMPT\$ ")
+        stopped = log.getvalue()[start:]
+        start = len(log.getvalue())
+        child.sendline("fg")
+        child.expect(r"node 1 of \d+")
+        child.expect("› ")
+        resumed = log.getvalue()[start:]
+        child.sendline("q")
+        child.expect("looked at 1 of the")
+        child.sendline('echo "status=$?"')
+        child.expect(r"status=(\d+)")
+        status = child.match.group(1)
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert stopped.index("\x1b[?1049l") < stopped.index("Stopped"), stopped  # screen off first
+    assert "\x1b[?1049h" in resumed.split("node 1 of")[0], resumed            # and on again
+    assert status == "0"
+
+
 def test_vanishing_says_that_q_goes_on_to_its_second_walk():
     # `q quit` on the RNN's walk opened the LSTM's (a newcomer's review)
     pexpect = pytest.importorskip("pexpect")

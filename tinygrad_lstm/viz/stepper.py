@@ -19,7 +19,9 @@ import math
 import numbers
 import os
 import re
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -399,18 +401,24 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
             raise
         return walk.steps
     k, message, seen, interrupted = 0, None, set(), False
+    prompt = "› "
+
+    def show():
+        console.clear()
+        console.print(fit_step_panel(console, walk, k, title=title, message=message))
+
     # on the terminal's other screen, as less and top do: quitting gives back the demo's
     # results and the lines it printed (`wrote out/hello.svg`), which clearing wiped
-    with console.screen(hide_cursor=False):
+    with console.screen(hide_cursor=False), _suspendable(console, show, lambda: prompt):
         while k is not None:
             seen.add(k)  # the screens shown (`c` jumps to the end without showing the rest)
-            console.clear()
-            console.print(fit_step_panel(console, walk, k, title=title, message=message))
+            show()
             try:
-                command = console.input("› ")
+                prompt = "› "
+                command = console.input(prompt)
                 if command.strip().lower() in ("t", "g"):  # `t`, ⏎, then the number
-                    which = "timestep" if command.strip().lower() == "t" else "node"
-                    command += " " + console.input(f"{which} › ")
+                    prompt = f"{'timestep' if command.strip().lower() == 't' else 'node'} › "
+                    command += " " + console.input(prompt)
             except EOFError:
                 break
             except KeyboardInterrupt:  # as in training: the demo says "interrupted", 130
@@ -421,6 +429,36 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
     if interrupted:
         raise KeyboardInterrupt
     return walk.steps
+
+
+@contextlib.contextmanager
+def _suspendable(console, show, prompt):
+    """Ctrl-Z leaves the terminal's other screen before the process stops, as less does, and
+    `fg` comes back to it and redraws the screen (`show`) and the prompt: the shell's
+    "Stopped" and prompt were written over the stepper's screen, and after `fg` the screen
+    stayed so. Only in the main thread of a system with job control (signal handlers can be
+    set there alone)."""
+    if not hasattr(signal, "SIGTSTP") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_stop(signum, frame):
+        console.set_alt_screen(False)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stops here, until `fg` continues it
+        finally:
+            signal.signal(signal.SIGTSTP, on_stop)
+        console.set_alt_screen(True)
+        show()
+        console.file.write(prompt())
+        console.file.flush()
+
+    before = signal.signal(signal.SIGTSTP, on_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTSTP, before)
 
 
 def _summary(console, walk, seen):
