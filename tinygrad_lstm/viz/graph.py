@@ -8,7 +8,8 @@ the tensors (and an order, each consumer before its inputs, which numbers the no
 ...), `.parents` the edges, and the names and scopes the cells record (`c`, `h`, ... inside
 `scope(layer=l, t=t)`) the clusters and the highlighted path. Ops are small circles with
 their symbol (+, ×, σ, tanh, @); named tensors, parameters and inputs are boxes; one box per
-timestep and layer, time left to right. What goes where is decided in scene.py (`_Scene`);
+timestep and layer, time left to right (a reverse direction's step t under the forward one's,
+its arrows running right to left). What goes where is decided in scene.py (`_Scene`);
 this module writes it as DOT and renders it.
 """
 
@@ -149,6 +150,13 @@ class Picture(graphviz.Digraph):
         self.subgraph(row)
         self._rows = getattr(self, "_rows", []) + [(self.body[start:], flat.body)]
 
+    def align(self, a, b):
+        """Rank nodes a and b, in different clusters, together. Only newrank can: without it
+        dot drew nodes outside their step's box (a bidirectional RNN's h[t])."""
+        line = f"\t{{rank=same; {a}; {b}}}\n"
+        self.body.append(line)
+        self._aligned = getattr(self, "_aligned", set()) | {line.strip()}
+
     def _use(self, k):
         """Lay the source out as LAYOUTS[k] from now on."""
         if self._layout == 0 and not hasattr(self, "_ranks"):
@@ -168,6 +176,8 @@ class Picture(graphviz.Digraph):
             self.graph_attr["newrank"] = "true"
         else:
             self.graph_attr.pop("newrank", None)
+            self.body = [line for line in self.body
+                         if line.strip() not in getattr(self, "_aligned", ())]
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kw):
         """What Jupyter shows: the SVG, or where no `dot` program is found, the install hint
@@ -319,8 +329,19 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
             _node_line(node_id, dict(label=graphviz.escape(label), shape="plaintext",
                                      fontsize="8", fontcolor="#777777"))]
             + ([f"\t{{rank=same; {node_id}; {beside}}}\n"] if ranked else []))
+    ends = s.step_ends()
+    for (lane, t), (first, last) in ends.items():
+        # a mirrored row's step t in the column of its forward row's: each box's first node
+        # ranked with the other's last (a mirrored box starts at its right end)
+        forward = tuple(kv for kv in lane if kv != ("direction", "reverse"))
+        if s.mirrored(lane) and (forward, t) in ends:
+            for a, b in zip((first, last), reversed(ends[(forward, t)])):
+                g.align(a, b)
     for (src, dst), e in edges.items():
-        g.edge(src, dst, **_edge_attrs(e, shaded))
+        if e["back"]:
+            g.edge(dst, src, dir="back", **_edge_attrs(e, shaded))
+        else:
+            g.edge(src, dst, **_edge_attrs(e, shaded))
     order = lambda k: (k[0] != "params", lane_order(k[1]), -1 if len(k) < 3 else k[2])
     rows = {}  # unfolded, a lane's step boxes, kept in one row (Picture.add_row)
     for key in sorted(clusters, key=order):

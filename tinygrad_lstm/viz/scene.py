@@ -526,9 +526,38 @@ class _Scene:
         key = self.where.get(id(t))
         return "elided" if id(t) in self.stand_in else key if key and key[0] == "step" else None
 
+    def mirrored(self, lane):
+        """True for a reverse direction's row (unfolded), drawn as a textbook BiRNN draws it:
+        its step t in the forward row's column for t, its arrows running right to left. dot
+        puts an edge's tail left of its head, so the row's edges are written head first, with
+        dir=back to keep the arrowhead at the consumer."""
+        return lane is not None and not self.folded and dict(lane).get("direction") == "reverse"
+
+    def _row(self, t):
+        """The lane whose row of steps t is drawn in (an elided step's too), else None."""
+        key = self._stepwise(t)
+        return _lane(t) if key == "elided" else key[1] if key else None
+
+    def step_ends(self):
+        """{(lane, t): (first, last)} for each drawn step: the ids of its first node to use an
+        earlier step (h[t−1] @ W_hhᵀ) and of the last node computed in its box (the
+        highlighted path runs outside the boxes): where its box starts and ends, left and
+        right in a forward row, right and left in a mirrored one."""
+        firsts, lasts = {}, {}
+        for t in self.nodes:
+            key = self._stepwise(t)
+            if key in (None, "elided") or id(t) in self.on_path or not computes(t):
+                continue
+            if any(self._row(p) == key[1] and self._stepwise(p) != key for p in t.parents):
+                firsts[key] = min(firsts.get(key, t), t, key=lambda n: n._seq)
+            lasts[key] = max(lasts.get(key, t), t, key=lambda n: n._seq)
+        return {key[1:]: (f"n{self.num[id(t)]}", self.out_id(lasts[key]))
+                for key, t in firsts.items()}
+
     def edges(self):
         """{(src, dst): facts} for every drawn edge: heavy (on the path), spine (kept
-        straight), norm (of the gradient along it), param, loop (folded), free (must not set
+        straight), norm (of the gradient along it), param, loop (folded), back (drawn from dst
+        to src: it is inside a reverse direction's row, see `mirrored`), free (must not set
         the ranks: it enters a step from outside, or it leaves the highlighted row for a later
         step while its own step still uses the state, as the peephole c[t−1] → i, f gates do;
         ranked, it would start step t before step t−1 ends and dot would stack the boxes as a
@@ -543,7 +572,7 @@ class _Scene:
                 k, on = self.num[id(t)], id(t) in self.path_ends
                 edges[(f"n{k}", f"n{k}v")] = dict(heavy=on, spine=on or id(t) in self.on_spine,
                                                    norm=self.norms.get(id(t)), param=False,
-                                                   free=False)
+                                                   free=False, back=self.mirrored(self._row(t)))
             into = f"n{self.num[id(t)]}" if id(t) in self.where else self.stand_in.get(id(t))
             for i, p in enumerate(t.parents if into else ()):
                 src = self.out_id(p) if id(p) in self.where else self.stand_in.get(id(p))
@@ -554,6 +583,7 @@ class _Scene:
                 if src is None or src == dst:
                     continue
                 sp, st = self._stepwise(p), self._stepwise(t)
+                row = self._row(p) if self._row(p) == self._row(t) else None  # inside a row
                 local = self.where.get(id(p), 0) == self.where.get(id(t))
                 ahead = id(p) in self.on_path and id(p) in inner and not local and \
                     "elided" not in (sp, st) and None not in (sp, st) and sp[1] == st[1] and \
@@ -564,14 +594,17 @@ class _Scene:
                     if st is not None:  # from the outside into a step
                         src = f"{dst}i{i}"
                         self.stubs.append((st, src, self.ref(p), dst, not self.is_param(p)))
+                        row = st[1]
                     else:               # out of a step (to the loss, say)
                         dst = f"{src}o{self.num[id(t)]}"
                         self.stubs.append((sp, dst, "▸ " + self.ref(t), src, True))
+                        row = sp[1]
                     free = False
                 e = edges.setdefault((src, dst), dict(heavy=False, spine=False, norm=None))
                 e["heavy"] |= (id(p), id(t)) in self.path
                 e["spine"] |= (id(p), id(t)) in self.spine or e["heavy"]
-                e.update(loop=e.get("loop") or loop, param=self.is_param(p), free=free)
+                e.update(loop=e.get("loop") or loop, param=self.is_param(p), free=free,
+                         back=self.mirrored(row))
                 n = self.norms.get((id(t), i))
                 if n is not None:
                     e["norm"] = max(n, e["norm"] or 0.0)
