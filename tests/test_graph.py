@@ -998,6 +998,34 @@ def test_a_bidirectional_layers_step_t_is_drawn_in_one_column(tmp_path, kind, T)
     assert sum(a.get("dir") == "back" for a in lit) == len(lit) // 2  # the reverse row's
 
 
+def test_a_layout_that_cannot_align_the_rows_draws_the_reverse_row_as_it_runs():
+    """Without newrank (where dot 2.43 fails with it: a bidirectional RNN, a stacked
+    bidirectional LSTM) a mirrored reverse row could not be lined up with the forward row and
+    was strewn between its steps; those layouts write its edges as they are."""
+    loss, model = run("RNN", bidirectional=True, loss_on="all")
+    g = draw(loss, params=model)
+    newranked = [k for k, (_, newrank) in enumerate(g.LAYOUTS) if newrank]
+    for k in range(len(g.LAYOUTS)):
+        g._use(k)
+        assert ("dir=back" in g.source) == (k in newranked), k
+    g._use(0)
+    assert "dir=back" in g.source  # and back again
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("order", [[1, 2, 3], [2, 3, 0], [3, 2, 1, 0]])
+def test_every_layout_in_any_order_is_valid_dot(order):
+    # the last fallback (no ranks, newrank) swapped a row back in with the rank lines an
+    # earlier layout had dropped counted in its length, and cut the lines after it: "syntax
+    # error in line 359 near 'subgraph'" (a review helper)
+    loss, model = run("LSTM", bidirectional=True, loss_on="all")
+    g = draw(loss, params=model)
+    for k in order:
+        g._use(k)
+    done = subprocess.run(["dot", "-Tcanon"], input=g.source, capture_output=True, text=True)
+    assert "syntax error" not in done.stderr, done.stderr
+
+
 def _bidirectional_loss():
     """A graph whose first layout dot 2.43 cannot draw ("Error: lost n245 n244 edge")."""
     m = nn.LSTM(2, 3, bidirectional=True, rng=manual_seed(0))

@@ -157,6 +157,18 @@ class Picture(graphviz.Digraph):
         self.body.append(line)
         self._aligned = getattr(self, "_aligned", set()) | {line.strip()}
 
+    def mirrored_edge(self, src, dst, **attrs):
+        """An edge inside a reverse direction's row, written head first with dir=back: dot puts
+        an edge's tail left of its head, so the row runs right to left, its step t under the
+        forward row's (`align`). The layouts without newrank cannot line the rows up, and the
+        row, mirrored there, was strewn between the forward row's steps (a bidirectional
+        RNN): they get the edge as it is, the row left to right in the order it runs."""
+        self.edge(dst, src, dir="back", **attrs)
+        back = self.body[-1]
+        self.edge(src, dst, **attrs)
+        self._mirrored = getattr(self, "_mirrored", {})
+        self._mirrored[back] = self.body.pop()
+
     def _use(self, k):
         """Lay the source out as LAYOUTS[k] from now on."""
         if self._layout == 0 and not hasattr(self, "_ranks"):
@@ -165,19 +177,29 @@ class Picture(graphviz.Digraph):
                            if line.lstrip().startswith("{rank=same;")}
         self._layout = k
         ranked, newrank = self.LAYOUTS[k]
+        # a layout's rank lines, once dropped, stay dropped: a row swapped in or out is taken
+        # without them (with them, its length cut the lines after it: a DOT syntax error)
+        removed = getattr(self, "_removed", set())
         for rowed, flat in getattr(self, "_rows", ()):
             old, new = (flat, rowed) if newrank else (rowed, flat)
             if old[0] in self.body:  # its first line, a subgraph's opening: only one has its name
+                old, new = ([line for line in lines if line.strip() not in removed]
+                            for lines in (old, new))
                 i = self.body.index(old[0])
                 self.body[i:i + len(old)] = new
-        if not ranked:
-            self.body = [line for line in self.body if line.strip() not in self._ranks]
+        swap = getattr(self, "_mirrored", {})
+        if swap:  # each mirrored edge as this layout draws it (mirrored_edge)
+            swap = {plain: back for back, plain in swap.items()} if newrank else swap
+            self.body = [swap.get(line, line) for line in self.body]
+        drop = (set() if ranked else self._ranks) | \
+            (set() if newrank else getattr(self, "_aligned", set()))
+        if drop:
+            self.body = [line for line in self.body if line.strip() not in drop]
+            self._removed = removed | drop
         if newrank:
             self.graph_attr["newrank"] = "true"
         else:
             self.graph_attr.pop("newrank", None)
-            self.body = [line for line in self.body
-                         if line.strip() not in getattr(self, "_aligned", ())]
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kw):
         """What Jupyter shows: the SVG, or where no `dot` program is found, the install hint
@@ -339,7 +361,7 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
                 g.align(a, b)
     for (src, dst), e in edges.items():
         if e["back"]:
-            g.edge(dst, src, dir="back", **_edge_attrs(e, shaded))
+            g.mirrored_edge(src, dst, **_edge_attrs(e, shaded))
         else:
             g.edge(src, dst, **_edge_attrs(e, shaded))
     order = lambda k: (k[0] != "params", lane_order(k[1]), -1 if len(k) < 3 else k[2])
