@@ -10,11 +10,12 @@ most 1 and tiny once h saturates near ±1, so usually the product vanishes inste
 is computed twice, by the engine's backward and by the formula, and the two must agree.
 
 Part 2 sends the gradient of a loss on the last h only, L = Σ h_T, back through 100 steps of a
-tanh RNN, a GRU with z bias 0, 1, 2 and 3 and an LSTM with forget-gate bias 0, 1, 2 and 3 (same
-sizes, same random input), and prints ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖ for the LSTM) for every t: a
-table, a log-scale chart and the t = 0 / t = T ratio. The RNN's gradient dies through a product
-of W_hh·tanh' factors. In the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, and c_{t-1} also feeds
-h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), so the total gradient on c has two parts at every step:
+tanh RNN, a GRU with z bias 0, 1, 2 and 3, an LSTM with forget-gate bias 0, 1, 2 and 3 and the
+1997 LSTM (same sizes, same random input), and prints ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖ for the LSTMs)
+for every t: a table, a log-scale chart and the t = 0 / t = T ratio. The RNN's gradient dies
+through a product of W_hh·tanh' factors. In the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, and
+c_{t-1} also feeds h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), so the total gradient on c has two parts
+at every step:
 
     ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t  +  ∂L/∂h_{t-1} ⊙ o_{t-1} ⊙ tanh'(c_{t-1})
 
@@ -31,8 +32,16 @@ The GRU is the LSTM's simplification: it has no c, and h_t = (1 − z_t) ⊙ n_t
 so z_t, the share of h_{t-1} kept, plays f (coupled with n's input, as a coupled LSTM's f is
 with g), and its direct path h_{t-1} → × z → + → h_t plays the cell path. nn.GRU takes no
 forget_bias; adding b to z's block of bias_hh (rows H:2H) holds z near σ(b) as the forget bias
-holds f, so "GRU zb=N" runs beside "LSTM fb=N", the GRU's h beside the LSTM's c. The verdict
-under the tables compares the measured numbers.
+holds f, so "GRU zb=N" runs beside "LSTM fb=N", the GRU's h beside the LSTM's c.
+
+"LSTM 1997" is Hochreiter & Schmidhuber's cell, which has no forget gate: c_t = c_{t-1} +
+i_t ⊙ g_t, so each step of its cell path, the constant error carousel ("CEC"), adds and never
+scales. With no f to multiply, its cell path alone is measured by the engine instead: the same
+weights and input run again with h_{t-1} detached before the gates, so that only c's own edges
+carry gradient back from c_T. The verdict reads it beside the forget gate's ∏f, with its total
+on c and the size of c itself (root mean square at t = T/4, T/2 and T): what the carousel keeps,
+and what, with nothing to take anything out of c, it costs (the forget gate of Gers et al.
+2000). The verdict under the tables compares the measured numbers.
 Float64, so nothing underflows at the default T = 100 (past a few hundred steps the smallest
 figures fall below 1e-300 and are floored there); `--steps N` averages N random draws
 (geometric mean).
@@ -56,6 +65,7 @@ from tinygrad_lstm.cli import demo_parser, positive, progress, run_demo, show_gr
 
 W_XH, W_HH, B = 2.0, 3.0, 1.0           # the toy: h_t = tanh(2 x_t + 3 h_{t-1} + 1)
 FORGET_BIASES = (0, 1, 2, 3)          # the LSTMs' forget-gate biases, and the GRUs' z biases
+OLD = "LSTM 1997"                      # Hochreiter & Schmidhuber's cell: no forget gate
 SPARK = "▁▂▃▄▅▆▇█"
 GRAPH_ENDS = 3  # --graph: steps drawn at each end; enough steps between them for the RNN's
                 # edges to fade visibly on the graph's fixed scale
@@ -122,12 +132,14 @@ def max_rel_diff(rows):
 # ---------------------------------------------------------------------------- part 2: 100 steps
 def model_names():
     return (["RNN"] + [f"GRU zb={b}" for b in FORGET_BIASES]
-            + [f"LSTM fb={b}" for b in FORGET_BIASES])
+            + [f"LSTM fb={b}" for b in FORGET_BIASES] + [OLD])
 
 
 def build(name, input_size, hidden, rng, dtype=np.float64):
     if name == "RNN":
         return nn.RNN(input_size, hidden, dtype=dtype, rng=rng)
+    if name == OLD:
+        return nn.LSTM(input_size, hidden, cell=nn.LSTM1997Cell, dtype=dtype, rng=rng)
     bias = float(name.split("=")[1])
     if name.startswith("GRU"):
         model = nn.GRU(input_size, hidden, dtype=dtype, rng=rng)
@@ -162,6 +174,28 @@ def cell_path(c_T_grad, f):
     return scaled_norm((c_T_grad * suffix).reshape(len(suffix), -1), axis=1)
 
 
+def carousel(model, x):
+    """‖∂L/∂c_t‖ for t = 0 … T along the cell path alone, measured by the engine: the same
+    weights and x, run with each step's h_{t−1} detached before it enters the gates (the
+    forward values are the same), so no gradient returns through h and all that reaches c_t
+    came straight down from c_T through c's own edges. For an LSTM that is cell_path's
+    ∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_{t+1}; for the 1997 cell, whose c_t = c_{t−1} + i_t ⊙ g_t, it is
+    what its carousel passes on, measured rather than taken from the equation."""
+    class Cut(model.cell):
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            return super().step(xw, (h_prev.detach(), c_prev), w_hh)
+
+    # an init of its own, overwritten at once: drawn from the demo's rng, it would have moved
+    # every later draw
+    cut = nn.LSTM(model.input_size, model.hidden_size, cell=Cut, dtype=x.dtype,
+                  rng=np.random.default_rng(0))
+    cut.load_state_dict(model.state_dict())
+    loss, seqs, _, _ = last_h_loss(cut, x)
+    loss.backward()
+    return np.array([scaled_norm(s.grad) for s in seqs["c"]])
+
+
 def scaled_norm(a, axis=None):
     """‖a‖ (along `axis`) computed as m·‖a/m‖ with m = max |a|: np.linalg.norm squares the
     entries, and squares of entries below ~1e-162 are 0 in float64, so norms down there came
@@ -176,28 +210,34 @@ def scaled_norm(a, axis=None):
 def gradient_norms(name, T, batch, hidden, input_size, rng):
     """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for t = 0 … T with L = Σ h_T, fresh weights and input; for
     an LSTM also the cell path alone ("cell_path", see cell_path) and the mean forget gate
-    ("mean_f", a number), for a GRU its mean z ("mean_z")."""
+    ("mean_f", a number), for the 1997 cell, which has no f, its cell path measured instead
+    ("carousel", see carousel), for both the size of c itself ("c_rms": the root mean square
+    of c_t over batch and units), for a GRU its mean z ("mean_z")."""
     model = build(name, input_size, hidden, rng)
     x = Tensor(rng.standard_normal((T, batch, input_size)))   # (T, B, I) float64
     loss, seqs, _, states = last_h_loss(model, x)
     loss.backward()
     out = {n: np.array([scaled_norm(s.grad) for s in seq]) for n, seq in seqs.items()}
-    if "c" in seqs:
+    if "f" in states.names:
         f = states.numpy("f", layer=0)
         out["cell_path"] = cell_path(seqs["c"][-1].grad, f)
         out["mean_f"] = float(f.mean())
+    elif "c" in seqs:
+        out["carousel"] = carousel(model, x)
+    if "c" in seqs:
+        out["c_rms"] = np.array([np.sqrt(np.mean(s.data ** 2)) for s in seqs["c"]])
     if "z" in states.names:
         out["mean_z"] = float(states.numpy("z", layer=0).mean())
     return out
 
 
-CURVES = (("h", "h"), ("c", "c"), ("cell_path", "∏f"))     # norms key, label suffix
+CURVES = (("h", "h"), ("c", "c"), ("cell_path", "∏f"), ("carousel", "CEC"))  # key, label
 MEANS = ("mean_f", "mean_z")                                # per draw a number, not per t
 
 
-def series(norms, keys=("h", "c", "cell_path")):
-    """(label, per-t norms) for every curve: h for each model, c and the cell path alone (∏f)
-    for the LSTMs; `keys` picks which."""
+def series(norms, keys=("h", "c", "cell_path", "carousel")):
+    """(label, per-t norms) for every curve: h for each model, c and the cell path alone (∏f;
+    CEC for the 1997 cell, the constant error carousel) for the LSTMs; `keys` picks which."""
     out = []
     for name, d in norms.items():
         for n, suffix in CURVES:
@@ -246,14 +286,15 @@ def memory(norms):
 
 
 def short(label):
-    """"LSTM fb=3 c" -> "fb3 c", "GRU zb=3 h" -> "zb3 h" for narrow table headers."""
-    return label.replace("LSTM fb=", "fb").replace("GRU zb=", "zb")
+    """"LSTM fb=3 c" -> "fb3 c", "GRU zb=3 h" -> "zb3 h", "LSTM 1997 c" -> "1997 c" for
+    narrow table headers."""
+    return label.replace("LSTM fb=", "fb").replace("GRU zb=", "zb").replace("LSTM 1997", "1997")
 
 
 def norms_table(curves, T, every):
     table = compact_table(f"‖∂L/∂h_t‖ (h) and ‖∂L/∂c_t‖ (c), L = Σ h_T, every {every}th t; "
-                          "zbN = GRU with z bias N, fbN = LSTM with forget bias N (its h: in "
-                          "the chart and ratios below)")
+                          "zbN = GRU with z bias N, fbN = LSTM with forget bias N, 1997 = "
+                          "LSTM 1997 (no forget gate; their h: in the chart and ratios below)")
     table.add_column("t", justify="right")
     for label, _ in curves:
         table.add_column(short(label), justify="right")
@@ -275,7 +316,8 @@ def chart_table(curves, T):
     lo, hi = log_range(curves)
     every = f", every {stride}nd t" if stride == 2 else f", every {stride}th t" if stride > 2 else ""
     table = compact_table(f"log-scale chart of the same norms over t = 0 … {T}{every}, and of "
-                          "each LSTM's cell path alone (∏f: ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_{t+1}‖): "
+                          "each LSTM's cell path alone (∏f: ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_{t+1}‖; "
+                          "CEC: the 1997 cell's, with the route through h cut): "
                           f"▁ = 1e{lo}, █ = 1e{hi}")
     table.add_column("curve")
     table.add_column("t = 0 → T", no_wrap=True)
@@ -298,8 +340,9 @@ def ratio_table(curves, mean_f=None, width=40, floored=(), mean_z=None):
         + (": █ up to the ratio but at most 1e+0 (no loss over the sequence), then ▒ for a "
            "ratio above 1 (the gradient grew going back)" if grew else
            " (a full bar: no loss over the sequence; no ratio here is above 1)")
-        + ". ∏f: the cell path alone, ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1‖ / ‖∂L/∂c_T‖; mean f/z: the "
-          "LSTM's forget gate, the GRU's z (the share of h_{t−1} it keeps)")
+        + ". ∏f: the cell path alone, ‖∂L/∂c_T ⊙ f_T ⊙ … ⊙ f_1‖ / ‖∂L/∂c_T‖; CEC: the 1997 "
+          "cell's, which has no f (c_t = c_{t−1} + i_t ⊙ g_t), measured with the route through "
+          "h cut; mean f/z: the LSTM's forget gate, the GRU's z (the share of h_{t−1} it keeps)")
     table.add_column("curve")
     table.add_column("t=0 / t=T", justify="right")
     table.add_column("mean f/z", justify="right")
@@ -447,6 +490,72 @@ def z_bias_verdict(ratios, mean_z, T, floored=()):
                     "h_{t−1} → × z → + → h_t alone would keep with every z at its mean."]
 
 
+def carousel_verdict(ratios, norms, T, floored=()):
+    """The 1997 cell beside the LSTM at forget bias 3, as verdict's lines: what its carousel
+    (its cell path alone, "carousel") passed on, what its total on c did, and how c itself
+    ("c_rms") grew; `norms` is {model: its per-t arrays}. Every claim compares the measured
+    numbers and its wording follows them, as verdict's do."""
+    old, fb3 = norms[OLD], norms["LSTM fb=3"]
+    cec, total = ratios[f"{OLD} CEC"], ratios[f"{OLD} c"]
+    path3, total3 = ratios["LSTM fb=3 ∏f"], ratios["LSTM fb=3 c"]
+    line = (f"The 1997 cell (no forget gate: c_t = c_{{t−1}} + i_t ⊙ g_t) keeps {cec:.1e} of "
+            f"‖∂L/∂c_T‖ over {T} steps along its cell path alone, the carousel (CEC)")
+    if {f"{OLD} CEC", f"{OLD} c"} & set(floored):
+        return [line + f": below the {FLOOR:.0e} floor, too small to compare (a shorter --T)."]
+    # the same at every t, not only at t = 0: a ratio of 1 could hide factors that cancel
+    off = float(np.max(np.abs(old["carousel"] / old["carousel"][-1] - 1.0)))
+    whole = off <= 1e-12
+    lines = [line + (": ‖∂L/∂c_t‖ on it is ‖∂L/∂c_T‖ at every t ("
+                     + ("exactly" if off == 0 else f"to {off:.0e}") + "), each step passing it "
+                     "on whole: the error on c neither vanishes nor decays along it, where the "
+                     f"forget gate's ∏f keeps {path3:.1e} at forget bias 3." if whole else
+                     f": NOT ‖∂L/∂c_T‖ at every t (off by up to {off:.1e}): it does not pass "
+                     "the error on whole.")]
+    half = float(old["c"][T // 2] / old["c"][-1]) if T >= 2 else None  # T = 1: t = 0 itself
+    line = (f"Its total ‖∂L/∂c_0‖/‖∂L/∂c_T‖ is {total:.1e}"
+            + (f", ‖∂L/∂c_{T // 2}‖/‖∂L/∂c_T‖ {half:.1e}" if half is not None else "")
+            + f" (at forget bias 3 the total is {total3:.1e})")
+    if total > 1:
+        line += (": above 1, it grew going back"
+                 + (", the further the more" if half is not None and total > half > 1 else "")
+                 + (", and more than at forget bias 3" if total > total3 else
+                    ", but NOT more than at forget bias 3"))
+        # the carousel passed ∂L/∂c_T on whole, so all above it came back through h
+        line += (". What returns through h adds onto the carousel, which passes all of it on "
+                 "and takes none of it out." if whole and total > cec else ".")
+    else:
+        line += ": it did NOT grow going back."
+    lines.append(line)
+    if T < 4:  # t = T/4 would be t = 0, where c is 0
+        return lines
+    at = (T // 4, T // 2, T)
+    size, size3 = ([float(d["c_rms"][t]) for t in at] for d in (old, fb3))
+    growth, growth3 = ([b / a for a, b in zip(s, s[1:])] for s in (size, size3))
+    line = ("c itself (root mean square over batch and units) is "
+            + ", ".join(f"{v:.2f}" for v in size) + f" at t = {at[0]}, {at[1]}, {at[2]} in the "
+            "1997 cell (×" + ", ×".join(f"{g:.2f}" for g in growth) + f"; in proportion to t "
+            f"×{at[1] / at[0]:g}, ×{at[2] / at[1]:g}), " + ", ".join(f"{v:.2f}" for v in size3)
+            + " at forget bias 3 (×" + ", ×".join(f"{g:.2f}" for g in growth3) + ")")
+    drifts = all(g > 1 for g in growth)
+    slows = growth3[1] < growth3[0] and growth3[1] < growth[1]
+    if drifts and slows:
+        line += (": the 1997 cell's c keeps growing, the forget gate's "
+                 + ("grows less each time" if growth3[1] > 1 else "levels off")
+                 + ": nothing in c_t = c_{t−1} + i_t ⊙ g_t takes any of c out, where f_t < 1 "
+                   "takes a share out at every step.")
+        if whole and path3 < 1:
+            line += (" The forget gate (Gers et al. 2000) trades one for the other: its c "
+                     f"grows less, and its ∏f decays ({path3:.1e}) where the carousel kept "
+                     "the error whole.")
+    elif drifts:
+        line += (": the 1997 cell's c keeps growing, but the forget gate's does NOT grow "
+                 "less each time here.")
+    else:
+        line += ": the 1997 cell's c does NOT grow each time here."
+    lines.append(line)
+    return lines
+
+
 # ---------------------------------------------------------------------------- --graph / --step
 def small_losses(T, seed):
     """An RNN's and an LSTM's (forget bias 3) L = Σ h_T at small T, for drawing and stepping."""
@@ -495,15 +604,17 @@ def main(argv=None):
                   f"although 3^{args.toy_T} = {3.0 ** args.toy_T:.0f}); x_t = −½: "
                   f"{explode[-1]['running']:.0f} = 3^{args.toy_T} (exploding).\n")
 
-    # part 2: RNN vs GRU(z bias 0..3) vs LSTM(forget bias 0..3), loss on the last h, --steps
-    # random draws
+    # part 2: RNN vs GRU(z bias 0..3) vs LSTM(forget bias 0..3) vs LSTM 1997, loss on the
+    # last h, --steps random draws. The 1997 cell's draws come after all of the others': it
+    # came in later, and so leaves their draws, and the numbers the README quotes, as they were
     T, names = args.T, model_names()
     draws = {n: [] for n in names}
-    with progress(args.steps * len(names), f"‖∂L/∂h_t‖ over T={T}") as update:
-        for _ in range(args.steps):
-            for name in names:
-                draws[name].append(gradient_norms(name, T, args.batch, args.hidden, 8, rng))
-                update(model=name)
+    order = ([n for _ in range(args.steps) for n in names if n != OLD]
+             + [n for n in names if n == OLD] * args.steps)
+    with progress(len(order), f"‖∂L/∂h_t‖ over T={T}") as update:
+        for name in order:
+            draws[name].append(gradient_norms(name, T, args.batch, args.hidden, 8, rng))
+            update(model=name)
     norms = {n: {k: geomean([d[k] for d in draws[n]]) for k in draws[n][0] if k not in MEANS}
              for n in names}
     floors = {n: {k: at_floor([d[k] for d in draws[n]]) for k in draws[n][0] if k not in MEANS}
@@ -520,7 +631,8 @@ def main(argv=None):
         console.print(table)
         console.print()
     ratios = {label: float(v[0] / v[-1]) for label, v in curves}
-    for line in verdict(ratios, mean_f, mean_z, T, floored):
+    for line in verdict(ratios, mean_f, mean_z, T, floored) \
+            + carousel_verdict(ratios, norms, T, floored):
         console.print(line)
 
     # one small RNN and LSTM to draw (side by side: two files) or to step through

@@ -214,6 +214,121 @@ def test_vanishing_z_bias_opens_the_grus_h_as_the_forget_bias_opens_the_lstms_c(
     assert "zb3 h" in out and "fb3 c" in out                            # the every-10th table
 
 
+def test_vanishing_1997_cells_carousel_passes_the_error_on_c_whole(demos, capsys):
+    # the 1997 cell's carousel was never shown: only its char-LM score in variants (a review
+    # measured its total on c growing ×46–74 going back at T = 300, and nothing showed why)
+    from tinygrad_lstm import nn
+    mod = demos("vanishing")
+    T, B, H, I = 12, 3, 5, 8
+    d = mod["gradient_norms"]("LSTM 1997", T, B, H, I, np.random.default_rng(7))
+    rng = np.random.default_rng(7)                       # the same model and input, rebuilt
+    model = mod["build"]("LSTM 1997", I, H, rng)
+    assert model.cell is nn.LSTM1997Cell
+    x = Tensor(rng.standard_normal((T, B, I)))
+    _, _, states = model(x, return_states=True)
+    o, c = states.numpy("o"), states.numpy("c")
+    dc_T = o[-1] * 0.5 * (1.0 - np.tanh(c[-1] / 2) ** 2)     # L = Σ h_T, h_T = o ⊙ tanh(c_T/2)
+    np.testing.assert_allclose(d["carousel"], np.linalg.norm(dc_T), rtol=1e-12)  # every t
+    assert d["c"][0] > d["carousel"][0]                  # the total on c has more than that
+    np.testing.assert_allclose(d["c_rms"][1:], np.sqrt(np.mean(c ** 2, axis=(1, 2))), rtol=1e-12)
+    assert "mean_f" not in d and "cell_path" not in d
+
+    # measured, not the equation's 1: for an LSTM the same cut gives ∏f, and a carousel that
+    # leaks 10% a step keeps 0.9 a step
+    rng = np.random.default_rng(3)
+    lstm = mod["build"]("LSTM fb=3", I, H, rng)
+    x = Tensor(rng.standard_normal((T, B, I)))
+    _, _, states = lstm(x, return_states=True)
+    loss, seqs, _, _ = mod["last_h_loss"](lstm, x)
+    loss.backward()
+    np.testing.assert_allclose(mod["carousel"](lstm, x),
+                               mod["cell_path"](seqs["c"][-1].grad, states.numpy("f")),
+                               rtol=1e-12)
+
+    class Leaky(nn.LSTM1997Cell):
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            return super().step(xw, (h_prev, c_prev * 0.9), w_hh)
+
+    leaky = nn.LSTM(I, H, cell=Leaky, dtype=np.float64, rng=np.random.default_rng(1))
+    kept = mod["carousel"](leaky, x)
+    np.testing.assert_allclose(kept / kept[-1], 0.9 ** np.arange(T, -1, -1), rtol=1e-12)
+
+    r = mod["main"](["--steps", "1", "--toy-T", "6"])
+    out = capsys.readouterr().out
+    ratios, old, fb3 = r["ratios"], r["norms"]["LSTM 1997"], r["norms"]["LSTM fb=3"]
+    assert ratios["LSTM 1997 CEC"] == pytest.approx(1.0, abs=1e-12)
+    assert ratios["LSTM 1997 c"] > 1 > ratios["LSTM fb=3 ∏f"]   # it grew; ∏f decays
+    size, size3 = (d["c_rms"][[25, 50, 100]] for d in (old, fb3))
+    assert size[1] > 1.5 * size[0] and size[2] > 1.5 * size[1]  # c drifts
+    assert size3[2] / size3[1] < size3[1] / size3[0] < size[1] / size[0]  # f's c slows down
+    flat = " ".join(out.split())
+    for row in ("LSTM 1997 h", "LSTM 1997 c", "LSTM 1997 CEC"):      # the chart and the ratios
+        assert flat.count(row) == 2, row
+    header = next(line for line in out.splitlines() if line.split()[:3] == ["t", "RNN", "h"])
+    assert header.split()[-2:] == ["1997", "c"]                 # the every-10th table
+    assert f"LSTM 1997 CEC {ratios['LSTM 1997 CEC']:.1e}" in flat
+    assert "the error on c neither vanishes nor decays along it" in flat
+    assert f"keeps {ratios['LSTM fb=3 ∏f']:.1e} at forget bias 3" in flat
+    assert f"Its total ‖∂L/∂c_0‖/‖∂L/∂c_T‖ is {ratios['LSTM 1997 c']:.1e}" in flat
+    assert ", ".join(f"{v:.2f}" for v in size) + " at t = 25, 50, 100" in flat
+    assert "the 1997 cell's c keeps growing" in flat and "Gers et al. 2000" in flat
+    from rich.cells import cell_len
+    assert max(cell_len(line) for line in out.splitlines()) <= 80
+
+
+def test_vanishing_1997_cell_leaves_the_other_models_draws_as_they_were(demos, monkeypatch):
+    # it came in after the README's numbers were measured: drawn after every draw of the
+    # others, it leaves their weights and inputs, and so those numbers, as they were
+    main = demos("vanishing")["main"]
+    args = ["--steps", "2", "--toy-T", "2", "--T", "20", "--hidden", "6"]
+    ratios = main(args)["ratios"]
+    space = main.__globals__                              # the namespace main reads
+    others = [n for n in space["model_names"]() if n != space["OLD"]]
+    monkeypatch.setitem(space, "model_names", lambda: others)
+    monkeypatch.setitem(space, "carousel_verdict", lambda *args: [])
+    without = main(args)["ratios"]
+    assert without and all(ratios[label] == r for label, r in without.items())
+    assert set(ratios) - set(without) == {"LSTM 1997 h", "LSTM 1997 c", "LSTM 1997 CEC"}
+
+
+def test_vanishing_carousel_verdict_wording_follows_the_numbers(demos):
+    V = demos("vanishing")
+    verdict, T = V["carousel_verdict"], 100
+    t = np.arange(T + 1)
+
+    def say(carousel, c, c_rms, c_rms3, total3=0.5, path3=1e-2, floored=()):
+        norms = {"LSTM 1997": {"carousel": carousel, "c": c, "c_rms": c_rms},
+                 "LSTM fb=3": {"c_rms": c_rms3}}
+        ratios = {"LSTM 1997 CEC": carousel[0] / carousel[-1], "LSTM 1997 c": c[0] / c[-1],
+                  "LSTM fb=3 c": total3, "LSTM fb=3 ∏f": path3}
+        return " ".join(" ".join(verdict(ratios, norms, T, floored)).split())
+
+    whole = np.full(T + 1, 2.0)
+    grows = 2.0 * (1 + (T - t) / 10)                       # 11× at t = 0, 6× at t = 50
+    drift, level = 0.1 * t, 3.0 * (1 - np.exp(-t / 20))     # ×2, ×2; ×1.5, ×1.1
+    text = say(whole, grows, drift, level)
+    assert "at every t (exactly)" in text and "neither vanishes nor decays" in text
+    assert "is 1.1e+01, ‖∂L/∂c_50‖/‖∂L/∂c_T‖ 6.0e+00" in text
+    assert "grew going back, the further the more, and more than at forget bias 3" in text
+    assert "2.50, 5.00, 10.00 at t = 25, 50, 100" in text and "×2.00, ×2.00" in text
+    assert "the forget gate's grows less each time" in text and "Gers et al. 2000" in text
+    assert "NOT" not in text
+    # a carousel that decays, a total that shrinks, a c that stays put, f's c not slowing
+    text = say(0.99 ** (T - t) * 2.0, 0.5 + 0 * t, 0.1 * t, 0.001 * t)
+    assert "NOT ‖∂L/∂c_T‖ at every t" in text and "neither vanishes" not in text
+    assert "it did NOT grow going back" in text and "adds onto the carousel" not in text
+    assert "the forget gate's does NOT grow less each time here" in text
+    assert "Gers" not in text
+    text = say(whole, 1.0 + 1e-3 * (T - t), 1.0 + 0 * t, level, total3=5.0)
+    assert "but NOT more than at forget bias 3" in text
+    assert "the 1997 cell's c does NOT grow each time here" in text
+    text = say(whole, grows, drift, np.where(t < 50, 1.0, 3.0))        # flat after t = 50
+    assert "the forget gate's levels off" in text
+    text = say(whole, grows, drift, level, floored={"LSTM 1997 c"})
+    assert "too small to compare" in text and "neither vanishes" not in text
+
+
 def test_vanishing_ratio_chart_does_not_draw_growth_as_no_loss(demos):
     # was: every ratio ≥ 1 drawn as the same full bar, under "a full bar: no loss"
     import io
