@@ -11,11 +11,11 @@ is computed twice, by the engine's backward and by the formula, and the two must
 
 Part 2 sends the gradient of a loss on the last h only, L = Σ h_T, back through 100 steps of a
 tanh RNN, a GRU with z bias 0, 1, 2 and 3, an LSTM with forget-gate bias 0, 1, 2 and 3 and the
-1997 LSTM (same sizes; each draws its own weights and input, N(0, 1)), and prints ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖ for the LSTMs)
-for every t: a table, a log-scale chart and the t = 0 / t = T ratio. The RNN's gradient dies
-through a product of W_hh·tanh' factors. In the LSTM, c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, and
-c_{t-1} also feeds h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), so the total gradient on c has two parts
-at every step:
+1997 LSTM (same sizes; each draws its own weights and input, N(0, 1)), and prints ‖∂L/∂h_t‖
+(and ‖∂L/∂c_t‖ for the LSTMs) for every t: a table, a log-scale chart and the t = 0 / t = T
+ratio. The RNN's gradient dies through a product of W_hh·tanh' factors. In the LSTM,
+c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, and c_{t-1} also feeds h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), so
+the total gradient on c has two parts at every step:
 
     ∂L/∂c_{t-1} = ∂L/∂c_t ⊙ f_t  +  ∂L/∂h_{t-1} ⊙ o_{t-1} ⊙ tanh'(c_{t-1})
 
