@@ -1,6 +1,6 @@
 """The engine keeps freed array memory between steps on glibc (tinygrad_lstm/_malloc.py): a
-second round of the same allocations takes no page faults, while with the setting switched off
-the same program faults the memory back in page by page.
+second round of the same allocations takes no page faults, while the same program with the
+setting switched off, its freed memory handed back, faults it in again page by page.
 
 Page faults depend on the machine, so nothing here is an absolute count: the program counts the
 pages it touches (its page size: 4 KB, 16 KB or 64 KB), the run with the setting off is the
@@ -9,9 +9,10 @@ the run with the memory kept must take at most a twentieth of the control's faul
 0 against 12,674 with 4 KB pages). The control calls malloc_trim between its two steps: left to
 itself glibc hands back only the free top of its heap, and what import leaves above the first
 step's arrays decides how much that is (with the package's .pyc files written, the control
-faulted in 5,344 of 12,800 pages, and the test failed as unable to show anything). Transparent huge pages are switched off for the program
-(prctl PR_SET_THP_DISABLE): with THP "always" the kernel faults the heap in 2 MB at a time and
-the control would take only about 25 faults. The counts do not depend on CPU load."""
+faulted in 5,344 of 12,800 pages, and the test failed as unable to show anything).
+Transparent huge pages are switched off for the program (prctl PR_SET_THP_DISABLE): with THP
+"always" the kernel faults the heap in 2 MB at a time and the control would take only about 25
+faults. The counts do not depend on CPU load."""
 
 import os
 import platform

@@ -20,7 +20,7 @@ def _shifted(op, x, axis):
     # spares the backward a pass through max and its broadcast (0.3 ms of the char-LM step).
     _tensor(op, x)
     _int_axis(op, axis, x.shape, scalar=True)
-    if x.ndim and x.shape[axis] == 0:  # an empty axis: nothing to shift, and an empty result (as torch)
+    if x.ndim and x.shape[axis] == 0:  # an empty axis: nothing to shift, an empty result (torch)
         return x
     return x - x.max(axis=axis, keepdims=True).detach().named("max x")
 

@@ -457,8 +457,8 @@ def _suspendable(console, show, prompt):
     before = signal.signal(signal.SIGTSTP, on_stop)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGTSTP, before)
+    finally:  # (None: a handler set outside Python, which Python cannot set back)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL if before is None else before)
 
 
 def _summary(console, walk, seen):
