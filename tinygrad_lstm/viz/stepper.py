@@ -241,10 +241,11 @@ def _at(walk, t, expr):
 
 
 def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=None,
-                    max_out=MAX_OUT, width=None, bars=True, compact=False):
+                    max_out=MAX_OUT, width=None, bars=True, compact=False, hidden=None):
     """The whole screen for step k (0-based) of a walk, as one Panel (`width`: the console's,
     to fit the timestep bars in; `bars`: with the per-timestep panel; `compact`: each text
-    on one line, cut with …)."""
+    on one line, cut with …; `hidden`: the rows a terminal needs for the bars left out,
+    said in the title)."""
     parts = [make_node_table(walk, k, max_out, compact)]
     timesteps = make_timestep_panel(walk, k, max_rows, None if width is None else width - 4) \
         if bars else None
@@ -255,7 +256,9 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
     parts += [Rule("where", style="dim"), make_where(walk, k, compact=compact)]
     if message:
         parts.append(Text(message, style="yellow"))
-    name, counter = "backprop" + (f" · {title}" if title else ""), f" · node {k + 1} of {len(walk)}"
+    name = "backprop" + ("" if hidden is None else f" · timestep bars need {hidden} rows") \
+        + (f" · {title}" if title else "")  # (a title too long is cut before the note)
+    counter = f" · node {k + 1} of {len(walk)}"
     room = None if width is None else width - 6 - len(counter)  # "╭─ " … " ─╮"
     if room is not None and len(name) > room:  # rich keeps a too long title's first line only
         name = name[:max(room - 1, 0)] + "…"
@@ -290,12 +293,11 @@ def fit_step_panel(console, walk, k, **kw):
                 break
             rows = max(1, rows - over)
     # the smallest there is; taller still, the terminal scrolls. Where there were bars to
-    # drop, it says so: without a word their absence read as a walk with no timesteps.
-    if make_timestep_panel(walk, k, 1) is not None:
-        need = room + over + 1  # the bars' panel at one row, compact, and the prompt line
-        note = f"(timestep bars hidden: {need} rows show them, this terminal has {room + 1})"
-        kw["message"] = f"{kw['message']} {note}" if kw.get("message") else note
-    return make_step_panel(walk, k, max_out=2, width=width, bars=False, compact=True, **kw)
+    # drop, its title says so (a line of its own made the screen a line too tall): without a
+    # word their absence read as a walk with no timesteps.
+    need = room + over + 1 if make_timestep_panel(walk, k, 1) is not None else None
+    return make_step_panel(walk, k, max_out=2, width=width, bars=False, compact=True,
+                           hidden=need, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,65 +402,101 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
             console.print("stopped the animation", highlight=False)
             raise
         return walk.steps
-    k, message, seen, interrupted = 0, None, set(), False
-    prompt = "› "
-
-    def show():
-        console.clear()
-        console.print(fit_step_panel(console, walk, k, title=title, message=message))
-
+    screen, seen, interrupted = _Screen(console, walk, title), set(), False
     # on the terminal's other screen, as less and top do: quitting gives back the demo's
     # results and the lines it printed (`wrote out/hello.svg`), which clearing wiped
-    with console.screen(hide_cursor=False), _suspendable(console, show, lambda: prompt):
-        while k is not None:
-            seen.add(k)  # the screens shown (`c` jumps to the end without showing the rest)
-            show()
+    with console.screen(hide_cursor=False), _suspendable(screen):
+        while screen.k is not None:
+            seen.add(screen.k)  # the screens shown (`c` jumps to the end without the rest)
+            screen.show()
             try:
-                prompt = "› "
-                command = console.input(prompt)
+                command = screen.ask("› ")
                 if command.strip().lower() in ("t", "g"):  # `t`, ⏎, then the number
-                    prompt = f"{'timestep' if command.strip().lower() == 't' else 'node'} › "
-                    command += " " + console.input(prompt)
+                    which = "timestep" if command.strip().lower() == "t" else "node"
+                    command += " " + screen.ask(f"{which} › ")
             except EOFError:
                 break
             except KeyboardInterrupt:  # as in training: the demo says "interrupted", 130
                 interrupted = True
                 break
-            k, message = navigate(walk, k, command)
+            screen.k, screen.message = navigate(walk, screen.k, command)
     _summary(console, walk, seen)
     if interrupted:
         raise KeyboardInterrupt
     return walk.steps
 
 
+class _Screen:
+    """The stepper's screen for node k and its prompt, as _suspendable redraws them after
+    `fg`: `drawing` while either is being written (a redraw then would make a second one)."""
+
+    def __init__(self, console, walk, title):
+        self.console, self.walk, self.title = console, walk, title
+        self.k, self.message, self.prompt, self.drawing = 0, None, "", False
+
+    def show(self):
+        self.drawing = True
+        self.console.clear()
+        self.console.print(fit_step_panel(self.console, self.walk, self.k, title=self.title,
+                                          message=self.message))
+        self.drawing = False
+
+    def ask(self, prompt):
+        self.prompt, self.drawing = prompt, True
+        self.console.print(prompt, end="", markup=False, highlight=False)
+        self.drawing = False
+        return self.console.input()
+
+
+def _typed():
+    """What has been typed at the prompt so far, where readline keeps it (Python's REPL,
+    IPython): it stays in its buffer over a Ctrl-Z, and ⏎ after `fg` would run it unseen."""
+    readline = sys.modules.get("readline")
+    return readline.get_line_buffer() if readline is not None else ""
+
+
+# xterm's "other screen" switches, written straight to the terminal: rich holds its own
+# control codes back while a print is in progress, and a Ctrl-Z in one stopped the process
+# with the stepper's screen still showing (the shell's "Stopped" written over it)
+_LEAVE, _ENTER = "\x1b[?1049l", "\x1b[?1049h\x1b[2J\x1b[H"
+
+
 @contextlib.contextmanager
-def _suspendable(console, show, prompt):
+def _suspendable(screen):
     """Ctrl-Z leaves the terminal's other screen before the process stops, as less does, and
-    `fg` comes back to it and redraws the screen (`show`) and the prompt: the shell's
-    "Stopped" and prompt were written over the stepper's screen, and after `fg` the screen
-    stayed so. Only in the main thread of a system with job control (signal handlers can be
-    set there alone)."""
-    if not hasattr(signal, "SIGTSTP") or threading.current_thread() is not threading.main_thread():
+    `fg` comes back to it and redraws the screen and the prompt: the shell's "Stopped" and
+    prompt were written over the stepper's screen, and after `fg` it stayed so. Only in a
+    terminal, in the main thread (the one signal handlers can be set in) of a system with
+    job control, and where SIGTSTP was not ignored or handled outside Python."""
+    console = screen.console
+    before = signal.getsignal(signal.SIGTSTP) if hasattr(signal, "SIGTSTP") else None
+    if not console.is_terminal or before in (None, signal.SIG_IGN) \
+            or threading.current_thread() is not threading.main_thread():
         yield
         return
 
+    def write(text):
+        console.file.write(text)
+        console.file.flush()
+
     def on_stop(signum, frame):
-        console.set_alt_screen(False)
+        write(_LEAVE)
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         try:
             os.kill(os.getpid(), signal.SIGTSTP)  # stops here, until `fg` continues it
         finally:
             signal.signal(signal.SIGTSTP, on_stop)
-        console.set_alt_screen(True)
-        show()
-        console.file.write(prompt())
-        console.file.flush()
+        write(_ENTER)
+        if not screen.drawing and screen.k is not None:  # (else what is being written, the
+            # screen or the prompt, completes itself; k is None after `q`)
+            screen.show()
+            write(screen.prompt + _typed())
 
-    before = signal.signal(signal.SIGTSTP, on_stop)
+    signal.signal(signal.SIGTSTP, on_stop)
     try:
         yield
-    finally:  # (None: a handler set outside Python, which Python cannot set back)
-        signal.signal(signal.SIGTSTP, signal.SIG_DFL if before is None else before)
+    finally:
+        signal.signal(signal.SIGTSTP, before)
 
 
 def _summary(console, walk, seen):
