@@ -179,6 +179,8 @@ def test_vanishing_verdict_wording_follows_the_numbers(demos):
     assert "no more than the cell path alone" in text and "did not add" in text  # 1e-2 < 0.5
     assert "grew" not in text and "torch" not in text
     assert "it does NOT keep more at every step of z's bias" in text
+    assert "3.0 orders of magnitude less at z bias 3" in text and "-" not in text.split(
+        "orders of magnitude")[0][-6:]                              # it printed "-3.0 … more"
     assert "what the forget bias does" not in text
     assert "NOT within 10× of (mean z)^100" in text                 # 1e-24 vs 0.95^100
     # climbing, but 2 orders of magnitude where the LSTM's c climbs 8: not "the same"
@@ -297,12 +299,12 @@ def test_vanishing_carousel_verdict_wording_follows_the_numbers(demos):
     verdict, T = V["carousel_verdict"], 100
     t = np.arange(T + 1)
 
-    def say(carousel, c, c_rms, c_rms3, total3=0.5, path3=1e-2, floored=()):
+    def say(carousel, c, c_rms, c_rms3, total3=0.5, path3=1e-2, floored=(), ends=()):
         norms = {"LSTM 1997": {"carousel": carousel, "c": c, "c_rms": c_rms},
                  "LSTM fb=3": {"c_rms": c_rms3}}
         ratios = {"LSTM 1997 CEC": carousel[0] / carousel[-1], "LSTM 1997 c": c[0] / c[-1],
                   "LSTM fb=3 c": total3, "LSTM fb=3 ∏f": path3}
-        return " ".join(" ".join(verdict(ratios, norms, T, floored)).split())
+        return " ".join(" ".join(verdict(ratios, norms, T, floored, ends)).split())
 
     whole = np.full(T + 1, 2.0)
     grows = 2.0 * (1 + (T - t) / 10)                       # 11× at t = 0, 6× at t = 50
@@ -315,7 +317,7 @@ def test_vanishing_carousel_verdict_wording_follows_the_numbers(demos):
     assert "the forget gate's grows less each time" in text and "Gers et al. 2000" in text
     assert "NOT" not in text
     # a carousel that decays, a total that shrinks, a c that stays put, f's c not slowing
-    text = say(0.99 ** (T - t) * 2.0, 0.5 + 0 * t, 0.1 * t, 0.001 * t)
+    text = say(0.99 ** (T - t) * 2.0, 0.5 + 0.01 * t, 0.1 * t, 0.001 * t)
     assert "NOT ‖∂L/∂c_T‖ at every t" in text and "neither vanishes" not in text
     assert "it did NOT grow going back" in text and "adds onto the carousel" not in text
     assert "the forget gate's does NOT grow less each time here" in text
@@ -327,6 +329,18 @@ def test_vanishing_carousel_verdict_wording_follows_the_numbers(demos):
     assert "the forget gate's levels off" in text
     text = say(whole, grows, drift, level, floored={"LSTM 1997 c"})
     assert "too small to compare" in text and "neither vanishes" not in text
+    # (a review of the change) f's c already flat, ×0.99 then ×1.00, is level, not "does NOT
+    # grow less"; a total of 1.018 printed 1.0e+00 beside "above 1, it grew"; a c_T drifted
+    # so far that its own gradient is 0 was read as the carousel's ratio below the floor
+    flat = np.where(t <= 25, 2.75, np.where(t <= 50, 2.72, 2.73))
+    text = say(whole, grows, drift, flat)
+    assert "the forget gate's levels off" in text and "Gers et al. 2000" in text
+    assert "NOT" not in text
+    text = say(whole, 1.0 + 1.8e-4 * (T - t), drift, level)
+    assert "about 1 (1.018), within 5%" in text and "grew going back" not in text
+    text = say(whole, grows, 2.5 * t, level, ends={"LSTM 1997 c"})
+    assert "nothing to carry" in text and "root mean square of 250" in text
+    assert "keeps" not in text and "neither vanishes" not in text
 
 
 def test_vanishing_ratio_chart_does_not_draw_growth_as_no_loss(demos):
