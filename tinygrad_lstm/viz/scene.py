@@ -528,9 +528,8 @@ class _Scene:
 
     def mirrored(self, lane):
         """True for a reverse direction's row (unfolded), drawn as a textbook BiRNN draws it:
-        its step t in the forward row's column for t, its arrows running right to left. dot
-        puts an edge's tail left of its head, so the row's edges are written head first, with
-        dir=back to keep the arrowhead at the consumer."""
+        its step t in the forward row's column for t, its arrows running right to left (how:
+        graph.Picture.mirrored_edge)."""
         return lane is not None and not self.folded and dict(lane).get("direction") == "reverse"
 
     def _row(self, t):
