@@ -47,9 +47,11 @@ figures fall below 1e-300 and are floored there); `--steps N` averages N random 
 (geometric mean).
 
     python demos/vanishing.py                         # tables and charts
-    python demos/vanishing.py --graph out/vanish.svg  # RNN and LSTM graphs with ‖grad‖: T=20,
-                                                      # its first and last 3 steps drawn
-    python demos/vanishing.py --step                  # walk the RNN's, then the LSTM's backward
+    python demos/vanishing.py --graph out/vanish.svg  # RNN, LSTM (fb=3) and GRU (zb=3) graphs
+                                                      # with ‖grad‖: T=20, its first and last 3
+                                                      # steps drawn; OUT_rnn, OUT_lstm, OUT_gru
+    python demos/vanishing.py --step                  # walk the RNN's, the LSTM's, then the
+                                                      # GRU's backward
 """
 
 import math
@@ -574,9 +576,13 @@ def carousel_verdict(ratios, norms, T, floored=(), ends=()):
 
 # ---------------------------------------------------------------------------- --graph / --step
 def small_losses(T, seed):
-    """An RNN's and an LSTM's (forget bias 3) L = Σ h_T at small T, for drawing and stepping."""
+    """An RNN's, an LSTM's (forget bias 3) and a GRU's (z bias 3) L = Σ h_T at small T, for
+    drawing and stepping: the RNN's h, whose every step back goes through @ and tanh, the
+    LSTM's c path through × f and +, and its counterpart, the GRU's h path through × z and +.
+    The GRU comes last so that the first two files and walks stay as they were before it
+    came in."""
     out = {}
-    for name, kind in (("rnn", "RNN"), ("lstm", "LSTM fb=3")):
+    for name, kind in (("rnn", "RNN"), ("lstm", "LSTM fb=3"), ("gru", "GRU zb=3")):
         rng = np.random.default_rng(seed)
         model = build(kind, 2, 4, rng)
         x = Tensor(rng.standard_normal((T, 1, 2)))
@@ -587,8 +593,10 @@ def small_losses(T, seed):
 
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/vanishing.svg", steps_default=5,
-                         graph_help="the RNN's and the LSTM's graphs, as OUT_rnn and OUT_lstm",
-                         step_help="the RNN's backward pass, then the LSTM's (q: on to the next)",
+                         graph_help="the RNN's, the LSTM's and the GRU's graphs, as OUT_rnn, "
+                                    "OUT_lstm and OUT_gru",
+                         step_help="the RNN's backward pass, then the LSTM's, then the GRU's "
+                                   "(q: on to the next)",
                          steps_help="random draws averaged (geometric mean)")
     parser.add_argument("--T", type=int, default=100, help="sequence length of part 2")
     parser.add_argument("--hidden", type=int, default=32, help="hidden units H")
@@ -652,7 +660,7 @@ def main(argv=None):
             + carousel_verdict(ratios, norms, T, floored, ends):
         console.print(line)
 
-    # one small RNN and LSTM to draw (side by side: two files) or to step through
+    # one small RNN, LSTM and GRU to draw (side by side: three files) or to step through
     if args.graph or args.step:
         small = small_losses(args.graph_T, args.seed)
     if args.graph:

@@ -42,17 +42,39 @@ def test_vanishing_toy_engine_equals_hand_formula_and_rnn_vanishes(demos):
     assert r["ratios"]["LSTM fb=3 c"] > 1e4 * r["ratios"]["LSTM fb=0 c"]   # the forget bias
 
 
-def test_vanishing_step_says_which_of_its_two_walks_is_on_screen(demos, capsys):
+def test_vanishing_step_says_which_of_its_walks_is_on_screen(demos, capsys):
     # q ends the RNN's walk and the LSTM's starts on a cleared screen: without a count in
     # the title, "q quit" seemed not to quit
     demos("vanishing")["main"](["--steps", "1", "--toy-T", "4", "--T", "6", "--hidden", "4",
                                 "--graph-T", "3", "--step", "--no-pause"])
     out = capsys.readouterr().out
-    assert "vanishing · walk 1 of 2: RNN, T=3" in out and "walk 2 of 2: LSTM" in out
+    assert "vanishing · walk 1 of 3: RNN, T=3" in out and "walk 2 of 3: LSTM fb=3" in out
+    starts = [out.index(f"walk {i} of 3") for i in (1, 2, 3)] + [len(out)]
+    rnn, lstm, gru = (out[a:b] for a, b in zip(starts, starts[1:]))
+    assert gru.startswith("walk 3 of 3: GRU zb=3, T=3")
+    # the GRU's walk came in beside the LSTM's so that `p` has the GRU's h path to follow
+    # where the LSTM's follows c, and the RNN's none
+    assert "━ h path" in gru and "━ c path" not in gru
+    assert "━ c path" in lstm and "━ h path" not in lstm and "━" not in rnn
     with pytest.raises(SystemExit):  # it trains nothing: --help said "one training step's"
         demos("vanishing")["main"](["--help"])
-    assert "step through the RNN's backward pass, then the LSTM's" in \
-        " ".join(capsys.readouterr().out.split())
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "step through the RNN's backward pass, then the LSTM's, then the GRU's" in help_text
+    assert "as OUT_rnn, OUT_lstm and OUT_gru" in help_text
+
+
+def test_vanishing_graph_draws_the_rnn_the_lstms_c_path_and_the_grus_h_path(demos, tmp_path):
+    # the GRU's picture came third, after the files that were there before it: its h path
+    # h[t−1] → × z → + → h[t], the counterpart of the LSTM's c path, beside the RNN's none
+    from test_graph import highlighted_chain
+    demos("vanishing")["main"](["--steps", "1", "--toy-T", "4", "--T", "6", "--hidden", "4",
+                                "--graph-T", "3", "--graph", str(tmp_path / "v.svg")])
+    dots = {n: (tmp_path / f"v_{n}.dot").read_text() for n in ("rnn", "lstm", "gru")}
+    assert "no c[t−1] → c[t] path to highlight" in dots["rnn"]
+    for name, state in (("lstm", "c"), ("gru", "h")):
+        assert highlighted_chain(dots[name]) == [f"{state}[t=0]", "×", "+", f"{state}[t=1]", "×",
+                                                 "+", f"{state}[t=2]", "×", "+", f"{state}[t=3]"]
+    assert "z[t=3]" in dots["gru"] and "f[t=3]" in dots["lstm"]
 
 
 def test_vanishing_cell_path_is_dc_T_times_the_product_of_the_forget_gates(demos):

@@ -620,7 +620,7 @@ def test_ctrl_z_leaves_the_other_screen_at_once_and_redraws_only_what_is_not_bei
         signal.signal(signal.SIGTSTP, before)
 
 
-def test_vanishing_says_that_q_goes_on_to_its_second_walk():
+def test_vanishing_says_that_q_goes_on_to_its_next_walk():
     # `q quit` on the RNN's walk opened the LSTM's (a newcomer's review)
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["demos/vanishing.py", "--steps", "1", "--toy-T", "4",
@@ -628,12 +628,21 @@ def test_vanishing_says_that_q_goes_on_to_its_second_walk():
                                            "--step"], cwd=str(ROOT), encoding="utf-8",
                           codec_errors="replace", dimensions=(40, 110), timeout=60)
     try:
-        child.expect("walk 1 of 2: RNN")
+        child.expect("walk 1 of 3: RNN")
         child.expect("q next walk")
         child.expect("› ")
         child.sendline("q")
-        child.expect("walk 2 of 2: LSTM")
-        child.expect(r"q quit")
+        child.expect("walk 2 of 3: LSTM fb=3")
+        child.expect("q next walk")
+        child.expect("› ")
+        child.sendline("q")
+        child.expect("walk 3 of 3: GRU zb=3")
+        child.expect("p h path · g N node · c end · q quit")  # h[t−1] → × z → + → h[t]
+        child.expect("› ")
+        child.sendline("p")
+        child.expect(r"node 2 of \d+")
+        child.expect(r"h\[t=3\] = \(1 − z\[t=3\]\) × n\[t=3\] \+ z\[t=3\] × h\[t=2\]")
+        child.expect("━ h path")
         child.expect("› ")
         child.sendline("q")
         child.expect(pexpect.EOF)
