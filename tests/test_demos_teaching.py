@@ -321,12 +321,13 @@ def test_vanishing_carousel_verdict_wording_follows_the_numbers(demos):
     verdict, T = V["carousel_verdict"], 100
     t = np.arange(T + 1)
 
-    def say(carousel, c, c_rms, c_rms3, total3=0.5, path3=1e-2, floored=(), ends=()):
+    def say(carousel, c, c_rms, c_rms3, total3=0.5, path3=1e-2, floored=(), ends=(),
+            some_ends=()):
         norms = {"LSTM 1997": {"carousel": carousel, "c": c, "c_rms": c_rms},
                  "LSTM fb=3": {"c_rms": c_rms3}}
         ratios = {"LSTM 1997 CEC": carousel[0] / carousel[-1], "LSTM 1997 c": c[0] / c[-1],
                   "LSTM fb=3 c": total3, "LSTM fb=3 ∏f": path3}
-        return " ".join(" ".join(verdict(ratios, norms, T, floored, ends)).split())
+        return " ".join(" ".join(verdict(ratios, norms, T, floored, ends, some_ends)).split())
 
     whole = np.full(T + 1, 2.0)
     grows = 2.0 * (1 + (T - t) / 10)                       # 11× at t = 0, 6× at t = 50
@@ -360,9 +361,19 @@ def test_vanishing_carousel_verdict_wording_follows_the_numbers(demos):
     assert "NOT" not in text
     text = say(whole, 1.0 + 1.8e-4 * (T - t), drift, level)
     assert "about 1 (1.018), within 5%" in text and "grew going back" not in text
-    text = say(whole, grows, 2.5 * t, level, ends={"LSTM 1997 c"})
+    fall = np.where(t <= 25, 1.0, np.where(t <= 50, 1.75, 1.49))        # ×1.75, ×0.85
+    text = say(whole, grows, drift, fall)
+    assert "the forget gate's shrinks" in text and "levels off" not in text  # it said so
+    slower = np.where(t <= 25, 1.0, np.where(t <= 50, 2.12, 2.12 * 1.72))  # ×2.12, ×1.72
+    text = say(whole, grows, np.where(t <= 25, 1.0, np.where(t <= 50, 2.1, 2.1 * 1.56)), slower)
+    assert "grows less each time, but NOT less than the 1997 cell's (×1.72 against ×1.56)" \
+        in text and "does NOT grow less" not in text
+    text = say(whole, grows, 2.5 * t, level, ends={"LSTM 1997 c"}, some_ends={"LSTM 1997 c"})
     assert "nothing to carry" in text and "root mean square of 250" in text
     assert "keeps" not in text and "neither vanishes" not in text
+    text = say(whole, grows, 2.5 * t, level, some_ends={"LSTM 1997 c"})  # in some draws only
+    assert "in some of the draws" in text and "only bounds" in text
+    assert "nothing to carry" not in text and "keeps" not in text
 
 
 def test_vanishing_ratio_chart_does_not_draw_growth_as_no_loss(demos):

@@ -620,6 +620,34 @@ def test_ctrl_z_leaves_the_other_screen_at_once_and_redraws_only_what_is_not_bei
         signal.signal(signal.SIGTSTP, before)
 
 
+def test_a_screen_stopped_while_being_written_is_written_again_once_done():
+    """A Ctrl-Z while a screen was still on its way to the terminal (keys typed ahead, a slow
+    link) lost it: the kernel drops what the terminal has not shown, and `fg` gave a blank
+    screen, the redraw skipped as 'completing itself' (a review of the change)."""
+    from tinygrad_lstm.viz import stepper
+
+    class Stopped(Console):  # a Ctrl-Z in the middle of the first screen's print
+        calls = 0
+
+        def print(self, *args, **kw):
+            super().print(*args, **kw)
+            Stopped.calls += 1
+            if Stopped.calls == 1:
+                assert screen.drawing
+                screen.stale = True  # what the handler does while a screen is being drawn
+
+    con = Stopped(file=io.StringIO(), width=80, height=30, color_system=None)
+    screen = stepper._Screen(con, record(tiny_lstm(T=2)[0]), "t")
+    screen.show()
+    assert con.file.getvalue().count("node 1 of") == 2 and not screen.stale
+    Stopped.calls = 0
+    con.file.seek(0)
+    con.file.truncate()
+    con.input = lambda *a, **kw: "n"
+    assert screen.ask("› ") == "n"  # stopped while the prompt was written: screen and prompt
+    assert con.file.getvalue().count("node 1 of") == 1 and con.file.getvalue().count("› ") == 2
+
+
 def test_vanishing_says_that_q_goes_on_to_its_next_walk():
     # `q quit` on the RNN's walk opened the LSTM's (a newcomer's review)
     pexpect = pytest.importorskip("pexpect")
@@ -1081,12 +1109,20 @@ def test_a_terminal_too_short_for_the_timestep_bars_is_told_how_tall_shows_them(
         return "\n".join("".join(seg.text for seg in line) for line in lines)
 
     text = screen(12)
-    said = re.search(r"backprop · timestep bars need (\d+) rows · t · node", text)
+    said = re.search(r"backprop · t · timestep bars need (\d+) rows · node", text)
     assert said and "gradient that has reached each timestep" not in text, text
     need = int(said.group(1))
     assert "gradient that has reached each timestep" in screen(need)
     assert "bars need" not in screen(need)
     assert "bars need" in screen(need - 1)
+    # narrower, the note is shorter but its number whole: it was cut to "bars need 1…" at 54
+    # columns and to nothing below (a review of the change)
+    for width in range(40, 81):
+        con = Console(file=io.StringIO(), width=width, height=12, color_system=None)
+        lines = con.render_lines(fit_step_panel(con, walk, k, title="hello · LSTM"), pad=False)
+        top = "".join(seg.text for seg in lines[0])
+        said = re.search(rf"bars(?: need|:) (\d+) rows · node {k + 1} of", top)
+        assert said and int(said.group(1)) >= need, (width, top)  # narrower: more rows
 
 
 @pytest.mark.parametrize("width", [60, 80])

@@ -256,9 +256,11 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
     parts += [Rule("where", style="dim"), make_where(walk, k, compact=compact)]
     if message:
         parts.append(Text(message, style="yellow"))
-    name = "backprop" + ("" if hidden is None else f" · timestep bars need {hidden} rows") \
-        + (f" · {title}" if title else "")  # (a title too long is cut before the note)
-    counter = f" · node {k + 1} of {len(walk)}"
+    name, counter = "backprop" + (f" · {title}" if title else ""), f" · node {k + 1} of {len(walk)}"
+    if hidden is not None:  # kept whole beside the counter, in as few words as the width needs
+        notes = (f" · timestep bars need {hidden} rows", f" · bars: {hidden} rows")
+        counter = next((n for n in notes if width is None or width - 6 - len(n + counter) >= 9),
+                       notes[-1]) + counter
     room = None if width is None else width - 6 - len(counter)  # "╭─ " … " ─╮"
     if room is not None and len(name) > room:  # rich keeps a too long title's first line only
         name = name[:max(room - 1, 0)] + "…"
@@ -428,29 +430,39 @@ def step(loss, *, console=None, interactive=None, auto=None, no_pause=False, tit
 
 class _Screen:
     """The stepper's screen for node k and its prompt, as _suspendable redraws them after
-    `fg`: `drawing` while either is being written (a redraw then would make a second one)."""
+    `fg`: while either is being written (`drawing`) a Ctrl-Z marks it `stale` instead, and
+    it is written again once done (a redraw in the middle made a second screen, and what
+    the terminal had not yet shown when the process stopped was dropped: a blank screen)."""
 
     def __init__(self, console, walk, title):
         self.console, self.walk, self.title = console, walk, title
-        self.k, self.message, self.prompt, self.drawing = 0, None, "", False
+        self.k, self.message, self.prompt = 0, None, ""
+        self.drawing = self.stale = False
 
     def show(self):
-        self.drawing = True
-        self.console.clear()
-        self.console.print(fit_step_panel(self.console, self.walk, self.k, title=self.title,
-                                          message=self.message))
-        self.drawing = False
+        self.stale = True
+        while self.stale:
+            self.drawing, self.stale = True, False
+            self.console.clear()
+            self.console.print(fit_step_panel(self.console, self.walk, self.k,
+                                              title=self.title, message=self.message))
+            self.drawing = False
 
     def ask(self, prompt):
-        self.prompt, self.drawing = prompt, True
-        self.console.print(prompt, end="", markup=False, highlight=False)
-        self.drawing = False
-        return self.console.input()
+        self.prompt = prompt
+        while True:
+            self.drawing, self.stale = True, False
+            self.console.print(prompt, end="", markup=False, highlight=False)
+            self.drawing = False
+            if not self.stale:
+                return self.console.input()
+            self.show()  # stopped while the prompt was written: the screen went too
 
 
 def _typed():
     """What has been typed at the prompt so far, where readline keeps it (Python's REPL,
-    IPython): it stays in its buffer over a Ctrl-Z, and ⏎ after `fg` would run it unseen."""
+    IPython): it stays in its buffer over a Ctrl-Z, and ⏎ after `fg` would run it unseen.
+    (The cursor comes back at its end, where readline's may have been moved left.)"""
     readline = sys.modules.get("readline")
     return readline.get_line_buffer() if readline is not None else ""
 
@@ -487,8 +499,9 @@ def _suspendable(screen):
         finally:
             signal.signal(signal.SIGTSTP, on_stop)
         write(_ENTER)
-        if not screen.drawing and screen.k is not None:  # (else what is being written, the
-            # screen or the prompt, completes itself; k is None after `q`)
+        if screen.drawing:  # written again once done (_Screen)
+            screen.stale = True
+        elif screen.k is not None:  # (None after `q`)
             screen.show()
             write(screen.prompt + _typed())
 
