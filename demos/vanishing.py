@@ -648,16 +648,15 @@ def main(argv=None):
         for name in order:
             draws[name].append(gradient_norms(name, T, args.batch, args.hidden, 8, rng))
             update(model=name)
-    norms = {n: {k: geomean([d[k] for d in draws[n]]) for k in draws[n][0] if k not in MEANS}
-             for n in names}
-    floors = {n: {k: at_floor([d[k] for d in draws[n]]) for k in draws[n][0] if k not in MEANS}
-              for n in names}
+    def over_draws(summary):  # {model: {curve: summary of its draws' arrays}}
+        return {n: {k: summary([d[k] for d in draws[n]]) for k in draws[n][0] if k not in MEANS}
+                for n in names}
+
+    norms, floors = over_draws(geomean), over_draws(at_floor)
     floored = {label for label, low in series(floors) if low[0]}
     # ∂L/∂c_T itself 0 (a c_T drifted past its squashing's range) in every draw, or in some
-    ends = [{label for label, low in series({n: {k: at_floor([d[k] for d in draws[n]], every)
-                                                 for k in draws[n][0] if k not in MEANS}
-                                             for n in names}) if low[-1]}
-            for every in (True, False)]
+    ends = [{label for label, low in series(lows) if low[-1]}
+            for lows in (over_draws(lambda a: at_floor(a, every=True)), floors)]
     mean_f, mean_z = ({n: float(np.mean([d[k] for d in draws[n]]))
                        for n in names if k in draws[n][0]} for k in MEANS)
     curves = series(norms)
