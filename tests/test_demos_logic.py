@@ -87,6 +87,47 @@ def test_verdicts_curves_and_the_runs_compared(lm):
         ("LSTM +10 quiet TBPTT k=10", "lstm", 10, 10)]
 
 
+def test_the_carousel_cells_are_the_1997_cell_with_gates_taken_out(lm):
+    # each cell's step against its equations by hand, the missing gate 1 (float64)
+    rng = np.random.default_rng(0)
+    B, H = 3, 4
+    h_prev, c_prev = rng.standard_normal((2, B, H))
+    squash = lambda z: 2 * np.tanh(z / 2)                     # noqa: E731
+    sigma = lambda z: 1 / (1 + np.exp(-z))                     # noqa: E731
+    for kind, gates in (("carousel", 1), ("carousel+i", 2), ("carousel+o", 2)):
+        cell = lm["CELLS"][kind](2, H, dtype=np.float64, rng=np.random.default_rng(1))
+        assert cell.weight_hh.shape == (gates * H, H)
+        xw = rng.standard_normal((B, gates * H))
+        out = cell.step(Tensor(xw), (Tensor(h_prev), Tensor(c_prev)), cell.recurrent())
+        a = xw + h_prev @ cell.weight_hh.data.T
+        i = sigma(a[:, :H]) if kind == "carousel+i" else 1.0
+        g = squash(a[:, H:] if kind == "carousel+i" else a[:, :H])
+        o = sigma(a[:, H:]) if kind == "carousel+o" else 1.0
+        c = c_prev + i * g
+        np.testing.assert_allclose(out["c"].data, c, rtol=1e-12)
+        np.testing.assert_allclose(out["h"].data, o * np.tanh(c / 2), rtol=1e-12)
+        assert set(out) == {"c", "h", "g"} | ({"i"} if kind == "carousel+i" else set()) \
+            | ({"o"} if kind == "carousel+o" else set())
+
+
+def test_the_gates_verdict_follows_its_counts(lm):
+    says = lambda **k: " ".join(lm["gates_verdict"](k, 4))   # noqa: E731
+    text = says(carousel=0, **{"carousel+o": 0, "carousel+i": 3, "lstm1997": 4})
+    assert "learned it in none of 4 seeds" in text and "input weight conflict" in text
+    assert "(learned in 3 of 4)" in text
+    assert "With both gates it learned in 4 of 4, with the input gate alone in 3" in text
+    text = says(carousel=0, **{"carousel+o": 0, "carousel+i": 4, "lstm1997": 4})
+    assert "needs no output gate" in text
+    # a carousel with no input gate that learns, or an input gate that does not: not claimed
+    for counts in ({"carousel": 1, "carousel+o": 0, "carousel+i": 4, "lstm1997": 4},
+                   {"carousel": 0, "carousel+o": 2, "carousel+i": 4, "lstm1997": 4},
+                   {"carousel": 0, "carousel+o": 0, "carousel+i": 0, "lstm1997": 0}):
+        text = says(**counts)
+        assert "does not show the input weight conflict" in text and "settles" not in text
+    assert "did not help" in says(carousel=0, **{"carousel+o": 0, "carousel+i": 4,
+                                                  "lstm1997": 2})
+
+
 # --------------------------------------------------------------------------- charlm
 
 def test_restart_some_zeroes_about_p_of_the_streams(charlm):

@@ -421,6 +421,24 @@ def test_long_memory_truncation_cuts_the_gradient_k_steps_back(demos):
         assert np.all(per_step[:T - reached] == 0)
 
 
+def test_long_memory_gates_an_input_gate_is_what_the_carousel_needs(demos):
+    # the seed notes' input weight conflict, trained: without an input gate the 1997 cell
+    # stays at the baseline, with one it learns; the output gate alone does not help
+    r = demos("long_memory")["main"](["--models", "rnn", "--truncation", "off", "--T", "10",
+                                      "--steps", "250", "--gates", "2"])
+    gates, baseline = r["gates"], r["baseline"]
+    assert list(gates) == ["lstm1997", "carousel+i", "carousel+o", "carousel"]
+    assert [row["seed"] for row in gates["carousel"]] == [0, 1]
+    for kind in ("lstm1997", "carousel+i"):
+        assert all(row["mse"] < 0.1 * baseline for row in gates[kind]), (kind, gates[kind])
+    for kind in ("carousel", "carousel+o"):
+        assert all(row["mse"] > 0.7 * baseline for row in gates[kind]), (kind, gates[kind])
+    # the 1997 cell at seed 0 is the same run as `--models lstm1997` makes
+    (alone,) = demos("long_memory")["main"](["--models", "lstm1997", "--truncation", "off",
+                                             "--T", "10", "--steps", "250"])["rows"]
+    assert alone["mse"] == gates["lstm1997"][0]["mse"]
+
+
 # ---------------------------------------------------------------------------- timeseries
 def test_timeseries_lstm_beats_naive_on_the_sine(demos):
     r = demos("timeseries")["main"](["--series", "sine", "--models", "lstm,lstm-relu",
@@ -477,6 +495,11 @@ def test_long_memory_refuses_a_negative_delay(demos):
     # was: a "TBPTT k=20" row that was full BPTT (the same MSE), and a conclusion drawn from it
     with pytest.raises(SystemExit, match=r"--window 20 must be shorter than --T 10"):
         demos("long_memory")["main"](["--steps", "1", "--T", "10", "--window", "20"])
+    with pytest.raises(SystemExit, match="--gates must be 0 or more, got -1"):
+        demos("long_memory")["main"](["--steps", "1", "--T", "10", "--gates", "-1"])
+    with pytest.raises(SystemExit, match=r"--models: choose from lstm, gru, rnn, lstm1997, "
+                                         r"carousel\+i, carousel\+o, carousel; got \['lsmt'\]"):
+        demos("long_memory")["main"](["--steps", "1", "--T", "10", "--models", "lsmt"])
 
 
 def test_timeseries_metrics_and_train_only_normalisation(demos):
