@@ -317,11 +317,16 @@ def main(argv=None):
         console.print(f"\n[bold]layer {fd.layer} {fd.kind}[{fd.unit}][/bold] {how} "
                       f"[bold]{fd.feature}[/bold]{sign}: r = {fd.r:+.3f}, untrained best "
                       f"{fd.untrained_r:+.3f}  (red +, blue -)", highlight=False)
-        if colourless:  # the values would be nowhere in the output
-            console.print("(no colours in this output: "
-                          + (f"they are in {args.svg})" if args.svg else
-                             "--svg OUT saves them, or run this in a colour terminal)"),
-                          style="dim", highlight=False)
+        if colourless:  # the values would be nowhere in the output (but in the SVG: kept
+            # out of the recording it is made from, where the note said they were elsewhere)
+            record, console.record = console.record, False
+            try:
+                console.print("(no colours in this output: "
+                              + (f"they are in {args.svg})" if args.svg else
+                                 "--svg OUT saves them, or run this in a colour terminal)"),
+                              style="dim", highlight=False)
+            finally:
+                console.record = record
         console.print(coloured_lines(sample, values, window(sample, feats[fd.feature],
                                                             args.lines), args.lines))
     if args.svg:

@@ -1,6 +1,6 @@
 """Demonstrates learning a long-term dependency: the adding problem, where an LSTM and a GRU
-learn to carry two numbers across a sequence and a tanh RNN does not; the limit of truncated
-backpropagation through time; and what the 1997 LSTM's input gate is for.
+learn to carry two numbers across a sequence and a tanh RNN does not; and the limit of truncated
+backpropagation through time.
 
 The task (`data.adding_problem`, Le et al. 2015 form): at each of T steps the input is a value
 in [0, 1) and a marker; two values are marked, one in each half of the sequence, and the target
@@ -21,14 +21,7 @@ at the loss. The gradient then reaches back only k steps. Two cases:
     relation farther apart than the truncation is not learned, unless shorter instances of
     the same relation teach it.
 
-Why the gates (`--gates SEEDS`): the 1997 LSTM (`nn.LSTM1997Cell`: c = c_prev + i * g, no
-forget gate) against itself with gates taken out, a missing gate being 1: no gates (the bare
-carousel, c = c_prev + g), the input gate only, the output gate only. Without an input gate,
-every step's g is added to c through the same weights, marked or not: the input weight
-conflict of Hochreiter & Schmidhuber's paper, which the input gate settles.
-
     python demos/long_memory.py                 # T=50: LSTM, GRU, RNN, and the TBPTT runs
-    python demos/long_memory.py --models rnn --truncation off --gates 4   # the gates, 4 seeds
     python demos/long_memory.py --T 100
     python demos/long_memory.py --models lstm --truncation off --T 10 --steps 150   # quick
 """
@@ -42,86 +35,12 @@ from rich.table import Table
 
 from tinygrad_lstm import Tensor, manual_seed, nn, no_grad, optim
 from tinygrad_lstm import functional as F
-from tinygrad_lstm.cells import squash
 from tinygrad_lstm.cli import demo_parser, finite, graph_and_steps, positive, progress, run_demo
 from tinygrad_lstm.data import adding_problem
 
-SPARK = "▁▂▃▄▅▆▇█"
-
-
-# ---------------------------------------------------------------------------- the 1997 cell's gates
-# Hochreiter & Schmidhuber (1997) start from a bare carousel, a unit whose state only adds,
-# and give two reasons why it cannot learn long-term dependencies by itself. The input weight
-# conflict: the same incoming weights must write the inputs that matter into c and keep every
-# other input out. The output weight conflict: the same outgoing weights must let c out when
-# it is needed and keep it from disturbing the rest of the network when it is not. The input
-# and output gates settle them: multiplicative, so the marker can open the cell to the value.
-# These three cells are the 1997 cell (nn.LSTM1997Cell: i, g, o) with gates taken out; a
-# missing gate is 1.
-class CarouselCell(nn.LSTM1997Cell):
-    r"""The constant error carousel with no gates: everything is written into c.
-
-        g = squash(x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh)
-        c = c_prev + g
-        h = tanh(c/2)
-    """
-
-    gates = 1
-
-    def step(self, xw, state, w_hh):
-        h_prev, c_prev = state
-        g = squash(xw + h_prev @ w_hh).named("g")
-        c = (c_prev + g).named("c")
-        h = (c * 0.5).tanh().named("h")
-        return {"g": g, "c": c, "h": h}
-
-
-class InputGateCarouselCell(nn.LSTM1997Cell):
-    r"""The carousel with an input gate only: i decides what is written; c is always shown.
-
-        i, g = σ(·), squash(·)   of   x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh
-        c = c_prev + i * g
-        h = tanh(c/2)
-    """
-
-    gates = 2
-
-    def step(self, xw, state, w_hh):
-        h_prev, c_prev = state
-        i, g = (xw + h_prev @ w_hh).chunk(2, axis=-1)
-        i = i.sigmoid().named("i")
-        g = squash(g).named("g")
-        c = (c_prev + i * g).named("c")
-        h = (c * 0.5).tanh().named("h")
-        return {"i": i, "g": g, "c": c, "h": h}
-
-
-class OutputGateCarouselCell(nn.LSTM1997Cell):
-    r"""The carousel with an output gate only: everything is written; o decides what is shown.
-
-        g, o = squash(·), σ(·)   of   x W_ihᵀ + b_ih + h_prev W_hhᵀ + b_hh
-        c = c_prev + g
-        h = o * tanh(c/2)
-    """
-
-    gates = 2
-
-    def step(self, xw, state, w_hh):
-        h_prev, c_prev = state
-        g, o = (xw + h_prev @ w_hh).chunk(2, axis=-1)
-        g = squash(g).named("g")
-        o = o.sigmoid().named("o")
-        c = (c_prev + g).named("c")
-        h = (o * (c * 0.5).tanh()).named("h")
-        return {"g": g, "o": o, "c": c, "h": h}
-
-
 LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-CELLS = {"lstm1997": nn.LSTM1997Cell, "carousel+i": InputGateCarouselCell,  # into nn.LSTM
-         "carousel+o": OutputGateCarouselCell, "carousel": CarouselCell}
-NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN (tanh)", "lstm1997": "LSTM 1997 (i, o)",
-         "carousel+i": "carousel + input gate", "carousel+o": "carousel + output gate",
-         "carousel": "carousel, no gates"}
+NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN (tanh)"}
+SPARK = "▁▂▃▄▅▆▇█"
 
 
 # ---------------------------------------------------------------------------- data
@@ -141,10 +60,7 @@ class Adder(nn.Module):
 
     def __init__(self, kind, hidden, forget_bias, rng):
         kw = {"forget_bias": forget_bias} if kind == "lstm" else {}
-        if kind in CELLS:
-            self.rnn = nn.LSTM(2, hidden, cell=CELLS[kind], rng=rng)
-        else:
-            self.rnn = LAYERS[kind](2, hidden, rng=rng, **kw)
+        self.rnn = LAYERS[kind](2, hidden, rng=rng, **kw)
         self.head = nn.Linear(hidden, 1, rng=rng)
 
     def forward(self, x, window=None):
@@ -175,22 +91,6 @@ def experiments(args):
                  (f"LSTM +{D} quiet", "lstm", D, None),
                  (f"LSTM +{D} quiet TBPTT k={k}", "lstm", D, k)]
     return runs
-
-
-def run(label, kind, delay, window, seed, args, test, baseline):
-    """Train one model from `seed` (its weights; its batches from seed + 1) and score it on
-    the test set: a row of the results."""
-    manual_seed(seed)
-    model = Adder(kind, args.hidden, args.forget_bias, np.random.default_rng(seed))
-    rng = np.random.default_rng(seed + 1)
-    start = time.perf_counter()
-    with progress(args.steps, label) as update:
-        losses = train(model, args.T, delay, window, args, rng, update)
-    mse = evaluate(model, test)
-    reach = f"{window} steps" if window else f"all {args.T + delay}"
-    return {"label": label, "kind": kind, "delay": delay, "window": window, "seed": seed,
-            "reach": reach, "mse": mse, "verdict": verdict(mse, baseline), "losses": losses,
-            "seconds": time.perf_counter() - start}
 
 
 def train(model, T, delay, window, args, rng, update):
@@ -248,67 +148,6 @@ def curves_table(rows, baseline, steps):
     return table
 
 
-def gates_table(runs, baseline, args):
-    """The gate ablation: one row per cell, its test MSE over the baseline at each seed."""
-    seeds = [r["seed"] for r in next(iter(runs.values()))]
-    table = Table(title=f"the 1997 cell without its gates, T={args.T}: test MSE / baseline at "
-                        "each seed", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  show_edge=False)
-    table.add_column("cell")
-    for seed in seeds:
-        table.add_column(f"seed {seed}", justify="right")
-    table.add_column("learned", justify="right")
-    table.add_column("time", justify="right")
-    learned = learned_counts(runs)
-    for kind, rows in runs.items():
-        table.add_row(NAMES[kind], *(f"{r['mse'] / baseline:.3f}" for r in rows),
-                      f"{learned[kind]} of {len(rows)}",
-                      f"{sum(r['seconds'] for r in rows):.0f}s")
-    return table
-
-
-def learned_counts(runs):
-    """In how many of its runs (seeds) each cell learned the task ("yes")."""
-    return {kind: sum(r["verdict"] == "yes" for r in rows) for kind, rows in runs.items()}
-
-
-def gates_verdict(learned, n):
-    """What the gate ablation shows, each sentence following its counts: `learned[kind]` is
-    in how many of the n seeds that cell learned the task ("yes")."""
-    none, inp = learned["carousel"], learned["carousel+i"]
-    out, both = learned["carousel+o"], learned["lstm1997"]
-    lines = []
-    if none == 0 and out == 0 and inp > 0:
-        lines.append(
-            f"Without an input gate the carousel learned it in none of {n} seed"
-            f"{'s' if n != 1 else ''}, with "
-            "an output gate or without: at every step g = squash(x W_ihᵀ + h_prev W_hhᵀ + b) "
-            "is added to c, marked value or not: the same weights are asked to write a value "
-            "when it is marked and to keep it out when it is not, and the updates for the two "
-            "pull against each other (the input weight conflict, Hochreiter & Schmidhuber "
-            "1997). The input gate settles it: i, a "
-            "sigmoid the marker can open, multiplies what is written, so only the marked "
-            f"values go in (learned in {inp} of {n}).")
-    else:
-        lines.append(
-            f"Learned in {none} of {n} with no gates, {out} of {n} with the output gate alone "
-            f"and {inp} of {n} with the input gate alone: this run does not show the input "
-            "weight conflict (a carousel without an input gate staying at the baseline while "
-            "one with it learns); more --steps, or a longer --T?")
-    if inp < both:
-        lines.append(f"With both gates it learned in {both} of {n}, with the input gate alone "
-                     f"in {inp}: the output gate, which keeps c from showing on h until it is "
-                     "wanted, made learning surer, though the answer here is read only once.")
-    elif inp == both and inp:
-        lines.append(f"With the output gate too it learned in {both} of {n}, as without it: "
-                     "this task, whose answer is read from h once, at the end, needs no "
-                     "output gate.")
-    elif inp > both:
-        lines.append(f"With both gates it learned in {both} of {n}, with the input gate alone "
-                     f"in {inp}: the output gate did not help here.")
-    return lines
-
-
 def verdict(mse, baseline):
     if mse < 0.1 * baseline:
         return "yes"
@@ -321,8 +160,7 @@ def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/long_memory.svg", steps_default=1000,
                          graph_help="a small model's training step (H=4, T=6, untrained: small enough to read)")
     parser.add_argument("--T", type=int, default=50, help="sequence length (50, 100, ...)")
-    parser.add_argument("--models", default="lstm,gru,rnn",
-                        help=f"comma-separated: {', '.join(NAMES)}")
+    parser.add_argument("--models", default="lstm,gru,rnn", help="comma-separated: lstm,gru,rnn")
     parser.add_argument("--truncation", choices=["on", "off"], default="on",
                         help="also run the truncated-BPTT LSTMs")
     parser.add_argument("--window", type=int, default=None,
@@ -334,18 +172,13 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument("--forget-bias", type=float, default=3.0, help="LSTM forget-gate bias")
     parser.add_argument("--test", type=int, default=1000, help="test sequences")
-    parser.add_argument("--gates", type=int, default=0, metavar="SEEDS",
-                        help="also train the 1997 LSTM with its gates taken out (no gates, "
-                             "input gate only, output gate only), each with SEEDS seeds from "
-                             "--seed: the input weight conflict (0: skip)")
     args = parser.parse_args(argv)
     args.window = max(1, args.T // 5) if args.window is None else args.window
     args.delay = args.window if args.delay is None else args.delay
     for flag in ("steps", "T", "window", "hidden", "batch", "test", "lr"):
         positive("--" + flag, getattr(args, flag))
-    for flag in ("delay", "gates"):
-        if getattr(args, flag) < 0:
-            raise SystemExit(f"error: --{flag} must be 0 or more, got {getattr(args, flag)}")
+    if args.delay < 0:
+        raise SystemExit(f"error: --delay must be 0 or more, got {args.delay}")
     finite("--forget-bias", args.forget_bias)
     if args.T < 2:
         raise SystemExit(f"error: --T must be at least 2, got {args.T}")
@@ -353,8 +186,8 @@ def main(argv=None):
         raise SystemExit(f"error: --window {args.window} must be shorter than --T {args.T} "
                          "(a window of the whole sequence is full BPTT, which runs anyway)")
     args.models = list(dict.fromkeys(m.strip() for m in args.models.split(",") if m.strip()))
-    if not args.models or any(m not in NAMES for m in args.models):
-        raise SystemExit(f"error: --models: choose from {', '.join(NAMES)}; got {args.models}")
+    if not args.models or any(m not in LAYERS for m in args.models):
+        raise SystemExit(f"error: --models: choose from lstm, gru, rnn; got {args.models}")
     console = Console()
 
     # data: one fixed test set per delay; the baseline measured on it
@@ -371,8 +204,19 @@ def main(argv=None):
                   f"{args.steps} Adam steps, lr {args.lr}, LSTM forget bias {args.forget_bias}.")
 
     # one model per run; same seed, fresh batches
-    rows = [run(label, kind, D, window, args.seed, args, tests[D], baseline)
-            for label, kind, D, window in runs]
+    rows = []
+    for label, kind, D, window in runs:
+        manual_seed(args.seed)
+        model = Adder(kind, args.hidden, args.forget_bias, np.random.default_rng(args.seed))
+        rng = np.random.default_rng(args.seed + 1)
+        start = time.perf_counter()
+        with progress(args.steps, label) as update:
+            losses = train(model, args.T, D, window, args, rng, update)
+        mse = evaluate(model, tests[D])
+        reach = f"{window} steps" if window else f"all {args.T + D}"
+        rows.append({"label": label, "kind": kind, "delay": D, "window": window,
+                     "reach": reach, "mse": mse, "verdict": verdict(mse, baseline),
+                     "losses": losses, "seconds": time.perf_counter() - start})
 
     # results
     console.print(results_table(rows, baseline, args))
@@ -403,17 +247,6 @@ def main(argv=None):
                              "Expected full BPTT to learn and truncated BPTT not to; this run "
                              "does not show that (more --steps?)."))
 
-    # the gate ablation: the 1997 cell with its gates taken out, over --gates seeds
-    gates = {}
-    if args.gates:
-        seeds = range(args.seed, args.seed + args.gates)
-        gates = {kind: [run(f"{NAMES[kind]}, seed {seed}", kind, 0, None, seed, args, tests[0],
-                            baseline) for seed in seeds] for kind in CELLS}
-        console.print()
-        console.print(gates_table(gates, baseline, args))
-        for line in gates_verdict(learned_counts(gates), args.gates):
-            console.print(line)
-
     # one more training step's graph (T=6), to draw or to step through (each runs its backward)
     if args.graph or args.step:
         kind = args.models[0]
@@ -423,7 +256,7 @@ def main(argv=None):
         def one_loss():
             return F.mse_loss(model(Tensor(x)), Tensor(y))
         graph_and_steps(args, one_loss, model, title=f"adding problem · {NAMES[kind]}, T=6")
-    return {"baseline": baseline, "rows": rows, "gates": gates}
+    return {"baseline": baseline, "rows": rows}
 
 
 if __name__ == "__main__":

@@ -296,7 +296,7 @@ def short(label):
 def norms_table(curves, T, every):
     table = compact_table(f"‖∂L/∂h_t‖ (h) and ‖∂L/∂c_t‖ (c), L = Σ h_T, every {every}th t; "
                           "zbN = GRU with z bias N, fbN = LSTM with forget bias N, 1997 = "
-                          "LSTM 1997 (no forget gate; their h: in the chart and ratios below)")
+                          "LSTM 1997 (no forget gate); the LSTMs' h columns are in the chart and ratios below")
     table.add_column("t", justify="right")
     for label, _ in curves:
         table.add_column(short(label), justify="right")
@@ -613,7 +613,7 @@ def main(argv=None):
     parser.add_argument("--toy-T", type=int, default=8, help="steps of the scalar toy")
     parser.add_argument("--graph-T", type=int, default=20,
                         help="sequence length for --graph/--step (the graph draws the first and "
-                             f"last {GRAPH_ENDS} steps of a longer one)")
+                             f"last {GRAPH_ENDS} steps of one longer than {2 * GRAPH_ENDS + 1})")
     args = parser.parse_args(argv)
     for flag in ("steps", "T", "hidden", "batch", "toy_T", "graph_T"):
         positive("--" + flag.replace("_", "-"), getattr(args, flag))
@@ -677,10 +677,13 @@ def main(argv=None):
         small = small_losses(args.graph_T, args.seed)
     if args.graph:
         out = Path(args.graph)
+        ends = args.graph_T > 2 * GRAPH_ENDS + 1
+        if ends:  # the step between the ends is folded into one box: say so, as show_graph does
+            console.print(f"the graphs have {args.graph_T} timesteps: drawing the first and last "
+                          f"{GRAPH_ENDS} (--graph-T {2 * GRAPH_ENDS + 1} or less draws them all)")
         for name, (loss, params, _) in small.items():
             show_graph(loss, str(out.with_name(f"{out.stem}_{name}{out.suffix or '.svg'}")),
-                       model=params,
-                       max_steps=GRAPH_ENDS if args.graph_T > 2 * GRAPH_ENDS + 1 else None)
+                       model=params, max_steps=GRAPH_ENDS if ends else None)
         small = small_losses(args.graph_T, args.seed)   # drawing ran their backward
     if args.step:
         for i, (name, (loss, params, kind)) in enumerate(small.items(), 1):  # q: on to the next

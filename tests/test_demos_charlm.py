@@ -435,6 +435,10 @@ def test_activations_in_a_colourless_output_says_where_the_colours_are(text_file
     act["main"](argv + ["--svg", svg])
     out = " ".join(capsys.readouterr().out.split())  # (rich wraps the long path)
     assert f"(no colours in this output: they are in {svg})" in out
+    # not in the SVG itself, whose colours it said were elsewhere (a newcomer's review)
+    picture = open(svg, encoding="utf-8").read()
+    assert "no&#160;colours" not in picture and "no colours" not in picture
+    assert "red&#160;+" in picture or "red +" in picture  # the caption before it is there
 
 
 @pytest.mark.parametrize("name", ["act.pdf", "act"])

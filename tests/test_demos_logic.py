@@ -29,6 +29,11 @@ def charlm():
     return load_demo("charlm")
 
 
+@pytest.fixture(scope="module")
+def gates():
+    return load_demo("gates")
+
+
 def rendered(table):
     console = Console(file=io.StringIO(), width=120)
     console.print(table)
@@ -87,45 +92,75 @@ def test_verdicts_curves_and_the_runs_compared(lm):
         ("LSTM +10 quiet TBPTT k=10", "lstm", 10, 10)]
 
 
-def test_the_carousel_cells_are_the_1997_cell_with_gates_taken_out(lm):
-    # each cell's step against its equations by hand, the missing gate 1 (float64)
+# --------------------------------------------------------------------------- gates
+
+def test_the_carousel_cells_are_the_1997_cell_with_gates_taken_out(gates):
+    # each cell's step against its equations by hand, a missing gate 1 (float64)
     rng = np.random.default_rng(0)
     B, H = 3, 4
     h_prev, c_prev = rng.standard_normal((2, B, H))
     squash = lambda z: 2 * np.tanh(z / 2)                     # noqa: E731
     sigma = lambda z: 1 / (1 + np.exp(-z))                     # noqa: E731
-    for kind, gates in (("carousel", 1), ("carousel+i", 2), ("carousel+o", 2)):
-        cell = lm["CELLS"][kind](2, H, dtype=np.float64, rng=np.random.default_rng(1))
-        assert cell.weight_hh.shape == (gates * H, H)
-        xw = rng.standard_normal((B, gates * H))
+    for kind, names in (("none", "g"), ("input", "ig"), ("output", "go"), ("both", "igo")):
+        cell = gates["CELLS"][kind](2, H, dtype=np.float64, rng=np.random.default_rng(1))
+        assert cell.weight_hh.shape == (len(names) * H, H)
+        xw = rng.standard_normal((B, len(names) * H))
         out = cell.step(Tensor(xw), (Tensor(h_prev), Tensor(c_prev)), cell.recurrent())
-        a = xw + h_prev @ cell.weight_hh.data.T
-        i = sigma(a[:, :H]) if kind == "carousel+i" else 1.0
-        g = squash(a[:, H:] if kind == "carousel+i" else a[:, :H])
-        o = sigma(a[:, H:]) if kind == "carousel+o" else 1.0
-        c = c_prev + i * g
+        a = dict(zip(names, np.split(xw + h_prev @ cell.weight_hh.data.T, len(names), axis=1)))
+        i = sigma(a["i"]) if "i" in a else 1.0
+        o = sigma(a["o"]) if "o" in a else 1.0
+        c = c_prev + i * squash(a["g"])
         np.testing.assert_allclose(out["c"].data, c, rtol=1e-12)
         np.testing.assert_allclose(out["h"].data, o * np.tanh(c / 2), rtol=1e-12)
-        assert set(out) == {"c", "h", "g"} | ({"i"} if kind == "carousel+i" else set()) \
-            | ({"o"} if kind == "carousel+o" else set())
+        assert set(out) == set(names) | {"c", "h"}
 
 
-def test_the_gates_verdict_follows_its_counts(lm):
-    says = lambda **k: " ".join(lm["gates_verdict"](k, 4))   # noqa: E731
-    text = says(carousel=0, **{"carousel+o": 0, "carousel+i": 3, "lstm1997": 4})
-    assert "learned it in none of 4 seeds" in text and "input weight conflict" in text
-    assert "(learned in 3 of 4)" in text
-    assert "With both gates it learned in 4 of 4, with the input gate alone in 3" in text
-    text = says(carousel=0, **{"carousel+o": 0, "carousel+i": 4, "lstm1997": 4})
-    assert "needs no output gate" in text
-    # a carousel with no input gate that learns, or an input gate that does not: not claimed
-    for counts in ({"carousel": 1, "carousel+o": 0, "carousel+i": 4, "lstm1997": 4},
-                   {"carousel": 0, "carousel+o": 2, "carousel+i": 4, "lstm1997": 4},
-                   {"carousel": 0, "carousel+o": 0, "carousel+i": 0, "lstm1997": 0}):
-        text = says(**counts)
-        assert "does not show the input weight conflict" in text and "settles" not in text
-    assert "did not help" in says(carousel=0, **{"carousel+o": 0, "carousel+i": 4,
-                                                  "lstm1997": 2})
+def test_recall_stores_each_value_once_and_asks_for_one_at_the_end(gates):
+    T, B, K, S = 12, 500, 3, 6
+    x, y = gates["recall_batch"](T, B, np.random.default_rng(0), slots=K, store=S)
+    assert x.shape == (T, B, 1 + 2 * K) and y.shape == (B, 1)
+    markers, queries = x[:, :, 1:1 + K], x[:, :, 1 + K:]
+    assert (markers.sum(axis=0) == 1).all() and not markers[S:].any()  # once, in the store
+    assert (markers.sum(axis=2) <= 1).all()                  # one slot a step: distinct steps
+    assert (queries[-1].sum(axis=1) == 1).all() and not queries[:-1].any()
+    step = markers.argmax(axis=0)                            # (B, K): when each value came
+    values = x[step, np.arange(B)[:, None], 0]               # u at those steps
+    asked = queries[-1].argmax(axis=1)
+    np.testing.assert_array_equal(y[:, 0], values[np.arange(B), asked])
+    assert np.bincount(asked, minlength=K).min() > B / K / 2  # every slot gets asked
+    noise = np.ones((T, B), bool)
+    noise[step, np.arange(B)[:, None]] = False
+    assert 0.25 < x[:, :, 0][noise].var() < 0.42             # U(−1, 1) noise elsewhere: 1/3
+    x2, y2 = gates["recall_batch"](T, B, np.random.default_rng(0), slots=K, store=S,
+                                   ask_one=False)
+    assert y2.shape == (B, K) and not x2[:, :, 1 + K:].any()  # no query; every value
+    np.testing.assert_array_equal(y2, x2[x2[:, :, 1:1 + K].argmax(axis=0),
+                                          np.arange(B)[:, None], 0])
+    with pytest.raises(ValueError, match="slots ≤ store < T"):
+        gates["recall_batch"](T, 2, np.random.default_rng(0), slots=7, store=6)
+
+
+def test_the_gates_verdicts_follow_their_counts(gates):
+    said_in = gates["input_verdict"]
+    text = said_in({"none": 0, "input": 3, "output": 0, "both": 4}, 4)
+    assert text.startswith("Input weight conflict: without an input gate the carousel learned "
+                           "the adding problem in none of 4 seeds")
+    assert "learned in 3 of 4 with it alone, 4 of 4 with both gates" in text
+    for learned in ({"none": 1, "input": 4, "output": 0, "both": 4},
+                    {"none": 0, "input": 4, "output": 2, "both": 4},
+                    {"none": 0, "input": 0, "output": 0, "both": 0}):
+        assert "does not show the input weight conflict" in said_in(learned, 4)
+    assert said_in({"none": 0, "input": 3}, 4) is None  # not every cell run: nothing said
+    said_out = gates["output_verdict"]
+    one, all_ = {"none": 0, "input": 0, "output": 0, "both": 3}, {"none": 0, "input": 4,
+                                                                  "output": 0, "both": 4}
+    text = said_out(one, all_, 4)
+    assert text.startswith("Output weight conflict") and "in 4 of 4" in text \
+        and "(0 of 4)" in text and "learned in 3 of 4" in text
+    for o, a in (({**one, "input": 1}, all_), (one, {**all_, "input": 0}),
+                 ({**one, "both": 0}, all_)):
+        assert "does not show the output weight conflict" in said_out(o, a, 4)
+    assert said_out(one, {}, 4) is None
 
 
 # --------------------------------------------------------------------------- charlm

@@ -77,6 +77,20 @@ def test_vanishing_graph_draws_the_rnn_the_lstms_c_path_and_the_grus_h_path(demo
     assert "z[t=3]" in dots["gru"] and "f[t=3]" in dots["lstm"]
 
 
+def test_vanishing_graph_says_when_it_draws_only_the_ends(demos, tmp_path, capsys):
+    # was: T = 20 drawn by its first and last 3 steps without a word (the README's rule for
+    # the other demos is more than 24 steps)
+    main = demos("vanishing")["main"]
+    base = ["--steps", "1", "--toy-T", "4", "--T", "6", "--hidden", "4"]
+    main(base + ["--graph-T", "8", "--graph", str(tmp_path / "v.svg")])
+    assert "the graphs have 8 timesteps: drawing the first and last 3 (--graph-T 7 or less " \
+           "draws them all)" in " ".join(capsys.readouterr().out.split())
+    assert "t = 4 … 5 not drawn" in (tmp_path / "v_rnn.dot").read_text()
+    main(base + ["--graph-T", "7", "--graph", str(tmp_path / "w.svg")])
+    assert "drawing the first and last" not in capsys.readouterr().out
+    assert "not drawn" not in (tmp_path / "w_rnn.dot").read_text()
+
+
 def test_vanishing_cell_path_is_dc_T_times_the_product_of_the_forget_gates(demos):
     # was: only the total ∂L/∂c_0 was shown, and credited to the × f path alone
     mod = demos("vanishing")
@@ -421,22 +435,32 @@ def test_long_memory_truncation_cuts_the_gradient_k_steps_back(demos):
         assert np.all(per_step[:T - reached] == 0)
 
 
-def test_long_memory_gates_an_input_gate_is_what_the_carousel_needs(demos):
-    # the seed notes' input weight conflict, trained: without an input gate the 1997 cell
-    # stays at the baseline, with one it learns; the output gate alone does not help
-    r = demos("long_memory")["main"](["--models", "rnn", "--truncation", "off", "--T", "10",
-                                      "--steps", "250", "--gates", "2"])
-    gates, baseline = r["gates"], r["baseline"]
-    assert list(gates) == ["lstm1997", "carousel+i", "carousel+o", "carousel"]
-    assert [row["seed"] for row in gates["carousel"]] == [0, 1]
-    for kind in ("lstm1997", "carousel+i"):
-        assert all(row["mse"] < 0.1 * baseline for row in gates[kind]), (kind, gates[kind])
-    for kind in ("carousel", "carousel+o"):
-        assert all(row["mse"] > 0.7 * baseline for row in gates[kind]), (kind, gates[kind])
-    # the 1997 cell at seed 0 is the same run as `--models lstm1997` makes
-    (alone,) = demos("long_memory")["main"](["--models", "lstm1997", "--truncation", "off",
-                                             "--T", "10", "--steps", "250"])["rows"]
-    assert alone["mse"] == gates["lstm1997"][0]["mse"]
+# ---------------------------------------------------------------------------- gates
+def test_gates_without_an_input_gate_the_carousel_does_not_learn_to_add(demos):
+    r = demos("gates")["main"](["--tasks", "adding", "--cells", "none,input,output",
+                                "--seeds", "1", "--T", "10", "--steps", "250"])
+    rows = {row["kind"]: row for row in r["rows"]}
+    assert rows["input"]["learned"], rows["input"]
+    for kind in ("none", "output"):
+        assert rows[kind]["ratio"] > 0.7, rows[kind]
+
+
+def test_gates_without_an_output_gate_it_stores_but_cannot_show_the_one_asked_for(demos):
+    r = demos("gates")["main"](["--tasks", "recall one,recall all", "--cells", "input,both",
+                                "--seeds", "1", "--recall-T", "16", "--store", "6", "--slots",
+                                "3", "--steps", "600"])
+    rows = {(row["task"], row["kind"]): row for row in r["rows"]}
+    assert rows["recall all", "input"]["learned"], rows["recall all", "input"]  # it stores
+    assert rows["recall one", "input"]["ratio"] > 0.4, rows["recall one", "input"]
+    assert rows["recall one", "both"]["learned"], rows["recall one", "both"]
+
+
+def test_gates_graph_draws_the_carousels_c_path_through_plus_alone(demos, tmp_path):
+    from test_graph import highlighted_chain
+    demos("gates")["main"](["--tasks", "adding", "--cells", "none", "--seeds", "1", "--T", "3",
+                            "--steps", "1", "--graph", str(tmp_path / "g.svg")])
+    chain = highlighted_chain((tmp_path / "g.dot").read_text())
+    assert chain[:4] == ["c[t=0]", "+", "c[t=1]", "+"] and "×" not in chain
 
 
 # ---------------------------------------------------------------------------- timeseries
@@ -495,11 +519,20 @@ def test_long_memory_refuses_a_negative_delay(demos):
     # was: a "TBPTT k=20" row that was full BPTT (the same MSE), and a conclusion drawn from it
     with pytest.raises(SystemExit, match=r"--window 20 must be shorter than --T 10"):
         demos("long_memory")["main"](["--steps", "1", "--T", "10", "--window", "20"])
-    with pytest.raises(SystemExit, match="--gates must be 0 or more, got -1"):
-        demos("long_memory")["main"](["--steps", "1", "--T", "10", "--gates", "-1"])
-    with pytest.raises(SystemExit, match=r"--models: choose from lstm, gru, rnn, lstm1997, "
-                                         r"carousel\+i, carousel\+o, carousel; got \['lsmt'\]"):
-        demos("long_memory")["main"](["--steps", "1", "--T", "10", "--models", "lsmt"])
+
+
+def test_gates_refuses_what_it_cannot_run(demos):
+    main = demos("gates")["main"]
+    with pytest.raises(SystemExit, match=r"--cells: choose from none, input, output, both; "
+                                         r"got \['nope'\]"):
+        main(["--steps", "1", "--cells", "nope"])
+    with pytest.raises(SystemExit, match=r"--tasks: choose from adding, recall one, recall all"):
+        main(["--steps", "1", "--tasks", "adding,recall"])
+    with pytest.raises(SystemExit, match=r"need --slots ≤ --store < --recall-T .* got --slots 9, "
+                                         r"--store 8, --recall-T 30"):
+        main(["--steps", "1", "--slots", "9"])
+    with pytest.raises(SystemExit, match="--seeds must be positive, got 0"):
+        main(["--steps", "1", "--seeds", "0"])
 
 
 def test_timeseries_metrics_and_train_only_normalisation(demos):
