@@ -24,13 +24,13 @@ same kind of sum. Three tasks, each read from h at the last step by a linear hea
   * adding (the input weight conflict; `data.adding_problem`): a value and a marker at each of
     --T steps; the answer is the sum of the two marked values. Every value arrives on the
     same channel, so without an input gate every one of them is added into c.
-  * recall one (the output weight conflict): --slots values arrive one at a time, each with
+  * recall-one (the output weight conflict): --slots values arrive one at a time, each with
     a store marker of its own, in the first --store steps of --recall-T, on one channel that
     carries noise at every other step; at the last step a query flag names one slot, and the
     answer is its value. A cell must hold all of them and let out only the one asked for.
-  * recall all (the control for recall one): the same inputs with no query, and one answer
+  * recall-all (the control for recall-one): the same inputs with no query, and one answer
     per slot: all the values at once, so no gate is needed to choose what to show. A cell that
-    learns this but not "recall one" stores the values and fails at showing one of them.
+    learns this but not "recall-one" stores the values and fails at showing one of them.
 
 Each cell is trained from --seeds seeds on each task (Adam, clipped gradients, the same
 settings for all) and scored on a fixed test set, against the best answer without memory
@@ -120,7 +120,7 @@ CELLS = {"none": CarouselCell, "input": InputGateCarouselCell,
          "output": OutputGateCarouselCell, "both": nn.LSTM1997Cell}
 NAMES = {"none": "no gates (bare carousel)", "input": "input gate only",
          "output": "output gate only", "both": "both gates (LSTM 1997)"}
-TASKS = ("adding", "recall one", "recall all")
+TASKS = ("adding", "recall-one", "recall-all")
 
 
 # ---------------------------------------------------------------------------- the tasks
@@ -159,7 +159,7 @@ def make_batch(task, args, size, rng):
     if task == "adding":
         return adding_batch(args.T, size, rng)
     return recall_batch(args.recall_T, size, rng, args.slots, args.store,
-                        ask_one=task == "recall one")
+                        ask_one=task == "recall-one")
 
 
 # ---------------------------------------------------------------------------- model
@@ -181,7 +181,7 @@ class Reader(nn.Module):
 def build(task, kind, hidden, rng, slots):
     if task == "adding":
         return Reader(kind, 2, hidden, 1, 1.0, rng)
-    return Reader(kind, 1 + 2 * slots, hidden, 1 if task == "recall one" else slots, 0.0, rng)
+    return Reader(kind, 1 + 2 * slots, hidden, 1 if task == "recall-one" else slots, 0.0, rng)
 
 
 def run(task, kind, seed, args, test, baseline):
@@ -260,7 +260,7 @@ def input_verdict(learned, n):
 
 def output_verdict(one, all_, n):
     """The recall tasks' sentence, following their counts: `one[kind]` and `all_[kind]`,
-    in how many of n seeds each cell learned "recall one" and "recall all"; None when a
+    in how many of n seeds each cell learned "recall-one" and "recall-all"; None when a
     cell or a task was not run."""
     if len(one) < len(CELLS) or len(all_) < len(CELLS):
         return None
@@ -273,15 +273,15 @@ def output_verdict(one, all_, n):
                 "slot's value when it is asked for and hold it back when another slot is. An "
                 "output gate, a sigmoid the query can open, multiplies what is shown: with "
                 f"both gates it was learned in {both} of {n}.")
-    return (f"Recall one was learned in {shows} of {n} with the input gate alone and {both} "
-            f"with both gates; recall all in {stores} with the input gate alone: this run does "
+    return (f"Recall-one was learned in {shows} of {n} with the input gate alone and {both} "
+            f"with both gates; recall-all in {stores} with the input gate alone: this run does "
             "not show the output weight conflict (a cell that stores every value but cannot "
             "show the one asked for, where both gates can); more --steps?")
 
 
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/gates.svg", steps_default=1000,
-                         graph_help="the first of --cells on recall one at --recall-T 6, "
+                         graph_help="the first of --cells on recall-one at --recall-T 6, "
                                     "untrained, small enough to read")
     parser.add_argument("--tasks", default=",".join(TASKS),
                         help=f"comma-separated: {', '.join(TASKS)}")
@@ -320,9 +320,9 @@ def main(argv=None):
     baselines = {task: float(np.mean((y - (1.0 if task == "adding" else 0.0)) ** 2))
                  for task, (_, y) in tests.items()}
     titles = {"adding": f"adding problem, T={args.T} (the input weight conflict)",
-              "recall one": f"recall one of {args.slots}, T={args.recall_T} (the output weight "
+              "recall-one": f"recall one of {args.slots}, T={args.recall_T} (the output weight "
                             "conflict)",
-              "recall all": f"recall all {args.slots}, T={args.recall_T} (the control: storing "
+              "recall-all": f"recall all {args.slots}, T={args.recall_T} (the control: storing "
                             "them)"}
     console.print(f"{len(args.cells)} cell(s) x {len(args.tasks)} task(s) x {args.seeds} "
                   f"seed(s): H={args.hidden}, B={args.batch}, {args.steps} Adam steps, lr "
@@ -342,21 +342,21 @@ def main(argv=None):
     by_task = {task: {kind: n for (t, kind), n in learned.items() if t == task}
                for task in TASKS}
     said = [input_verdict(by_task["adding"], args.seeds),
-            output_verdict(by_task["recall one"], by_task["recall all"], args.seeds)]
+            output_verdict(by_task["recall-one"], by_task["recall-all"], args.seeds)]
     for line in filter(None, said):
         console.print()
         console.print(line)
 
-    # one more training step's graph (recall one, T=6), to draw or to step through
+    # one more training step's graph (recall-one, T=6), to draw or to step through
     if args.graph or args.step:
         kind = args.cells[0]
         slots = min(args.slots, 2)
-        model = build("recall one", kind, 4, np.random.default_rng(args.seed), slots)
+        model = build("recall-one", kind, 4, np.random.default_rng(args.seed), slots)
         x, y = recall_batch(6, 1, np.random.default_rng(args.seed), slots, slots)
 
         def one_loss():
             return F.mse_loss(model(Tensor(x)), Tensor(y))
-        graph_and_steps(args, one_loss, model, title=f"recall one · {NAMES[kind]}, T=6")
+        graph_and_steps(args, one_loss, model, title=f"recall-one · {NAMES[kind]}, T=6")
     return {"baselines": baselines, "rows": rows, "learned": learned}
 
 

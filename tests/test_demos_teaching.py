@@ -446,13 +446,13 @@ def test_gates_without_an_input_gate_the_carousel_does_not_learn_to_add(demos):
 
 
 def test_gates_without_an_output_gate_it_stores_but_cannot_show_the_one_asked_for(demos):
-    r = demos("gates")["main"](["--tasks", "recall one,recall all", "--cells", "input,both",
+    r = demos("gates")["main"](["--tasks", "recall-one,recall-all", "--cells", "input,both",
                                 "--seeds", "1", "--recall-T", "16", "--store", "6", "--slots",
                                 "3", "--steps", "600"])
     rows = {(row["task"], row["kind"]): row for row in r["rows"]}
-    assert rows["recall all", "input"]["learned"], rows["recall all", "input"]  # it stores
-    assert rows["recall one", "input"]["ratio"] > 0.4, rows["recall one", "input"]
-    assert rows["recall one", "both"]["learned"], rows["recall one", "both"]
+    assert rows["recall-all", "input"]["learned"], rows["recall-all", "input"]  # it stores
+    assert rows["recall-one", "input"]["ratio"] > 0.4, rows["recall-one", "input"]
+    assert rows["recall-one", "both"]["learned"], rows["recall-one", "both"]
 
 
 def test_gates_graph_draws_the_carousels_c_path_through_plus_alone(demos, tmp_path):
@@ -526,7 +526,7 @@ def test_gates_refuses_what_it_cannot_run(demos):
     with pytest.raises(SystemExit, match=r"--cells: choose from none, input, output, both; "
                                          r"got \['nope'\]"):
         main(["--steps", "1", "--cells", "nope"])
-    with pytest.raises(SystemExit, match=r"--tasks: choose from adding, recall one, recall all"):
+    with pytest.raises(SystemExit, match=r"--tasks: choose from adding, recall-one, recall-all"):
         main(["--steps", "1", "--tasks", "adding,recall"])
     with pytest.raises(SystemExit, match=r"need --slots ≤ --store < --recall-T .* got --slots 9, "
                                          r"--store 8, --recall-T 30"):
