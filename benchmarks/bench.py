@@ -148,7 +148,10 @@ def make_reference(kind, params, x, targets):
     return step, lambda: last["grads"]
 
 
-def make_engine(kind, params, x, targets):
+def make_engine_parts(kind, params, x, targets):
+    """The engine's step in its parts, for sections.py to time apart: forward() -> out (the
+    layer's, grads cleared first), loss_of(out) -> loss (head and mean cross-entropy),
+    backward(loss), update() (plain SGD); and grads() as make_X's."""
     from tinygrad_lstm import Tensor, nn
     import tinygrad_lstm.functional as F
 
@@ -161,17 +164,35 @@ def make_engine(kind, params, x, targets):
             [("head." + k, p) for k, p in head.named_parameters()]
     xt = Tensor(x)
 
-    def step():
+    def forward():
         for _, p in named:
             p.grad = None
         out, _ = layer(xt)                          # (T, B, H)
-        loss = F.cross_entropy(head(out), targets)  # mean over the T·B positions
+        return out
+
+    def loss_of(out):
+        return F.cross_entropy(head(out), targets)  # mean over the T·B positions
+
+    def backward(loss):
         loss.backward()
+
+    def update():
         for _, p in named:
             p.data -= LR * p.grad                   # plain SGD
+
+    return forward, loss_of, backward, update, lambda: {k: p.grad for k, p in named}
+
+
+def make_engine(kind, params, x, targets):
+    forward, loss_of, backward, update, grads = make_engine_parts(kind, params, x, targets)
+
+    def step():
+        loss = loss_of(forward())
+        backward(loss)
+        update()
         return loss.item()
 
-    return step, lambda: {k: p.grad for k, p in named}
+    return step, grads
 
 
 def _torch_params(params):

@@ -46,6 +46,8 @@ correctly rounded result (σ(x) < 1e-38 there); no NaN can arise. Measured on
 
 Importable as ``benchmarks.reference`` and by path; depends on numpy only.
 """
+import time
+
 import numpy as np
 
 __all__ = ["GATES", "init_params", "one_hot", "forward_backward", "sgd_step", "train_step"]
@@ -93,7 +95,7 @@ def _sigmoid_(a):
     np.divide(1, a, out=a)
 
 
-def forward_backward(kind, params, x, targets, h0=None, c0=None):
+def forward_backward(kind, params, x, targets, h0=None, c0=None, marks=None):
     """Loss and hand-derived gradients of one char-LM step (module docstring).
 
     Args:
@@ -103,6 +105,10 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
             a one-hot array here.
         targets: (T, B) integer ids of the next characters.
         h0, c0: (B, H) initial states; default zeros. ``c0`` is for lstm only.
+        marks: a list, or None; when given, the process's CPU time is appended to it at the
+            start and at the end of each section: the input projection, the forward loop, the
+            head and loss, the head's backward, the backward loop, the weight gradients
+            (benchmarks/sections.py).
 
     Returns:
         ``(loss, grads, extras)``: the mean cross-entropy as a Python float;
@@ -110,6 +116,8 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
         (T, B, H), ``"hT"`` (and ``"cT"`` for lstm) the final states, ``"dh0"``
         (and ``"dc0"`` for lstm) the gradients of the initial states.
     """
+    mark = (lambda: None) if marks is None else (lambda: marks.append(time.process_time()))
+    mark()
     _check_kind(kind)
     W_ih, W_hh = params["weight_ih_l0"], params["weight_hh_l0"]
     b_ih, b_hh = params["bias_ih_l0"], params["bias_hh_l0"]
@@ -176,6 +184,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
     s, s2 = np.empty((B, H), dtype), np.empty((B, H), dtype)  # scratch
     extras = {}
 
+    mark()
     # ----- forward through time -----
     with np.errstate(over="ignore"):
         if kind == "lstm":
@@ -222,6 +231,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
                 A[t] += hh
                 np.tanh(A[t], out=hs[t + 1])               # h = tanh(x W_ih^T + b_ih + h_prev W_hh^T + b_hh)
 
+    mark()
     # ----- head and loss over all T*B positions -----
     H_all = hs[1:].reshape(N, H)                           # (N, H)
     Z = np.matmul(H_all, W_y.T)                            # (N, V) logits
@@ -233,6 +243,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
     sum_e = Z.sum(axis=1)
     loss = float(np.mean(np.log(sum_e) - z_target))        # -log softmax[target], averaged
 
+    mark()
     # ----- backward: head -----
     dZ = Z
     dZ /= sum_e[:, None]                                   # softmax probabilities p
@@ -242,6 +253,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
     db_y = dZ.sum(axis=0)                                  # dhead.bias = sum of dlogits
     dhs = np.matmul(dZ, W_y).reshape(T, B, H)              # dh from the head, every step
 
+    mark()
     # ----- backward through time -----
     dh_next = np.zeros((B, H), dtype)
     # d(loss)/d(pre-activations) of all steps; GRU and RNN need no pre-activation
@@ -301,6 +313,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
             np.dot(dA[t], W_hh, out=dh_next)               # dh_prev = dh_pre @ W_hh
         dA_ih = dA_hh = dA
 
+    mark()
     # ----- weight gradients: the sum over t of BPTT as one matmul each -----
     dA_ih2, dA_hh2 = dA_ih.reshape(N, GH), dA_hh.reshape(N, GH)
     db_ih = dA_ih2.sum(axis=0)
@@ -312,6 +325,7 @@ def forward_backward(kind, params, x, targets, h0=None, c0=None):
         "head.weight": dW_y,
         "head.bias": db_y,
     }
+    mark()
     extras["hs"] = hs[1:]
     extras["hT"] = hs[T].copy()
     extras["dh0"] = dh_next

@@ -6,6 +6,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,34 @@ def test_gemm_layout_table_runs():
     assert lines[0] == "| G, H \\ rows | 8 | 32 |" and lines[1] == "|---|--:|--:|"
     cells = lines[2].strip("|").split("|")
     assert cells[0].strip() == "4, 64" and all(float(c) > 0 for c in cells[1:])
+
+
+def test_sections_table_runs_and_covers_the_whole_step():
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sections.py"), "--grid",
+                        "2,3,8", "--rounds", "1", "--only", "lstm", "--only", "rnn"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for kind in ("LSTM", "RNN"):
+        assert f"{kind} B=2 T=3 H=8: ms per step" in r.stdout
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ")
+            and not line.startswith("| engine")]
+    assert [row.split("|")[1].strip() for row in rows[:5]] == [
+        "forward (layer)", "head and loss", "backward", "update", "**step**"]
+    assert r.stdout.count("The reference's sections: input projection") == 2
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_the_reference_marks_each_of_its_sections_once(kind):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import reference as ref
+    rng = np.random.default_rng(0)
+    params = ref.init_params(kind, 5, 4, rng)
+    x, targets = rng.integers(0, 5, (3, 2)), rng.integers(0, 5, (3, 2))
+    marks = []
+    loss, grads, _ = ref.forward_backward(kind, params, x, targets, marks=marks)
+    assert len(marks) == 7 and marks == sorted(marks)  # start, then the end of 6 sections
+    again, grads2, _ = ref.forward_backward(kind, params, x, targets)  # marks change nothing
+    assert again == loss and all((grads[k] == grads2[k]).all() for k in grads)
 
 
 # The number of timed rounds, decided on fake clocks (never the machine's: a test must not

@@ -146,10 +146,11 @@ def test_the_gates_verdicts_follow_their_counts(gates):
     assert text.startswith("Input weight conflict: without an input gate the carousel learned "
                            "the adding problem in none of 4 seeds")
     assert "learned in 3 of 4 with it alone, 4 of 4 with both gates" in text
-    for learned in ({"none": 1, "input": 4, "output": 0, "both": 4},
-                    {"none": 0, "input": 4, "output": 2, "both": 4},
-                    {"none": 0, "input": 0, "output": 0, "both": 0}):
-        assert "does not show the input weight conflict" in said_in(learned, 4)
+    for learned, hint in (({"none": 1, "input": 4, "output": 0, "both": 4}, "not what the"),
+                          ({"none": 0, "input": 4, "output": 2, "both": 4}, "not what the"),
+                          ({"none": 0, "input": 0, "output": 0, "both": 0}, "more --steps")):
+        text = said_in(learned, 4)
+        assert "does not show the input weight conflict" in text and hint in text, text
     assert said_in({"none": 0, "input": 3}, 4) is None  # not every cell run: nothing said
     said_out = gates["output_verdict"]
     one, all_ = {"none": 0, "input": 0, "output": 0, "both": 3}, {"none": 0, "input": 4,
@@ -157,9 +158,12 @@ def test_the_gates_verdicts_follow_their_counts(gates):
     text = said_out(one, all_, 4)
     assert text.startswith("Output weight conflict") and "in 4 of 4" in text \
         and "(0 of 4)" in text and "learned in 3 of 4" in text
-    for o, a in (({**one, "input": 1}, all_), (one, {**all_, "input": 0}),
-                 ({**one, "both": 0}, all_)):
-        assert "does not show the output weight conflict" in said_out(o, a, 4)
+    for o, a, hint in (({**one, "input": 1}, all_, "not what the conflict predicts"),
+                       ({**one, "none": 1}, all_, "not what the conflict predicts"),
+                       (one, {**all_, "input": 0}, "did not store the values either"),
+                       ({**one, "both": 0}, all_, "more --steps")):
+        text = said_out(o, a, 4)
+        assert "does not show the output weight conflict" in text and hint in text, text
     assert said_out(one, {}, 4) is None
 
 

@@ -61,8 +61,9 @@ def test_the_readme_blocks_run_in_order(tmp_path, monkeypatch):
             block = ""  # "With PyTorch installed": a block of its own
         with contextlib.redirect_stdout(io.StringIO()):
             for line in block.splitlines() + [""]:
-                prompt.push(line)
+                more = prompt.push(line)
         assert not prompt.errors, f"README.md, Python block {k + 1}:\n{prompt.errors[0]}"
+        assert not more, f"README.md, Python block {k + 1} ends inside a statement"
         ran += 1
     assert ran == len(BLOCKS) - 1
     assert (tmp_path / "out" / ("graph.svg" if shutil.which("dot") else "graph.dot")).exists()
