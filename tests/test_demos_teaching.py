@@ -438,7 +438,7 @@ def test_long_memory_truncation_cuts_the_gradient_k_steps_back(demos):
 # ---------------------------------------------------------------------------- gates
 def test_gates_without_an_input_gate_the_carousel_does_not_learn_to_add(demos):
     r = demos("gates")["main"](["--tasks", "adding", "--cells", "none,input,output",
-                                "--seeds", "1", "--T", "10", "--steps", "250"])
+                                "--seeds", "1", "--T", "20", "--steps", "300"])
     rows = {row["kind"]: row for row in r["rows"]}
     assert rows["input"]["learned"], rows["input"]
     for kind in ("none", "output"):
