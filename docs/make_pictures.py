@@ -1,13 +1,14 @@
 """Demonstrates the graph renderer: makes the two pictures the README shows.
 
-    python docs/make_pictures.py        # writes docs/img/lstm_graph.svg and rnn_graph.svg
+    python docs/make_pictures.py        # docs/img/lstm_graph.svg, rnn_graph.svg, lstm_cell.svg
 
 One training-sized step each: a 3-step sequence, a small layer, and a loss on the last output
 only, so every gradient that reaches t = 1 has travelled back through the recurrence. The LSTM
 starts with a forget-gate bias of 1 (f near σ(1) = 0.73); the RNN is a plain tanh RNN. Both
 pictures shade their edges on the same fixed scale, and the numbers the README quotes are
 printed: ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖, f's mean) per step, and the smallest non-zero gradient along
-an edge.
+an edge. lstm_cell.svg is the LSTM's step folded (one cell, its recurrent edges looping back),
+which stays readable at a README's width.
 """
 
 from pathlib import Path
@@ -58,6 +59,11 @@ def main():
         (IMG / name).with_suffix(".dot").unlink(missing_ok=True)  # keep only the picture
         print(message or f"wrote {IMG / name}")
         print(numbers(loss, norms))
+        if name == "lstm_graph.svg":  # the same step, folded
+            cell = IMG / "lstm_cell.svg"
+            paths, message = render(loss, cell, params=model, grads=norms, folded=True)
+            cell.with_suffix(".dot").unlink(missing_ok=True)
+            print(message or f"wrote {cell}")
 
 
 if __name__ == "__main__":
