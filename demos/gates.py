@@ -36,7 +36,9 @@ same kind of sum. Three tasks, each read from h at the last step by a linear hea
 Each cell is trained from --seeds seeds on each task (Adam, clipped gradients, the same
 settings for all) and scored on a fixed test set, against the best answer without memory
 (always 1 for adding, always 0 for recall: the baseline). "learned" means a test MSE below 0.1
-of the baseline.
+of the baseline. Then the trained 1997 cell's gates are read on the test sets: on the adding
+problem, the unit whose input gate tells the marked steps from the others most; on
+recall-one, the output gates at the query step, by the slot asked for.
 
     python demos/gates.py                       # 3 tasks x 4 cells x 2 seeds, ~2 min
     python demos/gates.py --seeds 4             # the README's figures
@@ -206,7 +208,79 @@ def run(task, kind, seed, args, test, baseline):
     with no_grad():
         mse = float(F.mse_loss(model(Tensor(test[0])), Tensor(test[1])).item())
     return {"task": task, "kind": kind, "seed": seed, "mse": mse, "ratio": mse / baseline,
-            "learned": mse < 0.1 * baseline, "seconds": time.perf_counter() - start}
+            "learned": mse < 0.1 * baseline, "seconds": time.perf_counter() - start,
+            "model": model}
+
+
+# ---------------------------------------------------------------------------- the gates, opened
+def gate_values(model, x):
+    """The gates of a trained cell over the inputs x: {name: (T, B, H)} for i and o, where
+    the cell has them."""
+    with no_grad():
+        _, _, states = model.rnn(Tensor(x), return_states=True)
+    return {name: states.numpy(name) for name in ("i", "o") if name in states.names}
+
+
+def input_gate_opening(i, marked):
+    """The unit whose input gate tells the marked steps from the others most: (unit, its
+    mean i on marked steps, its mean i on the others). i (T, B, H), marked (T, B) bool."""
+    on, off = i[marked].mean(axis=0), i[~marked].mean(axis=0)
+    unit = int(np.argmax(on - off))
+    return unit, float(on[unit]), float(off[unit])
+
+
+def output_gate_choice(o, asked, slots, top=3):
+    """The `top` units whose output gate at the query step differs most with the slot asked
+    for: (unit, mean o at the query for each slot asked, mean o before the query), most
+    first. o (T, B, H), asked (B,) the slot asked for."""
+    at_query = np.stack([o[-1][asked == k].mean(axis=0) for k in range(slots)])  # (slots, H)
+    spread = at_query.max(axis=0) - at_query.min(axis=0)
+    return [(int(u), at_query[:, u].tolist(), float(o[:-1, :, u].mean()))
+            for u in np.argsort(-spread, kind="stable")[:top]]
+
+
+def opened(rows, tests, slots):
+    """What the 1997 cell (both gates) learned at its first seed, read from its gates on the
+    test sets: lines to print, and the numbers (for the tests)."""
+    lines, found = [], {}
+    first = {r["task"]: r for r in reversed(rows) if r["kind"] == "both"}
+    if "adding" in first:
+        x = tests["adding"][0]
+        unit, on, off = input_gate_opening(gate_values(first["adding"]["model"], x)["i"],
+                                           x[:, :, 1] > 0)
+        found["adding"] = (unit, on, off)
+        lines.append(f"The 1997 cell (both gates, seed {first['adding']['seed']}) on the adding "
+                     f"problem's test set: the input gate of its unit {unit} is {on:.2f} on the "
+                     f"marked steps and {off:.2f} on the others (of its units, the one whose i "
+                     "tells them apart most)" + (": the marker opens it." if on > 0.5 > 0.2 > off
+                                                 else "."))
+    if "recall-one" in first:
+        x = tests["recall-one"][0]
+        asked = x[-1, :, 1 + slots:].argmax(axis=1)
+        choice = output_gate_choice(gate_values(first["recall-one"]["model"], x)["o"], asked,
+                                    slots)
+        found["recall-one"] = choice
+        table = Table(title=f"The 1997 cell (both gates, seed {first['recall-one']['seed']}) on "
+                            "recall-one's test set: mean output gate o at the query step by "
+                            "the slot asked for, and at the steps before it (the units where "
+                            "the slot asked for makes the most difference)",
+                      title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                      show_edge=False)
+        table.add_column("unit", justify="right")
+        for k in range(slots):
+            table.add_column(f"slot {k} asked", justify="right")
+        table.add_column("earlier", justify="right")
+        for unit, per_slot, before in choice:
+            table.add_row(str(unit), *(f"{v:.2f}" for v in per_slot), f"{before:.2f}")
+        lines.append(table)
+        wide = min(max(p) for _, p, _ in choice)
+        shut = max(min(p) for _, p, _ in choice)
+        lines.append(f"Each of these output gates opens to {wide:.2f} or more when one slot is "
+                     f"asked for and shuts to {shut:.2f} or less when another is: the query "
+                     "chooses which stored value is shown on h." if wide > 0.5 > 0.2 > shut else
+                     "These output gates do not open wide for one slot and shut for another "
+                     "in this run.")
+    return lines, found
 
 
 # ---------------------------------------------------------------------------- results
@@ -354,6 +428,10 @@ def main(argv=None):
     for line in filter(None, said):
         console.print()
         console.print(line)
+    lines, gates_opened = opened(rows, tests, args.slots)
+    for line in lines:
+        console.print()
+        console.print(line)
 
     # one more training step's graph (recall-one, T=6), to draw or to step through
     if args.graph or args.step:
@@ -365,7 +443,7 @@ def main(argv=None):
         def one_loss():
             return F.mse_loss(model(Tensor(x)), Tensor(y))
         graph_and_steps(args, one_loss, model, title=f"recall-one · {NAMES[kind]}, T=6")
-    return {"baselines": baselines, "rows": rows, "learned": learned}
+    return {"baselines": baselines, "rows": rows, "learned": learned, "opened": gates_opened}
 
 
 if __name__ == "__main__":

@@ -140,6 +140,24 @@ def test_recall_stores_each_value_once_and_asks_for_one_at_the_end(gates):
         gates["recall_batch"](T, 2, np.random.default_rng(0), slots=7, store=6)
 
 
+def test_the_gate_readings_pick_the_units_that_tell_the_cases_apart(gates):
+    T, B, H = 5, 4, 3
+    i = np.full((T, B, H), 0.5)
+    marked = np.zeros((T, B), bool)
+    marked[1, :] = marked[3, :2] = True
+    i[..., 2] = np.where(marked, 0.9, 0.1)             # unit 2 opens on the marked steps
+    i[..., 0] = np.where(marked, 0.6, 0.5)
+    unit, on, off = gates["input_gate_opening"](i, marked)
+    assert (unit, on, off) == (2, pytest.approx(0.9), pytest.approx(0.1))
+    o = np.full((T, B, H), 0.3)
+    asked = np.array([0, 1, 1, 0])
+    o[-1, :, 1] = np.where(asked == 1, 0.95, 0.05)     # unit 1 opens when slot 1 is asked
+    o[-1, :, 0] = np.where(asked == 0, 0.6, 0.4)
+    (u1, p1, before1), (u0, p0, _) = gates["output_gate_choice"](o, asked, 2, top=2)
+    assert (u1, u0) == (1, 0) and p1 == pytest.approx([0.05, 0.95])
+    assert p0 == pytest.approx([0.6, 0.4]) and before1 == pytest.approx(0.3)
+
+
 def test_the_gates_verdicts_follow_their_counts(gates):
     said_in = gates["input_verdict"]
     text = said_in({"none": 0, "input": 3, "output": 0, "both": 4}, 4)

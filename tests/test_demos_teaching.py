@@ -437,12 +437,16 @@ def test_long_memory_truncation_cuts_the_gradient_k_steps_back(demos):
 
 # ---------------------------------------------------------------------------- gates
 def test_gates_without_an_input_gate_the_carousel_does_not_learn_to_add(demos):
-    r = demos("gates")["main"](["--tasks", "adding", "--cells", "none,input,output",
+    r = demos("gates")["main"](["--tasks", "adding", "--cells", "none,input,output,both",
                                 "--seeds", "1", "--T", "20", "--steps", "300"])
     rows = {row["kind"]: row for row in r["rows"]}
-    assert rows["input"]["learned"], rows["input"]
+    for kind in ("input", "both"):
+        assert rows[kind]["learned"], rows[kind]
     for kind in ("none", "output"):
         assert rows[kind]["ratio"] > 0.7, rows[kind]
+    # and the trained 1997 cell's input gate opens on the marked steps (0.65 against 0.10)
+    unit, on, off = r["opened"]["adding"]
+    assert on > 0.5 and off < 0.2, (unit, on, off)
 
 
 def test_gates_without_an_output_gate_it_stores_but_cannot_show_the_one_asked_for(demos):
@@ -453,6 +457,9 @@ def test_gates_without_an_output_gate_it_stores_but_cannot_show_the_one_asked_fo
     assert rows["recall-all", "input"]["learned"], rows["recall-all", "input"]  # it stores
     assert rows["recall-one", "input"]["ratio"] > 0.4, rows["recall-one", "input"]
     assert rows["recall-one", "both"]["learned"], rows["recall-one", "both"]
+    # its output gates open for one slot asked for and shut for another (0.77 against 0.09)
+    unit, per_slot, before = r["opened"]["recall-one"][0]
+    assert len(per_slot) == 3 and max(per_slot) > 0.5 and min(per_slot) < 0.2, per_slot
 
 
 def test_gates_graph_draws_the_carousels_c_path_through_plus_alone(demos, tmp_path):
