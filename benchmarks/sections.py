@@ -3,7 +3,8 @@
 hand-written reference's (bench.py times the whole step; this says which part of it).
 
 Engine sections (CPU time around each): the layer's forward (input projection included), the
-head and loss, `backward()`, the SGD update. Reference sections (reference.forward_backward's
+head and loss, `backward()`, the SGD update; and, apart from the step, the same forward under
+`no_grad()` (no graph recorded: what the ops cost without the bookkeeping of their nodes). Reference sections (reference.forward_backward's
 own marks): the input projection, the forward loop, the head and loss, the head's backward,
 the backward loop, the weight gradients, then the update. The two run interleaved in one
 process, the same weights and data as bench.py's, threads pinned to 1 (--threads N).
@@ -22,6 +23,7 @@ import time
 
 import bench  # first: it pins the BLAS threads before numpy is imported  # noqa: I001
 from bench import Case, make_data, make_engine_parts, ref
+from tinygrad_lstm import no_grad
 
 ENGINE = ("forward (layer)", "head and loss", "backward", "update")
 REFERENCE = ("input projection", "forward loop", "head and loss", "head's backward",
@@ -38,7 +40,7 @@ def time_sections(case, rounds, warmup=2):
     params, x, targets = make_data(case)
     forward, loss_of, backward, update, _ = make_engine_parts(case.kind, params, x, targets)
     P = {k: v.copy() for k, v in params.items()}
-    engine = {name: [] for name in ENGINE}
+    engine = {name: [] for name in ENGINE + ("forward, no_grad",)}
     reference = {name: [] for name in REFERENCE}
     clock = time.process_time
     gc.collect()
@@ -52,16 +54,20 @@ def time_sections(case, rounds, warmup=2):
         t3 = clock()
         update()
         t4 = clock()
+        del out, loss
+        with no_grad():
+            out = forward()
+        t5 = clock()
         marks = []
         _, grads, _ = ref.forward_backward(case.kind, P, x, targets, marks=marks)
         ref.sgd_step(P, grads, bench.LR)
         marks.append(clock())
         if r >= warmup:
-            for name, a, b in zip(ENGINE, (t0, t1, t2, t3), (t1, t2, t3, t4)):
+            for name, a, b in zip(engine, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
                 engine[name].append(b - a)
             for name, a, b in zip(REFERENCE, marks, marks[1:]):
                 reference[name].append(b - a)
-        del out, loss, grads, marks
+        del out, grads, marks
     ms = lambda times: statistics.median(times) * 1e3  # noqa: E731
     return {k: ms(v) for k, v in engine.items()}, {k: ms(v) for k, v in reference.items()}
 
@@ -74,10 +80,12 @@ def report(case, engine, reference, rounds):
         theirs = sum(reference[p] for p in parts)
         print(f"| {name} | {engine[name]:.2f} | {' + '.join(parts)} | {theirs:.2f} | "
               f"{engine[name] - theirs:+.2f} |")
-    total_e, total_r = sum(engine.values()), sum(reference.values())
+    total_e, total_r = sum(engine[k] for k in ENGINE), sum(reference.values())
     print(f"| **step** | {total_e:.2f} | | {total_r:.2f} | {total_e - total_r:+.2f} "
           f"({total_e / total_r:.3f}×) |")
-    print("\nThe reference's sections:", ", ".join(f"{k} {v:.2f}" for k, v in reference.items()))
+    print(f"\nThe engine's forward under no_grad(): {engine['forward, no_grad']:.2f} (with the "
+          f"graph {engine['forward (layer)']:.2f})")
+    print("The reference's sections:", ", ".join(f"{k} {v:.2f}" for k, v in reference.items()))
 
 
 def main(argv=None):

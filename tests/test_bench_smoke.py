@@ -56,6 +56,7 @@ def test_sections_table_runs_and_covers_the_whole_step():
     assert [row.split("|")[1].strip() for row in rows[:5]] == [
         "forward (layer)", "head and loss", "backward", "update", "**step**"]
     assert r.stdout.count("The reference's sections: input projection") == 2
+    assert r.stdout.count("The engine's forward under no_grad(): ") == 2
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
