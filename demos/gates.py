@@ -254,9 +254,11 @@ def opened(rows, tests, slots):
                      f"marked steps and {off:.2f} on the others (of its units, the one whose i "
                      "tells them apart most)" + (": the marker opens it." if on > 0.5 > 0.2 > off
                                                  else "."))
-    if "recall-one" in first:
-        x = tests["recall-one"][0]
-        asked = x[-1, :, 1 + slots:].argmax(axis=1)
+    x = tests["recall-one"][0] if "recall-one" in first else None
+    asked = None if x is None else x[-1, :, 1 + slots:].argmax(axis=1)
+    # one slot leaves nothing to choose between, and a slot no test sequence asks for has no
+    # gate values to average: then nothing is read
+    if asked is not None and slots > 1 and len(np.unique(asked)) == slots:
         choice = output_gate_choice(gate_values(first["recall-one"]["model"], x)["o"], asked,
                                     slots)
         found["recall-one"] = choice

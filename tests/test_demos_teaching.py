@@ -528,6 +528,17 @@ def test_long_memory_refuses_a_negative_delay(demos):
         demos("long_memory")["main"](["--steps", "1", "--T", "10", "--window", "20"])
 
 
+def test_gates_reads_no_output_gates_where_there_is_nothing_to_choose(demos):
+    # one slot, or a test set that never asks for some slot: the readings were a table of
+    # arbitrary units (and NaN means, with a warning)
+    main = demos("gates")["main"]
+    base = ["--tasks", "recall-one", "--cells", "both", "--seeds", "1", "--steps", "2"]
+    assert "recall-one" in main(base + ["--recall-T", "10"])["opened"]
+    r = main(base + ["--slots", "1", "--store", "2", "--recall-T", "6"])
+    assert "recall-one" not in r["opened"]
+    assert "recall-one" not in main(base + ["--test", "2", "--recall-T", "10"])["opened"]
+
+
 def test_gates_refuses_what_it_cannot_run(demos):
     main = demos("gates")["main"]
     with pytest.raises(SystemExit, match=r"--cells: choose from none, input, output, both; "
