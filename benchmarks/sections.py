@@ -4,7 +4,8 @@ hand-written reference's (bench.py times the whole step; this says which part of
 
 Engine sections (CPU time around each): the layer's forward (input projection included), the
 head and loss, `backward()`, the SGD update; and, apart from the step, the same forward under
-`no_grad()` (no graph recorded: what the ops cost without the bookkeeping of their nodes). Reference sections (reference.forward_backward's
+`no_grad()`, where each op still makes its Function object and saves its inputs but no node
+is linked into a graph (nor released after its step, nor `+=` done in place). Reference sections (reference.forward_backward's
 own marks): the input projection, the forward loop, the head and loss, the head's backward,
 the backward loop, the weight gradients, then the update. The two run interleaved in one
 process, the same weights and data as bench.py's, threads pinned to 1 (--threads N).
@@ -54,7 +55,8 @@ def time_sections(case, rounds, warmup=2):
         t3 = clock()
         update()
         t4 = clock()
-        del out, loss
+        del out, loss  # the graph is freed here, outside both forwards' clocks
+        t4b = clock()
         with no_grad():
             out = forward()
         t5 = clock()
@@ -63,7 +65,7 @@ def time_sections(case, rounds, warmup=2):
         ref.sgd_step(P, grads, bench.LR)
         marks.append(clock())
         if r >= warmup:
-            for name, a, b in zip(engine, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+            for name, a, b in zip(engine, (t0, t1, t2, t3, t4b), (t1, t2, t3, t4, t5)):
                 engine[name].append(b - a)
             for name, a, b in zip(REFERENCE, marks, marks[1:]):
                 reference[name].append(b - a)

@@ -239,30 +239,48 @@ def output_gate_choice(o, asked, slots, top=3):
             for u in np.argsort(-spread, kind="stable")[:top]]
 
 
+def first_of_both(rows):
+    """{task: the 1997 cell's ("both") run at its lowest seed}."""
+    out = {}
+    for r in rows:
+        if r["kind"] == "both" and (r["task"] not in out or r["seed"] < out[r["task"]]["seed"]):
+            out[r["task"]] = r
+    return out
+
+
 def opened(rows, tests, slots):
     """What the 1997 cell (both gates) learned at its first seed, read from its gates on the
-    test sets: lines to print, and the numbers (for the tests)."""
-    lines, found = [], {}
-    first = {r["task"]: r for r in reversed(rows) if r["kind"] == "both"}
+    test sets: {"adding": input_gate_opening's, "recall-one": output_gate_choice's}, each where
+    its task (and, for recall-one, something to choose between) was run."""
+    found, first = {}, first_of_both(rows)
     if "adding" in first:
         x = tests["adding"][0]
-        unit, on, off = input_gate_opening(gate_values(first["adding"]["model"], x)["i"],
-                                           x[:, :, 1] > 0)
-        found["adding"] = (unit, on, off)
-        lines.append(f"The 1997 cell (both gates, seed {first['adding']['seed']}) on the adding "
+        found["adding"] = input_gate_opening(gate_values(first["adding"]["model"], x)["i"],
+                                             x[:, :, 1] > 0)
+    if "recall-one" in first:
+        x = tests["recall-one"][0]
+        asked = x[-1, :, 1 + slots:].argmax(axis=1)
+        # one slot leaves nothing to choose between, and a slot no test sequence asks for
+        # has no gate values to average: then nothing is read
+        if slots > 1 and len(np.unique(asked)) == slots:
+            found["recall-one"] = output_gate_choice(
+                gate_values(first["recall-one"]["model"], x)["o"], asked, slots)
+    return found, {task: r["seed"] for task, r in first.items()}
+
+
+def opened_lines(found, seeds, slots):
+    """What `opened` found, as lines to print, each conclusion only where its numbers show it."""
+    lines = []
+    if "adding" in found:
+        unit, on, off = found["adding"]
+        lines.append(f"The 1997 cell (both gates, seed {seeds['adding']}) on the adding "
                      f"problem's test set: the input gate of its unit {unit} is {on:.2f} on the "
                      f"marked steps and {off:.2f} on the others (of its units, the one whose i "
                      "tells them apart most)" + (": the marker opens it." if on > 0.5 > 0.2 > off
                                                  else "."))
-    x = tests["recall-one"][0] if "recall-one" in first else None
-    asked = None if x is None else x[-1, :, 1 + slots:].argmax(axis=1)
-    # one slot leaves nothing to choose between, and a slot no test sequence asks for has no
-    # gate values to average: then nothing is read
-    if asked is not None and slots > 1 and len(np.unique(asked)) == slots:
-        choice = output_gate_choice(gate_values(first["recall-one"]["model"], x)["o"], asked,
-                                    slots)
-        found["recall-one"] = choice
-        table = Table(title=f"The 1997 cell (both gates, seed {first['recall-one']['seed']}) on "
+    if "recall-one" in found:
+        choice = found["recall-one"]
+        table = Table(title=f"The 1997 cell (both gates, seed {seeds['recall-one']}) on "
                             "recall-one's test set: mean output gate o at the query step by "
                             "the slot asked for, and at the steps before it (the units where "
                             "the slot asked for makes the most difference)",
@@ -282,7 +300,7 @@ def opened(rows, tests, slots):
                      "chooses which stored value is shown on h." if wide > 0.5 > 0.2 > shut else
                      "These output gates do not open wide for one slot and shut for another "
                      "in this run.")
-    return lines, found
+    return lines
 
 
 # ---------------------------------------------------------------------------- results
@@ -430,8 +448,8 @@ def main(argv=None):
     for line in filter(None, said):
         console.print()
         console.print(line)
-    lines, gates_opened = opened(rows, tests, args.slots)
-    for line in lines:
+    gates_opened, seeds_read = opened(rows, tests, args.slots)
+    for line in opened_lines(gates_opened, seeds_read, args.slots):
         console.print()
         console.print(line)
 

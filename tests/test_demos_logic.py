@@ -147,6 +147,7 @@ def test_the_gate_readings_pick_the_units_that_tell_the_cases_apart(gates):
     marked[1, :] = marked[3, :2] = True
     i[..., 2] = np.where(marked, 0.9, 0.1)             # unit 2 opens on the marked steps
     i[..., 0] = np.where(marked, 0.6, 0.5)
+    i = np.concatenate([i, np.full((T, B, 1), 0.95)], axis=2)  # wide open everywhere: not it
     unit, on, off = gates["input_gate_opening"](i, marked)
     assert (unit, on, off) == (2, pytest.approx(0.9), pytest.approx(0.1))
     o = np.full((T, B, H), 0.3)
@@ -156,6 +157,28 @@ def test_the_gate_readings_pick_the_units_that_tell_the_cases_apart(gates):
     (u1, p1, before1), (u0, p0, _) = gates["output_gate_choice"](o, asked, 2, top=2)
     assert (u1, u0) == (1, 0) and p1 == pytest.approx([0.05, 0.95])
     assert p0 == pytest.approx([0.6, 0.4]) and before1 == pytest.approx(0.3)
+
+
+def test_the_gate_readings_are_of_the_first_seed_and_said_only_where_they_show_it(gates):
+    rows = [{"task": t, "kind": k, "seed": seed} for seed in (2, 0, 1) for t in ("adding",)
+            for k in ("input", "both")]
+    assert {t: r["seed"] for t, r in gates["first_of_both"](rows).items()} == {"adding": 0}
+    say = lambda found: " ".join(                                  # noqa: E731
+        line for line in gates["opened_lines"](found, {"adding": 0, "recall-one": 0}, 3)
+        if isinstance(line, str))
+    assert say({"adding": (4, 0.65, 0.03)}).endswith("unit 4 is 0.65 on the marked steps and "
+                                                     "0.03 on the others (of its units, the "
+                                                     "one whose i tells them apart most): the "
+                                                     "marker opens it.")
+    for on, off in ((0.45, 0.03), (0.65, 0.25)):
+        assert "opens it" not in say({"adding": (4, on, off)})
+    choice = [(1, [0.9, 0.05, 0.1], 0.3), (2, [0.1, 0.8, 0.6], 0.4)]
+    assert "opens to 0.80 or more when one slot is asked for and shuts to 0.10 or less when " \
+           "another is: the query chooses" in say({"recall-one": choice})
+    for worse in ([(1, [0.9, 0.05, 0.1], 0.3), (2, [0.45, 0.1, 0.2], 0.4)],   # one stays shut
+                  [(1, [0.9, 0.05, 0.1], 0.3), (2, [0.3, 0.8, 0.6], 0.4)]):  # one never shuts
+        assert "do not open wide for one slot and shut for another" in say({"recall-one": worse})
+    assert gates["opened_lines"]({}, {}, 3) == []
 
 
 def test_the_gates_verdicts_follow_their_counts(gates):
