@@ -5,9 +5,10 @@ hand-written reference's (bench.py times the whole step; this says which part of
 Engine sections (CPU time around each): the layer's forward (input projection included), the
 head and loss, `backward()`, the SGD update; and, apart from the step, the same forward under
 `no_grad()`, where each op still makes its Function object and saves its inputs but no node
-is linked into a graph (nor released after its step, nor `+=` done in place). Reference sections (reference.forward_backward's
-own marks): the input projection, the forward loop, the head and loss, the head's backward,
-the backward loop, the weight gradients, then the update. The two run interleaved in one
+is linked into a graph (nor released after its step, nor `+=` done in place). Reference
+sections (reference.forward_backward's own marks): the input projection, the forward loop,
+the head and loss, the head's backward, the backward loop, the weight gradients, then the
+update. The two run interleaved in one
 process, the same weights and data as bench.py's, threads pinned to 1 (--threads N).
 
     python benchmarks/sections.py                      # LSTM and GRU, B=32 T=64 H=256
