@@ -582,7 +582,8 @@ class _Scene:
                 if src is None or src == dst:
                     continue
                 sp, st = self._stepwise(p), self._stepwise(t)
-                row = self._row(p) if self._row(p) == self._row(t) else None  # inside a row
+                row = self._row(p)
+                row = row if row == self._row(t) else None  # inside a row
                 local = self.where.get(id(p), 0) == self.where.get(id(t))
                 ahead = id(p) in self.on_path and id(p) in inner and not local and \
                     "elided" not in (sp, st) and None not in (sp, st) and sp[1] == st[1] and \
