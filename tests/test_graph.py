@@ -374,6 +374,22 @@ def test_what_enters_a_step_from_outside_ends_at_a_stub_in_short_graphs_too(kind
             assert s in stubs or "[t=" in (title(nodes[s]) or ""), (nodes[s], nodes[d])
 
 
+def test_a_stub_names_a_circle_that_shows_that_name_inside_it():
+    """A stub reads "+ n74": the circle it stands for shows n74 under its symbol, in the stubs'
+    small grey type. As an xlabel beside the circle, hello's picture set n74 as near the +
+    before it as its own (a newcomer's walk through the README)."""
+    loss, model = run("LSTM", T=4)
+    nodes, _, _ = parse(draw(loss, params=model).source)
+    named = {m.group(1) for a in nodes.values() if a.get("shape") == "plaintext"
+             for m in [re.search(r" (n\d+)$", a.get("label", ""))] if m}
+    assert named  # the input projection's +, at least
+    for n in named:
+        assert nodes[n]["shape"] == "circle"
+        assert re.fullmatch(rf'\S+<BR/><FONT POINT-SIZE="7" COLOR="#777777">{n}</FONT>',
+                            nodes[n]["label"]), nodes[n]
+    assert not any("xlabel" in a for a in nodes.values())
+
+
 # --- gradients -------------------------------------------------------------------------------
 
 def test_grad_notes_equal_the_norms_of_a_plain_backward():

@@ -320,7 +320,10 @@ def draw(root, *, highlight="c", grads=None, params=None, folded=False, max_step
     for t in reversed(s.nodes):  # in time order
         for node_id, attrs in (s.tensor_nodes(t) if id(t) in s.where else ()):
             if id(t) in s.referenced and node_id == f"n{s.num[id(t)]}":
-                attrs["xlabel"] = node_id
+                # the id its stubs name it by, inside the circle under its symbol, in the
+                # stubs' small grey type (an xlabel beside it sat as near a neighbour's circle)
+                attrs["label"] = (f'<{html.escape(type(t._ctx).symbol)}<BR/><FONT '
+                                  f'POINT-SIZE="7" COLOR="#777777">{node_id}</FONT>>')
             # The path stays out of the step clusters and comes first: dot then draws it as one
             # straight line along the row of steps, on the same side of every step's box (last,
             # it could pass above some boxes and below others, and stack them as a staircase).
@@ -452,7 +455,7 @@ def _legend(s, shaded_edges):
                 rows.append((f'<font color="{PATH_COLOR}">┈┈</font>',
                              "no gradient, on the path"))
     if s.stubs:
-        rows.append(("stub", "grey text: an edge to a node drawn elsewhere (named by its id, nN)"))
+        rows.append(("stub", "grey text: an edge to a node drawn elsewhere (by the id in its circle, nN)"))
     row = '<tr><td align="left">{}</td><td align="left">{}</td></tr>'
     return ('<<table border="1" cellborder="0" cellspacing="2" color="#bbbbbb">'
             '<tr><td colspan="2"><b>legend</b></td></tr>'

@@ -519,7 +519,7 @@ class _Scene:
             return self.title(t)
         if len(t.parents) == 1 and (t.parents[0].is_leaf or t.parents[0].name is not None):
             return f"{t.op}({self.ref(t.parents[0])})"
-        self.referenced.add(id(t))  # that node shows its id, n57, as an outside label
+        self.referenced.add(id(t))  # that node shows its id, n57, under its symbol
         return f"{type(t._ctx).symbol} n{self.num[id(t)]}"
 
     def _stepwise(self, t):
