@@ -438,3 +438,28 @@ def test_output_paths_that_pathlib_chokes_on_are_refused_in_one_line(tmp_path):
     into_a_file.symlink_to(tmp_path / "plain" / "x.npz")  # its target's folder is a file
     with pytest.raises(SystemExit, match=r"^error: --save .*f\.npz: cannot write there"):
         writable(into_a_file, "--save")
+
+
+def test_graph_and_steps_leave_each_grad_as_its_view_showed_it(tmp_path, capsys):
+    """--graph and --step each run one more backward: a parameter's .grad after them held
+    that plus the last training step's (twice what the screens showed, a review found)."""
+    import argparse
+
+    import numpy as np
+
+    from tinygrad_lstm import Tensor, cli, nn
+
+    model = nn.Linear(3, 2, rng=np.random.default_rng(0))
+    x = Tensor(np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32))
+
+    def make_loss():
+        return (model(x) * model(x)).mean()
+
+    make_loss().backward()
+    once = {n: p.grad.copy() for n, p in model.named_parameters()}
+    make_loss().backward()  # the last training step's, left in .grad
+    args = argparse.Namespace(graph=str(tmp_path / "g.svg"), step=True, no_pause=True, auto=None)
+    cli.graph_and_steps(args, make_loss, model)
+    capsys.readouterr()
+    for n, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad, once[n], rtol=1e-6, err_msg=n)

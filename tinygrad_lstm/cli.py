@@ -491,11 +491,20 @@ def show_steps(loss, args, title=None, model=None, quit="quit"):
 def graph_and_steps(args, make_loss, model=None, title=None):
     """What `--graph` and `--step` ask for, on one more training step: `make_loss()` builds
     its loss afresh for each, since drawing runs the backward and so does stepping. `model`
-    (a Module or a {name: Parameter} dict) names the parameters in both."""
+    (a Module or a {name: Parameter} dict) names the parameters in both; their .grad is set
+    to None before each (a training step's is zeroed first), so that after it each holds what
+    the picture or the screens showed, not that plus the last training step's."""
+    from .viz.scene import param_pairs
+
+    def fresh_loss():
+        for _, p in param_pairs(model, "graph_and_steps"):
+            p.grad = None
+        return make_loss()
+
     if args.graph:
-        show_graph(make_loss(), args.graph, model=model)
+        show_graph(fresh_loss(), args.graph, model=model)
     if args.step:
-        show_steps(make_loss(), args, title=title, model=model)
+        show_steps(fresh_loss(), args, title=title, model=model)
 
 
 def list_demos():
