@@ -41,12 +41,16 @@ def test_leaf_grads_accumulate_into_the_array_that_is_there_as_torch():
     # one assigned by hand that cannot take the sum is replaced, not written into
     frozen = np.ones(2, np.float32)
     frozen.flags.writeable = False
-    wide = np.ones(2, np.float64)
-    for given in (frozen, wide):
-        a.grad = given
-        (a * 3).sum().backward()
-        assert a.grad is not given and a.grad.tolist() == [4.0, 4.0] and given.tolist() == [1, 1]
-    assert a.grad.dtype == np.float64  # numpy's sum of the two, as before
+    a.grad = frozen
+    (a * 3).sum().backward()
+    assert a.grad is not frozen and a.grad.tolist() == [4.0, 4.0] and frozen.tolist() == [1, 1]
+    assert a.grad.dtype == np.float32
+    # one of another dtype is refused, as torch refuses it (it was taken, and the next
+    # backward's sum left a float64 .grad on a float32 tensor: a PyTorch user's review)
+    with pytest.raises(OpError, match=r"Tensor.grad: a float64 gradient for a float32 tensor; "
+                                      r"make it float32"):
+        a.grad = np.ones(2, np.float64)
+    assert a.grad.tolist() == [4.0, 4.0]
 
 
 def test_leaf_grads_are_not_shared_arrays():
@@ -1313,6 +1317,23 @@ def test_a_torch_tensor_becomes_a_tensor_of_its_dtype():
     with pytest.raises(TypeError, match=r"Linear: dtype torch.float64 \(torch's\) is not "
                                         "supported; use np.float32 or np.float64"):
         nn.Linear(3, 2, dtype=torch.float64)
+
+
+def test_a_torch_tensor_is_refused_as_an_operand_as_a_layer_refuses_it():
+    """Arithmetic read a torch tensor through numpy and cast it to the Tensor's dtype, float64
+    too, where a numpy float64 array is refused and a layer refuses any torch tensor (a
+    PyTorch user's review); one that required grad was called "a Tensor"."""
+    torch = pytest.importorskip("torch")
+    a = Tensor([1.0, 2.0])
+    for other in (torch.ones(2, dtype=torch.float64), torch.ones(2),
+                  torch.ones(2, requires_grad=True)):
+        for op, f in (("mul", lambda: a * other), ("add", lambda: other + a),
+                      ("sub", lambda: a - other)):
+            with pytest.raises(TypeError, match=rf"{op}: a Tensor \(2,\) and a torch.Tensor: the "
+                                                r"operands are .* \(from torch: "
+                                                r"t.detach\(\).numpy\(\)\)"):
+                f()
+    assert (a * torch.ones(2).numpy()).tolist() == [1.0, 2.0]  # the way it names
 
 
 # --- torch's small Tensor methods and no_grad forms -----------------------------------------

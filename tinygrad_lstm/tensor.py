@@ -632,10 +632,13 @@ class Tensor:
                 raise TypeError(f"Tensor.grad: a gradient must be a float array, got {g.dtype}")
             # (not self.shape: a pickle of an older version sets grad before _released)
             r = getattr(self, "_released", None)
-            shape = self.data.shape if r is None else r[0]
+            shape, dtype = (self.data.shape, self.data.dtype) if r is None else r[:2]
             if g.shape != shape:
                 raise OpError(f"Tensor.grad: a gradient of shape {g.shape} for a tensor of "
                               f"shape {shape}")
+            if g.dtype != dtype:  # as torch; an optimizer's step would have cast it silently
+                raise OpError(f"Tensor.grad: a {g.dtype} gradient for a {dtype} tensor; "
+                              f"make it {dtype} (g.astype(np.{dtype}))")
         self._grad = g
 
     # A property over the slot `_requires_grad`, which the engine's own hot paths read: setting
@@ -847,6 +850,10 @@ class Tensor:
         if isinstance(other, np.ndarray) and other.dtype.kind == "f" and other.dtype != dtype:
             raise OpError(f"{op}: dtypes differ ({dtype}, {other.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
+        torch = _torch_kind(other)
+        if torch:  # as a layer refuses one; numpy read it silently, a float64 one cast to float32
+            raise TypeError(f"{op}: a Tensor {self.shape} and a {torch}: the operands are "
+                            "Tensors, numbers or numeric arrays (from torch: t.detach().numpy())")
         try:
             arr = np.asarray(other)
         except (ValueError, TypeError, RuntimeError):  # a tuple of Tensors (which refuse
