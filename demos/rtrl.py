@@ -45,7 +45,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tinygrad_lstm import Tensor, nn
-from tinygrad_lstm.cli import demo_parser, graph_and_steps, positive, run_demo
+from tinygrad_lstm.cli import demo_parser, graph_and_steps, int_list, positive, run_demo
 
 NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
 TORCH_NAMES = dict(zip(NAMES, ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")))
@@ -275,19 +275,6 @@ WHY = ("Why RTRL still matters: its gradient is ready at every step without stor
 
 
 # ---------------------------------------------------------------------------- main
-def int_list(flag, text):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise SystemExit(f"error: {flag} must be comma-separated whole numbers, got "
-                         f"{text!r}") from None
-    if not values:
-        raise SystemExit(f"error: {flag} is empty")
-    for v in values:
-        positive(flag, v)
-    return values
-
-
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/rtrl.svg", steps_default=5,
                          steps_help="timing repeats per row of the cost table (the best counts)",

@@ -162,6 +162,21 @@ def finite(name, value):
     return value
 
 
+def int_list(flag, text):
+    """A flag's comma-separated whole numbers ("5,10,20"), each positive; SystemExit naming
+    the flag otherwise."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SystemExit(f"error: {flag} must be comma-separated whole numbers, got "
+                         f"{text!r}") from None
+    if not values:
+        raise SystemExit(f"error: {flag} is empty")
+    for v in values:
+        positive(flag, v)
+    return values
+
+
 def command(script):
     """The command that runs the demo `script` (its __file__) again, as the user typed it:
     `tinygrad-lstm charlm` from the console script, `python <the path typed>` when it ran as
