@@ -251,7 +251,7 @@ def test_a_walk_that_fails_part_way_says_so_when_walked_again():
 
     x = Tensor([1.0, 2.0], requires_grad=True)
     loss = (Bad.apply(x) * 3.0).sum()
-    with pytest.raises(AssertionError, match=r"bad: gradient shape \(5,\) must match"):
+    with pytest.raises(RuntimeError, match=r"bad: gradient shape \(5,\) must match"):
         loss.backward()
     with pytest.raises(RuntimeError, match=r"already freed by a previous backward\(\) \(at sum\) "
                                            r"\(one that failed part-way frees what it passed"):
@@ -1111,10 +1111,24 @@ def test_a_user_function_returning_a_gradient_of_the_wrong_shape_is_refused():
             return (g[:1],)  # (1, 3) for a (2, 3) input
 
     x = Tensor(np.ones((2, 3)), requires_grad=True)
-    with pytest.raises(AssertionError, match=r"bad: gradient shape \(1, 3\) must match its "
-                                             r"input's shape \(2, 3\)"):
+    with pytest.raises(RuntimeError, match=r"bad: gradient shape \(1, 3\) must match its "
+                                           r"input's shape \(2, 3\) \(backward's gradient 0\)"):
         Bad.apply(x).sum().backward()
     assert x.grad is None
+
+
+def test_backward_takes_torchs_name_for_its_gradient():
+    # y.backward(gradient=g) was "unexpected keyword" (a PyTorch user's review)
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    (a * 3).backward(gradient=np.array([1.0, 2.0], np.float32))
+    assert a.grad.tolist() == [3.0, 6.0]
+    y = a * 3
+    with pytest.raises(TypeError, match=r"backward: got both grad and gradient \(torch's name "
+                                        r"for it\); pass one"):
+        y.backward(np.ones(2, np.float32), gradient=np.ones(2, np.float32))
+    assert a.grad.tolist() == [3.0, 6.0]
+    y.backward(np.ones(2, np.float32))  # the refusal left the graph as it was
+    assert a.grad.tolist() == [6.0, 9.0]
 
 
 # --- torch's dim / keepdim spellings ------------------------------------------------------

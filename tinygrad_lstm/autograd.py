@@ -161,13 +161,13 @@ def _checked(ctx, parent_grads):
                         f"None) per input, {len(ctx.parents)} here; got "
                         f"{_describe(parent_grads)}")
     out = []
-    for p, pg in zip(ctx.parents, parent_grads):
+    for i, (p, pg) in enumerate(zip(ctx.parents, parent_grads)):
         if pg is not None and p.requires_grad:
             if type(pg) not in _LAZY:
                 pg = np.asarray(pg, dtype=p.dtype)
-            if pg.shape != p.shape:
-                raise AssertionError(f"{ctx.op}: gradient shape {pg.shape} must match "
-                                     f"its input's shape {p.shape}")
+            if pg.shape != p.shape:  # RuntimeError as torch's (an AssertionError read as a bug)
+                raise RuntimeError(f"{ctx.op}: gradient shape {pg.shape} must match its "
+                                   f"input's shape {p.shape} (backward's gradient {i})")
             out.append(pg)
         else:
             out.append(None)

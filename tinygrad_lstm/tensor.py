@@ -818,9 +818,15 @@ class Tensor:
         return f"{self.name}[{','.join(shown)}]" if shown else self.name
 
     # --- autograd ------------------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False, on_step=None):
+    def backward(self, grad=None, retain_graph=False, on_step=None, *, gradient=None):
         """Backpropagate from this tensor: every leaf that requires grad gets `.grad`
-        accumulated. See `tinygrad_lstm.autograd.backward`."""
+        accumulated. `gradient` is torch's name for `grad`. See
+        `tinygrad_lstm.autograd.backward`."""
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward: got both grad and gradient (torch's name for it); "
+                                "pass one")
+            grad = gradient
         autograd.backward(self, grad, retain_graph=retain_graph, on_step=on_step)
 
     def retain_grad(self):
