@@ -77,6 +77,26 @@ def test_vanishing_graph_draws_the_rnn_the_lstms_c_path_and_the_grus_h_path(demo
     assert "z[t=3]" in dots["gru"] and "f[t=3]" in dots["lstm"]
 
 
+def test_vanishing_graph_says_how_much_each_path_fades_as_its_picture_shows(demos, tmp_path,
+                                                                           capsys):
+    # the LSTM's c path fades in its picture too (0.30 -> 0.010 over T = 20, where the RNN's h
+    # falls 2.0 -> 7e-05): read as "no fade", the picture taught the wrong thing (a review);
+    # the lines after the pictures give the two ends' norms, as the boxes print them
+    from test_graph import grad_note, parse, title
+    demos("vanishing")["main"](["--steps", "1", "--toy-T", "4", "--T", "6", "--hidden", "4",
+                                "--graph-T", "7", "--graph", str(tmp_path / "v.svg")])
+    said = " ".join(capsys.readouterr().out.split())
+    for name, kind, key in (("rnn", "RNN", "h"), ("lstm", "LSTM fb=3", "c"),
+                            ("gru", "GRU zb=3", "h")):
+        nodes, _, _ = parse((tmp_path / f"v_{name}.dot").read_text())
+        boxes = {title(a): f"{grad_note(a):.2e}" for a in nodes.values()
+                 if title(a) in (f"{key}[t=7]", f"{key}[t=0]")}
+        end, start = boxes[f"{key}[t=7]"], boxes[f"{key}[t=0]"]
+        assert f"{kind} {key}: {end} at t=7 → {start} at t=0 (× " in said, (kind, end, start)
+    assert "through the × f nodes alone" in said and "through the × z nodes alone" in said
+    assert "the LSTM's cell path fades too" in said
+
+
 def test_vanishing_graph_says_when_it_draws_only_the_ends(demos, tmp_path, capsys):
     # was: T = 20 drawn by its first and last 3 steps without a word (the README's rule for
     # the other demos is more than 24 steps)
