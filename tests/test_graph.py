@@ -625,6 +625,35 @@ def test_render_draws_a_stacked_lstm_that_dots_newrank_layout_cannot(tmp_path):
     assert "c[t=8]" in shown["image/svg+xml"]
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("layers, T", [(2, 4), (3, 4), (2, 8)])
+def test_a_stacked_lstms_c_t_sits_over_its_own_step(tmp_path, layers, T):
+    """dot 2.43's newrank layout of a stacked LSTM lost its stub edges, and the fallback
+    without newrank drew c[t=1] over step 3's box and c[t=0] over step 2's (a review of a
+    two-layer char-LM's picture). Newrank with a tenth of the crossing minimisation (mclimit
+    0.1) lays it out: every c[t] within its step's columns."""
+    import json
+    loss, model = run("LSTM", T=T, num_layers=layers, loss_on="all")
+    paths, message = render(loss, tmp_path / "g.svg", params=model, grads=True)
+    source = paths[0].read_text()
+    assert message == "" and "newrank=true" in source
+    laid = json.loads(subprocess.run(["dot", "-Tjson", str(paths[0])], capture_output=True,
+                                     check=True).stdout)["objects"]
+    boxes, cs = {}, {}
+    for o in laid:
+        m = re.match(r"cluster_l(\d+)_t([1-9]\d*)$", o["name"])
+        if m:
+            x1, _, x2, _ = map(float, o["bb"].split(","))
+            boxes[int(m.group(1)), int(m.group(2))] = (x1, x2)
+        m = re.match(r"<b>c\[(?:l=(\d+),)?t=([1-9]\d*)\]</b>", o.get("label", ""))
+        if m:
+            cs[int(m.group(1) or 0), int(m.group(2))] = float(o["pos"].split(",")[0])
+    assert sorted(cs) == sorted(boxes) and len(cs) == layers * T
+    for key, x in cs.items():
+        x1, x2 = boxes[key]
+        assert x1 <= x <= x2 + 40, (key, x, (x1, x2))  # its box's columns (c ends the step)
+
+
 def test_render_without_dot_writes_the_dot_file_and_says_how_to_install(tmp_path, monkeypatch):
     loss, model = run("RNN")
     monkeypatch.setattr(graph.shutil, "which", lambda name: None)
@@ -1020,7 +1049,7 @@ def test_a_layout_that_cannot_align_the_rows_draws_the_reverse_row_as_it_runs():
     was strewn between its steps; those layouts write its edges as they are."""
     loss, model = run("RNN", bidirectional=True, loss_on="all")
     g = draw(loss, params=model)
-    newranked = [k for k, (_, newrank) in enumerate(g.LAYOUTS) if newrank]
+    newranked = [k for k, (_, newrank, _) in enumerate(g.LAYOUTS) if newrank]
     for k in range(len(g.LAYOUTS)):
         g._use(k)
         assert ("dir=back" in g.source) == (k in newranked), k
@@ -1029,7 +1058,7 @@ def test_a_layout_that_cannot_align_the_rows_draws_the_reverse_row_as_it_runs():
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
-@pytest.mark.parametrize("order", [[1, 2, 3], [2, 3, 0], [3, 2, 1, 0]])
+@pytest.mark.parametrize("order", [[1, 2, 3, 4], [2, 4, 3, 0], [4, 3, 2, 1, 0]])
 def test_every_layout_in_any_order_is_valid_dot(order):
     # the last fallback (no ranks, newrank) swapped a row back in with the rank lines an
     # earlier layout had dropped counted in its length, and cut the lines after it: "syntax

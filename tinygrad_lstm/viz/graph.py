@@ -130,8 +130,13 @@ class Picture(graphviz.Digraph):
     from a stub ranked beside its node): then the stubs lose that rank and both layouts are
     tried again."""
 
-    LAYOUTS = ((True, True), (True, False), (False, False), (False, True))  # (ranked, newrank)
-    PLAIN = 2  # no ranks, no newrank: the one that drew every graph tried (`portable`)
+    # (ranked, newrank, mclimit). dot 2.43's newrank layout of a stacked LSTM loses stub edges
+    # ("triangulation failed") after its full crossing minimisation, and a tenth of it
+    # (mclimit 0.1) lays the same graph out: each c[t] over its own step, where the layout
+    # without newrank drew c[t=1] over step 3 (a review of a two-layer char-LM's picture)
+    LAYOUTS = ((True, True, None), (True, True, "0.1"), (True, False, None),
+               (False, False, None), (False, True, None))
+    PLAIN = 3  # no ranks, no newrank: the one that drew every graph tried (`portable`)
     _layout = 0  # the first that has not failed yet: display after render starts there
 
     def add_row(self, name, steps):
@@ -176,7 +181,7 @@ class Picture(graphviz.Digraph):
             self._ranks = {line.strip() for line in self.body
                            if line.lstrip().startswith("{rank=same;")}
         self._layout = k
-        ranked, newrank = self.LAYOUTS[k]
+        ranked, newrank, mclimit = self.LAYOUTS[k]
         # a layout's rank lines, once dropped, stay dropped: a row swapped in or out is taken
         # without them (with them, its length cut the lines after it: a DOT syntax error)
         removed = getattr(self, "_removed", set())
@@ -200,6 +205,10 @@ class Picture(graphviz.Digraph):
             self.graph_attr["newrank"] = "true"
         else:
             self.graph_attr.pop("newrank", None)
+        if mclimit:
+            self.graph_attr["mclimit"] = mclimit
+        else:
+            self.graph_attr.pop("mclimit", None)
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kw):
         """What Jupyter shows: the SVG, or where no `dot` program is found, the install hint
@@ -221,7 +230,8 @@ class Picture(graphviz.Digraph):
 
     def pipe(self, *args, **kwargs):
         self._use(self._layout)
-        last = len(self.LAYOUTS) - 1 if self._ranks else 1
+        # without rank lines an unranked layout is its ranked one again: not tried twice
+        last = max(k for k, (ranked, _, _) in enumerate(self.LAYOUTS) if ranked or self._ranks)
         while True:
             try:  # dot's errors are handled until the last layout
                 return super().pipe(*args, **{**kwargs, "quiet": self._layout < last})
