@@ -279,9 +279,15 @@ def test_stacked_bidirectional_lstm_has_a_chain_per_layer_and_direction():
         <= set(clusters)
     lit = [(s, d) for s, d, a in edges if a.get("color", "").startswith(PATH_COLOR)]
     ends = {title(nodes[d]) for _, d in lit if title(nodes[d]).startswith("c[")}
-    assert ends == {"c[t=1]", "c[t=2]", "c[t=3]", "c[l=1,t=1]", "c[l=1,t=2]", "c[l=1,t=3]",
-                    "c[t=1,rev]", "c[t=2,rev]", "c[t=3,rev]",
+    # layer 0's say l=0 too, as the stepper's do (a bare c[t=1] beside c[l=1,t=1], a review)
+    assert ends == {"c[l=0,t=1]", "c[l=0,t=2]", "c[l=0,t=3]",
+                    "c[l=1,t=1]", "c[l=1,t=2]", "c[l=1,t=3]",
+                    "c[l=0,t=1,rev]", "c[l=0,t=2,rev]", "c[l=0,t=3,rev]",
                     "c[l=1,t=1,rev]", "c[l=1,t=2,rev]", "c[l=1,t=3,rev]"}
+    loss, model = run("LSTM", bidirectional=True, loss_on="all")  # one layer: no l= at all
+    nodes, _, _ = parse(draw(loss, params=model).source)
+    assert {"c[t=1]", "c[t=1,rev]"} <= {title(a) for a in nodes.values()}
+    assert not any("l=" in (title(a) or "") for a in nodes.values())
     assert len(lit) == 4 * 3 * 3  # (c → ×, × → +, + → c) per step, layer and direction
 
 
@@ -388,6 +394,17 @@ def test_a_stub_names_a_circle_that_shows_that_name_inside_it():
         assert re.fullmatch(rf'\S+<BR/><FONT POINT-SIZE="7" COLOR="#777777">{n}</FONT>',
                             nodes[n]["label"]), nodes[n]
     assert not any("xlabel" in a for a in nodes.values())
+
+
+def test_a_stub_names_a_transposed_or_sliced_parameter_as_the_stepper_does():
+    """The graph's stubs read transpose(weight_hh_l0) and getitem(bias_hh_l0) where the
+    stepper's screens say weight_hh_l0ᵀ and bias_hh_l0[8:] (a review of both views)."""
+    loss, model = run("GRU", T=3)
+    nodes, _, _ = parse(draw(loss, params=model).source)
+    stubs = {a["label"] for a in nodes.values() if a.get("shape") == "plaintext"}
+    H = model.hidden_size
+    assert {"weight_hh_l0ᵀ", f"bias_hh_l0[{2 * H}:]"} <= stubs, stubs
+    assert not any(s.startswith(("transpose(", "getitem(")) for s in stubs), stubs
 
 
 # --- gradients -------------------------------------------------------------------------------
@@ -619,10 +636,10 @@ def test_render_draws_a_stacked_lstm_that_dots_newrank_layout_cannot(tmp_path):
     assert message == "" and [p.name for p in paths] == ["g.dot", "g.svg"]
     rendered = subprocess.run(["dot", "-Tsvg", str(paths[0])], capture_output=True)
     assert rendered.returncode == 0  # the DOT source written is the one that rendered
-    assert "c[t=8]" in paths[1].read_text()
+    assert "c[l=0,t=8]" in paths[1].read_text()
     loss, model = run("LSTM", T=8, num_layers=2, loss_on="all")
     shown = draw(loss, params=model)._repr_mimebundle_()  # Jupyter's way: the same retry
-    assert "c[t=8]" in shown["image/svg+xml"]
+    assert "c[l=0,t=8]" in shown["image/svg+xml"]
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

@@ -12,6 +12,7 @@ import numbers
 from collections.abc import Hashable
 
 import graphviz
+import numpy as np
 
 from ..autograd import _FREED, toposort
 from ..tensor import Tensor, shown_scope
@@ -275,6 +276,20 @@ def permuted(t):
     return f".permute({', '.join(str(a % n) for a in axes)})"
 
 
+def index_text(index):
+    """An index as short text, the graph's and the stepper's: `:,3:6`, `::-1`, `2`, `None`,
+    `·` for an array index."""
+    out = []
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, slice):
+            text = f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}"
+            out.append(text if i.step is None else f"{text}:{i.step}")
+        else:
+            out.append("…" if i is Ellipsis else "None" if i is None else str(int(i))
+                       if isinstance(i, (int, np.integer)) else "·")
+    return ",".join(out)
+
+
 def _op_text(t):
     """An op's name for a tooltip: a permutation's axes with it (`permute(1, 0, 2)`)."""
     if t.op == "transpose" and permuted(t) != "ᵀ":
@@ -364,6 +379,9 @@ class _Scene:
         self.lanes = sorted(self.last, key=lane_order)
         self.lane_index = {lane: k for k, lane in enumerate(self.lanes)}
         self.shown = shown_lanes(self.lanes)
+        # several layers: layer 0's states say l=0 too, as the stepper's do (c[t=1] beside
+        # c[l=1,t=1] read as "the" c; the path's boxes sit outside the clusters that say it)
+        self.layered = len({dict(lane).get("layer") for lane in self.lanes}) > 1
         self.twins = {(t.name, _lane(t)): t for t in self.nodes  # the folded view's states
                       if t.name is not None and _step(t) is not None
                       and _step(t) == self.folded_step[_lane(t)]}
@@ -471,7 +489,7 @@ class _Scene:
         if id(t) in self.pnames:
             return self.pnames[id(t)]
         if t.name is not None:
-            return _state_label(t, self.folded, shown=self.shown)
+            return _state_label(t, self.folded, layer=self.layered, shown=self.shown)
         if t is self.root:
             return "loss"
         if id(t) in self.states:
@@ -518,7 +536,12 @@ class _Scene:
         if t.is_leaf or t.name is not None:
             return self.title(t)
         if len(t.parents) == 1 and (t.parents[0].is_leaf or t.parents[0].name is not None):
-            return f"{t.op}({self.ref(t.parents[0])})"
+            base = self.ref(t.parents[0])  # named as the stepper names it: W_hhᵀ, b_hh[8:]
+            if t.op == "transpose":
+                return base + permuted(t)
+            if t.op == "getitem" and "index" in (t._ctx.args or {}):
+                return f"{base}[{index_text(t._ctx.args['index'])}]"
+            return f"{t.op}({base})"
         self.referenced.add(id(t))  # that node shows its id, n57, under its symbol
         return f"{type(t._ctx).symbol} n{self.num[id(t)]}"
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..lazy import Scattered
 from ..tensor import shown_scope
-from .scene import (_lane, _state_label, _uniform, _visible, check_root, no_path_reason,
-                    param_pairs, permuted, pick_state, shown_lanes)
+from .scene import (_lane, _state_label, _uniform, _visible, check_root, index_text,
+                    no_path_reason, param_pairs, permuted, pick_state, shown_lanes)
 
 
 def fmt(x):
@@ -227,18 +227,8 @@ def _saved_index(saved, default):
 
 
 def _index(saved):
-    """A getitem's index as short text: `:,3:6`, `::-1`, `2`, `None`, `·` for an array
-    index."""
-    index = _saved_index(saved, ...)
-    out = []
-    for i in index if isinstance(index, tuple) else (index,):
-        if isinstance(i, slice):
-            text = f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}"
-            out.append(text if i.step is None else f"{text}:{i.step}")
-        else:
-            out.append("…" if i is Ellipsis else "None" if i is None else str(int(i))
-                       if isinstance(i, (int, np.integer)) else "·")
-    return ",".join(out)
+    """A getitem's index, from what its node saved, as short text (scene.index_text)."""
+    return index_text(_saved_index(saved, ...))
 
 
 # ---------------------------------------------------------------------------------------------
