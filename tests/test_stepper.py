@@ -1344,6 +1344,22 @@ def test_the_key_help_keeps_q_quit_on_narrow_screens(width):
         stepper.key_help(walk, 120)
 
 
+def test_the_last_nodes_key_help_says_that_enter_ends_the_walk():
+    # on the last node ⏎ closed the screen (or went on to a demo's next walk) under a help
+    # that said "⏎/n next" (a review)
+    loss, model, _ = tiny_lstm()
+    walk = record(loss, model)
+    last = len(walk) - 1
+    assert stepper.key_help(walk).startswith("⏎/n next · ")
+    assert stepper.key_help(walk, last=True).startswith("⏎/n quit · ")
+    assert stepper.key_help(walk, 60, last=True).startswith("⏎/n quit · ")
+    assert "⏎/n quit" in capture(stepper.make_step_panel(walk, last))
+    assert "⏎/n next" in capture(stepper.make_step_panel(walk, last - 1))
+    assert stepper.navigate(walk, last, "")[0] is None  # and so it does
+    walk.quit = "next walk"
+    assert "⏎/n next walk" in capture(stepper.make_step_panel(walk, last))
+
+
 @pytest.mark.parametrize("width", [40, 60, 100])
 def test_a_long_title_is_cut_so_that_the_node_counter_stays(width):
     # rich wraps a panel title too long for the screen and keeps its first line: at 60

@@ -38,8 +38,8 @@ from .walk import (Step, Walk, fmt, lane_label, norm, preview, record,  # noqa: 
                    rule)  # (re-exported)
 
 # the key help (key_help() fills in the path)
-CONTROLS = "⏎/n next · b back · t N to t=N · p {path} · g N node · c end · q {quit}"
-SHORT_CONTROLS = ("⏎/n next · b · t N · p · g N · c end · q {quit}",  # narrow screens'
+CONTROLS = "⏎/n {next} · b back · t N to t=N · p {path} · g N node · c end · q {quit}"
+SHORT_CONTROLS = ("⏎/n {next} · b · t N · p · g N · c end · q {quit}",  # narrow screens'
                   "⏎ n b t p g c · q {quit}")
 BAR = 16        # characters of the longest bar in the timestep panel
 DECADES = 12    # the bars' log scale spans at least 3 and at most 12 powers of ten
@@ -59,14 +59,16 @@ def path_words(walk):
     return f"{walk.path_state} path" if walk.path_state else None
 
 
-def key_help(walk, width=None):
+def key_help(walk, width=None, last=False):
     """The key help for this walk: `p c path` for an LSTM, `p h path` for a GRU, `p (no path
     here)` for a plain RNN (pressing p says why); shorter where `width` (the panel's) would
-    cut it, so that `q quit` stays on the screen."""
-    full = CONTROLS.format(path=path_words(walk) or "(no path here)", quit=walk.quit)
+    cut it, so that `q quit` stays on the screen. On the `last` node ⏎ does what q does, and
+    says so (it said "next", and the screen closed)."""
+    nxt = walk.quit if last else "next"
+    full = CONTROLS.format(next=nxt, path=path_words(walk) or "(no path here)", quit=walk.quit)
     if width is None:
         return full
-    short = [h.format(quit=walk.quit) for h in SHORT_CONTROLS]
+    short = [h.format(next=nxt, quit=walk.quit) for h in SHORT_CONTROLS]
     return next((h for h in [full] + short if len(h) <= width - 6), short[-1])
 
 
@@ -266,7 +268,8 @@ def make_step_panel(walk, k, title=None, controls=True, max_rows=None, message=N
         name = name[:max(room - 1, 0)] + "…"
     head = Text(name + counter)
     return Panel(Group(*parts), title=head, title_align="left",
-                 subtitle=Text(key_help(walk, width)) if controls else None,
+                 subtitle=Text(key_help(walk, width, last=k == len(walk) - 1))
+                 if controls else None,
                  subtitle_align="left")
 
 
