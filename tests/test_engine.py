@@ -894,12 +894,19 @@ def test_in_place_ops_on_a_leaf_update_it_as_torch_does():
     assert alias.data.tolist() == [3.0, 3.0, 3.0]
 
 
-def test_iadd_refuses_or_widens_as_add_does(monkeypatch):
+def test_iadd_keeps_the_shape_or_refuses_as_numpy_and_torch_do(monkeypatch):
+    # a computed (3, 1) became (3, 4) under `+=`, where numpy, torch and a leaf refuse (a
+    # PyTorch user's review)
     _donating(monkeypatch)
     A = Tensor(np.ones((3, 1)), requires_grad=True)
     y = A * 2.0
-    y += Tensor(np.ones((3, 4)))  # the sum is bigger than y: a new array, as y + b
-    assert y.shape == (3, 4)
+    for sign, update in (("+=", y.__iadd__), ("-=", y.__isub__), ("*=", y.__imul__),
+                         ("/=", y.__itruediv__)):
+        with pytest.raises(OpError, match=rf"\(3, 1\) {re.escape(sign)} \(3, 4\): in place, the "
+                                          r"result must keep the tensor's shape \(3, 1\)"):
+            update(Tensor(np.ones((3, 4))))
+    y += Tensor(np.ones(1))  # what broadcasts to y's shape is taken, as y + b
+    assert y.shape == (3, 1) and y.data.tolist() == [[3.0]] * 3
     y = A * 2.0
     with pytest.raises(OpError, match=r"add: dtypes differ \(float64, float32\)"):
         y += Tensor(np.ones(1, np.float32))
@@ -925,10 +932,11 @@ def test_iadd_chains_stay_readable_node_by_node(monkeypatch):
     np.testing.assert_allclose(W.grad, np.full((2, 3), 2 * 0.01 * 1501 ** 2 / 6))
 
 
-def test_iadd_of_a_wrong_shape_is_the_add_error(monkeypatch):
+def test_iadd_of_a_wrong_shape_is_refused_as_in_place(monkeypatch):
     _donating(monkeypatch)
     y = Tensor(np.ones((3, 4)), requires_grad=True) * 2.0
-    with pytest.raises(OpError, match=r"add: \(3, 4\) and \(5,\)"):
+    with pytest.raises(OpError, match=r"add: \(3, 4\) \+= \(5,\): in place, the result must "
+                                      r"keep the tensor's shape"):
         y += Tensor(np.ones(5))
 
 

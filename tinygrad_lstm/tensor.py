@@ -341,6 +341,18 @@ def _torch_kind(x):
     return f"torch.{type(x).__name__}" if type(x).__module__.split(".")[0] == "torch" else None
 
 
+def _keeps_shape(op, sign, shape, other):
+    """Refuses `x op= y` whose result would not have x's shape: in place, as torch, whether x
+    is a leaf or computed (a computed (3,) grew to (2, 3) under `+=`, which a leaf refused)."""
+    try:
+        fits = np.broadcast_shapes(shape, other) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise OpError(f"{op}: {tuple(shape)} {sign} {tuple(other)}: in place, the result must "
+                      f"keep the tensor's shape {tuple(shape)}")
+
+
 def _is_int(a):
     """An int or numpy integer, not a bool (True would be read as 1)."""
     return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
@@ -888,6 +900,7 @@ class Tensor:
         other = other if type(other) is Tensor else self._lift(other, "add")
         if self._ctx is None:
             return self._in_place(other, Add, np.add, "+=")
+        _keeps_shape("add", "+=", self.shape, other.shape)
         x = self.data
         if x.nbytes >= DONATE_BYTES and _donates(self, x, other.data):
             ctx = _new(Add)
@@ -918,23 +931,19 @@ class Tensor:
         if x.dtype != y.dtype:
             raise OpError(f"{op}: dtypes differ ({x.dtype}, {y.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
-        try:
-            fits = np.broadcast_shapes(x.shape, y.shape) == x.shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise OpError(f"{op}: {x.shape} {sign} {y.shape}: in place, the result must keep "
-                          f"the tensor's shape {x.shape}")
+        _keeps_shape(op, sign, x.shape, y.shape)
         if not x.flags.writeable:
             raise OpError(f"{op}: `{sign}` on a tensor {x.shape} whose array is read-only")
         ufunc(x, y, out=x)
         return self
 
     def _update(self, other, cls, ufunc, sign):
-        """`self op= other`: in place on a leaf (`_in_place`), else recorded as `cls`."""
+        """`self op= other`: in place on a leaf (`_in_place`), else recorded as `cls`; either
+        way the result keeps self's shape, as torch's in-place ops do."""
         other = other if type(other) is Tensor else self._lift(other, cls.op)
         if self._ctx is None:
             return self._in_place(other, cls, ufunc, sign)
+        _keeps_shape(cls.op, sign, self.shape, other.shape)
         return _binary(cls, self, other)
 
     def __isub__(self, other):
