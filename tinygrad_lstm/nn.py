@@ -208,13 +208,17 @@ class Module:
                 if str(value.dtype) == "torch.bfloat16":  # numpy has none; float32 holds it
                     value = value.float()
                 value = value.numpy()
+            given = value
             value = np.asarray(getattr(value, "data", value))
+            # before the shape: a None or a string read as "has shape ()"
+            if value.dtype.kind not in "biuf":  # copyto would fail half-way through the copy
+                what = f"has dtype {value.dtype}" if isinstance(given, np.ndarray) else \
+                    f"is a {type(given).__name__}"
+                raise _LoadTypeError(f"{cls}.load_state_dict: {k!r} {what} in the state dict, "
+                                     f"expected numbers ({p.dtype})")
             if value.shape != p.shape:
                 raise _LoadValueError(f"{cls}.load_state_dict: {k!r} has shape {value.shape} "
                                       f"in the state dict, expected {p.shape}")
-            if value.dtype.kind not in "biuf":  # copyto would fail half-way through the copy
-                raise _LoadTypeError(f"{cls}.load_state_dict: {k!r} has dtype {value.dtype} "
-                                     f"in the state dict, expected numbers ({p.dtype})")
             if value.dtype.kind == "f" and value.dtype.itemsize > p.dtype.itemsize and value.size:
                 top = np.abs(value[np.isfinite(value)]).max(initial=0)  # a float64 into float32
                 if top > np.finfo(p.dtype).max:
