@@ -365,3 +365,12 @@ def test_torch_interchange_copies_and_keeps_the_structure():
     assert type(sd["betas"]) is tuple and type(sd["w"]) is tuple and type(sd["l"]) is list
     back = checkpoint.to_torch_state_dict(sd)
     assert type(back["betas"]) is tuple and type(back["w"]) is tuple
+
+
+def test_a_module_without_forward_says_what_it_lacks():
+    # a bare NotImplementedError, no message (a PyTorch user's review)
+    class NoForward(nn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"NoForward: a Module defines forward\(\.\.\.\)"):
+        NoForward()(np.zeros(2, np.float32))

@@ -225,6 +225,18 @@ def test_torch_spellings_record_the_op_they_stand_for(spelling, op):
     assert eval(f"a.{spelling}").op == op
 
 
+def test_squeeze_takes_a_tuple_of_dims_as_torch_2():
+    # "dim must be an int" (a PyTorch user's review); compared with torch where installed
+    a = Tensor(np.zeros((1, 3, 1, 2)), requires_grad=True)
+    for dim, want in (((0, 2), (3, 2)), ((0, 1), (3, 1, 2)), ([-1, -2], (1, 3, 2)), ((), None)):
+        assert a.squeeze(dim).shape == (want or a.shape), dim
+    with pytest.raises(ops.OpError, match=r"squeeze: dims \(0, -4\) name a dim more than once"):
+        a.squeeze((0, -4))
+    torch = pytest.importorskip("torch")
+    for dim in ((0, 2), (0, 1), (-1, -2), ()):
+        assert a.squeeze(dim).shape == tuple(torch.zeros(a.shape).squeeze(dim).shape), dim
+
+
 def test_squeeze_and_unsqueeze_of_a_0d_tensor_as_torch():
     s = Tensor(np.float64(2.0), requires_grad=True)
     assert s.squeeze().shape == s.squeeze(0).shape == s.squeeze(-1).shape == ()

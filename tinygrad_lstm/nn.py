@@ -96,7 +96,8 @@ class Module:
             self.__dict__.get(slots, set()).discard(name)
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a Module defines forward(...), "
+                                  "what calling it computes")
 
     def register_parameter(self, name, param):
         """Set a Parameter (or None: a parameter slot left empty, as `bias=False` leaves it,

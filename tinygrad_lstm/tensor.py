@@ -1117,14 +1117,18 @@ class Tensor:
         return self.reshape(shape[:dim] + (1,) + shape[dim:])
 
     def squeeze(self, dim=None):
-        """The axes of length 1 removed (only `dim`'s when given, and only if it is 1), as
-        torch.squeeze (a reshape)."""
+        """The axes of length 1 removed (only `dim`'s when given, an int or a tuple of them,
+        and only those of length 1), as torch.squeeze (a reshape)."""
         shape = self.shape
         if dim is None:
             return self.reshape(tuple(n for n in shape if n != 1))
-        dim = _dim("squeeze", dim, shape, len(shape) or 1)  # torch takes 0 and −1 for a 0-d
-        return self.reshape(shape[:dim] + shape[dim + 1:] if shape and shape[dim] == 1
-                            else shape)
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)  # torch 2's tuple too
+        # torch takes 0 and −1 for a 0-d
+        drop = {_dim("squeeze", d, shape, len(shape) or 1) for d in dims}
+        if len(drop) < len(dims):
+            raise OpError(f"squeeze: dims {tuple(dims)} name a dim more than once (as torch "
+                          "refuses)")
+        return self.reshape(tuple(n for i, n in enumerate(shape) if not (i in drop and n == 1)))
 
     def permute(self, *dims):
         """The axes in the order `dims`, as torch.permute (= numpy's transpose(dims); the
