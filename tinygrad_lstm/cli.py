@@ -165,10 +165,20 @@ def finite(name, value):
 def int_list(flag, text):
     """A flag's comma-separated whole numbers ("5,10,20"), each positive; SystemExit naming
     the flag otherwise."""
+    return _number_list(flag, text, int, "whole numbers")
+
+
+def float_list(flag, text):
+    """A flag's comma-separated numbers ("0.5,1,1.5"), each positive and finite; SystemExit
+    naming the flag otherwise."""
+    return _number_list(flag, text, float, "numbers")
+
+
+def _number_list(flag, text, parse, what):
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [parse(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise SystemExit(f"error: {flag} must be comma-separated whole numbers, got "
+        raise SystemExit(f"error: {flag} must be comma-separated {what}, got "
                          f"{text!r}") from None
     if not values:
         raise SystemExit(f"error: {flag} is empty")
