@@ -139,8 +139,9 @@ def model_names():
 
 
 def build(name, input_size, hidden, rng, dtype=np.float64):
-    if name == "RNN":
-        return nn.RNN(input_size, hidden, dtype=dtype, rng=rng)
+    if name.split()[0] == "RNN":  # "RNN" (tanh), "RNN tanh", "RNN relu"
+        return nn.RNN(input_size, hidden, nonlinearity=(name.split() + ["tanh"])[1],
+                      dtype=dtype, rng=rng)
     if name == OLD:
         return nn.LSTM(input_size, hidden, cell=nn.LSTM1997Cell, dtype=dtype, rng=rng)
     bias = float(name.split("=")[1])
@@ -211,13 +212,19 @@ def scaled_norm(a, axis=None):
 
 
 def gradient_norms(name, T, batch, hidden, input_size, rng):
-    """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for t = 0 … T with L = Σ h_T, fresh weights and input; for
-    an LSTM also the cell path alone ("cell_path", see cell_path) and the mean forget gate
-    ("mean_f", a number), for the 1997 cell, which has no f, its cell path measured instead
-    ("carousel", see carousel), for both the size of c itself ("c_rms": the root mean square
-    of c_t over batch and units), for a GRU its mean z ("mean_z")."""
+    """measure's norms for the model `name` with fresh weights and input, N(0, 1)."""
     model = build(name, input_size, hidden, rng)
     x = Tensor(rng.standard_normal((T, batch, input_size)))   # (T, B, I) float64
+    return measure(model, x)
+
+
+def measure(model, x):
+    """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for t = 0 … T with L = Σ h_T on x (T, B, I); for an LSTM
+    also the cell path alone ("cell_path", see cell_path) and the mean forget gate ("mean_f",
+    a number), for the 1997 cell, which has no f, its cell path measured instead ("carousel",
+    see carousel), for every model the size of each state itself ("h_rms", "c_rms": the root
+    mean square of h_t, c_t over batch and units), for a GRU its mean z ("mean_z"). The
+    model's parameters keep their .grad."""
     loss, seqs, _, states = last_h_loss(model, x)
     loss.backward()
     out = {n: np.array([scaled_norm(s.grad) for s in seq]) for n, seq in seqs.items()}
@@ -227,8 +234,8 @@ def gradient_norms(name, T, batch, hidden, input_size, rng):
         out["mean_f"] = float(f.mean())
     elif "c" in seqs:
         out["carousel"] = carousel(model, x)
-    if "c" in seqs:
-        out["c_rms"] = np.array([np.sqrt(np.mean(s.data ** 2)) for s in seqs["c"]])
+    for n, seq in seqs.items():
+        out[f"{n}_rms"] = np.array([np.sqrt(np.mean(s.data ** 2)) for s in seq])
     if "z" in states.names:
         out["mean_z"] = float(states.numpy("z", layer=0).mean())
     return out
