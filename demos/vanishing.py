@@ -53,6 +53,19 @@ figures fall below 1e-300 and are floored there); `--steps N` averages N random 
                                                       # then how much each path fades
     python demos/vanishing.py --step                  # walk the RNN's, the LSTM's, then the
                                                       # GRU's backward
+    python demos/vanishing.py --rho 0.5,0.9,1,1.1,1.5,3   # and then the toy's matrix version
+
+`--rho` (off by default) adds a section after the tables: the toy's matrix version. Its 3 is
+W_hh = ρ·Q, Q a random orthogonal H × H matrix (so every singular value of W_hh, and its
+spectral radius, is ρ), with W_ih a tenth of its default init so that the recurrence, not
+the input, sets how h grows. For each ρ, a tanh RNN, a relu RNN and an LSTM with forget bias
+3 whose four W_hh blocks (i, f, g, o) are each ρ·Q: the same recurrent matrix on every gate,
+so that ρ reaches the LSTM wherever it can. Same Q, input and init at every ρ, drawn afresh
+from --seed (the tables above leave them be), at --T, --hidden and --batch, one draw. A
+table gives the RMS of h_T and ‖∂L/∂h_0‖/‖∂L/∂h_T‖ (the LSTM's on c, and its cell path
+alone, ∏f) beside ρ^T, which bounds the RNNs' (‖Qᵀv‖ = ‖v‖, and tanh', relu' ≤ 1); then,
+for each RNN whose gradient grew going back, what optim.clip_grad_norm_(params, 1.0) does to
+the total norm of its weights' gradients. What overflows float64 is shown as inf or nan.
 """
 
 import math
@@ -63,8 +76,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tinygrad_lstm import Tensor, nn
-from tinygrad_lstm.cli import demo_parser, positive, progress, run_demo, show_graph, show_steps
+from tinygrad_lstm import Tensor, nn, optim
+from tinygrad_lstm.cli import (demo_parser, float_list, positive, progress, run_demo, show_graph,
+                               show_steps)
 
 W_XH, W_HH, B = 2.0, 3.0, 1.0           # the toy: h_t = tanh(2 x_t + 3 h_{t-1} + 1)
 FORGET_BIASES = (0, 1, 2, 3)          # the LSTMs' forget-gate biases, and the GRUs' z biases
@@ -211,6 +225,15 @@ def scaled_norm(a, axis=None):
     return out.reshape(-1) if axis is not None else float(out.reshape(-1)[0])
 
 
+def rms(a):
+    """The root mean square of a, by scaled_norm: squared directly, entries past ~1e154 (a
+    relu h at large ρ) made it inf where it is not."""
+    a = np.asarray(a, dtype=np.float64)
+    if np.isinf(a).any() and not np.isnan(a).any():
+        return math.inf
+    return scaled_norm(a) / math.sqrt(a.size)
+
+
 def gradient_norms(name, T, batch, hidden, input_size, rng):
     """measure's norms for the model `name` with fresh weights and input, N(0, 1)."""
     model = build(name, input_size, hidden, rng)
@@ -235,7 +258,7 @@ def measure(model, x):
     elif "c" in seqs:
         out["carousel"] = carousel(model, x)
     for n, seq in seqs.items():
-        out[f"{n}_rms"] = np.array([np.sqrt(np.mean(s.data ** 2)) for s in seq])
+        out[f"{n}_rms"] = np.array([rms(s.data) for s in seq])
     if "z" in states.names:
         out["mean_z"] = float(states.numpy("z", layer=0).mean())
     return out
@@ -591,6 +614,213 @@ def carousel_verdict(ratios, norms, T, floored=(), ends=(), some_ends=()):
     return lines
 
 
+# ---------------------------------------------------------------------------- --rho
+RHO_MODELS = ("RNN tanh", "RNN relu", "LSTM fb=3")
+INPUT_SCALE = 0.1  # W_ih × this: the input only nudges h, so that ρ·Q sets how it grows
+
+
+def orthogonal(n, rng):
+    """A random orthogonal n × n matrix: the Q of a Gaussian matrix's QR, each column's sign
+    flipped where R's diagonal is negative (QR's signs are a convention; so fixed, Q is
+    uniform over the orthogonal matrices)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def rho_model(name, rho, Q, input_size, rng):
+    """build(name, …), torch's default init (forget bias 3 for "LSTM fb=3"), then every
+    H × H block of W_hh set to ρ·Q (an LSTM's four, i, f, g and o, alike) and W_ih scaled by
+    INPUT_SCALE."""
+    model = build(name, input_size, len(Q), rng)
+    w_hh = model.weight_hh_l0.data                                # (G·H, H)
+    w_hh[:] = np.tile(rho * Q, (len(w_hh) // len(Q), 1))
+    model.weight_ih_l0.data *= INPUT_SCALE
+    return model
+
+
+def rho_rows(rhos, T, batch, hidden, seed, input_size=8):
+    """For each ρ and each of RHO_MODELS: the ratio ‖∂L/∂h_0‖/‖∂L/∂h_T‖ of L = Σ h_T (the
+    LSTM's on c, "key", and its cell path alone, "cell_path"), ρ^T ("bound"), the RMS of h_T,
+    the mean tanh' = 1 − h² over every step and unit ("slope", tanh RNN only), and what
+    clip_grad_norm_(params, 1.0) did ("clip": the total norm it returned, the norm after it,
+    the largest |grad| before it). Q, x and each model's init come from an rng seeded with
+    `seed` afresh, so the other tables' draws leave them be, and are the same at every ρ.
+    What overflows float64 is kept as inf or nan."""
+    rng = np.random.default_rng(seed)
+    Q = orthogonal(hidden, rng)
+    x = Tensor(rng.standard_normal((T, batch, input_size)))          # (T, B, I)
+    init = int(rng.integers(2 ** 32))
+    rows = []
+    for rho in rhos:
+        for name in RHO_MODELS:
+            model = rho_model(name, rho, Q, input_size, np.random.default_rng(init))
+            # a relu h, or ρ^T, past 1.8e308 is inf (and inf − inf nan): shown, not warned
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = measure(model, x)
+                key = "c" if "c" in out else "h"
+                params = model.parameters()
+                largest = float(np.max([np.max(np.abs(p.grad)) for p in params]))  # nan kept
+                before = float(optim.clip_grad_norm_(params, 1.0))
+                after = scaled_norm(np.concatenate([p.grad.ravel() for p in params]))
+                rows.append({
+                    "rho": rho, "name": name, "key": key, "ratio": out[key][0] / out[key][-1],
+                    "cell_path": (out["cell_path"][0] / out["cell_path"][-1]
+                                  if "cell_path" in out else None),
+                    "bound": float(np.float64(rho) ** T), "h_rms": float(out["h_rms"][-1]),
+                    "slope": (float(1 - np.mean(out["h_rms"][1:] ** 2))
+                              if name == "RNN tanh" else None),
+                    "clip": (before, after, largest), "model": model, "x": x})
+    return rows
+
+
+def num(v):
+    """v as the table prints it: 3.1e+02, or inf and nan as they are."""
+    return f"{v:.1e}" if math.isfinite(v) else str(v)
+
+
+def rho_table(rows, T, width=20):
+    finite = [r["ratio"] for r in rows if not overflowed(r)]
+    lo, hi = log_range([("", np.array(finite or [1.0]))])
+    lo, hi = min(lo, 0), max(hi, 0)     # 1e+0, "no loss", is always on the scale
+    table = compact_table(
+        f"W_hh = ρ·Q, Q random orthogonal (the same in every row; the LSTM's four W_hh "
+        f"blocks each ρ·Q, forget bias 3), W_ih ×{INPUT_SCALE:g}, T={T}, L = Σ h_T, one draw. "
+        "t=0/t=T: ‖∂L/∂h_0‖/‖∂L/∂h_T‖ (the LSTM's on c), bounded by ρ^T for the RNNs; ∏f: "
+        f"the LSTM's cell path alone; bar: log scale from 1e{lo} to 1e{hi:+d}, ▒ above 1")
+    for col in ("ρ", "model", "RMS h_T", "t=0/t=T", "ρ^T", "∏f"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    table.add_column("", no_wrap=True)
+    for i, r in enumerate(rows):
+        bar = "overflowed" if overflowed(r) else ratio_bar(r["ratio"], lo, hi, width)
+        table.add_row(f"{r['rho']:g}", r["name"], num(r["h_rms"]), num(r["ratio"]),
+                      num(r["bound"]), "" if r["cell_path"] is None else num(r["cell_path"]),
+                      bar, end_section=i + 1 < len(rows) and rows[i + 1]["rho"] != r["rho"])
+    if any(not math.isfinite(v) for r in rows for v in (r["h_rms"], r["ratio"], r["bound"])):
+        table.caption = "inf, nan: overflowed float64 (past 1.8e+308) in this run"
+    return table
+
+
+def orders(values):
+    """How many orders of magnitude the finite, positive values span; None under two."""
+    v = [x for x in values if math.isfinite(x) and x > 0]
+    return math.log10(max(v) / min(v)) if len(v) >= 2 else None
+
+
+def at(rows):
+    return ", ".join(f"{r['rho']:g}" for r in rows)
+
+
+def overflowed(r):
+    """True when a row's forward or its ratio went past float64 (inf or nan): its ratio then
+    says nothing of vanishing or exploding (a nan pre-activation turns relu off: 0)."""
+    return not (math.isfinite(r["h_rms"]) and math.isfinite(r["ratio"]))
+
+
+def rho_verdict(rows, T):
+    """What the --rho rows say, as lines; each claim compares the measured numbers and its
+    wording follows them, as verdict's do. Rows that overflowed are named as such and left
+    out of every comparison."""
+    kind = {n: [r for r in rows if r["name"] == n] for n in RHO_MODELS}
+    tanh, relu, lstm = kind["RNN tanh"], kind["RNN relu"], kind["LSTM fb=3"]
+    rnn = [r for r in tanh + relu if not overflowed(r)]
+    gone = [r for r in tanh + relu if overflowed(r)]
+    over = [r for r in rnn if not r["ratio"] <= r["bound"] * (1 + 1e-9)]
+    lines = ["Q is orthogonal (‖Qᵀv‖ = ‖v‖) and tanh', relu' ≤ 1, so each step back multiplies "
+             "an RNN's ‖∂L/∂h‖ by at most ρ: ρ^T bounds its ratio. "
+             + ("Every RNN row is at or below it" if not over else
+                "NOT so at " + ", ".join(f"ρ = {r['rho']:g} ({r['name']}: {num(r['ratio'])} "
+                                         f"against {num(r['bound'])})" for r in over))
+             + (f" (the {' and '.join(sorted({r['name'] for r in gone}))} at ρ = {at(gone)} "
+                "overflowed: left out)." if gone else ".")]
+    for label, rs in (("tanh", tanh), ("relu", relu)):
+        ok = [r for r in rs if not overflowed(r)]
+        parts = [f"{what} at ρ = {at(sel)}" for what, sel in (
+            ("below 1 (it vanishes)", [r for r in ok if r["ratio"] < 1]),
+            ("1", [r for r in ok if r["ratio"] == 1]),
+            ("above 1 (it explodes)", [r for r in ok if r["ratio"] > 1]),
+            ("overflowed", [r for r in rs if overflowed(r)])) if sel]
+        line = (f"The {label} RNN's ratio is " + ", ".join(num(r["ratio"]) for r in rs)
+                + f" at ρ = {at(rs)}: " + ", ".join(parts))
+        cut = [r for r in ok if r["ratio"] < 1 and r["rho"] > 1]
+        if cut and label == "relu":
+            line += (f"; below 1 at ρ = {at(cut)} although ρ > 1: relu' is 0 on every unit "
+                     "that is off, so those pass nothing back")
+        lines.append(line + ".")
+    sizes = {}
+    for label, rs in (("tanh", tanh), ("relu", relu)):
+        finite = [r["h_rms"] for r in rs if math.isfinite(r["h_rms"])]
+        sizes[label] = max(finite) if finite else None
+    t_max, r_max = sizes["tanh"], sizes["relu"]
+    blew = [r for r in relu if not math.isfinite(r["h_rms"])]
+    line = (f"Forward, the RMS of h_T is at most {num(t_max)} with tanh (its range is −1 to 1)"
+            if t_max is not None else "Forward, tanh's h_T overflowed at every ρ")
+    if blew:
+        line += f"; with relu it overflowed at ρ = {at(blew)}: relu has no ceiling."
+    elif t_max is not None and r_max > max(t_max, 1):
+        line += (f", with relu at most {num(r_max)} (at ρ = "
+                 f"{at([r for r in relu if r['h_rms'] == r_max])}): relu has no ceiling.")
+    else:
+        line += f", with relu at most {num(r_max)}: NOT larger than tanh's here."
+    lines.append(line)
+    both = [(a, b) for a, b in zip(tanh, relu) if a["ratio"] > 1 and b["ratio"] > 1
+            and not overflowed(a) and not overflowed(b)]
+    first, last = tanh[0], tanh[-1]  # the smallest ρ, the largest
+    slopes = (f"its mean tanh' = 1 − h² over every step and unit {last['slope']:.2f} at ρ = "
+              f"{last['rho']:g}" + (f" against {first['slope']:.2f} at ρ = {first['rho']:g}"
+                                    if first is not last else ""))
+    if both:
+        less = all(a["ratio"] < b["ratio"] for a, b in both)
+        line = (f"Where both explode (ρ = {at([a for a, _ in both])}), tanh's ratio is "
+                + ("below" if less else "NOT always below") + " relu's ("
+                + "; ".join(f"{num(a['ratio'])} against {num(b['ratio'])}" for a, b in both)
+                + ")")
+        if less and last["slope"] < first["slope"]:
+            line += (f": saturation cuts tanh's slope, {slopes}, where relu' is 1 on every "
+                     "unit that is on.")
+        else:
+            line += f"; {slopes}."
+        lines.append(line)
+    else:
+        lines.append("At no ρ here do the tanh and the relu RNN both explode.")
+    span_f, span_c = orders(r["cell_path"] for r in lstm), orders(r["ratio"] for r in lstm)
+    span_t = orders(r["ratio"] for r in tanh if not overflowed(r))
+    line = ("The LSTM (forget bias 3, each W_hh block ρ·Q) keeps along its cell path alone (∏f) "
+            + ", ".join(num(r["cell_path"]) for r in lstm) + f" at ρ = {at(lstm)}, its total "
+            "on c " + ", ".join(num(r["ratio"]) for r in lstm))
+    if span_f is None or span_t is None:
+        line += ": too few ρ (or finite ratios) to compare across ρ."
+    elif span_f <= 3 and span_f < span_t:
+        line += (f": ∏f spans {span_f:.1f} orders of magnitude over these ρ (the total on c "
+                 f"{span_c:.1f}), the tanh RNN's ratio {span_t:.0f}. No W_hh lies on the × f "
+                 "path; ρ reaches it only through what f reads.")
+    else:
+        line += (f": ∏f spans {span_f:.1f} orders of magnitude over these ρ, the tanh RNN's "
+                 f"{span_t:.1f}: NOT within 3 orders, or NOT less than the RNN's.")
+    lines.append(line)
+    blown = [r for r in tanh + relu if overflowed(r) or r["ratio"] > 1]
+    blown.sort(key=rows.index)                                    # the table's order
+    if not blown:
+        return lines + ["No RNN's gradient grew going back here: nothing for "
+                        "clip_grad_norm_(params, 1.0) to cut."]
+    lines.append("clip_grad_norm_(params, 1.0) on each RNN whose gradient grew going back (or "
+                 "overflowed), the total norm of ∂L/∂(every weight) before → after:")
+    for r in blown:
+        before, after, largest = r["clip"]
+        line = f"  ρ = {r['rho']:g}, {r['name']}: {num(before)} → {after:.3g}"
+        if not math.isfinite(before):
+            line += (" (every grad finite, the largest " + num(largest) + ", but their "
+                     "squares overflow float64" if math.isfinite(largest) else
+                     " (the grads themselves are inf or nan")
+            line += ("; so every grad is scaled by 0: this step is lost, not clipped)"
+                     if after == 0 else "; clipping cannot rescale them)")
+        elif abs(after - 1) <= 1e-6:
+            line += f" (every grad scaled by {after / before:.1e})"
+        else:
+            line += " (NOT 1)"
+        lines.append(line)
+    return lines
+
+
 # ---------------------------------------------------------------------------- --graph / --step
 def small_losses(T, seed):
     """An RNN's, an LSTM's (forget bias 3) and a GRU's (z bias 3) L = Σ h_T at small T, for
@@ -652,9 +882,17 @@ def main(argv=None):
     parser.add_argument("--graph-T", type=int, default=20,
                         help="sequence length for --graph/--step (the graph draws the first and "
                              f"last {GRAPH_ENDS} steps of one longer than {2 * GRAPH_ENDS + 1})")
+    parser.add_argument("--rho", default=None, metavar="RHO,RHO,...",
+                        help="after the tables: for each spectral radius ρ, a tanh RNN, a relu "
+                             "RNN and an LSTM (forget bias 3) with W_hh = ρ·Q, Q random "
+                             "orthogonal, at --T, --hidden, --batch and --seed, one draw (not "
+                             "--steps): RMS of h_T, the gradient ratio, clip_grad_norm_ "
+                             "(default: off)")
     args = parser.parse_args(argv)
     for flag in ("steps", "T", "hidden", "batch", "toy_T", "graph_T"):
         positive("--" + flag.replace("_", "-"), getattr(args, flag))
+    if args.rho is not None:  # in order, once each
+        args.rho = sorted(set(float_list("--rho", args.rho)))
     console = Console()
     rng = np.random.default_rng(args.seed)
 
@@ -710,6 +948,16 @@ def main(argv=None):
             + carousel_verdict(ratios, norms, T, floored, *ends):
         console.print(line)
 
+    # --rho: the toy's matrix version, after the tables, at their sizes and seed
+    rho = None
+    if args.rho:
+        rho = rho_rows(args.rho, T, args.batch, args.hidden, args.seed)
+        console.print()
+        console.print(rho_table(rho, T))
+        console.print()
+        for line in rho_verdict(rho, T):
+            console.print(line)
+
     # one small RNN, LSTM and GRU to draw (side by side: three files) or to step through
     if args.graph or args.step:
         small = small_losses(args.graph_T, args.seed)
@@ -732,7 +980,7 @@ def main(argv=None):
                        quit="quit" if i == len(small) else "next walk")
     return {"toy": rows, "toy_explode": explode, "toy_max_rel_diff": agree,
             "norms": norms, "ratios": ratios, "mean_f": mean_f, "mean_z": mean_z,
-            "cell_path": {n: ratios[f"{n} ∏f"] for n in mean_f}}
+            "cell_path": {n: ratios[f"{n} ∏f"] for n in mean_f}, "rho": rho}
 
 
 if __name__ == "__main__":
