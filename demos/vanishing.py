@@ -795,7 +795,9 @@ def rho_verdict(rows, T):
                  "path; ρ reaches it only through what f reads.")
     else:
         line += (f": ∏f spans {span_f:.1f} orders of magnitude over these ρ, the tanh RNN's "
-                 f"{span_t:.1f}: NOT within 3 orders, or NOT less than the RNN's.")
+                 f"{span_t:.1f}: " + ", and ".join(
+                     ([] if span_f <= 3 else ["NOT within 3 orders"])
+                     + ([] if span_f < span_t else ["NOT less than the RNN's"])) + ".")
     lines.append(line)
     blown = [r for r in tanh + relu if overflowed(r) or r["ratio"] > 1]
     blown.sort(key=rows.index)                                    # the table's order

@@ -2,6 +2,7 @@
 --steps and their results move the right way."""
 
 import math
+import re
 import runpy
 from pathlib import Path
 
@@ -431,6 +432,190 @@ def test_vanishing_ratio_chart_does_not_draw_growth_as_no_loss(demos):
     assert "▒" in rows["two"] and "▒" not in rows["one"]
     assert "above 1" in text and "grew" in text
     assert "grew" not in render(curves[::2])                        # no ratio above 1
+
+
+# ---------------------------------------------------------------------------- vanishing --rho
+RHO_ARGS = ["--steps", "1", "--toy-T", "2", "--T", "20", "--hidden", "8", "--batch", "2"]
+
+
+def test_vanishing_rho_small_rho_vanishes_large_rho_relu_explodes(demos, capsys):
+    r = demos("vanishing")["main"](RHO_ARGS + ["--rho", "3,0.5"])
+    rows = {(row["rho"], row["name"]): row for row in r["rho"]}
+    assert [row["rho"] for row in r["rho"]] == [0.5] * 3 + [3.0] * 3      # in order
+    assert rows[0.5, "RNN tanh"]["ratio"] < 1e-5                          # 0.5^20 ≈ 1e-6
+    relu3 = rows[3.0, "RNN relu"]
+    assert relu3["ratio"] > 1e4 or not math.isfinite(relu3["ratio"])
+    assert relu3["h_rms"] > 100 * rows[3.0, "RNN tanh"]["h_rms"]          # relu: no ceiling
+    for row in r["rho"]:
+        if row["name"].startswith("RNN"):                                 # ‖Qᵀv‖ = ‖v‖, slope ≤ 1
+            assert row["ratio"] <= row["bound"] * (1 + 1e-9), row
+    out = " ".join(capsys.readouterr().out.split())
+    assert "W_hh = ρ·Q, Q random orthogonal" in out and "Every RNN row is at or below it" in out
+    assert "0.5 RNN tanh" in out and "3 RNN relu" in out
+
+
+def test_vanishing_rho_tanh_ratio_equals_a_hand_written_bptt(demos):
+    # the same small tanh RNN in plain numpy, its backward derived by hand:
+    # ∂L/∂h_{t−1} = (∂L/∂h_t ⊙ (1 − h_t²)) W_hh, from ∂L/∂h_T = 1 (L = Σ h_T)
+    rows = demos("vanishing")["rho_rows"]([0.9, 1.5], 12, 3, 6, 4)
+    for row in (r for r in rows if r["name"] == "RNN tanh"):
+        m = row["model"]
+        W_ih, W_hh = m.weight_ih_l0.data, m.weight_hh_l0.data
+        b = m.bias_ih_l0.data + m.bias_hh_l0.data
+        assert np.allclose(W_hh @ W_hh.T, row["rho"] ** 2 * np.eye(6), atol=1e-12)  # ρ·Q
+        x = row["x"].data                                                 # (T, B, I)
+        hs = [np.zeros((3, 6))]
+        for x_t in x:
+            hs.append(np.tanh(x_t @ W_ih.T + hs[-1] @ W_hh.T + b))
+        dh = np.ones((3, 6))
+        for t in range(len(x), 0, -1):
+            dh = (dh * (1 - hs[t] ** 2)) @ W_hh
+        hand = np.linalg.norm(dh) / np.linalg.norm(np.ones((3, 6)))
+        assert row["ratio"] == pytest.approx(hand, rel=1e-10, abs=0)
+        assert row["h_rms"] == pytest.approx(np.sqrt(np.mean(hs[-1] ** 2)), rel=1e-10)
+
+
+def test_vanishing_rho_reports_what_clip_grad_norm_did(demos):
+    V = demos("vanishing")
+    from tinygrad_lstm import optim
+    for row in V["rho_rows"]([3.0], 20, 2, 8, 0):
+        before, after, largest = row["clip"]
+        # the same model again, its gradient's total norm taken here
+        again = V["build"](row["name"], 8, 8, np.random.default_rng(1))
+        again.load_state_dict(row["model"].state_dict())
+        V["measure"](again, row["x"])
+        grads = [p.grad for p in again.parameters()]
+        assert before == pytest.approx(np.sqrt(sum((g ** 2).sum() for g in grads)), rel=1e-12)
+        assert largest == max(np.abs(g).max() for g in grads)
+        clipped = np.sqrt(sum((p.grad ** 2).sum() for p in row["model"].parameters()))
+        assert after == pytest.approx(clipped, rel=1e-12) and after == pytest.approx(1.0)
+        optim.clip_grad_norm_(again.parameters(), 1.0)
+        assert all(np.array_equal(p.grad, q.grad)
+                   for p, q in zip(again.parameters(), row["model"].parameters()))
+    # grads finite, near 1e168, whose squares overflow: clip_grad_norm_'s total is inf and it
+    # zeroes every grad; the line says the step is lost, not that it was clipped
+    with np.errstate(over="raise", invalid="raise"):  # the demo's own errstate rules inside
+        rows = V["rho_rows"]([1000.0], 60, 2, 8, 0)
+    before, after, largest = rows[1]["clip"]
+    assert rows[1]["name"] == "RNN relu" and math.isfinite(rows[1]["h_rms"])
+    assert before == math.inf and after == 0 and 1e154 < largest < 1e308
+    said = " ".join(" ".join(V["rho_verdict"](rows, 60)).split())
+    assert "inf → 0 (every grad finite, the largest 1.1e+168, but their squares overflow " \
+           "float64; so every grad is scaled by 0: this step is lost, not clipped)" in said
+
+
+@pytest.mark.filterwarnings("error")
+def test_vanishing_rho_shows_an_overflow_as_inf_or_nan(demos, capsys):
+    r = demos("vanishing")["main"](RHO_ARGS[:4] + ["--T", "3", "--rho", "1e200"])
+    relu = r["rho"][1]
+    assert relu["name"] == "RNN relu" and not math.isfinite(relu["ratio"])
+    out = capsys.readouterr().out
+    assert "overflowed" in out and "inf, nan: overflowed float64" in out
+    text = " ".join(out.split())
+    assert "The relu RNN's ratio is nan at ρ = 1e+200: overflowed at ρ = 1e+200." in text
+    assert "(the RNN relu at ρ = 1e+200 overflowed: left out)" in text
+
+
+@pytest.mark.parametrize("bad, said", [
+    ("x", "--rho must be comma-separated numbers, got 'x'"),
+    ("0", "--rho must be positive, got 0.0"),
+    ("-1", "--rho must be positive, got -1.0"),
+    ("0.5,inf", "--rho must be finite, got inf"),
+])
+def test_vanishing_refuses_a_bad_rho_before_any_work(demos, capsys, bad, said):
+    with pytest.raises(SystemExit, match=re.escape(said)):
+        demos("vanishing")["main"](["--steps", "1", "--rho", bad])
+    assert capsys.readouterr().out == ""                                  # nothing ran
+
+
+def rho_row(rho, name, ratio, h_rms=0.5, cell_path=None, slope=None, clip=(10.0, 1.0, 3.0),
+            T=10):
+    with np.errstate(over="ignore"):
+        bound = float(np.float64(rho) ** T)
+    return {"rho": rho, "name": name, "ratio": ratio, "h_rms": h_rms, "bound": bound,
+            "cell_path": cell_path, "slope": slope, "clip": clip}
+
+
+def test_vanishing_rho_verdict_wording_follows_the_numbers(demos):
+    verdict = demos("vanishing")["rho_verdict"]
+
+    def say(rows):
+        return " ".join(" ".join(verdict(rows, 10)).split())
+
+    # what the README measured, in small: vanishing below ρ = 1, tanh exploding less than relu
+    rows = [rho_row(0.5, "RNN tanh", 1e-4, 0.1, slope=0.98),
+            rho_row(0.5, "RNN relu", 1e-6, 0.1),
+            rho_row(0.5, "LSTM fb=3", 0.8, cell_path=1e-2),
+            rho_row(3.0, "RNN tanh", 1e3, 0.8, slope=0.3, clip=(200.0, 1.0, 9.0)),
+            rho_row(3.0, "RNN relu", 1e4, 1e3, clip=(5e5, 1.0, 1e4)),
+            rho_row(3.0, "LSTM fb=3", 200.0, cell_path=6e-3)]
+    text = say(rows)
+    assert "Every RNN row is at or below it." in text
+    assert "The tanh RNN's ratio is 1.0e-04, 1.0e+03 at ρ = 0.5, 3: below 1 (it vanishes) at " \
+           "ρ = 0.5, above 1 (it explodes) at ρ = 3." in text
+    assert "with relu at most 1.0e+03 (at ρ = 3): relu has no ceiling" in text
+    assert "tanh's ratio is below relu's (1.0e+03 against 1.0e+04): saturation cuts" in text
+    assert "0.30 at ρ = 3 against 0.98 at ρ = 0.5" in text
+    assert "∏f spans 0.2 orders of magnitude over these ρ (the total on c 2.4), the tanh " \
+           "RNN's ratio 7." in text
+    assert "ρ = 3, RNN tanh: 2.0e+02 → 1 (every grad scaled by 5.0e-03)" in text
+    assert "ρ = 3, RNN relu: 5.0e+05 → 1" in text and "ρ = 0.5, RNN" not in text  # no clip
+    assert "NOT" not in text
+    # the fallbacks: above ρ^T, tanh above relu, relu no larger than tanh, ∏f spread far,
+    # a clip that did not reach 1
+    rows = [rho_row(0.5, "RNN tanh", 1e-2, 0.1, slope=0.9),             # 0.5^10 ≈ 1e-3
+            rho_row(0.5, "RNN relu", 1e-6, 0.1),
+            rho_row(0.5, "LSTM fb=3", 0.8, cell_path=1e-2),
+            rho_row(3.0, "RNN tanh", 1e4, 0.8, slope=0.95, clip=(200.0, 2.0, 9.0)),
+            rho_row(3.0, "RNN relu", 1e3, 0.2),
+            rho_row(3.0, "LSTM fb=3", 200.0, cell_path=1e-8)]
+    text = say(rows)
+    assert "NOT so at ρ = 0.5 (RNN tanh: 1.0e-02 against 9.8e-04)" in text
+    assert "tanh's ratio is NOT always below relu's (1.0e+04 against 1.0e+03); its mean " \
+           "tanh'" in text and "saturation" not in text
+    assert "with relu at most 2.0e-01: NOT larger than tanh's here" in text
+    assert "the tanh RNN's 6.0: NOT within 3 orders, and NOT less than the RNN's." in text
+    assert "ρ = 3, RNN tanh: 2.0e+02 → 2 (NOT 1)" in text
+    # ∏f spread over 4 orders, less than the RNN's 12 but more than "a few"
+    text = say([rho_row(0.5, "RNN tanh", 1e-8, slope=0.9), rho_row(0.5, "RNN relu", 1e-9),
+                rho_row(0.5, "LSTM fb=3", 0.8, cell_path=1e-2),
+                rho_row(3.0, "RNN tanh", 1e4, slope=0.3), rho_row(3.0, "RNN relu", 1e5),
+                rho_row(3.0, "LSTM fb=3", 0.8, cell_path=1e-6)])
+    assert "∏f spans 4.0 orders of magnitude over these ρ, the tanh RNN's 12.0: NOT within 3 " \
+           "orders." in text
+    # nothing explodes: nothing to clip, and no "both explode"
+    text = say([rho_row(0.5, "RNN tanh", 1e-4, slope=0.9), rho_row(0.5, "RNN relu", 1e-6),
+                rho_row(0.5, "LSTM fb=3", 0.8, cell_path=1e-2)])
+    assert "At no ρ here do the tanh and the relu RNN both explode." in text
+    assert "nothing for clip_grad_norm_(params, 1.0) to cut" in text
+    assert "too few ρ" in text
+    # relu's h overflowed: named, left out of the bound, its clip line says what happened
+    text = say([rho_row(3.0, "RNN tanh", 1e3, 0.8, slope=0.3),
+                rho_row(3.0, "RNN relu", 0.0, math.nan, clip=(math.nan, math.nan, math.nan)),
+                rho_row(3.0, "LSTM fb=3", 200.0, cell_path=1e-2)])
+    assert "The relu RNN's ratio is 0.0e+00 at ρ = 3: overflowed at ρ = 3." in text
+    assert "although" not in text and "(the RNN relu at ρ = 3 overflowed: left out)" in text
+    assert "with relu it overflowed at ρ = 3: relu has no ceiling" in text
+    assert "ρ = 3, RNN relu: nan → nan (the grads themselves are inf or nan" in text
+
+
+def test_vanishing_rho_table_marks_what_overflowed(demos):
+    import io
+
+    from rich.console import Console
+    table = demos("vanishing")["rho_table"]
+    rows = [rho_row(0.5, "RNN tanh", 1e-4, 0.1, slope=0.98),
+            rho_row(1e200, "RNN relu", math.nan, math.inf),
+            rho_row(0.5, "LSTM fb=3", 0.8, cell_path=1e-2)]
+    console = Console(file=io.StringIO(), width=80, record=True)
+    console.print(table(rows, 10))
+    text = console.export_text()
+    relu = next(line for line in text.splitlines() if "RNN relu" in line).split()
+    assert relu == ["1e+200", "RNN", "relu", "inf", "nan", "inf", "overflowed"], relu
+    assert "inf, nan: overflowed float64" in text
+    console = Console(file=io.StringIO(), width=80, record=True)
+    console.print(table(rows[::2], 10))
+    assert "overflowed" not in console.export_text()
 
 
 # ---------------------------------------------------------------------------- long_memory
