@@ -465,7 +465,8 @@ def _legend(s, shaded_edges):
                 rows.append((f'<font color="{PATH_COLOR}">┈┈</font>',
                              "no gradient, on the path"))
     if s.stubs:
-        rows.append(("stub", "grey text: an edge to a node drawn elsewhere (by the id in its circle, nN)"))
+        rows.append(("stub", "grey text: an edge to a node drawn elsewhere "
+                             "(by the id in its circle, nN)"))
     row = '<tr><td align="left">{}</td><td align="left">{}</td></tr>'
     return ('<<table border="1" cellborder="0" cellspacing="2" color="#bbbbbb">'
             '<tr><td colspan="2"><b>legend</b></td></tr>'
