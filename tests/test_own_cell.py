@@ -291,3 +291,22 @@ def test_states_returned_by_key_only_are_named_by_their_keys():
     out, _ = nn.LSTM(2, 3, cell=Twice)(Tensor(np.ones((2, 1, 2), np.float32)))
     names = [s.node.name for s in record((out * out).mean()).steps if s.node.name]
     assert names.count("h") == 2 and "out" not in names  # it was named "out": no h state
+
+
+def test_a_cell_of_ones_own_reads_the_layers_mode():
+    # the cells are not the layer's children, so model.eval() did not reach them: a cell with
+    # a dropout in its step dropped in evaluation too
+    seen = []
+
+    class ModeCell(nn.LSTMCell):
+        def step(self, xw, state, w_hh):
+            seen.append(self.training)
+            return super().step(xw, state, w_hh)
+
+    model = nn.Sequential(nn.LSTM(3, 4, num_layers=2, cell=ModeCell))
+    x = Tensor(np.zeros((2, 1, 3), np.float32))
+    model.eval()(x)
+    assert seen == [False] * 4
+    seen.clear()
+    model.train()(x)
+    assert seen == [True] * 4

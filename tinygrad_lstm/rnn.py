@@ -316,6 +316,11 @@ class _RecurrentLayer(Module):
         if T == 0:
             raise ValueError(f"{cls}: x has shape {given}: the sequence is empty")
         D = 2 if self.bidirectional else 1
+        # the cells are no children (a plain list, as torch's layer lists none), so
+        # model.train()/eval() does not reach them; a cell of one's own with a dropout in its
+        # step reads the layer's mode from here
+        for cell in self._cells:
+            cell.training = self.training
         call = next(_CALLS)
         initial = self._initial(hx, B, x.dtype, call)
         steps_all, finals, layer_input = [], [], x
