@@ -32,6 +32,29 @@ first number is a product of one Jacobian per step (demos/vanishing.py). The LST
 carry it along their additive paths at every T swept, up to 100.
 
     python demos/long_memory.py --sweep 5,10,20,50,100          # ~2 minutes
+
+Where dropout may go (`--dropout-on`): the LSTM at --T (full BPTT) trained with dropout p
+(--dropout, default 0.25) in one place per run, and tested without it (model.eval()):
+
+    none     no dropout
+    output   on h_T as it enters the head: a non-recurrent connection, Zaremba et al. 2014's
+             place; each value meets one mask, however far it was carried
+    h        on h_{t−1} as it enters the gates, a fresh mask each step: a recurrent connection,
+             but not the memory: c goes past it
+    c        on c_{t−1}, a fresh mask each step: the cell path itself, the memory
+    gru:none, gru:h   a GRU without dropout, and with it on h_{t−1}, which for a GRU is the
+             memory path (h = (1 − z) * n + z * h_prev)
+
+Zaremba et al. keep dropout off the recurrent connections so that what is carried is kept
+whole; for an LSTM the memory is c (Semeniuta et al. 2016 find that per-step masks on c lose
+it, and drop what is written into c instead). A number held in c through k masks survives all
+of them with probability (1 − p)^k, and the first marked number is carried about T/2 to T
+steps.
+These runs replace the ones at --T, as --sweep's do (--models, --truncation, --window and
+--delay do not apply; --sweep with them is refused).
+
+    python demos/long_memory.py --dropout-on none,output,h,c    # ~1 minute
+    python demos/long_memory.py --dropout-on none,c,gru:none,gru:h --dropout 0.1
 """
 
 import time
@@ -63,14 +86,104 @@ def batch(T, delay, size, rng):
     return x, y
 
 
+# ---------------------------------------------------------------------------- dropout cells
+class WithP:
+    """Takes p, the drop probability the cell's step uses (the layer hands it on)."""
+
+    def __init__(self, *args, p=0.0, **kw):
+        super().__init__(*args, **kw)
+        self.p = p
+
+
+class HDropLSTMCell(WithP, nn.LSTMCell):
+    r"""An LSTM cell with dropout on h_prev where it enters the gates (a fresh mask each step).
+
+        i, f, g, o = σ(·), σ(·), tanh(·), σ(·)   of   x W_ihᵀ + b + dropout(h_prev) W_hhᵀ
+        c = f * c_prev + i * g
+        h = o * tanh(c)
+    """
+
+    def step(self, xw, state, w_hh):
+        h_prev, c_prev = state
+        h_in = F.dropout(h_prev, self.p, self.training)          # (B, H); c_prev is untouched
+        i, f, g, o = (xw + h_in @ w_hh).chunk(4, axis=-1)
+        i = i.sigmoid().named("i")
+        f = f.sigmoid().named("f")
+        g = g.tanh().named("g")
+        o = o.sigmoid().named("o")
+        c = (f * c_prev + i * g).named("c")
+        h = (o * c.tanh()).named("h")
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+
+
+class CDropLSTMCell(WithP, nn.LSTMCell):
+    r"""An LSTM cell with dropout on c_prev, the cell path itself (a fresh mask each step).
+
+        i, f, g, o = σ(·), σ(·), tanh(·), σ(·)   of   x W_ihᵀ + b + h_prev W_hhᵀ
+        c = f * dropout(c_prev) + i * g
+        h = o * tanh(c)
+    """
+
+    def step(self, xw, state, w_hh):
+        h_prev, c_prev = state
+        c_kept = F.dropout(c_prev, self.p, self.training)        # (B, H)
+        i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
+        i = i.sigmoid().named("i")
+        f = f.sigmoid().named("f")
+        g = g.tanh().named("g")
+        o = o.sigmoid().named("o")
+        c = (f * c_kept + i * g).named("c")
+        h = (o * c.tanh()).named("h")
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+
+
+class HDropGRUCell(WithP, nn.GRUCell):
+    r"""A GRU cell (torch's form) with dropout on h_prev, its memory path (a fresh mask each
+    step), wherever h_prev enters:
+
+        h_kept = dropout(h_prev)
+        r = σ(x W_irᵀ + b_ir + h_kept W_hrᵀ + b_hr)
+        z = σ(x W_izᵀ + b_iz + h_kept W_hzᵀ + b_hz)
+        n = tanh(x W_inᵀ + b_in + r * (h_kept W_hnᵀ + b_hn))
+        h = (1 − z) * n + z * h_kept
+    """
+
+    def step(self, xw, state, w_hh):
+        (h_prev,) = state
+        w_hh, b_hn = w_hh                                        # GRUCell.recurrent()'s pair
+        h_kept = F.dropout(h_prev, self.p, self.training)        # (B, H)
+        x_r, x_z, x_n = xw.chunk(3, axis=-1)
+        h_r, h_z, h_n = (h_kept @ w_hh).chunk(3, axis=-1)
+        r = (x_r + h_r).sigmoid().named("r")
+        z = (x_z + h_z).sigmoid().named("z")
+        n = (x_n + r * (h_n + b_hn)).tanh().named("n")
+        h = ((1.0 - z) * n + z * h_kept).named("h")
+        return {"r": r, "z": z, "n": n, "h": h}
+
+
+DROP_CELLS = {("lstm", "h"): HDropLSTMCell, ("lstm", "c"): CDropLSTMCell,
+              ("gru", "h"): HDropGRUCell}
+# --dropout-on's names: (model, where the mask goes, what the table says)
+PLACEMENTS = {"none": ("lstm", None, "—"),
+              "output": ("lstm", "output", "h_T → head"),
+              "h": ("lstm", "h", "h_{t−1} → gates"),
+              "c": ("lstm", "c", "c_{t−1}"),
+              "gru:none": ("gru", None, "— (GRU)"),
+              "gru:h": ("gru", "h", "GRU h_{t−1}")}
+
+
 # ---------------------------------------------------------------------------- model
 class Adder(nn.Module):
-    """A recurrent layer and a linear head on the last h: x (T, B, 2) -> 1 + head(h_T) (B, 1)."""
+    """A recurrent layer and a linear head on the last h: x (T, B, 2) -> 1 + head(h_T) (B, 1);
+    in training, dropout p at `where` ("output", or "h" / "c" inside the cell's step)."""
 
-    def __init__(self, kind, hidden, forget_bias, rng):
+    def __init__(self, kind, hidden, forget_bias, rng, where=None, p=0.0):
         kw = {"forget_bias": forget_bias} if kind == "lstm" else {}
+        if (kind, where) in DROP_CELLS:
+            kw.update(cell=DROP_CELLS[kind, where], p=p)
         self.rnn = LAYERS[kind](2, hidden, rng=rng, **kw)
         self.head = nn.Linear(hidden, 1, rng=rng)
+        self.p_head = p if where == "output" else 0.0
 
     def forward(self, x, window=None):
         """Full BPTT, or truncated: windows of `window` steps (the last one ending at the
@@ -87,7 +200,7 @@ class Adder(nn.Module):
                     state = tuple(s.detach() for s in state) if isinstance(state, tuple) \
                         else state.detach()
                 out, state = self.rnn(x[a:b], state)
-        return self.head(out[-1]) + 1.0                       # (B, 1)
+        return self.head(F.dropout(out[-1], self.p_head, self.training)) + 1.0  # (B, 1)
 
 
 # ---------------------------------------------------------------------------- runs
@@ -103,6 +216,7 @@ def experiments(args):
 
 
 def train(model, T, delay, window, args, rng, update):
+    model.train()
     opt = optim.Adam(model.parameters(), lr=args.lr)
     losses = []
     for _ in range(args.steps):
@@ -117,20 +231,21 @@ def train(model, T, delay, window, args, rng, update):
     return losses
 
 
-def run(label, kind, T, delay, window, args, test, baseline):
-    """Train one model (same seed for every run, fresh batches) and test it: the row the
-    tables print."""
-    manual_seed(args.seed)
-    model = Adder(kind, args.hidden, args.forget_bias, np.random.default_rng(args.seed))
+def run(label, kind, T, delay, window, args, test, baseline, where=None):
+    """Train one model (same seed for every run, fresh batches; with dropout p = args.dropout
+    at `where`, if given) and test it: the row the tables print."""
+    manual_seed(args.seed)  # the dropout masks draw from its generator
+    model = Adder(kind, args.hidden, args.forget_bias, np.random.default_rng(args.seed), where,
+                  args.dropout if where else 0.0)
     rng = np.random.default_rng(args.seed + 1)
     start = time.perf_counter()
     with progress(args.steps, label) as update:
         losses = train(model, T, delay, window, args, rng, update)
     mse = evaluate(model, test)
     return {"label": label, "kind": kind, "T": T, "delay": delay, "window": window,
-            "reach": f"{window} steps" if window else f"all {T + delay}", "mse": mse,
-            "ratio": mse / baseline, "verdict": verdict(mse, baseline), "losses": losses,
-            "seconds": time.perf_counter() - start}
+            "where": where, "reach": f"{window} steps" if window else f"all {T + delay}",
+            "mse": mse, "ratio": mse / baseline, "verdict": verdict(mse, baseline),
+            "losses": losses, "seconds": time.perf_counter() - start}
 
 
 def held_out(T, delay, args):
@@ -140,6 +255,7 @@ def held_out(T, delay, args):
 
 
 def evaluate(model, test):
+    model.eval()  # no dropout
     with no_grad():
         return float(F.mse_loss(model(Tensor(test[0])), Tensor(test[1])).item())
 
@@ -299,6 +415,102 @@ def lesson(grid):
             "carry it along an additive path, scaled only by their forget (keep) gates.")
 
 
+# ---------------------------------------------------------------------------- by dropout placement
+def by_placement(args, console):
+    """--dropout-on: the model at --T with dropout at each placement, full BPTT;
+    {"rows": {placement: row}, "lessons": [sentence, ...]}."""
+    test, baseline = held_out(args.T, 0, args)
+    console.print(f"adding problem, T={args.T}, full BPTT, dropout p = {args.dropout} in "
+                  f"training (none in testing): H={args.hidden}, B={args.batch}, {args.steps} "
+                  f"Adam steps, lr {args.lr}, LSTM forget bias {args.forget_bias}.")
+    rows = {}
+    for name in args.dropout_on:
+        kind, where, _ = PLACEMENTS[name]
+        rows[name] = run(name, kind, args.T, 0, None, args, test, baseline, where)
+    console.print(placement_table(rows, baseline, args))
+    console.print("learned?: yes below 0.1 × baseline, partly below 0.7 ×, else no. Loss: "
+                  f"linear, ▁ = 0, █ = baseline {baseline:.3f} or above.")
+    said = dropout_lessons({n: r["ratio"] for n, r in rows.items()}, args.dropout, args.T)
+    for line in said:
+        console.print(line)
+    return {"baseline": baseline, "rows": rows, "lessons": said}
+
+
+def placement_table(rows, baseline, args):
+    table = Table(title=f"adding problem, T={args.T}: test MSE on {args.test} fresh sequences "
+                        f"(baseline 'always 1' = {baseline:.4f}), dropout p = {args.dropout} "
+                        "in training", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col, just in (("placement", "left"), ("dropout on", "left"), ("test MSE", "right"),
+                      ("/ baseline", "right"), ("learned?", "left"), ("training loss", "left")):
+        table.add_column(col, justify=just, no_wrap=True)
+    for name, r in rows.items():  # 80 columns: a shorter curve, and no time (the bar showed it)
+        table.add_row(name, PLACEMENTS[name][2], f"{r['mse']:.4f}", f"{r['ratio']:.3f}",
+                      r["verdict"], curve(r["losses"], baseline, width=14))
+    return table
+
+
+def survival(p, T):
+    """The chance a value held in c survives a fresh mask at each of the steps it is carried:
+    {steps: (1 − p)^steps} for the first marked number's shortest and longest carry, T/2 and
+    T steps (its position is in the first half)."""
+    return {k: (1.0 - p) ** k for k in (T // 2, T)}
+
+
+# what each placement is expected to do to a model that learns the task without dropout: hurt
+# it (a mask on the memory path) or not, and why
+EXPECTED = {
+    "output": (False, "on h_T as it enters the head", "a non-recurrent connection, Zaremba et "
+               "al. 2014's place: each value meets one mask, however far it was carried"),
+    "h": (False, "on h_{t−1} as it enters the gates", "a recurrent connection, but not the "
+          "LSTM's memory: c goes past these masks, which blur only what the gates read"),
+    "c": (True, "on c_{t−1}", "the memory path itself: a number held in c meets a fresh mask "
+          "at every step it is carried"),
+    "gru:h": (True, "on a GRU's h_{t−1}", "its memory path, h = (1 − z) * n + z * h_prev: "
+              "what c is to the LSTM"),
+}
+
+
+def dropout_lessons(ratios, p, T):
+    """What the test MSEs over the baseline {placement: ratio} say, as sentences: each placement
+    against its model without dropout ("none", "gru:none"), each conclusion only where the
+    numbers show it."""
+    said = []
+    if any(n in ratios for n in ("c", "gru:h")):
+        carry = survival(p, T)
+        said.append(f"The first marked number is carried {T // 2} to {T} steps; held in c (a "
+                    f"GRU's h) through a fresh mask at each, p = {p}, it survives all of them "
+                    "with probability "
+                    + " to ".join(f"(1 − p)^{k} = {v:.1e}" for k, v in carry.items())
+                    + " (inverted dropout keeps each unit's mean, not the value held).")
+    hurt = {}
+    for name, (expect_hurt, where, why) in EXPECTED.items():
+        ref = "gru:none" if name.startswith("gru:") else "none"
+        if name not in ratios or ref not in ratios:
+            continue
+        r, r0 = ratios[name], ratios[ref]
+        if verdict(r0, 1.0) != "yes":
+            said.append(f"{name}: without dropout ({ref}) the model did not learn the task here "
+                        f"either ({r0:.3f} of the baseline), so this run says nothing of where "
+                        "dropout may go (more --steps?).")
+            continue
+        hurt[name] = verdict(r, 1.0) != "yes"
+        numbers = f"{r:.3f} of the baseline ({verdict(r, 1.0)}) against {r0:.3f} without"
+        if hurt[name] != expect_hurt:
+            said.append(f"Dropout {where}: {numbers}. Expected it to "
+                        f"{'hurt' if expect_hurt else 'learn all the same'} ({why}); this run "
+                        "does not show that (more --steps, another --dropout?).")
+        else:
+            said.append(f"Dropout {where} ({why}) {'hurts' if expect_hurt else 'still learns'}: "
+                        f"{numbers}.")
+    if hurt.get("c") and hurt.get("h") is False:
+        said.append("So for an LSTM what matters is not whether a connection is recurrent but "
+                    "whether the mask lands on c, the path the memory is carried along: "
+                    "Zaremba et al. keep the recurrent path's information whole; Semeniuta et "
+                    "al. 2016, for the same reason, keep per-step masks off c.")
+    return said
+
+
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/long_memory.svg", steps_default=1000,
                          graph_help="a small model's training step (H=4, T=6, untrained: small enough to read)")
@@ -318,6 +530,12 @@ def main(argv=None):
     parser.add_argument("--sweep", default=None, metavar="T,T,...",
                         help="instead of the runs at --T: each model of --models trained at "
                              "each of these lengths, full BPTT (e.g. 5,10,20,50,100)")
+    parser.add_argument("--dropout-on", default=None, metavar="WHERE,...",
+                        help="instead of the runs at --T: the LSTM (gru:..., the GRU) trained "
+                             f"with dropout at each of these placements ({', '.join(PLACEMENTS)})")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="the drop probability p of the --dropout-on runs, in [0, 1) "
+                             "(default 0.25)")
     args = parser.parse_args(argv)
     args.window = max(1, args.T // 5) if args.window is None else args.window
     args.delay = args.window if args.delay is None else args.delay
@@ -328,19 +546,41 @@ def main(argv=None):
     finite("--forget-bias", args.forget_bias)
     if args.T < 2:
         raise SystemExit(f"error: --T must be at least 2, got {args.T}")
+    if args.dropout_on is not None and args.sweep is not None:
+        raise SystemExit("error: --dropout-on and --sweep each replace the runs at --T; give one "
+                         "of them")
     if args.sweep is not None:  # a list of lengths, each at least 2, in order, once each
         args.sweep = sorted(set(int_list("--sweep", args.sweep)))
         if args.sweep[0] < 2:
             raise SystemExit(f"error: --sweep: each T must be at least 2, got {args.sweep[0]}")
-    elif args.truncation == "on" and args.window >= args.T:  # full BPTT, labelled truncated
+    elif args.dropout_on is None and args.truncation == "on" and args.window >= args.T:
+        # full BPTT, labelled truncated
         raise SystemExit(f"error: --window {args.window} must be shorter than --T {args.T} "
                          "(a window of the whole sequence is full BPTT, which runs anyway)")
     args.models = list(dict.fromkeys(m.strip() for m in args.models.split(",") if m.strip()))
     if not args.models or any(m not in LAYERS for m in args.models):
         raise SystemExit(f"error: --models: choose from lstm, gru, rnn; got {args.models}")
+    if args.dropout_on is not None:
+        args.dropout_on = list(dict.fromkeys(w.strip() for w in args.dropout_on.split(",")
+                                             if w.strip()))
+        unknown = [w for w in args.dropout_on if w not in PLACEMENTS]
+        if not args.dropout_on or unknown:
+            raise SystemExit(f"error: --dropout-on: choose from {', '.join(PLACEMENTS)}; got "
+                             f"{', '.join(unknown) or 'nothing'}")
+        args.dropout = 0.25 if args.dropout is None else args.dropout
+        if not 0.0 <= args.dropout < 1.0:  # NaN too; p = 1 keeps nothing
+            raise SystemExit(f"error: --dropout must be in [0, 1), got {args.dropout}")
+    elif args.dropout is not None:
+        raise SystemExit("error: --dropout is the p of the --dropout-on runs; give --dropout-on "
+                         "too (e.g. --dropout-on none,output,h,c)")
     console = Console()
 
-    result = by_length(args, console) if args.sweep else at_one_length(args, console)
+    if args.sweep:
+        result = by_length(args, console)
+    elif args.dropout_on:
+        result = by_placement(args, console)
+    else:
+        result = at_one_length(args, console)
 
     # one more training step's graph (T=6), to draw or to step through (each runs its backward)
     if args.graph or args.step:

@@ -864,3 +864,118 @@ def test_long_memory_sweep_refuses_lengths_it_cannot_run(demos):
         main(["--sweep", "5,x", "--steps", "1"])
     with pytest.raises(SystemExit, match=r"--sweep: each T must be at least 2, got 1"):
         main(["--sweep", "1,5", "--steps", "1"])
+
+
+# ---------------------------------------------------------------------------- long_memory dropout
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+@pytest.mark.parametrize("name", ["HDropLSTMCell", "CDropLSTMCell", "HDropGRUCell"])
+def test_long_memory_dropout_cells_compute_their_equations(demos, name):
+    from tinygrad_lstm import functional as F
+    from tinygrad_lstm import manual_seed
+    B, I, H, p = 3, 2, 4, 0.5
+    rng = np.random.default_rng(0)
+    cell = demos("long_memory")[name](I, H, p=p, dtype=np.float64, rng=rng)
+    x, h_prev, c_prev = rng.normal(size=(B, I)), rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    manual_seed(7)  # the mask the step will draw: the first from the default generator
+    mask = F.dropout(Tensor(np.ones((B, H))), p).data
+    assert 0 < np.count_nonzero(mask) < B * H                 # some dropped, some kept (× 2)
+    W_ih, W_hh, b = cell.weight_ih.data, cell.weight_hh.data, cell.bias_ih.data
+    b_hh = cell.bias_hh.data
+
+    def by_hand(m):  # the docstring's equations, with the mask m (ones: no dropout)
+        if name == "HDropGRUCell":
+            hk = m * h_prev
+            a_x, a_h = x @ W_ih.T + b, hk @ W_hh.T + b_hh
+            r = _sigmoid(a_x[:, :H] + a_h[:, :H])
+            z = _sigmoid(a_x[:, H:2 * H] + a_h[:, H:2 * H])
+            n = np.tanh(a_x[:, 2 * H:] + r * a_h[:, 2 * H:])
+            return ((1 - z) * n + z * hk,)
+        h_in, c_kept = (m * h_prev, c_prev) if name == "HDropLSTMCell" else (h_prev, m * c_prev)
+        a = x @ W_ih.T + b + h_in @ W_hh.T + b_hh
+        i, f, g, o = (_sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]),
+                      _sigmoid(a[:, 3 * H:]))
+        c = f * c_kept + i * g
+        return o * np.tanh(c), c
+
+    state = (Tensor(h_prev),) if name == "HDropGRUCell" else (Tensor(h_prev), Tensor(c_prev))
+    for mode, m in (("train", mask), ("eval", np.ones((B, H)))):
+        getattr(cell, mode)()
+        manual_seed(7)
+        out = cell(Tensor(x), state[0] if len(state) == 1 else state)
+        got = (out,) if name == "HDropGRUCell" else out
+        for a, want in zip(got, by_hand(m)):
+            np.testing.assert_allclose(a.data, want, rtol=0, atol=1e-12, err_msg=mode)
+
+
+def test_long_memory_dropout_acts_in_training_only_wherever_it_is_placed(demos):
+    # the same weights (the dropout cells draw theirs as the plain ones do): in eval mode every
+    # placement gives the plain model's answer, in training each its own
+    Adder = demos("long_memory")["Adder"]
+    x = Tensor(demos("long_memory")["batch"](8, 0, 5, np.random.default_rng(1))[0])
+    for kind, places in (("lstm", ("output", "h", "c")), ("gru", ("h",))):
+        plain = Adder(kind, 6, 1.0, np.random.default_rng(0))(x).data
+        for where in places:
+            model = Adder(kind, 6, 1.0, np.random.default_rng(0), where, 0.5)
+            assert not np.allclose(model.train()(x).data, plain), (kind, where)
+            np.testing.assert_array_equal(model.eval()(x).data, plain, err_msg=f"{kind} {where}")
+
+
+def test_long_memory_dropout_on_c_hurts_where_none_learns(demos):
+    # T=10, 200 steps, p=0.5, seeds 0-3: none 0.003-0.005 of the baseline, c 0.26-0.47
+    r = demos("long_memory")["main"](["--dropout-on", "none,c", "--dropout", "0.5", "--T", "10",
+                                      "--steps", "200", "--test", "200"])
+    none, c = r["rows"]["none"]["ratio"], r["rows"]["c"]["ratio"]
+    assert none < 0.02 and c > 0.15, (none, c)
+    assert any(s.startswith("Dropout on c_{t−1} (the memory path") and " hurts: " in s
+               for s in r["lessons"])
+
+
+def test_long_memory_dropout_says_what_the_numbers_say(demos):
+    mod = demos("long_memory")
+    lessons, survival = mod["dropout_lessons"], mod["survival"]
+    assert survival(0.25, 50) == {25: 0.75 ** 25, 50: 0.75 ** 50}
+    said = lessons({"none": 0.002, "output": 0.006, "h": 0.004, "c": 0.5}, 0.25, 50)
+    assert "(1 − p)^25 = 7.5e-04 to (1 − p)^50 = 5.7e-07" in said[0]
+    assert said[1].startswith("Dropout on h_T as it enters the head (a non-recurrent")
+    assert said[1].endswith("still learns: 0.006 of the baseline (yes) against 0.002 without.")
+    assert said[2].startswith("Dropout on h_{t−1} as it enters the gates")
+    assert "still learns" in said[2]
+    assert said[3].endswith("hurts: 0.500 of the baseline (partly) against 0.002 without.")
+    assert said[4].startswith("So for an LSTM what matters is not whether a connection is")
+    assert len(said) == 5
+    # no c or GRU h run: no survival figure, and no conclusion drawn without both sides
+    said = lessons({"none": 0.002, "h": 0.004}, 0.25, 50)
+    assert len(said) == 1 and "still learns" in said[0]
+    assert lessons({"c": 0.5}, 0.25, 50)[1:] == []
+    # the fallbacks: c did not hurt, h did; and a model that did not learn without dropout
+    said = lessons({"none": 0.002, "h": 0.3, "c": 0.01}, 0.25, 50)
+    assert "Expected it to learn all the same" in said[1] and "does not show that" in said[1]
+    assert "Expected it to hurt" in said[2] and "does not show that" in said[2]
+    assert len(said) == 3                                       # no "So for an LSTM ..."
+    said = lessons({"gru:none": 0.9, "gru:h": 0.9, "none": 0.002}, 0.25, 10)
+    assert "(1 − p)^5 = 2.4e-01" in said[0]
+    assert said[1].startswith("gru:h: without dropout (gru:none) the model did not learn")
+
+
+def test_long_memory_dropout_refuses_what_it_cannot_run(demos):
+    main = demos("long_memory")["main"]
+    for argv, message in (
+            (["--dropout-on", "c", "--dropout", "1"], r"--dropout must be in \[0, 1\), got 1.0"),
+            (["--dropout-on", "c", "--dropout", "-0.1"], r"--dropout must be in \[0, 1\), got "
+                                                         r"-0.1"),
+            (["--dropout-on", "c", "--dropout", "nan"], r"--dropout must be in \[0, 1\), got nan"),
+            (["--dropout-on", "c,x,gru:c"], r"--dropout-on: choose from none, output, h, c, "
+                                            r"gru:none, gru:h; got x, gru:c"),
+            (["--dropout-on", ","], r"--dropout-on: choose from .*; got nothing"),
+            (["--dropout", "0.2"], r"--dropout is the p of the --dropout-on runs; give "
+                                   r"--dropout-on too"),
+            (["--dropout-on", "c", "--sweep", "5,10"], r"--dropout-on and --sweep each replace "
+                                                       r"the runs at --T; give one of them")):
+        with pytest.raises(SystemExit, match=message):
+            main(argv + ["--steps", "1", "--T", "10"])
+    # the truncation runs do not run with it: their --window is not checked against --T
+    r = main(["--dropout-on", "none", "--steps", "1", "--T", "4", "--window", "8", "--test", "4"])
+    assert list(r["rows"]) == ["none"]
