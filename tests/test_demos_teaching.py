@@ -913,14 +913,19 @@ def test_long_memory_dropout_cells_compute_their_equations(demos, name):
 def test_long_memory_dropout_acts_in_training_only_wherever_it_is_placed(demos):
     # the same weights (the dropout cells draw theirs as the plain ones do): in eval mode every
     # placement gives the plain model's answer, in training each its own
-    Adder = demos("long_memory")["Adder"]
-    x = Tensor(demos("long_memory")["batch"](8, 0, 5, np.random.default_rng(1))[0])
+    mod = demos("long_memory")
+    Adder, evaluate = mod["Adder"], mod["evaluate"]
+    test = mod["batch"](8, 0, 5, np.random.default_rng(1))
+    x = Tensor(test[0])
     for kind, places in (("lstm", ("output", "h", "c")), ("gru", ("h",))):
-        plain = Adder(kind, 6, 1.0, np.random.default_rng(0))(x).data
+        plain = Adder(kind, 6, 1.0, np.random.default_rng(0))
         for where in places:
             model = Adder(kind, 6, 1.0, np.random.default_rng(0), where, 0.5)
-            assert not np.allclose(model.train()(x).data, plain), (kind, where)
-            np.testing.assert_array_equal(model.eval()(x).data, plain, err_msg=f"{kind} {where}")
+            assert not np.allclose(model.train()(x).data, plain(x).data), (kind, where)
+            np.testing.assert_array_equal(model.eval()(x).data, plain(x).data,
+                                          err_msg=f"{kind} {where}")
+            # the demo's test score: in eval mode, whatever mode training left it in
+            assert evaluate(model.train(), test) == evaluate(plain, test), (kind, where)
 
 
 def test_long_memory_dropout_on_c_hurts_where_none_learns(demos):
