@@ -96,7 +96,8 @@ class WithP:
 
 
 class HDropLSTMCell(WithP, nn.LSTMCell):
-    r"""An LSTM cell with dropout on h_prev where it enters the gates (a fresh mask each step).
+    r"""An LSTM cell with dropout on h_prev where it enters the gates (a fresh mask each step);
+    c_prev is untouched. LSTMCell's step, given the masked h_prev:
 
         i, f, g, o = σ(·), σ(·), tanh(·), σ(·)   of   x W_ihᵀ + b + dropout(h_prev) W_hhᵀ
         c = f * c_prev + i * g
@@ -105,19 +106,12 @@ class HDropLSTMCell(WithP, nn.LSTMCell):
 
     def step(self, xw, state, w_hh):
         h_prev, c_prev = state
-        h_in = F.dropout(h_prev, self.p, self.training)          # (B, H); c_prev is untouched
-        i, f, g, o = (xw + h_in @ w_hh).chunk(4, axis=-1)
-        i = i.sigmoid().named("i")
-        f = f.sigmoid().named("f")
-        g = g.tanh().named("g")
-        o = o.sigmoid().named("o")
-        c = (f * c_prev + i * g).named("c")
-        h = (o * c.tanh()).named("h")
-        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+        return super().step(xw, (F.dropout(h_prev, self.p, self.training), c_prev), w_hh)
 
 
 class CDropLSTMCell(WithP, nn.LSTMCell):
     r"""An LSTM cell with dropout on c_prev, the cell path itself (a fresh mask each step).
+    LSTMCell's step, given the masked c_prev:
 
         i, f, g, o = σ(·), σ(·), tanh(·), σ(·)   of   x W_ihᵀ + b + h_prev W_hhᵀ
         c = f * dropout(c_prev) + i * g
@@ -126,20 +120,12 @@ class CDropLSTMCell(WithP, nn.LSTMCell):
 
     def step(self, xw, state, w_hh):
         h_prev, c_prev = state
-        c_kept = F.dropout(c_prev, self.p, self.training)        # (B, H)
-        i, f, g, o = (xw + h_prev @ w_hh).chunk(4, axis=-1)
-        i = i.sigmoid().named("i")
-        f = f.sigmoid().named("f")
-        g = g.tanh().named("g")
-        o = o.sigmoid().named("o")
-        c = (f * c_kept + i * g).named("c")
-        h = (o * c.tanh()).named("h")
-        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+        return super().step(xw, (h_prev, F.dropout(c_prev, self.p, self.training)), w_hh)
 
 
 class HDropGRUCell(WithP, nn.GRUCell):
     r"""A GRU cell (torch's form) with dropout on h_prev, its memory path (a fresh mask each
-    step), wherever h_prev enters:
+    step), wherever h_prev enters: GRUCell's step, given the masked h_prev,
 
         h_kept = dropout(h_prev)
         r = σ(x W_irᵀ + b_ir + h_kept W_hrᵀ + b_hr)
@@ -150,15 +136,7 @@ class HDropGRUCell(WithP, nn.GRUCell):
 
     def step(self, xw, state, w_hh):
         (h_prev,) = state
-        w_hh, b_hn = w_hh                                        # GRUCell.recurrent()'s pair
-        h_kept = F.dropout(h_prev, self.p, self.training)        # (B, H)
-        x_r, x_z, x_n = xw.chunk(3, axis=-1)
-        h_r, h_z, h_n = (h_kept @ w_hh).chunk(3, axis=-1)
-        r = (x_r + h_r).sigmoid().named("r")
-        z = (x_z + h_z).sigmoid().named("z")
-        n = (x_n + r * (h_n + b_hn)).tanh().named("n")
-        h = ((1.0 - z) * n + z * h_kept).named("h")
-        return {"r": r, "z": z, "n": n, "h": h}
+        return super().step(xw, (F.dropout(h_prev, self.p, self.training),), w_hh)
 
 
 DROP_CELLS = {("lstm", "h"): HDropLSTMCell, ("lstm", "c"): CDropLSTMCell,
