@@ -17,6 +17,7 @@ validation loss (nats/char) on the last 10% of the text, checkpoints, and sample
     python demos/charlm.py --resume out/charlm.npz --steps 4000 --prime "ROMEO:"  # warm restart:
         # past the run's own end, the rate rises again and decays over the 4000 steps
     python demos/charlm.py --data my.txt --hidden 128 --embedding 0   # one-hot input
+    python demos/charlm.py --hidden 128 --steps 600 --sample-every 150  # the text taking shape
     python demos/charlm.py --graph out/charlm.svg           # one training step's graph (T=4, B=1)
 """
 
@@ -111,6 +112,10 @@ def build_parser():
     p.add_argument("--prime", default="", help="text to start the sample with "
                    "(default: the first character of the data)")
     p.add_argument("--sample-chars", type=int, default=400, help="length of the sample")
+    p.add_argument("--sample-every", type=int, default=0, metavar="N",
+                   help="a short sample (one line, the same prime and seed each time) every N "
+                        "steps while training, to watch the text take shape (0: only the "
+                        "final sample)")
     return p
 
 
@@ -250,6 +255,20 @@ def sample(model, vocab, prime, n, temperature=0.8, rng=None):
     finally:
         model.train()
     return "".join(out)
+
+
+GLIMPSE = 100  # characters a --sample-every sample shows, on one line
+
+
+def glimpse(model, vocab, prime, args):
+    """A one-line sample for --sample-every: GLIMPSE characters after the prime, from the same
+    seed every time (so what changes between two is the model), newlines shown as ↵. It
+    draws from its own generator and runs under no_grad in eval mode, so training goes on
+    exactly as without it."""
+    text = sample(model, vocab, prime, GLIMPSE, args.temperature,
+                  np.random.default_rng(args.seed))
+    return "(no sample: the logits are not finite)" if text is None else \
+        repr(text.replace("\n", "↵"))
 
 
 def lr_at(cfg, fraction):
@@ -440,7 +459,8 @@ def main(argv=None):
     if args.every and not args.save:
         raise SystemExit("error: --every needs --save PATH")
     for flag, value in (("--every", args.every), ("--sample-chars", args.sample_chars),
-                        ("--temperature", args.temperature)):
+                        ("--temperature", args.temperature),
+                        ("--sample-every", args.sample_every)):
         if not value >= 0:  # NaN too
             raise SystemExit(f"error: {flag} must be >= 0, got {value}")
     if args.save:
@@ -628,6 +648,8 @@ def main(argv=None):
                     val_loss = evaluate(model, eval_ids, cfg.eval_batch)
                     print(f"step {step}: train {smooth:.4f}  val {val_loss:.4f} nats/char  "
                           f"({time.perf_counter() - start:.0f} s)", flush=True)
+                if args.sample_every and step % args.sample_every == 0:
+                    print(f"step {step} sample: {glimpse(model, vocab, prime, args)}", flush=True)
                 if val_loss is not None:
                     fields_["val"] = val_loss
                 fields_["chars/s"] = int(chars / max(time.perf_counter() - start, 1e-9))
@@ -653,8 +675,8 @@ def main(argv=None):
                 again = ["--resume", args.save, "--save", args.save, "--steps", str(args.steps)]
                 again += ["--every", str(args.every)] if args.every else []
                 again += ["--data", args.data] if args.data else []
-                for flag in ("--temperature", "--prime", "--sample-chars", "--seed",
-                             "--threads"):
+                for flag in ("--temperature", "--prime", "--sample-chars", "--sample-every",
+                             "--seed", "--threads"):
                     if parser.given(flag):  # the checkpoint keeps the config, not these
                         again += [flag, str(getattr(args, flag[2:].replace("-", "_")))]
                 print(f"to go on: {command(__file__)} " + " ".join(map(shlex.quote, again)))

@@ -642,3 +642,23 @@ def test_resuming_on_another_text_of_the_same_characters(charlm, text_file, tmp_
                         "--sample-chars", "0"])
     assert r.step == 14
     assert "is past this text's" in capsys.readouterr().out
+
+
+def test_sample_every_shows_a_line_of_text_and_leaves_training_as_it_was(charlm, text_file,
+                                                                         capsys):
+    # the seed note's "more training, more complete sentences", watched as it happens; each
+    # glimpse samples in eval mode from its own generator, so the run trains as without them
+    args = SMALL + ["--data", text_file, "--steps", "4", "--dropout", "0.2"]
+    plain = charlm["main"](args)
+    capsys.readouterr()
+    seen = charlm["main"](args + ["--sample-every", "2"])
+    lines = [l for l in capsys.readouterr().out.splitlines() if " sample: " in l]
+    assert [l.split(" sample: ")[0] for l in lines] == ["step 2", "step 4"]
+    glimpse = lines[0].split(" sample: ")[1]
+    assert glimpse[0] == glimpse[-1] and glimpse[0] in "'\"" and \
+        len(eval(glimpse)) == 1 + charlm["GLIMPSE"]  # the prime and the glimpse, quoted
+    assert "\n" not in eval(glimpse)
+    for (name, p), q in zip(plain.model.named_parameters(), seen.model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    with pytest.raises(SystemExit, match=r"--sample-every must be >= 0, got -1"):
+        charlm["main"](args + ["--sample-every", "-1"])
