@@ -251,3 +251,35 @@ def test_an_ascii_output_gets_question_marks_not_a_traceback():
     assert run.returncode == 0, run.stderr
     assert "UnicodeEncodeError" not in run.stderr
     assert "backprop ? hello ? LSTM ? node 1 of" in run.stdout  # the title's · as '?'
+
+
+def test_hello_probs_shows_the_softmax_and_what_the_two_ls_need(capsys):
+    # the seed note's "hell" -> "ello" figure: the output layer's confidences at each step;
+    # steps 3 and 4 both read "l" and must answer "l" and "o", from the state alone
+    hello = load_demo("hello")
+    plain = hello["main"](["--steps", "150"])
+    capsys.readouterr()
+    shown = hello["main"](["--steps", "150", "--probs"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert shown == plain  # printing the tables changes no training
+    assert "before training: p(next letter)" in out and "after 150 steps: p(next letter)" in out
+    assert "steps 3 and 4 both read 'l'" in out and "they come from the state" in out
+
+
+def test_hello_probs_table_and_sentence_on_made_up_numbers():
+    import numpy as np
+
+    from tinygrad_lstm import Tensor
+    from tinygrad_lstm.data import hello_example
+    hello = load_demo("hello")
+    x, y, vocab = hello_example()
+    logits = Tensor(np.log(np.array([[.7, .1, .1, .1], [.1, .1, .7, .1], [.1, .1, .6, .2],
+                                     [.1, .1, .6, .2]], np.float32))[:, None, :])
+    p = hello["probabilities"](logits)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    np.testing.assert_allclose(p[0], [.7, .1, .1, .1], rtol=1e-6)
+    said = hello["memory_says"](p, x, y, vocab)  # step 4 answers "l" where "o" is wanted
+    assert said == ("steps 3 and 4 both read 'l', and give p(l) = 0.60 and p(o) = 0.20: not "
+                    "yet told apart (more --steps?).")
+    p[3] = [.1, .1, .2, .6]
+    assert hello["memory_says"](p, x, y, vocab).endswith("the memory of the letters before.")
