@@ -1,6 +1,6 @@
 """Demonstrates next-value time-series prediction with recurrent regressors, scored with RMSE,
-Mean Directional Accuracy and Mean Forecast Error against the naive last-value forecast, and
-tanh vs relu as the activation.
+Mean Directional Accuracy and Mean Forecast Error against the naive last-value forecast and a
+linear autoregression on the same windows, and tanh vs relu as the activation.
 
 Two series from `tinygrad_lstm.data`: a noisy sine (predictable up to its noise) and a random
 walk with a trend (a martingale plus drift: nothing beats "last value + drift" on average). The
@@ -134,6 +134,18 @@ def train(model, data, args, rng, update):
     return losses
 
 
+def linear_forecast(data):
+    """A linear autoregression, AR(W), on the same inputs: the next normalised change as a
+    weighted sum of the window's W changes plus a constant, fit by least squares on the
+    training windows (no recurrence, no nonlinearity). Any model that should earn its state
+    and its gates has to beat this, not only the naive last value."""
+    def design(x):                      # (W, N, 1) windows -> (N, W + 1) rows
+        return np.column_stack([x[:, :, 0].T.astype(np.float64), np.ones(x.shape[1])])
+    w, *_ = np.linalg.lstsq(design(data["x_train"]), data["y_train"][:, 0], rcond=None)
+    z = design(data["x_test"]) @ w
+    return data["prev_test"] + z * data["std"] + data["mean"]
+
+
 def forecast(model, data):
     with no_grad():
         z = model(Tensor(data["x_test"])).data[:, 0].astype(np.float64)
@@ -227,7 +239,8 @@ def main(argv=None):
         data = prepare(series, args.window, 0.2)
         y, prev = data["y_test"], data["prev_test"]
         rows = {"naive (last value)": metrics(y, prev, prev),
-                "last + train drift": metrics(y, prev + data["mean"], prev)}
+                "last + train drift": metrics(y, prev + data["mean"], prev),
+                f"linear AR({args.window})": metrics(y, linear_forecast(data), prev)}
         for kind in models:
             manual_seed(args.seed)
             model = Regressor(kind, args.hidden, np.random.default_rng(args.seed))
@@ -263,8 +276,16 @@ def main(argv=None):
         ratio = trained[best]["rmse"] / naive
         verb = (f"is level with (within {LEVEL:.0%} of)" if abs(ratio - 1) < LEVEL else
                 "beats" if ratio < 1 else "does not beat")
+        linear = rows[f"linear AR({args.window})"]["rmse"]
+        vs = trained[best]["rmse"] / linear
+        against = (f"level with (within {LEVEL:.0%} of)" if abs(vs - 1) < LEVEL else
+                   "below" if vs < 1 else "above")
         console.print(f"{name}: best model {best} (RMSE {trained[best]['rmse']:.4f}) {verb} the "
-                      f"naive last value ({naive:.4f})."
+                      f"naive last value ({naive:.4f}), and is {against} a linear AR("
+                      f"{args.window}) fit by least squares on the same windows ({linear:.4f})"
+                      + (": a linear function of the last changes does as well here, so "
+                         "nothing on this series needs a model's state or its nonlinearity."
+                         if vs >= 1 - LEVEL else ".")
                       + (" A random walk's next step is noise: last value + drift is the best "
                          "forecast there is, so a model can only match it." if name == "walk"
                          else ""))
