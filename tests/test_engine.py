@@ -907,6 +907,12 @@ def test_iadd_keeps_the_shape_or_refuses_as_numpy_and_torch_do(monkeypatch):
             update(Tensor(np.ones((3, 4))))
     y += Tensor(np.ones(1))  # what broadcasts to y's shape is taken, as y + b
     assert y.shape == (3, 1) and y.data.tolist() == [[3.0]] * 3
+    # a leaf that needs no grad, given a b that does (recorded as p = p + b): the same rule
+    leaf, b = Tensor(np.zeros(3)), Tensor(np.ones((2, 3)), requires_grad=True)
+    for update in (leaf.__iadd__, leaf.__imul__):
+        with pytest.raises(OpError, match=r"\(3,\) [+*]= \(2, 3\): in place, the result must"):
+            update(b)
+    assert leaf.shape == (3,)
     y = A * 2.0
     with pytest.raises(OpError, match=r"add: dtypes differ \(float64, float32\)"):
         y += Tensor(np.ones(1, np.float32))

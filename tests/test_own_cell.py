@@ -310,3 +310,18 @@ def test_a_cell_of_ones_own_reads_the_layers_mode():
     seen.clear()
     model.train()(x)
     assert seen == [True] * 4
+
+    class DropCell(nn.LSTMCell):  # an nn.Dropout of its own: its mode follows too (a review)
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self.drop = nn.Dropout(0.5)
+
+        def step(self, xw, state, w_hh):
+            h_prev, c_prev = state
+            return super().step(xw, (self.drop(h_prev), c_prev), w_hh)
+
+    lstm = nn.LSTM(3, 4, cell=DropCell, rng=np.random.default_rng(0)).eval()
+    x = Tensor(np.random.default_rng(1).standard_normal((5, 2, 3)).astype(np.float32))
+    np.testing.assert_array_equal(lstm(x)[0].data, lstm(x)[0].data)  # no masks in eval
+    lstm.train()
+    assert not np.array_equal(lstm(x)[0].data, lstm(x)[0].data)      # fresh masks in train

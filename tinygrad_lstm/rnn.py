@@ -320,7 +320,8 @@ class _RecurrentLayer(Module):
         # model.train()/eval() does not reach them; a cell of one's own with a dropout in its
         # step reads the layer's mode from here
         for cell in self._cells:
-            cell.training = self.training
+            if cell.training != self.training:  # and its own modules: an nn.Dropout in it
+                cell.train(self.training)
         call = next(_CALLS)
         initial = self._initial(hx, B, x.dtype, call)
         steps_all, finals, layer_input = [], [], x

@@ -925,13 +925,13 @@ class Tensor:
             raise RuntimeError(f"{op}: `{sign}` on a leaf tensor {self.shape} that requires "
                                f"grad could not be recorded; update it under no_grad() (as "
                                f"torch), or through its .data")
+        _keeps_shape(op, sign, self.shape, other.shape)  # recorded or not (a review)
         if recording and other._requires_grad:
             return _binary(cls, self, other)
         x, y = self.data, other.data
         if x.dtype != y.dtype:
             raise OpError(f"{op}: dtypes differ ({x.dtype}, {y.dtype}); "
                           "no silent upcasting: create the operands with one dtype")
-        _keeps_shape(op, sign, x.shape, y.shape)
         if not x.flags.writeable:
             raise OpError(f"{op}: `{sign}` on a tensor {x.shape} whose array is read-only")
         ufunc(x, y, out=x)
