@@ -199,6 +199,22 @@ def relu_verdict(tanh, relu):
     return f"relu: {fit}, {'less' if b < a else 'more'} bias (|MFE|)"
 
 
+def versus_linear(rmse, linear, window):
+    """How the best recurrent model's RMSE stands against the linear AR(window) fit, said so
+    that lower reads as better: worse than it, level with it, or better."""
+    of = f"a linear AR({window}) fit by least squares on the same windows ({linear:.4f})"
+    vs = rmse / linear
+    if abs(vs - 1) < LEVEL:
+        return (f"and is level with (within {LEVEL:.0%} of) {of}: a linear function of the "
+                "last changes does as well here, so nothing on this series needs a model's "
+                "state or its nonlinearity.")
+    if vs > 1:
+        return (f"but is worse than {of}, by {vs - 1:.1%} of its RMSE: a linear function of "
+                "the last changes does better here, so nothing on this series needs a model's "
+                "state or its nonlinearity.")
+    return f"and is better than {of}, by {1 - vs:.1%} of its RMSE."
+
+
 def main(argv=None):
     parser = demo_parser(__doc__, graph_default="out/timeseries.svg", steps_default=300,
                          graph_help="a small model's training step (H=4, a window of up to 6, untrained: small enough to read)")
@@ -276,16 +292,10 @@ def main(argv=None):
         ratio = trained[best]["rmse"] / naive
         verb = (f"is level with (within {LEVEL:.0%} of)" if abs(ratio - 1) < LEVEL else
                 "beats" if ratio < 1 else "does not beat")
-        linear = rows[f"linear AR({args.window})"]["rmse"]
-        vs = trained[best]["rmse"] / linear
-        against = (f"level with (within {LEVEL:.0%} of)" if abs(vs - 1) < LEVEL else
-                   "below" if vs < 1 else "above")
         console.print(f"{name}: best model {best} (RMSE {trained[best]['rmse']:.4f}) {verb} the "
-                      f"naive last value ({naive:.4f}), and is {against} a linear AR("
-                      f"{args.window}) fit by least squares on the same windows ({linear:.4f})"
-                      + (": a linear function of the last changes does as well here, so "
-                         "nothing on this series needs a model's state or its nonlinearity."
-                         if vs >= 1 - LEVEL else ".")
+                      f"naive last value ({naive:.4f}), "
+                      + versus_linear(trained[best]["rmse"],
+                                      rows[f"linear AR({args.window})"]["rmse"], args.window)
                       + (" A random walk's next step is noise: last value + drift is the best "
                          "forecast there is, so a model can only match it." if name == "walk"
                          else ""))

@@ -863,10 +863,15 @@ def pictures_say(small):
         lines.append(line)
     head = ("what the pictures show, ‖∂L‖ on each one's path (the LSTM's c and the GRU's h, "
             "orange; the RNN's h):")
-    if "rnn" in fades and "lstm" in fades and fades["lstm"] > fades["rnn"]:
-        times = 10 ** round(math.log10(fades["lstm"] / fades["rnn"]))
-        lines.append(f"  the LSTM's cell path fades too (its f < 1 where the gradient is), "
-                     f"about {times:,} times less than the RNN's h over the same steps")
+    if "rnn" in fades and "lstm" in fades:
+        lstm, rnn = fades["lstm"], fades["rnn"]
+        if lstm >= 1:
+            lines.append("  the LSTM's cell path does not fade over these steps")
+        else:
+            line = "  the LSTM's cell path fades too (its f < 1 where the gradient is)"
+            times = 10 ** round(math.log10(lstm / rnn)) if lstm > rnn else 1
+            lines.append(line + (f", about {times:,} times less than the RNN's h over the "
+                                 "same steps" if times >= 10 else ""))
     return [head] + lines
 
 

@@ -98,6 +98,16 @@ def test_vanishing_graph_says_how_much_each_path_fades_as_its_picture_shows(demo
     assert "the LSTM's cell path fades too" in said
 
 
+def test_vanishing_graph_does_not_say_fades_where_the_cell_path_grew(demos, tmp_path, capsys):
+    # at --graph-T 2 the LSTM's ‖∂L/∂c‖ went 0.606 -> 0.611, and the line said it "fades too,
+    # about 10 times less than the RNN's h" (a review)
+    demos("vanishing")["main"](["--steps", "1", "--toy-T", "4", "--T", "6", "--hidden", "4",
+                                "--graph-T", "2", "--graph", str(tmp_path / "v.svg")])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the LSTM's cell path does not fade over these steps" in said
+    assert "fades too" not in said
+
+
 def test_vanishing_graph_says_when_it_draws_only_the_ends(demos, tmp_path, capsys):
     # was: T = 20 drawn by its first and last 3 steps without a word (the README's rule for
     # the other demos is more than 24 steps)
@@ -788,6 +798,19 @@ def test_timeseries_linear_baseline_is_exact_on_a_clean_sine_and_in_the_table(de
     out = " ".join(capsys.readouterr().out.split())
     assert rows["linear AR(8)"]["rmse"] < rows["naive (last value)"]["rmse"]
     assert "a linear AR(8) fit by least squares on the same windows" in out
+
+
+def test_timeseries_says_lower_rmse_as_better_against_the_linear_fit(demos):
+    # "is above a linear AR(24) ...: a linear function does as well" where the network was
+    # 2.3% worse (a review): lower RMSE is better, and the words say which way it went
+    said = demos("timeseries")["versus_linear"]
+    assert said(0.1267, 0.1239, 24).startswith("but is worse than a linear AR(24) fit by least "
+                                               "squares on the same windows (0.1239), by 2.3%")
+    assert "does better here" in said(0.1267, 0.1239, 24)
+    assert said(0.1240, 0.1239, 24).startswith("and is level with (within 2% of) a linear")
+    assert said(0.1000, 0.1239, 24) == ("and is better than a linear AR(24) fit by least "
+                                        "squares on the same windows (0.1239), by 19.3% of "
+                                        "its RMSE.")
 
 
 # ---------------------------------------------------------------------------- variants
