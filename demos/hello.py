@@ -13,7 +13,6 @@ step through its backward pass node by node (`--step`).
                                                 # before training and after
 """
 
-import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -28,9 +27,7 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 def probabilities(logits):
     """softmax(logits) over the vocabulary at each step, (T, V), of the one sequence."""
-    z = logits.data[:, 0, :].astype(np.float64)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return F.softmax(logits, axis=-1).data[:, 0, :]
 
 
 def probs_table(p, ids_x, ids_y, vocab, title):

@@ -456,8 +456,9 @@ def dropout_lessons(ratios, p, T):
     said = []
     if any(n in ratios for n in ("c", "gru:h")):
         carry = survival(p, T)
-        said.append(f"The first marked number is carried {T // 2} to {T} steps; held in c (a "
-                    f"GRU's h) through a fresh mask at each, p = {p}, it survives all of them "
+        held = " or ".join(w for n, w in (("c", "c"), ("gru:h", "a GRU's h")) if n in ratios)
+        said.append(f"The first marked number is carried {T // 2} to {T} steps; held in "
+                    f"{held} through a fresh mask at each, p = {p}, it survives all of them "
                     "with probability "
                     + " to ".join(f"(1 − p)^{k} = {v:.1e}" for k, v in carry.items())
                     + " (inverted dropout keeps each unit's mean, not the value held).")

@@ -692,8 +692,9 @@ def rho_table(rows, T, width=20):
     table.add_column("", no_wrap=True)
     for i, r in enumerate(rows):
         bar = "overflowed" if overflowed(r) else ratio_bar(r["ratio"], lo, hi, width)
+        rnn = r["cell_path"] is None  # ρ^T bounds an RNN's ratio only: blank beside an LSTM's
         table.add_row(f"{r['rho']:g}", r["name"], num(r["h_rms"]), num(r["ratio"]),
-                      num(r["bound"]), "" if r["cell_path"] is None else num(r["cell_path"]),
+                      num(r["bound"]) if rnn else "", "" if rnn else num(r["cell_path"]),
                       bar, end_section=i + 1 < len(rows) and rows[i + 1]["rho"] != r["rho"])
     if any(not math.isfinite(v) for r in rows for v in (r["h_rms"], r["ratio"], r["bound"])):
         table.caption = "inf, nan: overflowed float64 (past 1.8e+308) in this run"

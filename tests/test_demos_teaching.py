@@ -984,6 +984,8 @@ def test_long_memory_dropout_says_what_the_numbers_say(demos):
     assert survival(0.25, 50) == {25: 0.75 ** 25, 50: 0.75 ** 50}
     said = lessons({"none": 0.002, "output": 0.006, "h": 0.004, "c": 0.5}, 0.25, 50)
     assert "(1 − p)^25 = 7.5e-04 to (1 − p)^50 = 5.7e-07" in said[0]
+    assert "held in c through" in said[0]  # it said "(a GRU's h)" with no GRU run (a review)
+    assert "held in a GRU's h through" in lessons({"gru:none": 0.002, "gru:h": 0.4}, 0.25, 50)[0]
     assert said[1].startswith("Dropout on h_T as it enters the head (a non-recurrent")
     assert said[1].endswith("still learns: 0.006 of the baseline (yes) against 0.002 without.")
     assert said[2].startswith("Dropout on h_{t−1} as it enters the gates")

@@ -624,7 +624,8 @@ def test_load_state_dict_errors_name_the_key_and_shapes():
     with pytest.raises(TypeError, match=r"'weight_hh_l0' has dtype <U1 in the state dict"):
         lstm.load_state_dict(dict(words, weight_ih_l0=np.ones((16, 3))))
     np.testing.assert_array_equal(lstm.weight_ih_l0.data, before)
-    for odd, what in (("oops", "is a str"), (None, "is a NoneType")):  # was "has shape ()"
+    for odd, what in (("oops", "is a str"), (None, "is a NoneType"),  # was "has shape ()"
+                      ([1] * 15 + ["a"], "is a list of non-numbers")):
         with pytest.raises(TypeError, match=rf"'bias_hh_l0' {what} in the state dict, expected "
                                             r"numbers \(float32\)"):
             lstm.load_state_dict(dict(sd, bias_hh_l0=odd))

@@ -214,7 +214,8 @@ class Module:
             # before the shape: a None or a string read as "has shape ()"
             if value.dtype.kind not in "biuf":  # copyto would fail half-way through the copy
                 what = f"has dtype {value.dtype}" if isinstance(given, np.ndarray) else \
-                    f"is a {type(given).__name__}"
+                    f"is a {type(given).__name__} of non-numbers" if value.ndim else \
+                    f"is a {type(given).__name__}"  # [1, "a"]: a list of numbers is taken
                 raise _LoadTypeError(f"{cls}.load_state_dict: {k!r} {what} in the state dict, "
                                      f"expected numbers ({p.dtype})")
             if value.shape != p.shape:
