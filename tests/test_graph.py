@@ -54,6 +54,14 @@ def parse(source):
     return nodes, edges, clusters
 
 
+def laid_out(path):
+    """The objects (clusters, nodes) of the DOT file at `path` as dot lays it out, with their
+    boxes and positions (`dot -Tjson`)."""
+    import json
+    return json.loads(subprocess.run(["dot", "-Tjson", str(path)], capture_output=True,
+                                     check=True).stdout)["objects"]
+
+
 def title(node):
     """The bold first line of a tensor box, or an op circle's symbol."""
     m = re.search(r"<b>(.*?)</b>", node.get("label", ""))
@@ -649,13 +657,11 @@ def test_a_stacked_lstms_c_t_sits_over_its_own_step(tmp_path, layers, T):
     without newrank drew c[t=1] over step 3's box and c[t=0] over step 2's (a review of a
     two-layer char-LM's picture). Newrank with a tenth of the crossing minimisation (mclimit
     0.1) lays it out: every c[t] within its step's columns."""
-    import json
     loss, model = run("LSTM", T=T, num_layers=layers, loss_on="all")
     paths, message = render(loss, tmp_path / "g.svg", params=model, grads=True)
     source = paths[0].read_text()
     assert message == "" and "newrank=true" in source
-    laid = json.loads(subprocess.run(["dot", "-Tjson", str(paths[0])], capture_output=True,
-                                     check=True).stdout)["objects"]
+    laid = laid_out(paths[0])
     boxes, cs = {}, {}
     for o in laid:
         m = re.match(r"cluster_l(\d+)_t([1-9]\d*)$", o["name"])
@@ -966,12 +972,10 @@ def test_the_default_heading_is_wrapped_to_lines_that_fit():
 def step_boxes(tmp_path, loss, model, **kw):
     """{lane cluster prefix: {t: (y_bottom, y_top)}} of the step boxes t ≥ 1 as dot lays out
     the DOT source `render` wrote (the one that rendered), and {lane: [y of each lit box]}."""
-    import json
     paths, message = render(loss, tmp_path / "g.svg", params=model, grads=True,
                             edge_grads=True, highlight="auto", **kw)
     assert message == ""
-    laid = json.loads(subprocess.run(["dot", "-Tjson", str(paths[0])], capture_output=True,
-                                     check=True).stdout)["objects"]
+    laid = laid_out(paths[0])
     lanes, lit = {}, {}
     for o in laid:
         m = re.match(r"(cluster.*)_t([1-9]\d*)$", o["name"])
@@ -1036,13 +1040,11 @@ def test_a_bidirectional_layers_step_t_is_drawn_in_one_column(tmp_path, kind, T)
     step t is now one column, the reverse row's arrows running right to left: its edges are
     written backwards (dir=back), and each reverse box ends where its forward box starts (a
     GRU's boxes too, whose h path runs outside them)."""
-    import json
     loss, model = run(kind, T=T, bidirectional=True, loss_on="all")
     paths, message = render(loss, tmp_path / "g.svg", params=model, grads=True,
                             highlight="auto")
     assert message == "" and "newrank=true" in paths[0].read_text()
-    laid = json.loads(subprocess.run(["dot", "-Tjson", str(paths[0])], capture_output=True,
-                                     check=True).stdout)["objects"]
+    laid = laid_out(paths[0])
     rows = {}  # lane's cluster name -> {t: the x of its box's middle}
     for o in laid:
         m = re.match(r"(cluster.*)_t([1-9]\d*)$", o["name"])
