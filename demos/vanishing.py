@@ -640,7 +640,7 @@ def rho_model(name, rho, Q, input_size, rng):
 
 def rho_rows(rhos, T, batch, hidden, seed, input_size=8):
     """For each ρ and each of RHO_MODELS: the ratio ‖∂L/∂h_0‖/‖∂L/∂h_T‖ of L = Σ h_T (the
-    LSTM's on c, "key", and its cell path alone, "cell_path"), ρ^T ("bound"), the RMS of h_T,
+    LSTM's on c, and its cell path alone, "cell_path"), ρ^T ("bound"), the RMS of h_T,
     the mean tanh' = 1 − h² over every step and unit ("slope", tanh RNN only), and what
     clip_grad_norm_(params, 1.0) did ("clip": the total norm it returned, the norm after it,
     the largest |grad| before it). Q, x and each model's init come from an rng seeded with
@@ -663,7 +663,7 @@ def rho_rows(rhos, T, batch, hidden, seed, input_size=8):
                 before = float(optim.clip_grad_norm_(params, 1.0))
                 after = scaled_norm(np.concatenate([p.grad.ravel() for p in params]))
                 rows.append({
-                    "rho": rho, "name": name, "key": key, "ratio": out[key][0] / out[key][-1],
+                    "rho": rho, "name": name, "ratio": out[key][0] / out[key][-1],
                     "cell_path": (out["cell_path"][0] / out["cell_path"][-1]
                                   if "cell_path" in out else None),
                     "bound": float(np.float64(rho) ** T), "h_rms": float(out["h_rms"][-1]),
@@ -856,9 +856,10 @@ def pictures_say(small):
         line = f"  {kind} {key}: {end:.2e} at t={T} → {start:.2e} at t=0 (× {start / end:.1e})"
         gate = "f" if "f" in states.names else "z" if "z" in states.names else None
         if gate:
-            alone = cell_path(seqs[key][-1].grad, states.numpy(gate, layer=0))
+            g = states.numpy(gate, layer=0)
+            alone = cell_path(seqs[key][-1].grad, g)
             line += (f"; through the × {gate} nodes alone × {alone[0] / alone[-1]:.1e} "
-                     f"(mean {gate} {float(states.numpy(gate, layer=0).mean()):.2f})")
+                     f"(mean {gate} {float(g.mean()):.2f})")
         else:
             line += ", each step back through @ W_hhᵀ and tanh's slope"
         lines.append(line)
